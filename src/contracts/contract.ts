@@ -1,0 +1,31 @@
+/**
+ * A contract names one message: its type, version, topic, owning service and payload
+ * schema. Payloads are checked against it when published and when consumed.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+export interface Contract<S extends TSchema = TSchema> {
+  type: string;
+  version: number;
+  topic: string;
+  owner: 'orders' | 'inventory' | 'payments' | 'shipping';
+  kind: 'command' | 'event';
+  schema: S;
+  /** Returns the first schema violation, or undefined when the payload fits. */
+  check(payload: unknown): string | undefined;
+}
+
+export type PayloadOf<C> = C extends Contract<infer S> ? Static<S> : never;
+
+export function defineContract<S extends TSchema>(c: Omit<Contract<S>, 'check'>): Contract<S> {
+  const compiled = TypeCompiler.Compile(c.schema);
+  return {
+    ...c,
+    check(payload) {
+      if (compiled.Check(payload)) return undefined;
+      const first = compiled.Errors(payload).First();
+      return first ? `${first.path || '/'}: ${first.message}` : 'payload does not match its schema';
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The registry of every message. `validateMessage` is what publishers and consumers call.
+ */
+import type { Contract } from './contract.ts';
+import * as inventory from './inventory.ts';
+import * as orders from './orders.ts';
+import * as payments from './payments.ts';
+import * as shipping from './shipping.ts';
+
+export * from './inventory.ts';
+export * from './orders.ts';
+export * from './payments.ts';
+export * from './shipping.ts';
+export { Topics, allTopics, deadLetterTopic } from './topics.ts';
+export type { Contract, PayloadOf } from './contract.ts';
+
+export const contracts: Contract[] = [
+  ...Object.values(orders),
+  ...Object.values(inventory),
+  ...Object.values(payments),
+  ...Object.values(shipping),
+];
+
+const byType = new Map(contracts.map((c) => [`${c.type}@${c.version}`, c]));
+
+export function contractOf(type: string, version = 1): Contract | undefined {
+  return byType.get(`${type}@${version}`);
+}
+
+/** Returns why a message does not fit its contract, or undefined when it does. */
+export function validateMessage(msg: { type: string; version: number; payload: unknown }): string | undefined {
+  const c = contractOf(msg.type, msg.version);
+  if (!c) return `unknown message type ${msg.type} v${msg.version}`;
+  return c.check(msg.payload);
+}

@@ -1,0 +1,108 @@
+/**
+ * The Bus port: a partitioned, replayable log with consumer groups. Two adapters implement
+ * it with the same semantics: the embedded log (one SQLite file, for one machine) and
+ * Apache Kafka (@platformatic/kafka).
+ *
+ * Semantics every adapter keeps (the bus conformance suite checks them):
+ * - a record goes to partition hash(key) mod partitions; the same key always lands on the
+ *   same partition, so records of one key are delivered in the order they were published;
+ * - `publish` resolves once every record is durably stored (Kafka: acks=all, idempotent
+ *   producer), in the order given for records of one partition;
+ * - a subscription delivers batches of consecutive records of ONE partition, in order;
+ *   different partitions are handled concurrently; the next batch of a partition is not
+ *   delivered before the previous batch's handler settled;
+ * - after `handle` resolves, the offset after the batch is committed for the group; when it
+ *   rejects, nothing is committed and the same records are delivered again after a pause
+ *   (at-least-once: idempotence is the consumer layer's job, see consumer.ts);
+ * - a new group starts at the earliest record; an existing one resumes at its committed
+ *   offset, also after a restart of the process.
+ */
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** Kafka only; the embedded log keeps one copy. */
+  replicationFactor?: number;
+}
+
+/** A record to publish. `value` is the encoded message (see envelope.ts). */
+export interface OutRecord {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** A record as delivered to a consumer. */
+export interface InRecord extends OutRecord {
+  partition: number;
+  /** Decimal string: Kafka offsets are 64-bit. */
+  offset: string;
+}
+
+export interface SubscribeOptions {
+  groupId: string;
+  topics: string[];
+  handle(batch: InRecord[]): Promise<void>;
+  /** Most records in one batch; default 500. */
+  maxBatch?: number;
+}
+
+export interface Subscription {
+  /** Stops fetching, waits for handlers in flight, commits what they finished, leaves the group. */
+  close(): Promise<void>;
+}
+
+export interface Bus {
+  readonly kind: 'embedded' | 'kafka';
+  /** Creates missing topics; existing topics are left as they are. */
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  publish(records: OutRecord[]): Promise<void>;
+  subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  /** Records not yet committed by the group, summed over the topics' partitions. */
+  lag(groupId: string, topics: string[]): Promise<number>;
+  /** Reads records of a topic from the beginning (for dead-letter listing); at most `limit`. */
+  read(topic: string, opts?: { limit?: number }): Promise<InRecord[]>;
+  close(): Promise<void>;
+}
+
+/** Partition of a key: the same function on both adapters (murmur2, as Kafka's default partitioner). */
+export function partitionFor(key: string, partitions: number): number {
+  const data = Buffer.from(key, 'utf8');
+  return (murmur2(data) & 0x7fffffff) % partitions;
+}
+
+// Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), so that a key lands on the
+// same partition number whichever adapter produced it.
+function murmur2(data: Buffer): number {
+  const length = data.length;
+  const seed = 0x9747b28c;
+  const m = 0x5bd1e995;
+  const r = 24;
+  let h = seed ^ length;
+  const length4 = length >> 2;
+  for (let i = 0; i < length4; i++) {
+    const i4 = i << 2;
+    let k = (data[i4] & 0xff) + ((data[i4 + 1] & 0xff) << 8) + ((data[i4 + 2] & 0xff) << 16) + ((data[i4 + 3] & 0xff) << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> r;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m);
+    h ^= k;
+  }
+  const index = length4 << 2;
+  switch (length & 3) {
+    case 3:
+      h ^= (data[index + 2] & 0xff) << 16;
+    // falls through
+    case 2:
+      h ^= (data[index + 1] & 0xff) << 8;
+    // falls through
+    case 1:
+      h ^= data[index] & 0xff;
+      h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h;
+}

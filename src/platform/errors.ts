@@ -1,0 +1,43 @@
+/**
+ * Coded errors. Every error the system raises on purpose is an OrderflowError with a
+ * stable `code` (PLT_ERR_* for platform, ORD_ERR_* for the order domain) and, where it
+ * maps to HTTP, a status. HTTP turns them into `{"error":{"code","message"}}` in one place
+ * (platform/http/errors.ts).
+ */
+export class OrderflowError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly details?: unknown;
+
+  constructor(code: string, message: string, opts: { statusCode?: number; cause?: unknown; details?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'OrderflowError';
+    this.code = code;
+    this.statusCode = opts.statusCode ?? 500;
+    this.details = opts.details;
+  }
+}
+
+/**
+ * Declares an error kind once, so a code always carries the same status:
+ *   const UnknownProduct = defineError('ORD_ERR_UNKNOWN_PRODUCT', 422)
+ *   throw UnknownProduct('product 42 does not exist')
+ */
+export function defineError(code: string, statusCode = 500) {
+  const make = (message: string, opts: { cause?: unknown; details?: unknown } = {}) =>
+    new OrderflowError(code, message, { statusCode, ...opts });
+  make.code = code;
+  return make;
+}
+
+export function isOrderflowError(err: unknown, code?: string): err is OrderflowError {
+  return err instanceof OrderflowError && (code === undefined || err.code === code);
+}
+
+// Platform errors shared by several modules.
+export const ConfigError = defineError('PLT_ERR_CONFIG', 500);
+export const MalformedMessage = defineError('PLT_ERR_MALFORMED_MESSAGE', 400);
+export const InvalidMessage = defineError('PLT_ERR_INVALID_MESSAGE', 400);
+export const ConcurrencyConflict = defineError('PLT_ERR_CONCURRENCY_CONFLICT', 409);
+export const DependencyUnavailable = defineError('PLT_ERR_DEPENDENCY_UNAVAILABLE', 503);
+export const ShuttingDown = defineError('PLT_ERR_SHUTTING_DOWN', 503);
