@@ -1,7 +1,9 @@
 /**
  * The registry of every message. `validateMessage` is what publishers and consumers call.
  */
-import type { Contract } from './contract.ts';
+import { newEnvelope, type Envelope } from '#platform/bus/envelope.ts';
+import { InvalidMessage } from '#platform/errors.ts';
+import type { Contract, PayloadOf } from './contract.ts';
 import * as inventory from './inventory.ts';
 import * as orders from './orders.ts';
 import * as payments from './payments.ts';
@@ -32,4 +34,20 @@ export function validateMessage(msg: { type: string; version: number; payload: u
   const c = contractOf(msg.type, msg.version);
   if (!c) return `unknown message type ${msg.type} v${msg.version}`;
   return c.check(msg.payload);
+}
+
+/**
+ * Builds a message of a contract, checked against its schema. `cause` is the message being
+ * handled, so that correlation and causation carry on.
+ */
+export function message<C extends Contract>(
+  contract: C,
+  args: { key: string; payload: PayloadOf<C>; cause?: Pick<Envelope, 'id' | 'headers'>; id?: string; occurredAt?: string },
+): { topic: string; message: Envelope<PayloadOf<C>> } {
+  const problem = contract.check(args.payload);
+  if (problem) throw InvalidMessage(`${contract.type}: ${problem}`);
+  return {
+    topic: contract.topic,
+    message: newEnvelope({ type: contract.type, version: contract.version, ...args }),
+  };
 }

@@ -1,0 +1,54 @@
+/**
+ * Platform settings shared by every service process, read once from the environment,
+ * validated and frozen. Only config.ts files read process.env.
+ */
+import { ConfigError } from './errors.ts';
+
+export interface PlatformConfig {
+  /** embedded: the SQLite log under dataDir; kafka: Apache Kafka at kafkaBrokers. */
+  bus: 'embedded' | 'kafka';
+  /** sqlite: one file per service under dataDir; postgres: one database per service at databaseUrl. */
+  store: 'sqlite' | 'postgres';
+  dataDir: string;
+  kafkaBrokers: string[];
+  databaseUrl?: string;
+  /** Prefix of Kafka topics, groups and PostgreSQL databases, so deployments and test runs never meet. */
+  namespace: string;
+  partitions: number;
+  replicationFactor: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw ConfigError(`${name} must be one of ${allowed.join(', ')}; got "${value}"`);
+  return value as T;
+}
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw ConfigError(`${name} must be a positive integer; got "${value}"`);
+  return n;
+}
+
+export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformConfig> {
+  const bus = oneOf('ORDERFLOW_BUS', env.ORDERFLOW_BUS ?? 'embedded', ['embedded', 'kafka'] as const);
+  const store = oneOf('ORDERFLOW_STORE', env.ORDERFLOW_STORE ?? 'sqlite', ['sqlite', 'postgres'] as const);
+  const kafkaBrokers = (env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (bus === 'kafka' && kafkaBrokers.length === 0) throw ConfigError('ORDERFLOW_BUS=kafka needs KAFKA_BROKERS (e.g. 127.0.0.1:9092)');
+  if (store === 'postgres' && !env.DATABASE_URL) throw ConfigError('ORDERFLOW_STORE=postgres needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
+  const namespace = env.ORDERFLOW_NAMESPACE ?? 'orderflow';
+  if (!/^[a-z][a-z0-9_]{0,40}$/.test(namespace)) throw ConfigError(`ORDERFLOW_NAMESPACE must match [a-z][a-z0-9_]*; got "${namespace}"`);
+  return Object.freeze({
+    bus,
+    store,
+    dataDir: env.ORDERFLOW_DATA_DIR ?? 'data',
+    kafkaBrokers,
+    databaseUrl: env.DATABASE_URL,
+    namespace,
+    partitions: positiveInt('ORDERFLOW_PARTITIONS', env.ORDERFLOW_PARTITIONS ?? '8'),
+    replicationFactor: positiveInt('ORDERFLOW_REPLICATION_FACTOR', env.ORDERFLOW_REPLICATION_FACTOR ?? '1'),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * The one place where errors become HTTP answers: `{"error":{"code","message"}}`.
+ * Client mistakes get 4xx with a stable code; anything unexpected is a logged 500 that
+ * reveals nothing of the internals.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { OrderflowError } from '../errors.ts';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+// Fastify's own client-error codes and the stable codes we answer with instead.
+const fastifyCodes: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'PLT_ERR_MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'PLT_ERR_MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PLT_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'PLT_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PLT_ERR_MALFORMED_REQUEST',
+};
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | OrderflowError | Error, req, reply) => {
+    if (err instanceof OrderflowError) {
+      if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      return reply.code(err.statusCode).send(errorBody(err.code, err.message));
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      return reply.code(400).send(errorBody('PLT_ERR_VALIDATION', `${fe.validationContext ?? 'request'}${fe.message.replace(/^(body|params|querystring|headers)/, '')}`));
+    }
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      const code = fastifyCodes[fe.code] ?? 'PLT_ERR_BAD_REQUEST';
+      return reply.code(fe.statusCode).send(errorBody(code, fe.message));
+    }
+    req.log.error({ err }, 'unexpected error');
+    return reply.code(500).send(errorBody('PLT_ERR_INTERNAL', 'internal error'));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody('PLT_ERR_ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`));
+  });
+}

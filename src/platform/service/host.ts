@@ -1,0 +1,125 @@
+/**
+ * The machinery every service process shares, assembled once: its database (migrated, with
+ * the outbox and inbox tables), the bus with every topic ensured, the outbox relay, the
+ * HTTP app, consumers, and a graceful shutdown that loses nothing: stop taking requests,
+ * stop consuming (in-flight batches commit), flush the outbox, then close the stores.
+ *
+ * A service's main.ts calls startServiceHost, registers its routes and handlers, and listens.
+ */
+import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { Bus, TopicSpec } from '../bus/bus.ts';
+import { startConsumer, inboxMigrations, type Consumer, type MessageHandler } from '../bus/consumer.ts';
+import type { Envelope } from '../bus/envelope.ts';
+import { openBus } from '../bus/open.ts';
+import { outboxMigrations, startOutboxRelay, type OutboxRelay } from '../bus/outbox.ts';
+import type { PlatformConfig } from '../config.ts';
+import type { Db, Migration } from '../db/db.ts';
+import { migrate } from '../db/migrate.ts';
+import { openServiceDb } from '../db/open.ts';
+import { buildHttpApp, type HttpApp } from '../http/app.ts';
+import { createLogger, type Logger } from '../log.ts';
+
+export interface ServiceHostOptions {
+  name: string;
+  platform: Readonly<PlatformConfig>;
+  migrations: Migration[];
+  /** Topics this process publishes to or consumes; created when missing. */
+  topics: string[];
+  /** Contract check for consumed messages (platform does not know the contracts). */
+  validate: (message: Envelope) => string | undefined;
+  log?: Logger;
+}
+
+export interface ConsumeOptions {
+  groupId: string;
+  topics: string[];
+  handlers: Record<string, MessageHandler>;
+  onProcessed?: (message: Envelope) => void;
+}
+
+export interface ServiceHost {
+  name: string;
+  app: HttpApp;
+  db: Db;
+  bus: Bus;
+  log: Logger;
+  relay: OutboxRelay;
+  ids: { newId(): string };
+  clock: { now(): Date };
+  consume(opts: ConsumeOptions): Promise<void>;
+  listen(port: number, host?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startServiceHost(opts: ServiceHostOptions): Promise<ServiceHost> {
+  const { platform } = opts;
+  const log = opts.log ?? createLogger(opts.name, platform.logLevel);
+  const db = await openServiceDb(platform, opts.name);
+  await migrate(db, [...outboxMigrations, ...inboxMigrations, ...opts.migrations]);
+  const bus = await openBus(platform, `${opts.name}-${randomUUID().slice(0, 8)}`, log);
+  const specs: TopicSpec[] = opts.topics.map((name) => ({ name, partitions: platform.partitions, replicationFactor: platform.replicationFactor }));
+  await bus.ensureTopics(specs);
+  const relay = startOutboxRelay({ db, bus, log });
+  const consumers: Consumer[] = [];
+  let closing: Promise<void> | undefined;
+
+  const app = buildHttpApp({
+    name: opts.name,
+    log,
+    checks: { db: async () => void (await db.query('SELECT 1 AS one')) },
+  });
+
+  const host: ServiceHost = {
+    name: opts.name,
+    app,
+    db,
+    bus,
+    log,
+    relay,
+    ids: { newId: () => uuidv7() },
+    clock: { now: () => new Date() },
+    async consume(c) {
+      consumers.push(await startConsumer({ db, bus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed }));
+    },
+    async listen(port, hostname = '127.0.0.1') {
+      await app.listen({ port, host: hostname });
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      log.info({ port: bound }, `${opts.name} listening`);
+      return bound;
+    },
+    close() {
+      closing ??= (async () => {
+        await app.close().catch((err) => log.warn({ err }, 'http close failed'));
+        for (const c of consumers) await c.close().catch((err) => log.warn({ err }, 'consumer close failed'));
+        await relay.close().catch((err) => log.warn({ err }, 'relay close failed'));
+        await bus.close().catch((err) => log.warn({ err }, 'bus close failed'));
+        await db.close().catch((err) => log.warn({ err }, 'db close failed'));
+      })();
+      return closing;
+    },
+  };
+  return host;
+}
+
+/** Closes the host on SIGTERM/SIGINT and exits; a second signal exits at once. */
+export function closeOnSignals(host: ServiceHost): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    host.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    host.close().then(
+      () => process.exit(0),
+      (err) => {
+        host.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
