@@ -1,0 +1,12 @@
+/**
+ * Errors raised by the Db adapters and the migration runner. Driver errors (constraint
+ * violations, serialisation failures) pass through unwrapped so callers can read their codes.
+ */
+import { defineError } from '../errors.ts';
+
+/** A statement or transaction was started on a Db after `close()`. */
+export const DbClosed = defineError('PLT_ERR_DB_CLOSED', 503);
+/** A transaction's Sql was used after its callback settled (a leaked reference). */
+export const TransactionFinished = defineError('PLT_ERR_TRANSACTION_FINISHED', 500);
+/** A migration failed to apply; `cause` holds the driver error. */
+export const MigrationFailed = defineError('PLT_ERR_MIGRATION_FAILED', 500);

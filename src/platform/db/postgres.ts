@@ -1,0 +1,204 @@
+/**
+ * The PostgreSQL adapter (distributed deployment), on a `pg` Pool. Statements outside a
+ * transaction take any pooled connection; a transaction holds one from BEGIN to
+ * COMMIT/ROLLBACK. Statements are sent as named prepared statements, so each connection
+ * parses and plans a given SQL text once.
+ */
+import pg from 'pg';
+import type { PoolClient, QueryConfig } from 'pg';
+import type { Db, Sql } from './db.ts';
+import { runScript } from './script.ts';
+import { DbClosed, TransactionFinished } from './db-errors.ts';
+import { createLogger, type Logger } from '../log.ts';
+
+const { Pool, Client, types: pgTypes, escapeIdentifier } = pg;
+
+/** Beyond this many distinct SQL texts, new texts run unnamed, bounding per-connection state. */
+const MAX_NAMED_STATEMENTS = 2000;
+
+const parseNumber = (value: string): number => Number(value);
+// int8 (20) and numeric (1700) as JS numbers, for this adapter's connections only; the
+// global pg parsers stay untouched for anyone else using pg in the process.
+const numberTypes = {
+  getTypeParser(oid: number, format?: string): any {
+    if (oid === 20 || oid === 1700) return parseNumber;
+    return pgTypes.getTypeParser(oid, format as any);
+  },
+};
+
+/** The URL with its database (path) replaced. */
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = '/' + encodeURIComponent(database);
+  return u.toString();
+}
+
+async function withAdminClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url, application_name: 'orderflow-admin' });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function createDatabase(url: string, database: string): Promise<void> {
+  await withAdminClient(url, async (c) => {
+    try {
+      await c.query(`CREATE DATABASE ${escapeIdentifier(database)}`);
+    } catch (err) {
+      // Another process created it at the same moment: that is what we wanted.
+      const code = (err as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw err;
+    }
+  });
+}
+
+/** Drops `database` on the server at `url`, disconnecting its sessions (for tests and tools). */
+export async function dropPostgresDatabase(url: string, database: string): Promise<void> {
+  await withAdminClient(url, (c) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`));
+}
+
+// A checked-out client has no pool 'error' listener; without one, a dropped socket
+// during a transaction would crash the process. We note the client as broken instead.
+const broken = new WeakSet<object>();
+function markBroken(this: object): void {
+  broken.add(this);
+}
+
+/**
+ * Opens a pool on `database` at the server of `url` (whose own database serves only to
+ * create `database` when it does not exist yet).
+ */
+export async function openPostgres(opts: { url: string; database: string; poolSize?: number; log?: Logger }): Promise<Db> {
+  const log = opts.log ?? createLogger('db', 'warn');
+  const pool = new Pool({
+    connectionString: withDatabase(opts.url, opts.database),
+    max: opts.poolSize ?? 10,
+    types: numberTypes,
+    application_name: 'orderflow',
+  });
+  // An idle connection dropped by the server: the pool already discarded it.
+  pool.on('error', (err) => log.warn({ err, database: opts.database }, 'idle PostgreSQL connection failed'));
+
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '3D000') {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    await createDatabase(opts.url, opts.database);
+  }
+
+  const names = new Map<string, string>();
+  function config(text: string, params: readonly unknown[] | undefined): QueryConfig {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
+      name = 'of_' + names.size.toString(36);
+      names.set(text, name);
+    }
+    return { name, text, values: params as unknown[] | undefined };
+  }
+
+  let closed = false;
+  const listeners = new Set<() => void>();
+  function notify(): void {
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (err) {
+        log.error({ err }, 'an onCommit listener threw');
+      }
+    }
+  }
+  function assertOpen(): void {
+    if (closed) throw DbClosed(`the database ${opts.database} is closed`);
+  }
+
+  function txSql(client: PoolClient): Sql & { done: boolean } {
+    const check = (tx: { done: boolean }) => {
+      if (tx.done) throw TransactionFinished('this transaction has already finished; use the Sql passed to the callback only inside it');
+    };
+    const tx = {
+      done: false,
+      async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
+        check(tx);
+        return (await client.query(config(text, params))).rows as T[];
+      },
+      async execute(text: string, params?: readonly unknown[]): Promise<number> {
+        check(tx);
+        return (await client.query(config(text, params))).rowCount ?? 0;
+      },
+      async [runScript](script: string): Promise<void> {
+        check(tx);
+        await client.query(script); // no values: the simple protocol, which allows several statements
+      },
+    };
+    return tx;
+  }
+
+  const db: Db & { [runScript]: (sql: string) => Promise<void> } = {
+    dialect: 'postgres',
+    async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
+      assertOpen();
+      return (await pool.query(config(text, params))).rows as T[];
+    },
+    async execute(text: string, params?: readonly unknown[]): Promise<number> {
+      assertOpen();
+      return (await pool.query(config(text, params))).rowCount ?? 0;
+    },
+    async [runScript](script: string): Promise<void> {
+      assertOpen();
+      await pool.query(script);
+    },
+
+    async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+      assertOpen();
+      const client = await pool.connect();
+      client.on('error', markBroken);
+      const tx = txSql(client);
+      let result: T;
+      try {
+        await client.query('BEGIN');
+        result = await fn(tx);
+        tx.done = true;
+        await client.query('COMMIT');
+      } catch (err) {
+        tx.done = true;
+        let destroy = broken.has(client);
+        if (!destroy) {
+          // After a failed COMMIT the server has already ended the transaction; ROLLBACK
+          // then only warns. If ROLLBACK itself fails the connection is unusable.
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            destroy = true;
+          }
+        }
+        client.removeListener('error', markBroken);
+        client.release(destroy);
+        throw err;
+      }
+      client.removeListener('error', markBroken);
+      client.release();
+      notify();
+      return result;
+    },
+
+    onCommit(listener: () => void): () => void {
+      const entry = () => listener();
+      listeners.add(entry);
+      return () => void listeners.delete(entry);
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      // end() waits for checked-out clients, so open transactions finish first.
+      await pool.end();
+    },
+  };
+  return db;
+}
