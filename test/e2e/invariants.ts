@@ -1,0 +1,107 @@
+/**
+ * The invariants of DESIGN.md, checked from outside through the public API once the system
+ * is quiet. Returns the list of violations (empty when all hold), so a test can poll until
+ * the compensations in flight have landed and then assert.
+ */
+import type { Client, OrderDetails, Product } from './client.ts';
+
+export interface PlacedOrder {
+  id: string;
+  items: Array<{ productId: string; quantity: number }>;
+  paymentMethod: string;
+  country: string;
+}
+
+export interface Expectation {
+  /** Stock each product was created with. */
+  initialStock: Map<string, number>;
+  orders: PlacedOrder[];
+}
+
+export async function fetchAll<T>(ids: string[], fetch: (id: string) => Promise<T>, concurrency = 16): Promise<T[]> {
+  const out: T[] = new Array(ids.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
+      while (next < ids.length) {
+        const i = next++;
+        out[i] = await fetch(ids[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function checkInvariants(client: Client, exp: Expectation): Promise<string[]> {
+  const problems: string[] = [];
+  const details = await fetchAll(exp.orders.map((o) => o.id), async (id) => {
+    const r = await client.details(id);
+    if (r.status !== 200) throw new Error(`details of ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body as OrderDetails;
+  });
+  const confirmedUnits = new Map<string, number>();
+  details.forEach((d, i) => {
+    const placed = exp.orders[i];
+    const { order, payment, shipment } = d;
+    const tag = `order ${order.id} (${order.status}/${order.reason ?? '-'}, ${placed.paymentMethod}, ${placed.country})`;
+    if (order.status !== 'CONFIRMED' && order.status !== 'CANCELLED') {
+      problems.push(`${tag}: not terminal`);
+      return;
+    }
+    if (order.status === 'CONFIRMED') {
+      for (const item of placed.items) confirmedUnits.set(item.productId, (confirmedUnits.get(item.productId) ?? 0) + item.quantity);
+      if (payment?.status !== 'CHARGED') problems.push(`${tag}: confirmed without a standing charge (payment ${JSON.stringify(payment)})`);
+      if (shipment?.status !== 'SCHEDULED') problems.push(`${tag}: confirmed without a shipment (${JSON.stringify(shipment)})`);
+      if (placed.paymentMethod !== 'card' || placed.country === 'XX') problems.push(`${tag}: should not have been confirmed`);
+      return;
+    }
+    // CANCELLED
+    switch (order.reason) {
+      case 'OUT_OF_STOCK':
+        if (payment !== null) problems.push(`${tag}: payment for an out-of-stock order (${JSON.stringify(payment)})`);
+        if (shipment !== null && shipment.status === 'SCHEDULED') problems.push(`${tag}: shipment for an out-of-stock order`);
+        break;
+      case 'PAYMENT_DECLINED':
+        if (payment !== null && payment.status !== 'DECLINED') problems.push(`${tag}: declined order has payment ${payment.status}`);
+        if (placed.paymentMethod === 'card') problems.push(`${tag}: a good card was declined`);
+        if (shipment !== null && shipment.status === 'SCHEDULED') problems.push(`${tag}: shipment for a declined order`);
+        break;
+      case 'SHIPPING_UNAVAILABLE':
+        if (payment?.status !== 'REFUNDED') problems.push(`${tag}: expected a charge and a refund, payment is ${JSON.stringify(payment)}`);
+        if (shipment !== null && shipment.status === 'SCHEDULED') problems.push(`${tag}: shipment scheduled for an unserved country`);
+        if (placed.country !== 'XX') problems.push(`${tag}: a served country was refused`);
+        break;
+      default:
+        problems.push(`${tag}: unknown reason`);
+    }
+  });
+  const products = await client.products();
+  if (products.status !== 200) throw new Error(`products: ${products.status}`);
+  const byId = new Map((products.body as Product[]).map((p) => [p.id, p]));
+  for (const [productId, initial] of exp.initialStock) {
+    const p = byId.get(productId);
+    if (!p) {
+      problems.push(`product ${productId} missing`);
+      continue;
+    }
+    const expected = initial - (confirmedUnits.get(productId) ?? 0);
+    if (p.available !== expected) problems.push(`product ${p.sku}: available ${p.available}, expected ${initial} − ${confirmedUnits.get(productId) ?? 0} = ${expected}`);
+    if (p.available < 0) problems.push(`product ${p.sku}: oversold (${p.available})`);
+  }
+  return problems;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}

@@ -1,0 +1,109 @@
+/**
+ * The order saga end to end, through the gateway's HTTP API only, on both deployments:
+ * every service its own OS process, real sockets, real stores and bus.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { startSystem } from '#runtime/system.ts';
+import { createClient } from './client.ts';
+import { deployments } from './deployments.ts';
+import { checkInvariants, waitFor } from './invariants.ts';
+import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+
+const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 };
+
+for (const deployment of deployments) {
+  describe(`the order saga on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
+    test('a burst of concurrent orders over few products all settle and every invariant holds', async (t) => {
+      const { dataDir, env, cleanup } = deployment.prepare();
+      t.after(cleanup);
+      const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
+      t.after(() => system.stop());
+      const client = createClient(system.gatewayUrl);
+      t.after(() => client.close());
+
+      const health = await client.health();
+      assert.equal(health.status, 200, JSON.stringify(health.body));
+      assert.deepEqual(health.body.services, { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up' });
+
+      // Few products and scarce stock, so that reservations contend and some run out.
+      const initialStock = await createCatalog(client, 3, 60);
+      const { placed } = await placeBurst(client, [...initialStock.keys()], { count: 150, concurrency: 24, declineRatio: 0.15, unservedRatio: 0.1, seed: 7 });
+      assert.equal(placed.length, 150);
+      assert.equal(new Set(placed.map((o) => o.id)).size, 150, 'every order got its own id');
+
+      const views = await waitAllTerminal(client, placed, 90_000);
+      const byStatus = (s: string, r?: string) => views.filter((v) => v.status === s && (r === undefined || v.reason === r)).length;
+      t.diagnostic(`confirmed ${byStatus('CONFIRMED')}, out of stock ${byStatus('CANCELLED', 'OUT_OF_STOCK')}, declined ${byStatus('CANCELLED', 'PAYMENT_DECLINED')}, unserved ${byStatus('CANCELLED', 'SHIPPING_UNAVAILABLE')}`);
+      // Every path of the saga was taken.
+      assert.ok(byStatus('CONFIRMED') > 0, 'some orders confirmed');
+      assert.ok(byStatus('CANCELLED', 'OUT_OF_STOCK') > 0, 'some orders ran out of stock');
+      assert.ok(byStatus('CANCELLED', 'PAYMENT_DECLINED') > 0, 'some cards were declined');
+      assert.ok(byStatus('CANCELLED', 'SHIPPING_UNAVAILABLE') > 0, 'some countries were not served');
+
+      // Compensations may still be in flight when the last status turns: poll until quiet.
+      const exp = expectation(initialStock, placed);
+      let problems: string[] = [];
+      await waitFor('the invariants to hold', async () => {
+        problems = await checkInvariants(client, exp);
+        return problems.length === 0 ? true : undefined;
+      }, 30_000, 500).catch(() => undefined);
+      assert.deepEqual(problems, []);
+    });
+
+    test('an Idempotency-Key replay returns the same order, also when sent concurrently', async (t) => {
+      const { dataDir, env, cleanup } = deployment.prepare();
+      t.after(cleanup);
+      const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
+      t.after(() => system.stop());
+      const client = createClient(system.gatewayUrl);
+      t.after(() => client.close());
+
+      const initialStock = await createCatalog(client, 1, 100);
+      const [productId] = initialStock.keys();
+      const { placed } = await placeBurst(client, [productId], { count: 1, concurrency: 1, declineRatio: 0, unservedRatio: 0 });
+      const body = { customerId: 'c-1', items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
+      const key = `key-${placed[0].id}`;
+      const answers = await Promise.all(Array.from({ length: 8 }, () => client.placeOrder(body, key)));
+      for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
+      const ids = new Set(answers.map((a) => a.body.id));
+      assert.equal(ids.size, 1, 'all replays name one order');
+      const [id] = ids;
+      await waitAllTerminal(client, [{ id, items: body.items, paymentMethod: 'card', country: 'FR' }], 30_000);
+      const again = await client.placeOrder(body, key);
+      assert.equal(again.status, 202);
+      assert.equal(again.body.id, id);
+      assert.equal(again.body.status, 'CONFIRMED', 'a replay reports the current status');
+      // One order was made from nine requests: 2 units for the probe order... and 2 for this one.
+      const products = await client.products();
+      const p = products.body.find((x: { id: string }) => x.id === productId);
+      assert.equal(p.available, 100 - placed[0].items[0].quantity - 2);
+    });
+
+    test('bad input gets coded 400, 404 and 422 answers and never a 500', async (t) => {
+      const { dataDir, env, cleanup } = deployment.prepare();
+      t.after(cleanup);
+      const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
+      t.after(() => system.stop());
+      const client = createClient(system.gatewayUrl);
+      t.after(() => client.close());
+
+      const cases: Array<[string, () => Promise<{ status: number; body: any }>, number]> = [
+        ['malformed JSON', () => client.call('POST', '/api/orders', '{"customerId":'), 400],
+        ['an order without items', () => client.placeOrder({ customerId: 'c', items: [], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 400],
+        ['a negative quantity', () => client.placeOrder({ customerId: 'c', items: [{ productId: '0190a3c4-0000-7000-8000-000000000000', quantity: -1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 400],
+        ['an unknown product', () => client.placeOrder({ customerId: 'c', items: [{ productId: '0190a3c4-0000-7000-8000-000000000000', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 422],
+        ['a product with a string price', () => client.createProduct({ sku: 'x', name: 'x', priceCents: '12' as unknown as number, stock: 1 }), 400],
+        ['an unknown order', () => client.order('0190a3c4-0000-7000-8000-000000000000'), 404],
+        ['an order id that is not a UUID', () => client.order('not-a-uuid'), 400],
+        ['details of an unknown order', () => client.details('0190a3c4-0000-7000-8000-000000000000'), 404],
+      ];
+      for (const [what, call, expected] of cases) {
+        const r = await call();
+        assert.equal(r.status, expected, `${what}: ${JSON.stringify(r.body)}`);
+        assert.equal(typeof r.body?.error?.code, 'string', `${what} carries an error code`);
+        assert.equal(typeof r.body?.error?.message, 'string', `${what} carries a message`);
+      }
+    });
+  });
+}
