@@ -1,0 +1,50 @@
+// Shared test data for the domain tests (not imported by production code).
+import type { OrderCommand, OrderEvent } from './order.ts';
+
+export const orderId = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+export const productA = '0190a1b2-0000-7000-8000-00000000000a';
+export const productB = '0190a1b2-0000-7000-8000-00000000000b';
+export const t0 = '2025-01-01T00:00:00.000Z';
+export const t1 = '2025-01-01T00:00:01.000Z';
+export const t2 = '2025-01-01T00:00:02.000Z';
+export const t3 = '2025-01-01T00:00:03.000Z';
+export const t4 = '2025-01-01T00:00:04.000Z';
+
+export const placeOrder: Extract<OrderCommand, { type: 'PlaceOrder' }> = {
+  type: 'PlaceOrder',
+  at: t0,
+  orderId,
+  customerId: 'customer-1',
+  items: [
+    { productId: productA, quantity: 2, unitPriceCents: 1250 },
+    { productId: productB, quantity: 1, unitPriceCents: 500 },
+  ],
+  paymentMethod: 'card',
+  shippingAddress: { country: 'FR', city: 'Lyon' },
+};
+
+export const orderPlaced: OrderEvent = {
+  type: 'OrderPlaced',
+  at: t0,
+  data: {
+    orderId,
+    customerId: 'customer-1',
+    items: placeOrder.items,
+    totalCents: 3000,
+    paymentMethod: 'card',
+    shippingAddress: { country: 'FR', city: 'Lyon' },
+  },
+};
+export const stockReserved: OrderEvent = { type: 'StockReserved', at: t1, data: {} };
+export const paymentCharged: OrderEvent = {
+  type: 'PaymentCharged',
+  at: t2,
+  data: { paymentId: '0190a1b2-0000-7000-8000-0000000000ff', amountCents: 3000 },
+};
+export const shipmentScheduled: OrderEvent = { type: 'ShipmentScheduled', at: t3, data: { trackingNumber: 'TRK-1' } };
+export const orderConfirmed: OrderEvent = { type: 'OrderConfirmed', at: t3, data: {} };
+export const cancelled = (reason: 'OUT_OF_STOCK' | 'PAYMENT_DECLINED' | 'SHIPPING_UNAVAILABLE', at = t2): OrderEvent => ({
+  type: 'OrderCancelled',
+  at,
+  data: { reason },
+});
