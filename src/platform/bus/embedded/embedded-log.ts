@@ -1,0 +1,170 @@
+/**
+ * The embedded log: the Bus port on one SQLite file, a small local stand-in for Kafka as
+ * SQLite is for PostgreSQL. Every service process opens the same file (WAL mode), so
+ * topics, partitions, records and consumer-group positions are shared across processes.
+ *
+ * What it is not: a consumer group here has ONE active member per topic, which owns all
+ * the topic's partitions (partitions still run concurrently inside it). A second member
+ * joining the group fences the first instead of sharing the partitions with it. Scaling a
+ * group out over several processes or machines is what Kafka is for.
+ *
+ * Processes share no signal but the file, so a consumer learns of new records by polling
+ * the partition heads (one cheap query per process every `pollMs` while busy, backing off
+ * to ~50 ms when idle); a publish in the same process wakes its subscribers at once.
+ *
+ * Retention: records are kept forever for now. A later `trim` could delete, per partition,
+ * records below the smallest committed offset of every group and older than a horizon.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { Bus, InRecord, OutRecord, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
+import { partitionFor } from '#platform/bus/bus.ts';
+import { ConfigError, ShuttingDown, defineError } from '#platform/errors.ts';
+import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
+import { subscribeGroup } from './group-subscription.ts';
+import { immediate, openDatabase, prepareStatements } from './schema.ts';
+
+/** Publishing to, or subscribing to, a topic that was never created (see `ensureTopics`). */
+export const UnknownTopic = defineError('PLT_ERR_UNKNOWN_TOPIC', 500);
+
+export interface EmbeddedLogOptions {
+  /** The SQLite file every process of the deployment shares; created when missing. */
+  file: string;
+  /** Fastest interval at which subscribers poll the partition heads; default 5 ms. */
+  pollMs?: number;
+  log?: { warn(...a: unknown[]): void };
+}
+
+/** Opens (and creates when needed) the embedded log in `file`. */
+export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
+  const log = opts.log ?? { warn: (...a: unknown[]) => console.warn(...a) };
+  const pollMs = opts.pollMs ?? 5;
+  const db: DatabaseSync = openDatabase(opts.file);
+  const st = prepareStatements(db);
+  // Partition counts never change once a topic exists, so they are cached forever.
+  const partitionCounts = new Map<string, number>();
+  const subscriptions = new Set<Subscription>();
+  let closed = false;
+
+  const poller = createHeadsPoller({
+    readHeads: (topicsJson) => st.heads.all(topicsJson) as unknown as HeadRow[],
+    pollMs,
+    idlePollMs: Math.max(50, pollMs),
+    idleAfterMs: 1000,
+    onError: (err) => log.warn({ err }, 'embedded log: polling partition heads failed'),
+  });
+
+  function partitionsOf(topic: string): number {
+    let n = partitionCounts.get(topic);
+    if (n === undefined) {
+      const row = st.topicPartitions.get(topic) as { partitions: number } | undefined;
+      if (!row) throw UnknownTopic(`topic ${topic} does not exist in the embedded log ${opts.file}`);
+      n = row.partitions;
+      partitionCounts.set(topic, n);
+    }
+    return n;
+  }
+
+  function assertOpen(): void {
+    if (closed) throw ShuttingDown('the embedded log is closed');
+  }
+
+  function publishNow(records: OutRecord[]): void {
+    // Records grouped per partition, in the order given, so each group takes one head update.
+    const groups = new Map<string, { topic: string; partition: number; records: OutRecord[] }>();
+    for (const r of records) {
+      const partition = partitionFor(r.key, partitionsOf(r.topic));
+      const id = `${r.topic}\u0000${partition}`;
+      let g = groups.get(id);
+      if (!g) groups.set(id, (g = { topic: r.topic, partition, records: [] }));
+      g.records.push(r);
+    }
+    const ts = Date.now();
+    const heads = immediate(db, () =>
+      [...groups.values()].map((g) => {
+        const { next_offset: head } = st.advanceHead.get(g.records.length, g.topic, g.partition) as { next_offset: number };
+        let offset = head - g.records.length;
+        for (const r of g.records) st.insertRecord.run(g.topic, g.partition, offset++, r.key, r.value, JSON.stringify(r.headers), ts);
+        return { ...g, head };
+      }),
+    );
+    for (const h of heads) poller.advanced(h.topic, h.partition, h.head);
+  }
+
+  return {
+    kind: 'embedded',
+
+    async ensureTopics(topics: TopicSpec[]) {
+      assertOpen();
+      for (const t of topics) {
+        if (!Number.isInteger(t.partitions) || t.partitions < 1) {
+          throw ConfigError(`topic ${t.name} needs a whole number of partitions >= 1, got ${t.partitions}`);
+        }
+      }
+      // OR IGNORE everywhere: several processes may create the same topics at startup.
+      immediate(db, () => {
+        for (const t of topics) {
+          st.insertTopic.run(t.name, t.partitions);
+          const { partitions } = st.topicPartitions.get(t.name) as { partitions: number };
+          for (let p = 0; p < partitions; p++) st.insertHead.run(t.name, p);
+          partitionCounts.set(t.name, partitions);
+        }
+      });
+    },
+
+    async publish(records: OutRecord[]) {
+      assertOpen();
+      if (records.length > 0) publishNow(records);
+    },
+
+    async subscribe(subOpts: SubscribeOptions) {
+      assertOpen();
+      const sub = subscribeGroup(
+        { db, st, poller, log, partitionsOf, heartbeatMs: 1000, retryMinMs: 200, retryMaxMs: 2000 },
+        subOpts,
+      );
+      subscriptions.add(sub);
+      return {
+        async close() {
+          await sub.close();
+          subscriptions.delete(sub);
+        },
+      };
+    },
+
+    async lag(groupId: string, topics: string[]) {
+      assertOpen();
+      for (const t of topics) partitionsOf(t);
+      return (st.lag.get(groupId, JSON.stringify(topics)) as { lag: number }).lag;
+    },
+
+    async read(topic: string, readOpts?: { limit?: number }) {
+      assertOpen();
+      partitionsOf(topic);
+      const rows = st.readTopic.all(topic, readOpts?.limit ?? 1000) as unknown as Array<{
+        partition: number;
+        offset: number;
+        key: string;
+        value: string;
+        headers: string;
+      }>;
+      return rows.map(
+        (r): InRecord => ({
+          topic,
+          partition: r.partition,
+          offset: String(r.offset),
+          key: r.key,
+          value: r.value,
+          headers: JSON.parse(r.headers) as Record<string, string>,
+        }),
+      );
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...subscriptions].map((s) => s.close()));
+      poller.close();
+      db.close();
+    },
+  };
+}
