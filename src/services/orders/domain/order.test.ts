@@ -7,6 +7,7 @@ import {
   orderId,
   orderPlaced,
   paymentCharged,
+  paymentId,
   placeOrder,
   shipmentScheduled,
   stockReserved,
@@ -53,7 +54,7 @@ describe('Order decider', () => {
   });
 
   test('a charge is recorded only after the stock is reserved', () => {
-    const charge: OrderCommand = { type: 'RecordPaymentCharged', at: t2, paymentId: paymentCharged.data.paymentId as string, amountCents: 3000 };
+    const charge: OrderCommand = { type: 'RecordPaymentCharged', at: t2, paymentId, amountCents: 3000 };
     given([orderPlaced]).when(charge).thenThrows('ORD_ERR_INVALID_TRANSITION');
     given([orderPlaced, stockReserved]).when(charge).then([paymentCharged]);
   });
@@ -111,7 +112,7 @@ describe('Order state', () => {
     assert.equal(s.version, 5);
     assert.equal(statusOf(s), 'CONFIRMED');
     assert.equal(s.trackingNumber, 'TRK-1');
-    assert.equal(s.paymentId, paymentCharged.data.paymentId);
+    assert.equal(s.paymentId, paymentId);
     assert.equal(s.updatedAt, t3);
     assert.equal(s.createdAt, orderPlaced.at);
     assert.equal(isTerminal(s), true);

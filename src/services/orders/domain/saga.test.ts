@@ -8,6 +8,7 @@ import {
   orderId,
   orderPlaced,
   paymentCharged,
+  paymentId,
   placeOrder,
   productA,
   productB,
@@ -18,7 +19,6 @@ import {
   t3,
 } from './test-fixtures.ts';
 
-const paymentId = paymentCharged.data.paymentId as string;
 const replies = {
   stockReserved: { type: 'StockReserved', payload: { orderId } },
   stockUnavailable: { type: 'StockUnavailable', payload: { orderId, productIds: [productA] } },

@@ -9,6 +9,7 @@ export const t1 = '2025-01-01T00:00:01.000Z';
 export const t2 = '2025-01-01T00:00:02.000Z';
 export const t3 = '2025-01-01T00:00:03.000Z';
 export const t4 = '2025-01-01T00:00:04.000Z';
+export const paymentId = '0190a1b2-0000-7000-8000-0000000000ff';
 
 export const placeOrder: Extract<OrderCommand, { type: 'PlaceOrder' }> = {
   type: 'PlaceOrder',
@@ -39,7 +40,7 @@ export const stockReserved: OrderEvent = { type: 'StockReserved', at: t1, data: 
 export const paymentCharged: OrderEvent = {
   type: 'PaymentCharged',
   at: t2,
-  data: { paymentId: '0190a1b2-0000-7000-8000-0000000000ff', amountCents: 3000 },
+  data: { paymentId, amountCents: 3000 },
 };
 export const shipmentScheduled: OrderEvent = { type: 'ShipmentScheduled', at: t3, data: { trackingNumber: 'TRK-1' } };
 export const orderConfirmed: OrderEvent = { type: 'OrderConfirmed', at: t3, data: {} };
