@@ -40,7 +40,8 @@ export function rewritePlaceholders(sql: string): string {
       i = end + 1;
     } else if (c === '$') {
       const d = sql.charCodeAt(i + 1);
-      if (d >= 48 && d <= 57) {
+      // `a$1` is an identifier in PostgreSQL, not a placeholder.
+      if (d >= 48 && d <= 57 && (i === 0 || !/[A-Za-z0-9_$]/.test(sql[i - 1]))) {
         out += sql.slice(last, i) + '?';
         last = i + 1;
       }
