@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSystem } from '#runtime/system.ts';
-import { createClient } from './client.ts';
+import { createClient } from '#lab/client.ts';
 import { deployments } from './deployments.ts';
 import { checkInvariants, waitFor } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';

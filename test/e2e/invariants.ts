@@ -3,7 +3,7 @@
  * is quiet. Returns the list of violations (empty when all hold), so a test can poll until
  * the compensations in flight have landed and then assert.
  */
-import type { Client, OrderDetails, Product } from './client.ts';
+import type { Client, OrderDetails, Product } from '#lab/client.ts';
 
 export interface PlacedOrder {
   id: string;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startSystem } from '#runtime/system.ts';
-import { createClient } from './client.ts';
+import { createClient } from '#lab/client.ts';
 import { deployments } from './deployments.ts';
 import { checkInvariants, waitFor } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
@@ -74,10 +74,10 @@ for (const deployment of deployments) {
       assert.equal(again.status, 202);
       assert.equal(again.body.id, id);
       assert.equal(again.body.status, 'CONFIRMED', 'a replay reports the current status');
-      // One order was made from nine requests: 2 units for the probe order... and 2 for this one.
+      // Nine requests made one order: stock fell by the first order's units and this one's 2, once.
       const products = await client.products();
-      const p = products.body.find((x: { id: string }) => x.id === productId);
-      assert.equal(p.available, 100 - placed[0].items[0].quantity - 2);
+      const p = products.body.find((x) => x.id === productId);
+      assert.equal(p?.available, 100 - placed[0].items[0].quantity - 2);
     });
 
     test('bad input gets coded 400, 404 and 422 answers and never a 500', async (t) => {

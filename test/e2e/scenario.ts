@@ -3,7 +3,7 @@
  * cards and unserved countries mixed in, and the wait for every order to settle.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client, OrderView } from './client.ts';
+import type { Client, OrderView } from '#lab/client.ts';
 import { fetchAll, waitFor, type Expectation, type PlacedOrder } from './invariants.ts';
 
 /** A seeded generator, so a failing run can be replayed. */

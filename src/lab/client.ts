@@ -1,5 +1,5 @@
 /**
- * A small client of the public HTTP API, used by the end-to-end tests and the bench.
+ * A small client of the public HTTP API, used by the bench, the lab and the end-to-end tests.
  * Everything goes through the gateway, as a user's requests would.
  */
 import { Pool } from 'undici';
