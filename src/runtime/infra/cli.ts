@@ -1,0 +1,45 @@
+/**
+ * `orderflow infra kafka|postgres|all [start|stop|status]`: local Kafka and PostgreSQL for dev
+ * and CI. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
+ */
+import { loadInfraConfig } from './config.ts';
+import { kafkaInfra } from './kafka.ts';
+import { postgresInfra } from './postgres.ts';
+import { isOrderflowError } from '#platform/errors.ts';
+import { stdIo, type InfraIo, type InfraState } from './processes.ts';
+
+const ACTIONS = ['start', 'stop', 'status'] as const;
+type Action = (typeof ACTIONS)[number];
+
+const USAGE = `usage: orderflow infra <kafka|postgres|all> [start|stop|status]
+  env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
+       ORDERFLOW_PG_PORT (5432)`;
+
+/** Runs one infra command and returns the process exit code: 0 ok, 1 failure, 2 usage, 3 status of a stopped service. */
+export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise<number> {
+  const [what, rawAction = 'start', ...rest] = argv;
+  const action = rawAction as Action;
+  if (!what || !['kafka', 'postgres', 'all'].includes(what) || !ACTIONS.includes(action) || rest.length > 0) {
+    io.say(USAGE);
+    return 2;
+  }
+  try {
+    const config = loadInfraConfig();
+    const kafka = () => kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, io });
+    const postgres = () => postgresInfra(action, { dir: config.dir, port: config.pgPort, io });
+    let states: InfraState[];
+    if (what === 'kafka') states = [await kafka()];
+    else if (what === 'postgres') states = [await postgres()];
+    else if (action === 'stop') {
+      // Stop both even when one fails.
+      const results = await Promise.allSettled([kafka(), postgres()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      states = results.map((r) => (r as PromiseFulfilledResult<InfraState>).value);
+    } else states = [await postgres(), await kafka()];
+    return action === 'status' && states.some((s) => !s.running) ? 3 : 0;
+  } catch (err) {
+    io.say(isOrderflowError(err) ? `infra: ${err.message} [${err.code}]` : `infra: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}

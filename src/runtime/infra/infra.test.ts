@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { loadInfraConfig } from './config.ts';
+import { kafkaPaths, kafkaPom, kafkaServerProperties } from './kafka.ts';
+import { databaseUrl, findPgBin, postgresSettings } from './postgres.ts';
+import { infraCommand } from './cli.ts';
+import { portOpen } from './processes.ts';
+import { isOrderflowError } from '#platform/errors.ts';
+
+const props = (text: string) => Object.fromEntries(text.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+
+test('the Kafka properties put clients on the port and the controller on the next one, on loopback only', () => {
+  const p = props(kafkaServerProperties({ port: 19092, logDir: '/cache/kafka/data-19092' }));
+  assert.equal(p['listeners'], 'PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
+  assert.equal(p['advertised.listeners'], 'PLAINTEXT://127.0.0.1:19092');
+  assert.equal(p['controller.quorum.bootstrap.servers'], '127.0.0.1:19093');
+  assert.equal(p['controller.listener.names'], 'CONTROLLER');
+  assert.equal(p['listener.security.protocol.map'], 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT');
+  assert.equal(p['log.dirs'], '/cache/kafka/data-19092');
+});
+
+test('the Kafka properties make a single combined node that creates no topic by itself', () => {
+  const p = props(kafkaServerProperties({ port: 9092, logDir: '/x' }));
+  assert.equal(p['process.roles'], 'broker,controller');
+  assert.equal(p['node.id'], '1');
+  assert.equal(p['offsets.topic.replication.factor'], '1');
+  assert.equal(p['transaction.state.log.replication.factor'], '1');
+  assert.equal(p['transaction.state.log.min.isr'], '1');
+  assert.equal(p['group.initial.rebalance.delay.ms'], '0');
+  assert.equal(p['auto.create.topics.enable'], 'false');
+});
+
+test('each Kafka port gets its own storage, since the format records the controller endpoint', () => {
+  assert.notEqual(kafkaPaths('/c', 9092).data, kafkaPaths('/c', 19092).data);
+  assert.equal(kafkaPaths('/c', 9092).libs, '/c/kafka/libs');
+});
+
+test('the Kafka pom asks Maven for the broker, log4j and an slf4j 2 api', () => {
+  const pom = kafkaPom();
+  for (const artifact of ['kafka_2.13', 'log4j-core', 'log4j-slf4j2-impl', 'slf4j-api']) {
+    assert.match(pom, new RegExp(`<artifactId>${artifact}</artifactId>`));
+  }
+});
+
+test('the PostgreSQL settings listen on loopback and keep durability on', () => {
+  const s = postgresSettings({ port: 15432, socketDir: '/cache/postgres/run' });
+  assert.match(s, /^listen_addresses = '127\.0\.0\.1'$/m);
+  assert.match(s, /^port = 15432$/m);
+  assert.match(s, /^unix_socket_directories = '\/cache\/postgres\/run'$/m);
+  assert.match(s, /^max_connections = 300$/m);
+  assert.match(s, /^shared_buffers = 256MB$/m);
+  assert.match(s, /^fsync = on$/m);
+  assert.match(s, /^synchronous_commit = on$/m);
+  assert.equal(databaseUrl(15432), 'postgres://postgres@127.0.0.1:15432/postgres');
+});
+
+test('the newest installed PostgreSQL is chosen', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'pgbin-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (const v of ['9', '15', '13']) {
+    mkdirSync(join(root, v, 'bin'), { recursive: true });
+    writeFileSync(join(root, v, 'bin', 'initdb'), '');
+  }
+  mkdirSync(join(root, '17', 'bin'), { recursive: true });
+  assert.equal(findPgBin(root), join(root, '15', 'bin'));
+  assert.equal(findPgBin(join(root, 'missing')), undefined);
+});
+
+test('the config defaults to the standard ports and a cache in the repo', () => {
+  const c = loadInfraConfig({});
+  assert.equal(c.kafkaPort, 9092);
+  assert.equal(c.pgPort, 5432);
+  assert.match(c.dir, /\.infra$/);
+  const o = loadInfraConfig({ ORDERFLOW_INFRA_DIR: '/tmp/x', ORDERFLOW_KAFKA_PORT: '19092', ORDERFLOW_PG_PORT: '15432' });
+  assert.deepEqual({ ...o }, { dir: '/tmp/x', kafkaPort: 19092, pgPort: 15432 });
+});
+
+test('the config refuses a port that is not a number', () => {
+  assert.throws(() => loadInfraConfig({ ORDERFLOW_PG_PORT: 'five' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.throws(() => loadInfraConfig({ ORDERFLOW_KAFKA_PORT: '65535' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+});
+
+test('the infra command shows its usage and exits 2 on a wrong word', async () => {
+  const said: string[] = [];
+  const io = { say: (l: string) => void said.push(l), emit: () => assert.fail('nothing goes to stdout') };
+  assert.equal(await infraCommand(['redis'], io), 2);
+  assert.equal(await infraCommand(['kafka', 'restart'], io), 2);
+  assert.equal(await infraCommand([], io), 2);
+  assert.match(said.join('\n'), /usage: orderflow infra/);
+});
+
+test('a listening port is seen as open and a closed one is not', async (t) => {
+  const server = createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  t.after(() => server.close());
+  assert.equal(await portOpen(port), true);
+  server.close();
+  await once(server, 'close');
+  assert.equal(await portOpen(port), false);
+});

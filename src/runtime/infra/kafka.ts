@@ -1,0 +1,285 @@
+/**
+ * A real single-node Apache Kafka broker (KRaft, combined broker+controller) for dev and CI,
+ * built from Maven Central jars: no Docker, no tarball download.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Admin } from '@platformatic/kafka';
+import {
+  cmdline, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, terminate, waitFor,
+  type InfraIo, type InfraState,
+} from './processes.ts';
+
+export const KAFKA_VERSION = '4.1.1';
+export const LOG4J_VERSION = '2.24.3';
+// Maven's nearest-wins would pick Kafka's slf4j-api 1.7, which cannot see the log4j 2 binding: Kafka would log nothing.
+export const SLF4J_VERSION = '2.0.16';
+
+export type KafkaOptions = Readonly<{
+  /** Infra cache root; Kafka lives in `<dir>/kafka`. */
+  dir: string;
+  port: number;
+  io?: InfraIo;
+  startTimeoutMs?: number;
+}>;
+
+export function kafkaPaths(dir: string, port: number) {
+  const home = join(dir, 'kafka');
+  return {
+    home,
+    pom: join(home, 'pom.xml'),
+    libs: join(home, 'libs'),
+    props: join(home, 'server.properties'),
+    log4j: join(home, 'log4j2.properties'),
+    // One storage per port: the standalone format writes the controller endpoint into the log.
+    data: join(home, `data-${port}`),
+    pidFile: join(home, 'kafka.pid'),
+    logFile: join(home, 'kafka.log'),
+  };
+}
+
+export function kafkaPom(): string {
+  const dep = (g: string, a: string, v: string) =>
+    `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>orderflow</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
+  <dependencies>
+${dep('org.apache.kafka', 'kafka_2.13', KAFKA_VERSION)}
+${dep('org.apache.logging.log4j', 'log4j-core', LOG4J_VERSION)}
+${dep('org.apache.logging.log4j', 'log4j-slf4j2-impl', LOG4J_VERSION)}
+${dep('org.slf4j', 'slf4j-api', SLF4J_VERSION)}
+  </dependencies>
+</project>
+`;
+}
+
+/** server.properties for a KRaft combined node on 127.0.0.1: clients on `port`, the controller on `port + 1`. */
+export function kafkaServerProperties(opts: { port: number; logDir: string }): string {
+  const { port, logDir } = opts;
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `controller.quorum.bootstrap.servers=127.0.0.1:${port + 1}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${logDir}`,
+    'num.partitions=1',
+    'offsets.topic.replication.factor=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    // Tests create and delete many short-lived topics.
+    'delete.topic.enable=true',
+    '',
+  ].join('\n');
+}
+
+// Kafka's own jars ship no log4j2 config; without one log4j prints only errors and a warning.
+const LOG4J2 = `status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.out.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.log.name = kafka.log
+logger.log.level = warn
+`;
+
+function portOf(propsFile: string): number | undefined {
+  try {
+    const m = /^listeners=PLAINTEXT:\/\/[^:]+:(\d+)/m.exec(readFileSync(propsFile, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a broker on `port` answers a metadata request within `timeoutMs`. */
+export async function kafkaAnswers(port: number, timeoutMs = 3000): Promise<boolean> {
+  const admin = new Admin({
+    clientId: 'orderflow-infra',
+    bootstrapBrokers: [`127.0.0.1:${port}`],
+    retries: 0,
+    connectTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    timeout: timeoutMs,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('metadata request timed out')), timeoutMs);
+    });
+    await Promise.race([admin.listTopics(), timeout]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    await admin.close().catch(() => {});
+  }
+}
+
+const java = (libs: string, log4j: string, main: string, ...args: string[]) =>
+  [`-Dlog4j2.configurationFile=${log4j}`, '-cp', join(libs, '*'), main, ...args];
+
+async function fetchJars(p: ReturnType<typeof kafkaPaths>, io: InfraIo): Promise<void> {
+  const pom = kafkaPom();
+  const same = existsSync(p.pom) && readFileSync(p.pom, 'utf8') === pom;
+  if (same && existsSync(join(p.libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) return;
+  const started = Date.now();
+  io.say(`kafka: fetching Kafka ${KAFKA_VERSION} jars from Maven Central into ${p.libs}`);
+  writeFileSync(p.pom, pom);
+  // Fetch beside and rename, so an interrupted fetch never leaves a half-filled libs/ that looks complete.
+  const tmp = `${p.libs}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', p.pom, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: p.home, capture: true });
+  rmSync(p.libs, { recursive: true, force: true });
+  renameSync(tmp, p.libs);
+  io.say(`kafka: jars fetched in ${seconds(started)}`);
+}
+
+async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo): Promise<void> {
+  if (existsSync(join(p.data, 'meta.properties'))) return;
+  const started = Date.now();
+  const id = (await run('java', java(p.libs, p.log4j, 'kafka.tools.StorageTool', 'random-uuid'), { capture: true }))
+    .trim().split('\n').pop()!.trim();
+  if (!/^[A-Za-z0-9_-]{22}$/.test(id)) throw InfraError(`kafka: StorageTool random-uuid printed "${id}", not a cluster id`);
+  await run('java', java(p.libs, p.log4j, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', id, '-c', p.props), { capture: true });
+  io.say(`kafka: storage formatted in ${p.data} (cluster ${id}) in ${seconds(started)}`);
+}
+
+function settings(port: number): Record<string, string> {
+  return { KAFKA_BROKERS: `127.0.0.1:${port}` };
+}
+
+function emitAll(io: InfraIo, env: Record<string, string>): void {
+  for (const [k, v] of Object.entries(env)) io.emit(`${k}=${v}`);
+}
+
+/** Our broker's pid, if its pid file names a live Kafka process. */
+function ownPid(p: ReturnType<typeof kafkaPaths>): number | undefined {
+  const pid = readPid(p.pidFile);
+  if (pid === undefined || !pidAlive(pid)) return undefined;
+  const cmd = cmdline(pid);
+  return cmd === '' || cmd.includes('kafka.Kafka') ? pid : undefined;
+}
+
+async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
+  const p = kafkaPaths(opts.dir, opts.port);
+  const running = ownPid(p);
+  if (running !== undefined) {
+    const port = portOf(p.props) ?? opts.port;
+    if (port !== opts.port) io.say(`kafka: already running (pid ${running}) on port ${port}, not ${opts.port}; stop it first to move it`);
+    else io.say(`kafka: already running (pid ${running})`);
+    emitAll(io, settings(port));
+    return { running: true, owned: true, env: settings(port) };
+  }
+  if (await portOpen(opts.port)) {
+    if (await kafkaAnswers(opts.port)) {
+      io.say(`kafka: a broker not started by this command already answers on 127.0.0.1:${opts.port}; using it`);
+      emitAll(io, settings(opts.port));
+      return { running: true, owned: false, env: settings(opts.port) };
+    }
+    throw InfraError(`kafka: port ${opts.port} is taken by something that is not a Kafka broker; set ORDERFLOW_KAFKA_PORT`);
+  }
+  if (await portOpen(opts.port + 1)) throw InfraError(`kafka: controller port ${opts.port + 1} is taken; set ORDERFLOW_KAFKA_PORT`);
+
+  mkdirSync(p.home, { recursive: true });
+  await fetchJars(p, io);
+  writeFileSync(p.props, kafkaServerProperties({ port: opts.port, logDir: p.data }));
+  writeFileSync(p.log4j, LOG4J2);
+  await formatStorage(p, io);
+
+  const started = Date.now();
+  const log = openSync(p.logFile, 'a');
+  const child = spawn('java', ['-Xms256m', '-Xmx1g', ...java(p.libs, p.log4j, 'kafka.Kafka', p.props)], {
+    cwd: p.home, detached: true, stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  child.unref();
+  if (child.pid === undefined) throw InfraError('kafka: could not start java', { cause: spawnError });
+  const pid = child.pid;
+  writeFileSync(p.pidFile, `${pid}\n`);
+  io.say(`kafka: started pid ${pid}, log ${p.logFile}; waiting for 127.0.0.1:${opts.port}`);
+
+  const gone = () => (pidAlive(pid) ? undefined : `kafka: the broker exited during startup; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
+  const ready = await waitFor(async () => (await portOpen(opts.port)) && (await kafkaAnswers(opts.port)), {
+    timeoutMs: opts.startTimeoutMs ?? 60_000, intervalMs: 500, abort: gone,
+  }).catch((err) => {
+    rmSync(p.pidFile, { force: true });
+    throw err;
+  });
+  if (!ready) {
+    await terminate(pid, 5000, io.say, 'kafka');
+    rmSync(p.pidFile, { force: true });
+    throw InfraError(`kafka: no answer on 127.0.0.1:${opts.port} within ${seconds(started)}; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
+  }
+  io.say(`kafka: ready on 127.0.0.1:${opts.port} in ${seconds(started)}`);
+  emitAll(io, settings(opts.port));
+  return { running: true, owned: true, env: settings(opts.port) };
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
+  const p = kafkaPaths(opts.dir, opts.port);
+  const pid = ownPid(p);
+  if (pid === undefined) {
+    rmSync(p.pidFile, { force: true });
+    io.say('kafka: not running (no live broker started by this command)');
+    return { running: false, owned: false, env: {} };
+  }
+  const started = Date.now();
+  await terminate(pid, 20_000, io.say, 'kafka');
+  rmSync(p.pidFile, { force: true });
+  io.say(`kafka: stopped pid ${pid} in ${seconds(started)}`);
+  return { running: false, owned: true, env: {} };
+}
+
+async function status(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
+  const p = kafkaPaths(opts.dir, opts.port);
+  const pid = ownPid(p);
+  if (pid !== undefined) {
+    const port = portOf(p.props) ?? opts.port;
+    const answers = await kafkaAnswers(port);
+    io.say(`kafka: running, pid ${pid}, 127.0.0.1:${port}${answers ? '' : ' (not answering metadata requests yet)'}`);
+    emitAll(io, settings(port));
+    return { running: answers, owned: true, env: settings(port) };
+  }
+  if (await kafkaAnswers(opts.port)) {
+    io.say(`kafka: a broker not started by this command answers on 127.0.0.1:${opts.port}`);
+    emitAll(io, settings(opts.port));
+    return { running: true, owned: false, env: settings(opts.port) };
+  }
+  io.say('kafka: stopped');
+  return { running: false, owned: false, env: {} };
+}
+
+/** Starts, stops or reports the local broker; settings go to `io.emit` as `KAFKA_BROKERS=...`. */
+export async function kafkaInfra(action: 'start' | 'stop' | 'status', opts: KafkaOptions): Promise<InfraState> {
+  const io = opts.io ?? stdIo;
+  if (action === 'start') return start(opts, io);
+  if (action === 'stop') return stop(opts, io);
+  return status(opts, io);
+}
