@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseProduct, productViolations } from './product.ts';
+import { MAX_INT, normaliseProduct, productViolations } from './product.ts';
 
 const valid = { sku: 'KB-01', name: 'Keyboard', priceCents: 4999, stock: 10 };
 
@@ -21,15 +21,19 @@ test('a blank name is refused', () => {
   assert.deepEqual(productViolations({ ...valid, name: '' }), ['name must be a non-empty string']);
 });
 
-test('a negative or fractional price is refused', () => {
-  assert.deepEqual(productViolations({ ...valid, priceCents: -1 }), ['priceCents must be an integer ≥ 0']);
-  assert.deepEqual(productViolations({ ...valid, priceCents: 9.99 }), ['priceCents must be an integer ≥ 0']);
+test('a price or stock at the largest stored integer is accepted', () => {
+  assert.deepEqual(productViolations({ ...valid, priceCents: MAX_INT, stock: MAX_INT }), []);
 });
 
-test('a negative, fractional or unsafe stock is refused', () => {
-  assert.deepEqual(productViolations({ ...valid, stock: -5 }), ['stock must be an integer ≥ 0']);
-  assert.deepEqual(productViolations({ ...valid, stock: 1.5 }), ['stock must be an integer ≥ 0']);
-  assert.deepEqual(productViolations({ ...valid, stock: Number.MAX_SAFE_INTEGER + 1 }), ['stock must be an integer ≥ 0']);
+test('a negative or fractional price is refused', () => {
+  assert.deepEqual(productViolations({ ...valid, priceCents: -1 }), [`priceCents must be an integer from 0 to ${MAX_INT}`]);
+  assert.deepEqual(productViolations({ ...valid, priceCents: 9.99 }), [`priceCents must be an integer from 0 to ${MAX_INT}`]);
+});
+
+test('a negative, fractional or too large stock is refused', () => {
+  assert.deepEqual(productViolations({ ...valid, stock: -5 }), [`stock must be an integer from 0 to ${MAX_INT}`]);
+  assert.deepEqual(productViolations({ ...valid, stock: 1.5 }), [`stock must be an integer from 0 to ${MAX_INT}`]);
+  assert.deepEqual(productViolations({ ...valid, stock: MAX_INT + 1 }), [`stock must be an integer from 0 to ${MAX_INT}`]);
 });
 
 test('every broken rule is reported at once', () => {

@@ -17,15 +17,18 @@ export interface Product {
   available: number;
 }
 
-const isNonNegativeInteger = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+/** Stock and prices are INTEGER columns (32-bit on PostgreSQL). */
+export const MAX_INT = 2_147_483_647;
+
+const isNonNegativeInteger = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= MAX_INT;
 
 /** Returns every rule `input` breaks; empty when it may be created. */
 export function productViolations(input: NewProduct): string[] {
   const out: string[] = [];
   if (typeof input.sku !== 'string' || input.sku.trim() === '') out.push('sku must be a non-empty string');
   if (typeof input.name !== 'string' || input.name.trim() === '') out.push('name must be a non-empty string');
-  if (!isNonNegativeInteger(input.priceCents)) out.push('priceCents must be an integer ≥ 0');
-  if (!isNonNegativeInteger(input.stock)) out.push('stock must be an integer ≥ 0');
+  if (!isNonNegativeInteger(input.priceCents)) out.push(`priceCents must be an integer from 0 to ${MAX_INT}`);
+  if (!isNonNegativeInteger(input.stock)) out.push(`stock must be an integer from 0 to ${MAX_INT}`);
   return out;
 }
 

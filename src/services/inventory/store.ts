@@ -1,0 +1,126 @@
+/**
+ * The inventory's tables and the SQL that serves its domain. Every function takes the Sql
+ * to run on (a transaction or the Db), so callers choose the transaction boundaries.
+ */
+import type { Dialect, Migration, Sql } from '#platform/db/db.ts';
+import type { Product } from './domain/product.ts';
+import type { Reservation, ReservationStatus, StockLine } from './domain/reservation.ts';
+
+// CHECK (available >= 0) is the last line against overselling: even a bug in the locked
+// path cannot commit negative stock.
+export const migrations: Migration[] = [
+  {
+    id: 'inventory-001-products',
+    sql: `
+      CREATE TABLE products (
+        id TEXT PRIMARY KEY,
+        sku TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
+        initial_stock INTEGER NOT NULL CHECK (initial_stock >= 0),
+        available INTEGER NOT NULL CHECK (available >= 0),
+        created_at TEXT NOT NULL
+      );`,
+  },
+  {
+    id: 'inventory-002-reservations',
+    sql: `
+      CREATE TABLE reservations (
+        order_id TEXT PRIMARY KEY,
+        items TEXT NOT NULL,
+        missing TEXT,
+        status TEXT NOT NULL CHECK (status IN ('RESERVED', 'RELEASED', 'REJECTED')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );`,
+  },
+];
+
+interface ProductRow {
+  id: string;
+  sku: string;
+  name: string;
+  price_cents: number;
+  available: number;
+}
+
+const toProduct = (r: ProductRow): Product => ({ id: r.id, sku: r.sku, name: r.name, priceCents: r.price_cents, available: r.available });
+
+/** Inserts a product; false when its sku is taken. */
+export async function insertProduct(sql: Sql, p: Product & { createdAt: string }): Promise<boolean> {
+  const changed = await sql.execute(
+    `INSERT INTO products (id, sku, name, price_cents, initial_stock, available, created_at)
+     VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (sku) DO NOTHING`,
+    [p.id, p.sku, p.name, p.priceCents, p.available, p.createdAt],
+  );
+  return changed === 1;
+}
+
+export async function listProducts(sql: Sql): Promise<Product[]> {
+  const rows = await sql.query<ProductRow>('SELECT id, sku, name, price_cents, available FROM products ORDER BY sku');
+  return rows.map(toProduct);
+}
+
+export async function getProduct(sql: Sql, id: string): Promise<Product | undefined> {
+  const rows = await sql.query<ProductRow>('SELECT id, sku, name, price_cents, available FROM products WHERE id = $1', [id]);
+  return rows.length === 0 ? undefined : toProduct(rows[0]);
+}
+
+export async function hasProducts(sql: Sql): Promise<boolean> {
+  return (await sql.query('SELECT 1 AS one FROM products LIMIT 1')).length > 0;
+}
+
+// SQLite serialises writing transactions (BEGIN IMMEDIATE), so a plain read is already
+// stable; PostgreSQL needs the row lock, held until commit.
+const STOCK_SQL = 'SELECT available FROM products WHERE id = $1';
+const stockSql: Record<Dialect, string> = { sqlite: STOCK_SQL, postgres: `${STOCK_SQL} FOR UPDATE` };
+
+/**
+ * Reads a product's available stock and, on PostgreSQL, locks its row until the
+ * transaction ends. Undefined for an unknown product. Lock rows in product id order.
+ */
+export async function lockStock(sql: Sql, dialect: Dialect, productId: string): Promise<number | undefined> {
+  const rows = await sql.query<{ available: number }>(stockSql[dialect], [productId]);
+  return rows.length === 0 ? undefined : rows[0].available;
+}
+
+/** Takes `quantity` units if that many are available; false (nothing changed) otherwise. */
+export async function decrementStock(sql: Sql, productId: string, quantity: number): Promise<boolean> {
+  const changed = await sql.execute('UPDATE products SET available = available - $1 WHERE id = $2 AND available >= $1', [quantity, productId]);
+  return changed === 1;
+}
+
+export async function restoreStock(sql: Sql, productId: string, quantity: number): Promise<void> {
+  await sql.execute('UPDATE products SET available = available + $1 WHERE id = $2', [quantity, productId]);
+}
+
+interface ReservationRow {
+  order_id: string;
+  items: string;
+  missing: string | null;
+  status: ReservationStatus;
+}
+
+export async function getReservation(sql: Sql, orderId: string): Promise<Reservation | undefined> {
+  const rows = await sql.query<ReservationRow>('SELECT order_id, items, missing, status FROM reservations WHERE order_id = $1', [orderId]);
+  if (rows.length === 0) return undefined;
+  const r = rows[0];
+  return { orderId: r.order_id, status: r.status, lines: JSON.parse(r.items) as StockLine[], missing: r.missing ? (JSON.parse(r.missing) as string[]) : [] };
+}
+
+/**
+ * Records a reservation. A second one for the same order violates the primary key, which
+ * rolls back the caller's transaction (its stock decrements included).
+ */
+export async function insertReservation(sql: Sql, r: Reservation, at: string): Promise<void> {
+  await sql.execute(
+    'INSERT INTO reservations (order_id, items, missing, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)',
+    [r.orderId, JSON.stringify(r.lines), r.missing.length > 0 ? JSON.stringify(r.missing) : null, r.status, at],
+  );
+}
+
+/** Marks a held reservation RELEASED; false when it was not held. */
+export async function markReleased(sql: Sql, orderId: string, at: string): Promise<boolean> {
+  const changed = await sql.execute("UPDATE reservations SET status = 'RELEASED', updated_at = $2 WHERE order_id = $1 AND status = 'RESERVED'", [orderId, at]);
+  return changed === 1;
+}
