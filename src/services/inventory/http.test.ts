@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPlatformConfig } from '#platform/config.ts';
+import { decode } from '#platform/bus/envelope.ts';
+import { silentLogger } from '#platform/log.ts';
+import { startServiceHost, type ServiceHost } from '#platform/service/host.ts';
+import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { registerRoutes } from './http.ts';
+import { seedDemoCatalog, demoCatalog } from './seed.ts';
+import { migrations } from './store.ts';
+
+async function startInventory(t: import('node:test').TestContext): Promise<{ host: ServiceHost; url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'inventory-http-'));
+  const platform = loadPlatformConfig({ ORDERFLOW_DATA_DIR: dir, ORDERFLOW_PARTITIONS: '2' });
+  const host = await startServiceHost({ name: 'inventory', platform, migrations, topics: allTopics, validate: validateMessage, log: silentLogger });
+  t.after(async () => {
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock });
+  const port = await host.listen(0);
+  return { host, url: `http://127.0.0.1:${port}` };
+}
+
+const post = (url: string, body: unknown) =>
+  fetch(`${url}/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+test('POST /products creates a product, publishes ProductCreated, and GET finds it', async (t) => {
+  const { host, url } = await startInventory(t);
+  const res = await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 7 });
+  assert.equal(res.status, 201);
+  const created = (await res.json()) as { id: string };
+  assert.match(created.id, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(created, { id: created.id, sku: 'KB-1', name: 'Keyboard', priceCents: 4999, available: 7 });
+
+  const one = await fetch(`${url}/products/${created.id}`);
+  assert.equal(one.status, 200);
+  assert.deepEqual(await one.json(), created);
+
+  await host.relay.flush();
+  const events = (await host.bus.read(Topics.inventoryEvents)).map(decode);
+  assert.deepEqual(
+    events.map((e) => ({ type: e.type, key: e.key, payload: e.payload })),
+    [{ type: 'ProductCreated', key: created.id, payload: { productId: created.id, sku: 'KB-1', name: 'Keyboard', priceCents: 4999 } }],
+  );
+});
+
+test('GET /products lists the catalog ordered by sku', async (t) => {
+  const { url } = await startInventory(t);
+  for (const sku of ['C', 'A', 'B']) assert.equal((await post(url, { sku, name: `Product ${sku}`, priceCents: 100, stock: 1 })).status, 201);
+  const res = await fetch(`${url}/products`);
+  assert.equal(res.status, 200);
+  const list = (await res.json()) as Array<{ sku: string; available: number }>;
+  assert.deepEqual(list.map((p) => p.sku), ['A', 'B', 'C']);
+  assert.deepEqual(Object.keys(list[0]).sort(), ['available', 'id', 'name', 'priceCents', 'sku']);
+});
+
+test('POST /products with a taken sku answers 409 ORD_ERR_DUPLICATE_SKU', async (t) => {
+  const { url } = await startInventory(t);
+  assert.equal((await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 7 })).status, 201);
+  const res = await post(url, { sku: 'KB-1', name: 'Another', priceCents: 1, stock: 1 });
+  assert.equal(res.status, 409);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'ORD_ERR_DUPLICATE_SKU');
+});
+
+test('POST /products with a malformed body answers 400 and creates nothing', async (t) => {
+  const { url } = await startInventory(t);
+  const bad: unknown[] = [
+    {},
+    { sku: 'X', name: 'X', priceCents: -1, stock: 1 },
+    { sku: 'X', name: 'X', priceCents: 9.5, stock: 1 },
+    { sku: 'X', name: 'X', priceCents: '100', stock: 1 },
+    { sku: 'X', name: 'X', priceCents: 100, stock: -3 },
+    { sku: '', name: 'X', priceCents: 100, stock: 1 },
+    { sku: '   ', name: 'X', priceCents: 100, stock: 1 },
+    { sku: 'X', name: 'X', priceCents: 100 },
+  ];
+  for (const body of bad) {
+    const res = await post(url, body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.match(((await res.json()) as { error: { code: string } }).error.code, /_ERR_/);
+  }
+  const notJson = await fetch(`${url}/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+  assert.equal(notJson.status, 400);
+  assert.deepEqual(await (await fetch(`${url}/products`)).json(), []);
+});
+
+test('GET /products/:id of an unknown product answers 404 ORD_ERR_PRODUCT_NOT_FOUND', async (t) => {
+  const { url } = await startInventory(t);
+  const res = await fetch(`${url}/products/0190f5e2-7b3c-7d4e-8f00-123456789abc`);
+  assert.equal(res.status, 404);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'ORD_ERR_PRODUCT_NOT_FOUND');
+});
+
+test('the demo catalog is seeded once into an empty catalog and announced', async (t) => {
+  const { host, url } = await startInventory(t);
+  const deps = { db: host.db, ids: host.ids, clock: host.clock };
+  assert.equal(await seedDemoCatalog(deps), demoCatalog.length);
+  assert.equal(await seedDemoCatalog(deps), 0);
+  const list = (await (await fetch(`${url}/products`)).json()) as Array<{ available: number; priceCents: number }>;
+  assert.equal(list.length, demoCatalog.length);
+  assert.ok(list.every((p) => p.available === 1000 && Number.isInteger(p.priceCents) && p.priceCents > 0));
+  await host.relay.flush();
+  const events = (await host.bus.read(Topics.inventoryEvents)).map(decode);
+  assert.equal(events.filter((e) => e.type === 'ProductCreated').length, demoCatalog.length);
+});
