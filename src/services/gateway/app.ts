@@ -1,0 +1,38 @@
+/**
+ * The gateway's HTTP app. It is built like every service's (coded errors, /metrics), but
+ * answers /health itself from the services' health, and keeps request bodies as bytes:
+ * the services validate them, the gateway only carries them.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { installErrorHandling } from '#platform/http/errors.ts';
+import type { Logger } from '#platform/log.ts';
+import { registerRoutes, type Upstreams } from './http.ts';
+
+export interface GatewayAppOptions {
+  log: Logger;
+  upstreams: Upstreams;
+  healthTimeoutMs?: number;
+}
+
+export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 256 * 1024,
+    keepAliveTimeout: 72_000,
+  });
+  installErrorHandling(app);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, labels: { service: 'gateway' } });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+
+  registerRoutes(app, { upstreams: opts.upstreams, healthTimeoutMs: opts.healthTimeoutMs });
+  return app;
+}

@@ -1,0 +1,50 @@
+/**
+ * The gateway's settings: where it listens and where the internal services are.
+ */
+import { ConfigError } from '#platform/errors.ts';
+
+type Env = Record<string, string | undefined>;
+
+export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping'] as const;
+export type UpstreamName = (typeof upstreamNames)[number];
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  logLevel: string;
+  upstreams: Record<UpstreamName, string>;
+  /** Per-attempt timeout of a forwarded call. */
+  timeoutMs: number;
+  /** Keep-alive sockets per upstream. */
+  connections: number;
+}
+
+function int(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw ConfigError(`${name} must be an integer >= ${min}; got "${value}"`);
+  return n;
+}
+
+function origin(name: string, value: string): string {
+  try {
+    return new URL(value).origin;
+  } catch (cause) {
+    throw ConfigError(`${name} must be a URL like http://127.0.0.1:8081; got "${value}"`, { cause });
+  }
+}
+
+export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
+  return Object.freeze({
+    port: int('PORT', env.PORT ?? '8080', 0),
+    host: env.HOST ?? '127.0.0.1',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    upstreams: Object.freeze({
+      orders: origin('ORDERS_URL', env.ORDERS_URL ?? 'http://127.0.0.1:8081'),
+      inventory: origin('INVENTORY_URL', env.INVENTORY_URL ?? 'http://127.0.0.1:8082'),
+      payments: origin('PAYMENTS_URL', env.PAYMENTS_URL ?? 'http://127.0.0.1:8083'),
+      shipping: origin('SHIPPING_URL', env.SHIPPING_URL ?? 'http://127.0.0.1:8084'),
+    }),
+    timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
+    connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '64', 1),
+  });
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { request } from 'undici';
+import { silentLogger } from '#platform/log.ts';
+import { createUpstream } from '#platform/resilience/upstream.ts';
+import { buildGatewayApp } from './app.ts';
+import { upstreamNames, type UpstreamName } from './config.ts';
+import type { Upstreams } from './http.ts';
+
+const orderId = '0190f5b2-7c4e-7d2a-9f00-0123456789ab';
+const unknownId = '0190f5b2-7c4e-7d2a-9f00-ffffffffffff';
+const order = { id: orderId, customerId: 'c-1', items: [{ productId: 'p-1', quantity: 2 }], totalCents: 1000, status: 'CONFIRMED', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:01.000Z' };
+const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such order' } };
+
+/** Small real services standing in for the four upstreams; `faults` makes one slow or sick. */
+function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>> } = {}) {
+  const seen: Array<{ service: string; method: string; url: string; headers: Record<string, unknown>; body: unknown }> = [];
+  const build = (name: UpstreamName, routes: (app: FastifyInstance) => void) => {
+    const app = Fastify();
+    app.addHook('onRequest', async (req) => {
+      const delay = faults.slowMs?.[name];
+      if (delay && req.url !== '/health') await new Promise((r) => setTimeout(r, delay));
+    });
+    app.addHook('preHandler', async (req) => {
+      seen.push({ service: name, method: req.method, url: req.url, headers: req.headers, body: req.body });
+    });
+    app.get('/health', async () => ({ status: 'ok' }));
+    routes(app);
+    return app;
+  };
+  return {
+    seen,
+    apps: {
+      orders: build('orders', (app) => {
+        app.post('/orders', async (req, reply) => reply.code(202).send({ id: orderId, status: 'PENDING', echo: req.body }));
+        app.get('/orders/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? order : reply.code(404).send(notFound)));
+      }),
+      inventory: build('inventory', (app) => {
+        app.get('/products', async () => [{ id: 'p-1', sku: 'SKU-1', name: 'Kettle', priceCents: 500, available: 3 }]);
+        app.post('/products', async (req, reply) => reply.code(201).send({ id: 'p-2', ...(req.body as object) }));
+      }),
+      payments: build('payments', (app) => {
+        app.get('/payments/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? { orderId, status: 'CHARGED', amountCents: 1000, method: 'card' } : reply.code(404).send(notFound)));
+      }),
+      shipping: build('shipping', (app) => {
+        app.get('/shipments/:id', async (_req, reply) => reply.code(404).send(notFound));
+      }),
+    } satisfies Record<UpstreamName, FastifyInstance>,
+  };
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof fakeServices>[0]; down?: UpstreamName[]; timeoutMs?: number } = {}) {
+  const fakes = fakeServices(opts.faults);
+  const urls = {} as Record<UpstreamName, string>;
+  for (const name of upstreamNames) {
+    if (opts.down?.includes(name)) {
+      urls[name] = `http://127.0.0.1:${await closedPort()}`;
+      continue;
+    }
+    urls[name] = await fakes.apps[name].listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => fakes.apps[name].close());
+  }
+  const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: urls[name], timeoutMs: opts.timeoutMs ?? 2_000, connections: 4, retries: 1 })])) as Upstreams;
+  t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
+  const app = buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 300 });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => app.close());
+  const call = async (method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}) => {
+    const res = await request(url + path, { method, body, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  };
+  return { call, seen: fakes.seen };
+}
+
+test('the gateway reports ok when every service answers its health check', async (t) => {
+  const { call } = await startGateway(t);
+  const res = await call('GET', '/health');
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up' } });
+});
+
+test('the gateway reports degraded and names the service that is down', async (t) => {
+  const { call } = await startGateway(t, { down: ['payments'] });
+  const res = await call('GET', '/health');
+  assert.equal(res.status, 503);
+  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up' } });
+});
+
+test('products are listed and created through inventory with its status and body', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const list = await call('GET', '/api/products');
+  assert.equal(list.status, 200);
+  assert.equal(list.body[0].sku, 'SKU-1');
+  const created = await call('POST', '/api/products', JSON.stringify({ sku: 'SKU-2', name: 'Mug', priceCents: 300, stock: 5 }));
+  assert.equal(created.status, 201);
+  assert.deepEqual(created.body, { id: 'p-2', sku: 'SKU-2', name: 'Mug', priceCents: 300, stock: 5 });
+  assert.deepEqual(seen.map((s) => `${s.service} ${s.method} ${s.url}`), ['inventory GET /products', 'inventory POST /products']);
+});
+
+test('placing an order forwards the body bytes and the Idempotency-Key to orders', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const body = '{"customerId":"c-1","items":[{"productId":"p-1","quantity":2}],"paymentMethod":"card","shippingAddress":{"country":"FR"}}';
+  const res = await call('POST', '/api/orders', body, { 'idempotency-key': 'key-42' });
+  assert.equal(res.status, 202);
+  assert.deepEqual(res.body, { id: orderId, status: 'PENDING', echo: JSON.parse(body) });
+  assert.equal(seen[0].headers['idempotency-key'], 'key-42');
+  assert.equal(seen[0].headers['content-type'], 'application/json');
+});
+
+test('an order is read through orders, and an unknown one is a 404 passed through', async (t) => {
+  const { call } = await startGateway(t);
+  assert.deepEqual(await call('GET', `/api/orders/${orderId}`).then((r) => [r.status, r.body]), [200, order]);
+  assert.deepEqual(await call('GET', `/api/orders/${unknownId}`).then((r) => [r.status, r.body]), [404, notFound]);
+});
+
+test('an order id that is not a UUID is refused at the gateway with a 400', async (t) => {
+  const { call, seen } = await startGateway(t);
+  for (const path of ['/api/orders/not-a-uuid', '/api/orders/42/details']) {
+    const res = await call('GET', path);
+    assert.equal(res.status, 400, path);
+    assert.equal(res.body.error.code, 'PLT_ERR_VALIDATION');
+  }
+  assert.equal(seen.length, 0, 'no service was asked');
+});
+
+test('order details compose the order, its payment and its shipment, with null for what does not exist', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const res = await call('GET', `/api/orders/${orderId}/details`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { order, payment: { status: 'CHARGED', amountCents: 1000 }, shipment: null });
+  assert.deepEqual(seen.map((s) => s.service).sort(), ['orders', 'payments', 'shipping']);
+  const missing = await call('GET', `/api/orders/${unknownId}/details`);
+  assert.deepEqual([missing.status, missing.body], [404, notFound]);
+});
+
+test('a service that is down is a coded 503, never a 500', async (t) => {
+  const { call } = await startGateway(t, { down: ['orders', 'shipping'] });
+  const placed = await call('POST', '/api/orders', '{}');
+  assert.equal(placed.status, 503);
+  assert.equal(placed.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
+  assert.match(placed.body.error.message, /orders/);
+  const details = await call('GET', `/api/orders/${orderId}/details`);
+  assert.equal(details.status, 503);
+  assert.equal(details.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
+});
+
+test('a service slower than the timeout is a coded 503 once the timeout passes', async (t) => {
+  const { call } = await startGateway(t, { faults: { slowMs: { inventory: 3_000 } }, timeoutMs: 200 });
+  const started = Date.now();
+  const res = await call('POST', '/api/products', '{"sku":"S","name":"n","priceCents":1,"stock":1}');
+  assert.equal(res.status, 503);
+  assert.equal(res.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
+  assert.match(res.body.error.message, /inventory did not answer within 200 ms/);
+  assert.ok(Date.now() - started < 1_500, 'answered without waiting for the slow service');
+});

@@ -1,0 +1,107 @@
+/**
+ * The public API. Most routes forward to one service and pass its answer back byte for
+ * byte; /api/orders/:id/details composes three services; /health asks all four.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DependencyUnavailable } from '#platform/errors.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resilience/upstream.ts';
+import { upstreamNames, type UpstreamName } from './config.ts';
+
+export type Upstreams = Record<UpstreamName, Upstream>;
+
+export interface RoutesOptions {
+  upstreams: Upstreams;
+  /** Timeout of each service's health probe. */
+  healthTimeoutMs?: number;
+}
+
+// A pattern rather than format: 'uuid', which needs ajv-formats the platform does not load.
+const uuid = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const IdParams = { schema: { params: Type.Object({ id: Type.String({ pattern: uuid }) }) } };
+
+// Request headers worth carrying to a service; everything else stays at the edge.
+const forwarded = ['content-type', 'idempotency-key', 'traceparent'] as const;
+
+function forwardHeaders(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of forwarded) {
+    const value = req.headers[name];
+    if (typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
+function passBack(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
+  const type = res.headers['content-type'];
+  if (typeof type === 'string') reply.header('content-type', type);
+  return reply.code(res.statusCode).send(res.body);
+}
+
+function json(res: UpstreamResponse, name: string): unknown {
+  try {
+    return JSON.parse(res.body.toString('utf8'));
+  } catch (cause) {
+    throw DependencyUnavailable(`${name} answered something that is not JSON`, { cause });
+  }
+}
+
+/** A 200 answer as JSON, a 404 as null; anything else means the service cannot say. */
+function optional(res: UpstreamResponse, name: string): Record<string, unknown> | null {
+  if (res.statusCode === 404) return null;
+  if (res.statusCode !== 200) throw DependencyUnavailable(`${name} answered ${res.statusCode}`);
+  return json(res, name) as Record<string, unknown>;
+}
+
+export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
+  const { orders, inventory, payments, shipping } = opts.upstreams;
+  const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
+
+  const forward = (upstream: Upstream, method: UpstreamRequest['method'], path: (req: FastifyRequest) => string) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const body = req.body as Buffer | undefined;
+      const res = await upstream.request({ method, path: path(req), headers: forwardHeaders(req), body: body?.length ? body : undefined });
+      return passBack(reply, res);
+    };
+  const id = (req: FastifyRequest) => encodeURIComponent((req.params as { id: string }).id);
+
+  app.get('/health', async (_req, reply) => {
+    const answers = await Promise.all(upstreamNames.map(async (name) => {
+      try {
+        const res = await opts.upstreams[name].probe('/health', healthTimeoutMs);
+        return res.statusCode === 200;
+      } catch {
+        return false;
+      }
+    }));
+    const services = Object.fromEntries(upstreamNames.map((name, i) => [name, answers[i] ? 'up' : 'down']));
+    const ok = answers.every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', services });
+  });
+
+  app.get('/api/products', forward(inventory, 'GET', () => '/products'));
+  app.post('/api/products', forward(inventory, 'POST', () => '/products'));
+  app.post('/api/orders', forward(orders, 'POST', () => '/orders'));
+  app.get('/api/orders/:id', IdParams, forward(orders, 'GET', (req) => `/orders/${id(req)}`));
+
+  app.get('/api/orders/:id/details', IdParams, async (req, reply) => {
+    const orderId = id(req);
+    // All three at once: the details cost one round trip, not three.
+    const [order, payment, shipment] = await Promise.allSettled([
+      orders.request({ method: 'GET', path: `/orders/${orderId}` }),
+      payments.request({ method: 'GET', path: `/payments/${orderId}` }),
+      shipping.request({ method: 'GET', path: `/shipments/${orderId}` }),
+    ]);
+    if (order.status === 'rejected') throw order.reason;
+    if (order.value.statusCode !== 200) return passBack(reply, order.value);
+    if (payment.status === 'rejected') throw payment.reason;
+    if (shipment.status === 'rejected') throw shipment.reason;
+    const p = optional(payment.value, 'payments');
+    const s = optional(shipment.value, 'shipping');
+    return reply.send({
+      order: json(order.value, 'orders'),
+      payment: p && { status: p.status, amountCents: p.amountCents },
+      shipment: s && { status: s.status, trackingNumber: s.trackingNumber ?? null },
+    });
+  });
+}
