@@ -1,0 +1,78 @@
+// The orders service's HTTP routes (internal; the gateway forwards /api/orders here).
+// Fastify validates bodies, params and headers against the TypeBox schemas (a mismatch is
+// a 400 from the platform error handler) and serialises answers with the response schemas.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { Uuid } from '#contracts/shared.ts';
+import { OrderNotFound, type ShippingAddress } from './domain/order.ts';
+import { placeOrder, type OrdersDeps } from './place-order.ts';
+import { getOrderView, getProduct } from './store.ts';
+import { defineError } from '#platform/errors.ts';
+
+export const ProductNotInCatalog = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
+
+const PlaceOrderBody = Type.Object(
+  {
+    customerId: Type.String({ minLength: 1, maxLength: 200 }),
+    items: Type.Array(
+      Type.Object({ productId: Uuid, quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, { additionalProperties: false }),
+      { minItems: 1, maxItems: 100 },
+    ),
+    paymentMethod: Type.String({ minLength: 1, maxLength: 100 }),
+    shippingAddress: Type.Object(
+      {
+        country: Type.String({ pattern: '^[A-Za-z]{2}$' }),
+        city: Type.Optional(Type.String({ maxLength: 200 })),
+        line1: Type.Optional(Type.String({ maxLength: 200 })),
+        postalCode: Type.Optional(Type.String({ maxLength: 40 })),
+      },
+      { additionalProperties: true, maxProperties: 20 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const PlaceOrderHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) });
+
+const Status = Type.Union([Type.Literal('PENDING'), Type.Literal('CONFIRMED'), Type.Literal('CANCELLED')]);
+const Accepted = Type.Object({ id: Type.String(), status: Status });
+
+const OrderParams = Type.Object({ id: Uuid });
+const OrderBody = Type.Object({
+  id: Type.String(),
+  customerId: Type.String(),
+  items: Type.Array(Type.Object({ productId: Type.String(), quantity: Type.Integer(), unitPriceCents: Type.Integer() })),
+  totalCents: Type.Integer(),
+  status: Status,
+  reason: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+const ProductParams = Type.Object({ productId: Uuid });
+const ProductBody = Type.Object({ productId: Type.String(), sku: Type.String(), name: Type.String(), priceCents: Type.Integer() });
+
+export function registerRoutes(app: FastifyInstance, deps: OrdersDeps): void {
+  app.post<{ Body: Static<typeof PlaceOrderBody>; Headers: Static<typeof PlaceOrderHeaders> }>(
+    '/orders',
+    { schema: { body: PlaceOrderBody, headers: PlaceOrderHeaders, response: { 202: Accepted } } },
+    async (req, reply) => {
+      const body = { ...req.body, shippingAddress: req.body.shippingAddress as ShippingAddress };
+      const answer = await placeOrder(deps, body, req.headers['idempotency-key']);
+      return reply.code(202).send({ id: answer.id, status: answer.status });
+    },
+  );
+
+  app.get<{ Params: Static<typeof OrderParams> }>('/orders/:id', { schema: { params: OrderParams, response: { 200: OrderBody } } }, async (req) => {
+    const view = await getOrderView(deps.db, req.params.id.toLowerCase());
+    if (!view) throw OrderNotFound(`no order ${req.params.id}`);
+    return view;
+  });
+
+  // For debugging and tests: what this service knows of a product.
+  app.get<{ Params: Static<typeof ProductParams> }>('/catalog/:productId', { schema: { params: ProductParams, response: { 200: ProductBody } } }, async (req) => {
+    const product = await getProduct(deps.db, req.params.productId);
+    if (!product) throw ProductNotInCatalog(`product ${req.params.productId} is not in the orders catalog`);
+    return product;
+  });
+}

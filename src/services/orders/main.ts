@@ -1,0 +1,18 @@
+/** The orders service's composition root: the saga orchestrator of the events architecture. */
+import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
+import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { loadConfig } from './config.ts';
+import { createHandlers } from './handlers.ts';
+import { registerRoutes } from './http.ts';
+import { migrations } from './store.ts';
+
+const config = loadConfig();
+const host = await startServiceHost({ name: 'orders', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
+closeOnSignals(host);
+registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock });
+await host.consume({
+  groupId: 'orders',
+  topics: [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
+  handlers: createHandlers({ clock: host.clock, log: host.log }),
+});
+await host.listen(config.port, config.host);

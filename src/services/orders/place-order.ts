@@ -1,0 +1,89 @@
+// Accepting an order (POST /orders): price it from the local catalog, then in one
+// transaction claim the idempotency key, start the order's stream, write its view row and
+// queue OrderPlaced + ReserveStock in the outbox.
+import { createHash } from 'node:crypto';
+import { message } from '#contracts/index.ts';
+import { appendToOutbox } from '#platform/bus/outbox.ts';
+import type { Db } from '#platform/db/db.ts';
+import { ConcurrencyConflict, defineError } from '#platform/errors.ts';
+import { initialState, type OrderStatus, type ShippingAddress } from './domain/order.ts';
+import { priceItems, type RequestedLine } from './domain/pricing.ts';
+import { startSaga } from './domain/saga.ts';
+import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
+
+export const IdempotencyKeyReused = defineError('ORD_ERR_IDEMPOTENCY_KEY_REUSED', 422);
+
+export interface OrdersDeps {
+  db: Db;
+  ids: { newId(): string };
+  clock: { now(): Date };
+}
+
+export interface PlaceOrderRequest {
+  customerId: string;
+  items: RequestedLine[];
+  paymentMethod: string;
+  shippingAddress: ShippingAddress;
+}
+
+export interface PlaceOrderAnswer {
+  id: string;
+  status: OrderStatus;
+  /** True when an earlier request with the same Idempotency-Key made the order. */
+  replayed: boolean;
+}
+
+/** JSON with object keys sorted, so that the same body always hashes the same. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export const requestHash = (body: unknown): string => createHash('sha256').update(canonical(body)).digest('base64url');
+
+function replay(prior: IdempotentAnswer, hash: string, key: string): PlaceOrderAnswer {
+  if (prior.requestHash !== hash) {
+    throw IdempotencyKeyReused(`Idempotency-Key ${JSON.stringify(key)} was used for a different request`, { details: { orderId: prior.orderId } });
+  }
+  return { id: prior.orderId, status: prior.status, replayed: true };
+}
+
+export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idempotencyKey?: string): Promise<PlaceOrderAnswer> {
+  const { db } = deps;
+  const hash = idempotencyKey === undefined ? '' : requestHash(body);
+  // A replay is answered without pricing again; the common case (a new key) costs one
+  // primary-key read here.
+  if (idempotencyKey !== undefined) {
+    const prior = await findIdempotencyKey(db, idempotencyKey);
+    if (prior) return replay(prior, hash, idempotencyKey);
+  }
+
+  const prices = await pricesOf(db, db.dialect, body.items.map((i) => i.productId));
+  const items = priceItems(body.items, prices);
+  const orderId = deps.ids.newId();
+  const at = deps.clock.now().toISOString();
+  const step = startSaga(
+    { type: 'PlaceOrder', at, orderId, customerId: body.customerId, items, paymentMethod: body.paymentMethod, shippingAddress: body.shippingAddress },
+    initialState,
+  );
+  const outgoing = step.send.map((o) => message(o.contract, { key: orderId, payload: o.payload, occurredAt: at }));
+
+  const created = await db.transaction(async (tx) => {
+    // First, so that a request losing the race for its key writes nothing at all.
+    if (idempotencyKey !== undefined && !(await claimIdempotencyKey(tx, idempotencyKey, orderId, hash, at))) return false;
+    await appendEvents(tx, orderId, 0, step.events);
+    await insertView(tx, step.state);
+    await appendToOutbox(tx, outgoing);
+    return true;
+  });
+  if (created) return { id: orderId, status: 'PENDING', replayed: false };
+
+  // Lost the race to a concurrent request with the same key, which has committed.
+  const winner = await findIdempotencyKey(db, idempotencyKey as string);
+  if (!winner) throw ConcurrencyConflict(`Idempotency-Key ${JSON.stringify(idempotencyKey)} is taken but its order is not visible yet; retry`);
+  return replay(winner, hash, idempotencyKey as string);
+}

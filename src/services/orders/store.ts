@@ -1,0 +1,185 @@
+// The orders database: the Order event streams (the truth), the orders_view read model
+// (serves GET, written in the same transaction as the events), idempotency keys and the
+// local catalog copy. Every function takes a Sql (a transaction or the Db) first.
+import type { Dialect, Migration, Sql } from '#platform/db/db.ts';
+import { ConcurrencyConflict } from '#platform/errors.ts';
+import { statusOf, type OrderEvent, type OrderLine, type OrderState, type OrderStatus } from './domain/order.ts';
+
+// SQLite: WITHOUT ROWID clusters rows by their text primary key, so a stream's events sit
+// together and a lookup is one B-tree walk instead of index + table.
+const tables = (withoutRowid: string) => `
+  CREATE TABLE order_events (
+    order_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    PRIMARY KEY (order_id, version)
+  )${withoutRowid};
+  CREATE TABLE orders_view (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    items TEXT NOT NULL,
+    total_cents BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  )${withoutRowid};
+  CREATE TABLE catalog (
+    product_id TEXT PRIMARY KEY,
+    sku TEXT NOT NULL,
+    name TEXT NOT NULL,
+    price_cents BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+  )${withoutRowid};`;
+
+export const migrations: Migration[] = [
+  { id: 'orders-001-events-view-idempotency-catalog', sql: { sqlite: tables(' WITHOUT ROWID'), postgres: tables('') } },
+];
+
+// --- the event streams -------------------------------------------------------------------
+
+export async function loadEvents(sql: Sql, orderId: string): Promise<OrderEvent[]> {
+  const rows = await sql.query<{ type: string; data: string; occurred_at: string }>(
+    'SELECT type, data, occurred_at FROM order_events WHERE order_id = $1 ORDER BY version',
+    [orderId],
+  );
+  return rows.map((r) => ({ type: r.type, data: JSON.parse(r.data), at: r.occurred_at }) as OrderEvent);
+}
+
+const APPEND = 'INSERT INTO order_events (order_id, version, type, data, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id, version) DO NOTHING';
+
+/**
+ * Appends `events` after `expectedVersion` (the number of events the caller folded).
+ * When another writer got there first the version is taken: the insert does nothing (no
+ * constraint error, so a PostgreSQL transaction is not poisoned) and this throws
+ * PLT_ERR_CONCURRENCY_CONFLICT; the caller's transaction rolls back and is retried.
+ */
+export async function appendEvents(sql: Sql, orderId: string, expectedVersion: number, events: readonly OrderEvent[]): Promise<void> {
+  let version = expectedVersion;
+  for (const e of events) {
+    version++;
+    const inserted = await sql.execute(APPEND, [orderId, version, e.type, JSON.stringify(e.data), e.at]);
+    if (inserted === 0) {
+      throw ConcurrencyConflict(`order ${orderId} already has an event at version ${version}`, { details: { orderId, version } });
+    }
+  }
+}
+
+// --- the read model ----------------------------------------------------------------------
+
+export interface OrderView {
+  id: string;
+  customerId: string;
+  items: OrderLine[];
+  totalCents: number;
+  status: OrderStatus;
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export async function insertView(sql: Sql, s: OrderState): Promise<void> {
+  await sql.execute(
+    'INSERT INTO orders_view (id, customer_id, items, total_cents, status, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+    [s.id, s.customerId, JSON.stringify(s.items), s.totalCents, statusOf(s), s.reason ?? null, s.createdAt, s.updatedAt],
+  );
+}
+
+/** Only what a saga step can change: status, reason, updatedAt. */
+export async function updateView(sql: Sql, s: OrderState): Promise<void> {
+  await sql.execute('UPDATE orders_view SET status = $2, reason = $3, updated_at = $4 WHERE id = $1', [s.id, statusOf(s), s.reason ?? null, s.updatedAt]);
+}
+
+type ViewRow = { id: string; customer_id: string; items: string; total_cents: number; status: OrderStatus; reason: string | null; created_at: string; updated_at: string };
+
+export async function getOrderView(sql: Sql, id: string): Promise<OrderView | undefined> {
+  const [r] = await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE id = $1', [id]);
+  if (!r) return undefined;
+  const view: OrderView = {
+    id: r.id,
+    customerId: r.customer_id,
+    items: JSON.parse(r.items),
+    totalCents: Number(r.total_cents),
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+  if (r.reason !== null) view.reason = r.reason;
+  return view;
+}
+
+// --- idempotency keys --------------------------------------------------------------------
+
+/**
+ * Records that `key` made `orderId`. Returns false when the key is already taken: the
+ * unique key decides between concurrent requests (on PostgreSQL the insert waits for a
+ * concurrent holder of the key to commit or roll back).
+ */
+export async function claimIdempotencyKey(sql: Sql, key: string, orderId: string, requestHash: string, at: string): Promise<boolean> {
+  const n = await sql.execute(
+    'INSERT INTO idempotency (key, order_id, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING',
+    [key, orderId, requestHash, at],
+  );
+  return n === 1;
+}
+
+export interface IdempotentAnswer {
+  orderId: string;
+  requestHash: string;
+  status: OrderStatus;
+}
+
+export async function findIdempotencyKey(sql: Sql, key: string): Promise<IdempotentAnswer | undefined> {
+  const [r] = await sql.query<{ order_id: string; request_hash: string; status: OrderStatus }>(
+    'SELECT i.order_id, i.request_hash, v.status FROM idempotency i JOIN orders_view v ON v.id = i.order_id WHERE i.key = $1',
+    [key],
+  );
+  return r && { orderId: r.order_id, requestHash: r.request_hash, status: r.status };
+}
+
+// --- the local catalog copy --------------------------------------------------------------
+
+export interface CatalogProduct {
+  productId: string;
+  sku: string;
+  name: string;
+  priceCents: number;
+}
+
+/** Idempotent: a redelivered or replayed ProductCreated writes the same row again. */
+export async function upsertProduct(sql: Sql, p: CatalogProduct, at: string): Promise<void> {
+  await sql.execute(
+    `INSERT INTO catalog (product_id, sku, name, price_cents, updated_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (product_id) DO UPDATE SET sku = excluded.sku, name = excluded.name, price_cents = excluded.price_cents, updated_at = excluded.updated_at`,
+    [p.productId.toLowerCase(), p.sku, p.name, p.priceCents, at],
+  );
+}
+
+export async function getProduct(sql: Sql, productId: string): Promise<CatalogProduct | undefined> {
+  const [r] = await sql.query<{ product_id: string; sku: string; name: string; price_cents: number }>(
+    'SELECT product_id, sku, name, price_cents FROM catalog WHERE product_id = $1',
+    [productId.toLowerCase()],
+  );
+  return r && { productId: r.product_id, sku: r.sku, name: r.name, priceCents: Number(r.price_cents) };
+}
+
+// One statement for any number of ids, with one SQL text (the ids travel as a JSON array),
+// so the statement stays prepared whatever the size of the order.
+const PRICES: Record<Dialect, string> = {
+  sqlite: 'SELECT product_id, price_cents FROM catalog WHERE product_id IN (SELECT value FROM json_each($1))',
+  postgres: 'SELECT product_id, price_cents FROM catalog WHERE product_id IN (SELECT jsonb_array_elements_text($1::jsonb))',
+};
+
+/** Prices of the known products among `productIds` (lower-cased ids). */
+export async function pricesOf(sql: Sql, dialect: Dialect, productIds: readonly string[]): Promise<Map<string, number>> {
+  const rows = await sql.query<{ product_id: string; price_cents: number }>(PRICES[dialect], [JSON.stringify(productIds.map((id) => id.toLowerCase()))]);
+  return new Map(rows.map((r) => [r.product_id, Number(r.price_cents)]));
+}
