@@ -73,14 +73,20 @@ function markBroken(this: object): void {
  */
 export async function openPostgres(opts: { url: string; database: string; poolSize?: number; log?: Logger }): Promise<Db> {
   const log = opts.log ?? createLogger('db', 'warn');
+  let closed = false;
   const pool = new Pool({
     connectionString: withDatabase(opts.url, opts.database),
     max: opts.poolSize ?? 10,
     types: numberTypes,
     application_name: 'orderflow',
   });
-  // An idle connection dropped by the server: the pool already discarded it.
-  pool.on('error', (err) => log.warn({ err, database: opts.database }, 'idle PostgreSQL connection failed'));
+  // An idle connection dropped by the server (restart, failover, DROP … FORCE): the pool
+  // has already discarded it and opens a new one on demand. pg-pool hangs the client on
+  // the error, which we keep out of the log. After close() the pool's sockets may still be
+  // shutting down, so their errors are expected then.
+  pool.on('error', (err: Error & { code?: string }) => {
+    if (!closed) log.warn({ err: { message: err.message, code: err.code }, database: opts.database }, 'idle PostgreSQL connection failed');
+  });
 
   try {
     await pool.query('SELECT 1');
@@ -102,7 +108,6 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
     return { name, text, values: params as unknown[] | undefined };
   }
 
-  let closed = false;
   const listeners = new Set<() => void>();
   function notify(): void {
     for (const listener of listeners) {

@@ -2,7 +2,8 @@
  * The SQLite adapter (embedded deployment), on node:sqlite. One synchronous connection per
  * process: statements run on the main thread and are fast, and a transaction holds the
  * connection across its awaits, so transactions and any statement issued meanwhile are
- * queued behind it in FIFO order.
+ * queued behind it in FIFO order. Hence, inside a transaction, use only the `tx` it was
+ * given: a statement on the Db itself would wait for the transaction that awaits it.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
