@@ -1,0 +1,31 @@
+/**
+ * Single-flight coalescing: the first call runs at once (no linger, so an idle system keeps
+ * its latency); calls made while a run is in flight are gathered and go out together in the
+ * next run. Kafka's idempotent producer allows one request in flight per connection, and
+ * commits are per group, so merging concurrent calls turns N round trips into one.
+ */
+export function coalesce<T>(run: (items: T[]) => Promise<void>, maxItems = Infinity): (item: T) => Promise<void> {
+  let pending: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  let running = false;
+
+  async function loop(): Promise<void> {
+    running = true;
+    while (pending.length > 0) {
+      const taken = pending.length <= maxItems ? pending : pending.slice(0, maxItems);
+      pending = pending.length <= maxItems ? [] : pending.slice(maxItems);
+      try {
+        await run(taken.map((p) => p.item));
+        for (const p of taken) p.resolve();
+      } catch (err) {
+        for (const p of taken) p.reject(err);
+      }
+    }
+    running = false;
+  }
+
+  return (item: T) =>
+    new Promise<void>((resolve, reject) => {
+      pending.push({ item, resolve, reject });
+      if (!running) void loop();
+    });
+}

@@ -1,0 +1,247 @@
+/**
+ * The Bus port on Apache Kafka (@platformatic/kafka). See bus.ts for the semantics kept here.
+ *
+ * Choices worth knowing:
+ * - the partition of every record is computed by `partitionFor` and sent explicitly: the
+ *   library's default partitioner is murmur2 >>> 0 (not Kafka's murmur2 & 0x7fffffff), so
+ *   relying on it would send some keys elsewhere than the Java client and the embedded log;
+ * - the producer is idempotent with acks=all, which allows one request in flight per
+ *   connection; concurrent `publish` calls are therefore coalesced into one send (no linger:
+ *   an idle producer sends at once, a busy one batches whatever queued behind the request);
+ * - an optional namespace prefixes every topic and group on the broker (`<ns>.<name>`), so
+ *   test runs and deployments can share a cluster; callers only ever see unprefixed names.
+ */
+import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
+import type { Bus, InRecord, OutRecord, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
+import { partitionFor } from '../bus.ts';
+import { silentLogger } from '../../log.ts';
+import { coalesce } from './coalesce.ts';
+import {
+  KafkaAdminFailed,
+  KafkaClosed,
+  KafkaPublishFailed,
+  KafkaTopicsNotReady,
+  KafkaUnknownTopic,
+  hasKafkaErrorId,
+  isUnknownTopic,
+  sleep,
+  withTimeout,
+} from './kafka-errors.ts';
+import { readTopic } from './kafka-read.ts';
+import { subscribeKafka } from './kafka-subscription.ts';
+import type { KafkaContext, KafkaLogger } from './kafka-context.ts';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** Prefix of every topic and group id on the broker (`<ns>.<name>`); invisible to callers. */
+  namespace?: string;
+  /** Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise; default 1. */
+  replicationFactor?: number;
+  log?: KafkaLogger;
+}
+
+type ProducedMessage = { topic: string; key: string; value: string; headers: Record<string, string>; partition: number };
+
+const PARTITION_COUNT_TTL_MS = 30_000;
+const TOPICS_READY_TIMEOUT_MS = 30_000;
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/** Opens a Bus on a Kafka cluster. Connections are made lazily by the first operation. */
+export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
+  const log = opts.log ?? silentLogger;
+  const prefix = opts.namespace ? `${opts.namespace}.` : '';
+  const ctx: KafkaContext = {
+    brokers: opts.brokers,
+    clientId: opts.clientId,
+    log,
+    full: (name) => prefix + name,
+    short: (name) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name),
+  };
+  const admin = new Admin({ clientId: `${opts.clientId}-admin`, bootstrapBrokers: opts.brokers, retries: 3, retryDelay: 200 });
+  const producer = new Producer({
+    clientId: `${opts.clientId}-producer`,
+    bootstrapBrokers: opts.brokers,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: -1,
+    // Bounded: the idempotent default retries forever, which would hang publish (and the
+    // outbox relay behind it) while the cluster is down instead of failing it for a retry.
+    retries: 10,
+    retryDelay: 250,
+    timeout: 10_000,
+    autocreateTopics: false,
+  });
+  const subscriptions = new Set<Subscription>();
+  const partitionCounts = new Map<string, { count: number; at: number }>();
+  let closed = false;
+
+  const checkOpen = () => {
+    if (closed) throw KafkaClosed('the Kafka bus is closed');
+  };
+
+  async function partitionCountsOf(topics: string[]): Promise<Map<string, number>> {
+    const now = Date.now();
+    const stale = topics.filter((t) => (partitionCounts.get(t)?.at ?? 0) < now - PARTITION_COUNT_TTL_MS);
+    if (stale.length > 0) {
+      try {
+        const md = await producer.metadata({ topics: stale });
+        for (const t of stale) {
+          const count = md.topics.get(t)?.partitionsCount;
+          if (count) partitionCounts.set(t, { count, at: now });
+        }
+      } catch (cause) {
+        if (isUnknownTopic(cause)) {
+          throw KafkaUnknownTopic(`unknown topic among ${stale.map(ctx.short).join(', ')}: create it with ensureTopics`, { cause });
+        }
+        throw KafkaPublishFailed('cannot read topic metadata', { cause });
+      }
+    }
+    const out = new Map<string, number>();
+    for (const t of topics) {
+      const entry = partitionCounts.get(t);
+      if (!entry) throw KafkaUnknownTopic(`unknown topic ${ctx.short(t)}: create it with ensureTopics`);
+      out.set(t, entry.count);
+    }
+    return out;
+  }
+
+  const send = coalesce<ProducedMessage[]>(async (batches) => {
+    await producer.send({ messages: batches.length === 1 ? batches[0] : batches.flat() });
+  }, 200);
+
+  async function ensureTopics(topics: TopicSpec[]): Promise<void> {
+    checkOpen();
+    if (topics.length === 0) return;
+    let existing: Set<string>;
+    try {
+      existing = new Set(await admin.listTopics());
+    } catch (cause) {
+      throw KafkaAdminFailed('cannot list topics', { cause });
+    }
+    for (const spec of topics) {
+      const name = ctx.full(spec.name);
+      if (existing.has(name)) continue;
+      try {
+        await admin.createTopics({
+          topics: [name],
+          partitions: spec.partitions,
+          replicas: spec.replicationFactor ?? opts.replicationFactor ?? 1,
+        });
+        log.info({ topic: name, partitions: spec.partitions }, 'kafka topic created');
+      } catch (cause) {
+        // Another process may have created it between our listing and our request.
+        if (!hasKafkaErrorId(cause, 'TOPIC_ALREADY_EXISTS')) throw KafkaAdminFailed(`cannot create topic ${name}`, { cause });
+      }
+    }
+    await waitForLeaders(topics.map((t) => ctx.full(t.name)));
+  }
+
+  // A topic that was just created has no leader for a moment; producing or joining a group on
+  // it then fails, so ensureTopics resolves only once every partition has one.
+  async function waitForLeaders(names: string[]): Promise<void> {
+    const deadline = Date.now() + TOPICS_READY_TIMEOUT_MS;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const md = await admin.metadata({ topics: names, forceUpdate: true });
+        const ready = names.every((n) => {
+          const t = md.topics.get(n);
+          return t !== undefined && t.partitionsCount > 0 && t.partitions.every((p) => p && p.leader >= 0);
+        });
+        if (ready) return;
+      } catch (err) {
+        lastError = err;
+      }
+      await sleep(100);
+    }
+    throw KafkaTopicsNotReady(`topics ${names.join(', ')} have no leaders after ${TOPICS_READY_TIMEOUT_MS} ms`, { cause: lastError });
+  }
+
+  async function lag(groupId: string, topics: string[]): Promise<number> {
+    checkOpen();
+    if (topics.length === 0) return 0;
+    const names = topics.map(ctx.full);
+    try {
+      const md = await admin.metadata({ topics: names });
+      const request = (timestamp: bigint) =>
+        names.map((name) => ({
+          name,
+          partitions: Array.from({ length: md.topics.get(name)!.partitionsCount }, (_, partitionIndex) => ({ partitionIndex, timestamp })),
+        }));
+      const [latest, earliest, groups] = await Promise.all([
+        admin.listOffsets({ topics: request(-1n) }),
+        admin.listOffsets({ topics: request(-2n) }),
+        admin.listConsumerGroupOffsets({
+          groups: [{ groupId: ctx.full(groupId), topics: names.map((name) => ({ name, partitionIndexes: Array.from({ length: md.topics.get(name)!.partitionsCount }, (_, i) => i) })) }],
+        }),
+      ]);
+      const committed = new Map<string, bigint>();
+      for (const t of groups[0]?.topics ?? []) for (const p of t.partitions) committed.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+      const start = new Map<string, bigint>();
+      for (const t of earliest) for (const p of t.partitions) start.set(`${t.name}:${p.partitionIndex}`, p.offset);
+      let total = 0n;
+      for (const t of latest) {
+        for (const p of t.partitions) {
+          const key = `${t.name}:${p.partitionIndex}`;
+          const c = committed.get(key) ?? -1n;
+          // No commit yet: a new group starts at the earliest record still in the log.
+          const from = c >= 0n ? c : (start.get(key) ?? 0n);
+          if (p.offset > from) total += p.offset - from;
+        }
+      }
+      return Number(total);
+    } catch (cause) {
+      if (isUnknownTopic(cause)) throw KafkaUnknownTopic(`unknown topic among ${topics.join(', ')}`, { cause });
+      throw KafkaAdminFailed(`cannot compute the lag of group ${groupId}`, { cause });
+    }
+  }
+
+  return {
+    kind: 'kafka',
+    ensureTopics,
+    async publish(records: OutRecord[]): Promise<void> {
+      checkOpen();
+      if (records.length === 0) return;
+      const counts = await partitionCountsOf([...new Set(records.map((r) => ctx.full(r.topic)))]);
+      const messages = records.map((r) => {
+        const topic = ctx.full(r.topic);
+        return { topic, key: r.key, value: r.value, headers: r.headers, partition: partitionFor(r.key, counts.get(topic)!) };
+      });
+      try {
+        await send(messages);
+      } catch (cause) {
+        throw KafkaPublishFailed(`publishing ${records.length} records failed`, { cause });
+      }
+    },
+    async subscribe(sub: SubscribeOptions): Promise<Subscription> {
+      checkOpen();
+      const s = await subscribeKafka(ctx, sub);
+      const tracked: Subscription = {
+        async close() {
+          subscriptions.delete(tracked);
+          await s.close();
+        },
+      };
+      subscriptions.add(tracked);
+      return tracked;
+    },
+    lag,
+    async read(topic: string, readOpts?: { limit?: number }): Promise<InRecord[]> {
+      checkOpen();
+      return readTopic(ctx, admin, topic, readOpts?.limit ?? 1000);
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...subscriptions].map((s) => s.close()));
+      for (const [what, client] of [['producer', producer], ['admin', admin]] as const) {
+        try {
+          await withTimeout(client.close(), CLOSE_TIMEOUT_MS, `closing the Kafka ${what}`);
+        } catch (err) {
+          log.warn({ err }, `closing the Kafka ${what} failed`);
+        }
+      }
+    },
+  };
+}

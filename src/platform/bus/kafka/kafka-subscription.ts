@@ -1,0 +1,263 @@
+/**
+ * A Kafka consumer group subscription with the Bus semantics: per-partition queues handled
+ * sequentially in batches, partitions concurrently, commit after each handled batch, the
+ * same batch retried with backoff while `handle` rejects.
+ *
+ * Rebalances: on every group join the library re-reads the committed offsets of the new
+ * assignment and fetches from there. Partitions we lost drop their queue (an in-flight batch
+ * finishes but is not committed: the new owner redelivers it, at-least-once); partitions we
+ * kept keep their queue, and records refetched from before what we already hold are dropped,
+ * so a batch is never handled twice by us nor out of order.
+ */
+import { Consumer, stringDeserializers } from '@platformatic/kafka';
+import type { Message, MessagesStream } from '@platformatic/kafka';
+import type { InRecord, SubscribeOptions, Subscription } from '../bus.ts';
+import { coalesce } from './coalesce.ts';
+import type { KafkaContext } from './kafka-context.ts';
+import { KafkaSubscribeFailed, sleep, withTimeout } from './kafka-errors.ts';
+
+type Msg = Message<string, string, string, string>;
+type Stream = MessagesStream<string, string, string, string>;
+
+interface Entry {
+  record: InRecord;
+  offset: bigint;
+  leaderEpoch: number;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  queue: Entry[];
+  /** Offset after the last record taken in; older records are refetch duplicates. */
+  nextOffset: bigint | undefined;
+  /** Bumped when the partition is revoked, so work started before knows it is stale. */
+  epoch: number;
+  active: boolean;
+  done: Promise<void>;
+}
+
+interface CommitItem {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+}
+
+/** Fetch and group settings; see the report in kafka-bus.bench.ts for how they were chosen. */
+export const consumerSettings = {
+  // With minBytes=1 the broker answers a fetch as soon as any record arrives, so maxWaitTime
+  // only bounds idle polling; kept low so assignment changes and close are picked up quickly.
+  maxWaitTime: 50,
+  minBytes: 1,
+  maxBytes: 8 * 1024 * 1024,
+  maxBytesPerPartition: 1024 * 1024,
+  sessionTimeout: 10_000,
+  heartbeatInterval: 1_000,
+  rebalanceTimeout: 30_000,
+  highWaterMark: 1024,
+} as const;
+
+const MAX_QUEUED = 10_000;
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 2_000;
+const HANDLER_DRAIN_TIMEOUT_MS = 30_000;
+const CLIENT_CLOSE_TIMEOUT_MS = 10_000;
+
+export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions): Promise<Subscription> {
+  const { log } = ctx;
+  const maxBatch = Math.max(1, opts.maxBatch ?? 500);
+  const groupId = ctx.full(opts.groupId);
+  const topics = opts.topics.map(ctx.full);
+  const consumer = new Consumer({
+    clientId: `${ctx.clientId}-${opts.groupId}`,
+    bootstrapBrokers: ctx.brokers,
+    groupId,
+    deserializers: stringDeserializers,
+    autocommit: false,
+    retries: 5,
+    retryDelay: 250,
+    ...consumerSettings,
+  });
+  const states = new Map<string, PartitionState>();
+  let assigned = new Set<string>();
+  let queued = 0;
+  let paused = false;
+  let closing = false;
+  let stream: Stream | undefined;
+  const stop = new AbortController();
+
+  const commit = coalesce<CommitItem>(async (items) => {
+    const last = new Map<string, CommitItem>();
+    for (const i of items) {
+      const key = `${i.topic}:${i.partition}`;
+      const prev = last.get(key);
+      if (!prev || prev.offset < i.offset) last.set(key, i);
+    }
+    await withTimeout(consumer.commit({ offsets: [...last.values()] }), 15_000, `committing offsets of group ${groupId}`);
+  });
+
+  function onJoin(payload: { assignments?: { topic: string; partitions: number[] }[] }): void {
+    const next = new Set<string>();
+    for (const a of payload.assignments ?? []) for (const p of a.partitions) next.add(`${a.topic}:${p}`);
+    for (const [key, st] of states) {
+      if (next.has(key) || !assigned.has(key)) continue;
+      st.epoch++;
+      queued -= st.queue.length;
+      st.queue = [];
+      st.nextOffset = undefined;
+      log.info({ groupId, topic: st.topic, partition: st.partition }, 'kafka partition revoked');
+    }
+    assigned = next;
+    maybeResume();
+  }
+  consumer.on('consumer:group:join', onJoin);
+
+  function onData(msg: Msg): void {
+    const key = `${msg.topic}:${msg.partition}`;
+    if (closing || !assigned.has(key)) return;
+    let st = states.get(key);
+    if (!st) {
+      st = { topic: msg.topic, partition: msg.partition, queue: [], nextOffset: undefined, epoch: 0, active: false, done: Promise.resolve() };
+      states.set(key, st);
+    }
+    if (st.nextOffset !== undefined && msg.offset < st.nextOffset) return;
+    st.nextOffset = msg.offset + 1n;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of msg.headers) if (typeof k === 'string') headers[k] = v ?? '';
+    st.queue.push({
+      record: { topic: ctx.short(msg.topic), partition: msg.partition, offset: msg.offset.toString(), key: msg.key ?? '', value: msg.value ?? '', headers },
+      offset: msg.offset,
+      leaderEpoch: msg.leaderEpoch,
+    });
+    queued++;
+    if (queued >= MAX_QUEUED && !paused && stream) {
+      paused = true;
+      stream.pause();
+    }
+    if (!st.active) {
+      st.active = true;
+      // Started on a microtask: a fetch response is emitted record by record in one
+      // synchronous loop, so by then the whole response is queued and forms one batch.
+      st.done = Promise.resolve(st).then(drain);
+    }
+  }
+
+  function maybeResume(): void {
+    if (paused && queued < MAX_QUEUED / 2 && !closing) {
+      paused = false;
+      stream?.resume();
+    }
+  }
+
+  async function drain(st: PartitionState): Promise<void> {
+    for (;;) {
+      // Checked and cleared in the same tick as onData's check, so no record is stranded.
+      if (closing || st.queue.length === 0) {
+        st.active = false;
+        return;
+      }
+      const epoch = st.epoch;
+      const batch = st.queue.splice(0, maxBatch);
+      queued -= batch.length;
+      maybeResume();
+      const handled = await handleWithRetry(st, epoch, batch);
+      if (!handled || st.epoch !== epoch) continue;
+      const last = batch[batch.length - 1];
+      try {
+        await commit({ topic: st.topic, partition: st.partition, offset: last.offset + 1n, leaderEpoch: last.leaderEpoch });
+      } catch (err) {
+        // Not fatal: the records are redelivered from the last commit (here or on the new owner).
+        log.warn({ err, groupId, topic: st.topic, partition: st.partition }, 'kafka offset commit failed');
+      }
+    }
+  }
+
+  async function handleWithRetry(st: PartitionState, epoch: number, batch: Entry[]): Promise<boolean> {
+    const records = batch.map((e) => e.record);
+    let delay = RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        await opts.handle(records);
+        return true;
+      } catch (err) {
+        log.warn({ err, groupId, topic: st.topic, partition: st.partition, offset: records[0].offset, count: records.length }, 'kafka batch handler failed; will redeliver');
+      }
+      if (closing || st.epoch !== epoch) return false;
+      await sleep(delay, stop.signal);
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      if (closing || st.epoch !== epoch) return false;
+    }
+  }
+
+  async function startStream(): Promise<void> {
+    const s = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...consumerSettings });
+    stream = s;
+    paused = false;
+    s.on('data', onData);
+    s.on('error', (err: Error) => {
+      if (closing) return;
+      log.error({ err, groupId }, 'kafka consumer stream failed; restarting it');
+      void restartStream();
+    });
+  }
+
+  // A stream dies on some fetch errors (broker gone, rejoin needed); the group membership and
+  // our queues survive, so a fresh stream resumes from the committed offsets.
+  async function restartStream(): Promise<void> {
+    let delay = 250;
+    while (!closing) {
+      await sleep(delay, stop.signal);
+      if (closing) return;
+      try {
+        await startStream();
+        return;
+      } catch (err) {
+        log.error({ err, groupId }, 'restarting the kafka consumer stream failed');
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  try {
+    await startStream();
+  } catch (cause) {
+    consumer.removeListener('consumer:group:join', onJoin);
+    await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
+    throw KafkaSubscribeFailed(`cannot subscribe group ${opts.groupId} to ${opts.topics.join(', ')}`, { cause });
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        stop.abort();
+        for (const st of states.values()) {
+          queued -= st.queue.length;
+          st.queue = [];
+        }
+        try {
+          if (stream) await withTimeout(stream.close(), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer stream');
+        } catch (err) {
+          log.warn({ err, groupId }, 'kafka consumer stream did not close cleanly');
+        }
+        // Handlers in flight finish and commit their batch before we leave the group.
+        const inFlight = Promise.all([...states.values()].map((st) => st.done));
+        try {
+          await withTimeout(inFlight, HANDLER_DRAIN_TIMEOUT_MS, `handlers of group ${groupId}`);
+        } catch (err) {
+          log.warn({ err, groupId }, 'kafka handlers still running at close');
+        }
+        try {
+          await withTimeout(consumer.close(), CLIENT_CLOSE_TIMEOUT_MS, 'leaving the consumer group');
+        } catch (err) {
+          log.warn({ err, groupId }, 'kafka consumer did not close cleanly; forcing it');
+          await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
+        }
+        consumer.removeListener('consumer:group:join', onJoin);
+      })();
+      return closed;
+    },
+  };
+}
