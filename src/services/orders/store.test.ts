@@ -1,0 +1,131 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Db } from '#platform/db/db.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { silentLogger } from '#platform/log.ts';
+import { postgresSkip, uniqueName } from '#test/infra.ts';
+import { fold } from './domain/order.ts';
+import { orderPlaced, paymentCharged, stockReserved, orderId, productA, productB, cancelled, t0 } from './domain/test-fixtures.ts';
+import {
+  appendEvents,
+  claimIdempotencyKey,
+  findIdempotencyKey,
+  getOrderView,
+  getProduct,
+  insertView,
+  loadEvents,
+  migrations,
+  pricesOf,
+  updateView,
+  upsertProduct,
+} from './store.ts';
+
+const adapters = [
+  {
+    name: 'SQLite',
+    skip: undefined as string | undefined,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'orders-store-'));
+      const db = openSqlite({ file: join(dir, 'orders.sqlite'), log: silentLogger });
+      return { db, cleanup: async () => (await db.close(), rmSync(dir, { recursive: true, force: true })) };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    skip: postgresSkip(),
+    async open() {
+      const url = process.env.DATABASE_URL as string;
+      const database = uniqueName('of_orders');
+      const db = await openPostgres({ url, database, log: silentLogger });
+      return { db, cleanup: async () => (await db.close(), await dropPostgresDatabase(url, database)) };
+    },
+  },
+];
+
+for (const adapter of adapters) {
+  describe(`orders store on ${adapter.name}`, { skip: adapter.skip }, () => {
+    let db: Db;
+    let cleanup: () => Promise<void>;
+    before(async () => {
+      ({ db, cleanup } = await adapter.open());
+      await migrate(db, migrations);
+    });
+    after(() => cleanup());
+
+    test('an appended stream loads back in order and folds to the same state', async () => {
+      const id = '0190a1b2-0000-7000-8000-100000000001';
+      const placed = { ...orderPlaced, data: { ...orderPlaced.data, orderId: id } } as typeof orderPlaced;
+      await db.transaction((tx) => appendEvents(tx, id, 0, [placed, stockReserved]));
+      await db.transaction((tx) => appendEvents(tx, id, 2, [paymentCharged]));
+      const events = await loadEvents(db, id);
+      assert.deepEqual(events, [placed, stockReserved, paymentCharged]);
+      assert.equal(fold(events).version, 3);
+      assert.equal(fold(events).step, 'AWAITING_SHIPMENT');
+    });
+
+    test('appending at a version already taken is a concurrency conflict and writes nothing', async () => {
+      const id = '0190a1b2-0000-7000-8000-100000000002';
+      await db.transaction((tx) => appendEvents(tx, id, 0, [orderPlaced]));
+      // Two writers folded the same version 1; the second to append loses, including its
+      // other writes in the same transaction.
+      await db.transaction((tx) => appendEvents(tx, id, 1, [stockReserved]));
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await upsertProduct(tx, { productId: productB, sku: 'LOST', name: 'lost', priceCents: 1 }, t0);
+          await appendEvents(tx, id, 1, [cancelled('OUT_OF_STOCK')]);
+        }),
+        (err: any) => err.code === 'PLT_ERR_CONCURRENCY_CONFLICT' && err.details.version === 2,
+      );
+      assert.deepEqual(await loadEvents(db, id), [orderPlaced, stockReserved]);
+      assert.equal(await getProduct(db, productB), undefined);
+      // The transaction is still usable after a conflict (no poisoned PostgreSQL transaction).
+      await db.transaction((tx) => appendEvents(tx, id, 2, [paymentCharged]));
+      assert.equal((await loadEvents(db, id)).length, 3);
+    });
+
+    test('the view is written with the order and follows its status', async () => {
+      const state = fold([orderPlaced]);
+      await db.transaction((tx) => insertView(tx, state));
+      assert.deepEqual(await getOrderView(db, orderId), {
+        id: orderId,
+        customerId: 'customer-1',
+        items: orderPlaced.data.items,
+        totalCents: 3000,
+        status: 'PENDING',
+        createdAt: orderPlaced.at,
+        updatedAt: orderPlaced.at,
+      });
+      const cancelledState = fold([orderPlaced, stockReserved, cancelled('PAYMENT_DECLINED')]);
+      await db.transaction((tx) => updateView(tx, cancelledState));
+      const view = await getOrderView(db, orderId);
+      assert.equal(view?.status, 'CANCELLED');
+      assert.equal(view?.reason, 'PAYMENT_DECLINED');
+      assert.equal(view?.updatedAt, cancelledState.updatedAt);
+      assert.equal(await getOrderView(db, '0190a1b2-0000-7000-8000-1000000000ff'), undefined);
+    });
+
+    test('an idempotency key is claimed once and answers with its order current status', async () => {
+      assert.equal(await claimIdempotencyKey(db, 'key-1', orderId, 'hash-1', t0), true);
+      assert.equal(await claimIdempotencyKey(db, 'key-1', 'another-order', 'hash-2', t0), false);
+      assert.deepEqual(await findIdempotencyKey(db, 'key-1'), { orderId, requestHash: 'hash-1', status: 'CANCELLED' });
+      assert.equal(await findIdempotencyKey(db, 'key-unknown'), undefined);
+    });
+
+    test('the catalog copy upserts idempotently and prices known products only', async () => {
+      const p = { productId: productA, sku: 'A-1', name: 'Apple', priceCents: 1250 };
+      await upsertProduct(db, p, t0);
+      await upsertProduct(db, p, t0);
+      await upsertProduct(db, { ...p, productId: productA.toUpperCase(), name: 'Apple v2' }, t0);
+      assert.deepEqual(await getProduct(db, productA), { ...p, name: 'Apple v2' });
+      const unknown = '0190a1b2-0000-7000-8000-0000000000ee';
+      const prices = await pricesOf(db, db.dialect, [productA.toUpperCase(), unknown]);
+      assert.deepEqual([...prices], [[productA, 1250]]);
+      assert.equal((await pricesOf(db, db.dialect, [])).size, 0);
+    });
+  });
+}
