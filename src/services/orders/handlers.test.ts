@@ -1,0 +1,151 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  message,
+  PaymentCharged,
+  PaymentDeclined,
+  ProductCreated,
+  ShipmentRejected,
+  ShipmentScheduled,
+  StockReserved,
+  StockUnavailable,
+  type Contract,
+  type PayloadOf,
+} from '#contracts/index.ts';
+import { encode, type Envelope } from '#platform/bus/envelope.ts';
+import { outboxMigrations } from '#platform/bus/outbox.ts';
+import type { Db } from '#platform/db/db.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { createHandlers } from './handlers.ts';
+import { placeOrder } from './place-order.ts';
+import { getOrderView, getProduct, loadEvents, migrations } from './store.ts';
+
+const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
+const ids = { newId: () => uuidv7() };
+const productId = '0190a1b2-0000-7000-8000-00000000000a';
+
+async function openDb(t: TestContext): Promise<Db> {
+  const dir = mkdtempSync(join(tmpdir(), 'orders-handlers-'));
+  const db = openSqlite({ file: join(dir, 'orders.sqlite') });
+  t.after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await migrate(db, [...outboxMigrations, ...migrations]);
+  return db;
+}
+
+type Sent = Array<{ topic: string; message: Envelope }>;
+
+/** Runs one message through its handler in its own transaction, as the consumer does. */
+async function deliver<C extends Contract>(db: Db, contract: C, payload: PayloadOf<C>): Promise<{ sent: Sent; cause: Envelope }> {
+  const handlers = createHandlers({ clock });
+  const m = message(contract, { key: (payload as { orderId?: string }).orderId ?? 'k', payload });
+  const sent: Sent = [];
+  await db.transaction((tx) =>
+    handlers[m.message.type]({ tx, message: m.message, record: { ...encode(m.topic, m.message), partition: 0, offset: '0' }, emit: (topic, e) => void sent.push({ topic, message: e }) }),
+  );
+  return { sent, cause: m.message };
+}
+
+const summary = (sent: Sent) => sent.map((s) => [s.topic, s.message.type, s.message.payload]);
+
+async function placedOrder(db: Db, overrides: { paymentMethod?: string; country?: string } = {}): Promise<string> {
+  await deliver(db, ProductCreated, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });
+  const answer = await placeOrder(
+    { db, ids, clock },
+    { customerId: 'c-1', items: [{ productId, quantity: 4 }], paymentMethod: overrides.paymentMethod ?? 'card', shippingAddress: { country: overrides.country ?? 'DE' } },
+  );
+  return answer.id;
+}
+
+test('ProductCreated fills the local catalog, and a redelivery changes nothing', async (t) => {
+  const db = await openDb(t);
+  await deliver(db, ProductCreated, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });
+  await deliver(db, ProductCreated, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });
+  assert.deepEqual(await getProduct(db, productId), { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });
+});
+
+test('the happy path: each reply sends the next command and the order ends CONFIRMED', async (t) => {
+  const db = await openDb(t);
+  const orderId = await placedOrder(db);
+
+  const reserved = await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
+  assert.deepEqual(summary(reserved.sent), [['payments.commands', 'ChargePayment', { orderId, customerId: 'c-1', amountCents: 1000, method: 'card' }]]);
+  // The command continues the reply's trace.
+  assert.equal(reserved.sent[0].message.key, orderId);
+  assert.equal(reserved.sent[0].message.headers.causationId, reserved.cause.id);
+  assert.equal(reserved.sent[0].message.headers.correlationId, reserved.cause.headers.correlationId);
+
+  const charged = await deliver(db, PaymentCharged, { orderId, paymentId: uuidv7(), amountCents: 1000 });
+  assert.deepEqual(summary(charged.sent), [['shipping.commands', 'ScheduleShipment', { orderId, address: { country: 'DE' } }]]);
+  assert.equal((await getOrderView(db, orderId))?.status, 'PENDING');
+
+  const scheduled = await deliver(db, ShipmentScheduled, { orderId, trackingNumber: 'TRK-9' });
+  assert.deepEqual(summary(scheduled.sent), [['orders.events', 'OrderConfirmed', { orderId }]]);
+  const view = await getOrderView(db, orderId);
+  assert.equal(view?.status, 'CONFIRMED');
+  assert.equal(view?.totalCents, 1000);
+  assert.deepEqual(
+    (await loadEvents(db, orderId)).map((e) => e.type),
+    ['OrderPlaced', 'StockReserved', 'PaymentCharged', 'ShipmentScheduled', 'OrderConfirmed'],
+  );
+});
+
+test('a second copy of a reply (another message id) appends and sends nothing', async (t) => {
+  const db = await openDb(t);
+  const orderId = await placedOrder(db);
+  await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
+  const again = await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
+  assert.deepEqual(again.sent, []);
+  assert.equal((await loadEvents(db, orderId)).length, 2);
+});
+
+test('unavailable stock cancels the order as OUT_OF_STOCK', async (t) => {
+  const db = await openDb(t);
+  const orderId = await placedOrder(db);
+  const { sent } = await deliver(db, StockUnavailable, { orderId, productIds: [productId] });
+  assert.deepEqual(summary(sent), [['orders.events', 'OrderCancelled', { orderId, reason: 'OUT_OF_STOCK' }]]);
+  const view = await getOrderView(db, orderId);
+  assert.equal(view?.status, 'CANCELLED');
+  assert.equal(view?.reason, 'OUT_OF_STOCK');
+});
+
+test('a declined payment releases the stock and cancels the order', async (t) => {
+  const db = await openDb(t);
+  const orderId = await placedOrder(db, { paymentMethod: 'card-declined' });
+  await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
+  const { sent } = await deliver(db, PaymentDeclined, { orderId, reason: 'declined' });
+  assert.deepEqual(summary(sent), [
+    ['inventory.commands', 'ReleaseStock', { orderId }],
+    ['orders.events', 'OrderCancelled', { orderId, reason: 'PAYMENT_DECLINED' }],
+  ]);
+  assert.equal((await getOrderView(db, orderId))?.reason, 'PAYMENT_DECLINED');
+});
+
+test('a rejected shipment refunds, releases and cancels, once', async (t) => {
+  const db = await openDb(t);
+  const orderId = await placedOrder(db, { country: 'XX' });
+  await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
+  await deliver(db, PaymentCharged, { orderId, paymentId: uuidv7(), amountCents: 1000 });
+  const { sent } = await deliver(db, ShipmentRejected, { orderId, reason: 'country not served' });
+  assert.deepEqual(summary(sent), [
+    ['payments.commands', 'RefundPayment', { orderId }],
+    ['inventory.commands', 'ReleaseStock', { orderId }],
+    ['orders.events', 'OrderCancelled', { orderId, reason: 'SHIPPING_UNAVAILABLE' }],
+  ]);
+  assert.deepEqual((await deliver(db, ShipmentRejected, { orderId, reason: 'again' })).sent, []);
+  assert.equal((await getOrderView(db, orderId))?.reason, 'SHIPPING_UNAVAILABLE');
+});
+
+test('a reply for an order this service does not know is ignored', async (t) => {
+  const db = await openDb(t);
+  const orderId = uuidv7();
+  assert.deepEqual((await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 1 }] })).sent, []);
+  assert.deepEqual(await loadEvents(db, orderId), []);
+});
