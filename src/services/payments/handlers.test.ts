@@ -1,0 +1,149 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import type { MessageHandler } from '#platform/bus/consumer.ts';
+import { encode, type Envelope } from '#platform/bus/envelope.ts';
+import type { Db } from '#platform/db/db.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { silentLogger, type Logger } from '#platform/log.ts';
+import { ChargePayment, message, RefundPayment } from '#contracts/index.ts';
+import { databaseUrl, uniqueName } from '#test/infra.ts';
+import { createHandlers } from './handlers.ts';
+import { getPayment, migrations } from './store.ts';
+
+const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
+
+async function sqliteDb(t: TestContext): Promise<Db> {
+  const dir = mkdtempSync(join(tmpdir(), 'payments-'));
+  const db = openSqlite({ file: join(dir, 'payments.sqlite') });
+  t.after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await migrate(db, migrations);
+  return db;
+}
+
+type Emitted = Array<{ topic: string; message: Envelope }>;
+
+/** A logger that remembers its warnings (pino's shape, only what the handlers call). */
+function recordingLogger(): { log: Logger; warnings: unknown[] } {
+  const warnings: unknown[] = [];
+  const log = Object.create(silentLogger) as Logger;
+  log.warn = ((obj: unknown) => void warnings.push(obj)) as Logger['warn'];
+  return { log, warnings };
+}
+
+async function handle(db: Db, cmd: { topic: string; message: Envelope }, log: Logger = silentLogger): Promise<Emitted> {
+  const handlers: Record<string, MessageHandler> = createHandlers({ ids: { newId: () => uuidv7() }, clock, log });
+  const emitted: Emitted = [];
+  await db.transaction((tx) =>
+    handlers[cmd.message.type]({
+      tx,
+      message: cmd.message,
+      record: { ...encode(cmd.topic, cmd.message), partition: 0, offset: '0' },
+      emit: (topic, m) => void emitted.push({ topic, message: m }),
+    }),
+  );
+  return emitted;
+}
+
+const chargeCmd = (orderId: string, method = 'card', amountCents = 2500) =>
+  message(ChargePayment, { key: orderId, payload: { orderId, customerId: 'customer-1', amountCents, method } });
+const refundCmd = (orderId: string) => message(RefundPayment, { key: orderId, payload: { orderId } });
+const replies = (emitted: Emitted) => emitted.map((e) => ({ topic: e.topic, type: e.message.type, payload: e.message.payload }));
+
+test('payments charges a card and answers PaymentCharged', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  const cmd = chargeCmd(orderId);
+  const out = await handle(db, cmd);
+  const payment = await getPayment(db, orderId);
+  assert.equal(payment?.status, 'CHARGED');
+  assert.deepEqual(replies(out), [{ topic: 'payments.events', type: 'PaymentCharged', payload: { orderId, paymentId: payment!.paymentId, amountCents: 2500 } }]);
+  assert.equal(out[0].message.headers.causationId, cmd.message.id);
+});
+
+test('payments declines card-declined and unsupported methods with their reasons', async (t) => {
+  const db = await sqliteDb(t);
+  for (const [method, reason] of [['card-declined', 'CARD_DECLINED'], ['bitcoin', 'UNSUPPORTED_METHOD']]) {
+    const orderId = uuidv7();
+    assert.deepEqual(replies(await handle(db, chargeCmd(orderId, method))), [{ topic: 'payments.events', type: 'PaymentDeclined', payload: { orderId, reason } }]);
+    assert.equal((await getPayment(db, orderId))?.status, 'DECLINED');
+  }
+});
+
+test('an order is charged once even when the charge is asked twice', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  const first = await handle(db, chargeCmd(orderId));
+  const second = await handle(db, chargeCmd(orderId, 'card', 9999));
+  assert.deepEqual(replies(second), replies(first));
+  assert.equal((await db.query('SELECT order_id FROM payments')).length, 1);
+  assert.equal((await getPayment(db, orderId))?.amountCents, 2500);
+});
+
+test('a repeated charge of a declined order answers the same decline', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  const first = await handle(db, chargeCmd(orderId, 'card-declined'));
+  assert.deepEqual(replies(await handle(db, chargeCmd(orderId, 'card'))), replies(first));
+  assert.equal((await getPayment(db, orderId))?.status, 'DECLINED');
+});
+
+test('a charged payment is refunded once, however often the refund is asked', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, chargeCmd(orderId));
+  assert.deepEqual(replies(await handle(db, refundCmd(orderId))), [{ topic: 'payments.events', type: 'PaymentRefunded', payload: { orderId, amountCents: 2500 } }]);
+  assert.deepEqual(await handle(db, refundCmd(orderId)), []);
+  assert.equal((await getPayment(db, orderId))?.status, 'REFUNDED');
+});
+
+test('a charge asked again after its refund charges nothing more', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  const first = await handle(db, chargeCmd(orderId));
+  await handle(db, refundCmd(orderId));
+  assert.deepEqual(replies(await handle(db, chargeCmd(orderId))), replies(first));
+  assert.equal((await getPayment(db, orderId))?.status, 'REFUNDED');
+});
+
+test('a refund for an order never charged records nothing, says nothing and logs a warning', async (t) => {
+  const db = await sqliteDb(t);
+  const { log, warnings } = recordingLogger();
+  const neverSeen = uuidv7();
+  assert.deepEqual(await handle(db, refundCmd(neverSeen), log), []);
+  assert.equal(await getPayment(db, neverSeen), undefined);
+
+  const declined = uuidv7();
+  await handle(db, chargeCmd(declined, 'card-declined'));
+  assert.deepEqual(await handle(db, refundCmd(declined), log), []);
+  assert.equal((await getPayment(db, declined))?.status, 'DECLINED');
+  assert.equal(warnings.length, 2);
+});
+
+test('two charges of one order racing on PostgreSQL charge it once', async (t) => {
+  const url = databaseUrl(t);
+  if (!url) return;
+  const database = uniqueName('payments_test');
+  const db = await openPostgres({ url, database });
+  t.after(async () => {
+    await db.close();
+    await dropPostgresDatabase(url, database);
+  });
+  await migrate(db, migrations);
+  const orderId = uuidv7();
+  const results = await Promise.allSettled([handle(db, chargeCmd(orderId)), handle(db, chargeCmd(orderId))]);
+  const won = results.filter((r) => r.status === 'fulfilled') as Array<PromiseFulfilledResult<Emitted>>;
+  assert.ok(won.length >= 1);
+  // The loser's transaction rolled back on the primary key; the consumer's retry answers the same.
+  const retried = await handle(db, chargeCmd(orderId));
+  assert.deepEqual(replies(retried), replies(won[0].value));
+  assert.equal((await db.query('SELECT order_id FROM payments')).length, 1);
+});
