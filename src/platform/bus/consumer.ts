@@ -1,0 +1,276 @@
+/**
+ * The consumer layer over Bus.subscribe: inbox deduplication, one transaction per batch,
+ * retry with backoff, dead letters. Delivery is at least once; a handler's writes, the
+ * message id in the inbox and the messages it emits (to the outbox) commit together, and
+ * the bus commits its offset only after that commit.
+ *
+ * Error rule. A handler error (anything it throws, including a constraint violation of its
+ * own SQL) is retried, then dead-lettered. An infrastructure error is never dead-lettered:
+ * the batch is rejected and the bus delivers it again after a pause. Infrastructure means
+ * an error raised by the transaction machinery itself (BEGIN/COMMIT, inbox, outbox), or one
+ * whose cause chain holds a connection/availability code (see `isInfrastructureError`).
+ *
+ * The inbox grows by one row per message; a purge of rows older than the longest possible
+ * redelivery (e.g. a week) is still to be added.
+ */
+import type { Db, Migration, Sql } from '../db/db.ts';
+import type { Bus, InRecord } from './bus.ts';
+import { decode, type Envelope } from './envelope.ts';
+import { appendToOutbox, chunkSizes } from './outbox.ts';
+import { deadLetterRecord, dlqTopic } from './dead-letters.ts';
+import { defineError, InvalidMessage, isOrderflowError, ShuttingDown } from '../errors.ts';
+import { silentLogger, type Logger } from '../log.ts';
+
+/** Keyed by group too: two consumer groups of one service may see the same message. */
+export const inboxMigrations: Migration[] = [
+  {
+    id: 'platform-0002-inbox',
+    sql: `CREATE TABLE inbox (
+      message_id TEXT NOT NULL,
+      consumer_group TEXT NOT NULL,
+      processed_at TEXT NOT NULL,
+      PRIMARY KEY (message_id, consumer_group)
+    );`,
+  },
+];
+
+/** A handler's error, wrapped so it is told apart from errors of the transaction itself. */
+export const HandlerFailed = defineError('PLT_ERR_HANDLER_FAILED', 500);
+
+export interface MessageContext {
+  /** The batch's transaction: the handler's writes commit with the inbox record. */
+  tx: Sql;
+  message: Envelope;
+  record: InRecord;
+  /** Queues a message for the outbox, written in the same transaction. */
+  emit(topic: string, message: Envelope): void;
+}
+export type MessageHandler = (ctx: MessageContext) => Promise<void>;
+export interface Consumer {
+  close(): Promise<void>;
+}
+
+export interface RetryOptions {
+  attempts?: number;
+  baseMs?: number;
+  maxMs?: number;
+}
+
+const INFRA_CODES = new Set([
+  'PLT_ERR_DB_CLOSED', 'PLT_ERR_DEPENDENCY_UNAVAILABLE', 'PLT_ERR_SHUTTING_DOWN',
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  '57P01', '57P02', '57P03', '53300', '53200', '53100', '58030',
+]);
+// SQLite primary result codes: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
+const SQLITE_INFRA_ERRCODES = new Set([5, 6, 7, 8, 10, 11, 13, 14]);
+
+/**
+ * True when `err` (or anything in its cause chain) says the database or a dependency is
+ * unavailable rather than that the message cannot be handled.
+ */
+export function isInfrastructureError(err: unknown): boolean {
+  for (let e: any = err, depth = 0; e != null && depth < 10; e = e.cause, depth++) {
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    if (code !== undefined && (INFRA_CODES.has(code) || code.startsWith('08'))) return true;
+    if (typeof e.errcode === 'number' && SQLITE_INFRA_ERRCODES.has(e.errcode & 0xff)) return true;
+    if (e instanceof AggregateError && e.errors.some(isInfrastructureError)) return true;
+    if (typeof e.message === 'string' && /Connection terminated|connection (is )?closed/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+interface Item {
+  record: InRecord;
+  message: Envelope;
+  handler: MessageHandler;
+}
+
+/**
+ * Subscribes `groupId` to `topics` and runs each message through its handler (by type).
+ * Messages without a handler are acknowledged and skipped. Creates `<topic>.dlq` topics.
+ */
+export async function startConsumer(opts: {
+  db: Db;
+  bus: Bus;
+  groupId: string;
+  topics: string[];
+  handlers: Record<string, MessageHandler>;
+  validate: (message: Envelope) => string | undefined;
+  retry?: RetryOptions;
+  log?: Logger;
+  onProcessed?: (message: Envelope) => void;
+}): Promise<Consumer> {
+  const { db, bus, groupId, handlers } = opts;
+  const log = (opts.log ?? silentLogger).child({ groupId });
+  const attempts = Math.max(1, opts.retry?.attempts ?? 5);
+  const baseMs = opts.retry?.baseMs ?? 50;
+  const maxMs = opts.retry?.maxMs ?? 2000;
+  let closing = false;
+  const sleepers = new Set<() => void>();
+
+  await bus.ensureTopics(opts.topics.map((t) => ({ name: dlqTopic(t), partitions: 1 })));
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      sleepers.add(done);
+    });
+  }
+
+  // Records the items in the inbox, runs the handlers of new ones, writes their emits.
+  async function run(tx: Sql, items: Item[]): Promise<Envelope[]> {
+    const fresh = await recordInInbox(tx, groupId, items.map((i) => i.message.id));
+    const emitted: Array<{ topic: string; message: Envelope }> = [];
+    const done: Envelope[] = [];
+    for (const item of items) {
+      if (!fresh.has(item.message.id)) continue;
+      // Once per batch: a second copy of an id later in the same batch is a duplicate.
+      fresh.delete(item.message.id);
+      const ctx: MessageContext = {
+        tx,
+        message: item.message,
+        record: item.record,
+        emit: (topic, message) => void emitted.push({ topic, message }),
+      };
+      try {
+        await item.handler(ctx);
+      } catch (cause) {
+        throw HandlerFailed(`handler for ${item.message.type} failed: ${(cause as Error)?.message ?? cause}`, {
+          cause,
+          details: { messageId: item.message.id },
+        });
+      }
+      done.push(item.message);
+    }
+    await appendToOutbox(tx, emitted);
+    return done;
+  }
+
+  function processed(messages: Envelope[]): void {
+    if (opts.onProcessed) for (const m of messages) opts.onProcessed(m);
+  }
+
+  function isHandlerError(err: unknown): err is ReturnType<typeof HandlerFailed> {
+    return isOrderflowError(err, HandlerFailed.code) && !isInfrastructureError(err.cause);
+  }
+
+  async function deadLetter(record: InRecord, err: unknown, tried: number): Promise<void> {
+    const cause = isOrderflowError(err, HandlerFailed.code) ? err.cause : err;
+    log.warn({ err: cause, topic: record.topic, partition: record.partition, offset: record.offset, attempts: tried }, 'message dead-lettered');
+    await bus.publish([deadLetterRecord(record, errorInfo(cause, HandlerFailed.code), tried)]);
+  }
+
+  const backoff = (attempt: number): Promise<void> => {
+    const delay = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+    return sleep(delay / 2 + Math.random() * (delay / 2));
+  };
+
+  // `batchErr` is set when this message already failed once, in its batch's transaction.
+  async function oneByOne(item: Item, batchErr?: unknown): Promise<void> {
+    let attempt = batchErr === undefined ? 0 : 1;
+    let lastErr = batchErr;
+    for (;;) {
+      if (attempt >= attempts) return deadLetter(item.record, lastErr, attempt);
+      if (attempt > 0) {
+        log.debug({ err: lastErr, attempt, type: item.message.type }, 'handler failed, retrying');
+        await backoff(attempt);
+      }
+      if (closing) throw ShuttingDown('consumer is closing; the batch will be delivered again');
+      attempt++;
+      try {
+        processed(await db.transaction((tx) => run(tx, [item])));
+        return;
+      } catch (err) {
+        if (!isHandlerError(err)) throw err;
+        lastErr = err;
+      }
+    }
+  }
+
+  async function handle(batch: InRecord[]): Promise<void> {
+    const items: Item[] = [];
+    const invalid: Array<{ record: InRecord; err: unknown }> = [];
+    for (const record of batch) {
+      let message: Envelope;
+      try {
+        message = decode(record);
+      } catch (err) {
+        invalid.push({ record, err });
+        continue;
+      }
+      const handler = handlers[message.type];
+      if (handler === undefined) continue;
+      const violation = opts.validate(message);
+      if (violation !== undefined) {
+        invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`) });
+        continue;
+      }
+      items.push({ record, message, handler });
+    }
+    if (invalid.length > 0) {
+      for (const { record, err } of invalid) log.warn({ err, topic: record.topic, offset: record.offset }, 'message dead-lettered');
+      await bus.publish(invalid.map(({ record, err }) => deadLetterRecord(record, errorInfo(err, 'PLT_ERR_INVALID_MESSAGE'), 0)));
+    }
+    if (items.length === 0) return;
+    try {
+      processed(await db.transaction((tx) => run(tx, items)));
+    } catch (err) {
+      if (!isHandlerError(err)) throw err;
+      // One message failed: go on one message per transaction, so the others still commit.
+      const failedId = (err.details as { messageId: string }).messageId;
+      for (const item of items) await oneByOne(item, item.message.id === failedId ? err : undefined);
+    }
+  }
+
+  const subscription = await bus.subscribe({
+    groupId,
+    topics: opts.topics,
+    async handle(batch) {
+      try {
+        await handle(batch);
+      } catch (err) {
+        if (!closing) log.error({ err, topic: batch[0]?.topic, partition: batch[0]?.partition }, 'batch failed; it will be delivered again');
+        throw err;
+      }
+    },
+  });
+
+  return {
+    async close() {
+      closing = true;
+      for (const wake of [...sleepers]) wake();
+      await subscription.close();
+    },
+  };
+}
+
+function errorInfo(err: unknown, fallbackCode: string): { code: string; message: string } {
+  const code = (err as any)?.code;
+  return { code: code === undefined ? fallbackCode : String(code), message: err instanceof Error ? err.message : String(err) };
+}
+
+const inboxSql = new Map<number, string>();
+// One multi-row INSERT … RETURNING: the ids it returns are the ones not seen before.
+async function recordInInbox(tx: Sql, groupId: string, ids: string[]): Promise<Set<string>> {
+  const unique = [...new Set(ids)];
+  const fresh = new Set<string>();
+  const now = new Date().toISOString();
+  let at = 0;
+  for (const size of chunkSizes(unique.length)) {
+    let sql = inboxSql.get(size);
+    if (sql === undefined) {
+      const tuples = Array.from({ length: size }, (_, i) => `($${i + 3}, $1, $2)`);
+      sql = `INSERT INTO inbox (message_id, consumer_group, processed_at) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING message_id`;
+      inboxSql.set(size, sql);
+    }
+    const rows = await tx.query<{ message_id: string }>(sql, [groupId, now, ...unique.slice(at, at + size)]);
+    for (const r of rows) fresh.add(r.message_id);
+    at += size;
+  }
+  return fresh;
+}

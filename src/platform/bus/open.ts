@@ -1,0 +1,26 @@
+/**
+ * Opens the configured Bus adapter: the embedded log (one SQLite file under the data
+ * folder, shared by every service process on the machine) or Apache Kafka.
+ */
+import { join } from 'node:path';
+import type { Bus } from './bus.ts';
+import { openEmbeddedLog } from './embedded/embedded-log.ts';
+import { openKafkaBus } from './kafka/kafka-bus.ts';
+import type { Logger } from '../log.ts';
+
+export interface BusConfig {
+  bus: 'embedded' | 'kafka';
+  dataDir: string;
+  kafkaBrokers: string[];
+  /** Prefix of topic and group names on Kafka, so several deployments can share a cluster. */
+  namespace: string;
+  replicationFactor: number;
+}
+
+/** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
+export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): Promise<Bus> {
+  if (cfg.bus === 'kafka') {
+    return openKafkaBus({ brokers: cfg.kafkaBrokers, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, log });
+  }
+  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log });
+}
