@@ -1,0 +1,81 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import type { MessageHandler } from '#platform/bus/consumer.ts';
+import { encode, type Envelope } from '#platform/bus/envelope.ts';
+import type { Db } from '#platform/db/db.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { message, ScheduleShipment } from '#contracts/index.ts';
+import { trackingNumberFor } from './domain/carrier.ts';
+import { createHandlers } from './handlers.ts';
+import { getShipment, migrations } from './store.ts';
+
+const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
+
+async function sqliteDb(t: TestContext): Promise<Db> {
+  const dir = mkdtempSync(join(tmpdir(), 'shipping-'));
+  const db = openSqlite({ file: join(dir, 'shipping.sqlite') });
+  t.after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await migrate(db, migrations);
+  return db;
+}
+
+type Emitted = Array<{ topic: string; message: Envelope }>;
+
+async function handle(db: Db, cmd: { topic: string; message: Envelope }): Promise<Emitted> {
+  const handlers: Record<string, MessageHandler> = createHandlers({ clock });
+  const emitted: Emitted = [];
+  await db.transaction((tx) =>
+    handlers[cmd.message.type]({
+      tx,
+      message: cmd.message,
+      record: { ...encode(cmd.topic, cmd.message), partition: 0, offset: '0' },
+      emit: (topic, m) => void emitted.push({ topic, message: m }),
+    }),
+  );
+  return emitted;
+}
+
+const scheduleCmd = (orderId: string, country: string) =>
+  message(ScheduleShipment, { key: orderId, payload: { orderId, address: { country, city: 'Lyon' } } });
+const replies = (emitted: Emitted) => emitted.map((e) => ({ topic: e.topic, type: e.message.type, payload: e.message.payload }));
+
+test('shipping schedules a shipment to a served country with its tracking number', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  const cmd = scheduleCmd(orderId, 'FR');
+  const out = await handle(db, cmd);
+  const trackingNumber = trackingNumberFor(orderId);
+  assert.deepEqual(replies(out), [{ topic: 'shipping.events', type: 'ShipmentScheduled', payload: { orderId, trackingNumber } }]);
+  assert.equal(out[0].message.headers.causationId, cmd.message.id);
+  assert.deepEqual(await getShipment(db, orderId), { orderId, status: 'SCHEDULED', trackingNumber, country: 'FR', reason: null });
+});
+
+test('shipping rejects country XX as COUNTRY_NOT_SERVED', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  assert.deepEqual(replies(await handle(db, scheduleCmd(orderId, 'XX'))), [
+    { topic: 'shipping.events', type: 'ShipmentRejected', payload: { orderId, reason: 'COUNTRY_NOT_SERVED' } },
+  ]);
+  assert.deepEqual(await getShipment(db, orderId), { orderId, status: 'REJECTED', trackingNumber: null, country: 'XX', reason: 'COUNTRY_NOT_SERVED' });
+});
+
+test('a repeated ScheduleShipment answers the recorded outcome and books one shipment', async (t) => {
+  const db = await sqliteDb(t);
+  const scheduled = uuidv7();
+  const first = await handle(db, scheduleCmd(scheduled, 'DE'));
+  // Even a different address cannot change a decided shipment.
+  assert.deepEqual(replies(await handle(db, scheduleCmd(scheduled, 'XX'))), replies(first));
+
+  const rejected = uuidv7();
+  const refusal = await handle(db, scheduleCmd(rejected, 'XX'));
+  assert.deepEqual(replies(await handle(db, scheduleCmd(rejected, 'DE'))), replies(refusal));
+  assert.equal((await db.query('SELECT order_id FROM shipments')).length, 2);
+});

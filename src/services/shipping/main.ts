@@ -1,0 +1,14 @@
+/** The shipping service's composition root. */
+import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
+import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { loadConfig } from './config.ts';
+import { createHandlers } from './handlers.ts';
+import { registerRoutes } from './http.ts';
+import { migrations } from './store.ts';
+
+const config = loadConfig();
+const host = await startServiceHost({ name: 'shipping', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
+closeOnSignals(host);
+registerRoutes(host.app, { db: host.db });
+await host.consume({ groupId: 'shipping', topics: [Topics.shippingCommands], handlers: createHandlers({ clock: host.clock }) });
+await host.listen(config.port, config.host);
