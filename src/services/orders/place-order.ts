@@ -70,7 +70,9 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     { type: 'PlaceOrder', at, orderId, customerId: body.customerId, items, paymentMethod: body.paymentMethod, shippingAddress: body.shippingAddress },
     initialState,
   );
-  const outgoing = step.send.map((o) => message(o.contract, { key: orderId, payload: o.payload, occurredAt: at }));
+  // One trace per order: the first message (OrderPlaced) starts it, the others follow from it.
+  const outgoing: Array<ReturnType<typeof message>> = [];
+  for (const o of step.send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
 
   const created = await db.transaction(async (tx) => {
     // First, so that a request losing the race for its key writes nothing at all.

@@ -24,7 +24,7 @@ export const placeOrder: Extract<OrderCommand, { type: 'PlaceOrder' }> = {
   shippingAddress: { country: 'FR', city: 'Lyon' },
 };
 
-export const orderPlaced: OrderEvent = {
+export const orderPlaced: Extract<OrderEvent, { type: 'OrderPlaced' }> = {
   type: 'OrderPlaced',
   at: t0,
   data: {

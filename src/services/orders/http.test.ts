@@ -1,0 +1,185 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allTopics, message, ProductCreated, Topics, validateMessage } from '#contracts/index.ts';
+import { loadPlatformConfig } from '#platform/config.ts';
+import { decode, encode, type Envelope } from '#platform/bus/envelope.ts';
+import { silentLogger } from '#platform/log.ts';
+import { startServiceHost, type ServiceHost } from '#platform/service/host.ts';
+import { createHandlers } from './handlers.ts';
+import { registerRoutes } from './http.ts';
+import { migrations } from './store.ts';
+
+const apple = { productId: '0190a1b2-0000-7000-8000-00000000000a', sku: 'A-1', name: 'Apple', priceCents: 250 };
+const pear = { productId: '0190a1b2-0000-7000-8000-00000000000b', sku: 'P-1', name: 'Pear', priceCents: 400 };
+
+/** The orders service on the embedded deployment in a temp dir, its catalog learnt from the bus. */
+async function startOrders(t: TestContext): Promise<{ host: ServiceHost; url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'orders-http-'));
+  const platform = loadPlatformConfig({ ORDERFLOW_DATA_DIR: dir, ORDERFLOW_PARTITIONS: '2' });
+  const host = await startServiceHost({ name: 'orders', platform, migrations, topics: allTopics, validate: validateMessage, log: silentLogger });
+  t.after(async () => {
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock });
+  let learnt = 0;
+  const catalogKnown = Promise.withResolvers<void>();
+  await host.consume({
+    groupId: 'orders',
+    topics: [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
+    handlers: createHandlers({ clock: host.clock }),
+    onProcessed: (m: Envelope) => {
+      if (m.type === 'ProductCreated' && ++learnt === 2) catalogKnown.resolve();
+    },
+  });
+  await host.bus.publish([apple, pear].map((p) => {
+    const m = message(ProductCreated, { key: p.productId, payload: p });
+    return encode(m.topic, m.message);
+  }));
+  await catalogKnown.promise;
+  const port = await host.listen(0);
+  return { host, url: `http://127.0.0.1:${port}` };
+}
+
+const orderBody = (overrides: Record<string, unknown> = {}) => ({
+  customerId: 'c-1',
+  items: [{ productId: apple.productId, quantity: 2 }, { productId: pear.productId, quantity: 1 }],
+  paymentMethod: 'card',
+  shippingAddress: { country: 'DE', city: 'Berlin' },
+  ...overrides,
+});
+
+async function post(url: string, body: unknown, key?: string): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key !== undefined) headers['idempotency-key'] = key;
+  const res = await fetch(`${url}/orders`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+async function get(url: string, path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}${path}`);
+  return { status: res.status, body: await res.json() };
+}
+
+test('POST /orders accepts a priced order as PENDING and GET /orders/:id serves its view', async (t) => {
+  const { host, url } = await startOrders(t);
+  const placed = await post(url, orderBody());
+  assert.equal(placed.status, 202, JSON.stringify(placed.body));
+  assert.deepEqual(Object.keys(placed.body).sort(), ['id', 'status']);
+  assert.equal(placed.body.status, 'PENDING');
+
+  const view = await get(url, `/orders/${placed.body.id}`);
+  assert.equal(view.status, 200);
+  assert.deepEqual(view.body, {
+    id: placed.body.id,
+    customerId: 'c-1',
+    items: [
+      { productId: apple.productId, quantity: 2, unitPriceCents: 250 },
+      { productId: pear.productId, quantity: 1, unitPriceCents: 400 },
+    ],
+    totalCents: 900,
+    status: 'PENDING',
+    createdAt: view.body.createdAt,
+    updatedAt: view.body.createdAt,
+  });
+
+  // OrderPlaced and ReserveStock went out through the outbox.
+  await host.relay.flush();
+  const out = [...(await host.bus.read(Topics.ordersEvents)), ...(await host.bus.read(Topics.inventoryCommands))].map(decode);
+  assert.deepEqual(
+    out.map((m) => [m.type, m.key]),
+    [['OrderPlaced', placed.body.id], ['ReserveStock', placed.body.id]],
+  );
+  assert.deepEqual(out[1].payload, { orderId: placed.body.id, items: [{ productId: apple.productId, quantity: 2 }, { productId: pear.productId, quantity: 1 }] });
+  assert.equal(out[1].headers.correlationId, out[0].headers.correlationId, 'one trace for the whole order');
+});
+
+test('lines naming the same product are merged into one', async (t) => {
+  const { url } = await startOrders(t);
+  const placed = await post(url, orderBody({ items: [{ productId: apple.productId, quantity: 2 }, { productId: apple.productId, quantity: 3 }] }));
+  assert.equal(placed.status, 202);
+  const view = await get(url, `/orders/${placed.body.id}`);
+  assert.deepEqual(view.body.items, [{ productId: apple.productId, quantity: 5, unitPriceCents: 250 }]);
+  assert.equal(view.body.totalCents, 1250);
+});
+
+test('malformed orders get 400 and unknown products 422, with coded errors', async (t) => {
+  const { url } = await startOrders(t);
+  const unknown = '0190a1b2-0000-7000-8000-0000000000ee';
+  const cases: Array<[string, unknown, number, string]> = [
+    ['malformed JSON', '{"customerId":', 400, 'PLT_ERR_MALFORMED_JSON'],
+    ['no items', orderBody({ items: [] }), 400, 'PLT_ERR_VALIDATION'],
+    ['101 items', orderBody({ items: Array.from({ length: 101 }, () => ({ productId: apple.productId, quantity: 1 })) }), 400, 'PLT_ERR_VALIDATION'],
+    ['a zero quantity', orderBody({ items: [{ productId: apple.productId, quantity: 0 }] }), 400, 'PLT_ERR_VALIDATION'],
+    ['a fractional quantity', orderBody({ items: [{ productId: apple.productId, quantity: 1.5 }] }), 400, 'PLT_ERR_VALIDATION'],
+    ['a string quantity', orderBody({ items: [{ productId: apple.productId, quantity: '1' }] }), 400, 'PLT_ERR_VALIDATION'],
+    ['a product id that is not a UUID', orderBody({ items: [{ productId: 'apple', quantity: 1 }] }), 400, 'PLT_ERR_VALIDATION'],
+    ['no customer', orderBody({ customerId: undefined }), 400, 'PLT_ERR_VALIDATION'],
+    ['an empty payment method', orderBody({ paymentMethod: '' }), 400, 'PLT_ERR_VALIDATION'],
+    ['a three-letter country', orderBody({ shippingAddress: { country: 'DEU' } }), 400, 'PLT_ERR_VALIDATION'],
+    ['no shipping address', orderBody({ shippingAddress: undefined }), 400, 'PLT_ERR_VALIDATION'],
+    ['an unknown product', orderBody({ items: [{ productId: unknown, quantity: 1 }] }), 422, 'ORD_ERR_UNKNOWN_PRODUCT'],
+  ];
+  for (const [what, body, status, code] of cases) {
+    const r = await post(url, body);
+    assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.error.code, code, what);
+    assert.equal(typeof r.body.error.message, 'string', what);
+  }
+  const tooLongKey = await post(url, orderBody(), 'k'.repeat(201));
+  assert.equal(tooLongKey.status, 400);
+});
+
+test('GET /orders/:id answers 404 for an unknown order and 400 for a non-UUID id', async (t) => {
+  const { url } = await startOrders(t);
+  const missing = await get(url, '/orders/0190a1b2-0000-7000-8000-0000000000ee');
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.error.code, 'ORD_ERR_ORDER_NOT_FOUND');
+  const bad = await get(url, '/orders/not-a-uuid');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.code, 'PLT_ERR_VALIDATION');
+});
+
+test('GET /catalog/:productId shows what orders learnt from inventory', async (t) => {
+  const { url } = await startOrders(t);
+  assert.deepEqual((await get(url, `/catalog/${apple.productId}`)).body, apple);
+  assert.equal((await get(url, '/catalog/0190a1b2-0000-7000-8000-0000000000ee')).status, 404);
+});
+
+test('an Idempotency-Key replay returns the same order with its current status', async (t) => {
+  const { host, url } = await startOrders(t);
+  const first = await post(url, orderBody(), 'key-1');
+  assert.equal(first.status, 202);
+  const replay = await post(url, { ...orderBody(), shippingAddress: { city: 'Berlin', country: 'DE' } }, 'key-1');
+  assert.deepEqual(replay, first, 'same body (keys in another order) → same answer');
+
+  await host.db.execute("UPDATE orders_view SET status = 'CONFIRMED' WHERE id = $1", [first.body.id]);
+  assert.deepEqual(await post(url, orderBody(), 'key-1'), { status: 202, body: { id: first.body.id, status: 'CONFIRMED' } });
+
+  const other = await post(url, orderBody(), 'key-2');
+  assert.notEqual(other.body.id, first.body.id, 'another key, another order');
+
+  await host.relay.flush();
+  const placed = (await host.bus.read(Topics.ordersEvents)).map(decode).filter((m) => m.type === 'OrderPlaced');
+  assert.equal(placed.length, 2, 'one OrderPlaced per order, none for replays');
+});
+
+test('concurrent replays of one Idempotency-Key all name one order', async (t) => {
+  const { host, url } = await startOrders(t);
+  const answers = await Promise.all(Array.from({ length: 16 }, () => post(url, orderBody(), 'key-race')));
+  for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
+  assert.equal(new Set(answers.map((a) => a.body.id)).size, 1);
+  const [{ n }] = await host.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM orders_view');
+  assert.equal(Number(n), 1);
+});
+
+test('the same Idempotency-Key with another body is refused with 422', async (t) => {
+  const { url } = await startOrders(t);
+  assert.equal((await post(url, orderBody(), 'key-1')).status, 202);
+  const reused = await post(url, orderBody({ paymentMethod: 'card-declined' }), 'key-1');
+  assert.equal(reused.status, 422);
+  assert.equal(reused.body.error.code, 'ORD_ERR_IDEMPOTENCY_KEY_REUSED');
+});
