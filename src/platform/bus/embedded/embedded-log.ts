@@ -9,8 +9,10 @@
  * group out over several processes or machines is what Kafka is for.
  *
  * Processes share no signal but the file, so a consumer learns of new records by polling
- * the partition heads (one cheap query per process every `pollMs` while busy, backing off
- * to ~50 ms when idle); a publish in the same process wakes its subscribers at once.
+ * (see heads-poller.ts): every `pollMs` while records flow, backing off to 25 ms after a
+ * second of quiet. An idle tick costs one `PRAGMA data_version` read, which is why the idle
+ * interval can stay short: a quiet system still answers a single order within tens of ms.
+ * A publish in the same process wakes its subscribers at once.
  *
  * Retention: records are kept forever for now. A later `trim` could delete, per partition,
  * records below the smallest committed offset of every group and older than a horizon.
@@ -18,7 +20,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Bus, InRecord, OutRecord, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
 import { partitionFor } from '#platform/bus/bus.ts';
-import { ConfigError, ShuttingDown, defineError } from '#platform/errors.ts';
+import { ConfigError, DependencyUnavailable, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
 import { subscribeGroup } from './group-subscription.ts';
 import { immediate, openDatabase, prepareStatements } from './schema.ts';
@@ -47,8 +49,9 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
 
   const poller = createHeadsPoller({
     readHeads: (topicsJson) => st.heads.all(topicsJson) as unknown as HeadRow[],
+    readVersion: () => (st.dataVersion.get() as { data_version: number }).data_version,
     pollMs,
-    idlePollMs: Math.max(50, pollMs),
+    idlePollMs: Math.max(25, pollMs),
     idleAfterMs: 1000,
     onError: (err) => log.warn({ err }, 'embedded log: polling partition heads failed'),
   });
@@ -66,6 +69,16 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
 
   function assertOpen(): void {
     if (closed) throw ShuttingDown('the embedded log is closed');
+  }
+
+  // SQLite errors (a lock held past busy_timeout, a full disk) become a coded, retryable error.
+  function guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isOrderflowError(err)) throw err;
+      throw DependencyUnavailable(`embedded log: ${what} failed`, { cause: err });
+    }
   }
 
   function publishNow(records: OutRecord[]): void {
@@ -101,25 +114,29 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
         }
       }
       // OR IGNORE everywhere: several processes may create the same topics at startup.
-      immediate(db, () => {
-        for (const t of topics) {
-          st.insertTopic.run(t.name, t.partitions);
-          const { partitions } = st.topicPartitions.get(t.name) as { partitions: number };
-          for (let p = 0; p < partitions; p++) st.insertHead.run(t.name, p);
-          partitionCounts.set(t.name, partitions);
-        }
-      });
+      const counts = guard('ensureTopics', () =>
+        immediate(db, () =>
+          topics.map((t) => {
+            st.insertTopic.run(t.name, t.partitions);
+            const { partitions } = st.topicPartitions.get(t.name) as { partitions: number };
+            for (let p = 0; p < partitions; p++) st.insertHead.run(t.name, p);
+            return [t.name, partitions] as const;
+          }),
+        ),
+      );
+      // Cached only once committed: a rolled-back topic must not look like it exists.
+      for (const [name, partitions] of counts) partitionCounts.set(name, partitions);
     },
 
     async publish(records: OutRecord[]) {
       assertOpen();
-      if (records.length > 0) publishNow(records);
+      if (records.length > 0) guard('publish', () => publishNow(records));
     },
 
     async subscribe(subOpts: SubscribeOptions) {
       assertOpen();
       const sub = subscribeGroup(
-        { db, st, poller, log, partitionsOf, heartbeatMs: 1000, retryMinMs: 200, retryMaxMs: 2000 },
+        { db, st, poller, log, partitionsOf, heartbeatMs: 3000, retryMinMs: 200, retryMaxMs: 2000 },
         subOpts,
       );
       subscriptions.add(sub);

@@ -153,14 +153,16 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
 
   const loops = owned.flatMap((t) => t.positions.map((_, p) => runPartition(t, p)));
 
+  // The heartbeat is for people (is the owner alive?) and catches fencing on a quiet
+  // topic; a busy member notices fencing sooner, before each fetch and on each commit.
   const heartbeat = setInterval(() => {
-    for (const t of owned) {
-      if (t.fenced) continue;
-      try {
-        if (st.heartbeat.run(Date.now(), groupId, t.topic, t.generation).changes === 0) fence(t);
-      } catch (err) {
-        log.warn({ err, groupId, topic: t.topic }, 'embedded log: heartbeat failed');
-      }
+    try {
+      const fenced = immediate(db, () =>
+        owned.filter((t) => !t.fenced && st.heartbeat.run(Date.now(), groupId, t.topic, t.generation).changes === 0),
+      );
+      for (const t of fenced) fence(t);
+    } catch (err) {
+      log.warn({ err, groupId }, 'embedded log: heartbeat failed');
     }
   }, ctx.heartbeatMs);
   heartbeat.unref();

@@ -4,6 +4,11 @@
  * partition someone waits on with ONE query, every `pollMs` while records keep arriving,
  * backing off to `idlePollMs` after `idleAfterMs` of quiet. A publish from this process
  * wakes local waiters at once (`advanced`), without waiting for the next poll.
+ *
+ * Each tick first reads SQLite's `PRAGMA data_version`, which changes only when another
+ * connection committed to the file; while it stands still nobody else wrote, so the heads
+ * cannot have moved and the (dearer) heads query is skipped. It is read BEFORE the heads,
+ * so a commit landing between the two reads is seen again on the next tick, never missed.
  */
 export interface HeadRow {
   topic: string;
@@ -33,6 +38,8 @@ interface Entry {
 
 export function createHeadsPoller(opts: {
   readHeads(topicsJson: string): HeadRow[];
+  /** SQLite's data_version of this connection. */
+  readVersion(): number;
   pollMs: number;
   idlePollMs: number;
   idleAfterMs: number;
@@ -45,6 +52,7 @@ export function createHeadsPoller(opts: {
   let lastActivity = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let seenVersion: number | undefined;
 
   const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -88,8 +96,13 @@ export function createHeadsPoller(opts: {
     topicsJson ??= JSON.stringify([...topicCounts.keys()]);
     let woke = false;
     try {
-      for (const row of opts.readHeads(topicsJson)) woke = wake(row.topic, row.partition, row.next_offset) || woke;
+      const version = opts.readVersion();
+      if (version !== seenVersion) {
+        seenVersion = version;
+        for (const row of opts.readHeads(topicsJson)) woke = wake(row.topic, row.partition, row.next_offset) || woke;
+      }
     } catch (err) {
+      seenVersion = undefined;
       opts.onError(err);
     }
     if (woke) activity();

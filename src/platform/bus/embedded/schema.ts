@@ -76,6 +76,7 @@ export function prepareStatements(db: DatabaseSync) {
     ),
     /** Heads of many topics at once; the topics come as a JSON array so one statement serves any set. */
     heads: p('SELECT topic, partition, next_offset FROM partition_heads WHERE topic IN (SELECT value FROM json_each(?))'),
+    dataVersion: p('PRAGMA data_version'),
     fetch: p(
       'SELECT offset, key, value, headers FROM records WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
     ),
