@@ -1,0 +1,26 @@
+/**
+ * What `orderflow up` and the other CLI commands read from the environment. The only file
+ * of the runtime (besides infra/config.ts) that reads process.env.
+ */
+type Env = Record<string, string | undefined>;
+
+export interface RuntimeConfig {
+  /** Brokers for --kafka when KAFKA_BROKERS is not set. */
+  kafkaBrokers: string;
+  /** Server for --postgres when DATABASE_URL is not set. */
+  databaseUrl: string;
+}
+
+export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
+  return Object.freeze({
+    kafkaBrokers: env.KAFKA_BROKERS || '127.0.0.1:9092',
+    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
+}
+
+/** The environment every supervised process starts from, before its own settings are laid over. */
+export function inheritedEnv(env: Env = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value;
+  return out;
+}

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test, type TestContext } from 'node:test';
+import { isOrderflowError } from '#platform/errors.ts';
+import { createSupervisor, freePort, prettyLine, type ChildSpec } from './supervisor.ts';
+
+// A stand-in service: answers /health on PORT; FAIL_AT_START and IGNORE_SIGTERM inject faults.
+const fakeChild = `
+import { createServer } from 'node:http';
+if (process.env.FAIL_AT_START) {
+  console.error('cannot open the database: disk on fire');
+  process.exit(3);
+}
+if (process.env.IGNORE_SIGTERM) process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
+createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function scratch(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'orderflow-supervisor-'));
+  writeFileSync(join(dir, 'fake.mjs'), fakeChild);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function spec(dir: string, name: string, env: Record<string, string> = {}): Promise<ChildSpec> {
+  const port = await freePort();
+  return { name, script: join(dir, 'fake.mjs'), env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env }, healthUrl: `http://127.0.0.1:${port}/health` };
+}
+
+test('a child killed with SIGKILL is restarted, counted, and healthy again', async (t) => {
+  const dir = scratch(t);
+  const events: string[] = [];
+  const supervisor = createSupervisor({ stdio: 'ignore', log: (line) => events.push(line) });
+  t.after(() => supervisor.stop());
+  await supervisor.start(await spec(dir, 'orders'));
+  const first = supervisor.pid('orders')!;
+  assert.ok(first);
+
+  supervisor.kill('orders');
+  await until('a new orders process', () => supervisor.restarts('orders') === 1 && supervisor.pid('orders') !== undefined && supervisor.pid('orders') !== first);
+  await supervisor.waitHealthy(10_000);
+  assert.equal(alive(first), false);
+  assert.match(events.join('\n'), /orders killed by SIGKILL; restart #1 in 200 ms/);
+});
+
+test('stop ends every child, is idempotent, and kills a child that ignores SIGTERM', async (t) => {
+  const dir = scratch(t);
+  const supervisor = createSupervisor({ stdio: 'ignore', stopTimeoutMs: 300 });
+  t.after(() => supervisor.stop());
+  await supervisor.start(await spec(dir, 'payments'));
+  await supervisor.start(await spec(dir, 'stubborn', { IGNORE_SIGTERM: '1' }));
+  const pids = [supervisor.pid('payments')!, supervisor.pid('stubborn')!];
+
+  await Promise.all([supervisor.stop(), supervisor.stop()]);
+  await supervisor.stop();
+  assert.deepEqual(pids.map(alive), [false, false]);
+  assert.equal(supervisor.restarts('payments'), 0, 'a stopped child is not restarted');
+  assert.equal(supervisor.pid('payments'), undefined);
+});
+
+test('a child that cannot start is reported by name with its last output lines', async (t) => {
+  const dir = scratch(t);
+  const supervisor = createSupervisor({ stdio: 'ignore' });
+  t.after(() => supervisor.stop());
+  await assert.rejects(supervisor.start(await spec(dir, 'inventory', { FAIL_AT_START: '1' })), (err) => {
+    assert.ok(isOrderflowError(err, 'PLT_ERR_CHILD_START_FAILED'));
+    assert.match(err.message, /inventory did not start: exited with code 3/);
+    assert.match(err.message, /disk on fire/);
+    return true;
+  });
+  assert.equal(supervisor.restarts('inventory'), 0);
+});
+
+test('children exit when their supervisor is killed with SIGKILL', async (t) => {
+  const dir = scratch(t);
+  const supervisorUrl = new URL('./supervisor.ts', import.meta.url).href;
+  const childSpec = await spec(dir, 'shipping');
+  writeFileSync(join(dir, 'boss.ts'), `
+    import { createSupervisor } from ${JSON.stringify(supervisorUrl)};
+    const s = createSupervisor({ stdio: 'ignore' });
+    await s.start(${JSON.stringify(childSpec)});
+    console.log('child ' + s.pid('shipping'));
+  `);
+  const boss = spawn(process.execPath, [join(dir, 'boss.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => boss.kill('SIGKILL'));
+  const line = await new Promise<string>((resolve) => createInterface({ input: boss.stdout! }).once('line', resolve));
+  const childPid = Number(line.replace('child ', ''));
+  assert.ok(alive(childPid));
+
+  boss.kill('SIGKILL');
+  await until('the orphaned child to exit', () => !alive(childPid));
+});
+
+test('pino lines are shown as time, level and message for a terminal', () => {
+  const line = JSON.stringify({ level: 30, time: Date.parse('2026-01-01T10:11:12.345Z'), pid: 1, service: 'orders', msg: 'orders listening', port: 8081 });
+  assert.equal(prettyLine(line), '10:11:12.345 INFO  orders listening port=8081');
+  assert.equal(prettyLine('plain text'), 'plain text');
+});
+

@@ -1,0 +1,245 @@
+/**
+ * A small process supervisor: starts child processes one by one, waits until each answers
+ * its health URL, restarts one that dies with a growing backoff, and stops them all cleanly.
+ * It knows nothing of orderflow; system.ts says which processes make the system.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { OrderflowError, defineError } from '#platform/errors.ts';
+
+export const ChildStartFailed = defineError('PLT_ERR_CHILD_START_FAILED', 500);
+
+export type Stdio = 'inherit' | 'pipe' | 'ignore';
+
+export interface ChildSpec {
+  name: string;
+  /** Absolute path of the script run with this Node (process.execPath). */
+  script: string;
+  /** The child's complete environment. */
+  env: Record<string, string>;
+  /** Answers 200 once the child is ready. */
+  healthUrl: string;
+}
+
+export interface SupervisorOptions {
+  /** Restart a child that exits on its own; default true. */
+  restart?: boolean;
+  /** Where supervisor events go (and child lines when stdio is 'pipe'). */
+  log?: (line: string) => void;
+  /** inherit: child lines on this process's stdout/stderr, prefixed with the child's name; pipe: to `log`; ignore: dropped. */
+  stdio?: Stdio;
+  startTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
+}
+
+export interface Supervisor {
+  /** Spawns the child and resolves once it is healthy; rejects with its last output lines when it cannot start. */
+  start(spec: ChildSpec): Promise<void>;
+  pid(name: string): number | undefined;
+  kill(name: string, signal?: NodeJS.Signals): void;
+  restarts(name: string): number;
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then SIGKILL after stopTimeoutMs; resolves when the child is gone. */
+  stopChild(name: string): Promise<void>;
+  /** Stops every child; idempotent. */
+  stop(): Promise<void>;
+}
+
+interface Child {
+  spec: ChildSpec;
+  proc?: ChildProcess;
+  exited?: Promise<void>;
+  healthy: boolean;
+  stopped: boolean;
+  restarts: number;
+  delayMs: number;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+  tail: string[];
+  onStartExit?: (detail: string) => void;
+}
+
+const preload = fileURLToPath(new URL('./child-preload.ts', import.meta.url));
+const TAIL = 30;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A port free right now on 127.0.0.1, for a child to take. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** GET `url`; resolves to the status code, or undefined when nothing answers in time. */
+export function probe(url: string, timeoutMs = 1_000): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(undefined));
+  });
+}
+
+export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
+  const stdio = opts.stdio ?? 'inherit';
+  const say = opts.log ?? (stdio === 'inherit' ? (line: string) => process.stderr.write(line + '\n') : () => {});
+  const initialMs = opts.backoff?.initialMs ?? 200;
+  const maxMs = opts.backoff?.maxMs ?? 5_000;
+  const resetAfterMs = opts.backoff?.resetAfterMs ?? 30_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 20_000;
+  const children = new Map<string, Child>();
+  const width = () => Math.max(8, ...[...children.keys()].map((n) => n.length));
+  let stopping: Promise<void> | undefined;
+
+  function output(child: Child, line: string, stream: 'stdout' | 'stderr') {
+    child.tail.push(line);
+    if (child.tail.length > TAIL) child.tail.shift();
+    if (stdio === 'ignore') return;
+    const text = `${child.spec.name.padEnd(width())} | ${stdio === 'inherit' ? prettyLine(line) : line}`;
+    if (stdio === 'pipe') opts.log?.(text);
+    else process[stream].write(text + '\n');
+  }
+
+  function spawnChild(child: Child): void {
+    const proc = spawn(process.execPath, ['--import', preload, child.spec.script], {
+      env: child.spec.env,
+      // Own process group: a Ctrl-C in the terminal reaches the supervisor only, which then
+      // stops the children in order. The IPC channel tells a child when the supervisor is gone.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    child.proc = proc;
+    child.startedAt = Date.now();
+    createInterface({ input: proc.stdout! }).on('line', (line) => output(child, line, 'stdout'));
+    createInterface({ input: proc.stderr! }).on('line', (line) => output(child, line, 'stderr'));
+    child.exited = new Promise((resolve) => {
+      proc.once('error', (err) => output(child, `spawn failed: ${err.message}`, 'stderr'));
+      proc.once('exit', (code, signal) => {
+        if (child.proc === proc) child.proc = undefined;
+        resolve();
+        onExit(child, code, signal);
+      });
+    });
+  }
+
+  function onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    if (child.stopped || stopping) return;
+    if (!child.healthy) return child.onStartExit?.(how);
+    if (opts.restart === false) {
+      say(`[supervisor] ${child.spec.name} ${how}; not restarting`);
+      return;
+    }
+    if (Date.now() - child.startedAt >= resetAfterMs) child.delayMs = initialMs;
+    const delay = child.delayMs;
+    child.delayMs = Math.min(child.delayMs * 2, maxMs);
+    child.restarts++;
+    say(`[supervisor] ${child.spec.name} ${how}; restart #${child.restarts} in ${delay} ms`);
+    child.timer = setTimeout(() => {
+      child.timer = undefined;
+      if (!child.stopped && !stopping) spawnChild(child);
+    }, delay);
+  }
+
+  function failure(child: Child, why: string): OrderflowError {
+    const lines = child.tail.length ? `; its last output:\n${child.tail.map((l) => `  ${l}`).join('\n')}` : '; it printed nothing';
+    return ChildStartFailed(`${child.spec.name} did not start: ${why}${lines}`);
+  }
+
+  async function untilHealthy(child: Child, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.stopped) throw ChildStartFailed(`${child.spec.name} was stopped`);
+      if (child.proc && (await probe(child.spec.healthUrl, 1_000)) === 200) return;
+      await sleep(100);
+    }
+    throw failure(child, `no healthy answer from ${child.spec.healthUrl} within ${timeoutMs} ms`);
+  }
+
+  async function stopChild(name: string): Promise<void> {
+    const child = children.get(name);
+    if (!child) return;
+    child.stopped = true;
+    clearTimeout(child.timer);
+    const proc = child.proc;
+    if (!proc || !child.exited) return;
+    proc.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), stopTimeoutMs); });
+    if ((await Promise.race([child.exited, late])) === 'late') {
+      say(`[supervisor] ${name} did not stop within ${stopTimeoutMs} ms; killing it`);
+      proc.kill('SIGKILL');
+      await child.exited;
+    }
+    clearTimeout(timer);
+  }
+
+  return {
+    async start(spec) {
+      if (stopping) throw ChildStartFailed(`${spec.name} not started: the supervisor is stopping`);
+      if (children.has(spec.name)) throw ChildStartFailed(`${spec.name} is already supervised`);
+      const child: Child = { spec, healthy: false, stopped: false, restarts: 0, delayMs: initialMs, startedAt: 0, tail: [] };
+      children.set(spec.name, child);
+      const exitedEarly = new Promise<never>((_, reject) => {
+        child.onStartExit = (how) => reject(failure(child, how));
+      });
+      spawnChild(child);
+      try {
+        await Promise.race([untilHealthy(child, opts.startTimeoutMs ?? 60_000), exitedEarly]);
+        child.healthy = true;
+      } catch (err) {
+        await stopChild(spec.name);
+        throw err;
+      } finally {
+        child.onStartExit = undefined;
+        exitedEarly.catch(() => undefined);
+      }
+    },
+    pid: (name) => children.get(name)?.proc?.pid,
+    kill(name, signal = 'SIGKILL') {
+      children.get(name)?.proc?.kill(signal);
+    },
+    restarts: (name) => children.get(name)?.restarts ?? 0,
+    async waitHealthy(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (const child of children.values()) {
+        if (child.stopped) continue;
+        await untilHealthy(child, Math.max(0, deadline - Date.now())).catch((err) => {
+          throw ChildStartFailed(`${child.spec.name} is not healthy`, { cause: err });
+        });
+      }
+    },
+    stopChild,
+    stop() {
+      stopping ??= Promise.all([...children.keys()].map(stopChild)).then(() => undefined);
+      return stopping;
+    },
+  };
+}
+
+const levels: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+const quiet = new Set(['level', 'time', 'pid', 'hostname', 'name', 'service', 'msg', 'err']);
+
+/** A pino JSON line made readable for a terminal; other lines are left alone. */
+export function prettyLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 23) : '';
+  const extra = Object.entries(rec).filter(([k]) => !quiet.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const err = rec.err as { stack?: string; message?: string } | undefined;
+  const tail = err ? `\n${err.stack ?? err.message}` : '';
+  return `${time} ${levels[rec.level as number] ?? rec.level} ${rec.msg ?? ''}${extra.length ? ' ' + extra.join(' ') : ''}${tail}`;
+}
