@@ -1,0 +1,194 @@
+/**
+ * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
+ * (infra), look at and replay dead letters (dlq), and measure (bench).
+ */
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadPlatformConfig } from '#platform/config.ts';
+import { isOrderflowError } from '#platform/errors.ts';
+import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
+import { serviceNames, startSystem, type ServiceName, type System } from './runtime/system.ts';
+
+const USAGE = `usage: orderflow <command> [options]
+
+  up [--kafka] [--postgres] [--distributed] [--data-dir ./data] [--port 8080]
+     [--service-ports 8081] [--no-seed]
+        Start every service as its own process behind the gateway; Ctrl-C stops.
+        --kafka        the bus is Apache Kafka at KAFKA_BROKERS (default 127.0.0.1:9092)
+        --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
+        --distributed  both
+        --service-ports  first of the four internal ports (orders, inventory, payments, shipping); 0 picks free ones
+        --no-seed      start with an empty catalog
+  infra kafka|postgres|all [start|stop|status]
+        Local Kafka and PostgreSQL for development and CI.
+  dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
+        List the dead letters of a topic, or publish them back to it.
+  bench [options]
+        Load the running system and report throughput and latency (orderflow bench --help).`;
+
+class UsageError extends Error {}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals = 0) {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: positionals > 0, allowNegative: true, strict: true });
+    if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"`);
+    return parsed;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function portArg(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port number; got "${value}"`);
+  return n;
+}
+
+async function up(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    kafka: { type: 'boolean', default: false },
+    postgres: { type: 'boolean', default: false },
+    distributed: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: './data' },
+    port: { type: 'string' },
+    'service-ports': { type: 'string' },
+    seed: { type: 'boolean', default: true },
+  });
+  const runtime = loadRuntimeConfig();
+  const kafka = values.kafka || values.distributed;
+  const postgres = values.postgres || values.distributed;
+  const env: Record<string, string> = {
+    ORDERFLOW_BUS: kafka ? 'kafka' : 'embedded',
+    ORDERFLOW_STORE: postgres ? 'postgres' : 'sqlite',
+    ORDERFLOW_SEED: values.seed ? '1' : '0',
+  };
+  if (kafka) env.KAFKA_BROKERS = runtime.kafkaBrokers;
+  if (postgres) env.DATABASE_URL = runtime.databaseUrl;
+  const gatewayPort = portArg('port', values.port, 8080);
+  const first = portArg('service-ports', values['service-ports'], 8081);
+  // 0 stays 0 for all four: each gets a free port of its own.
+  const at = (i: number) => (first === 0 ? 0 : first + i);
+  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3) };
+  const dataDir = resolve(values['data-dir']);
+
+  const where = `${kafka ? `Kafka at ${env.KAFKA_BROKERS}` : 'the embedded log'}, ${postgres ? `PostgreSQL at ${env.DATABASE_URL}` : 'SQLite'}; data in ${dataDir}`;
+  process.stderr.write(`starting orderflow on ${where}\n`);
+
+  let system: System | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1 || !system) {
+      // Second Ctrl-C (or one during startup): no more waiting.
+      if (system) for (const name of serviceNames) system.kill(name as ServiceName, 'SIGKILL');
+      process.stderr.write(`\n${signal} again: killed\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${signal}: stopping (Ctrl-C again to kill at once)\n`);
+    system.stop().then(() => {
+      process.stderr.write('stopped\n');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  system = await startSystem({ dataDir, env, ports, stdio: 'inherit' });
+  const gw = system.gatewayUrl;
+  const product = await firstProductId(gw);
+  const order = JSON.stringify({ customerId: 'customer-1', items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
+  process.stdout.write(`
+orderflow is up: ${gw}
+  curl -s ${gw}/health
+  curl -s ${gw}/api/products
+  curl -s -X POST ${gw}/api/orders -H 'content-type: application/json' -d '${order}'
+  curl -s ${gw}/api/orders/<id>/details
+Ctrl-C stops.
+`);
+  // Runs until a signal; the handlers above exit.
+  return new Promise<number>(() => {});
+}
+
+async function firstProductId(gatewayUrl: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${gatewayUrl}/api/products`, { signal: AbortSignal.timeout(2_000) });
+    const products = (await res.json()) as Array<{ id: string }>;
+    return products[0]?.id;
+  } catch {
+    return undefined;
+  }
+}
+
+async function dlq(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    kafka: { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    id: { type: 'string', multiple: true },
+    json: { type: 'boolean', default: false },
+  }, 2);
+  const [action, rawTopic] = positionals;
+  if ((action !== 'list' && action !== 'replay') || !rawTopic) throw new UsageError('dlq needs list|replay and a topic, e.g. orderflow dlq list payments.commands');
+  const topic = rawTopic.endsWith('.dlq') ? rawTopic.slice(0, -'.dlq'.length) : rawTopic;
+  const overlay: Record<string, string> = {};
+  if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);
+  if (values.kafka) Object.assign(overlay, { ORDERFLOW_BUS: 'kafka', KAFKA_BROKERS: loadRuntimeConfig().kafkaBrokers });
+  const { openBus } = await import('#platform/bus/open.ts');
+  const { listDeadLetters, replayDeadLetters } = await import('#platform/bus/dead-letters.ts');
+  const bus = await openBus(loadPlatformConfig({ ...inheritedEnv(), ...overlay }), 'orderflow-cli');
+  try {
+    if (action === 'replay') {
+      const n = await replayDeadLetters(bus, topic, values.id ? { ids: values.id } : {});
+      process.stdout.write(`replayed ${n} dead letter${n === 1 ? '' : 's'} onto ${topic}\n`);
+      return 0;
+    }
+    const letters = await listDeadLetters(bus, topic);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(letters, null, 2) + '\n');
+      return 0;
+    }
+    if (letters.length === 0) process.stdout.write(`no dead letters on ${topic}\n`);
+    for (const dl of letters) {
+      process.stdout.write(`${dl.failedAt}  ${dl.id}  ${dl.message?.type ?? '(malformed)'}  key=${dl.record.key ?? ''}  attempts=${dl.attempts}  ${dl.error.code}: ${dl.error.message}\n`);
+    }
+    return 0;
+  } finally {
+    await bus.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'up':
+        return await up(args);
+      case 'infra':
+        return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
+      case 'dlq':
+        return await dlq(args);
+      case 'bench':
+        return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return 0;
+      default:
+        throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`orderflow: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (isOrderflowError(err)) {
+      process.stderr.write(`orderflow: ${err.message} [${err.code}]\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
