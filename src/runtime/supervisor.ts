@@ -103,9 +103,9 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     child.tail.push(line);
     if (child.tail.length > TAIL) child.tail.shift();
     if (stdio === 'ignore') return;
-    const text = `${child.spec.name.padEnd(width())} | ${stdio === 'inherit' ? prettyLine(line) : line}`;
-    if (stdio === 'pipe') opts.log?.(text);
-    else process[stream].write(text + '\n');
+    const prefix = `${child.spec.name.padEnd(width())} | `;
+    if (stdio === 'pipe') return opts.log?.(prefix + line);
+    process[stream].write(prettyLine(line).split('\n').map((l) => prefix + l).join('\n') + '\n');
   }
 
   function spawnChild(child: Child): void {
@@ -239,7 +239,8 @@ export function prettyLine(line: string): string {
   }
   const time = typeof rec.time === 'number' ? new Date(rec.time).toISOString().slice(11, 23) : '';
   const extra = Object.entries(rec).filter(([k]) => !quiet.has(k)).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  // The error and its causes, without the stack frames: a terminal is for reading.
   const err = rec.err as { stack?: string; message?: string } | undefined;
-  const tail = err ? `\n${err.stack ?? err.message}` : '';
+  const tail = err ? '\n' + (err.stack ?? err.message ?? '').split('\n').filter((l) => !/^\s+at /.test(l)).join('\n') : '';
   return `${time} ${levels[rec.level as number] ?? rec.level} ${rec.msg ?? ''}${extra.length ? ' ' + extra.join(' ') : ''}${tail}`;
 }
