@@ -183,6 +183,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`orderflow: ${err.message}\n\n${USAGE}\n`);
       return 2;
     }
+    // A subcommand's own flags (bench, infra) are parsed there; their mistakes are usage errors too.
+    if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`orderflow ${command}: ${(err as Error).message}\n`);
+      return 2;
+    }
     if (isOrderflowError(err)) {
       process.stderr.write(`orderflow: ${err.message} [${err.code}]\n`);
       return 1;
