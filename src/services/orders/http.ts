@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Uuid } from '#contracts/shared.ts';
 import { OrderNotFound, type ShippingAddress } from './domain/order.ts';
+import { createBatchWriter } from './batch-writer.ts';
 import { placeOrder, type OrdersDeps } from './place-order.ts';
 import { getOrderView, getProduct } from './store.ts';
 import { defineError } from '#platform/errors.ts';
@@ -52,7 +53,8 @@ const OrderBody = Type.Object({
 const ProductParams = Type.Object({ productId: Uuid });
 const ProductBody = Type.Object({ productId: Type.String(), sku: Type.String(), name: Type.String(), priceCents: Type.Integer() });
 
-export function registerRoutes(app: FastifyInstance, deps: OrdersDeps): void {
+export function registerRoutes(app: FastifyInstance, base: OrdersDeps): void {
+  const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db) };
   app.post<{ Body: Static<typeof PlaceOrderBody>; Headers: Static<typeof PlaceOrderHeaders> }>(
     '/orders',
     { schema: { body: PlaceOrderBody, headers: PlaceOrderHeaders, response: { 202: Accepted } } },

@@ -9,6 +9,7 @@ import { ConcurrencyConflict, defineError } from '#platform/errors.ts';
 import { initialState, type OrderStatus, type ShippingAddress } from './domain/order.ts';
 import { priceItems, type RequestedLine } from './domain/pricing.ts';
 import { startSaga } from './domain/saga.ts';
+import type { BatchWriter } from './batch-writer.ts';
 import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
 
 export const IdempotencyKeyReused = defineError('ORD_ERR_IDEMPOTENCY_KEY_REUSED', 422);
@@ -17,6 +18,8 @@ export interface OrdersDeps {
   db: Db;
   ids: { newId(): string };
   clock: { now(): Date };
+  /** Group commit of the accepting transactions; by default one transaction per order. */
+  write?: BatchWriter;
 }
 
 export interface PlaceOrderRequest {
@@ -74,7 +77,8 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   const outgoing: Array<ReturnType<typeof message>> = [];
   for (const o of step.send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
 
-  const created = await db.transaction(async (tx) => {
+  const write: BatchWriter = deps.write ?? ((job) => db.transaction(job));
+  const created = await write(async (tx) => {
     // First, so that a request losing the race for its key writes nothing at all.
     if (idempotencyKey !== undefined && !(await claimIdempotencyKey(tx, idempotencyKey, orderId, hash, at))) return false;
     await appendEvents(tx, orderId, 0, step.events);

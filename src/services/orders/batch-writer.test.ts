@@ -1,0 +1,51 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Db } from '#platform/db/db.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { createBatchWriter } from './batch-writer.ts';
+
+async function openDb(t: TestContext): Promise<Db> {
+  const dir = mkdtempSync(join(tmpdir(), 'orders-batch-'));
+  const db = openSqlite({ file: join(dir, 'b.sqlite') });
+  t.after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await db.execute('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+  return db;
+}
+
+test('jobs submitted together share one transaction and each gets its own result', async (t) => {
+  const db = await openDb(t);
+  let commits = 0;
+  db.onCommit(() => commits++);
+  const write = createBatchWriter(db);
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => write(async (tx) => (await tx.execute('INSERT INTO t (id) VALUES ($1)', [i]), i * 2))));
+  assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => i * 2));
+  assert.equal(commits, 1);
+  const [{ n }] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM t');
+  assert.equal(n, 50);
+});
+
+test('a failing job fails alone: the others of its batch still commit', async (t) => {
+  const db = await openDb(t);
+  const write = createBatchWriter(db);
+  const insert = (id: number) => write((tx) => tx.execute('INSERT INTO t (id) VALUES ($1)', [id]));
+  const settled = await Promise.allSettled([insert(1), insert(2), write(async () => Promise.reject(new Error('boom'))), insert(3)]);
+  assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  assert.equal((settled[2] as PromiseRejectedResult).reason.message, 'boom');
+  const rows = await db.query<{ id: number }>('SELECT id FROM t ORDER BY id');
+  assert.deepEqual(rows.map((r) => r.id), [1, 2, 3]);
+});
+
+test('no batch holds more than maxBatch jobs', async (t) => {
+  const db = await openDb(t);
+  let commits = 0;
+  db.onCommit(() => commits++);
+  const write = createBatchWriter(db, { maxBatch: 10 });
+  await Promise.all(Array.from({ length: 35 }, (_, i) => write((tx) => tx.execute('INSERT INTO t (id) VALUES ($1)', [i]))));
+  assert.equal(commits, 4);
+});
