@@ -5,8 +5,10 @@
  *
  * Never oversell. On PostgreSQL several partitions' transactions run at once. A reservation
  * reads each product's stock under a row lock (SELECT … FOR UPDATE), taken in product id
- * order so two orders never wait on each other in a cycle; with every row locked the pure
- * decision cannot be invalidated before commit. The decrements are conditional anyway
+ * order; with every row locked the pure decision cannot be invalidated before commit.
+ * Because a transaction holds a whole batch of messages, sorted order per message is not
+ * enough against deadlocks between batches: stock writers first take one transaction-scoped
+ * advisory lock (see lockStockWriters). The decrements are conditional anyway
  * (`available >= quantity`) and the column has CHECK (available >= 0): a decrement that
  * finds too little throws, which rolls back the whole transaction and lets the consumer
  * retry. We check-then-write rather than write-then-undo so that a refusal writes nothing
@@ -19,7 +21,7 @@ import {
   type Contract, type PayloadOf,
 } from '#contracts/index.ts';
 import { decideRelease, mergeLines, replayReserve, reserve, type ReserveDecision } from './domain/reservation.ts';
-import { decrementStock, getReservation, insertReservation, lockStock, markReleased, restoreStock } from './store.ts';
+import { decrementStock, getReservation, insertReservation, lockStock, lockStockWriters, markReleased, restoreStock } from './store.ts';
 import { StockChanged } from './errors.ts';
 
 export interface InventoryHandlerDeps {
@@ -60,6 +62,7 @@ export function createHandlers(deps: InventoryHandlerDeps): Record<string, Messa
     async [ReserveStock.type](ctx) {
       const { orderId, items } = ctx.message.payload as PayloadOf<typeof ReserveStock>;
       const at = clock.now().toISOString();
+      await lockStockWriters(ctx.tx, dialect);
       const existing = await getReservation(ctx.tx, orderId);
       const decision = existing ? replayReserve(existing, items) : await decideNew(ctx, orderId, items, at);
       if (decision.ok) reply(ctx, StockReserved, orderId, { orderId, items: decision.lines }, at);
@@ -69,6 +72,7 @@ export function createHandlers(deps: InventoryHandlerDeps): Record<string, Messa
     async [ReleaseStock.type](ctx) {
       const { orderId } = ctx.message.payload as PayloadOf<typeof ReleaseStock>;
       const at = clock.now().toISOString();
+      await lockStockWriters(ctx.tx, dialect);
       const decision = decideRelease(await getReservation(ctx.tx, orderId));
       if (decision.kind === 'tombstone') {
         await insertReservation(ctx.tx, { orderId, status: 'RELEASED', lines: [], missing: [] }, at);
