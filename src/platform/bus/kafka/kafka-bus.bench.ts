@@ -1,7 +1,8 @@
 /**
  * Micro-benchmark of the Kafka bus: publishes N records in batches of 50 (from C concurrent
  * publishers, as several relays would) and consumes them end to end, then measures the
- * latency of lone records. Run: KAFKA_BROKERS=127.0.0.1:9092 node src/platform/bus/kafka/kafka-bus.bench.ts [N] [C]
+ * latency of lone records. RATE (records/s, 0 = as fast as possible) paces the publishers.
+ * Run: KAFKA_BROKERS=127.0.0.1:9092 node src/platform/bus/kafka/kafka-bus.bench.ts [N] [C] [RATE]
  */
 import { uniqueName } from '#test/infra.ts';
 import type { InRecord } from '../bus.ts';
@@ -14,6 +15,7 @@ if (brokers.length === 0) {
 }
 const N = Number(process.argv[2] ?? 20_000);
 const CONCURRENCY = Number(process.argv[3] ?? 4);
+const RATE = Number(process.argv[4] ?? 0);
 const BATCH = 50;
 const PARTITIONS = 8;
 
@@ -45,6 +47,10 @@ try {
       while (next < N) {
         const from = next;
         next += BATCH;
+        if (RATE > 0) {
+          const due = start + (from / RATE) * 1000 - performance.now();
+          if (due > 0) await new Promise((r) => setTimeout(r, due));
+        }
         const sentAt = String(performance.now());
         const records = Array.from({ length: Math.min(BATCH, N - from) }, (_, i) => ({
           topic: 'bench',
@@ -63,7 +69,7 @@ try {
   const consumed = performance.now();
   await sub.close();
 
-  console.log(`records: ${N} in batches of ${BATCH}, ${CONCURRENCY} concurrent publishers, ${PARTITIONS} partitions`);
+  console.log(`records: ${N} in batches of ${BATCH}, ${CONCURRENCY} concurrent publishers, ${PARTITIONS} partitions, rate ${RATE || 'unpaced'}`);
   console.log(`publish: ${Math.round(N / ((published - start) / 1000))} records/s; publish call ${fmt(publishLatencies)}`);
   console.log(`end to end: ${Math.round(N / ((consumed - start) / 1000))} records/s; ${batches} handler batches (avg ${(N / batches).toFixed(1)} records)`);
   console.log(`publish-to-handle latency: ${fmt(latencies)}`);

@@ -218,8 +218,11 @@ test('read returns records from the beginning up to the limit, and ensureTopics 
   assert.equal((await bus.read('dead', { limit: 5 })).length, 5);
 });
 
-test('publishing to a topic that does not exist fails with a coded error', opts, async (t) => {
+test('publishing or subscribing to a missing topic, or using a closed bus, fails with a coded error', opts, async (t) => {
   const bus = await openBus(t);
   if (!bus) return;
   await assert.rejects(bus.publish([rec('missing', 'k', 'v')]), { code: 'PLT_ERR_KAFKA_UNKNOWN_TOPIC' });
+  await assert.rejects(bus.subscribe({ groupId: 'g', topics: ['missing'], handle: async () => {} }), { code: 'PLT_ERR_KAFKA_UNKNOWN_TOPIC' });
+  await bus.close();
+  await assert.rejects(bus.publish([rec('missing', 'k', 'v')]), { code: 'PLT_ERR_KAFKA_CLOSED' });
 });

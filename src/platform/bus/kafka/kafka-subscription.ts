@@ -14,7 +14,7 @@ import type { Message, MessagesStream } from '@platformatic/kafka';
 import type { InRecord, SubscribeOptions, Subscription } from '../bus.ts';
 import { coalesce } from './coalesce.ts';
 import type { KafkaContext } from './kafka-context.ts';
-import { KafkaSubscribeFailed, sleep, withTimeout } from './kafka-errors.ts';
+import { KafkaSubscribeFailed, KafkaUnknownTopic, isUnknownTopic, sleep, withTimeout } from './kafka-errors.ts';
 
 type Msg = Message<string, string, string, string>;
 type Stream = MessagesStream<string, string, string, string>;
@@ -44,7 +44,7 @@ interface CommitItem {
   leaderEpoch: number;
 }
 
-/** Fetch and group settings; see the report in kafka-bus.bench.ts for how they were chosen. */
+/** Fetch and group settings (kafka-bus.bench.ts measures them). */
 export const consumerSettings = {
   // With minBytes=1 the broker answers a fetch as soon as any record arrives, so maxWaitTime
   // only bounds idle polling; kept low so assignment changes and close are picked up quickly.
@@ -224,6 +224,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   } catch (cause) {
     consumer.removeListener('consumer:group:join', onJoin);
     await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
+    if (isUnknownTopic(cause)) throw KafkaUnknownTopic(`cannot subscribe group ${opts.groupId}: unknown topic among ${opts.topics.join(', ')}`, { cause });
     throw KafkaSubscribeFailed(`cannot subscribe group ${opts.groupId} to ${opts.topics.join(', ')}`, { cause });
   }
 
