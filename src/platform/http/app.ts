@@ -3,7 +3,7 @@
  * service's own checks, GET /metrics (Prometheus). Building the app is apart from
  * listening, so tests inject requests or listen on port 0.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import { installErrorHandling } from './errors.ts';
@@ -24,7 +24,8 @@ export type HttpApp = FastifyInstance;
 export function buildHttpApp(opts: HttpAppOptions): HttpApp {
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request would cost more than the request at 1,000 orders/s.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
     keepAliveTimeout: 72_000,
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
