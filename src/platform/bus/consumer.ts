@@ -205,7 +205,12 @@ export async function startConsumer(opts: {
       }
       const handler = handlers[message.type];
       if (handler === undefined) continue;
-      const violation = opts.validate(message);
+      let violation: string | undefined;
+      try {
+        violation = opts.validate(message);
+      } catch (err) {
+        violation = `the contract check threw: ${(err as Error)?.message ?? err}`;
+      }
       if (violation !== undefined) {
         invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`) });
         continue;
