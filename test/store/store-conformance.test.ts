@@ -241,9 +241,10 @@ for (const adapter of adapters) {
       await assert.rejects(db.query('SELECT * FROM m_half'), 'the half-applied table was rolled back');
     });
 
-    test(
+    // SQLite has one connection per process, so this case lives in src/platform/db/sqlite.test.ts
+    // with real child processes; declaring it here as skipped would only pad the count.
+    if (adapter.name !== 'sqlite') test(
       'two processes migrating one database at once apply each migration once',
-      { skip: adapter.name === 'sqlite' ? 'one SQLite connection per process: the file lock serialises processes, see src/platform/db/sqlite.test.ts' : undefined },
       async () => {
         const [a, b] = await Promise.all([store.open(), store.open()]);
         const race: Migration[] = [

@@ -60,6 +60,9 @@ const INFRA_CODES = new Set([
   'PLT_ERR_DB_CLOSED', 'PLT_ERR_DEPENDENCY_UNAVAILABLE', 'PLT_ERR_SHUTTING_DOWN',
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
   '57P01', '57P02', '57P03', '53300', '53200', '53100', '58030',
+  // Transient by nature: a serialization failure, a deadlock or a lost optimistic-concurrency
+  // race succeeds when run again, so it must never send a good message to the dead letters.
+  '40001', '40P01', 'PLT_ERR_CONCURRENCY_CONFLICT',
 ]);
 // SQLite primary result codes: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
 const SQLITE_INFRA_ERRCODES = new Set([5, 6, 7, 8, 10, 11, 13, 14]);
