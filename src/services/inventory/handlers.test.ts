@@ -1,18 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { MessageHandler } from '#platform/bus/consumer.ts';
-import { encode, type Envelope } from '#platform/bus/envelope.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
-import { migrate } from '#platform/db/migrate.ts';
-import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
-import { openSqlite } from '#platform/db/sqlite.ts';
 import { message, ReleaseStock, ReserveStock } from '#contracts/index.ts';
-import { databaseUrl, uniqueName } from '#test/infra.ts';
+import { postgresTestDb, sqliteTestDb } from '#test/support/db.ts';
+import { handleIn, runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { createProduct } from './catalog.ts';
 import { createHandlers } from './handlers.ts';
 import { getProduct, getReservation, migrations } from './store.ts';
@@ -20,46 +13,11 @@ import { getProduct, getReservation, migrations } from './store.ts';
 const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
 const ids = { newId: () => uuidv7() };
 
-async function sqliteDb(t: TestContext): Promise<Db> {
-  const dir = mkdtempSync(join(tmpdir(), 'inventory-'));
-  const db = openSqlite({ file: join(dir, 'inventory.sqlite') });
-  t.after(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db, [...outboxMigrations, ...migrations]);
-  return db;
-}
-
-async function postgresDb(t: TestContext): Promise<Db | undefined> {
-  const url = databaseUrl(t);
-  if (!url) return undefined;
-  const database = uniqueName('inventory_test');
-  const db = await openPostgres({ url, database, poolSize: 20 });
-  t.after(async () => {
-    await db.close();
-    await dropPostgresDatabase(url, database);
-  });
-  await migrate(db, [...outboxMigrations, ...migrations]);
-  return db;
-}
-
-type Emitted = Array<{ topic: string; message: Envelope }>;
+const sqliteDb = (t: TestContext) => sqliteTestDb(t, 'inventory', [...outboxMigrations, ...migrations]);
+const postgresDb = (t: TestContext) => postgresTestDb(t, 'inventory', [...outboxMigrations, ...migrations], { poolSize: 20 });
 
 /** Runs one command through its handler in its own transaction, as the consumer does. */
-async function handle(db: Db, cmd: { topic: string; message: Envelope }): Promise<Emitted> {
-  const handlers: Record<string, MessageHandler> = createHandlers({ dialect: db.dialect, clock });
-  const emitted: Emitted = [];
-  await db.transaction((tx) =>
-    handlers[cmd.message.type]({
-      tx,
-      message: cmd.message,
-      record: { ...encode(cmd.topic, cmd.message), partition: 0, offset: '0' },
-      emit: (topic, m) => void emitted.push({ topic, message: m }),
-    }),
-  );
-  return emitted;
-}
+const handle = (db: Db, cmd: Delivery): Promise<Emitted> => runHandler(db, createHandlers({ dialect: db.dialect, clock }), cmd);
 
 const reserveCmd = (orderId: string, items: Array<{ productId: string; quantity: number }>) =>
   message(ReserveStock, { key: orderId, payload: { orderId, items } });
@@ -213,8 +171,7 @@ async function batchedPartitions(db: Db): Promise<void> {
           for (let i = 0; i < 20; i++) {
             const orderId = uuidv7();
             const items = [{ productId: products[(partition + batch * 3 + i * 7) % 5].id, quantity: 1 }, { productId: products[(partition * 2 + i) % 5].id, quantity: 1 }];
-            const cmd = reserveCmd(orderId, items);
-            await handlers[cmd.message.type]({ tx, message: cmd.message, record: { ...encode(cmd.topic, cmd.message), partition, offset: String(i) }, emit: (topic, m) => void emitted.push({ topic, message: m }) });
+            await handleIn(tx, handlers, reserveCmd(orderId, items), emitted, { partition, offset: String(i) });
           }
         });
         for (const e of emitted) {

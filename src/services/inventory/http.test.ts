@@ -1,29 +1,14 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadPlatformConfig } from '#platform/config.ts';
 import { decode } from '#platform/bus/envelope.ts';
-import { silentLogger } from '#platform/log.ts';
-import { startServiceHost, type ServiceHost } from '#platform/service/host.ts';
-import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { Topics } from '#contracts/index.ts';
+import { startTestHost } from '#test/support/host.ts';
 import { registerRoutes } from './http.ts';
 import { seedDemoCatalog, demoCatalog } from './seed.ts';
 import { migrations } from './store.ts';
 
-async function startInventory(t: import('node:test').TestContext): Promise<{ host: ServiceHost; url: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'inventory-http-'));
-  const platform = loadPlatformConfig({ ORDERFLOW_DATA_DIR: dir, ORDERFLOW_PARTITIONS: '2' });
-  const host = await startServiceHost({ name: 'inventory', platform, migrations, topics: allTopics, validate: validateMessage, log: silentLogger });
-  t.after(async () => {
-    await host.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock });
-  const port = await host.listen(0);
-  return { host, url: `http://127.0.0.1:${port}` };
-}
+const startInventory = (t: TestContext) =>
+  startTestHost(t, { name: 'inventory', migrations, setup: (host) => registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock }) });
 
 const post = (url: string, body: unknown) =>
   fetch(`${url}/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

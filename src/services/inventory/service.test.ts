@@ -4,26 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadPlatformConfig } from '#platform/config.ts';
 import { decode, encode, type Envelope } from '#platform/bus/envelope.ts';
-import { silentLogger } from '#platform/log.ts';
-import { startServiceHost } from '#platform/service/host.ts';
-import { allTopics, message, ReleaseStock, ReserveStock, Topics, validateMessage } from '#contracts/index.ts';
+import { message, ReleaseStock, ReserveStock, Topics } from '#contracts/index.ts';
+import { openTestHost } from '#test/support/host.ts';
 import { createProduct } from './catalog.ts';
 import { createHandlers } from './handlers.ts';
 import { getProduct, migrations } from './store.ts';
 
 test('a ReserveStock published on the bus is answered once on inventory.events, even when delivered twice', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'inventory-service-'));
-  const platform = loadPlatformConfig({ ORDERFLOW_DATA_DIR: dir, ORDERFLOW_PARTITIONS: '2' });
-  const host = await startServiceHost({ name: 'inventory', platform, migrations, topics: allTopics, validate: validateMessage, log: silentLogger });
-  t.after(async () => {
-    await host.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const host = await openTestHost(t, { name: 'inventory', migrations });
 
   const seen: Envelope[] = [];
   const waiters: Array<() => void> = [];

@@ -1,19 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Db } from '#platform/db/db.ts';
-import { openSqlite } from '#platform/db/sqlite.ts';
+import { sqliteTestDb } from '#test/support/db.ts';
 import { createBatchWriter } from './batch-writer.ts';
 
 async function openDb(t: TestContext): Promise<Db> {
-  const dir = mkdtempSync(join(tmpdir(), 'orders-batch-'));
-  const db = openSqlite({ file: join(dir, 'b.sqlite') });
-  t.after(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const db = await sqliteTestDb(t, 'orders-batch');
   await db.execute('CREATE TABLE t (id INTEGER PRIMARY KEY)');
   return db;
 }

@@ -1,8 +1,5 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import {
   message,
@@ -16,11 +13,11 @@ import {
   type Contract,
   type PayloadOf,
 } from '#contracts/index.ts';
-import { encode, type Envelope } from '#platform/bus/envelope.ts';
+import type { Envelope } from '#platform/bus/envelope.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
-import { migrate } from '#platform/db/migrate.ts';
-import { openSqlite } from '#platform/db/sqlite.ts';
+import { sqliteTestDb } from '#test/support/db.ts';
+import { runHandler, type Emitted } from '#test/support/handlers.ts';
 import { createHandlers } from './handlers.ts';
 import { placeOrder } from './place-order.ts';
 import { getOrderView, getProduct, loadEvents, migrations } from './store.ts';
@@ -29,31 +26,15 @@ const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
 const ids = { newId: () => uuidv7() };
 const productId = '0190a1b2-0000-7000-8000-00000000000a';
 
-async function openDb(t: TestContext): Promise<Db> {
-  const dir = mkdtempSync(join(tmpdir(), 'orders-handlers-'));
-  const db = openSqlite({ file: join(dir, 'orders.sqlite') });
-  t.after(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db, [...outboxMigrations, ...migrations]);
-  return db;
-}
-
-type Sent = Array<{ topic: string; message: Envelope }>;
+const openDb = (t: TestContext) => sqliteTestDb(t, 'orders', [...outboxMigrations, ...migrations]);
 
 /** Runs one message through its handler in its own transaction, as the consumer does. */
-async function deliver<C extends Contract>(db: Db, contract: C, payload: PayloadOf<C>): Promise<{ sent: Sent; cause: Envelope }> {
-  const handlers = createHandlers({ clock });
+async function deliver<C extends Contract>(db: Db, contract: C, payload: PayloadOf<C>): Promise<{ sent: Emitted; cause: Envelope }> {
   const m = message(contract, { key: (payload as { orderId?: string }).orderId ?? 'k', payload });
-  const sent: Sent = [];
-  await db.transaction((tx) =>
-    handlers[m.message.type]({ tx, message: m.message, record: { ...encode(m.topic, m.message), partition: 0, offset: '0' }, emit: (topic, e) => void sent.push({ topic, message: e }) }),
-  );
-  return { sent, cause: m.message };
+  return { sent: await runHandler(db, createHandlers({ clock }), m), cause: m.message };
 }
 
-const summary = (sent: Sent) => sent.map((s) => [s.topic, s.message.type, s.message.payload]);
+const summary = (sent: Emitted) => sent.map((s) => [s.topic, s.message.type, s.message.payload]);
 
 async function placedOrder(db: Db, overrides: { paymentMethod?: string; country?: string } = {}): Promise<string> {
   await deliver(db, ProductCreated, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });

@@ -1,13 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { allTopics, message, ProductCreated, Topics, validateMessage } from '#contracts/index.ts';
-import { loadPlatformConfig } from '#platform/config.ts';
+import { message, ProductCreated, Topics } from '#contracts/index.ts';
 import { decode, encode, type Envelope } from '#platform/bus/envelope.ts';
-import { silentLogger } from '#platform/log.ts';
-import { startServiceHost, type ServiceHost } from '#platform/service/host.ts';
+import type { ServiceHost } from '#platform/service/host.ts';
+import { startTestHost } from '#test/support/host.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes } from './http.ts';
 import { migrations } from './store.ts';
@@ -17,13 +13,10 @@ const pear = { productId: '0190a1b2-0000-7000-8000-00000000000b', sku: 'P-1', na
 
 /** The orders service on the embedded deployment in a temp dir, its catalog learnt from the bus. */
 async function startOrders(t: TestContext): Promise<{ host: ServiceHost; url: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'orders-http-'));
-  const platform = loadPlatformConfig({ ORDERFLOW_DATA_DIR: dir, ORDERFLOW_PARTITIONS: '2' });
-  const host = await startServiceHost({ name: 'orders', platform, migrations, topics: allTopics, validate: validateMessage, log: silentLogger });
-  t.after(async () => {
-    await host.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  return startTestHost(t, { name: 'orders', migrations, setup: learnCatalog });
+}
+
+async function learnCatalog(host: ServiceHost): Promise<void> {
   registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock });
   let learnt = 0;
   const catalogKnown = Promise.withResolvers<void>();
@@ -40,8 +33,6 @@ async function startOrders(t: TestContext): Promise<{ host: ServiceHost; url: st
     return encode(m.topic, m.message);
   }));
   await catalogKnown.promise;
-  const port = await host.listen(0);
-  return { host, url: `http://127.0.0.1:${port}` };
 }
 
 const orderBody = (overrides: Record<string, unknown> = {}) => ({

@@ -1,35 +1,17 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { MessageHandler } from '#platform/bus/consumer.ts';
-import { encode, type Envelope } from '#platform/bus/envelope.ts';
 import type { Db } from '#platform/db/db.ts';
-import { migrate } from '#platform/db/migrate.ts';
-import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
-import { openSqlite } from '#platform/db/sqlite.ts';
 import { silentLogger, type Logger } from '#platform/log.ts';
 import { ChargePayment, message, RefundPayment } from '#contracts/index.ts';
-import { databaseUrl, uniqueName } from '#test/infra.ts';
+import { postgresTestDb, sqliteTestDb } from '#test/support/db.ts';
+import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { createHandlers } from './handlers.ts';
 import { getPayment, migrations } from './store.ts';
 
 const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
 
-async function sqliteDb(t: TestContext): Promise<Db> {
-  const dir = mkdtempSync(join(tmpdir(), 'payments-'));
-  const db = openSqlite({ file: join(dir, 'payments.sqlite') });
-  t.after(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db, migrations);
-  return db;
-}
-
-type Emitted = Array<{ topic: string; message: Envelope }>;
+const sqliteDb = (t: TestContext) => sqliteTestDb(t, 'payments', migrations);
 
 /** A logger that remembers its warnings (pino's shape, only what the handlers call). */
 function recordingLogger(): { log: Logger; warnings: unknown[] } {
@@ -39,19 +21,8 @@ function recordingLogger(): { log: Logger; warnings: unknown[] } {
   return { log, warnings };
 }
 
-async function handle(db: Db, cmd: { topic: string; message: Envelope }, log: Logger = silentLogger): Promise<Emitted> {
-  const handlers: Record<string, MessageHandler> = createHandlers({ ids: { newId: () => uuidv7() }, clock, log });
-  const emitted: Emitted = [];
-  await db.transaction((tx) =>
-    handlers[cmd.message.type]({
-      tx,
-      message: cmd.message,
-      record: { ...encode(cmd.topic, cmd.message), partition: 0, offset: '0' },
-      emit: (topic, m) => void emitted.push({ topic, message: m }),
-    }),
-  );
-  return emitted;
-}
+const handle = (db: Db, cmd: Delivery, log: Logger = silentLogger): Promise<Emitted> =>
+  runHandler(db, createHandlers({ ids: { newId: () => uuidv7() }, clock, log }), cmd);
 
 const chargeCmd = (orderId: string, method = 'card', amountCents = 2500) =>
   message(ChargePayment, { key: orderId, payload: { orderId, customerId: 'customer-1', amountCents, method } });
@@ -129,15 +100,8 @@ test('a refund for an order never charged records nothing, says nothing and logs
 });
 
 test('two charges of one order racing on PostgreSQL charge it once', async (t) => {
-  const url = databaseUrl(t);
-  if (!url) return;
-  const database = uniqueName('payments_test');
-  const db = await openPostgres({ url, database });
-  t.after(async () => {
-    await db.close();
-    await dropPostgresDatabase(url, database);
-  });
-  await migrate(db, migrations);
+  const db = await postgresTestDb(t, 'payments', migrations);
+  if (!db) return;
   const orderId = uuidv7();
   const results = await Promise.allSettled([handle(db, chargeCmd(orderId)), handle(db, chargeCmd(orderId))]);
   const won = results.filter((r) => r.status === 'fulfilled') as Array<PromiseFulfilledResult<Emitted>>;

@@ -1,47 +1,18 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import type { MessageHandler } from '#platform/bus/consumer.ts';
-import { encode, type Envelope } from '#platform/bus/envelope.ts';
 import type { Db } from '#platform/db/db.ts';
-import { migrate } from '#platform/db/migrate.ts';
-import { openSqlite } from '#platform/db/sqlite.ts';
 import { message, ScheduleShipment } from '#contracts/index.ts';
+import { sqliteTestDb } from '#test/support/db.ts';
+import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { trackingNumberFor } from './domain/carrier.ts';
 import { createHandlers } from './handlers.ts';
 import { getShipment, migrations } from './store.ts';
 
 const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
 
-async function sqliteDb(t: TestContext): Promise<Db> {
-  const dir = mkdtempSync(join(tmpdir(), 'shipping-'));
-  const db = openSqlite({ file: join(dir, 'shipping.sqlite') });
-  t.after(async () => {
-    await db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await migrate(db, migrations);
-  return db;
-}
-
-type Emitted = Array<{ topic: string; message: Envelope }>;
-
-async function handle(db: Db, cmd: { topic: string; message: Envelope }): Promise<Emitted> {
-  const handlers: Record<string, MessageHandler> = createHandlers({ clock });
-  const emitted: Emitted = [];
-  await db.transaction((tx) =>
-    handlers[cmd.message.type]({
-      tx,
-      message: cmd.message,
-      record: { ...encode(cmd.topic, cmd.message), partition: 0, offset: '0' },
-      emit: (topic, m) => void emitted.push({ topic, message: m }),
-    }),
-  );
-  return emitted;
-}
+const sqliteDb = (t: TestContext) => sqliteTestDb(t, 'shipping', migrations);
+const handle = (db: Db, cmd: Delivery): Promise<Emitted> => runHandler(db, createHandlers({ clock }), cmd);
 
 const scheduleCmd = (orderId: string, country: string) =>
   message(ScheduleShipment, { key: orderId, payload: { orderId, address: { country, city: 'Lyon' } } });

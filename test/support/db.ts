@@ -1,0 +1,42 @@
+/**
+ * A migrated test database that cleans itself up: a SQLite file in a temp dir, or a
+ * PostgreSQL database of its own (skipped without DATABASE_URL, failed under CI).
+ */
+import type { TestContext } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Db, Migration } from '#platform/db/db.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { databaseUrl, uniqueName } from '#test/infra.ts';
+
+/** A SQLite Db in a fresh temp dir, migrated; closed and removed after the test. */
+export async function sqliteTestDb(t: TestContext, name: string, migrations: Migration[] = []): Promise<Db> {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const db = openSqlite({ file: join(dir, `${name}.sqlite`) });
+  t.after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  if (migrations.length > 0) await migrate(db, migrations);
+  return db;
+}
+
+/**
+ * A PostgreSQL Db on a database unique to this run, migrated; dropped after the test.
+ * Undefined when DATABASE_URL is unset: the test has then been skipped (see test/infra.ts).
+ */
+export async function postgresTestDb(t: TestContext, name: string, migrations: Migration[] = [], opts: { poolSize?: number } = {}): Promise<Db | undefined> {
+  const url = databaseUrl(t);
+  if (!url) return undefined;
+  const database = uniqueName(`${name}_test`);
+  const db = await openPostgres({ url, database, ...opts });
+  t.after(async () => {
+    await db.close();
+    await dropPostgresDatabase(url, database);
+  });
+  if (migrations.length > 0) await migrate(db, migrations);
+  return db;
+}
