@@ -6,10 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startSystem } from '#runtime/system.ts';
-import { createClient } from '#lab/client.ts';
-import { deployments } from './deployments.ts';
-import { checkInvariants, waitFor } from './invariants.ts';
+import { deployments, startDeployment } from './deployments.ts';
+import { settledInvariants, waitFor } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
 
 const victims = ['orders', 'inventory', 'payments'] as const;
@@ -17,12 +15,7 @@ const victims = ['orders', 'inventory', 'payments'] as const;
 for (const deployment of deployments) {
   describe(`crashes on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
     test('orders, inventory and payments killed with SIGKILL mid-burst lose and duplicate nothing', async (t) => {
-      const { dataDir, env, cleanup } = deployment.prepare();
-      t.after(cleanup);
-      const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 }, stdio: 'pipe' });
-      t.after(() => system.stop());
-      const client = createClient(system.gatewayUrl);
-      t.after(() => client.close());
+      const { system, client } = await startDeployment(t, deployment);
 
       const initialStock = await createCatalog(client, 4, 150);
       // A burst spread over several seconds, so each kill lands while orders flow.
@@ -43,12 +36,7 @@ for (const deployment of deployments) {
 
       await waitAllTerminal(client, placed, 120_000);
       const exp = expectation(initialStock, placed);
-      let problems: string[] = [];
-      await waitFor('the invariants to hold', async () => {
-        problems = await checkInvariants(client, exp);
-        return problems.length === 0 ? true : undefined;
-      }, 30_000, 500).catch(() => undefined);
-      assert.deepEqual(problems, []);
+      assert.deepEqual(await settledInvariants(client, exp), []);
     });
   });
 }

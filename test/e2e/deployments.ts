@@ -3,9 +3,12 @@
  * and the embedded log) and the distributed one (Apache Kafka and PostgreSQL, found through
  * KAFKA_BROKERS and DATABASE_URL).
  */
+import type { TestContext } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient, type Client } from '#lab/client.ts';
+import { startSystem, type System } from '#runtime/system.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
 export interface Deployment {
@@ -48,3 +51,16 @@ export const deployments: Deployment[] = [
     },
   },
 ];
+
+const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 };
+
+/** Starts every service as its own process on the deployment, and a client of its gateway; all stopped after the test. */
+export async function startDeployment(t: TestContext, deployment: Deployment): Promise<{ system: System; client: Client }> {
+  const { dataDir, env, cleanup } = deployment.prepare();
+  t.after(cleanup);
+  const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
+  t.after(() => system.stop());
+  const client = createClient(system.gatewayUrl);
+  t.after(() => client.close());
+  return { system, client };
+}

@@ -105,3 +105,16 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/**
+ * Polls the invariants until they hold or `timeoutMs` passes (compensations may still be in
+ * flight when the last status turns) and returns the last problems found, empty when all hold.
+ */
+export async function settledInvariants(client: Client, exp: Expectation, timeoutMs = 30_000): Promise<string[]> {
+  let problems: string[] = [];
+  await waitFor('the invariants to hold', async () => {
+    problems = await checkInvariants(client, exp);
+    return problems.length === 0 ? true : undefined;
+  }, timeoutMs, 500).catch(() => undefined);
+  return problems;
+}

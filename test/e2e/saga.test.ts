@@ -4,23 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startSystem } from '#runtime/system.ts';
-import { createClient } from '#lab/client.ts';
-import { deployments } from './deployments.ts';
-import { checkInvariants, waitFor } from './invariants.ts';
+import { deployments, startDeployment } from './deployments.ts';
+import { settledInvariants } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
-
-const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 };
 
 for (const deployment of deployments) {
   describe(`the order saga on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
     test('a burst of concurrent orders over few products all settle and every invariant holds', async (t) => {
-      const { dataDir, env, cleanup } = deployment.prepare();
-      t.after(cleanup);
-      const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
-      t.after(() => system.stop());
-      const client = createClient(system.gatewayUrl);
-      t.after(() => client.close());
+      const { client } = await startDeployment(t, deployment);
 
       const health = await client.health();
       assert.equal(health.status, 200, JSON.stringify(health.body));
@@ -43,21 +34,11 @@ for (const deployment of deployments) {
 
       // Compensations may still be in flight when the last status turns: poll until quiet.
       const exp = expectation(initialStock, placed);
-      let problems: string[] = [];
-      await waitFor('the invariants to hold', async () => {
-        problems = await checkInvariants(client, exp);
-        return problems.length === 0 ? true : undefined;
-      }, 30_000, 500).catch(() => undefined);
-      assert.deepEqual(problems, []);
+      assert.deepEqual(await settledInvariants(client, exp), []);
     });
 
     test('an Idempotency-Key replay returns the same order, also when sent concurrently', async (t) => {
-      const { dataDir, env, cleanup } = deployment.prepare();
-      t.after(cleanup);
-      const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
-      t.after(() => system.stop());
-      const client = createClient(system.gatewayUrl);
-      t.after(() => client.close());
+      const { client } = await startDeployment(t, deployment);
 
       const initialStock = await createCatalog(client, 1, 100);
       const [productId] = initialStock.keys();
@@ -81,12 +62,7 @@ for (const deployment of deployments) {
     });
 
     test('bad input gets coded 400, 404 and 422 answers and never a 500', async (t) => {
-      const { dataDir, env, cleanup } = deployment.prepare();
-      t.after(cleanup);
-      const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
-      t.after(() => system.stop());
-      const client = createClient(system.gatewayUrl);
-      t.after(() => client.close());
+      const { client } = await startDeployment(t, deployment);
 
       const cases: Array<[string, () => Promise<{ status: number; body: any }>, number]> = [
         ['malformed JSON', () => client.call('POST', '/api/orders', '{"customerId":'), 400],
