@@ -166,6 +166,19 @@ for (const variant of variants) {
       assert.ok(Date.now() - started < 500, `published ${Date.now() - started} ms after commit`);
     });
 
+    test('an idle relay does not keep waking itself with its own commits', async (t) => {
+      const { db, bus } = await setup(t);
+      let transactions = 0;
+      const counted: Db = { ...db, dialect: db.dialect, transaction: (fn) => (transactions++, db.transaction(fn)), onCommit: (l) => db.onCommit(l) };
+      const relay = startOutboxRelay({ db: counted, bus, log: silentLogger, idlePollMs: 60_000 });
+      t.after(() => relay.close());
+      await db.transaction(async (tx) => appendToOutbox(tx, [{ topic: TOPIC, message: message('i', 1) }]));
+      await relay.flush();
+      const after = transactions;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(transactions - after <= 1, `the idle relay ran ${transactions - after} transactions in 200 ms`);
+    });
+
     test('publishes what is pending when closed', async (t) => {
       const { db, bus, relay } = await setup(t);
       const m = message('c', 1);

@@ -124,6 +124,7 @@ interface OutboxRow {
 const SELECT_SQLITE = 'SELECT seq, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1';
 // SKIP LOCKED: a second relay instance on the same database passes over rows being published.
 const SELECT_POSTGRES = `${SELECT_SQLITE} FOR UPDATE SKIP LOCKED`;
+const PEEK_POSTGRES = 'SELECT 1 AS pending FROM outbox WHERE published_at IS NULL LIMIT 1';
 // One relay per database at a time keeps a key's messages in order across instances: with
 // SKIP LOCKED alone, two instances could publish consecutive batches concurrently.
 const RELAY_LOCK_POSTGRES = 'SELECT pg_advisory_xact_lock(7261530071)';
@@ -167,6 +168,11 @@ export function startOutboxRelay(opts: { db: Db; bus: Bus; log?: Logger; batchSi
     const toRecords = (rows: OutboxRow[]): OutRecord[] =>
       rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) }));
     if (db.dialect === 'postgres') {
+      // Peek outside a transaction first: a relay transaction's own commit wakes the relay,
+      // so an empty cycle that committed would wake it again, and it would spin through
+      // empty transactions (four round trips each, a pooled connection held) forever.
+      const [pending] = await db.query(PEEK_POSTGRES);
+      if (pending === undefined) return 0;
       return db.transaction(async (tx) => {
         await tx.query(RELAY_LOCK_POSTGRES);
         const rows = await tx.query<OutboxRow>(SELECT_POSTGRES, [batchSize]);
