@@ -148,3 +148,21 @@ test('isInfrastructureError tells connection failures from handler failures', ()
   assert.equal(isInfrastructureError(Object.assign(new Error('dup'), { code: '23505' })), false);
   assert.equal(isInfrastructureError(new Error('a bug')), false);
 });
+
+test('batches of several partitions share a transaction, and a failing message holds back no other partition', async (t) => {
+  const { db, bus, start, publish, processed } = await setup(t);
+  let transactions = 0;
+  const transaction = db.transaction.bind(db);
+  db.transaction = (fn) => (transactions++, transaction(fn));
+  await start({
+    Thing: async (ctx) => {
+      if ((ctx.message.payload as { n: number }).n === 7) throw new Error('cannot handle 7');
+      await recordSeen(ctx);
+    },
+  });
+  await publish(...Array.from({ length: 40 }, (_, i) => msg('Thing', `k${i}`, i)));
+  await until('the others are processed', () => processed.length === 39);
+  await until('the failing one is dead-lettered', async () => (await listDeadLetters(bus, TOPIC)).length === 1);
+  assert.deepEqual(await seenNs(db), Array.from({ length: 40 }, (_, i) => i).filter((n) => n !== 7));
+  assert.ok(transactions < 40, `${transactions} transactions for 40 messages`);
+});

@@ -102,6 +102,8 @@ export async function startConsumer(opts: {
   retry?: RetryOptions;
   log?: Logger;
   onProcessed?: (message: Envelope) => void;
+  /** Transactions in flight at once, each shared by the batches of several partitions. */
+  maxConcurrent?: number;
 }): Promise<Consumer> {
   const { db, bus, groupId, handlers } = opts;
   const log = (opts.log ?? silentLogger).child({ groupId });
@@ -110,6 +112,9 @@ export async function startConsumer(opts: {
   const maxMs = opts.retry?.maxMs ?? 2000;
   let closing = false;
   const sleepers = new Set<() => void>();
+  // SQLite serialises transactions anyway; on PostgreSQL a few run at once on the pool.
+  const maxConcurrent = Math.max(1, opts.maxConcurrent ?? (db.dialect === 'sqlite' ? 1 : 3));
+  const maxShared = 1000;
 
   await bus.ensureTopics(opts.topics.map((t) => ({ name: dlqTopic(t), partitions: 1 })));
 
@@ -225,14 +230,76 @@ export async function startConsumer(opts: {
       await bus.publish(invalid.map(({ record, err }) => deadLetterRecord(record, errorInfo(err, 'PLT_ERR_INVALID_MESSAGE'), 0)));
     }
     if (items.length === 0) return;
+    await shared(items);
+  }
+
+  // One message per transaction after its batch failed on `err`, so the others still commit.
+  async function oneByOneAfter(items: Item[], err: ReturnType<typeof HandlerFailed>): Promise<void> {
+    const failedId = (err.details as { messageId: string }).messageId;
+    for (const item of items) await oneByOne(item, item.message.id === failedId ? err : undefined);
+  }
+
+  async function alone(items: Item[]): Promise<void> {
     try {
       processed(await db.transaction((tx) => run(tx, items)));
     } catch (err) {
       if (!isHandlerError(err)) throw err;
-      // One message failed: go on one message per transaction, so the others still commit.
-      const failedId = (err.details as { messageId: string }).messageId;
-      for (const item of items) await oneByOne(item, item.message.id === failedId ? err : undefined);
+      await oneByOneAfter(items, err);
     }
+  }
+
+  // Group commit across partitions: the bus hands each partition's batch over on its own,
+  // and with many partitions those batches are small, so the batches that arrive while
+  // transactions are in flight share the next one (BEGIN, inbox, outbox and COMMIT once).
+  // A partition sends its next batch only after this one committed, so order per key holds.
+  // When the shared transaction fails on a handler error, each batch runs alone, outside
+  // the concurrency slot, so retries with backoff hold back no other partition.
+  const queue: Array<{ items: Item[]; resolve: () => void; reject: (err: unknown) => void }> = [];
+  let running = 0;
+  let scheduled = false;
+
+  async function runShared(group: typeof queue): Promise<void> {
+    try {
+      processed(await db.transaction((tx) => run(tx, group.length === 1 ? group[0].items : group.flatMap((g) => g.items))));
+      for (const g of group) g.resolve();
+      return;
+    } catch (err) {
+      if (!isHandlerError(err)) {
+        for (const g of group) g.reject(err);
+        return;
+      }
+      if (group.length === 1) void oneByOneAfter(group[0].items, err).then(group[0].resolve, group[0].reject);
+      else for (const g of group) void alone(g.items).then(g.resolve, g.reject);
+    }
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (running < maxConcurrent && queue.length > 0) {
+      let count = 0;
+      let n = 0;
+      while (n < queue.length && (n === 0 || count + queue[n].items.length <= maxShared)) count += queue[n++].items.length;
+      running++;
+      void runShared(queue.splice(0, n)).finally(() => {
+        running--;
+        schedule();
+      });
+    }
+  }
+
+  // setImmediate: the batches of one fetch response, handed over in the same tick, join.
+  function schedule(): void {
+    if (scheduled || queue.length === 0 || running >= maxConcurrent) return;
+    scheduled = true;
+    setImmediate(pump);
+  }
+
+  function shared(items: Item[]): Promise<void> {
+    if (closing) return alone(items);
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ items, resolve, reject });
+      schedule();
+    });
   }
 
   const subscription = await bus.subscribe({
