@@ -3,7 +3,7 @@
  * BENCHMARKS.md. Per deployment: a warm-up, a fixed arrival rate (open model) for the
  * completion latency, and a closed loop at saturation for the completed orders/s.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,7 +58,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     results.push(await benchDeployment(deployment, env, { rate, seconds, concurrency, warmup }));
   }
   const md = report(results, { rate, seconds, concurrency, argv });
-  writeFileSync(values.out!, md);
+  writeFileSync(values.out!, mergeInto(existsSync(values.out!) ? readFileSync(values.out!, 'utf8') : undefined, md));
   console.log(`\n${md}\nwritten to ${values.out}`);
 }
 
@@ -120,8 +120,6 @@ function report(results: DeploymentResult[], o: { rate: number; seconds: number;
     ];
   });
   return [
-    '# Benchmarks',
-    '',
     'End-to-end order saga (events architecture): POST /api/orders through the gateway until the',
     "order's terminal event (OrderConfirmed or OrderCancelled) is on the bus. 90% of orders are",
     'confirmed, 5% declined, 5% unserved (both compensated). Everything on one machine: the five',
@@ -136,6 +134,18 @@ function report(results: DeploymentResult[], o: { rate: number; seconds: number;
     ...rows,
     '',
   ].join('\n');
+}
+
+const START = '<!-- bench:start (written by npm run bench) -->';
+const END = '<!-- bench:end -->';
+
+/** Replaces the measured part of an existing report and keeps the prose written around it. */
+export function mergeInto(existing: string | undefined, measured: string): string {
+  const block = `${START}\n${measured.trim()}\n${END}`;
+  const from = existing?.indexOf(START) ?? -1;
+  const to = existing?.indexOf(END) ?? -1;
+  if (existing === undefined || from < 0 || to < from) return `# Benchmarks\n\n${block}\n`;
+  return existing.slice(0, from) + block + existing.slice(to + END.length);
 }
 
 function errorsOf(r: RunResult): string {
