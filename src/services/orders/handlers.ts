@@ -8,14 +8,18 @@ import type { MessageHandler } from '#platform/bus/consumer.ts';
 import type { Logger } from '#platform/log.ts';
 import { fold } from './domain/order.ts';
 import { react, sagaReplyTypes, type SagaReply } from './domain/saga.ts';
-import { appendEvents, loadEvents, updateView, upsertProduct } from './store.ts';
+import type { Dialect } from '#platform/db/db.ts';
+import { appendStep, loadEvents, upsertProduct } from './store.ts';
 
 export interface HandlerDeps {
   clock: { now(): Date };
   log?: Logger;
+  /** Picks the per-dialect SQL; without it the portable statements run (slower on PostgreSQL). */
+  dialect?: Dialect;
 }
 
 export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler> {
+  const dialect = deps.dialect ?? 'sqlite';
   // Load the stream (a handful of rows), fold, decide, append, update the view, emit.
   // A ConcurrencyConflict from the append rolls the batch back and the consumer retries.
   const onReply: MessageHandler = async (ctx) => {
@@ -27,8 +31,7 @@ export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler
       deps.log?.debug({ orderId, type: reply.type, step: state.step, messageId: ctx.message.id }, 'reply does not fit the order; ignored');
       return;
     }
-    await appendEvents(ctx.tx, orderId, state.version, step.events);
-    await updateView(ctx.tx, step.state);
+    await appendStep(ctx.tx, dialect, state.version, step.events, step.state);
     for (const o of step.send) {
       const m = message(o.contract, { key: orderId, payload: o.payload, cause: ctx.message });
       ctx.emit(m.topic, m.message);

@@ -13,6 +13,6 @@ registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock });
 await host.consume({
   groupId: 'orders',
   topics: [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
-  handlers: createHandlers({ clock: host.clock, log: host.log }),
+  handlers: createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect }),
 });
 await host.listen(config.port, config.host);

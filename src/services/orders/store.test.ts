@@ -10,9 +10,21 @@ import { openSqlite } from '#platform/db/sqlite.ts';
 import { silentLogger } from '#platform/log.ts';
 import { postgresSkip, uniqueName } from '#test/infra.ts';
 import { fold } from './domain/order.ts';
-import { orderPlaced, paymentCharged, stockReserved, orderId, productA, productB, cancelled, t0 } from './domain/test-fixtures.ts';
+import {
+  orderPlaced,
+  paymentCharged,
+  stockReserved,
+  shipmentScheduled,
+  orderConfirmed,
+  orderId,
+  productA,
+  productB,
+  cancelled,
+  t0,
+} from './domain/test-fixtures.ts';
 import {
   appendEvents,
+  appendStep,
   claimIdempotencyKey,
   findIdempotencyKey,
   getOrderView,
@@ -86,6 +98,35 @@ for (const adapter of adapters) {
       // The transaction is still usable after a conflict (no poisoned PostgreSQL transaction).
       await db.transaction((tx) => appendEvents(tx, id, 2, [paymentCharged]));
       assert.equal((await loadEvents(db, id)).length, 3);
+    });
+
+    test('a saga step appends its events and moves the view in one go, or conflicts and keeps nothing', async () => {
+      const id = '0190a1b2-0000-7000-8000-100000000003';
+      const placed = { ...orderPlaced, data: { ...orderPlaced.data, orderId: id } } as typeof orderPlaced;
+      const history = [placed, stockReserved, paymentCharged];
+      await db.transaction(async (tx) => {
+        await appendEvents(tx, id, 0, history);
+        await insertView(tx, fold(history));
+      });
+      const done = fold([shipmentScheduled, orderConfirmed], fold(history));
+      await db.transaction((tx) => appendStep(tx, db.dialect, 3, [shipmentScheduled, orderConfirmed], done));
+      assert.deepEqual(await loadEvents(db, id), [...history, shipmentScheduled, orderConfirmed]);
+      assert.equal((await getOrderView(db, id))?.status, 'CONFIRMED');
+      assert.equal((await getOrderView(db, id))?.updatedAt, shipmentScheduled.at);
+
+      // A writer that folded an older version: one of its two events would still fit (version
+      // 6), so the conflict must undo it along with the rest of the transaction.
+      const stale = fold([cancelled('SHIPPING_UNAVAILABLE', '2025-01-01T00:00:09.000Z')], fold(history));
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await upsertProduct(tx, { productId: productB, sku: 'LOST', name: 'lost', priceCents: 1 }, t0);
+          await appendStep(tx, db.dialect, 4, [cancelled('SHIPPING_UNAVAILABLE'), cancelled('SHIPPING_UNAVAILABLE')], stale);
+        }),
+        (err: any) => err.code === 'PLT_ERR_CONCURRENCY_CONFLICT' && err.details.orderId === id,
+      );
+      assert.equal((await loadEvents(db, id)).length, 5);
+      assert.equal((await getOrderView(db, id))?.status, 'CONFIRMED');
+      assert.equal(await getProduct(db, productB), undefined);
     });
 
     test('the view is written with the order and follows its status', async () => {

@@ -73,6 +73,36 @@ export async function appendEvents(sql: Sql, orderId: string, expectedVersion: n
   }
 }
 
+// On PostgreSQL a saga step is one statement: the events (one multi-row insert) and, only
+// when they all went in, the view row. A round trip costs far more there than the work.
+const APPEND_AND_UPDATE_VIEW = `WITH ev AS (
+    INSERT INTO order_events (order_id, version, type, data, occurred_at)
+    SELECT $1, e.v, e.type, e.data, e.at FROM jsonb_to_recordset($2::jsonb) AS e(v int, type text, data text, at text)
+    ON CONFLICT (order_id, version) DO NOTHING RETURNING 1
+  ), vw AS (
+    UPDATE orders_view SET status = $3, reason = $4, updated_at = $5 WHERE id = $1 AND (SELECT count(*) FROM ev) = $6 RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM ev)::int AS appended`;
+
+/**
+ * Appends a saga step's `events` after `expectedVersion` and brings the view row to
+ * `state`, in the caller's transaction. Throws PLT_ERR_CONCURRENCY_CONFLICT when another
+ * writer took one of the versions; some of the events may then be written, so the caller's
+ * transaction must roll back (it is retried).
+ */
+export async function appendStep(sql: Sql, dialect: Dialect, expectedVersion: number, events: readonly OrderEvent[], state: OrderState): Promise<void> {
+  if (dialect === 'sqlite') {
+    await appendEvents(sql, state.id, expectedVersion, events);
+    await updateView(sql, state);
+    return;
+  }
+  const rows = events.map((e, i) => ({ v: expectedVersion + i + 1, type: e.type, data: JSON.stringify(e.data), at: e.at }));
+  const [r] = await sql.query<{ appended: number }>(APPEND_AND_UPDATE_VIEW, [state.id, JSON.stringify(rows), statusOf(state), state.reason ?? null, state.updatedAt, events.length]);
+  if (Number(r.appended) !== events.length) {
+    throw ConcurrencyConflict(`order ${state.id} already has an event after version ${expectedVersion}`, { details: { orderId: state.id, version: expectedVersion + 1 } });
+  }
+}
+
 // --- the read model ----------------------------------------------------------------------
 
 export interface OrderView {
