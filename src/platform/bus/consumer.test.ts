@@ -125,6 +125,36 @@ test('one failing message does not hold back the others of its batch', async (t)
   assert.equal(inbox.length, 0, 'a dead-lettered message is not recorded in the inbox');
 });
 
+test('afterCommit hooks run once their transaction committed, and never for one rolled back', async (t) => {
+  const { db, start, publish, processed } = await setup(t);
+  const committed: number[] = [];
+  let commits = 0;
+  const off = db.onCommit(() => void commits++);
+  t.after(off);
+  await start({
+    Thing: async (ctx) => {
+      const n = (ctx.message.payload as { n: number }).n;
+      await recordSeen(ctx);
+      const commitsBefore = commits;
+      ctx.afterCommit?.(() => {
+        assert.ok(commits > commitsBefore, 'the hook runs after the commit');
+        committed.push(n);
+      });
+      // A failing hook is logged; it neither fails the message nor stops the other hooks.
+      ctx.afterCommit?.(() => {
+        throw new Error('a broken hook');
+      });
+      if (n === 3) throw new Error('cannot handle 3');
+    },
+  });
+  // One batch: its shared transaction rolls back on 3, then each message runs alone.
+  await publish(...[1, 2, 3, 4, 5].map((n) => msg('Thing', 'same', n)));
+  await until('the others are processed', () => processed.length === 4);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(committed.sort(), [1, 2, 4, 5], 'one hook each for the committed messages, none from the rolled-back batch');
+  assert.deepEqual(await seenNs(db), [1, 2, 4, 5]);
+});
+
 test('an unavailable dependency is not dead-lettered: the batch is delivered again', async (t) => {
   const { bus, start, publish, processed } = await setup(t);
   let calls = 0;

@@ -44,6 +44,12 @@ export interface MessageContext {
   record: InRecord;
   /** Queues a message for the outbox, written in the same transaction. */
   emit(topic: string, message: Envelope): void;
+  /**
+   * Runs `fn` once the transaction committed; dropped when it rolls back (the message is
+   * then handled again). For in-process state that must only follow committed writes,
+   * such as a cache. Absent when a handler runs outside the consumer.
+   */
+  afterCommit?(fn: () => void): void;
 }
 export type MessageHandler = (ctx: MessageContext) => Promise<void>;
 export interface Consumer {
@@ -131,7 +137,7 @@ export async function startConsumer(opts: {
   }
 
   // Records the items in the inbox, runs the handlers of new ones, writes their emits.
-  async function run(tx: Sql, items: Item[]): Promise<Envelope[]> {
+  async function run(tx: Sql, items: Item[], after: Array<() => void>): Promise<Envelope[]> {
     const fresh = await recordInInbox(tx, groupId, items.map((i) => i.message.id));
     const emitted: Array<{ topic: string; message: Envelope }> = [];
     const done: Envelope[] = [];
@@ -144,6 +150,7 @@ export async function startConsumer(opts: {
         message: item.message,
         record: item.record,
         emit: (topic, message) => void emitted.push({ topic, message }),
+        afterCommit: (fn) => void after.push(fn),
       };
       try {
         await item.handler(ctx);
@@ -156,6 +163,23 @@ export async function startConsumer(opts: {
       done.push(item.message);
     }
     await appendToOutbox(tx, emitted);
+    return done;
+  }
+
+  // One transaction over `items`; the afterCommit hooks of its handlers run once it committed.
+  async function commit(items: Item[]): Promise<Envelope[]> {
+    let after: Array<() => void> = [];
+    const done = await db.transaction((tx) => {
+      after = [];
+      return run(tx, items, after);
+    });
+    for (const fn of after) {
+      try {
+        fn();
+      } catch (err) {
+        log.error({ err }, 'an afterCommit hook failed');
+      }
+    }
     return done;
   }
 
@@ -191,7 +215,7 @@ export async function startConsumer(opts: {
       if (closing) throw ShuttingDown('consumer is closing; the batch will be delivered again');
       attempt++;
       try {
-        processed(await db.transaction((tx) => run(tx, [item])));
+        processed(await commit([item]));
         return;
       } catch (err) {
         if (!isHandlerError(err)) throw err;
@@ -241,7 +265,7 @@ export async function startConsumer(opts: {
 
   async function alone(items: Item[]): Promise<void> {
     try {
-      processed(await db.transaction((tx) => run(tx, items)));
+      processed(await commit(items));
     } catch (err) {
       if (!isHandlerError(err)) throw err;
       await oneByOneAfter(items, err);
@@ -260,7 +284,7 @@ export async function startConsumer(opts: {
 
   async function runShared(group: typeof queue): Promise<void> {
     try {
-      processed(await db.transaction((tx) => run(tx, group.length === 1 ? group[0].items : group.flatMap((g) => g.items))));
+      processed(await commit(group.length === 1 ? group[0].items : group.flatMap((g) => g.items)));
       for (const g of group) g.resolve();
       return;
     } catch (err) {
