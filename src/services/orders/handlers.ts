@@ -6,9 +6,10 @@
 import { message, type PayloadOf, type ProductCreated } from '#contracts/index.ts';
 import type { MessageHandler } from '#platform/bus/consumer.ts';
 import type { Logger } from '#platform/log.ts';
-import { fold } from './domain/order.ts';
+import { fold, type OrderState } from './domain/order.ts';
 import { react, sagaReplyTypes, type SagaReply } from './domain/saga.ts';
-import type { Dialect } from '#platform/db/db.ts';
+import type { Dialect, Sql } from '#platform/db/db.ts';
+import { createStateCache, type StateCache } from './state-cache.ts';
 import { appendStep, loadEvents, upsertProduct } from './store.ts';
 
 export interface HandlerDeps {
@@ -16,22 +17,50 @@ export interface HandlerDeps {
   log?: Logger;
   /** Picks the per-dialect SQL; without it the portable statements run (slower on PostgreSQL). */
   dialect?: Dialect;
+  /** Folded states of live orders, shared with the POST path; a private one when absent. */
+  cache?: StateCache;
 }
 
 export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler> {
   const dialect = deps.dialect ?? 'sqlite';
-  // Load the stream (a handful of rows), fold, decide, append, update the view, emit.
-  // A ConcurrencyConflict from the append rolls the batch back and the consumer retries.
+  const cache = deps.cache ?? createStateCache();
+  // What this transaction wrote, per order: a later message of the same transaction must
+  // see it, and the cache only learns it after the commit. Keyed by ctx.tx, which the
+  // consumer hands to every message of a transaction.
+  const written = new WeakMap<Sql, Map<string, OrderState>>();
+  const load = async (tx: Sql, orderId: string) => fold(await loadEvents(tx, orderId));
+
+  // Fold (from the cache, or the stream), decide, append + update the view, emit. A
+  // ConcurrencyConflict from the append rolls the batch back and the consumer retries.
   const onReply: MessageHandler = async (ctx) => {
     const reply = { type: ctx.message.type, payload: ctx.message.payload } as SagaReply;
     const orderId = reply.payload.orderId.toLowerCase();
-    const state = fold(await loadEvents(ctx.tx, orderId));
-    const step = react(state, reply, deps.clock.now().toISOString());
+    const now = deps.clock.now().toISOString();
+    let mine = written.get(ctx.tx);
+    let state = mine?.get(orderId);
+    const cached = state === undefined ? cache.get(orderId) : undefined;
+    state ??= cached ?? (await load(ctx.tx, orderId));
+    let step = react(state, reply, now);
+    if (step.events.length === 0 && cached !== undefined) {
+      // A stale entry could make a due reply look like a duplicate: only the stream may
+      // decide to drop one.
+      state = await load(ctx.tx, orderId);
+      step = react(state, reply, now);
+    }
     if (step.events.length === 0) {
       deps.log?.debug({ orderId, type: reply.type, step: state.step, messageId: ctx.message.id }, 'reply does not fit the order; ignored');
       return;
     }
-    await appendStep(ctx.tx, dialect, state.version, step.events, step.state);
+    try {
+      await appendStep(ctx.tx, dialect, state.version, step.events, step.state);
+    } catch (err) {
+      cache.forget(orderId);
+      throw err;
+    }
+    if (mine === undefined) written.set(ctx.tx, (mine = new Map()));
+    mine.set(orderId, step.state);
+    const next = step.state;
+    ctx.afterCommit?.(() => cache.remember(next));
     for (const o of step.send) {
       const m = message(o.contract, { key: orderId, payload: o.payload, cause: ctx.message });
       ctx.emit(m.topic, m.message);

@@ -10,6 +10,7 @@ import { initialState, type OrderStatus, type ShippingAddress } from './domain/o
 import { priceItems, type RequestedLine } from './domain/pricing.ts';
 import { startSaga } from './domain/saga.ts';
 import type { BatchWriter } from './batch-writer.ts';
+import type { StateCache } from './state-cache.ts';
 import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
 
 export const IdempotencyKeyReused = defineError('ORD_ERR_IDEMPOTENCY_KEY_REUSED', 422);
@@ -20,6 +21,8 @@ export interface OrdersDeps {
   clock: { now(): Date };
   /** Group commit of the accepting transactions; by default one transaction per order. */
   write?: BatchWriter;
+  /** Learns each new order's state once it committed, for the saga's first reply. */
+  cache?: StateCache;
 }
 
 export interface PlaceOrderRequest {
@@ -86,7 +89,10 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     await appendToOutbox(tx, outgoing);
     return true;
   });
-  if (created) return { id: orderId, status: 'PENDING', replayed: false };
+  if (created) {
+    deps.cache?.remember(step.state);
+    return { id: orderId, status: 'PENDING', replayed: false };
+  }
 
   // Lost the race to a concurrent request with the same key, which has committed.
   const winner = await findIdempotencyKey(db, idempotencyKey as string);
