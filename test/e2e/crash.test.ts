@@ -19,9 +19,12 @@ for (const deployment of deployments) {
 
       const initialStock = await createCatalog(client, 4, 150);
       // A burst spread over several seconds, so each kill lands while orders flow.
-      const burst = placeBurst(client, [...initialStock.keys()], { count: 240, concurrency: 8, paceMs: 60, declineRatio: 0.15, unservedRatio: 0.1, seed: 11, retryForMs: 90_000 });
+      let burstDone = false;
+      const burst = placeBurst(client, [...initialStock.keys()], { count: 300, concurrency: 6, paceMs: 80, declineRatio: 0.15, unservedRatio: 0.1, seed: 11, retryForMs: 90_000 });
+      void burst.finally(() => (burstDone = true)).catch(() => undefined);
       for (const victim of victims) {
-        await sleep(1200);
+        await sleep(1000);
+        assert.equal(burstDone, false, `the burst is still running when ${victim} is killed`);
         const pid = system.pid(victim);
         assert.ok(pid, `${victim} runs`);
         system.kill(victim, 'SIGKILL');
@@ -30,7 +33,7 @@ for (const deployment of deployments) {
       }
       const { placed, retries } = await burst;
       t.diagnostic(`placed ${placed.length} orders (${retries} retried requests while services restarted)`);
-      assert.equal(placed.length, 240, 'every order was eventually accepted');
+      assert.equal(placed.length, 300, 'every order was eventually accepted');
       assert.equal(new Set(placed.map((o) => o.id)).size, placed.length, 'no order was accepted twice');
       for (const victim of victims) assert.ok(system.restarts(victim) >= 1, `${victim} was restarted`);
 
