@@ -24,7 +24,7 @@ const USAGE = `usage: orderflow <command> [options]
   dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
         List the dead letters of a topic, or publish them back to it.
   bench [options]
-        Load the running system and report throughput and latency (orderflow bench --help).`;
+        Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).`;
 
 class UsageError extends Error {}
 

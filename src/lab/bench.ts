@@ -10,6 +10,8 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { openBus } from '#platform/bus/open.ts';
 import { loadPlatformConfig } from '#platform/config.ts';
+import { serviceDatabaseName } from '#platform/db/open.ts';
+import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { silentLogger } from '#platform/log.ts';
 import { startSystem } from '#runtime/system.ts';
 import { createClient } from './client.ts';
@@ -35,8 +37,18 @@ export async function benchCommand(argv: string[]): Promise<void> {
       concurrency: { type: 'string', default: '128' },
       warmup: { type: 'string', default: '5' },
       out: { type: 'string', default: 'BENCHMARKS.md' },
+      partitions: { type: 'string', default: '8' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    console.log(`usage: orderflow bench [--deployments embedded,distributed] [--rate 300] [--seconds 20]
+       [--concurrency 128] [--warmup 5] [--partitions 8] [--out BENCHMARKS.md]
+  Starts the whole system on each deployment (distributed needs KAFKA_BROKERS and DATABASE_URL),
+  runs a warm-up, a fixed arrival rate (open model) and a closed loop at saturation, and writes
+  the measured table into --out, keeping the text around it.`);
+    return;
+  }
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   const concurrency = Number(values.concurrency);
@@ -44,7 +56,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const labEnv = loadLabEnv();
   const results: DeploymentResult[] = [];
   for (const deployment of values.deployments!.split(',')) {
-    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: '8' };
+    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions! };
     if (deployment === 'distributed') {
       if (!labEnv.kafkaBrokers || !labEnv.databaseUrl) {
         console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
@@ -98,6 +110,11 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
     await client.close().catch(() => undefined);
     await system.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    if (env.ORDERFLOW_STORE === 'postgres') {
+      for (const service of ['orders', 'inventory', 'payments', 'shipping']) {
+        await dropPostgresDatabase(env.DATABASE_URL, serviceDatabaseName(env.ORDERFLOW_NAMESPACE, service)).catch(() => undefined);
+      }
+    }
   }
 }
 

@@ -8,15 +8,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from '#lab/client.ts';
-import { startSystem, type System } from '#runtime/system.ts';
+import { dropPostgresDatabase } from '#platform/db/postgres.ts';
+import { serviceDatabaseName } from '#platform/db/open.ts';
+import { serviceNames, startSystem, type System } from '#runtime/system.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
 export interface Deployment {
   name: 'embedded' | 'distributed';
   /** Why this deployment cannot run here (tests skip with it), or undefined. */
   skip: () => string | undefined;
-  /** Environment for every service process, and a cleanup. */
-  prepare(): { dataDir: string; env: Record<string, string>; cleanup(): void };
+  /** Environment for every service process, and a cleanup once they stopped. */
+  prepare(): { dataDir: string; env: Record<string, string>; cleanup(): Promise<void> };
 }
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'orderflow-e2e-'));
@@ -27,7 +29,7 @@ export const deployments: Deployment[] = [
     skip: () => undefined,
     prepare() {
       const dataDir = tempDir();
-      return { dataDir, env: { ORDERFLOW_BUS: 'embedded', ORDERFLOW_STORE: 'sqlite', LOG_LEVEL: 'warn' }, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
+      return { dataDir, env: { ORDERFLOW_BUS: 'embedded', ORDERFLOW_STORE: 'sqlite', LOG_LEVEL: 'warn' }, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
     },
   },
   {
@@ -35,18 +37,25 @@ export const deployments: Deployment[] = [
     skip: () => kafkaSkip() ?? postgresSkip(),
     prepare() {
       const dataDir = tempDir();
+      const databaseUrl = process.env.DATABASE_URL ?? '';
+      const namespace = uniqueName('e2e').toLowerCase();
       return {
         dataDir,
         env: {
           ORDERFLOW_BUS: 'kafka',
           ORDERFLOW_STORE: 'postgres',
           KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '',
-          DATABASE_URL: process.env.DATABASE_URL ?? '',
-          ORDERFLOW_NAMESPACE: uniqueName('e2e').toLowerCase(),
+          DATABASE_URL: databaseUrl,
+          ORDERFLOW_NAMESPACE: namespace,
           ORDERFLOW_PARTITIONS: '4',
           LOG_LEVEL: 'warn',
         },
-        cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
+        async cleanup() {
+          rmSync(dataDir, { recursive: true, force: true });
+          for (const service of serviceNames) {
+            if (service !== 'gateway') await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
+          }
+        },
       };
     },
   },
@@ -57,10 +66,15 @@ const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0
 /** Starts every service as its own process on the deployment, and a client of its gateway; all stopped after the test. */
 export async function startDeployment(t: TestContext, deployment: Deployment): Promise<{ system: System; client: Client }> {
   const { dataDir, env, cleanup } = deployment.prepare();
-  t.after(cleanup);
-  const system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
-  t.after(() => system.stop());
-  const client = createClient(system.gatewayUrl);
-  t.after(() => client.close());
+  let system: System | undefined;
+  let client: Client | undefined;
+  // One hook, so the order is certain: the client, then the processes, then their data.
+  t.after(async () => {
+    await client?.close();
+    await system?.stop();
+    await cleanup();
+  });
+  system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe' });
+  client = createClient(system.gatewayUrl);
   return { system, client };
 }

@@ -1,8 +1,14 @@
 /**
  * The transactional outbox. A service appends its outgoing messages to the `outbox` table
  * in the same transaction as its state change; the relay publishes committed rows to the
- * bus and marks them published. Rows are selected by "unpublished", never by a high-water
- * mark of seq, because PostgreSQL sequence values commit out of order.
+ * bus and then deletes them. Rows are selected by presence ("unpublished"), never by a
+ * high-water mark of seq, because PostgreSQL sequence values commit out of order.
+ *
+ * Deleting a published row is how it is marked published. An earlier version set a
+ * published_at column and purged a minute later; under load the table then held tens of
+ * thousands of rows, and relay queries on PostgreSQL paid for them (one bench run read 3.5
+ * million outbox rows in sequential scans). A table of pending rows only keeps every relay
+ * statement a probe of a handful of rows, and needs no purge.
  */
 import type { Db, Migration, Sql } from '../db/db.ts';
 import type { Bus, OutRecord } from './bus.ts';
@@ -25,10 +31,8 @@ export const outboxMigrations: Migration[] = [
           key TEXT NOT NULL,
           value TEXT NOT NULL,
           headers TEXT NOT NULL,
-          created_at TEXT NOT NULL,
-          published_at TEXT
-        );
-        CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;`,
+          created_at TEXT NOT NULL
+        );`,
       postgres: `
         CREATE TABLE outbox (
           seq BIGSERIAL PRIMARY KEY,
@@ -37,10 +41,8 @@ export const outboxMigrations: Migration[] = [
           key TEXT NOT NULL,
           value TEXT NOT NULL,
           headers TEXT NOT NULL,
-          created_at TEXT NOT NULL,
-          published_at TEXT
-        );
-        CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;`,
+          created_at TEXT NOT NULL
+        );`,
     },
   },
 ];
@@ -121,32 +123,26 @@ interface OutboxRow {
   headers: string;
 }
 
-const SELECT_SQLITE = 'SELECT seq, topic, key, value, headers FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1';
+const SELECT_SQLITE = 'SELECT seq, topic, key, value, headers FROM outbox ORDER BY seq LIMIT $1';
 // SKIP LOCKED: a second relay instance on the same database passes over rows being published.
 const SELECT_POSTGRES = `${SELECT_SQLITE} FOR UPDATE SKIP LOCKED`;
-const PEEK_POSTGRES = 'SELECT 1 AS pending FROM outbox WHERE published_at IS NULL LIMIT 1';
+const PEEK_POSTGRES = 'SELECT seq FROM outbox ORDER BY seq LIMIT 1';
 // One relay per database at a time keeps a key's messages in order across instances: with
 // SKIP LOCKED alone, two instances could publish consecutive batches concurrently.
 const RELAY_LOCK_POSTGRES = 'SELECT pg_advisory_xact_lock(7261530071)';
-// On SQLite writers are serialised, so every row below the batch's last seq is committed and
+// On SQLite writers are serialised, so every row up to the batch's last seq is committed and
 // was selected: a range is exact, and is one short statement.
-const MARK_SQLITE = 'UPDATE outbox SET published_at = $1 WHERE seq >= $2 AND seq <= $3 AND published_at IS NULL';
-const MARK_POSTGRES = 'UPDATE outbox SET published_at = $1 WHERE seq = ANY($2::bigint[])';
-const PURGE = `DELETE FROM outbox WHERE seq IN (
-  SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < $1 ORDER BY seq LIMIT $2)`;
+const MARK_SQLITE = 'DELETE FROM outbox WHERE seq >= $1 AND seq <= $2';
+const MARK_POSTGRES = 'DELETE FROM outbox WHERE seq = ANY($1::bigint[])';
 
-const PURGE_EVERY_MS = 10_000;
-const PURGE_AFTER_MS = 60_000;
-const PURGE_CHUNK = 10_000;
 const CLOSE_FLUSH_MS = 5_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 
 /**
  * Starts the relay: it wakes on every commit of `db` and on a slow fallback poll, publishes
- * unpublished rows in seq order with one `bus.publish` per batch, then marks them published.
- * A failed publish is logged and retried with backoff; no row is dropped. Published rows are
- * purged a minute later (they stay that long for inspection).
+ * pending rows in seq order with one `bus.publish` per batch, then deletes them.
+ * A failed publish is logged and retried with backoff; no row is dropped.
  */
 export function startOutboxRelay(opts: { db: Db; bus: Bus; log?: Logger; batchSize?: number; idlePollMs?: number }): OutboxRelay {
   const { db, bus } = opts;
@@ -158,7 +154,6 @@ export function startOutboxRelay(opts: { db: Db; bus: Bus; log?: Logger; batchSi
   let again = false;
   let stopped = false;
   let cyclesStarted = 0;
-  let lastPurge = Date.now();
   let idle: Promise<void> = Promise.resolve();
   let interruptSleep: (() => void) | undefined;
   // A waiter resolves after a cycle that started after it registered drained the table.
@@ -178,20 +173,15 @@ export function startOutboxRelay(opts: { db: Db; bus: Bus; log?: Logger; batchSi
         const rows = await tx.query<OutboxRow>(SELECT_POSTGRES, [batchSize]);
         if (rows.length === 0) return 0;
         await bus.publish(toRecords(rows));
-        await tx.execute(MARK_POSTGRES, [new Date().toISOString(), rows.map((r) => String(r.seq))]);
+        await tx.execute(MARK_POSTGRES, [rows.map((r) => String(r.seq))]);
         return rows.length;
       });
     }
     const rows = await db.query<OutboxRow>(SELECT_SQLITE, [batchSize]);
     if (rows.length === 0) return 0;
     await bus.publish(toRecords(rows));
-    await db.execute(MARK_SQLITE, [new Date().toISOString(), rows[0].seq, rows[rows.length - 1].seq]);
+    await db.execute(MARK_SQLITE, [rows[0].seq, rows[rows.length - 1].seq]);
     return rows.length;
-  }
-
-  async function purge(): Promise<void> {
-    const cutoff = new Date(Date.now() - PURGE_AFTER_MS).toISOString();
-    while (!stopped && (await db.execute(PURGE, [cutoff, PURGE_CHUNK])) === PURGE_CHUNK);
   }
 
   function sleep(ms: number): Promise<void> {
@@ -230,10 +220,6 @@ export function startOutboxRelay(opts: { db: Db; bus: Bus; log?: Logger; batchSi
               waiters[i].resolve();
               waiters.splice(i, 1);
             }
-          }
-          if (Date.now() - lastPurge >= PURGE_EVERY_MS) {
-            lastPurge = Date.now();
-            await purge().catch((err) => log.warn({ err }, 'outbox relay: purging published rows failed'));
           }
         }
         // A full batch means there is likely more; otherwise run again only if woken meanwhile.
