@@ -17,12 +17,15 @@ import { startSystem } from '#runtime/system.ts';
 import { createClient } from './client.ts';
 import { loadLabEnv } from './config.ts';
 import { runClosed, runOpen, trackCompletions, type RunResult } from './load.ts';
-import { summarize } from './stats.ts';
+import { median, summarize } from './stats.ts';
 
 interface DeploymentResult {
   deployment: string;
-  fixed: { rate: number; result: RunResult };
-  saturation: { concurrency: number; result: RunResult };
+  rate: number;
+  concurrency: number;
+  /** One entry per repetition; the report shows the median of each figure over them. */
+  fixed: RunResult[];
+  saturation: RunResult[];
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
@@ -38,21 +41,23 @@ export async function benchCommand(argv: string[]): Promise<void> {
       warmup: { type: 'string', default: '5' },
       out: { type: 'string', default: 'BENCHMARKS.md' },
       partitions: { type: 'string', default: '8' },
+      runs: { type: 'string', default: '3' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(`usage: orderflow bench [--deployments embedded,distributed] [--rate 300] [--seconds 20]
-       [--concurrency 128] [--warmup 5] [--partitions 8] [--out BENCHMARKS.md]
+       [--concurrency 128] [--warmup 5] [--partitions 8] [--runs 3] [--out BENCHMARKS.md]
   Starts the whole system on each deployment (distributed needs KAFKA_BROKERS and DATABASE_URL),
-  runs a warm-up, a fixed arrival rate (open model) and a closed loop at saturation, and writes
-  the measured table into --out, keeping the text around it.`);
+  runs a warm-up, then --runs times a fixed arrival rate (open model) and a closed loop at
+  saturation, and writes the medians into --out, keeping the text around it.`);
     return;
   }
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   const concurrency = Number(values.concurrency);
   const warmup = Number(values.warmup);
+  const runs = Number(values.runs);
   const labEnv = loadLabEnv();
   const results: DeploymentResult[] = [];
   for (const deployment of values.deployments!.split(',')) {
@@ -67,14 +72,14 @@ export async function benchCommand(argv: string[]): Promise<void> {
       throw new Error(`unknown deployment ${deployment}: use embedded or distributed`);
     }
     console.log(`\n== ${deployment} ==`);
-    results.push(await benchDeployment(deployment, env, { rate, seconds, concurrency, warmup }));
+    results.push(await benchDeployment(deployment, env, { rate, seconds, concurrency, warmup, runs }));
   }
-  const md = report(results, { rate, seconds, concurrency, argv });
+  const md = report(results, { seconds, runs, argv });
   writeFileSync(values.out!, mergeInto(existsSync(values.out!) ? readFileSync(values.out!, 'utf8') : undefined, md));
   console.log(`\n${md}\nwritten to ${values.out}`);
 }
 
-async function benchDeployment(deployment: string, env: Record<string, string>, o: { rate: number; seconds: number; concurrency: number; warmup: number }): Promise<DeploymentResult> {
+async function benchDeployment(deployment: string, env: Record<string, string>, o: { rate: number; seconds: number; concurrency: number; warmup: number; runs: number }): Promise<DeploymentResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-bench-'));
   const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 }, stdio: 'pipe' });
   const client = createClient(system.gatewayUrl, 256);
@@ -97,14 +102,17 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
     const mix = { productIds, declineRatio: 0.05, unservedRatio: 0.05 };
     console.log(`warm-up: ${o.warmup} s at 100 orders/s`);
     await runOpen(client, tracker, mix, 100, o.warmup);
-    console.log(`fixed rate: ${o.rate} orders/s for ${o.seconds} s`);
-    const fixed = await runOpen(client, tracker, mix, o.rate, o.seconds);
-    line(fixed);
-    console.log(`saturation: ${o.concurrency} concurrent clients for ${o.seconds} s`);
-    const saturation = await runClosed(client, tracker, mix, o.concurrency, o.seconds);
-    line(saturation);
+    const result: DeploymentResult = { deployment, rate: o.rate, concurrency: o.concurrency, fixed: [], saturation: [] };
+    for (let run = 1; run <= o.runs; run++) {
+      console.log(`run ${run}/${o.runs}: fixed rate ${o.rate} orders/s for ${o.seconds} s`);
+      result.fixed.push(await runOpen(client, tracker, mix, o.rate, o.seconds));
+      line(result.fixed.at(-1)!);
+      console.log(`run ${run}/${o.runs}: saturation, ${o.concurrency} concurrent clients for ${o.seconds} s`);
+      result.saturation.push(await runClosed(client, tracker, mix, o.concurrency, o.seconds));
+      line(result.saturation.at(-1)!);
+    }
     await tracker.close();
-    return { deployment, fixed: { rate: o.rate, result: fixed }, saturation: { concurrency: o.concurrency, result: saturation } };
+    return result;
   } finally {
     await bus.close().catch(() => undefined);
     await client.close().catch(() => undefined);
@@ -123,19 +131,31 @@ function line(r: RunResult) {
   console.log(`  offered ${r.offered}, accepted ${r.accepted}, completed ${r.completed} (${fmt(r.completed / r.seconds)}/s), completion p50 ${fmt(c.p50)} ms p99 ${fmt(c.p99)} ms, errors ${JSON.stringify(r.errors)}`);
 }
 
-function report(results: DeploymentResult[], o: { rate: number; seconds: number; concurrency: number; argv: string[] }): string {
+/** The figures of one run, and their medians over the runs. */
+function figures(r: RunResult) {
+  const a = summarize(r.accept);
+  const c = summarize(r.completion);
+  return { rate: r.completed / r.seconds, acceptP50: a.p50, acceptP99: a.p99, p50: c.p50, p99: c.p99, max: c.max };
+}
+
+function medianFigures(runs: RunResult[]) {
+  const all = runs.map(figures);
+  const pick = (k: keyof ReturnType<typeof figures>) => median(all.map((f) => f[k]));
+  return { rate: pick('rate'), acceptP50: pick('acceptP50'), acceptP99: pick('acceptP99'), p50: pick('p50'), p99: pick('p99'), max: pick('max'), rates: all.map((f) => fmt(f.rate)).join(', ') };
+}
+
+function report(results: DeploymentResult[], o: { seconds: number; runs: number; argv: string[] }): string {
   const cpu = cpus();
-  const rows = results.flatMap((d) => {
-    const f = d.fixed.result;
-    const s = d.saturation.result;
-    const fc = summarize(f.completion);
-    const fa = summarize(f.accept);
-    const sc = summarize(s.completion);
-    return [
-      `| ${d.deployment} | fixed ${d.fixed.rate}/s (open) | ${fmt(f.completed / f.seconds)} | ${fmt(fa.p50)} / ${fmt(fa.p99)} | ${fmt(fc.p50)} / ${fmt(fc.p99)} | ${fmt(fc.max)} | ${errorsOf(f)} |`,
-      `| ${d.deployment} | saturation, ${d.saturation.concurrency} clients (closed) | **${fmt(s.completed / s.seconds)}** | ${fmt(summarize(s.accept).p50)} / ${fmt(summarize(s.accept).p99)} | ${fmt(sc.p50)} / ${fmt(sc.p99)} | ${fmt(sc.max)} | ${errorsOf(s)} |`,
-    ];
-  });
+  const row = (deployment: string, load: string, runs: RunResult[], bold: boolean) => {
+    const m = medianFigures(runs);
+    const rate = bold ? `**${fmt(m.rate)}**` : fmt(m.rate);
+    const errors = runs.map(errorsOf).filter((e) => e !== '0');
+    return `| ${deployment} | ${load} | ${rate} (${m.rates}) | ${fmt(m.acceptP50)} / ${fmt(m.acceptP99)} | ${fmt(m.p50)} / ${fmt(m.p99)} | ${fmt(m.max)} | ${errors.length ? errors.join('; ') : '0'} |`;
+  };
+  const rows = results.flatMap((d) => [
+    row(d.deployment, `fixed ${d.rate}/s (open)`, d.fixed, false),
+    row(d.deployment, `saturation, ${d.concurrency} clients (closed)`, d.saturation, true),
+  ]);
   return [
     'End-to-end order saga (events architecture): POST /api/orders through the gateway until the',
     "order's terminal event (OrderConfirmed or OrderCancelled) is on the bus. 90% of orders are",
@@ -144,9 +164,10 @@ function report(results: DeploymentResult[], o: { rate: number; seconds: number;
     '',
     `Command: \`npm run bench${o.argv.length ? ' -- ' + o.argv.join(' ') : ''}\`  `,
     `Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform}, Node ${process.version}  `,
-    `Date: ${new Date().toISOString().slice(0, 10)}; ${o.seconds} s per phase after a warm-up. Latencies in ms, from the time a request was due (open model) or sent (closed).`,
+    `Date: ${new Date().toISOString().slice(0, 10)}; ${o.runs} runs of ${o.seconds} s per load after a warm-up; each figure is the median over the runs`,
+    '(completed orders/s of every run in brackets). Latencies in ms, from the time a request was due (open model) or sent (closed).',
     '',
-    '| deployment | load | completed orders/s | HTTP answer p50 / p99 | completion p50 / p99 | completion max | errors |',
+    '| deployment | load | completed orders/s (runs) | HTTP answer p50 / p99 | completion p50 / p99 | completion max | errors |',
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
