@@ -52,3 +52,16 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     logLevel: env.LOG_LEVEL ?? 'info',
   });
 }
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  platform: Readonly<PlatformConfig>;
+}
+
+/** What every bus-and-database service reads: where it listens (PORT, HOST) and the platform. */
+export function loadServiceConfig(env: Env, defaultPort: number): ServiceConfig {
+  const port = Number(env.PORT ?? defaultPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw ConfigError(`PORT must be a port number; got "${env.PORT}"`);
+  return { port, host: env.HOST ?? '127.0.0.1', platform: loadPlatformConfig(env) };
+}

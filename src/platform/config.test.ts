@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isOrderflowError } from './errors.ts';
+import { loadPlatformConfig, loadServiceConfig } from './config.ts';
+
+test('the defaults are the embedded deployment under ./data', () => {
+  const c = loadPlatformConfig({});
+  assert.deepEqual({ bus: c.bus, store: c.store, dataDir: c.dataDir, namespace: c.namespace, partitions: c.partitions }, { bus: 'embedded', store: 'sqlite', dataDir: 'data', namespace: 'orderflow', partitions: 8 });
+  assert.ok(Object.isFrozen(c));
+});
+
+test('Kafka without brokers, PostgreSQL without a URL and a bad partition count are refused with PLT_ERR_CONFIG', () => {
+  for (const env of [{ ORDERFLOW_BUS: 'kafka' }, { ORDERFLOW_STORE: 'postgres' }, { ORDERFLOW_PARTITIONS: '0' }, { ORDERFLOW_BUS: 'rabbit' }, { ORDERFLOW_NAMESPACE: 'Has Spaces' }]) {
+    assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
+  }
+});
+
+test('a service listens on its default port unless PORT says otherwise, and refuses a bad PORT', () => {
+  assert.equal(loadServiceConfig({}, 8083).port, 8083);
+  assert.equal(loadServiceConfig({ PORT: '0' }, 8083).port, 0);
+  assert.equal(loadServiceConfig({}, 8083).host, '127.0.0.1');
+  assert.throws(() => loadServiceConfig({ PORT: 'http' }, 8083), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.throws(() => loadServiceConfig({ PORT: '70000' }, 8083), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+});
