@@ -20,6 +20,7 @@ import { appendToOutbox, chunkSizes } from './outbox.ts';
 import { deadLetterRecord, dlqTopic } from './dead-letters.ts';
 import { defineError, InvalidMessage, isOrderflowError, ShuttingDown } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { createGroupQueue } from '../group-commit.ts';
 
 /** Keyed by group too: two consumer groups of one service may see the same message. */
 export const inboxMigrations: Migration[] = [
@@ -278,11 +279,13 @@ export async function startConsumer(opts: {
   // A partition sends its next batch only after this one committed, so order per key holds.
   // When the shared transaction fails on a handler error, each batch runs alone, outside
   // the concurrency slot, so retries with backoff hold back no other partition.
-  const queue: Array<{ items: Item[]; resolve: () => void; reject: (err: unknown) => void }> = [];
-  let running = 0;
-  let scheduled = false;
+  interface Waiting {
+    items: Item[];
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }
 
-  async function runShared(group: typeof queue): Promise<void> {
+  async function runShared(group: Waiting[]): Promise<void> {
     try {
       processed(await commit(group.length === 1 ? group[0].items : group.flatMap((g) => g.items)));
       for (const g of group) g.resolve();
@@ -297,32 +300,12 @@ export async function startConsumer(opts: {
     }
   }
 
-  function pump(): void {
-    scheduled = false;
-    while (running < maxConcurrent && queue.length > 0) {
-      let count = 0;
-      let n = 0;
-      while (n < queue.length && (n === 0 || count + queue[n].items.length <= maxShared)) count += queue[n++].items.length;
-      running++;
-      void runShared(queue.splice(0, n)).finally(() => {
-        running--;
-        schedule();
-      });
-    }
-  }
-
-  // setImmediate: the batches of one fetch response, handed over in the same tick, join.
-  function schedule(): void {
-    if (scheduled || queue.length === 0 || running >= maxConcurrent) return;
-    scheduled = true;
-    setImmediate(pump);
-  }
+  const queue = createGroupQueue<Waiting>({ maxConcurrent, maxWeight: maxShared, weight: (w) => w.items.length, run: runShared });
 
   function shared(items: Item[]): Promise<void> {
     if (closing) return alone(items);
     return new Promise<void>((resolve, reject) => {
       queue.push({ items, resolve, reject });
-      schedule();
     });
   }
 

@@ -3,6 +3,7 @@
 // transaction is being written share the next one: under load, one commit carries many
 // orders; alone, an order waits for nothing but one turn of the event loop.
 import type { Db, Sql } from '#platform/db/db.ts';
+import { createGroupQueue } from '#platform/group-commit.ts';
 
 export type Job<R> = (tx: Sql) => Promise<R>;
 export type BatchWriter = <R>(job: Job<R>) => Promise<R>;
@@ -28,9 +29,6 @@ export interface BatchWriterOptions {
 export function createBatchWriter(db: Db, opts: BatchWriterOptions = {}): BatchWriter {
   const maxBatch = opts.maxBatch ?? 256;
   const maxConcurrent = opts.maxConcurrent ?? (db.dialect === 'sqlite' ? 1 : 4);
-  const queue: Pending[] = [];
-  let running = 0;
-  let scheduled = false;
 
   async function alone(p: Pending): Promise<void> {
     try {
@@ -56,28 +54,10 @@ export function createBatchWriter(db: Db, opts: BatchWriterOptions = {}): BatchW
     for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
   }
 
-  function pump(): void {
-    scheduled = false;
-    while (running < maxConcurrent && queue.length > 0) {
-      const batch = queue.splice(0, maxBatch);
-      running++;
-      void runBatch(batch).finally(() => {
-        running--;
-        schedule();
-      });
-    }
-  }
-
-  // setImmediate runs after the pending I/O callbacks, so requests already received join.
-  function schedule(): void {
-    if (scheduled || queue.length === 0 || running >= maxConcurrent) return;
-    scheduled = true;
-    setImmediate(pump);
-  }
+  const queue = createGroupQueue<Pending>({ maxConcurrent, maxWeight: maxBatch, run: runBatch });
 
   return <R>(job: Job<R>): Promise<R> =>
     new Promise<R>((resolve, reject) => {
       queue.push({ job, resolve: resolve as (v: unknown) => void, reject });
-      schedule();
     });
 }
