@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryConfig } from 'pg';
+import { createCommitListeners } from './commit-listeners.ts';
 import type { Db, Sql } from './db.ts';
 import { runScript } from './script.ts';
 import { DbClosed, TransactionFinished } from './db-errors.ts';
@@ -108,16 +109,8 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
     return { name, text, values: params as unknown[] | undefined };
   }
 
-  const listeners = new Set<() => void>();
-  function notify(): void {
-    for (const listener of listeners) {
-      try {
-        listener();
-      } catch (err) {
-        log.error({ err }, 'an onCommit listener threw');
-      }
-    }
-  }
+  const { notify, onCommit } = createCommitListeners(log);
+
   function assertOpen(): void {
     if (closed) throw DbClosed(`the database ${opts.database} is closed`);
   }
@@ -192,11 +185,7 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
       return result;
     },
 
-    onCommit(listener: () => void): () => void {
-      const entry = () => listener();
-      listeners.add(entry);
-      return () => void listeners.delete(entry);
-    },
+    onCommit,
 
     async close(): Promise<void> {
       if (closed) return;

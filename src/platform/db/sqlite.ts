@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { createCommitListeners } from './commit-listeners.ts';
 import type { Db, Sql } from './db.ts';
 import { runScript } from './script.ts';
 import { DbClosed, TransactionFinished } from './db-errors.ts';
@@ -96,16 +97,8 @@ export function openSqlite(opts: { file: string; log?: Logger }): Db {
   }
 
   let closed = false;
-  const listeners = new Set<() => void>();
-  function notify(): void {
-    for (const listener of listeners) {
-      try {
-        listener();
-      } catch (err) {
-        opts.log?.error({ err }, 'an onCommit listener threw');
-      }
-    }
-  }
+  const { notify, onCommit } = createCommitListeners(opts.log);
+
 
   async function outside<R>(run: () => R): Promise<R> {
     if (closed) throw DbClosed(`the database ${opts.file} is closed`);
@@ -172,12 +165,7 @@ export function openSqlite(opts: { file: string; log?: Logger }): Db {
       return result;
     },
 
-    onCommit(listener: () => void): () => void {
-      // Wrapped so that subscribing the same function twice yields two subscriptions.
-      const entry = () => listener();
-      listeners.add(entry);
-      return () => void listeners.delete(entry);
-    },
+    onCommit,
 
     async close(): Promise<void> {
       if (closed) return;
