@@ -7,17 +7,9 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
+import { alive } from '#test/support/process.ts';
 
 const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a bad flag or an unknown command exits 2 with the usage', async () => {
   assert.equal(await main(['up', '--bogus']), 2);

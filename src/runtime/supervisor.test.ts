@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { isOrderflowError } from '#platform/errors.ts';
+import { alive } from '#test/support/process.ts';
 import { createSupervisor, freePort, prettyLine, type ChildSpec } from './supervisor.ts';
 
 // A stand-in service: answers /health on PORT; FAIL_AT_START and IGNORE_SIGTERM inject faults.
@@ -18,15 +19,6 @@ if (process.env.FAIL_AT_START) {
 if (process.env.IGNORE_SIGTERM) process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
 createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
 `;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
