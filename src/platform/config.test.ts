@@ -5,14 +5,21 @@ import { loadPlatformConfig, loadServiceConfig } from './config.ts';
 
 test('the defaults are the embedded deployment under ./data', () => {
   const c = loadPlatformConfig({});
-  assert.deepEqual({ bus: c.bus, store: c.store, dataDir: c.dataDir, namespace: c.namespace, partitions: c.partitions }, { bus: 'embedded', store: 'sqlite', dataDir: 'data', namespace: 'orderflow', partitions: 8 });
+  assert.deepEqual(
+    { arch: c.arch, bus: c.bus, store: c.store, dataDir: c.dataDir, namespace: c.namespace, partitions: c.partitions, faultInjection: c.faultInjection },
+    { arch: 'events', bus: 'embedded', store: 'sqlite', dataDir: 'data', namespace: 'orderflow', partitions: 8, faultInjection: false },
+  );
   assert.ok(Object.isFrozen(c));
 });
 
 test('Kafka without brokers, PostgreSQL without a URL and a bad partition count are refused with PLT_ERR_CONFIG', () => {
-  for (const env of [{ ORDERFLOW_BUS: 'kafka' }, { ORDERFLOW_STORE: 'postgres' }, { ORDERFLOW_PARTITIONS: '0' }, { ORDERFLOW_BUS: 'rabbit' }, { ORDERFLOW_NAMESPACE: 'Has Spaces' }]) {
+  for (const env of [{ ORDERFLOW_BUS: 'kafka' }, { ORDERFLOW_STORE: 'postgres' }, { ORDERFLOW_PARTITIONS: '0' }, { ORDERFLOW_BUS: 'rabbit' }, { ORDERFLOW_NAMESPACE: 'Has Spaces' }, { ORDERFLOW_ARCH: 'soap' }]) {
     assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
   }
+});
+
+test('the architecture is chosen by ORDERFLOW_ARCH', () => {
+  for (const arch of ['events', 'choreography', 'rest'] as const) assert.equal(loadPlatformConfig({ ORDERFLOW_ARCH: arch }).arch, arch);
 });
 
 test('a service listens on its default port unless PORT says otherwise, and refuses a bad PORT', () => {

@@ -4,7 +4,16 @@
  */
 import { ConfigError } from './errors.ts';
 
+/**
+ * How the order saga runs (the lab compares them): events, orchestrated by orders over the
+ * bus; choreography, each service reacting to the events of the one before; rest, orders
+ * calling the others synchronously over HTTP inside the request.
+ */
+export const architectures = ['events', 'choreography', 'rest'] as const;
+export type Architecture = (typeof architectures)[number];
+
 export interface PlatformConfig {
+  arch: Architecture;
   /** embedded: the SQLite log under dataDir; kafka: Apache Kafka at kafkaBrokers. */
   bus: 'embedded' | 'kafka';
   /** sqlite: one file per service under dataDir; postgres: one database per service at databaseUrl. */
@@ -17,6 +26,8 @@ export interface PlatformConfig {
   partitions: number;
   replicationFactor: number;
   logLevel: string;
+  /** ORDERFLOW_FAULTS=1 opens the fault-injection endpoint (the lab's added latency); off by default. */
+  faultInjection: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -33,6 +44,7 @@ function positiveInt(name: string, value: string): number {
 }
 
 export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformConfig> {
+  const arch = oneOf('ORDERFLOW_ARCH', env.ORDERFLOW_ARCH ?? 'events', architectures);
   const bus = oneOf('ORDERFLOW_BUS', env.ORDERFLOW_BUS ?? 'embedded', ['embedded', 'kafka'] as const);
   const store = oneOf('ORDERFLOW_STORE', env.ORDERFLOW_STORE ?? 'sqlite', ['sqlite', 'postgres'] as const);
   const kafkaBrokers = (env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -41,6 +53,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
   const namespace = env.ORDERFLOW_NAMESPACE ?? 'orderflow';
   if (!/^[a-z][a-z0-9_]{0,40}$/.test(namespace)) throw ConfigError(`ORDERFLOW_NAMESPACE must match [a-z][a-z0-9_]*; got "${namespace}"`);
   return Object.freeze({
+    arch,
     bus,
     store,
     dataDir: env.ORDERFLOW_DATA_DIR ?? 'data',
@@ -50,6 +63,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     partitions: positiveInt('ORDERFLOW_PARTITIONS', env.ORDERFLOW_PARTITIONS ?? '8'),
     replicationFactor: positiveInt('ORDERFLOW_REPLICATION_FACTOR', env.ORDERFLOW_REPLICATION_FACTOR ?? '1'),
     logLevel: env.LOG_LEVEL ?? 'info',
+    faultInjection: env.ORDERFLOW_FAULTS === '1',
   });
 }
 

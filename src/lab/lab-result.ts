@@ -1,0 +1,139 @@
+/**
+ * What one lab run measured: the shape of lab-results/<timestamp>/report.json, written by
+ * the lab (lab.ts) and read by the report (report/). Times are milliseconds, rates per second.
+ */
+import type { Architecture } from '#platform/config.ts';
+
+export type { Architecture };
+
+/** From an HdrHistogram (node:perf_hooks), latency from the intended send time: coordinated omission corrected. */
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** One process over one step: CPU in % of one core (200 = both cores of a 2-core box), resident memory in MiB. */
+export interface ProcessUsage {
+  /** gateway, orders, inventory, payments, shipping, kafka, postgres, lab (the load generator). */
+  name: string;
+  cpuPercent: { mean: number; max: number };
+  rssMb: { mean: number; max: number };
+}
+
+/**
+ * One service's work over one step, from its /metrics: HTTP requests plus bus messages it
+ * handled, per second, with the mean and p99 of their handling time (p99 from histogram
+ * buckets, so approximate).
+ */
+export interface ServiceLoad {
+  service: string;
+  requestsPerSecond: number;
+  avgMs: number;
+  p99Ms: number;
+}
+
+export interface StepResult {
+  /** The arrival rate asked for. */
+  targetRate: number;
+  /** Seconds of load in the step (drain time excluded). */
+  seconds: number;
+  offered: number;
+  accepted: number;
+  completed: number;
+  offeredRate: number;
+  acceptedRate: number;
+  completedRate: number;
+  /** Count by kind: http-503, http-504, timeout, network, not-completed... */
+  errors: Record<string, number>;
+  /** Errors over offered. */
+  errorRatio: number;
+  /** POST /api/orders: due time to HTTP answer. */
+  http: LatencySummary;
+  /** Due time to terminal status (CONFIRMED or CANCELLED). */
+  completion: LatencySummary;
+  processes: ProcessUsage[];
+  services: ServiceLoad[];
+  /** Consumer lag summed over the groups, in messages; null where there is no bus in the order path (rest). */
+  lag: { max: number; end: number } | null;
+  /** Completion p99 < 1 s and errors < 1 %. */
+  healthy: boolean;
+}
+
+/** A point of a fault timeline, one per second. */
+export interface TimelinePoint {
+  /** Seconds since the scenario's load started. */
+  t: number;
+  offered: number;
+  /** Orders answered 2xx in this second. */
+  accepted: number;
+  /** Orders that reached a terminal status in this second. */
+  completed: number;
+  errors: number;
+  /** p99 completion latency of the orders completed in this second; null when none. */
+  completionP99: number | null;
+}
+
+export interface FaultEvent {
+  t: number;
+  what: string;
+}
+
+export interface FaultResult {
+  /** kill-restart: kill -9 of `service`, restarted after 10 s; latency: `latencyMs` added to `service`. */
+  scenario: 'kill-restart' | 'latency';
+  service: string;
+  latencyMs?: number;
+  rate: number;
+  seconds: number;
+  offered: number;
+  /** Answered 2xx (or whose id the system named in an error: accepted before failing). */
+  accepted: number;
+  /** Accepted and terminal by the end of the drain. */
+  completed: number;
+  /** Accepted and never terminal: must be 0. */
+  lost: number;
+  /** Requests answered with an error (by kind in errors). */
+  failed: number;
+  errors: Record<string, number>;
+  /** Seconds from the fault's end (restart, latency removed) until completions keep pace with arrivals again; null if never. */
+  recoverSeconds: number | null;
+  /** Seconds from the end of the load until the last accepted order was terminal; null if some never were. */
+  drainSeconds: number | null;
+  events: FaultEvent[];
+  timeline: TimelinePoint[];
+}
+
+export interface ArchResult {
+  arch: Architecture;
+  steps: StepResult[];
+  /** Highest target rate of a healthy step, or null when none was. */
+  knee: number | null;
+  /** The step the knee was found at (for the per-service table), or null. */
+  kneeStep: StepResult | null;
+  faults: FaultResult[];
+}
+
+export interface LabReport {
+  startedAt: string;
+  finishedAt: string;
+  /** The command line that produced it. */
+  command: string;
+  deployment: 'embedded' | 'distributed';
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
+  settings: {
+    rates: number[];
+    stepSeconds: number;
+    warmupSeconds: number;
+    faultRate: number;
+    faultSeconds: number;
+    partitions: number;
+  };
+  archs: ArchResult[];
+  /** knee(a) / knee(b) for each pair with both knees, e.g. { 'events/rest': 2.6 }. */
+  kneeRatios: Record<string, number>;
+}
