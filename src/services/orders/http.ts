@@ -5,7 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Uuid } from '#contracts/shared.ts';
 import { OrderNotFound, type ShippingAddress } from './domain/order.ts';
-import { createBatchWriter } from './batch-writer.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { placeOrder, type OrdersDeps } from './place-order.ts';
 import { getOrderView, getProduct } from './store.ts';
 import { defineError } from '#platform/errors.ts';

@@ -13,7 +13,7 @@ import { encode } from '#platform/bus/envelope.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { openSqlite } from '#platform/db/sqlite.ts';
-import { createBatchWriter } from './batch-writer.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { createHandlers } from './handlers.ts';
 import { placeOrder, type OrdersDeps } from './place-order.ts';
 import { migrations, upsertProduct } from './store.ts';

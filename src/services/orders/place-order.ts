@@ -9,7 +9,7 @@ import { ConcurrencyConflict, defineError } from '#platform/errors.ts';
 import { initialState, type OrderStatus, type ShippingAddress } from './domain/order.ts';
 import { priceItems, type RequestedLine } from './domain/pricing.ts';
 import { startSaga } from './domain/saga.ts';
-import type { BatchWriter } from './batch-writer.ts';
+import type { BatchWriter } from '#platform/db/batch-writer.ts';
 import type { StateCache } from './state-cache.ts';
 import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
 

@@ -1,9 +1,9 @@
-// Group commit for the write path of POST /orders. On SQLite a commit costs far more than
+// Group commit for HTTP write paths (POST /orders, the REST routes of the services). On SQLite a commit costs far more than
 // the few inserts of an order (the WAL write dominates), so the orders that arrive while a
 // transaction is being written share the next one: under load, one commit carries many
 // orders; alone, an order waits for nothing but one turn of the event loop.
-import type { Db, Sql } from '#platform/db/db.ts';
-import { createGroupQueue } from '#platform/group-commit.ts';
+import type { Db, Sql } from './db.ts';
+import { createGroupQueue } from '../group-commit.ts';
 
 export type Job<R> = (tx: Sql) => Promise<R>;
 export type BatchWriter = <R>(job: Job<R>) => Promise<R>;

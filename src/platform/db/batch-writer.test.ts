@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Db } from '#platform/db/db.ts';
+import type { Db } from './db.ts';
 import { sqliteTestDb } from '#test/support/db.ts';
 import { createBatchWriter } from './batch-writer.ts';
 
