@@ -1,12 +1,14 @@
 /**
  * The fastify app factory every service uses: coded error answers, GET /health with the
- * service's own checks, GET /metrics (Prometheus). Building the app is apart from
- * listening, so tests inject requests or listen on port 0.
+ * service's own checks, GET /metrics (Prometheus, with a request-duration histogram per
+ * route). Building the app is apart from listening, so tests inject requests or listen on
+ * port 0.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import { installErrorHandling } from './errors.ts';
+import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 
 export type HealthCheck = () => Promise<void>;
 
@@ -15,14 +17,16 @@ export interface HttpAppOptions {
   log: Logger;
   /** Named checks; /health answers 503 when one throws. */
   checks?: Record<string, HealthCheck>;
+  /** Where /metrics reads from; a new one with Node's default metrics when absent. */
   metrics?: Registry;
   bodyLimit?: number;
 }
 
-export type HttpApp = FastifyInstance;
+/** The fastify instance, with the registry its /metrics serves (for a service's own metrics). */
+export type HttpApp = FastifyInstance & { readonly metrics: Registry };
 
 export function buildHttpApp(opts: HttpAppOptions): HttpApp {
-  const app: FastifyInstance = Fastify({
+  const fastify: FastifyInstance = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
     // One log line per request would cost more than the request at 1,000 orders/s.
     logController: new LogController({ disableRequestLogging: true }),
@@ -31,10 +35,10 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
-  installErrorHandling(app);
-
-  const registry = opts.metrics ?? new Registry();
-  if (!opts.metrics) collectDefaultMetrics({ register: registry, labels: { service: opts.name } });
+  installErrorHandling(fastify);
+  const registry = opts.metrics ?? createMetricsRegistry(opts.name);
+  const app = fastify.decorate('metrics', registry) as HttpApp;
+  installRequestMetrics(app, registry);
 
   app.get('/health', async (_req, reply) => {
     const checks: Record<string, string> = {};

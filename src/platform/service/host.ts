@@ -5,6 +5,9 @@
  * stop consuming (in-flight batches commit), flush the outbox, then close the stores.
  *
  * A service's main.ts calls startServiceHost, registers its routes and handlers, and listens.
+ *
+ * Consumers see the bus through a decorator that times each batch for /metrics and, with
+ * fault injection on (ORDERFLOW_FAULTS=1), first waits the latency set on PUT /_faults.
  */
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
@@ -18,7 +21,9 @@ import type { Db, Migration } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
 import { openServiceDb } from '../db/open.ts';
 import { buildHttpApp, type HttpApp } from '../http/app.ts';
+import { createMessageMetrics, type MessageMetrics } from '../http/metrics.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { createFaults, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
   name: string;
@@ -69,6 +74,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     log,
     checks: { db: async () => void (await db.query('SELECT 1 AS one')) },
   });
+  const faults = platform.faultInjection ? createFaults() : undefined;
+  if (faults) installFaultRoutes(app, faults);
+  const consumerBus = measuredBus(bus, createMessageMetrics(app.metrics), faults);
 
   const host: ServiceHost = {
     name: opts.name,
@@ -80,7 +88,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     ids: { newId: () => uuidv7() },
     clock: { now: () => new Date() },
     async consume(c) {
-      consumers.push(await startConsumer({ db, bus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed }));
+      consumers.push(await startConsumer({ db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed }));
     },
     async listen(port, hostname = '127.0.0.1') {
       await app.listen({ port, host: hostname });
@@ -101,6 +109,39 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     },
   };
   return host;
+}
+
+/**
+ * The bus as the consumers see it: each delivered batch is timed (the injected latency
+ * included, as a client of a slow service would see it) and counted once handled.
+ */
+function measuredBus(bus: Bus, metrics: MessageMetrics, faults: Faults | undefined): Bus {
+  return {
+    kind: bus.kind,
+    ensureTopics: (topics) => bus.ensureTopics(topics),
+    publish: (records) => bus.publish(records),
+    lag: (groupId, topics) => bus.lag(groupId, topics),
+    read: (topic, readOpts) => bus.read(topic, readOpts),
+    close: () => bus.close(),
+    subscribe(sub) {
+      const duration = metrics.batchDuration.labels(sub.groupId);
+      const handled = metrics.handled.labels(sub.groupId);
+      return bus.subscribe({
+        ...sub,
+        async handle(batch) {
+          const end = duration.startTimer();
+          try {
+            const wait = faults && faultDelay(faults);
+            if (wait) await wait;
+            await sub.handle(batch);
+            handled.inc(batch.length);
+          } finally {
+            end();
+          }
+        },
+      });
+    },
+  };
 }
 
 /** Closes the host on SIGTERM/SIGINT and exits; a second signal exits at once. */
