@@ -6,16 +6,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deployments, startDeployment } from './deployments.ts';
+import { architectures, deployments, startDeployment } from './deployments.ts';
 import { settledInvariants, waitFor } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
 
 const victims = ['orders', 'inventory', 'payments'] as const;
 
-for (const deployment of deployments) {
-  describe(`crashes on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
+for (const deployment of deployments) for (const arch of architectures) {
+  describe(`crashes, ${arch} architecture, on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
     test('orders, inventory and payments killed with SIGKILL mid-burst lose and duplicate nothing', async (t) => {
-      const { system, client } = await startDeployment(t, deployment);
+      const { system, client } = await startDeployment(t, deployment, arch);
 
       const initialStock = await createCatalog(client, 4, 150);
       // A burst spread over several seconds, so each kill lands while orders flow.

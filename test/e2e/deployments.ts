@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createClient, type Client } from '#lab/client.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
+import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
 import { serviceNames, startSystem, type System } from '#runtime/system.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
@@ -61,11 +62,21 @@ export const deployments: Deployment[] = [
   },
 ];
 
+/** Every architecture, or those E2E_ARCH names (comma-separated), to focus a run while developing one. */
+export const architectures: readonly Architecture[] = process.env.E2E_ARCH
+  ? allArchitectures.filter((a) => process.env.E2E_ARCH?.split(',').includes(a))
+  : allArchitectures;
+
+/** What POST /api/orders answers on success: 202 PENDING, except in rest (201 with the final status). */
+export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ? 201 : 202);
+
 const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 };
 
-/** Starts every service as its own process on the deployment, and a client of its gateway; all stopped after the test. */
-export async function startDeployment(t: TestContext, deployment: Deployment): Promise<{ system: System; client: Client }> {
-  const { dataDir, env, cleanup } = deployment.prepare();
+/** Starts every service as its own process on the deployment and architecture, and a client of its gateway; all stopped after the test. */
+export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events'): Promise<{ system: System; client: Client }> {
+  const prepared = deployment.prepare();
+  const { dataDir, cleanup } = prepared;
+  const env = { ...prepared.env, ORDERFLOW_ARCH: arch };
   let system: System | undefined;
   let client: Client | undefined;
   // One hook, so the order is certain: the client, then the processes, then their data.
