@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { Counter, Registry } from 'prom-client';
+import { silentLogger } from '../log.ts';
+import { buildHttpApp, type HttpAppOptions } from './app.ts';
+
+async function serve(t: TestContext, opts: Partial<HttpAppOptions> = {}) {
+  const app = buildHttpApp({ name: 'widgets', log: silentLogger, ...opts });
+  app.get('/widgets/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    if (id === 'missing') return reply.code(404).send({ error: { code: 'WIDGET_NOT_FOUND', message: 'no such widget' } });
+    return { id };
+  });
+  app.post('/widgets', async (_req, reply) => reply.code(201).send({ ok: true }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => app.close());
+  const { port } = app.server.address() as { port: number };
+  return { app, url: `http://127.0.0.1:${port}` };
+}
+
+const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
+
+/** The value of one sample line, e.g. sample(text, 'x_count', 'method="GET",...'). */
+function sample(text: string, name: string, labels: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+test('every answered request is timed in a histogram by method, route pattern and status', async (t) => {
+  const { url } = await serve(t);
+  for (const id of ['1', '2', '3']) assert.equal((await fetch(`${url}/widgets/${id}`)).status, 200);
+  assert.equal((await fetch(`${url}/widgets/missing`)).status, 404);
+  assert.equal((await fetch(`${url}/widgets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 201);
+  assert.equal((await fetch(`${url}/widgets`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })).status, 400);
+
+  const text = await scrape(url);
+  const name = 'orderflow_http_request_duration_seconds';
+  assert.equal(sample(text, `${name}_count`, 'method="GET",route="/widgets/:id",status_code="200"'), 3);
+  assert.equal(sample(text, `${name}_count`, 'method="GET",route="/widgets/:id",status_code="404"'), 1);
+  assert.equal(sample(text, `${name}_count`, 'method="POST",route="/widgets",status_code="201"'), 1);
+  assert.equal(sample(text, `${name}_count`, 'method="POST",route="/widgets",status_code="400"'), 1);
+  assert.equal(sample(text, `${name}_bucket`, 'le="10",method="GET",route="/widgets/:id",status_code="200"'), 3);
+  assert.equal(sample(text, `${name}_bucket`, 'le="0.0005",method="GET",route="/widgets/:id",status_code="200"') !== undefined, true, 'buckets start at 0.5 ms');
+  const sum = sample(text, `${name}_sum`, 'method="GET",route="/widgets/:id",status_code="200"')!;
+  assert.ok(sum > 0 && sum < 3, `sum of three quick requests: ${sum} s`);
+});
+
+test('health probes and metric scrapes are not counted as requests', async (t) => {
+  const { url } = await serve(t);
+  for (let i = 0; i < 3; i++) assert.equal((await fetch(`${url}/health`)).status, 200);
+  await scrape(url);
+  const text = await scrape(url);
+  assert.doesNotMatch(text, /route="\/health"/);
+  assert.doesNotMatch(text, /route="\/metrics"/);
+});
+
+test('a request to no route is counted once as unmatched', async (t) => {
+  const { url } = await serve(t);
+  assert.equal((await fetch(`${url}/nowhere/at/all`)).status, 404);
+  assert.equal(sample(await scrape(url), 'orderflow_http_request_duration_seconds_count', 'method="GET",route="unmatched",status_code="404"'), 1);
+});
+
+test('the app exposes the registry it serves, for a service to add its own metrics', async (t) => {
+  const { app, url } = await serve(t);
+  new Counter({ name: 'widgets_made_total', help: 'widgets made', registers: [app.metrics] }).inc(2);
+  const text = await scrape(url);
+  assert.match(text, /^widgets_made_total 2$/m);
+  assert.match(text, /^process_cpu_user_seconds_total\{service="widgets"\} /m);
+});
+
+test('a registry passed in is the one served, with the request histogram in it', async (t) => {
+  const metrics = new Registry();
+  const { app, url } = await serve(t, { metrics });
+  assert.equal(app.metrics, metrics);
+  await fetch(`${url}/widgets/1`);
+  const text = await scrape(url);
+  assert.match(text, /orderflow_http_request_duration_seconds_count\{method="GET",route="\/widgets\/:id",status_code="200"\} 1/);
+  assert.doesNotMatch(text, /process_cpu_user_seconds_total/, 'default metrics are the caller\'s choice with its own registry');
+});
