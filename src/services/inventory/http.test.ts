@@ -92,3 +92,39 @@ test('the demo catalog is seeded once into an empty catalog and announced', asyn
   const events = (await host.bus.read(Topics.inventoryEvents)).map(decode);
   assert.equal(events.filter((e) => e.type === 'ProductCreated').length, demoCatalog.length);
 });
+
+const call = async (url: string, method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+test('PUT /reservations/:orderId holds the stock once, however often it is repeated, and DELETE gives it back once', async (t) => {
+  const { host, url } = await startInventory(t);
+  const product = (await (await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 5 })).json()) as { id: string };
+  const orderId = host.ids.newId();
+  const items = [{ productId: product.id, quantity: 2 }];
+
+  const answers = await Promise.all([1, 2, 3].map(() => call(url, 'PUT', `/reservations/${orderId}`, { items })));
+  for (const a of answers) assert.deepEqual(a, { status: 200, body: { orderId, status: 'RESERVED', items } });
+  assert.equal((await call(url, 'GET', `/products/${product.id}`)).body.available, 3);
+
+  assert.deepEqual((await call(url, 'DELETE', `/reservations/${orderId}`)).body, { orderId, status: 'RELEASED', released: true });
+  assert.deepEqual((await call(url, 'DELETE', `/reservations/${orderId}`)).body, { orderId, status: 'RELEASED', released: false });
+  assert.equal((await call(url, 'GET', `/products/${product.id}`)).body.available, 5);
+});
+
+test('PUT /reservations/:orderId beyond the available stock is refused, naming the product, and holds nothing', async (t) => {
+  const { host, url } = await startInventory(t);
+  const product = (await (await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 1 })).json()) as { id: string };
+  const orderId = host.ids.newId();
+  const r = await call(url, 'PUT', `/reservations/${orderId}`, { items: [{ productId: product.id, quantity: 2 }] });
+  assert.deepEqual(r, { status: 200, body: { orderId, status: 'REJECTED', productIds: [product.id] } });
+  assert.equal((await call(url, 'GET', `/products/${product.id}`)).body.available, 1);
+});
+
+test('PUT /reservations with a malformed order id or body answers 400', async (t) => {
+  const { host, url } = await startInventory(t);
+  assert.equal((await call(url, 'PUT', '/reservations/not-a-uuid', { items: [{ productId: host.ids.newId(), quantity: 1 }] })).status, 400);
+  assert.equal((await call(url, 'PUT', `/reservations/${host.ids.newId()}`, { items: [] })).status, 400);
+  assert.equal((await call(url, 'PUT', `/reservations/${host.ids.newId()}`, { items: [{ productId: host.ids.newId(), quantity: 0 }] })).status, 400);
+});

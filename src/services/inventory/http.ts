@@ -1,11 +1,16 @@
 /**
- * Inventory's HTTP routes: the catalog. Bodies and params are validated by fastify against
- * the TypeBox schemas (a mismatch is a 400 from the platform error handler).
+ * Inventory's HTTP routes: the catalog, and the reservations the rest architecture asks
+ * for synchronously (PUT and DELETE are idempotent by order id, so callers may retry them).
+ * Bodies and params are validated by fastify against the TypeBox schemas (a mismatch is a
+ * 400 from the platform error handler).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { StockLine, Uuid } from '#contracts/shared.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { createProduct, type CatalogDeps } from './catalog.ts';
 import { MAX_INT } from './domain/product.ts';
+import { releaseStock, reserveStock } from './reservations.ts';
 import { getProduct, listProducts } from './store.ts';
 import { ProductNotFound } from './errors.ts';
 
@@ -17,8 +22,32 @@ const CreateProductBody = Type.Object({
 });
 
 const ProductParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+const ReservationParams = Type.Object({ orderId: Uuid });
+const ReserveBody = Type.Object({ items: Type.Array(StockLine, { minItems: 1, maxItems: 100 }) });
 
 export function registerRoutes(app: FastifyInstance, deps: CatalogDeps): void {
+  // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
+  const write = createBatchWriter(deps.db);
+  const dialect = deps.db.dialect;
+
+  app.put<{ Params: Static<typeof ReservationParams>; Body: Static<typeof ReserveBody> }>(
+    '/reservations/:orderId',
+    { schema: { params: ReservationParams, body: ReserveBody } },
+    async (req) => {
+      const orderId = req.params.orderId.toLowerCase();
+      const at = deps.clock.now().toISOString();
+      const decision = await write((tx) => reserveStock(tx, dialect, orderId, req.body.items, at));
+      return decision.ok ? { orderId, status: 'RESERVED', items: decision.lines } : { orderId, status: 'REJECTED', productIds: decision.missing };
+    },
+  );
+
+  app.delete<{ Params: Static<typeof ReservationParams> }>('/reservations/:orderId', { schema: { params: ReservationParams } }, async (req) => {
+    const orderId = req.params.orderId.toLowerCase();
+    const at = deps.clock.now().toISOString();
+    const released = await write((tx) => releaseStock(tx, dialect, orderId, at));
+    return { orderId, status: 'RELEASED', released };
+  });
+
   app.post<{ Body: Static<typeof CreateProductBody> }>('/products', { schema: { body: CreateProductBody } }, async (req, reply) => {
     const product = await createProduct(deps, req.body);
     return reply.code(201).send(product);

@@ -17,3 +17,31 @@ test('GET /payments/:orderId answers the payment, or 404 ORD_ERR_PAYMENT_NOT_FOU
   assert.equal(missing.status, 404);
   assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'ORD_ERR_PAYMENT_NOT_FOUND');
 });
+
+const put = async (url: string, path: string, body?: unknown) => {
+  const res = await fetch(`${url}${path}`, { method: 'PUT', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+test('PUT /payments/:orderId charges an order once, however often it is repeated, and refunds it once', async (t) => {
+  const { host, url } = await startTestHost(t, { name: 'payments', migrations, partitions: 1, setup: (h) => registerRoutes(h.app, { db: h.db, ids: h.ids, clock: h.clock }) });
+  const orderId = host.ids.newId();
+  const body = { customerId: 'c-1', amountCents: 4200, method: 'card' };
+  const answers = await Promise.all([1, 2, 3].map(() => put(url, `/payments/${orderId}`, body)));
+  const paymentId = answers[0].body.paymentId;
+  for (const a of answers) assert.deepEqual(a, { status: 200, body: { orderId, paymentId, status: 'CHARGED', amountCents: 4200 } });
+
+  assert.deepEqual((await put(url, `/payments/${orderId}/refund`)).body, { orderId, outcome: 'refund', refunded: true });
+  assert.deepEqual((await put(url, `/payments/${orderId}/refund`)).body, { orderId, outcome: 'noop', refunded: false });
+  assert.equal((await (await fetch(`${url}/payments/${orderId}`)).json() as { status: string }).status, 'REFUNDED');
+});
+
+test('PUT /payments/:orderId declines card-declined with a reason, and a refund of it gives nothing back', async (t) => {
+  const { host, url } = await startTestHost(t, { name: 'payments', migrations, partitions: 1, setup: (h) => registerRoutes(h.app, { db: h.db }) });
+  const orderId = host.ids.newId();
+  const r = await put(url, `/payments/${orderId}`, { customerId: 'c-1', amountCents: 100, method: 'card-declined' });
+  assert.equal(r.body.status, 'DECLINED');
+  assert.equal(r.body.reason, 'CARD_DECLINED');
+  assert.deepEqual((await put(url, `/payments/${orderId}/refund`)).body, { orderId, outcome: 'nothing-charged', refunded: false });
+  assert.equal((await put(url, `/payments/${orderId}`, { customerId: 'c-1', amountCents: -1, method: 'card' })).status, 400);
+});

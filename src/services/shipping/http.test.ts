@@ -17,3 +17,22 @@ test('GET /shipments/:orderId answers the shipment, or 404 ORD_ERR_SHIPMENT_NOT_
   assert.equal(missing.status, 404);
   assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'ORD_ERR_SHIPMENT_NOT_FOUND');
 });
+
+test('PUT /shipments/:orderId books one shipment per order and refuses unserved countries', async (t) => {
+  const { host, url } = await startTestHost(t, { name: 'shipping', migrations, partitions: 1, setup: (h) => registerRoutes(h.app, { db: h.db, clock: h.clock }) });
+  const put = async (orderId: string, body: unknown) => {
+    const res = await fetch(`${url}/shipments/${orderId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const served = host.ids.newId();
+  const first = await put(served, { address: { country: 'DE', city: 'Berlin' } });
+  assert.equal(first.status, 200);
+  assert.equal(first.body.status, 'SCHEDULED');
+  assert.match(first.body.trackingNumber, /\S/);
+  assert.deepEqual(await put(served, { address: { country: 'DE' } }), first, 'a repeat answers the booked shipment');
+
+  const unserved = host.ids.newId();
+  const refused = await put(unserved, { address: { country: 'XX' } });
+  assert.deepEqual(refused.body, { orderId: unserved, status: 'REJECTED', trackingNumber: null, reason: 'COUNTRY_NOT_SERVED' });
+  assert.equal((await put(host.ids.newId(), { address: {} })).status, 400);
+});

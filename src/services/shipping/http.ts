@@ -1,16 +1,46 @@
-/** Shipping's HTTP routes: read a shipment by order (for the gateway's order details). */
+/**
+ * Shipping's HTTP routes: read a shipment by order (for the gateway's order details), and
+ * schedule one synchronously for the rest architecture (PUT, idempotent by order id).
+ */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { ShippingAddress, Uuid } from '#contracts/shared.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
+import { scheduleShipment } from './shipments.ts';
 import { getShipment } from './store.ts';
 import { ShipmentNotFound } from './errors.ts';
 
 const Params = Type.Object({ orderId: Type.String({ minLength: 1, maxLength: 100 }) });
+const ScheduleParams = Type.Object({ orderId: Uuid });
+const ScheduleBody = Type.Object({ address: ShippingAddress });
 
-export function registerRoutes(app: FastifyInstance, deps: { db: Db }): void {
+export interface ShippingRoutesDeps {
+  db: Db;
+  clock?: { now(): Date };
+}
+
+const view = (s: { orderId: string; status: string; trackingNumber: string | null; reason?: string | null }) =>
+  s.reason ? { orderId: s.orderId, status: s.status, trackingNumber: s.trackingNumber, reason: s.reason } : { orderId: s.orderId, status: s.status, trackingNumber: s.trackingNumber };
+
+export function registerRoutes(app: FastifyInstance, deps: ShippingRoutesDeps): void {
+  const clock = deps.clock ?? { now: () => new Date() };
+  // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
+  const write = createBatchWriter(deps.db);
+
   app.get<{ Params: Static<typeof Params> }>('/shipments/:orderId', { schema: { params: Params } }, async (req) => {
     const s = await getShipment(deps.db, req.params.orderId);
     if (!s) throw ShipmentNotFound(`no shipment for order ${req.params.orderId}`);
     return { orderId: s.orderId, status: s.status, trackingNumber: s.trackingNumber };
   });
+
+  app.put<{ Params: Static<typeof ScheduleParams>; Body: Static<typeof ScheduleBody> }>(
+    '/shipments/:orderId',
+    { schema: { params: ScheduleParams, body: ScheduleBody } },
+    async (req) => {
+      const orderId = req.params.orderId.toLowerCase();
+      const at = clock.now().toISOString();
+      return view(await write((tx) => scheduleShipment(tx, orderId, req.body.address.country, at)));
+    },
+  );
 }
