@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { isOrderflowError } from '#platform/errors.ts';
 import { alive } from '#test/support/process.ts';
-import { createSupervisor, freePort, prettyLine, type ChildSpec } from './supervisor.ts';
+import { createSupervisor, freePort, prettyLine, probe, type ChildSpec } from './supervisor.ts';
 
 // A stand-in service: answers /health on PORT; FAIL_AT_START and IGNORE_SIGTERM inject faults.
 const fakeChild = `
@@ -54,6 +54,70 @@ test('a child killed with SIGKILL is restarted, counted, and healthy again', asy
   await supervisor.waitHealthy(10_000);
   assert.equal(alive(first), false);
   assert.match(events.join('\n'), /orders killed by SIGKILL; restart #1 in 200 ms/);
+});
+
+test('a crashed child is started again after the delay asked for, not earlier, with a new pid', async (t) => {
+  const dir = scratch(t);
+  const events: string[] = [];
+  const supervisor = createSupervisor({ stdio: 'ignore', log: (line) => events.push(line) });
+  t.after(() => supervisor.stop());
+  const childSpec = await spec(dir, 'payments');
+  await supervisor.start(childSpec);
+  const first = supervisor.pid('payments')!;
+
+  // Watches for the new process, so the test sees the moment it appears, not when crash resolves.
+  let respawnedAfterMs: number | undefined;
+  const killedAt = Date.now();
+  const watch = setInterval(() => {
+    const pid = supervisor.pid('payments');
+    if (respawnedAfterMs === undefined && pid !== undefined && pid !== first) respawnedAfterMs = Date.now() - killedAt;
+  }, 5);
+  t.after(() => clearInterval(watch));
+  const back = supervisor.crash('payments', 1_500);
+  await until('the old process to die', () => !alive(first));
+  assert.equal(supervisor.pid('payments'), undefined);
+  assert.equal(supervisor.restarts('payments'), 1, 'counted at the kill');
+
+  await back;
+  const healthyAfterMs = Date.now() - killedAt;
+  assert.ok(respawnedAfterMs !== undefined && respawnedAfterMs >= 1_500, `restarted after ${respawnedAfterMs} ms; asked for 1500`);
+  assert.ok(respawnedAfterMs < 1_500 + 1_000, `restarted after ${respawnedAfterMs} ms, long after the 1500 asked for`);
+  assert.ok(healthyAfterMs >= respawnedAfterMs!);
+  const second = supervisor.pid('payments')!;
+  assert.ok(second && second !== first);
+  assert.equal(await probe(childSpec.healthUrl), 200, 'healthy once crash resolves');
+  assert.equal(supervisor.restarts('payments'), 1);
+  assert.match(events.join('\n'), /payments killed by SIGKILL; restart #1 in \d+ ms, as asked/);
+});
+
+test('a kill with a restart time restarts the child even when the supervisor does not restart on its own', async (t) => {
+  const dir = scratch(t);
+  const supervisor = createSupervisor({ stdio: 'ignore', restart: false });
+  t.after(() => supervisor.stop());
+  await supervisor.start(await spec(dir, 'shipping'));
+  const first = supervisor.pid('shipping')!;
+
+  supervisor.kill('shipping', 'SIGKILL', { restartAfterMs: 100 });
+  await until('a new shipping process', () => supervisor.pid('shipping') !== undefined && supervisor.pid('shipping') !== first);
+  await supervisor.waitHealthy(10_000);
+  assert.equal(supervisor.restarts('shipping'), 1);
+
+  supervisor.kill('shipping');
+  const second = supervisor.pid('shipping')!;
+  await until('the second process to die', () => !alive(second));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(supervisor.pid('shipping'), undefined, 'a plain kill is not restarted when restart is off');
+});
+
+test('a crash whose restart is still pending when the supervisor stops is rejected, and nothing restarts', async (t) => {
+  const dir = scratch(t);
+  const supervisor = createSupervisor({ stdio: 'ignore' });
+  t.after(() => supervisor.stop());
+  await supervisor.start(await spec(dir, 'inventory'));
+  const rejected = assert.rejects(supervisor.crash('inventory', 60_000), (err) => isOrderflowError(err, 'PLT_ERR_CHILD_START_FAILED') && /stopped before its restart/.test(err.message));
+  await supervisor.stop();
+  await rejected;
+  assert.equal(supervisor.pid('inventory'), undefined);
 });
 
 test('stop ends every child, is idempotent, and kills a child that ignores SIGTERM', async (t) => {

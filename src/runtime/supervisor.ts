@@ -40,7 +40,16 @@ export interface Supervisor {
   /** Spawns the child and resolves once it is healthy; rejects with its last output lines when it cannot start. */
   start(spec: ChildSpec): Promise<void>;
   pid(name: string): number | undefined;
-  kill(name: string, signal?: NodeJS.Signals): void;
+  /**
+   * Sends `signal` (SIGKILL by default). With restartAfterMs the child is started again that
+   * long after the kill, not earlier, whatever the backoff and even when restart is off.
+   */
+  kill(name: string, signal?: NodeJS.Signals, opts?: { restartAfterMs?: number }): void;
+  /**
+   * kill -9 now, start again after restartAfterMs (counted in restarts); resolves once the
+   * new process answers its health URL, rejects when it does not within startTimeoutMs.
+   */
+  crash(name: string, restartAfterMs: number): Promise<void>;
   restarts(name: string): number;
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL after stopTimeoutMs; resolves when the child is gone. */
@@ -59,6 +68,10 @@ interface Child {
   delayMs: number;
   startedAt: number;
   timer?: NodeJS.Timeout;
+  /** When a kill asked for a restart at a set time (epoch ms). */
+  restartAt?: number;
+  /** Told when a new process of this child is spawned (true) or the child is stopped (false). */
+  onSpawn: ((spawned: boolean) => void)[];
   tail: string[];
   onStartExit?: (detail: string) => void;
 }
@@ -118,6 +131,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     });
     child.proc = proc;
     child.startedAt = Date.now();
+    for (const notify of child.onSpawn.splice(0)) notify(true);
     createInterface({ input: proc.stdout! }).on('line', (line) => output(child, line, 'stdout'));
     createInterface({ input: proc.stderr! }).on('line', (line) => output(child, line, 'stderr'));
     child.exited = new Promise((resolve) => {
@@ -134,6 +148,13 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
     if (child.stopped || stopping) return;
     if (!child.healthy) return child.onStartExit?.(how);
+    if (child.restartAt !== undefined) {
+      const at = child.restartAt;
+      child.restartAt = undefined;
+      child.restarts++;
+      say(`[supervisor] ${child.spec.name} ${how}; restart #${child.restarts} in ${Math.max(0, at - Date.now())} ms, as asked`);
+      return respawnAt(child, at);
+    }
     if (opts.restart === false) {
       say(`[supervisor] ${child.spec.name} ${how}; not restarting`);
       return;
@@ -143,10 +164,39 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     child.delayMs = Math.min(child.delayMs * 2, maxMs);
     child.restarts++;
     say(`[supervisor] ${child.spec.name} ${how}; restart #${child.restarts} in ${delay} ms`);
+    respawnAt(child, Date.now() + delay);
+  }
+
+  function respawnAt(child: Child, at: number): void {
+    clearTimeout(child.timer);
+    // A timer may fire a millisecond early; a restart asked for at a time must not be.
     child.timer = setTimeout(() => {
       child.timer = undefined;
+      if (Date.now() < at) return respawnAt(child, at);
       if (!child.stopped && !stopping) spawnChild(child);
-    }, delay);
+    }, Math.max(0, at - Date.now()));
+  }
+
+  function kill(name: string, signal: NodeJS.Signals = 'SIGKILL', killOpts: { restartAfterMs?: number } = {}): void {
+    const child = children.get(name);
+    if (!child) return;
+    if (killOpts.restartAfterMs !== undefined) {
+      const restartAt = Date.now() + killOpts.restartAfterMs;
+      // Already dead (waiting for its backoff, or not restarted): restart at the time asked for.
+      if (!child.proc) return child.stopped || stopping ? undefined : respawnAt(child, restartAt);
+      child.restartAt = restartAt;
+    }
+    child.proc?.kill(signal);
+  }
+
+  async function crash(name: string, restartAfterMs: number): Promise<void> {
+    const child = children.get(name);
+    if (!child) throw ChildStartFailed(`${name} is not supervised`);
+    if (child.stopped || stopping) throw ChildStartFailed(`${name} is stopped`);
+    const respawned = new Promise<boolean>((resolve) => child.onSpawn.push(resolve));
+    kill(name, 'SIGKILL', { restartAfterMs });
+    if (!(await respawned)) throw ChildStartFailed(`${name} was stopped before its restart`);
+    await untilHealthy(child, opts.startTimeoutMs ?? 60_000);
   }
 
   function failure(child: Child, why: string): OrderflowError {
@@ -169,6 +219,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     if (!child) return;
     child.stopped = true;
     clearTimeout(child.timer);
+    for (const notify of child.onSpawn.splice(0)) notify(false);
     const proc = child.proc;
     if (!proc || !child.exited) return;
     proc.kill('SIGTERM');
@@ -186,7 +237,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     async start(spec) {
       if (stopping) throw ChildStartFailed(`${spec.name} not started: the supervisor is stopping`);
       if (children.has(spec.name)) throw ChildStartFailed(`${spec.name} is already supervised`);
-      const child: Child = { spec, healthy: false, stopped: false, restarts: 0, delayMs: initialMs, startedAt: 0, tail: [] };
+      const child: Child = { spec, healthy: false, stopped: false, restarts: 0, delayMs: initialMs, startedAt: 0, onSpawn: [], tail: [] };
       children.set(spec.name, child);
       const exitedEarly = new Promise<never>((_, reject) => {
         child.onStartExit = (how) => reject(failure(child, how));
@@ -204,9 +255,8 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
       }
     },
     pid: (name) => children.get(name)?.proc?.pid,
-    kill(name, signal = 'SIGKILL') {
-      children.get(name)?.proc?.kill(signal);
-    },
+    kill,
+    crash,
     restarts: (name) => children.get(name)?.restarts ?? 0,
     async waitHealthy(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
