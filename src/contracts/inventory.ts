@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineContract } from './contract.ts';
-import { Cents, StockLine, Uuid } from './shared.ts';
+import { Cents, OrderFacts, StockLine, Uuid } from './shared.ts';
 import { Topics } from './topics.ts';
 
 export const ReserveStock = defineContract({
@@ -15,7 +15,8 @@ export const ReleaseStock = defineContract({
 
 export const StockReserved = defineContract({
   type: 'StockReserved', version: 1, topic: Topics.inventoryEvents, owner: 'inventory', kind: 'event',
-  schema: Type.Object({ orderId: Uuid, items: Type.Array(StockLine) }),
+  // `order`: filled in the choreography (from OrderPlaced) for payments to charge; absent in events.
+  schema: Type.Object({ orderId: Uuid, items: Type.Array(StockLine), order: Type.Optional(OrderFacts) }),
 });
 
 export const StockUnavailable = defineContract({

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { defineContract } from './contract.ts';
-import { Cents, Uuid } from './shared.ts';
+import { Cents, ShippingAddress, Uuid } from './shared.ts';
 import { Topics } from './topics.ts';
 
 export const ChargePayment = defineContract({
@@ -20,7 +20,8 @@ export const RefundPayment = defineContract({
 
 export const PaymentCharged = defineContract({
   type: 'PaymentCharged', version: 1, topic: Topics.paymentsEvents, owner: 'payments', kind: 'event',
-  schema: Type.Object({ orderId: Uuid, paymentId: Uuid, amountCents: Cents }),
+  // `shippingAddress`: filled in the choreography (from StockReserved.order) for shipping; absent in events.
+  schema: Type.Object({ orderId: Uuid, paymentId: Uuid, amountCents: Cents, shippingAddress: Type.Optional(ShippingAddress) }),
 });
 
 export const PaymentDeclined = defineContract({

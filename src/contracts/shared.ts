@@ -27,3 +27,15 @@ export const CancelReason = Type.Union([
   Type.Literal('PAYMENT_DECLINED'),
   Type.Literal('SHIPPING_UNAVAILABLE'),
 ]);
+
+/**
+ * What the choreography passes along with a reservation (event-carried state transfer), so
+ * that payments and shipping need no other service's data: who pays how much, how, and
+ * where the order goes.
+ */
+export const OrderFacts = Type.Object({
+  customerId: Type.String({ minLength: 1 }),
+  totalCents: Cents,
+  paymentMethod: Type.String({ minLength: 1 }),
+  shippingAddress: ShippingAddress,
+});

@@ -2,6 +2,7 @@
 import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
 import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
+import { createChoreographyHandlers } from './choreography.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes } from './http.ts';
 import { seedDemoCatalog } from './seed.ts';
@@ -13,5 +14,13 @@ closeOnSignals(host);
 const deps = { db: host.db, ids: host.ids, clock: host.clock };
 registerRoutes(host.app, deps);
 if (config.seed) await seedDemoCatalog({ ...deps, log: host.log });
-await host.consume({ groupId: 'inventory', topics: [Topics.inventoryCommands], handlers: createHandlers({ dialect: host.db.dialect, clock: host.clock }) });
+// Per architecture: the commands (events); the events before us (choreography); nothing
+// in rest, where orders calls the HTTP routes.
+const handlerDeps = { dialect: host.db.dialect, clock: host.clock };
+if (config.platform.arch === 'events') {
+  await host.consume({ groupId: 'inventory', topics: [Topics.inventoryCommands], handlers: createHandlers(handlerDeps) });
+} else if (config.platform.arch === 'choreography') {
+  const topics = [Topics.ordersEvents, Topics.paymentsEvents, Topics.shippingEvents];
+  await host.consume({ groupId: 'inventory', topics, handlers: createChoreographyHandlers(handlerDeps) });
+}
 await host.listen(config.port, config.host);

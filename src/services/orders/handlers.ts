@@ -2,12 +2,13 @@
 // layer runs each in a transaction with inbox dedup; what a handler emits goes to the
 // outbox in that transaction. StockReleased and PaymentRefunded have no handler (the
 // consumer acknowledges and skips them): the order is CANCELLED when its compensations are
-// sent, see domain/saga.ts.
+// sent, see domain/saga.ts. In the choreography the same machinery runs the follower
+// (domain/choreography.ts) on the same facts instead of the orchestrating saga.
 import { message, type PayloadOf, type ProductCreated } from '#contracts/index.ts';
 import type { MessageHandler } from '#platform/bus/consumer.ts';
 import type { Logger } from '#platform/log.ts';
 import { fold, type OrderState } from './domain/order.ts';
-import { react, sagaReplyTypes, type SagaReply } from './domain/saga.ts';
+import { react as orchestrate, sagaReplyTypes, type SagaReply, type SagaStep } from './domain/saga.ts';
 import type { Dialect, Sql } from '#platform/db/db.ts';
 import { createStateCache, type StateCache } from './state-cache.ts';
 import { appendStep, loadEvents, upsertProduct } from './store.ts';
@@ -19,11 +20,14 @@ export interface HandlerDeps {
   dialect?: Dialect;
   /** Folded states of live orders, shared with the POST path; a private one when absent. */
   cache?: StateCache;
+  /** What a reply does to an order: the orchestrating saga (`react`, the default) or the choreography's `follow`. */
+  react?: (state: OrderState, reply: SagaReply, at: string) => SagaStep;
 }
 
 export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler> {
   const dialect = deps.dialect ?? 'sqlite';
   const cache = deps.cache ?? createStateCache();
+  const react = deps.react ?? orchestrate;
   // What this transaction wrote, per order: a later message of the same transaction must
   // see it, and the cache only learns it after the commit. Keyed by ctx.tx, which the
   // consumer hands to every message of a transaction.

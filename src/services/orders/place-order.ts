@@ -1,6 +1,6 @@
 // Accepting an order (POST /orders): price it from the local catalog, then in one
 // transaction claim the idempotency key, start the order's stream, write its view row and
-// queue OrderPlaced + ReserveStock in the outbox.
+// queue OrderPlaced + ReserveStock in the outbox (OrderPlaced alone in the choreography).
 import { createHash } from 'node:crypto';
 import { message } from '#contracts/index.ts';
 import { appendToOutbox } from '#platform/bus/outbox.ts';
@@ -23,6 +23,8 @@ export interface OrdersDeps {
   write?: BatchWriter;
   /** Learns each new order's state once it committed, for the saga's first reply. */
   cache?: StateCache;
+  /** Choreography: announce only OrderPlaced (inventory reacts to it); no ReserveStock command. */
+  choreography?: boolean;
 }
 
 export interface PlaceOrderRequest {
@@ -78,7 +80,8 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   );
   // One trace per order: the first message (OrderPlaced) starts it, the others follow from it.
   const outgoing: Array<ReturnType<typeof message>> = [];
-  for (const o of step.send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
+  const send = deps.choreography ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
+  for (const o of send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
 
   const write: BatchWriter = deps.write ?? ((job) => db.transaction(job));
   const created = await write(async (tx) => {

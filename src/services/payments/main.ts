@@ -2,6 +2,7 @@
 import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
 import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
+import { createChoreographyHandlers } from './choreography.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes } from './http.ts';
 import { migrations } from './store.ts';
@@ -10,5 +11,12 @@ const config = loadConfig();
 const host = await startServiceHost({ name: 'payments', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
 closeOnSignals(host);
 registerRoutes(host.app, { db: host.db });
-await host.consume({ groupId: 'payments', topics: [Topics.paymentsCommands], handlers: createHandlers({ ids: host.ids, clock: host.clock, log: host.log }) });
+// Per architecture: the commands (events); the events before us (choreography); nothing
+// in rest, where orders calls the HTTP routes.
+const handlerDeps = { ids: host.ids, clock: host.clock, log: host.log };
+if (config.platform.arch === 'events') {
+  await host.consume({ groupId: 'payments', topics: [Topics.paymentsCommands], handlers: createHandlers(handlerDeps) });
+} else if (config.platform.arch === 'choreography') {
+  await host.consume({ groupId: 'payments', topics: [Topics.inventoryEvents, Topics.shippingEvents], handlers: createChoreographyHandlers(handlerDeps) });
+}
 await host.listen(config.port, config.host);

@@ -2,6 +2,7 @@
 import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
 import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
+import { createChoreographyHandlers } from './choreography.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes } from './http.ts';
 import { migrations } from './store.ts';
@@ -10,5 +11,11 @@ const config = loadConfig();
 const host = await startServiceHost({ name: 'shipping', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
 closeOnSignals(host);
 registerRoutes(host.app, { db: host.db });
-await host.consume({ groupId: 'shipping', topics: [Topics.shippingCommands], handlers: createHandlers({ clock: host.clock }) });
+// Per architecture: the commands (events); the events before us (choreography); nothing
+// in rest, where orders calls the HTTP routes.
+if (config.platform.arch === 'events') {
+  await host.consume({ groupId: 'shipping', topics: [Topics.shippingCommands], handlers: createHandlers({ clock: host.clock }) });
+} else if (config.platform.arch === 'choreography') {
+  await host.consume({ groupId: 'shipping', topics: [Topics.paymentsEvents], handlers: createChoreographyHandlers({ clock: host.clock, log: host.log }) });
+}
 await host.listen(config.port, config.host);
