@@ -1,0 +1,123 @@
+// The report's tables as plain rows of text, built once and rendered twice (markdown and
+// HTML), so summary.md and report.html can never disagree about a number.
+import type { ArchResult, FaultResult, LabReport, StepResult } from '#lab/lab-result.ts';
+import { NA, errorKinds, isNum, ms, num, percent } from './format.ts';
+
+export interface Table {
+  headers: string[];
+  /** Per column: numbers are right-aligned. */
+  numeric: boolean[];
+  rows: string[][];
+}
+
+export const END_TO_END = 'end to end (POST → terminal)';
+
+/** The load generator is not part of the system under test, so it is left out of CPU totals. */
+const LOAD_GENERATOR = 'lab';
+
+/** Per service at the knee step, plus the end-to-end row; null when there is no knee step. */
+export function serviceTable(arch: ArchResult): Table | null {
+  const step = arch.kneeStep;
+  if (!step) return null;
+  const rows = (step.services ?? []).map((s) => [s.service, num(s.requestsPerSecond), ms(s.avgMs), ms(s.p99Ms)]);
+  rows.push([END_TO_END, num(step.completedRate), ms(step.completion?.mean), ms(step.completion?.p99)]);
+  return { headers: ['Service', 'Requests/s', 'Avg', 'p99'], numeric: [false, true, true, true], rows };
+}
+
+export function stepsTable(arch: ArchResult): Table {
+  const headers = [
+    'Target/s', 'Offered/s', 'Completed/s', 'Errors',
+    'HTTP p50 ms', 'HTTP p99 ms', 'Done p50 ms', 'Done p99 ms', 'Done p99.9 ms', 'Done max ms',
+    'Lag max', 'CPU %', 'Healthy',
+  ];
+  const rows = (arch.steps ?? []).map((s) => [
+    num(s.targetRate), num(s.offeredRate), num(s.completedRate), percent(s.errorRatio),
+    num(s.http?.p50), num(s.http?.p99),
+    num(s.completion?.p50), num(s.completion?.p99), num(s.completion?.p999), num(s.completion?.max),
+    s.lag ? num(s.lag.max) : NA, num(systemCpu(s)),
+    s.healthy ? (s === arch.kneeStep ? 'yes (knee)' : 'yes') : 'no',
+  ]);
+  return { headers, numeric: headers.map((_, i) => i < 12), rows };
+}
+
+/** Sum of the mean CPU of the system's processes, in % of one core; null when none was sampled. */
+export function systemCpu(step: StepResult): number | null {
+  const procs = (step.processes ?? []).filter((p) => p.name !== LOAD_GENERATOR && isNum(p.cpuPercent?.mean));
+  return procs.length ? procs.reduce((sum, p) => sum + p.cpuPercent.mean, 0) : null;
+}
+
+/** "1200/s: http-503: 12, timeout: 3" for each step that had errors. */
+export function stepErrorLines(arch: ArchResult): string[] {
+  return (arch.steps ?? [])
+    .map((s) => [s, errorKinds(s.errors)] as const)
+    .filter(([, kinds]) => kinds !== '')
+    .map(([s, kinds]) => `${num(s.targetRate)}/s: ${kinds}`);
+}
+
+export function scenarioLabel(f: FaultResult): string {
+  if (f.scenario === 'latency') return isNum(f.latencyMs) ? `latency +${num(f.latencyMs)} ms` : 'latency';
+  return f.scenario;
+}
+
+export function faultsTable(report: LabReport): Table {
+  const headers = ['Arch', 'Scenario', 'Service', 'Rate/s', 'Accepted', 'Completed', 'Lost', 'Failed', 'Recover s', 'Drain s'];
+  const rows = (report.archs ?? []).flatMap((a) =>
+    (a.faults ?? []).map((f) => [
+      a.arch, scenarioLabel(f), f.service, num(f.rate), num(f.accepted), num(f.completed),
+      num(f.lost), num(f.failed), num(f.recoverSeconds), num(f.drainSeconds),
+    ]),
+  );
+  return { headers, numeric: headers.map((_, i) => i >= 3), rows };
+}
+
+/** "800 orders/s" or "no healthy step". */
+export function kneeValue(arch: ArchResult): string {
+  return isNum(arch.knee) ? `${num(arch.knee)} orders/s` : 'no healthy step';
+}
+
+export function kneeText(arch: ArchResult): string {
+  return `knee: ${kneeValue(arch)}`;
+}
+
+/** "events / rest: 2.6×" per pair. */
+export function kneeRatioLines(report: LabReport): string[] {
+  return Object.entries(report.kneeRatios ?? {}).map(([pair, ratio]) => `${pair.split('/').join(' / ')}: ${ratioText(ratio)}`);
+}
+
+function ratioText(ratio: unknown): string {
+  if (!isNum(ratio)) return NA;
+  return `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(ratio >= 1 ? 1 : 2)}×`;
+}
+
+/** "2 × Intel Xeon, 24 GiB, Node v24.1.0, linux". */
+export function machineText(report: LabReport): string {
+  const m = report.machine;
+  if (!m) return NA;
+  return `${num(m.cpus)} × ${m.cpuModel}, ${num(m.memoryGiB)} GiB, Node ${m.node}, ${m.platform}`;
+}
+
+export function settingsText(report: LabReport): string {
+  const s = report.settings;
+  if (!s) return NA;
+  return [
+    `rates ${(s.rates ?? []).map(num).join(', ') || NA} orders/s`,
+    `${num(s.stepSeconds)} s per step after ${num(s.warmupSeconds)} s warm-up`,
+    `faults at ${num(s.faultRate)} orders/s for ${num(s.faultSeconds)} s`,
+    `${num(s.partitions)} partitions`,
+  ].join('; ');
+}
+
+/** The date part of startedAt, "2025-05-01 14:03 UTC", or the raw text when it does not parse. */
+export function dateText(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso || NA;
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function durationText(report: LabReport): string {
+  const ms = new Date(report.finishedAt).getTime() - new Date(report.startedAt).getTime();
+  if (!Number.isFinite(ms) || ms < 0) return NA;
+  const min = Math.floor(ms / 60_000);
+  const sec = Math.round((ms % 60_000) / 1000);
+  return min ? `${min} min ${sec} s` : `${sec} s`;
+}
