@@ -5,11 +5,15 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { defineError } from '#platform/errors.ts';
 import { inheritedEnv } from './config.ts';
 import { createSupervisor, freePort, type Stdio } from './supervisor.ts';
 
 export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping'] as const;
 export type ServiceName = (typeof serviceNames)[number];
+
+export const FaultInjectionFailed = defineError('PLT_ERR_FAULT_INJECTION_FAILED', 500);
 
 export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084 });
 
@@ -25,6 +29,8 @@ export interface SystemOptions {
   /** 0 picks a free port. */
   ports?: Partial<Record<ServiceName, number>>;
   restart?: boolean;
+  /** Opens each service's /_faults (ORDERFLOW_FAULTS=1), for setLatency. */
+  faults?: boolean;
   log?: (line: string) => void;
   stdio?: Stdio;
   startTimeoutMs?: number;
@@ -36,6 +42,16 @@ export interface System {
   pid(name: ServiceName): number | undefined;
   /** Kills one service (SIGKILL by default); the supervisor restarts it when restart is on. */
   kill(name: ServiceName, signal?: NodeJS.Signals): void;
+  /**
+   * kill -9 of one service now, started again restartAfterMs later (not earlier, whatever the
+   * restart setting); resolves once it is healthy again. Attach a catch when not awaiting it.
+   */
+  crash(name: ServiceName, restartAfterMs: number): Promise<void>;
+  /**
+   * Makes one service slow: every request and consumed batch waits `ms` (0 ends it). Needs
+   * the system started with faults (ORDERFLOW_FAULTS=1); the gateway has no such switch.
+   */
+  setLatency(name: ServiceName, ms: number): Promise<void>;
   waitHealthy(timeoutMs?: number): Promise<void>;
   restarts(name: ServiceName): number;
   /** Gateway first, then the services; SIGTERM, SIGKILL after 20 s. Idempotent. */
@@ -56,6 +72,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const base = {
     ...inheritedEnv(),
     ...opts.env,
+    ...(opts.faults ? { ORDERFLOW_FAULTS: '1' } : {}),
     HOST: '127.0.0.1',
     ORDERFLOW_DATA_DIR: dataDir,
     ORDERS_URL: urls.orders,
@@ -83,6 +100,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     urls,
     pid: (name) => supervisor.pid(name),
     kill: (name, signal = 'SIGKILL') => supervisor.kill(name, signal),
+    crash: (name, restartAfterMs) => supervisor.crash(name, restartAfterMs),
+    setLatency: (name, ms) => setLatency(urls[name], name, ms),
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name) => supervisor.restarts(name),
     stop() {
@@ -90,4 +109,24 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       return stopping;
     },
   };
+}
+
+async function setLatency(url: string, name: string, ms: number): Promise<void> {
+  let status: number;
+  let text: string;
+  try {
+    const res = await request(`${url}/_faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: ms }),
+      headersTimeout: 5_000,
+      bodyTimeout: 5_000,
+    });
+    status = res.statusCode;
+    text = await res.body.text();
+  } catch (err) {
+    throw FaultInjectionFailed(`could not set ${name}'s latency to ${ms} ms: ${(err as Error).message}`, { cause: err });
+  }
+  if (status === 404) throw FaultInjectionFailed(`${name} has no /_faults: only the services behind the gateway have one, with the system started with faults (ORDERFLOW_FAULTS=1)`);
+  if (status !== 200) throw FaultInjectionFailed(`could not set ${name}'s latency to ${ms} ms: ${status} ${text}`);
 }
