@@ -108,3 +108,25 @@ export function fixtureReport(): LabReport {
     kneeRatios: { 'events/rest': 4, 'choreography/rest': 4, 'events/choreography': 1 },
   };
 }
+
+/**
+ * A run cut short: one architecture with no step done, one whose only step was unhealthy
+ * with NaN latencies (null once through JSON), a fault with an empty timeline, no ratios.
+ */
+export function cutShortReport(): LabReport {
+  const full = fixtureReport();
+  const broken = step('rest', 800, Number.NaN, 0.6, 0);
+  broken.http = JSON.parse(JSON.stringify(broken.http));
+  broken.processes = [];
+  broken.services = [];
+  const [kill] = faults('events', 100);
+  return {
+    ...full,
+    finishedAt: 'not finished',
+    archs: [
+      { arch: 'events', steps: [], knee: null, kneeStep: null, faults: [{ ...kill, recoverSeconds: null, drainSeconds: null, events: [], timeline: [] }] },
+      { arch: 'rest', steps: [{ ...broken, healthy: false }], knee: null, kneeStep: null, faults: [] },
+    ],
+    kneeRatios: {},
+  };
+}

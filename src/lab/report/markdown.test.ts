@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cutShortReport, fixtureReport } from './fixture.ts';
+import { renderMarkdown } from './markdown.ts';
+
+const SERVICE_HEADER = '| Service | Requests/s | Avg | p99 |';
+
+/** The lines of the markdown table that starts at the line equal to header. */
+function tablesAfter(md: string, header: string): string[][] {
+  const lines = md.split('\n');
+  return lines.flatMap((l, i) => {
+    if (l !== header) return [];
+    const rows: string[] = [];
+    for (let j = i + 2; j < lines.length && lines[j].startsWith('|'); j++) rows.push(lines[j]);
+    return [rows];
+  });
+}
+
+test('the summary has a per-service table for each architecture, from its knee step', () => {
+  const report = fixtureReport();
+  const md = renderMarkdown(report);
+  const tables = tablesAfter(md, SERVICE_HEADER);
+  assert.equal(tables.length, report.archs.length);
+  for (const [i, a] of report.archs.entries()) {
+    const names = tables[i].map((r) => r.split('|')[1].trim());
+    assert.deepEqual(names, [...a.kneeStep!.services.map((s) => s.service), 'end to end (POST → terminal)']);
+    assert.match(tables[i][0], /\| \d[\d.]* ms \| \d[\d.]* ms \|$/, 'avg and p99 carry their unit');
+  }
+  // rest's knee step is 100/s; its end-to-end row is the knee step's completion.
+  const rest = tables[2].at(-1)!;
+  assert.equal(rest, '| end to end (POST → terminal) | 100 | 18 ms | 60 ms |');
+});
+
+test('the summary names each knee and the knee ratios', () => {
+  const md = renderMarkdown(fixtureReport());
+  assert.match(md, /^- events: 400 orders\/s$/m);
+  assert.match(md, /^- rest: 100 orders\/s$/m);
+  assert.match(md, /^knee: 400 orders\/s$/m);
+  assert.match(md, /events \/ rest: 4\.0×/);
+  assert.match(md, /events \/ choreography: 1\.0×/);
+});
+
+test('the summary opens with the date, deployment, machine and command', () => {
+  const md = renderMarkdown(fixtureReport());
+  assert.match(md.split('\n')[0], /^# orderflow lab: 2025-06-02 09:15 UTC, embedded$/);
+  assert.match(md, /AMD EPYC 7B13/);
+  assert.match(md, /`orderflow lab --archs events,choreography,rest --rates 100,200,400,800`/);
+});
+
+test('the steps and fault tables have a row per step and per scenario', () => {
+  const report = fixtureReport();
+  const md = renderMarkdown(report);
+  const stepTables = md.split('\n').filter((l) => /^\| Target\/s /.test(l));
+  assert.equal(stepTables.length, 3);
+  const faultHeader = md.split('\n').find((l) => l.startsWith('| Arch '))!;
+  assert.match(faultHeader, /Scenario .*Service .*Rate\/s .*Accepted .*Completed .*Lost .*Failed .*Recover s .*Drain s/);
+  const faultRows = tablesAfter(md, faultHeader)[0];
+  assert.equal(faultRows.length, 6);
+  assert.match(faultRows[1], /latency \+200 ms .*\| +n\/a \| +n\/a \|$/);
+});
+
+test('a run cut short reads n/a and no healthy step, never NaN', () => {
+  const md = renderMarkdown(cutShortReport());
+  assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+  assert.match(md, /- events: no healthy step/);
+  assert.match(md, /No steps were run\./);
+  assert.match(md, /No per-service table/);
+  assert.equal(tablesAfter(md, SERVICE_HEADER).length, 0);
+  assert.match(md, /n\/a/);
+});
+
+test('a report with no architectures still renders', () => {
+  const md = renderMarkdown({ ...fixtureReport(), archs: [], kneeRatios: {} });
+  assert.match(md, /No architecture was measured/);
+  assert.match(md, /No fault scenarios were run/);
+});
