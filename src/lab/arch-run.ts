@@ -1,0 +1,159 @@
+/**
+ * One architecture in the lab: a fresh system of its own, a catalog, a warm-up, the rate
+ * ladder up to saturation, the knee, the fault scenarios, and everything stopped again.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { openBus } from '#platform/bus/open.ts';
+import type { Bus } from '#platform/bus/bus.ts';
+import { loadPlatformConfig } from '#platform/config.ts';
+import { serviceDatabaseName } from '#platform/db/open.ts';
+import { dropPostgresDatabase } from '#platform/db/postgres.ts';
+import { defineError } from '#platform/errors.ts';
+import { silentLogger } from '#platform/log.ts';
+import { serviceNames, startSystem, type System } from '#runtime/system.ts';
+import type { Architecture, ArchResult, StepResult } from './lab-result.ts';
+import { createClient, type Client } from './client.ts';
+import { runFault, type FaultTiming, type Scenario } from './faults.ts';
+import { knee, shouldStop } from './knee.ts';
+import { trackCompletions, type CompletionTracker, type OrderMix } from './load.ts';
+import type { Progress } from './progress.ts';
+import { infraProcesses } from './sampler.ts';
+import { runStep, type LabTarget } from './step.ts';
+
+export interface ArchRunOptions {
+  rates: number[];
+  stepSeconds: number;
+  warmupSeconds: number;
+  stepDrainSeconds: number;
+  faults: Scenario[];
+  /** Fixed fault rate; by default half the knee, at least 20/s. */
+  faultRate?: number;
+  faultSeconds: number;
+  faultTiming: FaultTiming;
+  kafka?: { brokers: string };
+  postgres?: { url: string };
+  partitions: number;
+  progress: Progress;
+  /** Where to say what happens (stderr). */
+  say: (line: string) => void;
+  /** Service output lines; dropped by default. */
+  serviceLog?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Told of each system started, so Ctrl-C can stop it. */
+  onSystem?: (system: System | undefined) => void;
+}
+
+export const PRODUCTS = 20;
+
+const CatalogFailed = defineError('PLT_ERR_LAB_CATALOG', 500);
+
+export function faultRateFor(kneeRate: number | null, fixed?: number): number {
+  if (fixed !== undefined) return fixed;
+  return Math.max(20, Math.round((kneeRate ?? 0) / 2));
+}
+
+export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<ArchResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), `orderflow-lab-${arch}-`));
+  const namespace = `lab_${arch}_${randomUUID().slice(0, 8)}`;
+  const env: Record<string, string> = {
+    ORDERFLOW_ARCH: arch,
+    ORDERFLOW_FAULTS: '1',
+    LOG_LEVEL: 'warn',
+    ORDERFLOW_PARTITIONS: String(o.partitions),
+    ORDERFLOW_BUS: o.kafka ? 'kafka' : 'embedded',
+    ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
+    ORDERFLOW_NAMESPACE: namespace,
+  };
+  if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
+  if (o.postgres) env.DATABASE_URL = o.postgres.url;
+
+  let system: System | undefined;
+  let client: Client | undefined;
+  let bus: Bus | undefined;
+  let tracker: CompletionTracker | undefined;
+  try {
+    o.say(`${arch}: starting the system (${o.kafka ? 'Kafka' : 'embedded log'}, ${o.postgres ? 'PostgreSQL' : 'SQLite'})`);
+    system = await startSystem({
+      dataDir,
+      env,
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 },
+      restart: true,
+      stdio: o.serviceLog ? 'pipe' : 'ignore',
+      log: o.serviceLog,
+    });
+    o.onSystem?.(system);
+    client = createClient(system.gatewayUrl, 512);
+    if (arch !== 'rest') {
+      bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'lab', silentLogger);
+      tracker = await trackCompletions(bus, 'orders.events');
+    }
+    const mix = await createCatalog(client);
+    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres })];
+    const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress };
+
+    if (o.warmupSeconds > 0) {
+      o.say(`${arch}: warm-up, ${o.warmupSeconds} s at ${o.rates[0]}/s`);
+      await runStep(target, o.rates[0], o.warmupSeconds, { label: `${arch} warm-up`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
+    }
+    const steps: StepResult[] = [];
+    for (const rate of o.rates) {
+      if (o.signal?.aborted) break;
+      const step = await runStep(target, rate, o.stepSeconds, { label: `${arch} ${rate}/s`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
+      steps.push(step);
+      o.say(`${arch} ${rate}/s: ${describe(step)}`);
+      if (shouldStop(steps)) break;
+    }
+    const found = knee(steps);
+    o.say(`${arch}: knee ${found ? `${found.rate}/s` : 'none (no healthy step)'}`);
+
+    const faults = [];
+    const faultRate = faultRateFor(found?.rate ?? null, o.faultRate);
+    for (const scenario of o.faults) {
+      if (o.signal?.aborted) break;
+      o.say(`${arch}: fault ${scenario} on payments at ${faultRate}/s for ${o.faultSeconds} s`);
+      const f = await runFault(target, scenario, faultRate, o.faultSeconds, o.faultTiming, o.signal);
+      o.say(`${arch} ${scenario}: accepted ${f.accepted}, completed ${f.completed}, lost ${f.lost}, failed ${f.failed}, recover ${f.recoverSeconds ?? '-'} s, drain ${f.drainSeconds ?? '-'} s`);
+      faults.push(f);
+    }
+    return { arch, steps, knee: found?.rate ?? null, kneeStep: found?.step ?? null, faults };
+  } finally {
+    await tracker?.close().catch(() => undefined);
+    await bus?.close().catch(() => undefined);
+    await client?.close().catch(() => undefined);
+    await system?.stop();
+    o.onSystem?.(undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    if (o.postgres) {
+      for (const service of serviceNames) {
+        if (service !== 'gateway') await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
+      }
+    }
+  }
+}
+
+function describe(s: StepResult): string {
+  const errors = Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `offered ${s.offeredRate}/s, completed ${s.completedRate}/s, completion p50 ${s.completion.p50.toFixed(0)} p99 ${s.completion.p99.toFixed(0)} ms, errors ${(s.errorRatio * 100).toFixed(2)} %${errors ? ` (${errors})` : ''}${s.healthy ? '' : ', unhealthy'}`;
+}
+
+/** Products with stock enough that OUT_OF_STOCK stays rare; resolves once orders prices them. */
+async function createCatalog(client: Client): Promise<OrderMix> {
+  const productIds: string[] = [];
+  const run = randomUUID().slice(0, 6);
+  for (let i = 0; i < PRODUCTS; i++) {
+    const r = await client.createProduct({ sku: `LAB-${run}-${i}`, name: `Lab product ${i}`, priceCents: 500 + i, stock: 1_000_000_000 });
+    if (r.status !== 201) throw CatalogFailed(`creating a product answered ${r.status} ${JSON.stringify(r.body)}`);
+    productIds.push(r.body.id);
+  }
+  // The orders service learns the catalog from inventory's events: wait until it prices orders.
+  for (let tries = 0; ; tries++) {
+    const r = await client.placeOrder({ customerId: 'lab-probe', items: [{ productId: productIds[PRODUCTS - 1], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } });
+    if (r.status === 202 || r.status === 201) break;
+    if (tries > 300) throw CatalogFailed(`the catalog never reached orders: ${r.status} ${JSON.stringify(r.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { productIds, declineRatio: 0.05, unservedRatio: 0.05 };
+}
