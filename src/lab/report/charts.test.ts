@@ -91,3 +91,9 @@ test('bar charts with no bars, or only null and zero values, say there is no dat
     assert.match(svg, /no data/);
   }
 });
+
+test('a rate axis starts at zero even when there is one point', () => {
+  const svg = lineChart({ title: 'rate', xLabel: 'offered', xZero: true, yLabel: 'ms', series: [{ name: 'a', points: [{ x: 798, y: 5 }] }] });
+  assertCleanSvg(svg);
+  assert.match(svg, /class="tick" text-anchor="middle">0<\/text>/);
+});

@@ -27,7 +27,7 @@ export function completionLatencyChart(report: LabReport): string {
   });
   return lineChart({
     title: 'Completion latency (POST to terminal status) against offered rate',
-    xLabel: 'offered orders/s', yLabel: 'ms', logY: true, series, markers: kneeMarkers(report),
+    xLabel: 'offered orders/s', xZero: true, yLabel: 'ms', logY: true, series, markers: kneeMarkers(report),
   });
 }
 
@@ -38,7 +38,7 @@ export function httpLatencyChart(report: LabReport): string {
     color: colorFor(a.arch, i),
     points: byRate(a).map((s) => ({ x: s.offeredRate, y: s.http?.p99 })),
   }));
-  return lineChart({ title: 'HTTP answer latency p99 (POST /api/orders) against offered rate', xLabel: 'offered orders/s', yLabel: 'ms', logY: true, series });
+  return lineChart({ title: 'HTTP answer latency p99 (POST /api/orders) against offered rate', xLabel: 'offered orders/s', xZero: true, yLabel: 'ms', logY: true, series });
 }
 
 /** (3) Completed rate against offered rate, with the ideal y = x. */
@@ -53,7 +53,7 @@ export function throughputChart(report: LabReport): string {
     const top = Math.max(...offered);
     series.push({ name: 'ideal (completed = offered)', color: '#9ca3af', dashed: true, dots: false, points: [{ x: 0, y: 0 }, { x: top, y: top }] });
   }
-  return lineChart({ title: 'Completed against offered rate', xLabel: 'offered orders/s', yLabel: 'completed orders/s', series, markers: kneeMarkers(report) });
+  return lineChart({ title: 'Completed against offered rate', xLabel: 'offered orders/s', xZero: true, yLabel: 'completed orders/s', series, markers: kneeMarkers(report) });
 }
 
 function usageChart(a: ArchResult, what: 'cpu' | 'memory'): string {

@@ -32,6 +32,8 @@ export interface LineChartSpec {
   logY?: boolean;
   /** Start the y axis at zero (ignored on a log axis). Default true. */
   yZero?: boolean;
+  /** Start the x axis at zero (rates). Default false (time from the first point). */
+  xZero?: boolean;
   width?: number;
   height?: number;
 }
@@ -54,7 +56,7 @@ export function lineChart(spec: LineChartSpec): string {
   const markers = (spec.markers ?? []).filter((m) => Number.isFinite(m.x));
   const ys = series.flatMap((s) => s.points.filter((p) => p.x !== null && Number.isFinite(p.x)).map((p) => p.y));
   const xs = [...series.flatMap((s) => s.points.map((p) => p.x)), ...markers.map((m) => m.x)];
-  const x = linearScale(xs, [plot.left, plot.left + plot.width]);
+  const x = linearScale(xs, [plot.left, plot.left + plot.width], { zero: spec.xZero ?? false });
   const y: Scale = spec.logY
     ? logScale(ys, [plot.top + plot.height, plot.top])
     : linearScale(ys, [plot.top + plot.height, plot.top], { zero: spec.yZero ?? true });

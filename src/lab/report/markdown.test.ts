@@ -74,3 +74,10 @@ test('a report with no architectures still renders', () => {
   assert.match(md, /No architecture was measured/);
   assert.match(md, /No fault scenarios were run/);
 });
+
+test('lost orders are called out under the fault table', () => {
+  const report = fixtureReport();
+  report.archs[2].faults[0].lost = 3;
+  assert.match(renderMarkdown(report), /\*\*Lost orders\*\* \(accepted, never terminal\): rest kill-restart on payments: 3/);
+  assert.doesNotMatch(renderMarkdown(fixtureReport()), /Lost orders\*\*/);
+});

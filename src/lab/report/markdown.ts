@@ -1,6 +1,6 @@
 import type { LabReport } from '#lab/lab-result.ts';
 import {
-  type Table, dateText, durationText, faultsTable, kneeRatioLines, kneeText, kneeValue, machineText,
+  type Table, dateText, durationText, faultsTable, kneeRatioLines, kneeText, kneeValue, machineText, scenarioLabel,
   serviceTable, settingsText, stepErrorLines, stepsTable,
 } from './tables.ts';
 
@@ -87,6 +87,11 @@ export function renderMarkdown(report: LabReport): string {
     out.push('Lost = accepted and never terminal (must be 0). Recover = from the fault\'s end until completions keep pace; drain = from the end of the load until the last accepted order was terminal.');
     out.push('');
     out.push(markdownTable(faults));
+    const lost = archs.flatMap((a) => (a.faults ?? []).filter((f) => f.lost > 0).map((f) => `${a.arch} ${scenarioLabel(f)} on ${f.service}: ${f.lost}`));
+    if (lost.length) {
+      out.push('');
+      out.push(`**Lost orders** (accepted, never terminal): ${lost.join('; ')}`);
+    }
   } else {
     out.push('No fault scenarios were run.');
   }
