@@ -131,14 +131,20 @@ export async function runLab(o: LabOptions, io: { say: (line: string) => void; p
     command: io.command,
     deployment: o.kafka || o.postgres ? 'distributed' : 'embedded',
     machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
-    // faultRate 0: each architecture's own (half its knee, at least 20/s), in its fault results.
-    settings: { rates: o.rates, stepSeconds: o.stepSeconds, warmupSeconds: o.warmupSeconds, faultRate: o.faultRate ?? 0, faultSeconds: o.faultSeconds, partitions: o.partitions },
+    settings: { rates: o.rates, stepSeconds: o.stepSeconds, warmupSeconds: o.warmupSeconds, faultRate: faultRateOf(o, archs), faultSeconds: o.faultSeconds, partitions: o.partitions },
     archs,
     kneeRatios: kneeRatios(archs.map((a) => ({ arch: a.arch, knee: a.knee }))),
   };
   const dir = resolve(o.out, timestamp(started));
   const paths = await writeReport(dir, report);
   return { report, dir, paths, failures };
+}
+
+/** The fault rate asked for, or the one every architecture ran at; 0 when they differ (each fault result has its own). */
+function faultRateOf(o: LabOptions, archs: ArchResult[]): number {
+  if (o.faultRate !== undefined) return o.faultRate;
+  const rates = new Set(archs.flatMap((a) => a.faults.map((f) => f.rate)));
+  return rates.size === 1 ? [...rates][0] : 0;
 }
 
 export async function labCommand(argv: string[]): Promise<number> {
