@@ -1,5 +1,5 @@
 /**
- * The one place where errors become HTTP answers: `{"error":{"code","message"}}`.
+ * The one place where errors become HTTP answers: `{"error":{"code","message","details"?}}`.
  * Client mistakes get 4xx with a stable code; anything unexpected is a logged 500 that
  * reveals nothing of the internals.
  */
@@ -27,7 +27,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | OrderflowError | Error, req, reply) => {
     if (err instanceof OrderflowError) {
       if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
-      return reply.code(err.statusCode).send(errorBody(err.code, err.message));
+      return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
     }
     const fe = err as FastifyError;
     if (fe.validation) {

@@ -15,7 +15,7 @@ export interface UpstreamOptions {
   connections?: number;
   /** Per-attempt timeout, headers and body included; default 5 s. */
   timeoutMs?: number;
-  /** Extra attempts for GET/HEAD; default 2. Other methods are never retried. */
+  /** Extra attempts for the idempotent methods GET, HEAD, PUT and DELETE (RFC 9110 §9.2.2); default 2. POST and PATCH are never retried. */
   retries?: number;
   breaker?: BreakerOptions | false;
 }
@@ -25,6 +25,8 @@ export interface UpstreamRequest {
   path: string;
   headers?: Record<string, string>;
   body?: Buffer | string;
+  /** Aborts the call, retries included: e.g. the deadline of the request that makes it. */
+  signal?: AbortSignal;
 }
 
 export interface UpstreamResponse {
@@ -43,6 +45,8 @@ export interface Upstream {
   breakerState(): BreakerState;
   close(): Promise<void>;
 }
+
+const idempotentMethods = new Set<UpstreamRequest['method']>(['GET', 'HEAD', 'PUT', 'DELETE']);
 
 // Answers that mean "the upstream cannot serve right now", as opposed to a bug in one request.
 const unavailable = (r: unknown) => {
@@ -70,7 +74,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
   });
 
   async function send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-    const res = await pool.request({ method: req.method, path: req.path, headers: req.headers, body: req.body, signal });
+    const res = await pool.request({ method: req.method, path: req.path, headers: req.headers, body: req.body, signal: req.signal ? AbortSignal.any([signal, req.signal]) : signal });
     const body = Buffer.from(await res.body.arrayBuffer());
     return { statusCode: res.statusCode, headers: res.headers, body };
   }
@@ -78,7 +82,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
   return {
     name: opts.name,
     url: opts.url,
-    request: (req) => policy.execute((signal) => send(req, signal), { idempotent: req.method === 'GET' || req.method === 'HEAD' }),
+    request: (req) => policy.execute((signal) => send(req, signal), { idempotent: idempotentMethods.has(req.method) }),
     probe: (path, probeTimeoutMs) => send({ method: 'GET', path }, AbortSignal.timeout(probeTimeoutMs)),
     breakerState: () => policy.breakerState(),
     close: () => pool.close(),

@@ -54,6 +54,8 @@ export interface ServiceHost {
   clock: { now(): Date };
   consume(opts: ConsumeOptions): Promise<void>;
   listen(port: number, host?: string): Promise<number>;
+  /** Work to stop on close, after HTTP and the consumers stopped and before the stores close (e.g. a background loop). */
+  onClose(fn: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   await bus.ensureTopics(specs);
   const relay = startOutboxRelay({ db, bus, log });
   const consumers: Consumer[] = [];
+  const closers: Array<() => Promise<void>> = [];
   let closing: Promise<void> | undefined;
 
   const app = buildHttpApp({
@@ -97,10 +100,14 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
       log.info({ port: bound }, `${opts.name} listening`);
       return bound;
     },
+    onClose(fn) {
+      closers.push(fn);
+    },
     close() {
       closing ??= (async () => {
         await app.close().catch((err) => log.warn({ err }, 'http close failed'));
         for (const c of consumers) await c.close().catch((err) => log.warn({ err }, 'consumer close failed'));
+        for (const fn of closers) await fn().catch((err) => log.warn({ err }, 'close hook failed'));
         await relay.close().catch((err) => log.warn({ err }, 'relay close failed'));
         await bus.close().catch((err) => log.warn({ err }, 'bus close failed'));
         await db.close().catch((err) => log.warn({ err }, 'db close failed'));

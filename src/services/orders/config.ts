@@ -1,7 +1,55 @@
 import { loadServiceConfig, type ServiceConfig } from '#platform/config.ts';
+import { ConfigError } from '#platform/errors.ts';
 
-export type OrdersConfig = ServiceConfig;
+type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<OrdersConfig> {
-  return Object.freeze(loadServiceConfig(env, 8081));
+/** How orders calls the other services in the rest architecture. */
+export interface RestConfig {
+  urls: { inventory: string; payments: string; shipping: string };
+  /** Per attempt of one call. */
+  callTimeoutMs: number;
+  /** Extra attempts of a call (all of them are idempotent PUT/DELETE). */
+  retries: number;
+  /** The whole chain of calls of one POST /orders; kept under the gateway's timeout (5 s). */
+  requestDeadlineMs: number;
+  /** Keep-alive sockets per service. */
+  connections: number;
+  /** An unfinished saga older than this is driven by recovery. */
+  recoverAfterMs: number;
+}
+
+export interface OrdersConfig extends ServiceConfig {
+  rest: RestConfig;
+}
+
+function int(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < min) throw ConfigError(`${name} must be an integer >= ${min}; got "${raw}"`);
+  return n;
+}
+
+function origin(env: Env, name: string, fallback: string): string {
+  const value = env[name] ?? fallback;
+  try {
+    return new URL(value).origin;
+  } catch (cause) {
+    throw ConfigError(`${name} must be a URL like ${fallback}; got "${value}"`, { cause });
+  }
+}
+
+export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
+  const rest: RestConfig = {
+    urls: {
+      inventory: origin(env, 'INVENTORY_URL', 'http://127.0.0.1:8082'),
+      payments: origin(env, 'PAYMENTS_URL', 'http://127.0.0.1:8083'),
+      shipping: origin(env, 'SHIPPING_URL', 'http://127.0.0.1:8084'),
+    },
+    callTimeoutMs: int(env, 'ORDERS_CALL_TIMEOUT_MS', 1_500, 1),
+    retries: int(env, 'ORDERS_CALL_RETRIES', 2, 0),
+    requestDeadlineMs: int(env, 'ORDERS_REQUEST_DEADLINE_MS', 4_000, 1),
+    connections: int(env, 'ORDERS_CALL_CONNECTIONS', 128, 1),
+    recoverAfterMs: int(env, 'ORDERS_RECOVER_AFTER_MS', 10_000, 0),
+  };
+  return Object.freeze({ ...loadServiceConfig(env, 8081), rest: Object.freeze(rest) });
 }

@@ -4,11 +4,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Uuid } from '#contracts/shared.ts';
-import { OrderNotFound, type ShippingAddress } from './domain/order.ts';
+import { OrderNotFound, statusOf, type ShippingAddress } from './domain/order.ts';
 import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { placeOrder, type OrdersDeps } from './place-order.ts';
+import { DependencyUnavailable, type Downstream } from './rest/downstream.ts';
+import type { RestDriver } from './rest/drive.ts';
 import { getOrderView, getProduct } from './store.ts';
-import { defineError } from '#platform/errors.ts';
+import { defineError, OrderflowError } from '#platform/errors.ts';
 
 export const ProductNotInCatalog = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
 
@@ -37,6 +39,7 @@ const PlaceOrderHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.St
 
 const Status = Type.Union([Type.Literal('PENDING'), Type.Literal('CONFIRMED'), Type.Literal('CANCELLED')]);
 const Accepted = Type.Object({ id: Type.String(), status: Status });
+const Finished = Type.Object({ id: Type.String(), status: Status, reason: Type.Optional(Type.String()) });
 
 const OrderParams = Type.Object({ id: Uuid });
 const OrderBody = Type.Object({
@@ -53,15 +56,50 @@ const OrderBody = Type.Object({
 const ProductParams = Type.Object({ productId: Uuid });
 const ProductBody = Type.Object({ productId: Type.String(), sku: Type.String(), name: Type.String(), priceCents: Type.Integer() });
 
-export function registerRoutes(app: FastifyInstance, base: OrdersDeps): void {
-  const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db) };
+/** The rest architecture's saga: driven by calls inside POST /orders. */
+export interface RestSaga {
+  driver: RestDriver;
+  downstream: Pick<Downstream, 'openCircuit'>;
+}
+
+/**
+ * A drive that failed after the order was accepted: the same code and status, and the
+ * order's id, so the client knows the order exists and will be finished (by recovery).
+ */
+function unfinished(err: unknown, orderId: string): unknown {
+  if (!(err instanceof OrderflowError) || err.statusCode < 500) return err;
+  return new OrderflowError(err.code, `order ${orderId} is accepted but not finished: ${err.message}. It will be finished once the service answers; see GET /api/orders/${orderId}`, {
+    statusCode: err.statusCode,
+    cause: err,
+    details: { orderId },
+  });
+}
+
+export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSaga?: RestSaga }): void {
+  const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db), rest: base.restSaga !== undefined };
+  const rest = base.restSaga;
   app.post<{ Body: Static<typeof PlaceOrderBody>; Headers: Static<typeof PlaceOrderHeaders> }>(
     '/orders',
-    { schema: { body: PlaceOrderBody, headers: PlaceOrderHeaders, response: { 202: Accepted } } },
+    { schema: { body: PlaceOrderBody, headers: PlaceOrderHeaders, response: { 201: Finished, 202: Accepted } } },
     async (req, reply) => {
       const body = { ...req.body, shippingAddress: req.body.shippingAddress as ShippingAddress };
+      if (!rest) {
+        const answer = await placeOrder(deps, body, req.headers['idempotency-key']);
+        return reply.code(202).send({ id: answer.id, status: answer.status });
+      }
+      // Shed load while a service is known to be down, rather than accept orders that can
+      // only wait: nothing is written.
+      const down = rest.downstream.openCircuit();
+      if (down) throw DependencyUnavailable(`${down} is unavailable (circuit open); the order was not taken, retry later`);
       const answer = await placeOrder(deps, body, req.headers['idempotency-key']);
-      return reply.code(202).send({ id: answer.id, status: answer.status });
+      if (answer.replayed && answer.status !== 'PENDING') {
+        const view = await getOrderView(deps.db, answer.id);
+        return reply.code(201).send({ id: answer.id, status: answer.status, reason: view?.reason });
+      }
+      const state = await rest.driver.drive(answer.id, answer.state).catch((err) => {
+        throw unfinished(err, answer.id);
+      });
+      return reply.code(201).send({ id: state.id, status: statusOf(state), reason: state.reason });
     },
   );
 

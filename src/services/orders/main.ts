@@ -7,7 +7,11 @@ import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
 import { follow } from './domain/choreography.ts';
 import { createHandlers } from './handlers.ts';
-import { registerRoutes } from './http.ts';
+import { registerRoutes, type RestSaga } from './http.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
+import { createDownstream } from './rest/downstream.ts';
+import { createRestDriver } from './rest/drive.ts';
+import { startRecovery } from './rest/recovery.ts';
 import { createStateCache } from './state-cache.ts';
 import { migrations } from './store.ts';
 
@@ -18,10 +22,24 @@ closeOnSignals(host);
 const cache = createStateCache();
 // choreography: POST sends OrderPlaced alone, and the replies are followed, not reacted to.
 const choreography = config.platform.arch === 'choreography';
-registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, choreography });
+// rest: the saga is driven by calls inside POST /orders, and recovery finishes the sagas
+// whose request was cut short.
+const rest = config.platform.arch === 'rest';
+const write = createBatchWriter(host.db);
+let restSaga: RestSaga | undefined;
+if (rest) {
+  const downstream = createDownstream(config.rest);
+  const driver = createRestDriver({ db: host.db, write, downstream, clock: host.clock, log: host.log, deadlineMs: config.rest.requestDeadlineMs });
+  restSaga = { driver, downstream };
+  const recovery = startRecovery({ db: host.db, driver, downstream, log: host.log, recoverAfterMs: config.rest.recoverAfterMs });
+  host.onClose(async () => {
+    await recovery.stop();
+    await downstream.close();
+  });
+}
+registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, choreography, restSaga });
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, ...(choreography ? { react: follow } : {}) });
 // rest: no saga on the bus, only the catalog copy from inventory's product events.
-const rest = config.platform.arch === 'rest';
 await host.consume({
   groupId: 'orders',
   topics: rest ? [Topics.inventoryEvents] : [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],

@@ -1,17 +1,18 @@
 // Accepting an order (POST /orders): price it from the local catalog, then in one
 // transaction claim the idempotency key, start the order's stream, write its view row and
-// queue OrderPlaced + ReserveStock in the outbox (OrderPlaced alone in the choreography).
+// queue OrderPlaced + ReserveStock in the outbox (OrderPlaced alone in the choreography;
+// nothing in rest, whose saga is driven by calls inside the request: rest/drive.ts).
 import { createHash } from 'node:crypto';
 import { message } from '#contracts/index.ts';
 import { appendToOutbox } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
 import { ConcurrencyConflict, defineError } from '#platform/errors.ts';
-import { initialState, type OrderStatus, type ShippingAddress } from './domain/order.ts';
+import { initialState, type OrderState, type OrderStatus, type ShippingAddress } from './domain/order.ts';
 import { priceItems, type RequestedLine } from './domain/pricing.ts';
 import { startSaga } from './domain/saga.ts';
 import type { BatchWriter } from '#platform/db/batch-writer.ts';
 import type { StateCache } from './state-cache.ts';
-import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
+import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertRestSaga, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
 
 export const IdempotencyKeyReused = defineError('ORD_ERR_IDEMPOTENCY_KEY_REUSED', 422);
 
@@ -25,6 +26,8 @@ export interface OrdersDeps {
   cache?: StateCache;
   /** Choreography: announce only OrderPlaced (inventory reacts to it); no ReserveStock command. */
   choreography?: boolean;
+  /** Rest: nothing goes on the bus; the order is marked unfinished until its calls are done (rest/drive.ts). */
+  rest?: boolean;
 }
 
 export interface PlaceOrderRequest {
@@ -39,6 +42,8 @@ export interface PlaceOrderAnswer {
   status: OrderStatus;
   /** True when an earlier request with the same Idempotency-Key made the order. */
   replayed: boolean;
+  /** The new order's state (absent for a replay). */
+  state?: OrderState;
 }
 
 /** JSON with object keys sorted, so that the same body always hashes the same. */
@@ -89,12 +94,13 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     if (idempotencyKey !== undefined && !(await claimIdempotencyKey(tx, idempotencyKey, orderId, hash, at))) return false;
     await appendEvents(tx, orderId, 0, step.events);
     await insertView(tx, step.state);
-    await appendToOutbox(tx, outgoing);
+    if (deps.rest) await insertRestSaga(tx, orderId, at);
+    else await appendToOutbox(tx, outgoing);
     return true;
   });
   if (created) {
     deps.cache?.remember(step.state);
-    return { id: orderId, status: 'PENDING', replayed: false };
+    return { id: orderId, status: 'PENDING', replayed: false, state: step.state };
   }
 
   // Lost the race to a concurrent request with the same key, which has committed.

@@ -42,6 +42,14 @@ const tables = (withoutRowid: string) => `
 
 export const migrations: Migration[] = [
   { id: 'orders-001-events-view-idempotency-catalog', sql: { sqlite: tables(' WITHOUT ROWID'), postgres: tables('') } },
+  // The rest architecture's unfinished sagas: a row from acceptance until every call the
+  // order needs (compensations included) is done. Recovery drives the old ones.
+  {
+    id: 'orders-002-rest-sagas',
+    sql: `
+      CREATE TABLE rest_sagas (order_id TEXT PRIMARY KEY, since TEXT NOT NULL);
+      CREATE INDEX rest_sagas_since ON rest_sagas (since);`,
+  },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -212,4 +220,20 @@ const PRICES: Record<Dialect, string> = {
 export async function pricesOf(sql: Sql, dialect: Dialect, productIds: readonly string[]): Promise<Map<string, number>> {
   const rows = await sql.query<{ product_id: string; price_cents: number }>(PRICES[dialect], [JSON.stringify(productIds.map((id) => id.toLowerCase()))]);
   return new Map(rows.map((r) => [r.product_id, Number(r.price_cents)]));
+}
+
+// --- the rest architecture's unfinished sagas ----------------------------------------------
+
+export async function insertRestSaga(sql: Sql, orderId: string, at: string): Promise<void> {
+  await sql.execute('INSERT INTO rest_sagas (order_id, since) VALUES ($1, $2)', [orderId, at]);
+}
+
+export async function deleteRestSaga(sql: Sql, orderId: string): Promise<void> {
+  await sql.execute('DELETE FROM rest_sagas WHERE order_id = $1', [orderId]);
+}
+
+/** Unfinished sagas accepted before `before` (ISO time), oldest first. */
+export async function staleRestSagas(sql: Sql, before: string, limit: number): Promise<string[]> {
+  const rows = await sql.query<{ order_id: string }>('SELECT order_id FROM rest_sagas WHERE since < $1 ORDER BY since LIMIT $2', [before, limit]);
+  return rows.map((r) => r.order_id);
 }

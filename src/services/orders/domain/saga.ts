@@ -98,6 +98,22 @@ const expectedStep: Record<SagaReplyType, Step> = {
 const nothing = (state: OrderState): SagaStep => ({ events: [], send: [], state });
 
 /**
+ * The compensating commands a cancelled order owes: the stock it holds and the charge it
+ * paid. Idempotent by order id at their receivers, so they may be sent again (the rest
+ * architecture's recovery does, when it cannot know whether they were carried out).
+ */
+export function compensationsFor(orderId: string, reason: CancelReason): Outgoing[] {
+  switch (reason) {
+    case 'OUT_OF_STOCK':
+      return [];
+    case 'PAYMENT_DECLINED':
+      return [out(ReleaseStock, { orderId })];
+    case 'SHIPPING_UNAVAILABLE':
+      return [out(RefundPayment, { orderId }), out(ReleaseStock, { orderId })];
+  }
+}
+
+/**
  * Reacts to a reply. A reply that does not fit the order's step (a duplicate, a late or
  * out-of-order one, one for a finished or unknown order) yields nothing: the saga is
  * idempotent by state, on top of the consumer's dedup by message id. Each command is sent
@@ -107,9 +123,9 @@ const nothing = (state: OrderState): SagaStep => ({ events: [], send: [], state 
 export function react(state: OrderState, reply: SagaReply, at: string): SagaStep {
   if (state.step !== expectedStep[reply.type] || state.id !== reply.payload.orderId.toLowerCase()) return nothing(state);
   const orderId = state.id;
-  const cancel = (reason: CancelReason, ...compensations: Outgoing[]): SagaStep => {
+  const cancel = (reason: CancelReason): SagaStep => {
     const events = decide({ type: 'CancelOrder', at, reason }, state);
-    return { events, state: apply(state, events), send: [...compensations, out(OrderCancelled, { orderId, reason })] };
+    return { events, state: apply(state, events), send: [...compensationsFor(orderId, reason), out(OrderCancelled, { orderId, reason })] };
   };
 
   switch (reply.type) {
@@ -133,12 +149,12 @@ export function react(state: OrderState, reply: SagaReply, at: string): SagaStep
       };
     }
     case 'PaymentDeclined':
-      return cancel('PAYMENT_DECLINED', out(ReleaseStock, { orderId }));
+      return cancel('PAYMENT_DECLINED');
     case 'ShipmentScheduled': {
       const events = decide({ type: 'RecordShipmentScheduled', at, trackingNumber: reply.payload.trackingNumber }, state);
       return { events, state: apply(state, events), send: [out(OrderConfirmed, { orderId })] };
     }
     case 'ShipmentRejected':
-      return cancel('SHIPPING_UNAVAILABLE', out(RefundPayment, { orderId }), out(ReleaseStock, { orderId }));
+      return cancel('SHIPPING_UNAVAILABLE');
   }
 }

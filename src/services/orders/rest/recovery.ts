@@ -1,0 +1,81 @@
+// Recovery of the rest architecture: a saga whose request was cut short (orders killed
+// mid-chain, a service down or too slow for the deadline) stays unfinished in rest_sagas.
+// This loop drives the old ones again, so every accepted order reaches its outcome and
+// every compensation is done, however the request that accepted it ended.
+import type { Db } from '#platform/db/db.ts';
+import type { Logger } from '#platform/log.ts';
+import { staleRestSagas } from '../store.ts';
+import type { Downstream } from './downstream.ts';
+import type { RestDriver } from './drive.ts';
+
+export interface RecoveryOptions {
+  db: Db;
+  driver: RestDriver;
+  downstream: Pick<Downstream, 'openCircuit'>;
+  log: Logger;
+  /** A saga older than this is no longer its request's business. */
+  recoverAfterMs: number;
+  intervalMs?: number;
+  /** Sagas driven at once. */
+  concurrency?: number;
+}
+
+export interface Recovery {
+  /** Runs one pass now; resolves with the number of sagas finished. */
+  pass(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function startRecovery(opts: RecoveryOptions): Recovery {
+  const intervalMs = opts.intervalMs ?? 1_000;
+  const concurrency = opts.concurrency ?? 8;
+  let stopped = false;
+  let current: Promise<number> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function pass(): Promise<number> {
+    // With a circuit open every drive would fail fast anyway; wait for the half-open trial.
+    if (opts.downstream.openCircuit()) return 0;
+    const before = new Date(Date.now() - opts.recoverAfterMs).toISOString();
+    const ids = (await staleRestSagas(opts.db, before, 200)).filter((id) => !opts.driver.driving(id));
+    let finished = 0;
+    let failed = 0;
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
+      while (next < ids.length && !stopped) {
+        const id = ids[next++];
+        try {
+          await opts.driver.drive(id);
+          finished++;
+        } catch (err) {
+          failed++;
+          if (failed === 1) opts.log.warn({ err, orderId: id }, 'recovery could not finish an order yet; will try again');
+        }
+      }
+    }));
+    if (finished > 0) opts.log.info({ finished, failed }, 'recovery finished unfinished orders');
+    return finished;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      current = pass().catch((err) => {
+        if (!stopped) opts.log.warn({ err }, 'recovery pass failed');
+        return 0;
+      });
+      void current.finally(schedule);
+    }, intervalMs);
+    timer.unref();
+  }
+  schedule();
+
+  return {
+    pass: () => (current = pass()),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await current?.catch(() => undefined);
+    },
+  };
+}
