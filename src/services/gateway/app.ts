@@ -4,8 +4,8 @@
  * the services validate them, the gateway only carries them.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { installErrorHandling } from '#platform/http/errors.ts';
+import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
 import { registerRoutes, type Upstreams } from './http.ts';
 
@@ -26,8 +26,8 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, labels: { service: 'gateway' } });
+  const registry = createMetricsRegistry('gateway');
+  installRequestMetrics(app, registry);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
