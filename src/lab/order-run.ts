@@ -154,9 +154,13 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
 
   async function drain(timeoutMs: number): Promise<number | null> {
     const until = performance.now() + timeoutMs;
+    let polled = 0;
     while (performance.now() < until && (totals.inFlight > 0 || pending.size > 0)) {
-      await new Promise((r) => setTimeout(r, 250));
-      if (!o.tracker && pending.size > 0 && totals.inFlight === 0) await poll([...pending.keys()]);
+      await new Promise((r) => setTimeout(r, 100));
+      if (!o.tracker && pending.size > 0 && performance.now() - polled >= 1000) {
+        polled = performance.now();
+        await poll([...pending.keys()]);
+      }
     }
     // The tracker may only be slow; the order service has the truth. Bounded so a drowned step ends.
     if (pending.size > 0) await poll([...pending.keys()].slice(0, 5000));
