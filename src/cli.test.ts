@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
 import { alive } from '#test/support/process.ts';
@@ -16,12 +16,33 @@ test('a bad flag or an unknown command exits 2 with the usage', async () => {
   assert.equal(await main(['up', '--port', 'eighty']), 2);
   assert.equal(await main(['launch']), 2);
   assert.equal(await main(['dlq', 'purge', 'orders.events']), 2);
+  assert.equal(await main(['up', '--arch', 'soap']), 2);
+  assert.equal(await main(['lab', '--bogus']), 2);
+  assert.equal(await main(['lab', '--arch', 'events,soap']), 2);
+  assert.equal(await main(['lab', '--rates', 'fast']), 2);
+});
+
+test('orderflow lab --help describes its options without running anything', async (t) => {
+  const out: string[] = [];
+  t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
+  assert.equal(await main(['lab', '--help']), 0);
+  t.mock.restoreAll();
+  assert.match(out.join(''), /usage: orderflow lab .*--arch events,choreography,rest/s);
+  assert.match(out.join(''), /--quick/);
 });
 
 test('orderflow up serves the API, places an order, and stops every process on Ctrl-C', { timeout: 120_000 }, async (t) => {
+  await upPlacesAnOrder(t, 'events', 202);
+});
+
+test('orderflow up --arch rest answers an order with its final status', { timeout: 120_000 }, async (t) => {
+  await upPlacesAnOrder(t, 'rest', 201);
+});
+
+async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: number): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const up = spawn(process.execPath, [cli, 'up', '--data-dir', dataDir, '--port', '0', '--service-ports', '0'], {
+  const up = spawn(process.execPath, [cli, 'up', '--arch', arch, '--data-dir', dataDir, '--port', '0', '--service-ports', '0'], {
     env: { ...process.env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -46,8 +67,9 @@ test('orderflow up serves the API, places an order, and stops every process on C
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ customerId: 'cli-test', items: [{ productId: products[0].id, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } }),
   });
-  assert.equal(placed.status, 202);
-  const { id } = (await placed.json()) as { id: string };
+  assert.equal(placed.status, placedStatus);
+  const { id, status: answered } = (await placed.json()) as { id: string; status: string };
+  if (arch === 'rest') assert.equal(answered, 'CONFIRMED', 'rest answers once the saga is done');
   let status = 'PENDING';
   for (let i = 0; i < 100 && status === 'PENDING'; i++) {
     status = ((await (await fetch(`${gateway}/api/orders/${id}`)).json()) as { status: string }).status;
@@ -60,4 +82,4 @@ test('orderflow up serves the API, places an order, and stops every process on C
   up.kill('SIGINT');
   assert.equal(await exited, 0);
   assert.deepEqual(children.filter(alive), [], 'no service outlives orderflow up');
-});
+}

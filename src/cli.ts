@@ -1,19 +1,22 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
- * (infra), look at and replay dead letters (dlq), and measure (bench).
+ * (infra), look at and replay dead letters (dlq), and measure (bench, lab).
  */
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadPlatformConfig } from '#platform/config.ts';
+import { architectures, loadPlatformConfig } from '#platform/config.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
 import { serviceNames, startSystem, type ServiceName, type System } from './runtime/system.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
-  up [--kafka] [--postgres] [--distributed] [--data-dir ./data] [--port 8080]
-     [--service-ports 8081] [--no-seed]
+  up [--arch events|choreography|rest] [--kafka] [--postgres] [--distributed]
+     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--no-seed]
         Start every service as its own process behind the gateway; Ctrl-C stops.
+        --arch         how the order saga runs: events (default; orders orchestrates over the bus),
+                       choreography (each service reacts to the events before it), rest (orders
+                       calls the others over HTTP inside POST /api/orders)
         --kafka        the bus is Apache Kafka at KAFKA_BROKERS (default 127.0.0.1:9092)
         --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
         --distributed  both
@@ -24,7 +27,10 @@ const USAGE = `usage: orderflow <command> [options]
   dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
         List the dead letters of a topic, or publish them back to it.
   bench [options]
-        Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).`;
+        Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
+  lab [--arch events,choreography,rest] [--distributed] [--quick] [options]
+        Measure each architecture: open-model load up to saturation, its knee, fault scenarios;
+        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).`;
 
 class UsageError extends Error {}
 
@@ -48,6 +54,7 @@ function portArg(name: string, value: string | undefined, fallback: number): num
 
 async function up(args: string[]): Promise<number> {
   const { values } = parse(args, {
+    arch: { type: 'string', default: 'events' },
     kafka: { type: 'boolean', default: false },
     postgres: { type: 'boolean', default: false },
     distributed: { type: 'boolean', default: false },
@@ -56,10 +63,12 @@ async function up(args: string[]): Promise<number> {
     'service-ports': { type: 'string' },
     seed: { type: 'boolean', default: true },
   });
+  if (!(architectures as readonly string[]).includes(values.arch)) throw new UsageError(`--arch must be one of ${architectures.join(', ')}; got "${values.arch}"`);
   const runtime = loadRuntimeConfig();
   const kafka = values.kafka || values.distributed;
   const postgres = values.postgres || values.distributed;
   const env: Record<string, string> = {
+    ORDERFLOW_ARCH: values.arch,
     ORDERFLOW_BUS: kafka ? 'kafka' : 'embedded',
     ORDERFLOW_STORE: postgres ? 'postgres' : 'sqlite',
     ORDERFLOW_SEED: values.seed ? '1' : '0',
@@ -73,7 +82,7 @@ async function up(args: string[]): Promise<number> {
   const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3) };
   const dataDir = resolve(values['data-dir']);
 
-  const where = `${kafka ? `Kafka at ${env.KAFKA_BROKERS}` : 'the embedded log'}, ${postgres ? `PostgreSQL at ${env.DATABASE_URL}` : 'SQLite'}; data in ${dataDir}`;
+  const where = `${values.arch} architecture on ${kafka ? `Kafka at ${env.KAFKA_BROKERS}` : 'the embedded log'}, ${postgres ? `PostgreSQL at ${env.DATABASE_URL}` : 'SQLite'}; data in ${dataDir}`;
   process.stderr.write(`starting orderflow on ${where}\n`);
 
   let system: System | undefined;
@@ -170,6 +179,8 @@ export async function main(argv: string[]): Promise<number> {
         return await dlq(args);
       case 'bench':
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
+      case 'lab':
+        return await import('./lab/lab.ts').then((m) => m.labCommand(args));
       case 'help':
       case '--help':
       case '-h':
@@ -183,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`orderflow: ${err.message}\n\n${USAGE}\n`);
       return 2;
     }
-    // A subcommand's own flags (bench, infra) are parsed there; their mistakes are usage errors too.
+    // A subcommand's own flags (bench, lab, infra) are parsed there; their mistakes are usage errors too.
     if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`orderflow ${command}: ${(err as Error).message}\n`);
       return 2;

@@ -8,7 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { architectures, type Architecture } from '#platform/config.ts';
-import { ConfigError } from '#platform/errors.ts';
+import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
 import { serviceNames, type System } from '#runtime/system.ts';
 import { writeReport } from '#lab/report/report.ts';
@@ -148,7 +148,14 @@ function faultRateOf(o: LabOptions, archs: ArchResult[]): number {
 }
 
 export async function labCommand(argv: string[]): Promise<number> {
-  const options = parseLabArgs(argv);
+  let options: LabOptions | null;
+  try {
+    options = parseLabArgs(argv);
+  } catch (err) {
+    if (!isOrderflowError(err, ConfigError.code)) throw err;
+    process.stderr.write(`orderflow lab: ${err.message}\n\n${USAGE}\n`);
+    return 2;
+  }
   if (!options) {
     process.stdout.write(USAGE + '\n');
     return 0;
