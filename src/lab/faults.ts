@@ -3,6 +3,7 @@
  * supervisor, or slowed down by added latency. What counts: no accepted order is lost, how
  * many fail, and how long the system takes to catch up once the fault is over.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FaultEvent, FaultResult, TimelinePoint } from './lab-result.ts';
 import { createOrderRun, type OrderRun } from './order-run.ts';
 import { pace } from './pacer.ts';
@@ -25,7 +26,8 @@ export interface FaultTiming {
 export const defaultTiming: FaultTiming = { at: 10, restartAfter: 10, latencyFor: 15, latencyMs: 200, drainSeconds: 60 };
 
 const FAULTY = 'payments' as const;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+// Ctrl-C cuts a wait short; what follows the wait still runs (the latency is removed).
+const sleep = (ms: number, signal?: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 
 export async function runFault(target: LabTarget, scenario: Scenario, rate: number, seconds: number, timing: FaultTiming = defaultTiming, signal?: AbortSignal): Promise<FaultResult> {
   const origin = performance.now();
@@ -35,7 +37,7 @@ export async function runFault(target: LabTarget, scenario: Scenario, rate: numb
   const stopProgress = target.progress.watch(`${target.arch} fault ${scenario}`, run, origin, () => null);
   let faultEnd: number | null = null;
   const fault = (async () => {
-    await sleep(timing.at * 1000);
+    await sleep(timing.at * 1000, signal);
     if (signal?.aborted) return;
     if (scenario === 'kill-restart') {
       const restartsBefore = target.system.restarts(FAULTY);
@@ -49,7 +51,7 @@ export async function runFault(target: LabTarget, scenario: Scenario, rate: numb
       await target.system.setLatency(FAULTY, timing.latencyMs);
       events.push({ t: since(), what: `+${timing.latencyMs} ms latency on ${FAULTY}` });
       try {
-        await sleep(timing.latencyFor * 1000);
+        await sleep(timing.latencyFor * 1000, signal);
       } finally {
         await target.system.setLatency(FAULTY, 0);
       }
@@ -64,7 +66,7 @@ export async function runFault(target: LabTarget, scenario: Scenario, rate: numb
     loadEnd = performance.now();
     events.push({ t: since(), what: 'load stopped' });
     await fault;
-    lastCompletion = await run.drain(timing.drainSeconds * 1000);
+    lastCompletion = await run.drain(timing.drainSeconds * 1000, signal);
   } finally {
     stopProgress();
     await fault.catch(() => undefined);

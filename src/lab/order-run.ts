@@ -46,7 +46,7 @@ export interface OrderRun {
    * pending orders are polled every second when there is no tracker, and once at the end
    * otherwise. Returns when the last order completed (performance.now()), or null if none did.
    */
-  drain(timeoutMs: number): Promise<number | null>;
+  drain(timeoutMs: number, signal?: AbortSignal): Promise<number | null>;
 }
 
 const terminal = new Set(['CONFIRMED', 'CANCELLED']);
@@ -152,10 +152,10 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
     }));
   }
 
-  async function drain(timeoutMs: number): Promise<number | null> {
+  async function drain(timeoutMs: number, signal?: AbortSignal): Promise<number | null> {
     const until = performance.now() + timeoutMs;
     let polled = 0;
-    while (performance.now() < until && (totals.inFlight > 0 || pending.size > 0)) {
+    while (performance.now() < until && !signal?.aborted && (totals.inFlight > 0 || pending.size > 0)) {
       await new Promise((r) => setTimeout(r, 100));
       if (!o.tracker && pending.size > 0 && performance.now() - polled >= 1000) {
         polled = performance.now();

@@ -71,7 +71,7 @@ export async function runStep(target: LabTarget, targetRate: number, seconds: nu
     usage = await sampler.stop();
     const after = await scrapeAll(target.system);
     services = servicesLoad(before, after, (performance.now() - scrapedAt) / 1000);
-    await run.drain(opts.drainMs ?? 30_000);
+    await run.drain(opts.drainMs ?? 30_000, opts.signal);
   } finally {
     stopProgress();
     await sampler.stop();
