@@ -102,6 +102,8 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     for (const rate of o.rates) {
       if (o.signal?.aborted) break;
       const step = await runStep(target, rate, o.stepSeconds, { label: `${arch} ${rate}/s`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
+      // A step cut short by Ctrl-C measured a rate it did not hold: left out.
+      if (o.signal?.aborted) break;
       steps.push(step);
       o.say(`${arch} ${rate}/s: ${describe(step)}`);
       if (shouldStop(steps)) break;
@@ -115,6 +117,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       if (o.signal?.aborted) break;
       o.say(`${arch}: fault ${scenario} on payments at ${faultRate}/s for ${o.faultSeconds} s`);
       const f = await runFault(target, scenario, faultRate, o.faultSeconds, o.faultTiming, o.signal);
+      if (o.signal?.aborted) break;
       o.say(`${arch} ${scenario}: accepted ${f.accepted}, completed ${f.completed}, lost ${f.lost}, failed ${f.failed}, recover ${f.recoverSeconds ?? '-'} s, drain ${f.drainSeconds ?? '-'} s`);
       faults.push(f);
     }
