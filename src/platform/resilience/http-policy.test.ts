@@ -75,3 +75,20 @@ test('a failure result is retried, counted by the breaker, and returned when ret
   assert.equal(calls, 2);
   assert.equal(policy.breakerState(), 'open');
 });
+
+test('an open circuit reports half-open once its wait is over, before any call, and the next call is the trial', async () => {
+  const policy = createHttpPolicy({ name: 'payments', timeoutMs: 1_000, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 50 } });
+  let up = false;
+  const call = async () => {
+    if (!up) throw refused();
+    return 'ok';
+  };
+  for (let i = 0; i < 2; i++) await assert.rejects(policy.execute(call));
+  assert.equal(policy.breakerState(), 'open');
+  await new Promise((r) => setTimeout(r, 80));
+  // A caller shedding load while the circuit is open would otherwise never call again.
+  assert.equal(policy.breakerState(), 'half-open');
+  up = true;
+  assert.equal(await policy.execute(call), 'ok');
+  assert.equal(policy.breakerState(), 'closed');
+});

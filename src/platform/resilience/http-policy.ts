@@ -71,12 +71,15 @@ export function createHttpPolicy(opts: HttpPolicyOptions): HttpPolicy {
   const failureResult = opts.isFailureResult ?? (() => false);
   const handled = () => handleWhen(isFailure).orWhenResult(failureResult);
   const deadline = timeout(opts.timeoutMs, TimeoutStrategy.Aggressive);
+  const halfOpenAfterMs = opts.breaker === false ? 0 : (opts.breaker?.halfOpenAfterMs ?? 2_000);
   const breaker = opts.breaker === false
     ? undefined
     : circuitBreaker(handled(), {
-        halfOpenAfter: opts.breaker?.halfOpenAfterMs ?? 2_000,
+        halfOpenAfter: halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(opts.breaker?.consecutiveFailures ?? 5),
       });
+  let openedAt = 0;
+  breaker?.onBreak(() => (openedAt = Date.now()));
   const once: IPolicy = breaker ? wrap(breaker, deadline) : deadline;
   const retries = opts.retries ?? 0;
   const withRetries: IPolicy = retries > 0
@@ -92,7 +95,15 @@ export function createHttpPolicy(opts: HttpPolicyOptions): HttpPolicy {
         throw toDependencyError(opts.name, opts.timeoutMs, err);
       }
     },
-    breakerState: () => (breaker ? states[breaker.state] : 'closed'),
+    breakerState() {
+      if (!breaker) return 'closed';
+      const state = states[breaker.state];
+      // cockatiel turns an open circuit half-open only when a call arrives after
+      // halfOpenAfter; a caller that checks before calling (to shed load) must see that the
+      // next call would be the trial, or an open circuit would stay open for ever.
+      if (state === 'open' && Date.now() - openedAt >= halfOpenAfterMs) return 'half-open';
+      return state;
+    },
   };
 }
 

@@ -48,10 +48,15 @@ export interface Upstream {
 
 const idempotentMethods = new Set<UpstreamRequest['method']>(['GET', 'HEAD', 'PUT', 'DELETE']);
 
+// A coded answer that blames the upstream's OWN dependency (ORD_ERR_DEPENDENCY_UNAVAILABLE
+// from orders when payments is down): the upstream is up and answering. Counting it would
+// open this breaker too and turn one service's outage into the whole API's.
+const blamesItsDependency = (body: Buffer) => body.length < 4096 && /"code":"[A-Z]+_ERR_DEPENDENCY_/.test(body.toString('utf8'));
+
 // Answers that mean "the upstream cannot serve right now", as opposed to a bug in one request.
 const unavailable = (r: unknown) => {
-  const status = (r as UpstreamResponse).statusCode;
-  return status === 502 || status === 503 || status === 504;
+  const { statusCode: status, body } = r as UpstreamResponse;
+  return (status === 502 || status === 503 || status === 504) && !blamesItsDependency(body);
 };
 
 /** Opens the pool; build one per upstream at startup and share it. */

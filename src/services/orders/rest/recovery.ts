@@ -34,7 +34,8 @@ export function startRecovery(opts: RecoveryOptions): Recovery {
   let timer: NodeJS.Timeout | undefined;
 
   async function pass(): Promise<number> {
-    // With a circuit open every drive would fail fast anyway; wait for the half-open trial.
+    // With a circuit open every drive would fail fast anyway; wait until the next call
+    // would be the half-open trial (openCircuit says so then).
     if (opts.downstream.openCircuit()) return 0;
     const before = new Date(Date.now() - opts.recoverAfterMs).toISOString();
     const ids = (await staleRestSagas(opts.db, before, 200)).filter((id) => !opts.driver.driving(id));
@@ -49,7 +50,9 @@ export function startRecovery(opts: RecoveryOptions): Recovery {
           finished++;
         } catch (err) {
           failed++;
+          // The others need the same services: try again next pass rather than pile on.
           if (failed === 1) opts.log.warn({ err, orderId: id }, 'recovery could not finish an order yet; will try again');
+          next = ids.length;
         }
       }
     }));
