@@ -51,7 +51,7 @@ const positive = (name: string, raw: string | undefined, fallback: number, allow
 };
 
 /** The options of a command line; null when it asked for --help. */
-export function parseLabArgs(argv: string[], env: Record<string, string | undefined> = process.env): LabOptions | null {
+export function parseLabArgs(argv: string[], env?: Record<string, string | undefined>): LabOptions | null {
   const { values: v } = parseArgs({
     args: argv,
     strict: true,
