@@ -13,6 +13,12 @@ test('recovery is counted from the fault end to the first of three seconds keepi
   assert.equal(recoverSeconds(tl, 100, 4.5), 1.5);
 });
 
+test('a system working off its backlog is not recovered until the orders completing are on time again', () => {
+  // Fault ends at 2 s; seconds 2-4 complete plenty, but each order is seconds late.
+  const tl = points([100, 0, 300, 250, 150, 100, 100, 100]).map((p, t) => ({ ...p, completionP99: [40, null, 9000, 6000, 2500, 300, 60, 50][t] }));
+  assert.equal(recoverSeconds(tl, 100, 2), 3);
+});
+
 test('a system that keeps pace through the fault recovers at once', () => {
   assert.equal(recoverSeconds(points([100, 100, 100, 100, 100]), 100, 1.2), 0);
 });

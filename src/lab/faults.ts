@@ -116,13 +116,17 @@ export function timeline(run: OrderRun): TimelinePoint[] {
 }
 
 /**
- * Seconds from the fault's end until completions keep pace again: the first second, from
- * the one the fault ended in, that starts three in a row with completions ≥ 90 % of the rate.
+ * Seconds from the fault's end until the system is back to normal: the first second, from
+ * the one the fault ended in, that starts three in a row where completions keep pace with
+ * arrivals (≥ 90 % of the orders offered that second) AND the orders completing then took
+ * under 1 s (p99). Pace alone would call a system recovered while it is still working off
+ * the backlog of the fault, completing many orders per second, each of them late.
  */
 export function recoverSeconds(points: TimelinePoint[], rate: number, faultEndSecond: number): number | null {
   const from = Math.floor(faultEndSecond);
+  const normal = (p: TimelinePoint) => p.completed >= 0.9 * Math.min(rate, p.offered) && (p.completionP99 ?? 0) < 1000;
   for (let i = from; i + 2 < points.length; i++) {
-    if ([0, 1, 2].every((k) => points[i + k].completed >= 0.9 * rate)) return Math.max(0, Math.round((i - faultEndSecond) * 10) / 10);
+    if ([0, 1, 2].every((k) => normal(points[i + k]))) return Math.max(0, Math.round((i - faultEndSecond) * 10) / 10);
   }
   return null;
 }
