@@ -39,6 +39,15 @@ if (rest) {
 }
 registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, choreography, restSaga });
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, ...(choreography ? { react: follow } : {}) });
+if (choreography) {
+  // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,
+  // and they arrive from two topics consumed at once, within milliseconds of each other
+  // (payments reacts to StockReserved while orders reads it): recording them made two
+  // writers of one stream, whose optimistic-concurrency conflicts rolled back and
+  // redelivered whole batches on PostgreSQL. Unhandled types are skipped without a transaction.
+  delete handlers.StockReserved;
+  delete handlers.PaymentCharged;
+}
 // rest: no saga on the bus, only the catalog copy from inventory's product events.
 await host.consume({
   groupId: 'orders',
