@@ -45,6 +45,6 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
       shipping: origin('SHIPPING_URL', env.SHIPPING_URL ?? 'http://127.0.0.1:8084'),
     }),
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
-    connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '64', 1),
+    connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),
   });
 }

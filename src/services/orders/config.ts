@@ -48,7 +48,7 @@ export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
     callTimeoutMs: int(env, 'ORDERS_CALL_TIMEOUT_MS', 1_500, 1),
     retries: int(env, 'ORDERS_CALL_RETRIES', 2, 0),
     requestDeadlineMs: int(env, 'ORDERS_REQUEST_DEADLINE_MS', 4_000, 1),
-    connections: int(env, 'ORDERS_CALL_CONNECTIONS', 128, 1),
+    connections: int(env, 'ORDERS_CALL_CONNECTIONS', 256, 1),
     recoverAfterMs: int(env, 'ORDERS_RECOVER_AFTER_MS', 10_000, 0),
   };
   return Object.freeze({ ...loadServiceConfig(env, 8081), rest: Object.freeze(rest) });
