@@ -29,7 +29,7 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   --kafka / --postgres / --distributed  Kafka at KAFKA_BROKERS, PostgreSQL at DATABASE_URL (as up)
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 
-export const DEFAULT_RATES = [50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000];
+export const DEFAULT_RATES = [50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
 const QUICK_TIMING: FaultTiming = { at: 3, restartAfter: 3, latencyFor: 4, latencyMs: 200, drainSeconds: 30 };
 
 export interface LabOptions extends Omit<ArchRunOptions, 'progress' | 'say' | 'signal' | 'onSystem'> {

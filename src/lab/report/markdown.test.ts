@@ -81,3 +81,12 @@ test('lost orders are called out under the fault table', () => {
   assert.match(renderMarkdown(report), /\*\*Lost orders\*\* \(accepted, never terminal\): rest kill-restart on payments: 3/);
   assert.doesNotMatch(renderMarkdown(fixtureReport()), /Lost orders\*\*/);
 });
+
+test('a knee at the top of the rate ladder is told as a lower bound', () => {
+  const report = fixtureReport();
+  const arch = report.archs[0];
+  arch.steps = arch.steps.filter((s) => s.healthy);
+  arch.knee = arch.steps.at(-1)!.targetRate;
+  const md = renderMarkdown(report);
+  assert.match(md, new RegExp(`- ${arch.arch}: ≥ ${arch.knee} orders/s \\(the rate ladder ended before saturation\\)`));
+});

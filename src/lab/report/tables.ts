@@ -70,9 +70,16 @@ export function faultsTable(report: LabReport): Table {
   return { headers, numeric: headers.map((_, i) => i >= 3), rows };
 }
 
-/** "800 orders/s" or "no healthy step". */
+/**
+ * "800 orders/s", "no healthy step", or "≥ 3000 orders/s (…)" when the ladder ran out
+ * before the architecture saturated: its last step was still healthy, so the knee is only
+ * a lower bound.
+ */
 export function kneeValue(arch: ArchResult): string {
-  return isNum(arch.knee) ? `${num(arch.knee)} orders/s` : 'no healthy step';
+  if (!isNum(arch.knee)) return 'no healthy step';
+  const last = (arch.steps ?? []).at(-1);
+  if (last?.healthy && last.targetRate === arch.knee) return `≥ ${num(arch.knee)} orders/s (the rate ladder ended before saturation)`;
+  return `${num(arch.knee)} orders/s`;
 }
 
 export function kneeText(arch: ArchResult): string {
