@@ -96,7 +96,7 @@ export function renderHtml(report: LabReport): string {
   out.push('<h2>Fault scenarios</h2>');
   const faults = faultsTable(report);
   if (faults.rows.length) {
-    out.push(p("Lost = accepted and never terminal (must be 0). Recover = from the fault's end until completions keep pace; drain = from the end of the load until the last accepted order was terminal."));
+    out.push(p("Lost = accepted and never terminal (must be 0). Recover = from the fault's end until completions keep pace with arrivals and are on time again (p99 under 1 s, three seconds in a row); drain = from the end of the load until the last accepted order was terminal."));
     out.push(htmlTable(faults));
   } else {
     out.push(p('No fault scenarios were run.'));

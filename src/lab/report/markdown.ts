@@ -84,7 +84,7 @@ export function renderMarkdown(report: LabReport): string {
   out.push('');
   const faults = faultsTable(report);
   if (faults.rows.length) {
-    out.push('Lost = accepted and never terminal (must be 0). Recover = from the fault\'s end until completions keep pace; drain = from the end of the load until the last accepted order was terminal.');
+    out.push('Lost = accepted and never terminal (must be 0). Recover = from the fault\'s end until completions keep pace with arrivals and are on time again (p99 under 1 s, three seconds in a row); drain = from the end of the load until the last accepted order was terminal.');
     out.push('');
     out.push(markdownTable(faults));
     const lost = archs.flatMap((a) => (a.faults ?? []).filter((f) => f.lost > 0).map((f) => `${a.arch} ${scenarioLabel(f)} on ${f.service}: ${f.lost}`));
