@@ -15,6 +15,7 @@ import {
   t2,
   t3,
   t4,
+  givenWhenThen,
 } from './test-fixtures.ts';
 
 const facts = {
@@ -26,27 +27,7 @@ const facts = {
   shipmentRejected: { type: 'ShipmentRejected', payload: { orderId, reason: 'COUNTRY_NOT_SERVED' } },
 } satisfies Record<string, ChoreographyFact>;
 
-// given (the order's past events) / when (a fact at a time) / then (events appended, messages sent)
-function given(events: OrderEvent[]) {
-  return {
-    when(fact: ChoreographyFact, at: string) {
-      const step = follow(fold(events), fact, at);
-      return {
-        then(expected: { events: OrderEvent[]; send: Array<[type: string, payload: unknown]> }) {
-          assert.deepEqual(step.events, expected.events);
-          assert.deepEqual(step.send.map((o) => [o.contract.type, o.payload]), expected.send);
-          assert.deepEqual(step.state, fold([...events, ...expected.events]));
-          for (const o of step.send) assert.equal(o.contract.check(o.payload), undefined, o.contract.type);
-        },
-        thenNothing() {
-          assert.deepEqual(step.events, []);
-          assert.deepEqual(step.send, []);
-          assert.deepEqual(step.state, fold(events));
-        },
-      };
-    },
-  };
-}
+const given = givenWhenThen(follow, { checkContracts: true });
 
 /** Folds a sequence of facts through the follower, as orders would consume them. */
 function replay(sequence: ChoreographyFact[]): { events: OrderEvent[]; sent: string[] } {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fold, statusOf, type OrderEvent } from './order.ts';
+import { fold, statusOf } from './order.ts';
 import { react, startSaga, type SagaReply } from './saga.ts';
 import {
   cancelled,
@@ -17,6 +17,7 @@ import {
   t1,
   t2,
   t3,
+  givenWhenThen,
 } from './test-fixtures.ts';
 
 const replies = {
@@ -28,29 +29,7 @@ const replies = {
   shipmentRejected: { type: 'ShipmentRejected', payload: { orderId, reason: 'country not served' } },
 } satisfies Record<string, SagaReply>;
 
-// given (the order's past events) / when (a reply at a time) / then (events appended, messages sent)
-function given(events: OrderEvent[]) {
-  return {
-    when(reply: SagaReply, at: string) {
-      const step = react(fold(events), reply, at);
-      return {
-        then(expected: { events: OrderEvent[]; send: Array<[type: string, payload: unknown]> }) {
-          assert.deepEqual(step.events, expected.events);
-          assert.deepEqual(
-            step.send.map((o) => [o.contract.type, o.payload]),
-            expected.send,
-          );
-          assert.deepEqual(step.state, fold([...events, ...expected.events]));
-        },
-        thenNothing() {
-          assert.deepEqual(step.events, []);
-          assert.deepEqual(step.send, []);
-          assert.deepEqual(step.state, fold(events));
-        },
-      };
-    },
-  };
-}
+const given = givenWhenThen(react);
 
 const placed = [orderPlaced];
 const reserved = [orderPlaced, stockReserved];

@@ -1,5 +1,7 @@
 // Shared test data for the domain tests (not imported by production code).
-import type { OrderCommand, OrderEvent } from './order.ts';
+import assert from 'node:assert/strict';
+import { fold, type OrderCommand, type OrderEvent, type OrderState } from './order.ts';
+import type { SagaReply, SagaStep } from './saga.ts';
 
 export const orderId = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 export const productA = '0190a1b2-0000-7000-8000-00000000000a';
@@ -49,3 +51,31 @@ export const cancelled = (reason: 'OUT_OF_STOCK' | 'PAYMENT_DECLINED' | 'SHIPPIN
   at,
   data: { reason },
 });
+
+/**
+ * given (the order's past events) / when (a reply or fact at a time) / then (events
+ * appended, messages sent), for a pure step function: the saga's `react` or the
+ * choreography's `follow`. `checkContracts` also checks every message sent against its contract.
+ */
+export function givenWhenThen(step: (state: OrderState, reply: SagaReply, at: string) => SagaStep, opts: { checkContracts?: boolean } = {}) {
+  return function given(events: OrderEvent[]) {
+    return {
+      when(reply: SagaReply, at: string) {
+        const out = step(fold(events), reply, at);
+        return {
+          then(expected: { events: OrderEvent[]; send: Array<[type: string, payload: unknown]> }) {
+            assert.deepEqual(out.events, expected.events);
+            assert.deepEqual(out.send.map((o) => [o.contract.type, o.payload]), expected.send);
+            assert.deepEqual(out.state, fold([...events, ...expected.events]));
+            if (opts.checkContracts) for (const o of out.send) assert.equal(o.contract.check(o.payload), undefined, o.contract.type);
+          },
+          thenNothing() {
+            assert.deepEqual(out.events, []);
+            assert.deepEqual(out.send, []);
+            assert.deepEqual(out.state, fold(events));
+          },
+        };
+      },
+    };
+  };
+}
