@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '#platform/log.ts';
 import { message, ShipmentRejected, StockReserved } from '#contracts/index.ts';
 import { sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
+import { recordingLogger } from '#test/support/log.ts';
 import { createChoreographyHandlers } from './choreography.ts';
 import { getPayment, migrations } from './store.ts';
 
@@ -14,14 +15,6 @@ const productId = '0190a1b2-0000-7000-8000-00000000000a';
 const address = { country: 'FR', city: 'Lyon' };
 
 const sqliteDb = (t: TestContext) => sqliteTestDb(t, 'payments', migrations);
-
-/** A logger that remembers its warnings (pino's shape, only what the handlers call). */
-function recordingLogger(): { log: Logger; warnings: unknown[] } {
-  const warnings: unknown[] = [];
-  const log = Object.create(silentLogger) as Logger;
-  log.warn = ((obj: unknown) => void warnings.push(obj)) as Logger['warn'];
-  return { log, warnings };
-}
 
 const handle = (db: Db, event: Delivery, log: Logger = silentLogger): Promise<Emitted> =>
   runHandler(db, createChoreographyHandlers({ ids: { newId: () => uuidv7() }, clock, log }), event);

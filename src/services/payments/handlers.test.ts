@@ -6,20 +6,13 @@ import { silentLogger, type Logger } from '#platform/log.ts';
 import { ChargePayment, message, RefundPayment } from '#contracts/index.ts';
 import { postgresTestDb, sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
+import { recordingLogger } from '#test/support/log.ts';
 import { createHandlers } from './handlers.ts';
 import { getPayment, migrations } from './store.ts';
 
 const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
 
 const sqliteDb = (t: TestContext) => sqliteTestDb(t, 'payments', migrations);
-
-/** A logger that remembers its warnings (pino's shape, only what the handlers call). */
-function recordingLogger(): { log: Logger; warnings: unknown[] } {
-  const warnings: unknown[] = [];
-  const log = Object.create(silentLogger) as Logger;
-  log.warn = ((obj: unknown) => void warnings.push(obj)) as Logger['warn'];
-  return { log, warnings };
-}
 
 const handle = (db: Db, cmd: Delivery, log: Logger = silentLogger): Promise<Emitted> =>
   runHandler(db, createHandlers({ ids: { newId: () => uuidv7() }, clock, log }), cmd);
