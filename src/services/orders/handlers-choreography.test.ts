@@ -1,13 +1,11 @@
 // The orders service in the choreography: POST sends OrderPlaced alone, and the handlers
 // follow the facts of the others (domain/choreography.ts) on the saga's machinery.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import {
-  message,
   PaymentCharged,
   PaymentDeclined,
-  ProductCreated,
   ShipmentRejected,
   ShipmentScheduled,
   StockReserved,
@@ -15,50 +13,32 @@ import {
   type Contract,
   type PayloadOf,
 } from '#contracts/index.ts';
-import { outboxMigrations } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
-import { sqliteTestDb } from '#test/support/db.ts';
 import { handleIn, runHandler, type Emitted } from '#test/support/handlers.ts';
 import { follow } from './domain/choreography.ts';
+import { clock, delivery, openDb, placedOrder, productId, summary } from './handlers-fixtures.ts';
 import { createHandlers } from './handlers.ts';
-import { placeOrder } from './place-order.ts';
-import { getOrderView, loadEvents, migrations } from './store.ts';
+import { getOrderView, loadEvents } from './store.ts';
 
-const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
-const ids = { newId: () => uuidv7() };
-const productId = '0190a1b2-0000-7000-8000-00000000000a';
 const address = { country: 'DE' };
-
-const openDb = (t: TestContext) => sqliteTestDb(t, 'orders', [...outboxMigrations, ...migrations]);
-const fact = <C extends Contract>(contract: C, payload: PayloadOf<C>) =>
-  message(contract, { key: (payload as { orderId?: string }).orderId ?? 'k', payload });
-const summary = (sent: Emitted) => sent.map((s) => [s.topic, s.message.type, s.message.payload]);
 
 /** Runs one fact through the follower's handler in its own transaction, as the consumer does. */
 const deliver = <C extends Contract>(db: Db, contract: C, payload: PayloadOf<C>): Promise<Emitted> =>
-  runHandler(db, createHandlers({ clock, react: follow }), fact(contract, payload));
-
-async function placedOrder(db: Db): Promise<string> {
-  await deliver(db, ProductCreated, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });
-  const answer = await placeOrder(
-    { db, ids, clock, choreography: true },
-    { customerId: 'c-1', items: [{ productId, quantity: 4 }], paymentMethod: 'card', shippingAddress: address },
-  );
-  return answer.id;
-}
+  runHandler(db, createHandlers({ clock, react: follow }), delivery(contract, payload));
+const fact = delivery;
 
 const outboxTypes = async (db: Db): Promise<string[]> =>
   (await db.query<{ topic: string; value: string }>('SELECT topic, value FROM outbox ORDER BY seq')).map((r) => `${r.topic} ${JSON.parse(r.value).type}`);
 
 test('placing an order in the choreography announces OrderPlaced and sends no ReserveStock', async (t) => {
   const db = await openDb(t);
-  await placedOrder(db);
+  await placedOrder(db, { choreography: true });
   assert.deepEqual(await outboxTypes(db), ['orders.events OrderPlaced']);
 });
 
 test('the facts of a confirmed order are followed to CONFIRMED and only OrderConfirmed is sent', async (t) => {
   const db = await openDb(t);
-  const orderId = await placedOrder(db);
+  const orderId = await placedOrder(db, { choreography: true });
   assert.deepEqual(await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] }), []);
   assert.deepEqual(await deliver(db, PaymentCharged, { orderId, paymentId: uuidv7(), amountCents: 1000, shippingAddress: address }), []);
   assert.equal((await getOrderView(db, orderId))?.status, 'PENDING');
@@ -72,7 +52,7 @@ test('the facts of a confirmed order are followed to CONFIRMED and only OrderCon
 
 test('a scheduled shipment that overtakes the reservation and the charge still confirms the order, once', async (t) => {
   const db = await openDb(t);
-  const orderId = await placedOrder(db);
+  const orderId = await placedOrder(db, { choreography: true });
   assert.deepEqual(summary(await deliver(db, ShipmentScheduled, { orderId, trackingNumber: 'TRK-9' })), [['orders.events', 'OrderConfirmed', { orderId }]]);
   assert.deepEqual(await deliver(db, PaymentCharged, { orderId, paymentId: uuidv7(), amountCents: 1000, shippingAddress: address }), []);
   assert.deepEqual(await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] }), []);
@@ -89,7 +69,7 @@ test('each failure cancels the order with its reason and sends no compensation: 
     [ShipmentRejected, (orderId: string) => ({ orderId, reason: 'COUNTRY_NOT_SERVED' }), 'SHIPPING_UNAVAILABLE'],
   ] as const;
   for (const [contract, payload, reason] of cases) {
-    const orderId = await placedOrder(db);
+    const orderId = await placedOrder(db, { choreography: true });
     await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
     const sent = await deliver(db, contract as Contract, payload(orderId));
     assert.deepEqual(summary(sent), [['orders.events', 'OrderCancelled', { orderId, reason }]]);
@@ -102,7 +82,7 @@ test('each failure cancels the order with its reason and sends no compensation: 
 
 test('facts of one order in one transaction see each other, as in a consumer batch', async (t) => {
   const db = await openDb(t);
-  const orderId = await placedOrder(db);
+  const orderId = await placedOrder(db, { choreography: true });
   const handlers = createHandlers({ clock, react: follow });
   const emitted: Emitted = [];
   await db.transaction(async (tx) => {

@@ -1,4 +1,4 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import {
@@ -14,35 +14,16 @@ import {
   type PayloadOf,
 } from '#contracts/index.ts';
 import type { Envelope } from '#platform/bus/envelope.ts';
-import { outboxMigrations } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
-import { sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Emitted } from '#test/support/handlers.ts';
+import { clock, delivery, openDb, placedOrder, productId, summary } from './handlers-fixtures.ts';
 import { createHandlers } from './handlers.ts';
-import { placeOrder } from './place-order.ts';
-import { getOrderView, getProduct, loadEvents, migrations } from './store.ts';
-
-const clock = { now: () => new Date('2025-01-01T00:00:00Z') };
-const ids = { newId: () => uuidv7() };
-const productId = '0190a1b2-0000-7000-8000-00000000000a';
-
-const openDb = (t: TestContext) => sqliteTestDb(t, 'orders', [...outboxMigrations, ...migrations]);
+import { getOrderView, getProduct, loadEvents } from './store.ts';
 
 /** Runs one message through its handler in its own transaction, as the consumer does. */
 async function deliver<C extends Contract>(db: Db, contract: C, payload: PayloadOf<C>): Promise<{ sent: Emitted; cause: Envelope }> {
-  const m = message(contract, { key: (payload as { orderId?: string }).orderId ?? 'k', payload });
+  const m = delivery(contract, payload);
   return { sent: await runHandler(db, createHandlers({ clock }), m), cause: m.message };
-}
-
-const summary = (sent: Emitted) => sent.map((s) => [s.topic, s.message.type, s.message.payload]);
-
-async function placedOrder(db: Db, overrides: { paymentMethod?: string; country?: string } = {}): Promise<string> {
-  await deliver(db, ProductCreated, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 });
-  const answer = await placeOrder(
-    { db, ids, clock },
-    { customerId: 'c-1', items: [{ productId, quantity: 4 }], paymentMethod: overrides.paymentMethod ?? 'card', shippingAddress: { country: overrides.country ?? 'DE' } },
-  );
-  return answer.id;
 }
 
 test('ProductCreated fills the local catalog, and a redelivery changes nothing', async (t) => {
