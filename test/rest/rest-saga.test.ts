@@ -48,7 +48,7 @@ async function startSystem(t: TestContext) {
   })).json() as { id: string };
   await upsertProduct(orders.db, { productId: product.id, sku: 'KB-1', name: 'Keyboard', priceCents: 1500 }, new Date().toISOString());
   const place = async (paymentMethod: string, country = 'DE') => {
-    const answer = await placeOrder({ db: orders.db, ids: orders.ids, clock: orders.clock, write, rest: true },
+    const answer = await placeOrder({ db: orders.db, ids: orders.ids, clock: orders.clock, write, arch: 'rest' },
       { customerId: 'c-1', items: [{ productId: product.id, quantity: 2 }], paymentMethod, shippingAddress: { country } });
     return answer;
   };

@@ -32,13 +32,13 @@ const outboxTypes = async (db: Db): Promise<string[]> =>
 
 test('placing an order in the choreography announces OrderPlaced and sends no ReserveStock', async (t) => {
   const db = await openDb(t);
-  await placedOrder(db, { choreography: true });
+  await placedOrder(db, { arch: 'choreography' });
   assert.deepEqual(await outboxTypes(db), ['orders.events OrderPlaced']);
 });
 
 test('the facts of a confirmed order are followed to CONFIRMED and only OrderConfirmed is sent', async (t) => {
   const db = await openDb(t);
-  const orderId = await placedOrder(db, { choreography: true });
+  const orderId = await placedOrder(db, { arch: 'choreography' });
   assert.deepEqual(await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] }), []);
   assert.deepEqual(await deliver(db, PaymentCharged, { orderId, paymentId: uuidv7(), amountCents: 1000, shippingAddress: address }), []);
   assert.equal((await getOrderView(db, orderId))?.status, 'PENDING');
@@ -52,7 +52,7 @@ test('the facts of a confirmed order are followed to CONFIRMED and only OrderCon
 
 test('a scheduled shipment that overtakes the reservation and the charge still confirms the order, once', async (t) => {
   const db = await openDb(t);
-  const orderId = await placedOrder(db, { choreography: true });
+  const orderId = await placedOrder(db, { arch: 'choreography' });
   assert.deepEqual(summary(await deliver(db, ShipmentScheduled, { orderId, trackingNumber: 'TRK-9' })), [['orders.events', 'OrderConfirmed', { orderId }]]);
   assert.deepEqual(await deliver(db, PaymentCharged, { orderId, paymentId: uuidv7(), amountCents: 1000, shippingAddress: address }), []);
   assert.deepEqual(await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] }), []);
@@ -69,7 +69,7 @@ test('each failure cancels the order with its reason and sends no compensation: 
     [ShipmentRejected, (orderId: string) => ({ orderId, reason: 'COUNTRY_NOT_SERVED' }), 'SHIPPING_UNAVAILABLE'],
   ] as const;
   for (const [contract, payload, reason] of cases) {
-    const orderId = await placedOrder(db, { choreography: true });
+    const orderId = await placedOrder(db, { arch: 'choreography' });
     await deliver(db, StockReserved, { orderId, items: [{ productId, quantity: 4 }] });
     const sent = await deliver(db, contract as Contract, payload(orderId));
     assert.deepEqual(summary(sent), [['orders.events', 'OrderCancelled', { orderId, reason }]]);
@@ -82,7 +82,7 @@ test('each failure cancels the order with its reason and sends no compensation: 
 
 test('facts of one order in one transaction see each other, as in a consumer batch', async (t) => {
   const db = await openDb(t);
-  const orderId = await placedOrder(db, { choreography: true });
+  const orderId = await placedOrder(db, { arch: 'choreography' });
   const handlers = createHandlers({ clock, react: follow });
   const emitted: Emitted = [];
   await db.transaction(async (tx) => {

@@ -76,7 +76,7 @@ function unfinished(err: unknown, orderId: string): unknown {
 }
 
 export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSaga?: RestSaga }): void {
-  const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db), rest: base.restSaga !== undefined };
+  const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db), arch: base.restSaga ? 'rest' : base.arch };
   const rest = base.restSaga;
   app.post<{ Body: Static<typeof PlaceOrderBody>; Headers: Static<typeof PlaceOrderHeaders> }>(
     '/orders',

@@ -37,7 +37,7 @@ if (rest) {
     await downstream.close();
   });
 }
-registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, choreography, restSaga });
+registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga });
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, ...(choreography ? { react: follow } : {}) });
 if (choreography) {
   // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { message } from '#contracts/index.ts';
 import { appendToOutbox } from '#platform/bus/outbox.ts';
+import type { Architecture } from '#platform/config.ts';
 import type { Db } from '#platform/db/db.ts';
 import { ConcurrencyConflict, defineError } from '#platform/errors.ts';
 import { initialState, type OrderState, type OrderStatus, type ShippingAddress } from './domain/order.ts';
@@ -24,10 +25,12 @@ export interface OrdersDeps {
   write?: BatchWriter;
   /** Learns each new order's state once it committed, for the saga's first reply. */
   cache?: StateCache;
-  /** Choreography: announce only OrderPlaced (inventory reacts to it); no ReserveStock command. */
-  choreography?: boolean;
-  /** Rest: nothing goes on the bus; the order is marked unfinished until its calls are done (rest/drive.ts). */
-  rest?: boolean;
+  /**
+   * How the saga runs (events by default): events sends OrderPlaced and ReserveStock;
+   * choreography announces OrderPlaced alone (inventory reacts to it); rest puts nothing on
+   * the bus and marks the order unfinished until its calls are done (rest/drive.ts).
+   */
+  arch?: Architecture;
 }
 
 export interface PlaceOrderRequest {
@@ -85,7 +88,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   );
   // One trace per order: the first message (OrderPlaced) starts it, the others follow from it.
   const outgoing: Array<ReturnType<typeof message>> = [];
-  const send = deps.choreography ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
+  const send = deps.arch === 'choreography' ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
   for (const o of send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
 
   const write: BatchWriter = deps.write ?? ((job) => db.transaction(job));
@@ -94,7 +97,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     if (idempotencyKey !== undefined && !(await claimIdempotencyKey(tx, idempotencyKey, orderId, hash, at))) return false;
     await appendEvents(tx, orderId, 0, step.events);
     await insertView(tx, step.state);
-    if (deps.rest) await insertRestSaga(tx, orderId, at);
+    if (deps.arch === 'rest') await insertRestSaga(tx, orderId, at);
     else await appendToOutbox(tx, outgoing);
     return true;
   });
