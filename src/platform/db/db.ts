@@ -30,8 +30,12 @@ export interface Db extends Sql {
    * rethrown as is; callers that can retry do so.
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
-  /** Calls `listener` after every committed transaction; returns an unsubscribe function. */
-  onCommit(listener: () => void): () => void;
+  /**
+   * Calls `listener` after every committed transaction, with the `Sql` that transaction's
+   * callback was given (so that what was noted against it, such as the outbox rows it
+   * wrote, can be picked up); returns an unsubscribe function.
+   */
+  onCommit(listener: (tx: Sql) => void): () => void;
   close(): Promise<void>;
 }
 

@@ -181,7 +181,7 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
       }
       client.removeListener('error', markBroken);
       client.release();
-      notify();
+      notify(tx);
       return result;
     },
 

@@ -161,7 +161,7 @@ export function openSqlite(opts: { file: string; log?: Logger }): Db {
       } finally {
         release();
       }
-      notify();
+      notify(tx);
       return result;
     },
 

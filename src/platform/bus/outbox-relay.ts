@@ -1,0 +1,266 @@
+/**
+ * The outbox relay: publishes what committed transactions appended to the outbox, then
+ * deletes those rows.
+ *
+ * Fast path. When a transaction commits, the Db hands the relay the rows it appended
+ * (outbox.ts notes them per transaction), so the relay publishes them at once, in commit
+ * order, without reading them back, and deletes them with one statement. That is a produce
+ * and one DELETE per relay cycle, where reading the table back cost seven statements (a
+ * peek, BEGIN, an advisory lock, SELECT … FOR UPDATE, DELETE, COMMIT, and the peek its own
+ * commit caused), and no transaction is held open across the produce: a broker outage no
+ * longer leaves a connection idle in transaction.
+ *
+ * Fallback. Rows the fast path did not publish are read back from the table by a poll, in
+ * seq order: at start (a crash between a commit and its publish), after a failed publish
+ * or delete, and on a slow timer for rows older than `staleMs` (another instance that died
+ * with rows pending). While the fallback owes rows, the fast path waits, so one process
+ * never publishes a key's later message before an earlier one it still owes.
+ *
+ * Order per key. Within a process, rows reach the broker in commit order. Across processes
+ * (replicas of a service on one database), a message written after an earlier one of the
+ * same key was consumed (causally after it) is published after it too: the earlier row was
+ * published before it could be consumed. Two processes writing one key concurrently have
+ * no order to keep. A row may be published twice (a crash after the publish and before the
+ * delete, a poll racing another instance's fast path); the inbox absorbs the copy, and the
+ * first copy of every message is in order, because any publisher that publishes a row also
+ * publishes every earlier row of its key still in the table, first.
+ */
+import type { Db, Sql } from '../db/db.ts';
+import type { Bus, OutRecord } from './bus.ts';
+import { takeAppended, type OutboxEntry } from './outbox.ts';
+import { silentLogger, type Logger } from '../log.ts';
+
+export interface OutboxRelay {
+  /** Asks for a publish cycle now (coalesced with one in flight). */
+  wake(): void;
+  /** Resolves when every row this relay knows of (committed here, or found by a poll it owes) has been published. */
+  flush(): Promise<void>;
+  /** Publishes what is pending (bounded wait), then stops. */
+  close(): Promise<void>;
+}
+
+interface OutboxRow {
+  id: string;
+  topic: string;
+  key: string;
+  value: string;
+  headers: string;
+}
+
+const SELECT = 'SELECT id, topic, key, value, headers FROM outbox ORDER BY seq LIMIT $1';
+const SELECT_STALE = 'SELECT id, topic, key, value, headers FROM outbox WHERE created_at < $2 ORDER BY seq LIMIT $1';
+const DELETE_POSTGRES = 'DELETE FROM outbox WHERE id = ANY($1::text[])';
+// One SQL text for any number of ids, so the statement cache keeps one entry.
+const DELETE_SQLITE = 'DELETE FROM outbox WHERE id IN (SELECT value FROM json_each($1))';
+
+const CLOSE_FLUSH_MS = 5_000;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+/** Beyond this many rows waiting for the fast path, they are dropped and left to a poll. */
+const MAX_QUEUED = 20_000;
+
+/**
+ * Starts the relay on `db`: the fast path for every commit, a poll at start, after
+ * failures, and every `idlePollMs` for rows older than `staleMs`. A failed publish is
+ * logged and retried with backoff; no row is dropped.
+ */
+export function startOutboxRelay(opts: {
+  db: Db;
+  bus: Bus;
+  log?: Logger;
+  batchSize?: number;
+  idlePollMs?: number;
+  staleMs?: number;
+}): OutboxRelay {
+  const { db, bus } = opts;
+  const log = opts.log ?? silentLogger;
+  const batchSize = opts.batchSize ?? 500;
+  const idlePollMs = opts.idlePollMs ?? 1000;
+  const staleMs = opts.staleMs ?? 5000;
+  const deleteSql = db.dialect === 'postgres' ? DELETE_POSTGRES : DELETE_SQLITE;
+  const idsParam = (ids: string[]) => (db.dialect === 'postgres' ? ids : JSON.stringify(ids));
+
+  // Rows committed here and not yet published, in commit order.
+  let queue: OutboxEntry[] = [];
+  // Every entry ever queued, counted, and how many of those have been published or handed
+  // to a poll: flush() waits for the second to reach what the first was at its call.
+  let queuedTotal = 0;
+  let settledTotal = 0;
+  // The table may hold rows the fast path does not know of: a poll owes them.
+  let pollOwed = true;
+  let staleDue = false;
+  let running = false;
+  let again = false;
+  let stopped = false;
+  let idle: Promise<void> = Promise.resolve();
+  let interruptSleep: (() => void) | undefined;
+  const waiters: Array<{ upTo: number; resolve: () => void }> = [];
+
+  function onCommitted(tx: Sql): void {
+    const entries = takeAppended(tx);
+    if (entries === undefined || stopped) return;
+    if (queue.length + entries.length > MAX_QUEUED) {
+      // A long broker outage under load: the table keeps them, a poll publishes them.
+      pollOwed = true;
+      settle(queue.length);
+      queue = [];
+    } else {
+      queue.push(...entries);
+      queuedTotal += entries.length;
+    }
+    wake();
+  }
+
+  function settle(count: number): void {
+    settledTotal += count;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (waiters[i].upTo <= settledTotal && !pollOwed) {
+        waiters[i].resolve();
+        waiters.splice(i, 1);
+      }
+    }
+  }
+
+  async function publishAndDelete(entries: OutboxEntry[]): Promise<void> {
+    const seen = new Set<string>();
+    const records: OutRecord[] = [];
+    for (const e of entries) {
+      // The same message appended twice is one row, published once.
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      records.push(e.record);
+    }
+    await bus.publish(records);
+    await db.execute(deleteSql, [idsParam([...seen])]);
+  }
+
+  async function poll(stale: boolean): Promise<number> {
+    const rows = stale
+      ? await db.query<OutboxRow>(SELECT_STALE, [batchSize, new Date(Date.now() - staleMs).toISOString()])
+      : await db.query<OutboxRow>(SELECT, [batchSize]);
+    if (rows.length === 0) return 0;
+    // What the poll publishes now, in seq order, leaves the fast path's queue.
+    const polled = new Set(rows.map((r) => r.id));
+    const before = queue.length;
+    queue = queue.filter((e) => !polled.has(e.id));
+    settle(before - queue.length);
+    await publishAndDelete(rows.map((r) => ({ id: r.id, record: { topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) } })));
+    return rows.length;
+  }
+
+  // One step of work; false when there is nothing left to do.
+  async function step(): Promise<boolean> {
+    if (pollOwed) {
+      const n = await poll(false);
+      if (n < batchSize) {
+        pollOwed = false;
+        settle(0);
+      }
+      return true;
+    }
+    if (queue.length > 0) {
+      const batch = queue.slice(0, batchSize);
+      try {
+        await publishAndDelete(batch);
+      } catch (err) {
+        // The rows are in the table; a poll publishes them, in order, before anything newer.
+        pollOwed = true;
+        queue = queue.slice(batch.length);
+        settle(batch.length);
+        throw err;
+      }
+      queue = queue.slice(batch.length);
+      settle(batch.length);
+      return true;
+    }
+    if (staleDue) {
+      staleDue = false;
+      await poll(true);
+      return true;
+    }
+    return false;
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        interruptSleep = undefined;
+        resolve();
+      }
+      interruptSleep = done;
+    });
+  }
+
+  async function loop(): Promise<void> {
+    let backoff = BACKOFF_MIN_MS;
+    // `running` is cleared in the same synchronous step as the last check of `again`, so
+    // a wake can never fall between the two and be lost.
+    try {
+      while (!stopped) {
+        again = false;
+        let more: boolean;
+        try {
+          more = await step();
+          backoff = BACKOFF_MIN_MS;
+        } catch (err) {
+          pollOwed = true;
+          log.error({ err, retryInMs: backoff }, 'outbox relay: publishing failed, will retry');
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+          continue;
+        }
+        if (!more && !again) return;
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  function wake(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    idle = loop();
+  }
+
+  const unsubscribe = db.onCommit(onCommitted);
+  const timer = setInterval(() => {
+    staleDue = true;
+    wake();
+  }, idlePollMs);
+  timer.unref();
+  wake();
+
+  function flush(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    const upTo = queuedTotal;
+    if (upTo <= settledTotal && !pollOwed) return Promise.resolve();
+    const p = new Promise<void>((resolve) => waiters.push({ upTo, resolve }));
+    wake();
+    return p;
+  }
+
+  async function close(): Promise<void> {
+    if (stopped) return;
+    unsubscribe();
+    clearInterval(timer);
+    let closeTimer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      flush().then(() => false),
+      new Promise<boolean>((resolve) => (closeTimer = setTimeout(() => resolve(true), CLOSE_FLUSH_MS))),
+    ]);
+    clearTimeout(closeTimer);
+    if (timedOut) log.warn('outbox relay: closing with unpublished rows; they are published on the next start');
+    stopped = true;
+    interruptSleep?.();
+    for (const w of waiters.splice(0)) w.resolve();
+    await idle;
+  }
+
+  return { wake, flush, close };
+}
