@@ -4,11 +4,12 @@
  *
  * Fast path. When a transaction commits, the Db hands the relay the rows it appended
  * (outbox.ts notes them per transaction), so the relay publishes them at once, in commit
- * order, without reading them back, and deletes them with one statement. That is a produce
- * and one DELETE per relay cycle, where reading the table back cost seven statements (a
- * peek, BEGIN, an advisory lock, SELECT … FOR UPDATE, DELETE, COMMIT, and the peek its own
- * commit caused), and no transaction is held open across the produce: a broker outage no
- * longer leaves a connection idle in transaction.
+ * order, without reading them back; published rows are deleted together, one statement
+ * every 100 ms at most. That is a produce per relay cycle and a DELETE per interval, where
+ * reading the table back cost seven statements per cycle (a peek, BEGIN, an advisory lock,
+ * SELECT … FOR UPDATE, DELETE, COMMIT, and the peek its own commit caused); and no
+ * transaction is held open across the produce: a broker outage no longer leaves a
+ * connection idle in transaction.
  *
  * Fallback. Rows the fast path did not publish are read back from the table by a poll, in
  * seq order: at start (a crash between a commit and its publish), after a failed publish
@@ -58,6 +59,10 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 /** Beyond this many rows waiting for the fast path, they are dropped and left to a poll. */
 const MAX_QUEUED = 20_000;
+/** Published rows are deleted this long after their publish, together… */
+const DELETE_DELAY_MS = 100;
+/** …or as soon as this many are waiting. */
+const MAX_PUBLISHED_UNDELETED = 2_000;
 
 /**
  * Starts the relay on `db`: the fast path for every commit, a poll at start, after
@@ -71,17 +76,25 @@ export function startOutboxRelay(opts: {
   batchSize?: number;
   idlePollMs?: number;
   staleMs?: number;
+  deleteDelayMs?: number;
 }): OutboxRelay {
   const { db, bus } = opts;
   const log = opts.log ?? silentLogger;
   const batchSize = opts.batchSize ?? 500;
   const idlePollMs = opts.idlePollMs ?? 1000;
   const staleMs = opts.staleMs ?? 5000;
+  const deleteDelayMs = opts.deleteDelayMs ?? DELETE_DELAY_MS;
   const deleteSql = db.dialect === 'postgres' ? DELETE_POSTGRES : DELETE_SQLITE;
   const idsParam = (ids: string[]) => (db.dialect === 'postgres' ? ids : JSON.stringify(ids));
 
   // Rows committed here and not yet published, in commit order.
   let queue: OutboxEntry[] = [];
+  // Published rows still in the table. Deleting them a little later, many at a time, costs
+  // one statement (and, on PostgreSQL, one WAL flush) per interval instead of per publish;
+  // a crash in between publishes them again, which the inbox absorbs.
+  let published: string[] = [];
+  let deleteTimer: NodeJS.Timeout | undefined;
+  let deleteDue = false;
   // Every entry ever queued, counted, and how many of those have been published or handed
   // to a poll: flush() waits for the second to reach what the first was at its call.
   let queuedTotal = 0;
@@ -113,15 +126,16 @@ export function startOutboxRelay(opts: {
 
   function settle(count: number): void {
     settledTotal += count;
+    if (pollOwed || published.length > 0) return;
     for (let i = waiters.length - 1; i >= 0; i--) {
-      if (waiters[i].upTo <= settledTotal && !pollOwed) {
+      if (waiters[i].upTo <= settledTotal) {
         waiters[i].resolve();
         waiters.splice(i, 1);
       }
     }
   }
 
-  async function publishAndDelete(entries: OutboxEntry[]): Promise<void> {
+  async function publish(entries: OutboxEntry[]): Promise<void> {
     const seen = new Set<string>();
     const records: OutRecord[] = [];
     for (const e of entries) {
@@ -131,10 +145,34 @@ export function startOutboxRelay(opts: {
       records.push(e.record);
     }
     await bus.publish(records);
-    await db.execute(deleteSql, [idsParam([...seen])]);
+    for (const id of seen) published.push(id);
+    if (published.length >= MAX_PUBLISHED_UNDELETED || waiters.length > 0) deleteDue = true;
+    else deleteTimer ??= setTimeout(() => {
+      deleteTimer = undefined;
+      deleteDue = true;
+      wake();
+    }, deleteDelayMs);
+  }
+
+  async function deletePublished(): Promise<void> {
+    deleteDue = false;
+    if (published.length === 0) return;
+    const ids = published;
+    published = [];
+    clearTimeout(deleteTimer);
+    deleteTimer = undefined;
+    try {
+      await db.execute(deleteSql, [idsParam(ids)]);
+    } catch (err) {
+      published = ids.concat(published);
+      throw err;
+    }
+    settle(0);
   }
 
   async function poll(stale: boolean): Promise<number> {
+    // Published rows still in the table would be read back and published again.
+    await deletePublished();
     const rows = stale
       ? await db.query<OutboxRow>(SELECT_STALE, [batchSize, new Date(Date.now() - staleMs).toISOString()])
       : await db.query<OutboxRow>(SELECT, [batchSize]);
@@ -144,7 +182,7 @@ export function startOutboxRelay(opts: {
     const before = queue.length;
     queue = queue.filter((e) => !polled.has(e.id));
     settle(before - queue.length);
-    await publishAndDelete(rows.map((r) => ({ id: r.id, record: { topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) } })));
+    await publish(rows.map((r) => ({ id: r.id, record: { topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) } })));
     return rows.length;
   }
 
@@ -161,7 +199,7 @@ export function startOutboxRelay(opts: {
     if (queue.length > 0) {
       const batch = queue.slice(0, batchSize);
       try {
-        await publishAndDelete(batch);
+        await publish(batch);
       } catch (err) {
         // The rows are in the table; a poll publishes them, in order, before anything newer.
         pollOwed = true;
@@ -171,6 +209,10 @@ export function startOutboxRelay(opts: {
       }
       queue = queue.slice(batch.length);
       settle(batch.length);
+      return true;
+    }
+    if (deleteDue) {
+      await deletePublished();
       return true;
     }
     if (staleDue) {
@@ -239,8 +281,9 @@ export function startOutboxRelay(opts: {
   function flush(): Promise<void> {
     if (stopped) return Promise.resolve();
     const upTo = queuedTotal;
-    if (upTo <= settledTotal && !pollOwed) return Promise.resolve();
+    if (upTo <= settledTotal && !pollOwed && published.length === 0) return Promise.resolve();
     const p = new Promise<void>((resolve) => waiters.push({ upTo, resolve }));
+    deleteDue = true;
     wake();
     return p;
   }
@@ -257,6 +300,7 @@ export function startOutboxRelay(opts: {
     clearTimeout(closeTimer);
     if (timedOut) log.warn('outbox relay: closing with unpublished rows; they are published on the next start');
     stopped = true;
+    clearTimeout(deleteTimer);
     interruptSleep?.();
     for (const w of waiters.splice(0)) w.resolve();
     await idle;
