@@ -229,6 +229,11 @@ export async function startConsumer(opts: {
     const items: Item[] = [];
     const invalid: Array<{ record: InRecord; err: unknown }> = [];
     for (const record of batch) {
+      // Skipped unread: a service subscribed to a topic for some of its types (the
+      // choreography's inventory gets every payments event and handles one) would otherwise
+      // parse every message it does not handle. A record without the header is parsed.
+      const type = record.headers.type;
+      if (type !== undefined && handlers[type] === undefined) continue;
       let message: Envelope;
       try {
         message = decode(record);
