@@ -11,9 +11,13 @@
  * - a subscription delivers batches of consecutive records of ONE partition, in order;
  *   different partitions are handled concurrently; the next batch of a partition is not
  *   delivered before the previous batch's handler settled;
- * - after `handle` resolves, the offset after the batch is committed for the group; when it
- *   rejects, nothing is committed and the same records are delivered again after a pause
- *   (at-least-once: idempotence is the consumer layer's job, see consumer.ts);
+ * - after `handle` resolves, the offset after the batch is committed for the group, not at
+ *   once but with the commits of other batches and partitions, within a short interval (an
+ *   adapter setting) and always when the subscription closes or loses the partition; an
+ *   offset is never committed before its batch was handled. When `handle` rejects, nothing
+ *   is committed and the same records are delivered again after a pause. A crash therefore
+ *   redelivers what was handled since the last commit (at-least-once: idempotence is the
+ *   consumer layer's job, see consumer.ts);
  * - a new group starts at the earliest record; an existing one resumes at its committed
  *   offset, also after a restart of the process.
  */

@@ -26,8 +26,8 @@ function setup(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'embedded-log-'));
   defer(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'bus.sqlite');
-  const open = (log: { warn(...a: unknown[]): void } = quiet): Bus => {
-    const bus = openEmbeddedLog({ file, log });
+  const open = (log: { warn(...a: unknown[]): void } = quiet, commitIntervalMs?: number): Bus => {
+    const bus = openEmbeddedLog({ file, log, commitIntervalMs });
     defer(() => bus.close());
     return bus;
   };
@@ -78,7 +78,26 @@ test('records of one key arrive in publish order, in batches of consecutive offs
   defer(() => sub.close());
   await waitFor('100 records', () => seen.length >= 100);
   assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => String(i)));
-  assert.equal(await bus.lag('g', ['orders']), 0);
+  await waitFor('the offsets committed', async () => (await bus.lag('g', ['orders'])) === 0);
+});
+
+test('offsets of handled batches are committed later, all partitions together, and at close', async (t) => {
+  const { open, defer } = setup(t);
+  const bus = open(quiet, 60_000);
+  await bus.ensureTopics([{ name: 'orders', partitions: 4 }]);
+  await bus.publish(Array.from({ length: 40 }, (_, i) => rec('orders', `k${i}`, String(i))));
+  let handled = 0;
+  const sub = await bus.subscribe({ groupId: 'g', topics: ['orders'], maxBatch: 3, handle: async (b) => void (handled += b.length) });
+  await waitFor('40 records', () => handled === 40);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await bus.lag('g', ['orders']), 40, 'handled, not committed yet: the interval has not passed');
+  await sub.close();
+  assert.equal(await bus.lag('g', ['orders']), 0, 'closing committed every handled batch');
+  const again: string[] = [];
+  const next = await bus.subscribe({ groupId: 'g', topics: ['orders'], handle: async (b) => void again.push(...b.map((r) => r.value)) });
+  defer(() => next.close());
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(again, [], 'a new member starts after what was handled');
 });
 
 test('a slow handler on one partition does not hold another partition', async (t) => {

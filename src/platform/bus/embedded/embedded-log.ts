@@ -33,6 +33,8 @@ export interface EmbeddedLogOptions {
   file: string;
   /** Fastest interval at which subscribers poll the partition heads; default 5 ms. */
   pollMs?: number;
+  /** Offsets of handled batches are committed this often (and on close); default 50 ms. */
+  commitIntervalMs?: number;
   log?: { warn(...a: unknown[]): void };
 }
 
@@ -136,7 +138,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
     async subscribe(subOpts: SubscribeOptions) {
       assertOpen();
       const sub = subscribeGroup(
-        { db, st, poller, log, partitionsOf, heartbeatMs: 3000, retryMinMs: 200, retryMaxMs: 2000 },
+        { db, st, poller, log, partitionsOf, heartbeatMs: 3000, commitIntervalMs: opts.commitIntervalMs ?? 50, commitEveryRecords: 2000, retryMinMs: 200, retryMaxMs: 2000 },
         subOpts,
       );
       subscriptions.add(sub);
