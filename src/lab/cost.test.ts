@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { kafkaRequests, stepCost } from './cost.ts';
+import { kafkaRequests, medianCost, stepCost } from './cost.ts';
+import type { StepCost } from './lab-result.ts';
 import { parseMetrics, type Sample } from './prometheus.ts';
 
 const scrape = (text: string): Sample[] => parseMetrics(text);
@@ -76,4 +77,20 @@ test('without PostgreSQL counters or pg_stat_statements the server figures are n
 
 test('a step that completed no order has no per-order cost', () => {
   assert.equal(stepCost({ orders: 0, seconds: 15, cpuMs: { orders: 100 }, before, after, pgBefore: null, pgAfter: null }), null);
+});
+
+test('the median cost of repeated runs is taken figure by figure, an API missing from a run counting 0', () => {
+  const base = stepCost({ orders: 10, seconds: 1, cpuMs: { orders: 10 }, before: new Map(), after: new Map(), pgBefore: null, pgAfter: null })!;
+  const runs: StepCost[] = [
+    { ...base, systemCpuMsPerOrder: 3, cpuMsPerOrder: { orders: 1 }, kafkaRequestsPerOrder: { Fetch: 4, Produce: 2 }, kafkaRequestsTotalPerOrder: 6 },
+    { ...base, systemCpuMsPerOrder: 9, cpuMsPerOrder: { orders: 5 }, kafkaRequestsPerOrder: { Fetch: 8 }, kafkaRequestsTotalPerOrder: 8 },
+    { ...base, systemCpuMsPerOrder: 5, cpuMsPerOrder: { orders: 2 }, kafkaRequestsPerOrder: { Fetch: 6, Produce: 3 }, kafkaRequestsTotalPerOrder: 9 },
+  ];
+  const m = medianCost([...runs, null])!;
+  assert.equal(m.systemCpuMsPerOrder, 5);
+  assert.deepEqual(m.cpuMsPerOrder, { orders: 2 });
+  assert.deepEqual(m.kafkaRequestsPerOrder, { Fetch: 6, Produce: 2 });
+  assert.equal(m.kafkaRequestsTotalPerOrder, 8);
+  assert.equal(m.dbStatementsPerOrder.server, null);
+  assert.equal(medianCost([null, undefined]), null);
 });

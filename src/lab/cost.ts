@@ -8,6 +8,7 @@ import { KAFKA_REQUESTS } from '#platform/bus/kafka/kafka-requests.ts';
 import type { StepCost } from './lab-result.ts';
 import type { PgCounters } from './pg-stats.ts';
 import { counter, type Sample } from './prometheus.ts';
+import { median } from './stats.ts';
 
 /** The load generator is measured but is not part of the system. */
 export const LOAD_GENERATOR = 'lab';
@@ -83,5 +84,34 @@ export function stepCost(i: CostInputs): StepCost | null {
     dbRollbacksPerOrder: { client: per(tx('rollback')), server: pgDelta('rollbacks') },
     kafkaRequestsPerOrder: kafkaPerOrder,
     kafkaRequestsTotalPerOrder: per(Object.values(kafka).reduce((a, b) => a + b, 0)),
+  };
+}
+
+// The bench's median (the lower middle of an even count), as for its other figures.
+const medianOf = median;
+const medianOrNull = (xs: Array<number | null>): number | null => (xs.some((x) => x === null) ? null : round(medianOf(xs as number[])));
+const medianRecord = (rs: Array<Record<string, number>>): Record<string, number> =>
+  Object.fromEntries([...new Set(rs.flatMap((r) => Object.keys(r)))].map((k) => [k, round(medianOf(rs.map((r) => r[k] ?? 0)))]));
+
+/** Each figure's median over repeated runs (the bench's), field by field; null when none was costed. */
+export function medianCost(costs: Array<StepCost | null | undefined>): StepCost | null {
+  const cs = costs.filter((c): c is StepCost => !!c);
+  if (!cs.length) return null;
+  const pair = (pick: (c: StepCost) => { client: number; server: number | null }) => ({
+    client: round(medianOf(cs.map((c) => pick(c).client))),
+    server: medianOrNull(cs.map((c) => pick(c).server)),
+  });
+  const kafka = medianRecord(cs.map((c) => c.kafkaRequestsPerOrder));
+  return {
+    orders: round(medianOf(cs.map((c) => c.orders))),
+    seconds: round(medianOf(cs.map((c) => c.seconds))),
+    cpuMsPerOrder: medianRecord(cs.map((c) => c.cpuMsPerOrder)),
+    systemCpuMsPerOrder: round(medianOf(cs.map((c) => c.systemCpuMsPerOrder))),
+    dbStatementsPerOrder: pair((c) => c.dbStatementsPerOrder),
+    dbCommitsPerOrder: pair((c) => c.dbCommitsPerOrder),
+    dbTransactionsPerOrder: round(medianOf(cs.map((c) => c.dbTransactionsPerOrder))),
+    dbRollbacksPerOrder: pair((c) => c.dbRollbacksPerOrder),
+    kafkaRequestsPerOrder: Object.fromEntries(Object.entries(kafka).sort((a, b) => b[1] - a[1])),
+    kafkaRequestsTotalPerOrder: round(medianOf(cs.map((c) => c.kafkaRequestsTotalPerOrder))),
   };
 }

@@ -6,8 +6,7 @@ import type { Bus } from '#platform/bus/bus.ts';
 import { serviceNames, type System } from '#runtime/system.ts';
 import type { Architecture, ServiceLoad, StepResult } from './lab-result.ts';
 import type { Client } from './client.ts';
-import { stepCost } from './cost.ts';
-import { cpuDelta, cpuSnapshot } from './cpu-time.ts';
+import { openCostWindow } from './cost-window.ts';
 import { healthy } from './knee.ts';
 import type { CompletionTracker, OrderMix } from './load.ts';
 import { createOrderRun } from './order-run.ts';
@@ -64,8 +63,10 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 
 export async function runStep(target: LabTarget, targetRate: number, seconds: number, opts: { label: string; drainMs?: number; signal?: AbortSignal }): Promise<StepResult> {
   const watched = watchedProcesses(target);
-  const cpuBefore = cpuSnapshot(watched);
-  const [before, pgBefore] = await Promise.all([scrapeAll(target.system), target.pgStats?.read() ?? null]);
+  // The cost window runs from before the load to the end of the drain, so that the work
+  // of every order counted is inside it.
+  const window = await openCostWindow({ watched, scrape: () => scrapeAll(target.system), pgStats: target.pgStats });
+  const before = window.before;
   const scrapedAt = performance.now();
   const sampler = startSampler({ watched, bus: target.bus, arch: target.arch });
   const origin = performance.now();
@@ -80,19 +81,7 @@ export async function runStep(target: LabTarget, targetRate: number, seconds: nu
     const after = await scrapeAll(target.system);
     services = servicesLoad(before, after, (performance.now() - scrapedAt) / 1000);
     await run.drain(opts.drainMs ?? 30_000, opts.signal);
-    // The cost window runs from before the load to the end of the drain, so that the work
-    // of every order counted is inside it.
-    const cpuAfter = cpuSnapshot(watched);
-    const [drained, pgAfter] = await Promise.all([scrapeAll(target.system), target.pgStats?.read() ?? null]);
-    cost = stepCost({
-      orders: run.totals().completed,
-      seconds: (performance.now() - scrapedAt) / 1000,
-      cpuMs: cpuDelta(cpuBefore, cpuAfter, new Set(watched.filter((w) => w.reapsChildren).map((w) => w.name))),
-      before,
-      after: drained,
-      pgBefore,
-      pgAfter,
-    });
+    cost = await window.close(run.totals().completed);
   } finally {
     stopProgress();
     await sampler.stop();

@@ -20,53 +20,71 @@ export function perOrder(v: unknown): string {
   return num(v);
 }
 
-/** CPU ms per order by process, the system's total, and the load generator apart; null when no step was costed. */
-export function cpuCostTable(arch: ArchResult): Table | null {
-  const steps = costed(arch);
-  if (!steps.length) return null;
-  const names = new Set(steps.flatMap((s) => Object.keys(s.cost.cpuMsPerOrder ?? {})));
-  const processes = [...PROCESS_ORDER.filter((n) => names.has(n)), ...[...names].filter((n) => !PROCESS_ORDER.includes(n) && n !== LOAD_GENERATOR).sort()];
-  const headers = ['Rate/s', 'Completed/s', ...processes, 'System', 'lab (load)'];
-  const rows = steps.map((s) => [
-    num(s.targetRate), num(s.completedRate),
-    ...processes.map((p) => perOrder(s.cost.cpuMsPerOrder?.[p])),
-    perOrder(s.cost.systemCpuMsPerOrder), perOrder(s.cost.cpuMsPerOrder?.[LOAD_GENERATOR]),
-  ]);
-  return { headers, numeric: headers.map(() => true), rows };
+/** A row of a cost table: its leading cells (rate, load…) and the cost they stand for. */
+export interface CostRow {
+  labels: string[];
+  cost: StepCost;
 }
 
-/** The Kafka APIs of the architecture's steps, most requested first, the rarest folded into "other". */
-export function kafkaColumns(steps: Array<{ cost: StepCost }>): { apis: string[]; other: boolean } {
+/** CPU ms per order by process, the system's total, and the load generator apart. */
+export function cpuTable(labelHeaders: string[], items: CostRow[]): Table {
+  const names = new Set(items.flatMap((r) => Object.keys(r.cost.cpuMsPerOrder ?? {})));
+  const processes = [...PROCESS_ORDER.filter((n) => names.has(n)), ...[...names].filter((n) => !PROCESS_ORDER.includes(n) && n !== LOAD_GENERATOR).sort()];
+  const headers = [...labelHeaders, ...processes, 'System', 'lab (load)'];
+  const rows = items.map(({ labels, cost }) => [
+    ...labels,
+    ...processes.map((p) => perOrder(cost.cpuMsPerOrder?.[p])),
+    perOrder(cost.systemCpuMsPerOrder), perOrder(cost.cpuMsPerOrder?.[LOAD_GENERATOR]),
+  ]);
+  return { headers, numeric: headers.map((_, i) => i >= labelHeaders.length), rows };
+}
+
+/** The Kafka APIs of the rows, most requested first, the rarest folded into "other". */
+export function kafkaColumns(items: Array<{ cost: StepCost }>): { apis: string[]; other: boolean } {
   const totals = new Map<string, number>();
-  for (const s of steps) for (const [api, n] of Object.entries(s.cost.kafkaRequestsPerOrder ?? {})) totals.set(api, (totals.get(api) ?? 0) + (isNum(n) ? n : 0));
+  for (const s of items) for (const [api, n] of Object.entries(s.cost.kafkaRequestsPerOrder ?? {})) totals.set(api, (totals.get(api) ?? 0) + (isNum(n) ? n : 0));
   const sorted = [...totals].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([api]) => api);
   if (sorted.length <= MAX_APIS) return { apis: sorted, other: false };
   return { apis: sorted.slice(0, MAX_APIS - 1), other: true };
 }
 
-/** Database statements and commits and Kafka requests per order; null when no step was costed. */
-export function roundTripTable(arch: ArchResult): Table | null {
-  const steps = costed(arch);
-  if (!steps.length) return null;
-  const { apis, other } = kafkaColumns(steps);
-  const hasKafka = steps.some((s) => isNum(s.cost.kafkaRequestsTotalPerOrder) && s.cost.kafkaRequestsTotalPerOrder > 0);
+/** Database statements and commits and Kafka requests (total and by API) per order. */
+export function tripsTable(labelHeaders: string[], items: CostRow[]): Table {
+  const { apis, other } = kafkaColumns(items);
+  const hasKafka = items.some((s) => isNum(s.cost.kafkaRequestsTotalPerOrder) && s.cost.kafkaRequestsTotalPerOrder > 0);
   const headers = [
-    'Rate/s', 'DB statements', 'DB statements (server)', 'DB commits', 'DB commits (server)', 'BEGIN…COMMIT',
+    ...labelHeaders, 'DB statements', 'DB statements (server)', 'DB commits', 'DB commits (server)', 'BEGIN…COMMIT',
     ...(hasKafka ? ['Kafka requests', ...apis, ...(other ? ['other'] : [])] : []),
   ];
-  const rows = steps.map((s) => {
-    const c = s.cost;
+  const rows = items.map(({ labels, cost: c }) => {
     const kafka = c.kafkaRequestsPerOrder ?? {};
     const rest = Object.entries(kafka).filter(([api]) => !apis.includes(api)).reduce((a, [, n]) => a + n, 0);
     return [
-      num(s.targetRate),
+      ...labels,
       perOrder(c.dbStatementsPerOrder?.client), perOrder(c.dbStatementsPerOrder?.server),
       perOrder(c.dbCommitsPerOrder?.client), perOrder(c.dbCommitsPerOrder?.server),
       perOrder(c.dbTransactionsPerOrder),
       ...(hasKafka ? [perOrder(c.kafkaRequestsTotalPerOrder), ...apis.map((a) => perOrder(kafka[a] ?? 0)), ...(other ? [perOrder(rest)] : [])] : []),
     ];
   });
-  return { headers, numeric: headers.map(() => true), rows };
+  return { headers, numeric: headers.map((_, i) => i >= labelHeaders.length), rows };
+}
+
+/** An architecture's steps as cost rows; none when no step was costed (a report from before the lab counted). */
+function stepRows(arch: ArchResult, withCompleted: boolean): CostRow[] {
+  return costed(arch).map((s) => ({ labels: withCompleted ? [num(s.targetRate), num(s.completedRate)] : [num(s.targetRate)], cost: s.cost }));
+}
+
+/** CPU ms per order by process for each step; null when no step was costed. */
+export function cpuCostTable(arch: ArchResult): Table | null {
+  const rows = stepRows(arch, true);
+  return rows.length ? cpuTable(['Rate/s', 'Completed/s'], rows) : null;
+}
+
+/** Round trips per order for each step; null when no step was costed. */
+export function roundTripTable(arch: ArchResult): Table | null {
+  const rows = stepRows(arch, false);
+  return rows.length ? tripsTable(['Rate/s'], rows) : null;
 }
 
 export const COST_NOTE =
