@@ -21,7 +21,7 @@ import { openCostWindow } from './cost-window.ts';
 import type { StepCost } from './lab-result.ts';
 import { runClosed, runOpen, trackCompletions, type RunResult } from './load.ts';
 import { openPgStats, type PgStatsReader } from './pg-stats.ts';
-import { COST_NOTE, cpuTable, tripsTable, type CostRow } from './report/cost-tables.ts';
+import { COST_NOTE, EMBEDDED_COST_NOTE, cpuTable, tripsTable, type CostRow } from './report/cost-tables.ts';
 import { markdownTable } from './report/markdown.ts';
 import { infraProcesses, type Watched } from './sampler.ts';
 import { median, summarize } from './stats.ts';
@@ -166,13 +166,13 @@ export function costTables(results: Array<{ deployment: string; rate: number; co
   return [
     'Per-order cost, CPU ms by process (median over the runs):',
     '',
-    markdownTable(cpuTable(['deployment', 'load'], rows)),
+    markdownTable(cpuTable({ headers: ['deployment', 'load'], numeric: false }, rows)),
     '',
     'Per-order cost, database statements and commits, Kafka requests by API (median over the runs):',
     '',
-    markdownTable(tripsTable(['deployment', 'load'], rows)),
+    markdownTable(tripsTable({ headers: ['deployment', 'load'], numeric: false }, rows)),
     '',
-    COST_NOTE,
+    `${COST_NOTE} ${EMBEDDED_COST_NOTE}`,
     '',
   ].join('\n');
 }

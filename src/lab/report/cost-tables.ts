@@ -26,8 +26,15 @@ export interface CostRow {
   cost: StepCost;
 }
 
+/** Leading columns: their headers, and whether they hold numbers (right-aligned). */
+export interface LabelColumns {
+  headers: string[];
+  numeric: boolean;
+}
+
 /** CPU ms per order by process, the system's total, and the load generator apart. */
-export function cpuTable(labelHeaders: string[], items: CostRow[]): Table {
+export function cpuTable(label: LabelColumns, items: CostRow[]): Table {
+  const labelHeaders = label.headers;
   const names = new Set(items.flatMap((r) => Object.keys(r.cost.cpuMsPerOrder ?? {})));
   const processes = [...PROCESS_ORDER.filter((n) => names.has(n)), ...[...names].filter((n) => !PROCESS_ORDER.includes(n) && n !== LOAD_GENERATOR).sort()];
   const headers = [...labelHeaders, ...processes, 'System', 'lab (load)'];
@@ -36,7 +43,7 @@ export function cpuTable(labelHeaders: string[], items: CostRow[]): Table {
     ...processes.map((p) => perOrder(cost.cpuMsPerOrder?.[p])),
     perOrder(cost.systemCpuMsPerOrder), perOrder(cost.cpuMsPerOrder?.[LOAD_GENERATOR]),
   ]);
-  return { headers, numeric: headers.map((_, i) => i >= labelHeaders.length), rows };
+  return { headers, numeric: headers.map((_, i) => i >= labelHeaders.length || label.numeric), rows };
 }
 
 /** The Kafka APIs of the rows, most requested first, the rarest folded into "other". */
@@ -49,11 +56,14 @@ export function kafkaColumns(items: Array<{ cost: StepCost }>): { apis: string[]
 }
 
 /** Database statements and commits and Kafka requests (total and by API) per order. */
-export function tripsTable(labelHeaders: string[], items: CostRow[]): Table {
+export function tripsTable(label: LabelColumns, items: CostRow[]): Table {
+  const labelHeaders = label.headers;
   const { apis, other } = kafkaColumns(items);
   const hasKafka = items.some((s) => isNum(s.cost.kafkaRequestsTotalPerOrder) && s.cost.kafkaRequestsTotalPerOrder > 0);
+  // SQLite has no server of its own to ask: no columns of n/a.
+  const server = items.some((s) => isNum(s.cost.dbCommitsPerOrder?.server));
   const headers = [
-    ...labelHeaders, 'DB statements', 'DB statements (server)', 'DB commits', 'DB commits (server)', 'BEGIN…COMMIT',
+    ...labelHeaders, 'DB statements', ...(server ? ['DB statements (server)'] : []), 'DB commits', ...(server ? ['DB commits (server)'] : []), 'BEGIN…COMMIT',
     ...(hasKafka ? ['Kafka requests', ...apis, ...(other ? ['other'] : [])] : []),
   ];
   const rows = items.map(({ labels, cost: c }) => {
@@ -61,13 +71,13 @@ export function tripsTable(labelHeaders: string[], items: CostRow[]): Table {
     const rest = Object.entries(kafka).filter(([api]) => !apis.includes(api)).reduce((a, [, n]) => a + n, 0);
     return [
       ...labels,
-      perOrder(c.dbStatementsPerOrder?.client), perOrder(c.dbStatementsPerOrder?.server),
-      perOrder(c.dbCommitsPerOrder?.client), perOrder(c.dbCommitsPerOrder?.server),
+      perOrder(c.dbStatementsPerOrder?.client), ...(server ? [perOrder(c.dbStatementsPerOrder?.server)] : []),
+      perOrder(c.dbCommitsPerOrder?.client), ...(server ? [perOrder(c.dbCommitsPerOrder?.server)] : []),
       perOrder(c.dbTransactionsPerOrder),
       ...(hasKafka ? [perOrder(c.kafkaRequestsTotalPerOrder), ...apis.map((a) => perOrder(kafka[a] ?? 0)), ...(other ? [perOrder(rest)] : [])] : []),
     ];
   });
-  return { headers, numeric: headers.map((_, i) => i >= labelHeaders.length), rows };
+  return { headers, numeric: headers.map((_, i) => i >= labelHeaders.length || label.numeric), rows };
 }
 
 /** An architecture's steps as cost rows; none when no step was costed (a report from before the lab counted). */
@@ -78,13 +88,13 @@ function stepRows(arch: ArchResult, withCompleted: boolean): CostRow[] {
 /** CPU ms per order by process for each step; null when no step was costed. */
 export function cpuCostTable(arch: ArchResult): Table | null {
   const rows = stepRows(arch, true);
-  return rows.length ? cpuTable(['Rate/s', 'Completed/s'], rows) : null;
+  return rows.length ? cpuTable({ headers: ['Rate/s', 'Completed/s'], numeric: true }, rows) : null;
 }
 
 /** Round trips per order for each step; null when no step was costed. */
 export function roundTripTable(arch: ArchResult): Table | null {
   const rows = stepRows(arch, false);
-  return rows.length ? tripsTable(['Rate/s'], rows) : null;
+  return rows.length ? tripsTable({ headers: ['Rate/s'], numeric: true }, rows) : null;
 }
 
 export const COST_NOTE =
@@ -92,4 +102,8 @@ export const COST_NOTE =
   'CPU in ms from each process\'s cumulative CPU time (/proc; PostgreSQL: the postmaster and every backend, those that exited included); System = every process but the load generator. ' +
   'DB statements and commits are counted by the services (every round trip, BEGIN/COMMIT included; a statement outside a transaction is its own commit); ' +
   '"(server)" is PostgreSQL\'s own count for the run\'s databases (pg_stat_statements calls, pg_stat_database xact_commit), n/a when not available. ' +
-  'Kafka requests are those the services sent, by API.';
+  'Kafka requests are those the services sent, by API (the load generator\'s own, for completions and lag, are not in them, but the broker CPU they cause is).';
+
+/** What the embedded deployment's figures leave out. */
+export const EMBEDDED_COST_NOTE =
+  'Embedded: the log runs inside the service processes, so its CPU is theirs, and its SQLite statements (a file of its own) are not in the database counts.';

@@ -1,5 +1,5 @@
 import type { LabReport } from '#lab/lab-result.ts';
-import { COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
+import { COST_NOTE, EMBEDDED_COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
 import { errorKinds, escapeHtml } from './format.ts';
 import {
   completionLatencyChart, cpuChart, faultLatencyChart, faultRatesChart, httpLatencyChart, memoryChart, throughputChart,
@@ -94,7 +94,7 @@ export function renderHtml(report: LabReport): string {
     const cpu = cpuCostTable(a);
     const trips = roundTripTable(a);
     if (cpu && trips) {
-      out.push('<h3>Cost per order</h3>', p(COST_NOTE));
+      out.push('<h3>Cost per order</h3>', p(report.deployment === 'embedded' ? `${COST_NOTE} ${EMBEDDED_COST_NOTE}` : COST_NOTE));
       out.push('<p>CPU ms per order, by process:</p>', htmlTable(cpu));
       out.push('<p>Database statements and commits, Kafka requests by API, per order:</p>', htmlTable(trips));
     }

@@ -118,3 +118,16 @@ test('a report from before the lab counted costs has no cost tables and no n/a r
   assert.doesNotMatch(md, /Cost per order/);
   assert.doesNotMatch(md, /NaN|undefined/);
 });
+
+test('on SQLite (no server counts) the round-trip table has no server columns, and says what the embedded log leaves out', () => {
+  const report = fixtureReport();
+  report.deployment = 'embedded';
+  for (const a of report.archs) for (const s of a.steps) {
+    s.cost!.dbStatementsPerOrder.server = null;
+    s.cost!.dbCommitsPerOrder.server = null;
+  }
+  const md = renderMarkdown(report);
+  const header = md.split('\n').find((l) => l.includes('| DB statements '))!;
+  assert.match(header, /\| DB statements \| DB commits \| BEGIN…COMMIT \|/);
+  assert.match(md, /Embedded: the log runs inside the service processes/);
+});

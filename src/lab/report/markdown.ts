@@ -1,5 +1,5 @@
 import type { LabReport } from '#lab/lab-result.ts';
-import { COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
+import { COST_NOTE, EMBEDDED_COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
 import {
   type Table, dateText, durationText, faultsTable, kneeRatioLines, kneeText, kneeValue, machineText, scenarioLabel,
   serviceTable, settingsText, stepErrorLines, stepsTable,
@@ -90,7 +90,7 @@ export function renderMarkdown(report: LabReport): string {
       out.push('');
       out.push(markdownTable(trips));
       out.push('');
-      out.push(COST_NOTE);
+      out.push(report.deployment === 'embedded' ? `${COST_NOTE} ${EMBEDDED_COST_NOTE}` : COST_NOTE);
       out.push('');
     }
   }
