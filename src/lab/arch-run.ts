@@ -20,6 +20,7 @@ import { runFault, type FaultTiming, type Scenario } from './faults.ts';
 import { knee, shouldStop } from './knee.ts';
 import { trackCompletions, type CompletionTracker, type OrderMix } from './load.ts';
 import type { Progress } from './progress.ts';
+import { openPgStats, type PgStatsReader } from './pg-stats.ts';
 import { infraProcesses } from './sampler.ts';
 import { runStep, type LabTarget } from './step.ts';
 
@@ -74,6 +75,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
   let client: Client | undefined;
   let bus: Bus | undefined;
   let tracker: CompletionTracker | undefined;
+  let pgStats: PgStatsReader | undefined;
   try {
     o.say(`${arch}: starting the system (${o.kafka ? 'Kafka' : 'embedded log'}, ${o.postgres ? 'PostgreSQL' : 'SQLite'})`);
     system = await startSystem({
@@ -92,7 +94,11 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     }
     const mix = await createCatalog(client);
     const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres })];
-    const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress };
+    if (o.postgres) {
+      const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
+      pgStats = await openPgStats(o.postgres.url, databases);
+    }
+    const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress, pgStats: pgStats ?? null };
 
     if (o.warmupSeconds > 0) {
       o.say(`${arch}: warm-up, ${o.warmupSeconds} s at ${o.rates[0]}/s`);
@@ -123,6 +129,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     }
     return { arch, steps, knee: found?.rate ?? null, kneeStep: found?.step ?? null, faults };
   } finally {
+    await pgStats?.close();
     await tracker?.close().catch(() => undefined);
     await bus?.close().catch(() => undefined);
     await client?.close().catch(() => undefined);

@@ -13,20 +13,31 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { silentLogger } from '#platform/log.ts';
-import { startSystem } from '#runtime/system.ts';
+import { serviceNames, startSystem, type System } from '#runtime/system.ts';
 import { createClient } from './client.ts';
 import { loadLabEnv } from './config.ts';
+import { medianCost } from './cost.ts';
+import { openCostWindow } from './cost-window.ts';
+import type { StepCost } from './lab-result.ts';
 import { runClosed, runOpen, trackCompletions, type RunResult } from './load.ts';
+import { openPgStats, type PgStatsReader } from './pg-stats.ts';
+import { COST_NOTE, EMBEDDED_COST_NOTE, cpuTable, tripsTable, type CostRow } from './report/cost-tables.ts';
+import { markdownTable } from './report/markdown.ts';
+import { infraProcesses, type Watched } from './sampler.ts';
 import { median, summarize } from './stats.ts';
+import { scrapeAll } from './step.ts';
 
 interface DeploymentResult {
   deployment: string;
   rate: number;
   concurrency: number;
   /** One entry per repetition; the report shows the median of each figure over them. */
-  fixed: RunResult[];
-  saturation: RunResult[];
+  fixed: CostedRun[];
+  saturation: CostedRun[];
 }
+
+/** A run with what one of its orders cost, counted from its start until its orders were done. */
+type CostedRun = RunResult & { cost: StepCost | null };
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
 
@@ -84,7 +95,16 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
   const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 }, stdio: 'pipe' });
   const client = createClient(system.gatewayUrl, 256);
   const bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'bench', silentLogger);
+  const distributed = env.ORDERFLOW_STORE === 'postgres';
+  let pgStats: PgStatsReader | undefined;
   try {
+    if (distributed) pgStats = await openPgStats(env.DATABASE_URL, serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
+    const watched = benchProcesses(system, distributed);
+    const costed = async (run: () => Promise<RunResult>): Promise<CostedRun> => {
+      const window = await openCostWindow({ watched, scrape: () => scrapeAll(system), pgStats });
+      const r = await run();
+      return { ...r, cost: await window.close(r.completed) };
+    };
     const productIds: string[] = [];
     for (let i = 0; i < 20; i++) {
       const r = await client.createProduct({ sku: `BENCH-${i}`, name: `Bench product ${i}`, priceCents: 500 + i, stock: 100_000_000 });
@@ -105,15 +125,16 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
     const result: DeploymentResult = { deployment, rate: o.rate, concurrency: o.concurrency, fixed: [], saturation: [] };
     for (let run = 1; run <= o.runs; run++) {
       console.log(`run ${run}/${o.runs}: fixed rate ${o.rate} orders/s for ${o.seconds} s`);
-      result.fixed.push(await runOpen(client, tracker, mix, o.rate, o.seconds));
+      result.fixed.push(await costed(() => runOpen(client, tracker, mix, o.rate, o.seconds)));
       line(result.fixed.at(-1)!);
       console.log(`run ${run}/${o.runs}: saturation, ${o.concurrency} concurrent clients for ${o.seconds} s`);
-      result.saturation.push(await runClosed(client, tracker, mix, o.concurrency, o.seconds));
+      result.saturation.push(await costed(() => runClosed(client, tracker, mix, o.concurrency, o.seconds)));
       line(result.saturation.at(-1)!);
     }
     await tracker.close();
     return result;
   } finally {
+    await pgStats?.close();
     await bus.close().catch(() => undefined);
     await client.close().catch(() => undefined);
     await system.stop();
@@ -124,6 +145,36 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
       }
     }
   }
+}
+
+/** The five services, the bench itself (apart from the system's total) and, distributed, Kafka and PostgreSQL. */
+function benchProcesses(system: System, distributed: boolean): Watched[] {
+  return [
+    ...serviceNames.map((name) => ({ name, pids: () => { const pid = system.pid(name); return pid === undefined ? [] : [pid]; } })),
+    { name: 'lab', pids: () => [process.pid] },
+    ...infraProcesses({ kafka: distributed, postgres: distributed }),
+  ];
+}
+
+/** The per-order cost tables: one row per deployment and load, each figure the median over the runs. */
+export function costTables(results: Array<{ deployment: string; rate: number; concurrency: number; fixed: Array<{ cost?: StepCost | null }>; saturation: Array<{ cost?: StepCost | null }> }>): string {
+  const rows: CostRow[] = results.flatMap((d) => [
+    { labels: [d.deployment, `fixed ${d.rate}/s`], cost: medianCost(d.fixed.map((r) => r.cost)) },
+    { labels: [d.deployment, `saturation, ${d.concurrency} clients`], cost: medianCost(d.saturation.map((r) => r.cost)) },
+  ]).filter((r): r is CostRow => r.cost !== null);
+  if (!rows.length) return '';
+  return [
+    'Per-order cost, CPU ms by process (median over the runs):',
+    '',
+    markdownTable(cpuTable({ headers: ['deployment', 'load'], numeric: false }, rows)),
+    '',
+    'Per-order cost, database statements and commits, Kafka requests by API (median over the runs):',
+    '',
+    markdownTable(tripsTable({ headers: ['deployment', 'load'], numeric: false }, rows)),
+    '',
+    `${COST_NOTE} ${EMBEDDED_COST_NOTE}`,
+    '',
+  ].join('\n');
 }
 
 function line(r: RunResult) {
@@ -171,6 +222,7 @@ function report(results: DeploymentResult[], o: { seconds: number; runs: number;
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
+    costTables(results),
   ].join('\n');
 }
 

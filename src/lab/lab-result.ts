@@ -37,6 +37,41 @@ export interface ServiceLoad {
   p99Ms: number;
 }
 
+/**
+ * What one order cost in a step: the step's counts from just before its load to the end of
+ * its drain (so every order's work is inside) divided by the orders completed in it.
+ * Idle work in that window (polls, heartbeats, probes) is part of the cost, as it is of
+ * running the system.
+ */
+export interface StepCost {
+  /** Orders the counts are divided by: completed in the step, drain included. */
+  orders: number;
+  /** Seconds counted: load and drain. */
+  seconds: number;
+  /** CPU ms per order by process (services, kafka, postgres, and the load generator `lab`), from exact CPU time. */
+  cpuMsPerOrder: Record<string, number>;
+  /** Every process but the load generator. */
+  systemCpuMsPerOrder: number;
+  /**
+   * Statements per order. client: sent by the services (orderflow_db_statements_total;
+   * BEGIN/COMMIT/ROLLBACK included, so round trips); server: executed by PostgreSQL
+   * (pg_stat_statements calls), null without the extension or on SQLite.
+   */
+  dbStatementsPerOrder: { client: number; server: number | null };
+  /**
+   * Commits per order, counting a statement outside a transaction as its own. client: the
+   * services' count; server: pg_stat_database xact_commit, null on SQLite.
+   */
+  dbCommitsPerOrder: { client: number; server: number | null };
+  /** Explicit BEGIN … COMMIT transactions per order, from the services. */
+  dbTransactionsPerOrder: number;
+  /** Rollbacks per order: client (explicit), server (pg_stat_database), null on SQLite. */
+  dbRollbacksPerOrder: { client: number; server: number | null };
+  /** Requests the services sent to Kafka per order, by API (Produce, Fetch, OffsetCommit, …); empty on the embedded log. */
+  kafkaRequestsPerOrder: Record<string, number>;
+  kafkaRequestsTotalPerOrder: number;
+}
+
 export interface StepResult {
   /** The arrival rate asked for. */
   targetRate: number;
@@ -62,6 +97,8 @@ export interface StepResult {
   lag: { max: number; end: number } | null;
   /** Completion p99 < 1 s and errors < 1 %. */
   healthy: boolean;
+  /** Per-order cost; absent in reports written before the lab counted it, null when no order completed. */
+  cost?: StepCost | null;
 }
 
 /** A point of a fault timeline, one per second. */

@@ -24,8 +24,10 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   For each architecture: starts the whole system (every service its own process), drives an
   open-model load through the gateway at each rate until saturation, finds the knee (highest
   rate with completion p99 < 1 s and errors < 1 %), then runs fault scenarios on payments
-  (kill -9 and restart after 10 s; 200 ms added latency) at half the knee. Writes report.json,
-  report.html and summary.md into <out>/<timestamp>/.
+  (kill -9 and restart after 10 s; 200 ms added latency) at half the knee. Each step also
+  reports what one order cost: CPU ms per process, database statements and commits (with
+  PostgreSQL's own count where pg_stat_statements is loaded), Kafka requests by API.
+  Writes report.json, report.html and summary.md into <out>/<timestamp>/.
   --kafka / --postgres / --distributed  Kafka at KAFKA_BROKERS, PostgreSQL at DATABASE_URL (as up)
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 

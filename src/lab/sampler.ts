@@ -35,6 +35,11 @@ export interface Watched {
   name: string;
   /** The process ids whose usage adds up to this one (PostgreSQL: the postmaster and its backends). */
   pids(): number[];
+  /**
+   * The first pid reaps the others as they exit (PostgreSQL's postmaster and its backends):
+   * its children's CPU time counts too, so backends that come and go in a step are not lost.
+   */
+  reapsChildren?: boolean;
 }
 
 export interface Sampler {
@@ -106,7 +111,7 @@ export function infraProcesses(want: { kafka: boolean; postgres: boolean }): Wat
     if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) postmaster = pid;
   }
   if (kafka !== undefined) out.push({ name: 'kafka', pids: () => [kafka] });
-  if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)] });
+  if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)], reapsChildren: true });
   return out;
 }
 

@@ -6,10 +6,12 @@ import type { Bus } from '#platform/bus/bus.ts';
 import { serviceNames, type System } from '#runtime/system.ts';
 import type { Architecture, ServiceLoad, StepResult } from './lab-result.ts';
 import type { Client } from './client.ts';
+import { openCostWindow } from './cost-window.ts';
 import { healthy } from './knee.ts';
 import type { CompletionTracker, OrderMix } from './load.ts';
 import { createOrderRun } from './order-run.ts';
 import { pace } from './pacer.ts';
+import type { PgStatsReader } from './pg-stats.ts';
 import { parseMetrics, serviceLoad, type Sample } from './prometheus.ts';
 import type { Progress } from './progress.ts';
 import { startSampler, type Watched } from './sampler.ts';
@@ -28,6 +30,8 @@ export interface LabTarget {
   extraProcesses: Watched[];
   progress: Progress;
   maxInFlight?: number;
+  /** PostgreSQL's counters for the run's databases; null on SQLite. */
+  pgStats?: PgStatsReader | null;
 }
 
 export function watchedProcesses(target: LabTarget): Watched[] {
@@ -58,20 +62,26 @@ export function servicesLoad(before: Map<string, Sample[]>, after: Map<string, S
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export async function runStep(target: LabTarget, targetRate: number, seconds: number, opts: { label: string; drainMs?: number; signal?: AbortSignal }): Promise<StepResult> {
-  const before = await scrapeAll(target.system);
+  const watched = watchedProcesses(target);
+  // The cost window runs from before the load to the end of the drain, so that the work
+  // of every order counted is inside it.
+  const window = await openCostWindow({ watched, scrape: () => scrapeAll(target.system), pgStats: target.pgStats });
+  const before = window.before;
   const scrapedAt = performance.now();
-  const sampler = startSampler({ watched: watchedProcesses(target), bus: target.bus, arch: target.arch });
+  const sampler = startSampler({ watched, bus: target.bus, arch: target.arch });
   const origin = performance.now();
   const run = createOrderRun({ arch: target.arch, client: target.client, tracker: target.tracker, mix: target.mix, origin });
   const stopProgress = target.progress.watch(opts.label, run, origin, sampler.lag);
   let usage;
   let services: ServiceLoad[];
+  let cost: StepResult['cost'] = null;
   try {
     await pace({ rate: targetRate, seconds, send: run.send, overload: run.overload, maxInFlight: target.maxInFlight, signal: opts.signal });
     usage = await sampler.stop();
     const after = await scrapeAll(target.system);
     services = servicesLoad(before, after, (performance.now() - scrapedAt) / 1000);
     await run.drain(opts.drainMs ?? 30_000, opts.signal);
+    cost = await window.close(run.totals().completed);
   } finally {
     stopProgress();
     await sampler.stop();
@@ -98,6 +108,7 @@ export async function runStep(target: LabTarget, targetRate: number, seconds: nu
     services,
     lag: usage.lag,
     healthy: false,
+    cost,
   };
   step.healthy = healthy(step);
   return step;

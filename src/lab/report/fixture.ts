@@ -1,6 +1,6 @@
 // A hand-built LabReport for the report's tests and for looking at the page by eye:
 // three architectures, four steps each (the last past the knee), two faults each.
-import type { ArchResult, Architecture, FaultResult, LabReport, LatencySummary, ProcessUsage, StepResult } from '#lab/lab-result.ts';
+import type { ArchResult, Architecture, FaultResult, LabReport, LatencySummary, ProcessUsage, StepCost, StepResult } from '#lab/lab-result.ts';
 
 function latency(p50: number, p99: number, max = p99 * 2.5): LatencySummary {
   return { count: 1000, mean: p50 * 1.2, p50, p90: (p50 + p99) / 2, p99, p999: (p99 + max) / 2, max };
@@ -14,6 +14,29 @@ function processes(rate: number, arch: Architecture): ProcessUsage[] {
     const cpu = name === 'lab' ? rate / 40 : (rate / (arch === 'rest' ? 10 : 14)) * (name === 'orders' ? 1.6 : 1) + i;
     return { name, cpuPercent: { mean: cpu, max: cpu * 1.4 }, rssMb: { mean: 90 + i * 6 + rate / 50, max: 100 + i * 6 + rate / 40 } };
   });
+}
+
+/** Costs that fall with the rate, as fixed per-request work spreads over more orders. */
+function cost(arch: Architecture, rate: number, orders: number): StepCost {
+  const rest = arch === 'rest';
+  const f = 100 / rate;
+  const cpu: Record<string, number> = { gateway: 0.5, orders: 2 * f + 1, inventory: f + 0.5, payments: f + 0.5, shipping: f + 0.5, lab: 0.3 };
+  if (!rest) cpu.kafka = 3 * f;
+  cpu.postgres = 2 * f + 1;
+  const system = Object.entries(cpu).filter(([n]) => n !== 'lab').reduce((a, [, v]) => a + v, 0);
+  const kafka: Record<string, number> = rest ? {} : { Fetch: 8 * f, Produce: 6, OffsetCommit: 5 * f, Heartbeat: 0.5 * f, Metadata: 0.01 };
+  return {
+    orders,
+    seconds: 32,
+    cpuMsPerOrder: cpu,
+    systemCpuMsPerOrder: system,
+    dbStatementsPerOrder: { client: rest ? 20 : 95, server: rest ? 20 : 94 },
+    dbCommitsPerOrder: { client: rest ? 6 : 40, server: rest ? 6 : 41 },
+    dbTransactionsPerOrder: rest ? 4 : 14,
+    dbRollbacksPerOrder: { client: 0, server: 0 },
+    kafkaRequestsPerOrder: kafka,
+    kafkaRequestsTotalPerOrder: Object.values(kafka).reduce((a, b) => a + b, 0),
+  };
 }
 
 function step(arch: Architecture, targetRate: number, completionP99: number, errorRatio: number, lagMax: number): StepResult {
@@ -45,6 +68,7 @@ function step(arch: Architecture, targetRate: number, completionP99: number, err
     })),
     lag: rest ? null : { max: lagMax, end: Math.round(lagMax / 10) },
     healthy: completionP99 < 1000 && errorRatio < 0.01,
+    cost: cost(arch, targetRate, completed),
   };
 }
 

@@ -94,3 +94,10 @@ test('a report with no architectures still renders its overall charts, empty', (
   assert.equal(count(html, '<svg'), 3);
   assert.doesNotMatch(html, /NaN/);
 });
+
+test('the page shows the per-order cost tables of each architecture', () => {
+  const html = renderHtml(fixtureReport());
+  assert.equal(count(html, '<h3>Cost per order</h3>'), 3);
+  assert.equal(count(html, '<th class="num">System</th>'), 3);
+  assert.equal(count(html, '<th class="num">Kafka requests</th>'), 2);
+});

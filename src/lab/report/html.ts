@@ -1,4 +1,5 @@
 import type { LabReport } from '#lab/lab-result.ts';
+import { COST_NOTE, EMBEDDED_COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
 import { errorKinds, escapeHtml } from './format.ts';
 import {
   completionLatencyChart, cpuChart, faultLatencyChart, faultRatesChart, httpLatencyChart, memoryChart, throughputChart,
@@ -89,6 +90,13 @@ export function renderHtml(report: LabReport): string {
       if (errs.length) out.push(`<p>Errors by kind:</p><ul>${errs.map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>`);
     } else {
       out.push(p('No steps were run.'));
+    }
+    const cpu = cpuCostTable(a);
+    const trips = roundTripTable(a);
+    if (cpu && trips) {
+      out.push('<h3>Cost per order</h3>', p(report.deployment === 'embedded' ? `${COST_NOTE} ${EMBEDDED_COST_NOTE}` : COST_NOTE));
+      out.push('<p>CPU ms per order, by process:</p>', htmlTable(cpu));
+      out.push('<p>Database statements and commits, Kafka requests by API, per order:</p>', htmlTable(trips));
     }
     out.push(cpuChart(a), memoryChart(a));
   }

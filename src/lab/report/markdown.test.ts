@@ -90,3 +90,44 @@ test('a knee at the top of the rate ladder is told as a lower bound', () => {
   const md = renderMarkdown(report);
   assert.match(md, new RegExp(`- ${arch.arch}: ≥ ${arch.knee} orders/s \\(the rate ladder ended before saturation\\)`));
 });
+
+test('each architecture has per-order cost tables: CPU by process with the system total, and round trips by Kafka API', () => {
+  const report = fixtureReport();
+  const md = renderMarkdown(report);
+  const lines = md.split('\n');
+  const cpuHeaders = lines.filter((l) => /^\| Rate\/s +\| Completed\/s /.test(l));
+  assert.equal(cpuHeaders.length, 3);
+  assert.match(cpuHeaders[0], /\| gateway +\| orders +\| inventory +\| payments +\| shipping +\| kafka +\| postgres +\| System +\| lab \(load\) \|$/);
+  // rest has no broker in its order path: no kafka column, no Kafka request columns.
+  assert.doesNotMatch(cpuHeaders[2], /kafka/);
+  const events = report.archs[0].steps[0];
+  const firstRow = lines[lines.indexOf(cpuHeaders[0]) + 2].split('|').map((c) => c.trim());
+  assert.equal(firstRow[1], String(events.targetRate));
+  assert.equal(Number(firstRow.at(-3)), Number(events.cost!.systemCpuMsPerOrder.toFixed(1)));
+  const tripHeaders = lines.filter((l) => l.includes('| DB statements '));
+  assert.equal(tripHeaders.length, 3);
+  assert.match(tripHeaders[0], /BEGIN…COMMIT \| Kafka requests \| Produce +\| Fetch +\| OffsetCommit \| Heartbeat \| Metadata \|$/);
+  assert.match(tripHeaders[2], /BEGIN…COMMIT \|$/);
+  assert.match(md, /Per order = counted from just before a step's load/);
+});
+
+test('a report from before the lab counted costs has no cost tables and no n/a rows for them', () => {
+  const report = fixtureReport();
+  for (const a of report.archs) for (const s of a.steps) delete s.cost;
+  const md = renderMarkdown(report);
+  assert.doesNotMatch(md, /Cost per order/);
+  assert.doesNotMatch(md, /NaN|undefined/);
+});
+
+test('on SQLite (no server counts) the round-trip table has no server columns, and says what the embedded log leaves out', () => {
+  const report = fixtureReport();
+  report.deployment = 'embedded';
+  for (const a of report.archs) for (const s of a.steps) {
+    s.cost!.dbStatementsPerOrder.server = null;
+    s.cost!.dbCommitsPerOrder.server = null;
+  }
+  const md = renderMarkdown(report);
+  const header = md.split('\n').find((l) => l.includes('| DB statements '))!;
+  assert.match(header, /\| DB statements \| DB commits \| BEGIN…COMMIT \|/);
+  assert.match(md, /Embedded: the log runs inside the service processes/);
+});

@@ -1,4 +1,5 @@
 import type { LabReport } from '#lab/lab-result.ts';
+import { COST_NOTE, EMBEDDED_COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
 import {
   type Table, dateText, durationText, faultsTable, kneeRatioLines, kneeText, kneeValue, machineText, scenarioLabel,
   serviceTable, settingsText, stepErrorLines, stepsTable,
@@ -78,6 +79,20 @@ export function renderMarkdown(report: LabReport): string {
       out.push('No steps were run.');
     }
     out.push('');
+    const cpu = cpuCostTable(a);
+    const trips = roundTripTable(a);
+    if (cpu && trips) {
+      out.push('Cost per order: CPU ms by process:');
+      out.push('');
+      out.push(markdownTable(cpu));
+      out.push('');
+      out.push('Cost per order: database statements and commits, Kafka requests by API:');
+      out.push('');
+      out.push(markdownTable(trips));
+      out.push('');
+      out.push(report.deployment === 'embedded' ? `${COST_NOTE} ${EMBEDDED_COST_NOTE}` : COST_NOTE);
+      out.push('');
+    }
   }
 
   out.push('## Fault scenarios');

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Db } from './db.ts';
+import type { DbStats } from './db-stats.ts';
 import { openSqlite } from './sqlite.ts';
 import { openPostgres } from './postgres.ts';
 import { ConfigError } from '../errors.ts';
@@ -25,12 +26,12 @@ export function serviceDatabaseName(namespace: string, service: string): string 
   return name;
 }
 
-/** Opens `service`'s own database. */
-export async function openServiceDb(cfg: ServiceDbConfig, service: string, log?: Logger): Promise<Db> {
-  if (cfg.store === 'sqlite') return openSqlite({ file: join(cfg.dataDir, `${service}.sqlite`), log });
+/** Opens `service`'s own database; `stats` counts what is asked of it. */
+export async function openServiceDb(cfg: ServiceDbConfig, service: string, log?: Logger, stats?: DbStats): Promise<Db> {
+  if (cfg.store === 'sqlite') return openSqlite({ file: join(cfg.dataDir, `${service}.sqlite`), log, stats });
   if (cfg.store === 'postgres') {
     if (!cfg.databaseUrl) throw ConfigError('store is postgres but no database URL is configured (set DATABASE_URL)');
-    return openPostgres({ url: cfg.databaseUrl, database: serviceDatabaseName(cfg.namespace, service), poolSize: cfg.poolSize, log });
+    return openPostgres({ url: cfg.databaseUrl, database: serviceDatabaseName(cfg.namespace, service), poolSize: cfg.poolSize, log, stats });
   }
   throw ConfigError(`unknown store ${String(cfg.store)}: expected sqlite or postgres`);
 }

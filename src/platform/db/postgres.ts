@@ -10,6 +10,7 @@ import { createCommitListeners } from './commit-listeners.ts';
 import type { Db, Sql } from './db.ts';
 import { runScript } from './script.ts';
 import { DbClosed, TransactionFinished } from './db-errors.ts';
+import { countPgQueries, type DbStats } from './db-stats.ts';
 import { createLogger, type Logger } from '../log.ts';
 
 const { Pool, Client, types: pgTypes, escapeIdentifier } = pg;
@@ -70,9 +71,9 @@ function markBroken(this: object): void {
 
 /**
  * Opens a pool on `database` at the server of `url` (whose own database serves only to
- * create `database` when it does not exist yet).
+ * create `database` when it does not exist yet). `stats` counts statements and transactions.
  */
-export async function openPostgres(opts: { url: string; database: string; poolSize?: number; log?: Logger }): Promise<Db> {
+export async function openPostgres(opts: { url: string; database: string; poolSize?: number; log?: Logger; stats?: DbStats }): Promise<Db> {
   const log = opts.log ?? createLogger('db', 'warn');
   let closed = false;
   const pool = new Pool({
@@ -88,6 +89,8 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
   pool.on('error', (err: Error & { code?: string }) => {
     if (!closed) log.warn({ err: { message: err.message, code: err.code }, database: opts.database }, 'idle PostgreSQL connection failed');
   });
+  const stats = opts.stats;
+  if (stats) pool.on('connect', (client) => countPgQueries(client, stats));
 
   try {
     await pool.query('SELECT 1');

@@ -12,6 +12,7 @@ import { createCommitListeners } from './commit-listeners.ts';
 import type { Db, Sql } from './db.ts';
 import { runScript } from './script.ts';
 import { DbClosed, TransactionFinished } from './db-errors.ts';
+import type { DbStats } from './db-stats.ts';
 import type { Logger } from '../log.ts';
 
 /** Beyond this many distinct SQL texts the cache is emptied, bounding memory for generated SQL. */
@@ -54,9 +55,9 @@ export function rewritePlaceholders(sql: string): string {
 
 /**
  * Opens (creating it and its folder if needed) the SQLite database in `file`.
- * `log` receives errors thrown by onCommit listeners.
+ * `log` receives errors thrown by onCommit listeners; `stats` counts statements and transactions.
  */
-export function openSqlite(opts: { file: string; log?: Logger }): Db {
+export function openSqlite(opts: { file: string; log?: Logger; stats?: DbStats }): Db {
   if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
   // busy_timeout matters when another process shares the file (e.g. the embedded log).
   const conn = new DatabaseSync(opts.file, { timeout: 5000, enableForeignKeyConstraints: true, readBigInts: false });
@@ -75,14 +76,17 @@ export function openSqlite(opts: { file: string; log?: Logger }): Db {
     }
     return stmt;
   }
-  const begin = conn.prepare('BEGIN IMMEDIATE');
-  const commit = conn.prepare('COMMIT');
-  const rollback = conn.prepare('ROLLBACK');
+  const sent = (sql: string) => opts.stats?.sent(sql, conn.isTransaction);
+  const counted = (stmt: StatementSync) => ({ run: () => (sent(stmt.sourceSQL), stmt.run()) });
+  const begin = counted(conn.prepare('BEGIN IMMEDIATE'));
+  const commit = counted(conn.prepare('COMMIT'));
+  const rollback = counted(conn.prepare('ROLLBACK'));
+  const exec = (script: string) => (sent(script), conn.exec(script));
 
   const runQuery = <T>(sql: string, params?: readonly unknown[]): T[] =>
-    (params === undefined || params.length === 0 ? prepare(sql).all() : prepare(sql).all(...(params as any[]))) as T[];
+    (sent(sql), params === undefined || params.length === 0 ? prepare(sql).all() : prepare(sql).all(...(params as any[]))) as T[];
   const runExecute = (sql: string, params?: readonly unknown[]): number =>
-    Number((params === undefined || params.length === 0 ? prepare(sql).run() : prepare(sql).run(...(params as any[]))).changes);
+    (sent(sql), Number((params === undefined || params.length === 0 ? prepare(sql).run() : prepare(sql).run(...(params as any[]))).changes));
 
   // The connection lock: held by a transaction for its whole life, and briefly by a
   // statement that arrived while a transaction was open. Release hands it to the next
@@ -127,7 +131,7 @@ export function openSqlite(opts: { file: string; log?: Logger }): Db {
       },
       async [runScript](script: string): Promise<void> {
         check(tx);
-        conn.exec(script);
+        exec(script);
       },
     };
     return tx;
@@ -137,7 +141,7 @@ export function openSqlite(opts: { file: string; log?: Logger }): Db {
     dialect: 'sqlite',
     query: <T>(sql: string, params?: readonly unknown[]) => outside(() => runQuery<T>(sql, params)),
     execute: (sql: string, params?: readonly unknown[]) => outside(() => runExecute(sql, params)),
-    [runScript]: (script: string) => outside(() => void conn.exec(script)),
+    [runScript]: (script: string) => outside(() => void exec(script)),
 
     async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
       if (closed) throw DbClosed(`the database ${opts.file} is closed`);

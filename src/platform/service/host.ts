@@ -14,15 +14,17 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Bus, TopicSpec } from '../bus/bus.ts';
 import { startConsumer, inboxMigrations, type Consumer, type MessageHandler } from '../bus/consumer.ts';
 import type { Envelope } from '../bus/envelope.ts';
+import { countKafkaRequests } from '../bus/kafka/kafka-requests.ts';
 import { openBus } from '../bus/open.ts';
 import { outboxMigrations } from '../bus/outbox.ts';
 import { startOutboxRelay, type OutboxRelay } from '../bus/outbox-relay.ts';
 import type { PlatformConfig } from '../config.ts';
 import type { Db, Migration } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
+import { createDbStats } from '../db/db-stats.ts';
 import { openServiceDb } from '../db/open.ts';
 import { buildHttpApp, type HttpApp } from '../http/app.ts';
-import { createMessageMetrics, type MessageMetrics } from '../http/metrics.ts';
+import { createMessageMetrics, createMetricsRegistry, type MessageMetrics } from '../http/metrics.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createFaults, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
@@ -63,7 +65,10 @@ export interface ServiceHost {
 export async function startServiceHost(opts: ServiceHostOptions): Promise<ServiceHost> {
   const { platform } = opts;
   const log = opts.log ?? createLogger(opts.name, platform.logLevel);
-  const db = await openServiceDb(platform, opts.name);
+  // The per-order cost the lab reports: statements, transactions and Kafka requests on /metrics.
+  const metrics = createMetricsRegistry(opts.name);
+  const db = await openServiceDb(platform, opts.name, undefined, createDbStats(metrics));
+  if (platform.bus === 'kafka') countKafkaRequests(metrics);
   await migrate(db, [...outboxMigrations, ...inboxMigrations, ...opts.migrations]);
   const bus = await openBus(platform, `${opts.name}-${randomUUID().slice(0, 8)}`, log);
   const specs: TopicSpec[] = opts.topics.map((name) => ({ name, partitions: platform.partitions, replicationFactor: platform.replicationFactor }));
@@ -76,6 +81,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   const app = buildHttpApp({
     name: opts.name,
     log,
+    metrics,
     checks: { db: async () => void (await db.query('SELECT 1 AS one')) },
   });
   const faults = platform.faultInjection ? createFaults() : undefined;

@@ -57,6 +57,13 @@ test('the PostgreSQL settings listen on loopback and keep durability on', () => 
   assert.match(s, /^fsync = on$/m);
   assert.match(s, /^synchronous_commit = on$/m);
   assert.equal(databaseUrl(15432), 'postgres://postgres@127.0.0.1:15432/postgres');
+  assert.doesNotMatch(s, /shared_preload_libraries/);
+});
+
+test('the PostgreSQL settings preload pg_stat_statements when the package ships it', () => {
+  const s = postgresSettings({ port: 15432, socketDir: '/run', statementStats: true });
+  assert.match(s, /^shared_preload_libraries = 'pg_stat_statements'$/m);
+  assert.match(s, /^pg_stat_statements\.track_utility = on$/m);
 });
 
 test('the newest installed PostgreSQL is chosen', (t) => {

@@ -17,8 +17,15 @@ export type PostgresOptions = Readonly<{
 
 const isRoot = () => process.getuid?.() === 0;
 
-/** Settings written to `orderflow.conf`, which postgresql.conf includes; rewritten on every start. */
-export function postgresSettings(opts: { port: number; socketDir: string }): string {
+/**
+ * Settings written to `orderflow.conf`, which postgresql.conf includes; rewritten on every
+ * start. With `statementStats` (the package ships pg_stat_statements) the server counts
+ * every statement it runs, BEGIN and COMMIT included, which the lab reads per order.
+ */
+export function postgresSettings(opts: { port: number; socketDir: string; statementStats?: boolean }): string {
+  const statements = opts.statementStats
+    ? ["shared_preload_libraries = 'pg_stat_statements'", 'pg_stat_statements.max = 10000', 'pg_stat_statements.track_utility = on']
+    : [];
   return [
     `listen_addresses = '127.0.0.1'`,
     `port = ${opts.port}`,
@@ -32,6 +39,7 @@ export function postgresSettings(opts: { port: number; socketDir: string }): str
     'wal_writer_delay = 10ms',
     'max_wal_size = 2GB',
     'log_min_messages = warning',
+    ...statements,
     '',
   ].join('\n');
 }
@@ -161,7 +169,8 @@ async function start(opts: PostgresOptions, io: InfraIo): Promise<InfraState> {
   mkdirSync(p.socketDir, { recursive: true });
   // A unix socket path must fit in about 107 bytes.
   const socketDir = p.socketDir.length <= 90 ? p.socketDir : '/tmp';
-  writeFileSync(p.conf, postgresSettings({ port: opts.port, socketDir }));
+  const statementStats = existsSync(join(bin, '..', 'lib', 'pg_stat_statements.so'));
+  writeFileSync(p.conf, postgresSettings({ port: opts.port, socketDir, statementStats }));
   if (isRoot()) await run('chown', ['-R', 'postgres:postgres', p.socketDir, p.conf]);
 
   const started = Date.now();
