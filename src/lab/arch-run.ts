@@ -93,7 +93,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       tracker = await trackCompletions(bus, 'orders.events');
     }
     const mix = await createCatalog(client);
-    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres })];
+    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres, postgresUrl: o.postgres?.url })];
     if (o.postgres) {
       const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
       pgStats = await openPgStats(o.postgres.url, databases);

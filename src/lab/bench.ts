@@ -99,7 +99,7 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
   let pgStats: PgStatsReader | undefined;
   try {
     if (distributed) pgStats = await openPgStats(env.DATABASE_URL, serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
-    const watched = benchProcesses(system, distributed);
+    const watched = benchProcesses(system, distributed ? env.DATABASE_URL : undefined);
     const costed = async (run: () => Promise<RunResult>): Promise<CostedRun> => {
       const window = await openCostWindow({ watched, scrape: () => scrapeAll(system), pgStats });
       const r = await run();
@@ -148,11 +148,11 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
 }
 
 /** The five services, the bench itself (apart from the system's total) and, distributed, Kafka and PostgreSQL. */
-function benchProcesses(system: System, distributed: boolean): Watched[] {
+function benchProcesses(system: System, postgresUrl: string | undefined): Watched[] {
   return [
     ...serviceNames.map((name) => ({ name, pids: () => { const pid = system.pid(name); return pid === undefined ? [] : [pid]; } })),
     { name: 'lab', pids: () => [process.pid] },
-    ...infraProcesses({ kafka: distributed, postgres: distributed }),
+    ...infraProcesses({ kafka: postgresUrl !== undefined, postgres: postgresUrl !== undefined, postgresUrl }),
   ];
 }
 

@@ -99,20 +99,35 @@ function meanMax(xs: number[]) {
 }
 
 /** Kafka and PostgreSQL on this machine, found by their command lines (the dev infra or a system install). */
-export function infraProcesses(want: { kafka: boolean; postgres: boolean }): Watched[] {
+export function infraProcesses(want: { kafka: boolean; postgres: boolean; postgresUrl?: string }): Watched[] {
   const out: Watched[] = [];
   let kafka: number | undefined;
   let postmaster: number | undefined;
+  // Several PostgreSQL clusters may run on one machine: the one serving the run listens on
+  // the URL's port (line 4 of its data directory's postmaster.pid says which it is).
+  const port = want.postgresUrl ? new URL(want.postgresUrl).port || '5432' : undefined;
   for (const entry of safeReaddir('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     const argv = cmdline(pid);
     if (want.kafka && kafka === undefined && argv.includes('kafka.Kafka')) kafka = pid;
-    if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) postmaster = pid;
+    if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) {
+      if (port === undefined || postmasterPort(pid, argv[argv.indexOf('-D') + 1]) === port) postmaster = pid;
+    }
   }
   if (kafka !== undefined) out.push({ name: 'kafka', pids: () => [kafka] });
   if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)], reapsChildren: true });
   return out;
+}
+
+function postmasterPort(pid: number, dataDir: string | undefined): string | undefined {
+  if (!dataDir) return undefined;
+  try {
+    const dir = dataDir.startsWith('/') ? dataDir : `/proc/${pid}/cwd/${dataDir}`;
+    return readFileSync(`${dir}/postmaster.pid`, 'utf8').split('\n')[3]?.trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function cmdline(pid: number): string[] {
