@@ -26,7 +26,11 @@ const IdParams = {
 };
 
 // Request headers worth carrying to a service; everything else stays at the edge.
-const forwarded = ['content-type', 'idempotency-key', 'traceparent'] as const;
+// If-None-Match lets the service that owns the data answer 304 (the gateway keeps no copy
+// it would have to invalidate).
+const forwarded = ['content-type', 'idempotency-key', 'traceparent', 'if-none-match'] as const;
+// And the answer headers worth carrying back: the validators of a cacheable answer.
+const passedBack = ['content-type', 'etag', 'cache-control'] as const;
 
 function forwardHeaders(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
@@ -38,9 +42,11 @@ function forwardHeaders(req: FastifyRequest): Record<string, string> {
 }
 
 function passBack(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
-  const type = res.headers['content-type'];
-  if (typeof type === 'string') reply.header('content-type', type);
-  return reply.code(res.statusCode).send(res.body);
+  for (const name of passedBack) {
+    const value = res.headers[name];
+    if (typeof value === 'string') reply.header(name, value);
+  }
+  return reply.code(res.statusCode).send(res.statusCode === 304 ? undefined : res.body);
 }
 
 function json(res: UpstreamResponse, name: string): unknown {
