@@ -20,7 +20,8 @@ import type { Db } from '#platform/db/db.ts';
 import { listProducts } from './store.ts';
 
 export interface CatalogPage {
-  body: string;
+  /** The JSON bytes: encoded once per version, not once per answer. */
+  body: Buffer;
   etag: string;
 }
 
@@ -45,7 +46,7 @@ export function createCatalogPages(db: Db): CatalogPages {
     // Taken before the read: a commit during the read bumps `version` past it, so a page
     // that may predate that commit is never served as current.
     const at = version;
-    const body = JSON.stringify(await listProducts(db));
+    const body = Buffer.from(JSON.stringify(await listProducts(db)));
     return { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"`, version: at };
   }
 
