@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DependencyUnavailable, defineError } from '#platform/errors.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resilience/upstream.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
+import { createOrderReads } from './order-reads.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
 
@@ -93,13 +94,14 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   app.get('/api/products', forward(inventory, 'GET', () => '/products'));
   app.post('/api/products', forward(inventory, 'POST', () => '/products'));
   app.post('/api/orders', forward(orders, 'POST', () => '/orders'));
-  app.get('/api/orders/:id', IdParams, forward(orders, 'GET', (req) => `/orders/${id(req)}`));
+  const orderReads = createOrderReads(orders);
+  app.get('/api/orders/:id', IdParams, async (req, reply) => passBack(reply, await orderReads.get(id(req), forwardHeaders(req))));
 
   app.get('/api/orders/:id/details', IdParams, async (req, reply) => {
     const orderId = id(req);
     // All three at once: the details cost one round trip, not three.
     const [order, payment, shipment] = await Promise.allSettled([
-      orders.request({ method: 'GET', path: `/orders/${orderId}` }),
+      orderReads.get(orderId),
       payments.request({ method: 'GET', path: `/payments/${orderId}` }),
       shipping.request({ method: 'GET', path: `/shipments/${orderId}` }),
     ]);

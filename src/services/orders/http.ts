@@ -54,6 +54,13 @@ const OrderBody = Type.Object({
   updatedAt: Type.String(),
 });
 
+/** The most ids one /order-views call takes (the gateway sends at most this many). */
+export const maxViewsPerCall = 128;
+const uuidText = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const ViewsQuery = Type.Object({ ids: Type.String({ pattern: `^${uuidText}(,${uuidText}){0,${maxViewsPerCall - 1}}$` }) });
+const empty = Buffer.alloc(0);
+const newline = Buffer.from('\n');
+
 const ProductParams = Type.Object({ productId: Uuid });
 const ProductBody = Type.Object({ productId: Type.String(), sku: Type.String(), name: Type.String(), priceCents: Type.Integer() });
 
@@ -106,11 +113,25 @@ export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSa
 
   // The response schema documents the answer; the bytes come serialised from the reads
   // (view-reads.ts), which keep them between commits.
-  const views = base.views ?? createViewReads(deps.db);
+  const viewReads = base.views ?? createViewReads(deps.db);
   app.get<{ Params: Static<typeof OrderParams> }>('/orders/:id', { schema: { params: OrderParams, response: { 200: OrderBody } } }, async (req, reply) => {
-    const json = await views.json(req.params.id.toLowerCase());
+    const json = await viewReads.json(req.params.id.toLowerCase());
     if (!json) throw OrderNotFound(`no order ${req.params.id}`);
     return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  // Many order reads in one call, for the gateway: it gathers the GET /api/orders/:id that
+  // arrive together and asks once, so a read costs a share of one round trip instead of a
+  // whole one (measured: the round trip's socket work was most of both processes' CPU).
+  // One line per id, in order: the view's JSON, or an empty line when there is no such
+  // order (the gateway then asks GET /orders/:id for the exact 404). JSON never holds a raw
+  // newline, so the lines split without parsing.
+  app.get<{ Querystring: Static<typeof ViewsQuery> }>('/order-views', { schema: { querystring: ViewsQuery } }, async (req, reply) => {
+    const ids = req.query.ids.split(',');
+    const views = await Promise.all(ids.map((id) => viewReads.json(id.toLowerCase())));
+    const parts: Buffer[] = [];
+    for (const v of views) parts.push(v ?? empty, newline);
+    return reply.type('application/x-ndjson; charset=utf-8').send(Buffer.concat(parts));
   });
 
   // For debugging and tests: what this service knows of a product.
