@@ -89,3 +89,22 @@ test('an unknown order answers 404 with its code, and a placed order is served a
   assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'ORD_ERR_ORDER_NOT_FOUND');
   for (let i = 0; i < 5; i++) assert.equal((await get(url, await place(url))).body.status, 'PENDING');
 });
+
+test('GET /order-views answers one line per id in order, empty for an unknown order, and 400 for malformed ids', async (t) => {
+  const { url } = await startOrders(t);
+  const a = await place(url);
+  const b = await place(url);
+  const unknown = '0190a1b2-0000-7000-8000-0000000000ff';
+  const res = await fetch(`${url}/order-views?ids=${b},${unknown},${a.toUpperCase()}`);
+  assert.equal(res.status, 200);
+  const lines = (await res.text()).split('\n');
+  assert.equal(lines.length, 4, 'three lines and the final newline');
+  assert.equal(lines[3], '');
+  assert.equal(lines[1], '');
+  assert.deepEqual([JSON.parse(lines[0]), JSON.parse(lines[2])], [(await get(url, b)).body, (await get(url, a)).body]);
+  for (const bad of ['', 'not-a-uuid', `${a},`, Array.from({ length: 129 }, () => a).join(',')]) {
+    const refused = await fetch(`${url}/order-views?ids=${bad}`);
+    assert.equal(refused.status, 400, bad);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'PLT_ERR_VALIDATION');
+  }
+});
