@@ -7,6 +7,7 @@ import { DependencyUnavailable, defineError } from '#platform/errors.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resilience/upstream.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import { createOrderReads } from './order-reads.ts';
+import { createSharedReads } from './shared-reads.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
 
@@ -91,7 +92,11 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', services });
   });
 
-  app.get('/api/products', forward(inventory, 'GET', () => '/products'));
+  const catalogReads = createSharedReads(inventory);
+  app.get('/api/products', async (req, reply) => {
+    const ifNoneMatch = req.headers['if-none-match'];
+    return passBack(reply, await catalogReads.get('/products', typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined));
+  });
   app.post('/api/products', forward(inventory, 'POST', () => '/products'));
   app.post('/api/orders', forward(orders, 'POST', () => '/orders'));
   const orderReads = createOrderReads(orders);
