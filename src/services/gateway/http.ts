@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DependencyUnavailable, defineError } from '#platform/errors.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resilience/upstream.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
-import { createOrderReads } from './order-reads.ts';
+import { createGatheredReads } from './gathered-reads.ts';
 import { createSharedReads } from './shared-reads.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
@@ -99,7 +99,9 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   });
   app.post('/api/products', forward(inventory, 'POST', () => '/products'));
   app.post('/api/orders', forward(orders, 'POST', () => '/orders'));
-  const orderReads = createOrderReads(orders);
+  const orderReads = createGatheredReads(orders, { one: (id) => `/orders/${id}`, many: '/order-views' });
+  const paymentReads = createGatheredReads(payments, { one: (id) => `/payments/${id}`, many: '/payments-by-order' });
+  const shipmentReads = createGatheredReads(shipping, { one: (id) => `/shipments/${id}`, many: '/shipments-by-order' });
   app.get('/api/orders/:id', IdParams, async (req, reply) => passBack(reply, await orderReads.get(id(req), forwardHeaders(req))));
 
   app.get('/api/orders/:id/details', IdParams, async (req, reply) => {
@@ -107,8 +109,8 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     // All three at once: the details cost one round trip, not three.
     const [order, payment, shipment] = await Promise.allSettled([
       orderReads.get(orderId),
-      payments.request({ method: 'GET', path: `/payments/${orderId}` }),
-      shipping.request({ method: 'GET', path: `/shipments/${orderId}` }),
+      paymentReads.get(orderId),
+      shipmentReads.get(orderId),
     ]);
     if (order.status === 'rejected') throw order.reason;
     if (order.value.statusCode !== 200) return passBack(reply, order.value);

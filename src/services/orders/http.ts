@@ -11,6 +11,7 @@ import { DependencyUnavailable, type Downstream } from './rest/downstream.ts';
 import type { RestDriver } from './rest/drive.ts';
 import { getOrderView, getProduct } from './store.ts';
 import { createViewReads, type ViewReads } from './view-reads.ts';
+import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { defineError, OrderflowError } from '#platform/errors.ts';
 
 export const ProductNotInCatalog = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
@@ -53,13 +54,6 @@ const OrderBody = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
-
-/** The most ids one /order-views call takes (the gateway sends at most this many). */
-export const maxViewsPerCall = 128;
-const uuidText = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
-const ViewsQuery = Type.Object({ ids: Type.String({ pattern: `^${uuidText}(,${uuidText}){0,${maxViewsPerCall - 1}}$` }) });
-const empty = Buffer.alloc(0);
-const newline = Buffer.from('\n');
 
 const ProductParams = Type.Object({ productId: Uuid });
 const ProductBody = Type.Object({ productId: Type.String(), sku: Type.String(), name: Type.String(), priceCents: Type.Integer() });
@@ -123,15 +117,9 @@ export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSa
   // Many order reads in one call, for the gateway: it gathers the GET /api/orders/:id that
   // arrive together and asks once, so a read costs a share of one round trip instead of a
   // whole one (measured: the round trip's socket work was most of both processes' CPU).
-  // One line per id, in order: the view's JSON, or an empty line when there is no such
-  // order (the gateway then asks GET /orders/:id for the exact 404). JSON never holds a raw
-  // newline, so the lines split without parsing.
-  app.get<{ Querystring: Static<typeof ViewsQuery> }>('/order-views', { schema: { querystring: ViewsQuery } }, async (req, reply) => {
-    const ids = req.query.ids.split(',');
-    const views = await Promise.all(ids.map((id) => viewReads.json(id.toLowerCase())));
-    const parts: Buffer[] = [];
-    for (const v of views) parts.push(v ?? empty, newline);
-    return reply.type('application/x-ndjson; charset=utf-8').send(Buffer.concat(parts));
+  app.get<{ Querystring: Static<typeof IdsQuery> }>('/order-views', { schema: { querystring: IdsQuery } }, async (req, reply) => {
+    const views = await Promise.all(req.query.ids.split(',').map((id) => viewReads.json(id.toLowerCase())));
+    return reply.type(jsonLinesType).send(jsonLines(views));
   });
 
   // For debugging and tests: what this service knows of a product.

@@ -3,9 +3,10 @@ import { test, type TestContext } from 'node:test';
 import Fastify from 'fastify';
 import { isOrderflowError } from '#platform/errors.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
-import { createOrderReads } from './order-reads.ts';
+import { createGatheredReads } from './gathered-reads.ts';
 
 const ids = Array.from({ length: 10 }, (_, i) => `0190f5b2-7c4e-7d2a-9f00-${String(i).padStart(12, '0')}`);
+const orderRoutes = { one: (id: string) => `/orders/${id}`, many: '/order-views' };
 const unknownId = '0190f5b2-7c4e-7d2a-9f00-ffffffffffff';
 const view = (id: string) => ({ id, status: 'CONFIRMED' });
 const notFound = (id: string) => ({ error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: `no order ${id}` } });
@@ -32,7 +33,7 @@ async function startOrders(t: TestContext, opts: { batch?: boolean } = {}) {
     await upstream.close();
     await app.close();
   });
-  return { calls, reads: createOrderReads(upstream) };
+  return { calls, reads: createGatheredReads(upstream, orderRoutes) };
 }
 
 test('reads that arrive together go to orders as one call, each with its own answer', async (t) => {
@@ -72,7 +73,7 @@ test('an orders without /order-views is read one by one, with the same answers',
 test('when orders cannot be reached every gathered read fails with the coded 503', async () => {
   const upstream = createUpstream({ name: 'orders', url: 'http://127.0.0.1:1', timeoutMs: 500, connections: 2, retries: 0 });
   try {
-    const reads = createOrderReads(upstream);
+    const reads = createGatheredReads(upstream, orderRoutes);
     const results = await Promise.allSettled(ids.slice(0, 4).map((id) => reads.get(id)));
     for (const r of results) {
       assert.equal(r.status, 'rejected');

@@ -1,6 +1,8 @@
 /**
- * GET /api/orders/:id, gathered: the reads that arrive in one turn of the event loop go to
- * orders as one GET /order-views call, and each gets its own answer back. Profiled on the
+ * Reads by id, gathered: the reads of one service that arrive in one turn of the event loop
+ * go to it as one call (GET /order-views?ids=a,b,c, see #platform/http/json-lines.ts), and
+ * each gets its own answer back. GET /api/orders/:id and the three reads of
+ * /api/orders/:id/details go this way. Profiled on the
  * read path, the gateway spent most of its CPU on the socket work of the hop to orders
  * (a write and a read per call) and orders most of its on answering calls; one call per
  * turn instead of one per read shares that cost among the reads. Under light load a turn
@@ -8,14 +10,15 @@
  *
  * A read is never older than its request: the call leaves after the request arrived. An
  * unknown id (an empty line) and a failed or unknown /order-views answer fall back to the
- * plain GET /orders/:id, whose answer the client then gets exactly as before.
+ * one-id route (GET /orders/:id), whose answer the client then gets exactly as before.
  */
 import { DependencyUnavailable } from '#platform/errors.ts';
+import { maxIdsPerCall } from '#platform/http/json-lines.ts';
 import type { Upstream, UpstreamResponse } from '#platform/resilience/upstream.ts';
 
-export interface OrderReads {
+export interface GatheredReads {
   /**
-   * The answer of GET /orders/:id (id already checked to be a UUID). `headers` (trace
+   * The answer of the one-id route (id already checked to be a UUID). `headers` (trace
    * context) go with a call made for this read alone; a gathered call carries none.
    */
   get(id: string, headers?: Record<string, string>): Promise<UpstreamResponse>;
@@ -30,12 +33,18 @@ interface Waiting {
 
 const jsonHeaders = Object.freeze({ 'content-type': 'application/json; charset=utf-8' });
 
-/** `maxPerCall` must not exceed what orders takes per call (maxViewsPerCall there). */
-export function createOrderReads(orders: Upstream, maxPerCall = 128): OrderReads {
+export interface GatheredRoutes {
+  /** The one-id route, e.g. (id) => `/orders/${id}`. */
+  one(id: string): string;
+  /** The many-ids route without its query, e.g. '/order-views'. */
+  many: string;
+}
+
+export function createGatheredReads(upstream: Upstream, routes: GatheredRoutes, maxPerCall = maxIdsPerCall): GatheredReads {
   let waiting: Waiting[] = [];
   let scheduled = false;
 
-  const single = (w: Waiting) => orders.request({ method: 'GET', path: `/orders/${w.id}`, headers: w.headers });
+  const single = (w: Waiting) => upstream.request({ method: 'GET', path: routes.one(w.id), headers: w.headers });
 
   function flush(): void {
     scheduled = false;
@@ -51,12 +60,12 @@ export function createOrderReads(orders: Upstream, maxPerCall = 128): OrderReads
     }
     let res: UpstreamResponse;
     try {
-      res = await orders.request({ method: 'GET', path: `/order-views?ids=${batch.map((w) => w.id).join(',')}` });
+      res = await upstream.request({ method: 'GET', path: `${routes.many}?ids=${batch.map((w) => w.id).join(',')}` });
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
-    // An orders without the route (a rolling upgrade) or with a coded refusal: one by one.
+    // A service without the route (a rolling upgrade) or with a coded refusal: one by one.
     if (res.statusCode !== 200) {
       for (const w of batch) single(w).then(w.resolve, w.reject);
       return;
@@ -67,7 +76,7 @@ export function createOrderReads(orders: Upstream, maxPerCall = 128): OrderReads
       const w = batch[i];
       const end = body.indexOf(10, start);
       if (end < 0) {
-        for (const rest of batch.slice(i)) rest.reject(DependencyUnavailable(`orders answered ${i} views for ${batch.length} ids`));
+        for (const rest of batch.slice(i)) rest.reject(DependencyUnavailable(`${upstream.name} answered ${i} lines for ${batch.length} ids`));
         return;
       }
       if (end === start) single(w).then(w.resolve, w.reject);
