@@ -83,3 +83,22 @@ test('when orders cannot be reached every gathered read fails with the coded 503
     await upstream.close();
   }
 });
+
+test('a coded refusal of a gathered call is every read\'s answer, not a call per read', async (t) => {
+  const calls: string[] = [];
+  const app = Fastify();
+  app.addHook('onRequest', async (req) => void calls.push(req.url.split('?')[0]));
+  const busy = { error: { code: 'PLT_ERR_DEPENDENCY_UNAVAILABLE', message: 'busy' } };
+  app.get('/order-views', async (_req, reply) => reply.code(503).send(busy));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const upstream = createUpstream({ name: 'orders', url, timeoutMs: 1_000, connections: 2, retries: 0, breaker: false });
+  t.after(async () => {
+    await upstream.close();
+    await app.close();
+  });
+  const reads = createGatheredReads(upstream, orderRoutes);
+  const answers = await Promise.all(ids.slice(0, 5).map((id) => reads.get(id)));
+  assert.deepEqual(answers.map((a) => a.statusCode), [503, 503, 503, 503, 503]);
+  assert.deepEqual(JSON.parse(answers[0].body.toString()), busy);
+  assert.deepEqual(calls, ['/order-views']);
+});

@@ -9,8 +9,9 @@
  * holds one read, and nothing waits: the call goes out once the turn's requests are parsed.
  *
  * A read is never older than its request: the call leaves after the request arrived. An
- * unknown id (an empty line) and a failed or unknown /order-views answer fall back to the
- * one-id route (GET /orders/:id), whose answer the client then gets exactly as before.
+ * unknown id (an empty line), and a service that does not know the many-ids route (404),
+ * fall back to the one-id route (GET /orders/:id), whose answer the client then gets
+ * exactly as before.
  */
 import { DependencyUnavailable } from '#platform/errors.ts';
 import { maxIdsPerCall } from '#platform/http/json-lines.ts';
@@ -65,9 +66,15 @@ export function createGatheredReads(upstream: Upstream, routes: GatheredRoutes, 
       for (const w of batch) w.reject(err);
       return;
     }
-    // A service without the route (a rolling upgrade) or with a coded refusal: one by one.
-    if (res.statusCode !== 200) {
+    // A service without the route (a rolling upgrade): one by one.
+    if (res.statusCode === 404) {
       for (const w of batch) single(w).then(w.resolve, w.reject);
+      return;
+    }
+    // Any other refusal (a coded 503 from an overloaded service) is every read's answer:
+    // asking again one by one would multiply the load on a service that is struggling.
+    if (res.statusCode !== 200) {
+      for (const w of batch) w.resolve(res);
       return;
     }
     const body = res.body;
