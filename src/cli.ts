@@ -28,6 +28,8 @@ const USAGE = `usage: orderflow <command> [options]
         List the dead letters of a topic, or publish them back to it.
   bench [options]
         Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
+  bench read [options]
+        The read path through the gateway with autocannon (orderflow bench read --help).
   lab [--arch events,choreography,rest] [--distributed] [--quick] [options]
         Measure each architecture: open-model load up to saturation, its knee, fault scenarios;
         writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).`;
@@ -178,6 +180,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'dlq':
         return await dlq(args);
       case 'bench':
+        if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));

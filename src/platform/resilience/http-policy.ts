@@ -70,7 +70,10 @@ const isFailure = (err: Error) => !(err instanceof OrderflowError && err.statusC
 export function createHttpPolicy(opts: HttpPolicyOptions): HttpPolicy {
   const failureResult = opts.isFailureResult ?? (() => false);
   const handled = () => handleWhen(isFailure).orWhenResult(failureResult);
-  const deadline = timeout(opts.timeoutMs, TimeoutStrategy.Aggressive);
+  // abortOnReturn off: aborting a finished call's signal only builds an AbortError
+  // (a DOMException with its stack), 5-7 % of the gateway's CPU on the read path (profiled);
+  // every caller has read its answer by then, and a timeout still aborts.
+  const deadline = timeout(opts.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
   const halfOpenAfterMs = opts.breaker === false ? 0 : (opts.breaker?.halfOpenAfterMs ?? 2_000);
   const breaker = opts.breaker === false
     ? undefined

@@ -38,7 +38,11 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>> }
         app.get('/orders/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? order : reply.code(404).send(notFound)));
       }),
       inventory: build('inventory', (app) => {
-        app.get('/products', async () => [{ id: 'p-1', sku: 'SKU-1', name: 'Kettle', priceCents: 500, available: 3 }]);
+        app.get('/products', async (req, reply) => {
+          reply.header('etag', '"v1"').header('cache-control', 'no-cache');
+          if (req.headers['if-none-match'] === '"v1"') return reply.code(304).send();
+          return [{ id: 'p-1', sku: 'SKU-1', name: 'Kettle', priceCents: 500, available: 3 }];
+        });
         app.post('/products', async (req, reply) => reply.code(201).send({ id: 'p-2', ...(req.body as object) }));
       }),
       payments: build('payments', (app) => {
@@ -106,6 +110,19 @@ test('products are listed and created through inventory with its status and body
   assert.equal(created.status, 201);
   assert.deepEqual(created.body, { id: 'p-2', sku: 'SKU-2', name: 'Mug', priceCents: 300, stock: 5 });
   assert.deepEqual(seen.map((s) => `${s.service} ${s.method} ${s.url}`), ['inventory GET /products', 'inventory POST /products']);
+});
+
+test("the catalog's ETag and If-None-Match pass through, and a 304 comes back without a body", async (t) => {
+  const { call, seen } = await startGateway(t);
+  const first = await call('GET', '/api/products');
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.etag, '"v1"');
+  assert.equal(first.headers['cache-control'], 'no-cache');
+  const again = await call('GET', '/api/products', undefined, { 'if-none-match': '"v1"' });
+  assert.equal(again.status, 304);
+  assert.equal(again.body, undefined);
+  assert.equal(again.headers.etag, '"v1"');
+  assert.equal(seen[1].headers['if-none-match'], '"v1"');
 });
 
 test('placing an order forwards the body bytes and the Idempotency-Key to orders', async (t) => {

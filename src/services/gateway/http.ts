@@ -6,6 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DependencyUnavailable, defineError } from '#platform/errors.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resilience/upstream.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
+import { createGatheredReads } from './gathered-reads.ts';
+import { createSharedReads } from './shared-reads.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
 
@@ -26,7 +28,11 @@ const IdParams = {
 };
 
 // Request headers worth carrying to a service; everything else stays at the edge.
-const forwarded = ['content-type', 'idempotency-key', 'traceparent'] as const;
+// If-None-Match lets the service that owns the data answer 304 (the gateway keeps no copy
+// it would have to invalidate).
+const forwarded = ['content-type', 'idempotency-key', 'traceparent', 'if-none-match'] as const;
+// And the answer headers worth carrying back: the validators of a cacheable answer.
+const passedBack = ['content-type', 'etag', 'cache-control'] as const;
 
 function forwardHeaders(req: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
@@ -38,9 +44,11 @@ function forwardHeaders(req: FastifyRequest): Record<string, string> {
 }
 
 function passBack(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
-  const type = res.headers['content-type'];
-  if (typeof type === 'string') reply.header('content-type', type);
-  return reply.code(res.statusCode).send(res.body);
+  for (const name of passedBack) {
+    const value = res.headers[name];
+    if (typeof value === 'string') reply.header(name, value);
+  }
+  return reply.code(res.statusCode).send(res.statusCode === 304 ? undefined : res.body);
 }
 
 function json(res: UpstreamResponse, name: string): unknown {
@@ -84,18 +92,25 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', services });
   });
 
-  app.get('/api/products', forward(inventory, 'GET', () => '/products'));
+  const catalogReads = createSharedReads(inventory);
+  app.get('/api/products', async (req, reply) => {
+    const ifNoneMatch = req.headers['if-none-match'];
+    return passBack(reply, await catalogReads.get('/products', typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined));
+  });
   app.post('/api/products', forward(inventory, 'POST', () => '/products'));
   app.post('/api/orders', forward(orders, 'POST', () => '/orders'));
-  app.get('/api/orders/:id', IdParams, forward(orders, 'GET', (req) => `/orders/${id(req)}`));
+  const orderReads = createGatheredReads(orders, { one: (id) => `/orders/${id}`, many: '/order-views' });
+  const paymentReads = createGatheredReads(payments, { one: (id) => `/payments/${id}`, many: '/payments-by-order' });
+  const shipmentReads = createGatheredReads(shipping, { one: (id) => `/shipments/${id}`, many: '/shipments-by-order' });
+  app.get('/api/orders/:id', IdParams, async (req, reply) => passBack(reply, await orderReads.get(id(req), forwardHeaders(req))));
 
   app.get('/api/orders/:id/details', IdParams, async (req, reply) => {
     const orderId = id(req);
     // All three at once: the details cost one round trip, not three.
     const [order, payment, shipment] = await Promise.allSettled([
-      orders.request({ method: 'GET', path: `/orders/${orderId}` }),
-      payments.request({ method: 'GET', path: `/payments/${orderId}` }),
-      shipping.request({ method: 'GET', path: `/shipments/${orderId}` }),
+      orderReads.get(orderId),
+      paymentReads.get(orderId),
+      shipmentReads.get(orderId),
     ]);
     if (order.status === 'rejected') throw order.reason;
     if (order.value.statusCode !== 200) return passBack(reply, order.value);

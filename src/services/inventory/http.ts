@@ -11,7 +11,8 @@ import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { createProduct, type CatalogDeps } from './catalog.ts';
 import { MAX_INT } from './domain/product.ts';
 import { releaseStock, reserveStock } from './reservations.ts';
-import { getProduct, listProducts } from './store.ts';
+import { getProduct } from './store.ts';
+import { createCatalogPages, matchesIfNoneMatch } from './catalog-page.ts';
 import { ProductNotFound } from './errors.ts';
 
 const CreateProductBody = Type.Object({
@@ -29,6 +30,7 @@ export function registerRoutes(app: FastifyInstance, deps: CatalogDeps): void {
   // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
   const write = createBatchWriter(deps.db);
   const dialect = deps.db.dialect;
+  const catalog = createCatalogPages(deps.db);
 
   app.put<{ Params: Static<typeof ReservationParams>; Body: Static<typeof ReserveBody> }>(
     '/reservations/:orderId',
@@ -53,7 +55,14 @@ export function registerRoutes(app: FastifyInstance, deps: CatalogDeps): void {
     return reply.code(201).send(product);
   });
 
-  app.get('/products', async () => listProducts(deps.db));
+  // no-cache: a client may keep the page but must revalidate it every time (available
+  // counts change with every order); the revalidation is a 304 without a body.
+  app.get('/products', async (req, reply) => {
+    const page = await catalog.current();
+    reply.header('etag', page.etag).header('cache-control', 'no-cache');
+    if (matchesIfNoneMatch(req.headers['if-none-match'], page.etag)) return reply.code(304).send();
+    return reply.type('application/json; charset=utf-8').send(page.body);
+  });
 
   app.get<{ Params: Static<typeof ProductParams> }>('/products/:id', { schema: { params: ProductParams } }, async (req) => {
     const product = await getProduct(deps.db, req.params.id);

@@ -45,3 +45,20 @@ test('PUT /payments/:orderId declines card-declined with a reason, and a refund 
   assert.deepEqual((await put(url, `/payments/${orderId}/refund`)).body, { orderId, outcome: 'nothing-charged', refunded: false });
   assert.equal((await put(url, `/payments/${orderId}`, { customerId: 'c-1', amountCents: -1, method: 'card' })).status, 400);
 });
+
+test('GET /payments-by-order answers the one-id route\'s answers, one line per order in order, empty where there is none', async (t) => {
+  const { host, url } = await startTestHost(t, { name: 'payments', migrations, partitions: 1, setup: (h) => registerRoutes(h.app, { db: h.db }) });
+  const known = [host.ids.newId(), host.ids.newId()];
+  for (const id of known) await insertPayment(host.db, { orderId: id, paymentId: host.ids.newId(), customerId: 'c-1', amountCents: 4200, method: 'card', status: 'CHARGED' }, new Date().toISOString());
+  const unknown = host.ids.newId();
+  const res = await fetch(`${url}/payments-by-order?ids=${known[1]},${unknown},${known[0]}`);
+  assert.equal(res.status, 200);
+  const lines = (await res.text()).split('\n');
+  assert.deepEqual(lines.map((l) => l === ''), [false, true, false, true]);
+  for (const [line, id] of [[lines[0], known[1]], [lines[2], known[0]]]) {
+    assert.deepEqual(JSON.parse(line), await (await fetch(`${url}/payments/${id}`)).json());
+  }
+  const refused = await fetch(`${url}/payments-by-order?ids=not-a-uuid`);
+  assert.equal(refused.status, 400);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'PLT_ERR_VALIDATION');
+});

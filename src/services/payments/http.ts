@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { v7 as uuidv7 } from 'uuid';
 import { Cents, Uuid } from '#contracts/shared.ts';
 import { createBatchWriter } from '#platform/db/batch-writer.ts';
@@ -37,6 +38,13 @@ export function registerRoutes(app: FastifyInstance, deps: PaymentsRoutesDeps): 
     const p = await getPayment(deps.db, req.params.orderId);
     if (!p) throw PaymentNotFound(`no payment for order ${req.params.orderId}`);
     return { orderId: p.orderId, status: p.status, amountCents: p.amountCents, method: p.method };
+  });
+
+  // Many reads in one call, for the gateway's order details (see json-lines.ts): the
+  // same answers as the route above, one line per order, empty where there is none.
+  app.get<{ Querystring: Static<typeof IdsQuery> }>('/payments-by-order', { schema: { querystring: IdsQuery } }, async (req, reply) => {
+    const found = await Promise.all(req.query.ids.split(',').map((orderId) => getPayment(deps.db, orderId)));
+    return reply.type(jsonLinesType).send(jsonLines(found.map((p) => p && JSON.stringify({ orderId: p.orderId, status: p.status, amountCents: p.amountCents, method: p.method }))));
   });
 
   app.put<{ Params: Static<typeof ChargeParams>; Body: Static<typeof ChargeBody> }>(

@@ -36,3 +36,20 @@ test('PUT /shipments/:orderId books one shipment per order and refuses unserved 
   assert.deepEqual(refused.body, { orderId: unserved, status: 'REJECTED', trackingNumber: null, reason: 'COUNTRY_NOT_SERVED' });
   assert.equal((await put(host.ids.newId(), { address: {} })).status, 400);
 });
+
+test('GET /shipments-by-order answers the one-id route\'s answers, one line per order in order, empty where there is none', async (t) => {
+  const { host, url } = await startTestHost(t, { name: 'shipping', migrations, partitions: 1, setup: (h) => registerRoutes(h.app, { db: h.db }) });
+  const known = [host.ids.newId(), host.ids.newId()];
+  for (const id of known) await insertShipment(host.db, { orderId: id, status: 'SCHEDULED', trackingNumber: `TRK-${id.slice(-4)}`, country: 'FR', reason: null }, new Date().toISOString());
+  const unknown = host.ids.newId();
+  const res = await fetch(`${url}/shipments-by-order?ids=${known[1]},${unknown},${known[0]}`);
+  assert.equal(res.status, 200);
+  const lines = (await res.text()).split('\n');
+  assert.deepEqual(lines.map((l) => l === ''), [false, true, false, true]);
+  for (const [line, id] of [[lines[0], known[1]], [lines[2], known[0]]]) {
+    assert.deepEqual(JSON.parse(line), await (await fetch(`${url}/shipments/${id}`)).json());
+  }
+  const refused = await fetch(`${url}/shipments-by-order?ids=not-a-uuid`);
+  assert.equal(refused.status, 400);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'PLT_ERR_VALIDATION');
+});

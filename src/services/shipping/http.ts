@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { ShippingAddress, Uuid } from '#contracts/shared.ts';
 import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
@@ -32,6 +33,13 @@ export function registerRoutes(app: FastifyInstance, deps: ShippingRoutesDeps): 
     const s = await getShipment(deps.db, req.params.orderId);
     if (!s) throw ShipmentNotFound(`no shipment for order ${req.params.orderId}`);
     return { orderId: s.orderId, status: s.status, trackingNumber: s.trackingNumber };
+  });
+
+  // Many reads in one call, for the gateway's order details (see json-lines.ts): the
+  // same answers as the route above, one line per order, empty where there is none.
+  app.get<{ Querystring: Static<typeof IdsQuery> }>('/shipments-by-order', { schema: { querystring: IdsQuery } }, async (req, reply) => {
+    const found = await Promise.all(req.query.ids.split(',').map((orderId) => getShipment(deps.db, orderId)));
+    return reply.type(jsonLinesType).send(jsonLines(found.map((s) => s && JSON.stringify({ orderId: s.orderId, status: s.status, trackingNumber: s.trackingNumber }))));
   });
 
   app.put<{ Params: Static<typeof ScheduleParams>; Body: Static<typeof ScheduleBody> }>(

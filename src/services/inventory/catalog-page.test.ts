@@ -1,0 +1,81 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startTestHost } from '#test/support/host.ts';
+import { matchesIfNoneMatch } from './catalog-page.ts';
+import { registerRoutes } from './http.ts';
+import { reserveStock } from './reservations.ts';
+import { migrations } from './store.ts';
+
+const startInventory = (t: TestContext) =>
+  startTestHost(t, { name: 'inventory', migrations, setup: (host) => registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock }) });
+
+const post = (url: string, body: unknown) =>
+  fetch(`${url}/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const products = (url: string, etag?: string) => fetch(`${url}/products`, { headers: etag ? { 'if-none-match': etag } : {} });
+
+test('GET /products answers an ETag, and a replay with If-None-Match gets 304 without a body', async (t) => {
+  const { url } = await startInventory(t);
+  assert.equal((await post(url, { sku: 'A', name: 'A', priceCents: 100, stock: 5 })).status, 201);
+  const first = await products(url);
+  assert.equal(first.status, 200);
+  const etag = first.headers.get('etag');
+  assert.match(etag ?? '', /^"[\w-]+"$/);
+  assert.equal(first.headers.get('cache-control'), 'no-cache');
+  assert.equal(((await first.json()) as unknown[]).length, 1);
+
+  const again = await products(url, etag!);
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get('etag'), etag);
+  assert.equal(await again.text(), '');
+  assert.equal((await products(url, `W/${etag}`)).status, 304, 'weak comparison');
+  assert.equal((await products(url, '"other"')).status, 200);
+});
+
+test('GET /products gets a new ETag once a product is created', async (t) => {
+  const { url } = await startInventory(t);
+  assert.equal((await post(url, { sku: 'A', name: 'A', priceCents: 100, stock: 5 })).status, 201);
+  const etag = (await products(url)).headers.get('etag')!;
+  assert.equal((await post(url, { sku: 'B', name: 'B', priceCents: 100, stock: 5 })).status, 201);
+  const after = await products(url, etag);
+  assert.equal(after.status, 200);
+  assert.notEqual(after.headers.get('etag'), etag);
+  assert.deepEqual(((await after.json()) as Array<{ sku: string }>).map((p) => p.sku), ['A', 'B']);
+});
+
+test('GET /products gets a new ETag and the new available count once stock is reserved, by any writer', async (t) => {
+  const { host, url } = await startInventory(t);
+  const created = (await (await post(url, { sku: 'A', name: 'A', priceCents: 100, stock: 5 })).json()) as { id: string };
+  const etag = (await products(url)).headers.get('etag')!;
+  // Not through HTTP: the bus consumer's reservations write the same table in their own transactions.
+  await host.db.transaction((tx) => reserveStock(tx, host.db.dialect, randomUUID(), [{ productId: created.id, quantity: 2 }], new Date().toISOString()));
+  const after = await products(url, etag);
+  assert.equal(after.status, 200);
+  assert.notEqual(after.headers.get('etag'), etag);
+  assert.equal(((await after.json()) as Array<{ available: number }>)[0].available, 3);
+  // And back to 304 for the new tag.
+  assert.equal((await products(url, after.headers.get('etag')!)).status, 304);
+});
+
+test('a catalog read racing a commit never keeps the older page as current', async (t) => {
+  const { host, url } = await startInventory(t);
+  const created = (await (await post(url, { sku: 'A', name: 'A', priceCents: 100, stock: 100 })).json()) as { id: string };
+  for (let i = 1; i <= 20; i++) {
+    // The read and the reservation start together; whichever wins, the next read is current.
+    await Promise.all([
+      products(url).then((r) => r.arrayBuffer()),
+      host.db.transaction((tx) => reserveStock(tx, host.db.dialect, randomUUID(), [{ productId: created.id, quantity: 1 }], new Date().toISOString())),
+    ]);
+    const list = (await (await products(url)).json()) as Array<{ available: number }>;
+    assert.equal(list[0].available, 100 - i);
+  }
+});
+
+test('If-None-Match matching follows RFC 9110: lists, weak tags and *', () => {
+  assert.equal(matchesIfNoneMatch(undefined, '"a"'), false);
+  assert.equal(matchesIfNoneMatch('"a"', '"a"'), true);
+  assert.equal(matchesIfNoneMatch('"b", W/"a"', '"a"'), true);
+  assert.equal(matchesIfNoneMatch('*', '"a"'), true);
+  assert.equal(matchesIfNoneMatch('"ab"', '"a"'), false);
+});
