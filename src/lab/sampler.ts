@@ -3,7 +3,6 @@
  * services, the lab itself, Kafka and PostgreSQL when they serve the run) and the consumer
  * lag of the services' groups.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import pidusage from 'pidusage';
 import type { Architecture, ProcessUsage } from './lab-result.ts';
 import type { Bus } from '#platform/bus/bus.ts';
@@ -96,45 +95,4 @@ function push(m: Map<string, number[]>, k: string, v: number) {
 const round1 = (n: number) => Math.round(n * 10) / 10;
 function meanMax(xs: number[]) {
   return { mean: round1(xs.reduce((a, b) => a + b, 0) / xs.length), max: round1(Math.max(...xs)) };
-}
-
-/** Kafka and PostgreSQL on this machine, found by their command lines (the dev infra or a system install). */
-export function infraProcesses(want: { kafka: boolean; postgres: boolean }): Watched[] {
-  const out: Watched[] = [];
-  let kafka: number | undefined;
-  let postmaster: number | undefined;
-  for (const entry of safeReaddir('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const argv = cmdline(pid);
-    if (want.kafka && kafka === undefined && argv.includes('kafka.Kafka')) kafka = pid;
-    if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) postmaster = pid;
-  }
-  if (kafka !== undefined) out.push({ name: 'kafka', pids: () => [kafka] });
-  if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)], reapsChildren: true });
-  return out;
-}
-
-function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
