@@ -21,7 +21,7 @@ import { knee, shouldStop } from './knee.ts';
 import { trackCompletions, type CompletionTracker, type OrderMix } from './load.ts';
 import type { Progress } from './progress.ts';
 import { openPgStats, type PgStatsReader } from './pg-stats.ts';
-import { infraProcesses } from './sampler.ts';
+import { infraProcesses } from './infra-processes.ts';
 import { runStep, type LabTarget } from './step.ts';
 
 export interface ArchRunOptions {
@@ -93,7 +93,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       tracker = await trackCompletions(bus, 'orders.events');
     }
     const mix = await createCatalog(client);
-    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres, postgresUrl: o.postgres?.url })];
+    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url }))];
     if (o.postgres) {
       const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
       pgStats = await openPgStats(o.postgres.url, databases);

@@ -23,7 +23,8 @@ import { runClosed, runOpen, trackCompletions, type RunResult } from './load.ts'
 import { openPgStats, type PgStatsReader } from './pg-stats.ts';
 import { COST_NOTE, EMBEDDED_COST_NOTE, cpuTable, tripsTable, type CostRow } from './report/cost-tables.ts';
 import { markdownTable } from './report/markdown.ts';
-import { infraProcesses, type Watched } from './sampler.ts';
+import { infraProcesses } from './infra-processes.ts';
+import type { Watched } from './sampler.ts';
 import { median, summarize } from './stats.ts';
 import { scrapeAll } from './step.ts';
 
@@ -99,7 +100,7 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
   let pgStats: PgStatsReader | undefined;
   try {
     if (distributed) pgStats = await openPgStats(env.DATABASE_URL, serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
-    const watched = benchProcesses(system, distributed ? env.DATABASE_URL : undefined);
+    const watched = await benchProcesses(system, distributed ? env : undefined);
     const costed = async (run: () => Promise<RunResult>): Promise<CostedRun> => {
       const window = await openCostWindow({ watched, scrape: () => scrapeAll(system), pgStats });
       const r = await run();
@@ -148,11 +149,11 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
 }
 
 /** The five services, the bench itself (apart from the system's total) and, distributed, Kafka and PostgreSQL. */
-function benchProcesses(system: System, postgresUrl: string | undefined): Watched[] {
+async function benchProcesses(system: System, distributed: Record<string, string> | undefined): Promise<Watched[]> {
   return [
     ...serviceNames.map((name) => ({ name, pids: () => { const pid = system.pid(name); return pid === undefined ? [] : [pid]; } })),
     { name: 'lab', pids: () => [process.pid] },
-    ...infraProcesses({ kafka: postgresUrl !== undefined, postgres: postgresUrl !== undefined, postgresUrl }),
+    ...(await infraProcesses({ kafkaBrokers: distributed?.KAFKA_BROKERS, postgresUrl: distributed?.DATABASE_URL })),
   ];
 }
 

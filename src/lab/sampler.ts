@@ -3,7 +3,6 @@
  * services, the lab itself, Kafka and PostgreSQL when they serve the run) and the consumer
  * lag of the services' groups.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import pidusage from 'pidusage';
 import type { Architecture, ProcessUsage } from './lab-result.ts';
 import type { Bus } from '#platform/bus/bus.ts';
@@ -96,60 +95,4 @@ function push(m: Map<string, number[]>, k: string, v: number) {
 const round1 = (n: number) => Math.round(n * 10) / 10;
 function meanMax(xs: number[]) {
   return { mean: round1(xs.reduce((a, b) => a + b, 0) / xs.length), max: round1(Math.max(...xs)) };
-}
-
-/** Kafka and PostgreSQL on this machine, found by their command lines (the dev infra or a system install). */
-export function infraProcesses(want: { kafka: boolean; postgres: boolean; postgresUrl?: string }): Watched[] {
-  const out: Watched[] = [];
-  let kafka: number | undefined;
-  let postmaster: number | undefined;
-  // Several PostgreSQL clusters may run on one machine: the one serving the run listens on
-  // the URL's port (line 4 of its data directory's postmaster.pid says which it is).
-  const port = want.postgresUrl ? new URL(want.postgresUrl).port || '5432' : undefined;
-  for (const entry of safeReaddir('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const argv = cmdline(pid);
-    if (want.kafka && kafka === undefined && argv.includes('kafka.Kafka')) kafka = pid;
-    if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) {
-      if (port === undefined || postmasterPort(pid, argv[argv.indexOf('-D') + 1]) === port) postmaster = pid;
-    }
-  }
-  if (kafka !== undefined) out.push({ name: 'kafka', pids: () => [kafka] });
-  if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)], reapsChildren: true });
-  return out;
-}
-
-function postmasterPort(pid: number, dataDir: string | undefined): string | undefined {
-  if (!dataDir) return undefined;
-  try {
-    const dir = dataDir.startsWith('/') ? dataDir : `/proc/${pid}/cwd/${dataDir}`;
-    return readFileSync(`${dir}/postmaster.pid`, 'utf8').split('\n')[3]?.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
