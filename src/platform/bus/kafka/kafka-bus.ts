@@ -30,6 +30,7 @@ import {
 import { readTopic } from './kafka-read.ts';
 import { subscribeKafka } from './kafka-subscription.ts';
 import type { KafkaContext, KafkaLogger } from './kafka-context.ts';
+import type { CommitPolicy } from './lazy-commits.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -39,6 +40,8 @@ export interface KafkaBusOptions {
   /** Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise; default 1. */
   replicationFactor?: number;
   log?: KafkaLogger;
+  /** When subscriptions commit offsets: every `intervalMs` (200) or `everyRecords` (1,000) handled records. */
+  commitPolicy?: Partial<CommitPolicy>;
 }
 
 type ProducedMessage = { topic: string; key: string; value: string; headers: Record<string, string>; partition: number };
@@ -55,6 +58,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     brokers: opts.brokers,
     clientId: opts.clientId,
     log,
+    commitPolicy: opts.commitPolicy,
     full: (name) => prefix + name,
     short: (name) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name),
   };

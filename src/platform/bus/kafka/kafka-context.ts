@@ -1,3 +1,5 @@
+import type { CommitPolicy } from './lazy-commits.ts';
+
 /** What the Kafka adapter's parts share: connection settings, logger, topic naming. */
 export interface KafkaLogger {
   debug(obj: object, msg?: string): void;
@@ -10,6 +12,8 @@ export interface KafkaContext {
   brokers: string[];
   clientId: string;
   log: KafkaLogger;
+  /** When subscriptions commit offsets (lazy-commits.ts); defaults where unset. */
+  commitPolicy?: Partial<CommitPolicy>;
   /** Name on the broker (namespace applied). */
   full(name: string): string;
   /** Name as callers know it (namespace removed). */
