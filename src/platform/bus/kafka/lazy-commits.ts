@@ -52,6 +52,7 @@ export function lazyCommits(
   let records = 0;
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
+  let inFlight = 0;
   let stopped = false;
 
   const mark = (item: CommitItem) => {
@@ -92,8 +93,14 @@ export function lazyCommits(
     }
   }
 
+  // When no flush is in flight the commit request is issued synchronously, within this call:
+  // the rebalance hook relies on it to queue the OffsetCommit ahead of the client's JoinGroup.
   function flush(): Promise<void> {
-    chain = chain.then(run);
+    const started = inFlight === 0 ? run() : chain.then(run);
+    inFlight++;
+    chain = started.finally(() => {
+      inFlight--;
+    });
     return chain;
   }
 
