@@ -3,7 +3,8 @@
  * GROUPS subscriptions idle, then with one record every 1000/RATE ms spread over the keys,
  * each record handled by every group; plus the publish-to-handle latency at that rate (the
  * settings must not add latency) and how long closing a subscription takes.
- * Run: KAFKA_BROKERS=127.0.0.1:9092 node src/platform/bus/kafka/kafka-low-load.bench.ts [SECONDS=10] [RATE=20] [GROUPS=3]
+ * Run: KAFKA_BROKERS=127.0.0.1:9092 node src/platform/bus/kafka/kafka-low-load.bench.ts [SECONDS=10] [RATE=20] [GROUPS=3] [MIN_BYTES] [MAX_WAIT_MS]
+ * (the last two override the fetch settings, to measure the latency/requests trade-off).
  */
 import { uniqueName } from '#test/infra.ts';
 import { openKafkaBus } from './kafka-bus.ts';
@@ -17,10 +18,14 @@ if (brokers.length === 0) {
 const SECONDS = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 20);
 const GROUPS = Number(process.argv[4] ?? 3);
+const fetch = {
+  ...(process.argv[5] ? { minBytes: Number(process.argv[5]) } : {}),
+  ...(process.argv[6] ? { maxWaitTime: Number(process.argv[6]) } : {}),
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-const bus = await openKafkaBus({ brokers, clientId: 'kafka-low-load', namespace: uniqueName('lowload') });
+const bus = await openKafkaBus({ brokers, clientId: 'kafka-low-load', namespace: uniqueName('lowload'), fetch });
 const requests = countKafkaRequests();
 const rates = (ms: number) =>
   Object.entries(requests.counts())
@@ -52,6 +57,7 @@ try {
 
   requests.reset();
   let t0 = performance.now();
+  if (Object.keys(fetch).length > 0) console.log(`fetch settings ${JSON.stringify(fetch)}`);
   await sleep(SECONDS * 1000);
   console.log(`${GROUPS} groups idle for ${SECONDS} s: ${rates(performance.now() - t0)}`);
 

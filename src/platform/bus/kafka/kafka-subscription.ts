@@ -67,6 +67,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   const maxBatch = Math.max(1, opts.maxBatch ?? 500);
   const groupId = ctx.full(opts.groupId);
   const topics = opts.topics.map(ctx.full);
+  const settings = { ...consumerSettings, ...ctx.fetch };
   const consumer = new Consumer({
     clientId: `${ctx.clientId}-${opts.groupId}`,
     bootstrapBrokers: ctx.brokers,
@@ -75,7 +76,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     autocommit: false,
     retries: 5,
     retryDelay: 250,
-    ...consumerSettings,
+    ...settings,
   });
   const states = new Map<string, PartitionState>();
   let assigned = new Set<string>();
@@ -219,7 +220,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   }
 
   async function startStream(): Promise<void> {
-    const s = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...consumerSettings });
+    const s = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...settings });
     stream = s;
     paused = false;
     s.on('data', onData);
