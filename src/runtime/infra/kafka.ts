@@ -55,6 +55,43 @@ ${dep('org.slf4j', 'slf4j-api', SLF4J_VERSION)}
 `;
 }
 
+/** Kafka's command-line tools (ProducerPerformance, ConsumerPerformance), for the bus bench's side-by-side run. */
+export function kafkaToolsPom(): string {
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>orderflow</groupId><artifactId>kafka-tools-runtime</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>${KAFKA_VERSION}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>${SLF4J_VERSION}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-nop</artifactId><version>${SLF4J_VERSION}</version></dependency>
+  </dependencies>
+</project>
+`;
+}
+
+/**
+ * Fetches kafka-tools and its dependencies from Maven Central into `<dir>/kafka/tools` (once;
+ * kept while the pom is unchanged) and returns that folder, for `java -cp '<folder>/*'`.
+ */
+export async function fetchKafkaTools(dir: string, io: InfraIo = stdIo): Promise<string> {
+  const home = join(dir, 'kafka');
+  const pomFile = join(home, 'tools-pom.xml');
+  const libs = join(home, 'tools');
+  const pom = kafkaToolsPom();
+  if (existsSync(pomFile) && readFileSync(pomFile, 'utf8') === pom && existsSync(join(libs, `kafka-tools-${KAFKA_VERSION}.jar`))) return libs;
+  mkdirSync(home, { recursive: true });
+  const started = Date.now();
+  io.say(`kafka: fetching kafka-tools ${KAFKA_VERSION} from Maven Central into ${libs}`);
+  writeFileSync(pomFile, pom);
+  const tmp = `${libs}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', pomFile, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: home, capture: true });
+  rmSync(libs, { recursive: true, force: true });
+  renameSync(tmp, libs);
+  io.say(`kafka: kafka-tools fetched in ${seconds(started)}`);
+  return libs;
+}
+
 /** server.properties for a KRaft combined node on 127.0.0.1: clients on `port`, the controller on `port + 1`. */
 export function kafkaServerProperties(opts: { port: number; logDir: string }): string {
   const { port, logDir } = opts;

@@ -1,8 +1,9 @@
 /**
  * Single-flight coalescing: the first call runs at once (no linger, so an idle system keeps
  * its latency); calls made while a run is in flight are gathered and go out together in the
- * next run. Kafka's idempotent producer allows one request in flight per connection, and
- * commits are per group, so merging concurrent calls turns N round trips into one.
+ * next run. Kafka's idempotent producer allows one request in flight per connection, so
+ * merging concurrent publishes turns N round trips into one. (Offset commits have their own
+ * batching: lazy-commits.ts.)
  */
 export function coalesce<T>(run: (items: T[]) => Promise<void>, maxItems = Infinity): (item: T) => Promise<void> {
   let pending: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];

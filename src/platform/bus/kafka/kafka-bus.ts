@@ -29,7 +29,8 @@ import {
 } from './kafka-errors.ts';
 import { readTopic } from './kafka-read.ts';
 import { subscribeKafka } from './kafka-subscription.ts';
-import type { KafkaContext, KafkaLogger } from './kafka-context.ts';
+import type { FetchSettings, KafkaContext, KafkaLogger } from './kafka-context.ts';
+import type { CommitPolicy } from './lazy-commits.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -39,6 +40,13 @@ export interface KafkaBusOptions {
   /** Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise; default 1. */
   replicationFactor?: number;
   log?: KafkaLogger;
+  /** When subscriptions commit offsets: every `intervalMs` (200) or `everyRecords` (1,000) handled records. */
+  commitPolicy?: Partial<CommitPolicy>;
+  /**
+   * Fetch settings of subscriptions. The defaults favour latency (minBytes 1); a larger
+   * minBytes with a short maxWaitTime trades that much latency for fewer fetches at low load.
+   */
+  fetch?: FetchSettings;
 }
 
 type ProducedMessage = { topic: string; key: string; value: string; headers: Record<string, string>; partition: number };
@@ -55,6 +63,8 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     brokers: opts.brokers,
     clientId: opts.clientId,
     log,
+    commitPolicy: opts.commitPolicy,
+    fetch: opts.fetch,
     full: (name) => prefix + name,
     short: (name) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name),
   };

@@ -1,3 +1,12 @@
+import type { CommitPolicy } from './lazy-commits.ts';
+
+export interface FetchSettings {
+  /** How long the broker holds a fetch that has fewer than minBytes (default 500 ms). */
+  maxWaitTime?: number;
+  /** Bytes a fetch waits for, up to maxWaitTime (default 1: answer at the first record, lowest latency). */
+  minBytes?: number;
+}
+
 /** What the Kafka adapter's parts share: connection settings, logger, topic naming. */
 export interface KafkaLogger {
   debug(obj: object, msg?: string): void;
@@ -10,6 +19,10 @@ export interface KafkaContext {
   brokers: string[];
   clientId: string;
   log: KafkaLogger;
+  /** When subscriptions commit offsets (lazy-commits.ts); defaults where unset. */
+  commitPolicy?: Partial<CommitPolicy>;
+  /** Fetch settings of subscriptions, over kafka-subscription.ts's consumerSettings. */
+  fetch?: FetchSettings;
   /** Name on the broker (namespace applied). */
   full(name: string): string;
   /** Name as callers know it (namespace removed). */

@@ -42,3 +42,27 @@ function subscribed(): Counter<'api'> {
   });
   return requests;
 }
+
+export interface RequestWatch {
+  /** Requests per API name since the watch started (or the last reset). */
+  counts(): Record<string, number>;
+  reset(): void;
+  stop(): void;
+}
+
+/** Counts this process's Kafka requests per API from now on, for benches and tests that read them directly. */
+export function watchKafkaRequests(): RequestWatch {
+  let counts: Record<string, number> = {};
+  const start = (message: unknown) => {
+    const name = apiName((message as { apiKey?: unknown }).apiKey);
+    counts[name] = (counts[name] ?? 0) + 1;
+  };
+  connectionsApiChannel.start.subscribe(start);
+  return {
+    counts: () => ({ ...counts }),
+    reset: () => {
+      counts = {};
+    },
+    stop: () => connectionsApiChannel.start.unsubscribe(start),
+  };
+}

@@ -1,8 +1,8 @@
 /**
  * A Kafka consumer group subscription with the Bus semantics: per-partition queues handled
- * sequentially in batches, partitions concurrently, commit after each handled batch (without
- * waiting for it before the next batch), the same batch retried with backoff while `handle`
- * rejects.
+ * sequentially in batches, partitions concurrently, the same batch retried with backoff while
+ * `handle` rejects. Offsets of handled batches are committed lazily (lazy-commits.ts: on a
+ * timer or every N records), and always before the group rebalances and when closing.
  *
  * Rebalances: on every group join the library re-reads the committed offsets of the new
  * assignment and fetches from there. Partitions we lost drop their queue (an in-flight batch
@@ -10,11 +10,11 @@
  * kept keep their queue, and records refetched from before what we already hold are dropped,
  * so a batch is never handled twice by us nor out of order.
  */
-import { Consumer, stringDeserializers } from '@platformatic/kafka';
+import { Consumer, consumerGroupChannel, stringDeserializers } from '@platformatic/kafka';
 import type { Message, MessagesStream } from '@platformatic/kafka';
 import type { InRecord, SubscribeOptions, Subscription } from '../bus.ts';
-import { coalesce } from './coalesce.ts';
 import type { KafkaContext } from './kafka-context.ts';
+import { defaultCommitPolicy, lazyCommits } from './lazy-commits.ts';
 import { KafkaSubscribeFailed, KafkaUnknownTopic, isUnknownTopic, sleep, withTimeout } from './kafka-errors.ts';
 
 type Msg = Message<string, string, string, string>;
@@ -28,6 +28,8 @@ interface Entry {
 
 interface PartitionState {
   topic: string;
+  /** The topic as callers know it (namespace removed). */
+  shortTopic: string;
   partition: number;
   queue: Entry[];
   /** Offset after the last record taken in; older records are refetch duplicates. */
@@ -36,22 +38,15 @@ interface PartitionState {
   epoch: number;
   active: boolean;
   done: Promise<void>;
-  /** The offset commit of the last handled batch, settled (never rejects). */
-  committed: Promise<void>;
-}
-
-interface CommitItem {
-  topic: string;
-  partition: number;
-  offset: bigint;
-  leaderEpoch: number;
 }
 
 /** Fetch and group settings (kafka-bus.bench.ts measures them). */
 export const consumerSettings = {
   // With minBytes=1 the broker answers a fetch as soon as any record arrives, so maxWaitTime
-  // only bounds idle polling; kept low so assignment changes and close are picked up quickly.
-  maxWaitTime: 50,
+  // only bounds idle polling: 500 ms (the Java client's default) is 2 fetches/s per idle
+  // group instead of 20 at 50 ms. Close does not wait for the poll in flight (the stream ends
+  // at once and its connection is closed), and a rebalance waits at most this long for it.
+  maxWaitTime: 500,
   minBytes: 1,
   maxBytes: 8 * 1024 * 1024,
   maxBytesPerPartition: 1024 * 1024,
@@ -72,6 +67,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   const maxBatch = Math.max(1, opts.maxBatch ?? 500);
   const groupId = ctx.full(opts.groupId);
   const topics = opts.topics.map(ctx.full);
+  const settings = { ...consumerSettings, ...ctx.fetch };
   const consumer = new Consumer({
     clientId: `${ctx.clientId}-${opts.groupId}`,
     bootstrapBrokers: ctx.brokers,
@@ -80,7 +76,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     autocommit: false,
     retries: 5,
     retryDelay: 250,
-    ...consumerSettings,
+    ...settings,
   });
   const states = new Map<string, PartitionState>();
   let assigned = new Set<string>();
@@ -90,15 +86,22 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   let stream: Stream | undefined;
   const stop = new AbortController();
 
-  const commit = coalesce<CommitItem>(async (items) => {
-    const last = new Map<string, CommitItem>();
-    for (const i of items) {
-      const key = `${i.topic}:${i.partition}`;
-      const prev = last.get(key);
-      if (!prev || prev.offset < i.offset) last.set(key, i);
-    }
-    await withTimeout(consumer.commit({ offsets: [...last.values()] }), 15_000, `committing offsets of group ${groupId}`);
-  });
+  const commits = lazyCommits(
+    (offsets) => withTimeout(consumer.commit({ offsets }), 15_000, `committing offsets of group ${groupId}`),
+    { ...defaultCommitPolicy, ...ctx.commitPolicy },
+    // Not fatal: the marks stay for the next flush; after a crash the records are redelivered.
+    (err) => log.warn({ err, groupId }, 'kafka offset commit failed; will retry'),
+  );
+
+  // The classic group protocol has no revoke callback before a rejoin. The client starts every
+  // (re)join with this event, synchronously, and sends the OffsetCommit queued here on the
+  // coordinator connection ahead of its JoinGroup, while our generation is still current: so
+  // the partitions' next owners read the offsets we handled instead of redelivering them.
+  const onGroupOperation = (message: unknown) => {
+    const event = message as { client?: unknown; operation?: string };
+    if (event.client === consumer && event.operation === 'joinGroup') void commits.flush();
+  };
+  consumerGroupChannel.start.subscribe(onGroupOperation);
 
   function onJoin(payload: { assignments?: { topic: string; partitions: number[] }[] }): void {
     const next = new Set<string>();
@@ -109,36 +112,55 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
       queued -= st.queue.length;
       st.queue = [];
       st.nextOffset = undefined;
+      commits.forget(st.topic, st.partition);
       log.info({ groupId, topic: st.topic, partition: st.partition }, 'kafka partition revoked');
     }
     assigned = next;
+    lastTopic = undefined;
+    lastPartition = -1;
+    lastState = undefined;
     maybeResume();
   }
   consumer.on('consumer:group:join', onJoin);
 
-  function onData(msg: Msg): void {
+  // A fetch response is emitted record by record, in runs of one partition: remembering the
+  // last partition's state spares a key string and two map lookups per record (they were the
+  // costliest line of the consume path in a CPU profile). Reset whenever the assignment changes.
+  let lastTopic: string | undefined;
+  let lastPartition = -1;
+  let lastState: PartitionState | undefined;
+
+  function stateOf(msg: Msg): PartitionState | undefined {
+    if (msg.partition === lastPartition && msg.topic === lastTopic) return lastState;
     const key = `${msg.topic}:${msg.partition}`;
-    if (closing || !assigned.has(key)) return;
-    let st = states.get(key);
-    if (!st) {
-      st = {
-        topic: msg.topic,
-        partition: msg.partition,
-        queue: [],
-        nextOffset: undefined,
-        epoch: 0,
-        active: false,
-        done: Promise.resolve(),
-        committed: Promise.resolve(),
-      };
-      states.set(key, st);
+    let st: PartitionState | undefined;
+    if (assigned.has(key)) {
+      st = states.get(key);
+      if (!st) {
+        st = newState(msg.topic, msg.partition);
+        states.set(key, st);
+      }
     }
+    lastTopic = msg.topic;
+    lastPartition = msg.partition;
+    lastState = st;
+    return st;
+  }
+
+  function newState(topic: string, partition: number): PartitionState {
+    return { topic, shortTopic: ctx.short(topic), partition, queue: [], nextOffset: undefined, epoch: 0, active: false, done: Promise.resolve() };
+  }
+
+  function onData(msg: Msg): void {
+    if (closing) return;
+    const st = stateOf(msg);
+    if (!st) return;
     if (st.nextOffset !== undefined && msg.offset < st.nextOffset) return;
     st.nextOffset = msg.offset + 1n;
     const headers: Record<string, string> = {};
-    for (const [k, v] of msg.headers) if (typeof k === 'string') headers[k] = v ?? '';
+    if (msg.headers.size > 0) for (const [k, v] of msg.headers) if (typeof k === 'string') headers[k] = v ?? '';
     st.queue.push({
-      record: { topic: ctx.short(msg.topic), partition: msg.partition, offset: msg.offset.toString(), key: msg.key ?? '', value: msg.value ?? '', headers },
+      record: { topic: st.shortTopic, partition: msg.partition, offset: msg.offset.toString(), key: msg.key ?? '', value: msg.value ?? '', headers },
       offset: msg.offset,
       leaderEpoch: msg.leaderEpoch,
     });
@@ -167,8 +189,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
       // Checked and cleared in the same tick as onData's check, so no record is stranded.
       if (closing || st.queue.length === 0) {
         st.active = false;
-        // Close waits on `done`: the last commit must land before the group is left.
-        return st.committed;
+        return;
       }
       const epoch = st.epoch;
       const batch = st.queue.splice(0, maxBatch);
@@ -177,16 +198,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
       const handled = await handleWithRetry(st, epoch, batch);
       if (!handled || st.epoch !== epoch) continue;
       const last = batch[batch.length - 1];
-      // Pipelined: the next batch is handled while this offset commit is in flight (a commit
-      // round trip took ~12 ms on a busy box, in every hop of a saga). Still at least once:
-      // it is requested only after this batch was handled, and the coalesced commits run
-      // one at a time in call order, so a partition's committed offset only moves forward.
-      st.committed = commit({ topic: st.topic, partition: st.partition, offset: last.offset + 1n, leaderEpoch: last.leaderEpoch }).catch(
-        (err: unknown) => {
-          // Not fatal: the records are redelivered from the last commit (here or on the new owner).
-          log.warn({ err, groupId, topic: st.topic, partition: st.partition }, 'kafka offset commit failed');
-        },
-      );
+      commits.handled({ topic: st.topic, partition: st.partition, offset: last.offset + 1n, leaderEpoch: last.leaderEpoch }, batch.length);
     }
   }
 
@@ -208,7 +220,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   }
 
   async function startStream(): Promise<void> {
-    const s = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...consumerSettings });
+    const s = await consumer.consume({ topics, mode: 'committed', fallbackMode: 'earliest', autocommit: false, ...settings });
     stream = s;
     paused = false;
     s.on('data', onData);
@@ -240,6 +252,8 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     await startStream();
   } catch (cause) {
     consumer.removeListener('consumer:group:join', onJoin);
+    consumerGroupChannel.start.unsubscribe(onGroupOperation);
+    commits.stop();
     await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
     if (isUnknownTopic(cause)) throw KafkaUnknownTopic(`cannot subscribe group ${opts.groupId}: unknown topic among ${opts.topics.join(', ')}`, { cause });
     throw KafkaSubscribeFailed(`cannot subscribe group ${opts.groupId} to ${opts.topics.join(', ')}`, { cause });
@@ -267,6 +281,10 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
         } catch (err) {
           log.warn({ err, groupId }, 'kafka handlers still running at close');
         }
+        // Before leaving the group: after the LeaveGroup our generation is gone and a commit fails.
+        await commits.flush();
+        commits.stop();
+        if (commits.pending().size > 0) log.warn({ groupId, pending: Object.fromEntries(commits.pending()) }, 'kafka offsets left uncommitted at close; they will be redelivered');
         try {
           await withTimeout(consumer.close(), CLIENT_CLOSE_TIMEOUT_MS, 'leaving the consumer group');
         } catch (err) {
@@ -274,6 +292,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
           await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
         }
         consumer.removeListener('consumer:group:join', onJoin);
+        consumerGroupChannel.start.unsubscribe(onGroupOperation);
       })();
       return closed;
     },
