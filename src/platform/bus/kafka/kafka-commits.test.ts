@@ -18,7 +18,7 @@ import type { CommitPolicy } from './lazy-commits.ts';
 const opts = { skip: kafkaSkip(), timeout: 120_000 };
 // Nothing is committed by the timer or the count in these tests unless they say so.
 const NEVER: CommitPolicy = { intervalMs: 600_000, everyRecords: 1_000_000_000 };
-const childPath = fileURLToPath(new URL('../../../../test/bus/kafka-lazy-consumer.child.ts', import.meta.url));
+const childPath = fileURLToPath(new URL('../../../../test/support/kafka-lazy-consumer-child.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Setup {
