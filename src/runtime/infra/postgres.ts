@@ -12,13 +12,14 @@ export type PostgresOptions = Readonly<{
   /** Infra cache root; the cluster lives in `<dir>/postgres`. */
   dir: string;
   port: number;
+  walLevel?: 'replica' | 'logical';
   io?: InfraIo;
 }>;
 
 const isRoot = () => process.getuid?.() === 0;
 
 /** Settings written to `orderflow.conf`, which postgresql.conf includes; rewritten on every start. */
-export function postgresSettings(opts: { port: number; socketDir: string }): string {
+export function postgresSettings(opts: { port: number; socketDir: string; walLevel?: 'replica' | 'logical' }): string {
   return [
     `listen_addresses = '127.0.0.1'`,
     `port = ${opts.port}`,
@@ -32,6 +33,8 @@ export function postgresSettings(opts: { port: number; socketDir: string }): str
     'wal_writer_delay = 10ms',
     'max_wal_size = 2GB',
     'log_min_messages = warning',
+    // Debezium (ORDERFLOW_RELAY=debezium) reads the outbox from the WAL through a logical slot.
+    `wal_level = ${opts.walLevel ?? 'replica'}`,
     '',
   ].join('\n');
 }
@@ -161,7 +164,7 @@ async function start(opts: PostgresOptions, io: InfraIo): Promise<InfraState> {
   mkdirSync(p.socketDir, { recursive: true });
   // A unix socket path must fit in about 107 bytes.
   const socketDir = p.socketDir.length <= 90 ? p.socketDir : '/tmp';
-  writeFileSync(p.conf, postgresSettings({ port: opts.port, socketDir }));
+  writeFileSync(p.conf, postgresSettings({ port: opts.port, socketDir, walLevel: opts.walLevel }));
   if (isRoot()) await run('chown', ['-R', 'postgres:postgres', p.socketDir, p.conf]);
 
   const started = Date.now();
