@@ -91,7 +91,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       tracker = await trackCompletions(bus, 'orders.events');
     }
     const mix = await createCatalog(client);
-    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres })];
+    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...infraProcesses({ kafka: !!o.kafka, postgres: !!o.postgres, postgresPort: o.postgres ? Number(new URL(o.postgres.url).port || 5432) : undefined, connect: true })];
     const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress };
 
     if (o.warmupSeconds > 0) {

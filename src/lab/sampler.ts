@@ -94,20 +94,35 @@ function meanMax(xs: number[]) {
 }
 
 /** Kafka and PostgreSQL on this machine, found by their command lines (the dev infra or a system install). */
-export function infraProcesses(want: { kafka: boolean; postgres: boolean }): Watched[] {
+export function infraProcesses(want: { kafka: boolean; postgres: boolean; postgresPort?: number; connect?: boolean }): Watched[] {
   const out: Watched[] = [];
   let kafka: number | undefined;
   let postmaster: number | undefined;
+  let connect: number | undefined;
   for (const entry of safeReaddir('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     const argv = cmdline(pid);
     if (want.kafka && kafka === undefined && argv.includes('kafka.Kafka')) kafka = pid;
-    if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) postmaster = pid;
+    if (want.postgres && postmaster === undefined && /(^|\/)postgres$/.test(argv[0] ?? '') && argv.includes('-D')) {
+      // With two clusters on the machine (one at wal_level=logical for Debezium), the one on the lab's port.
+      if (want.postgresPort === undefined || portOfCluster(argv[argv.indexOf('-D') + 1]) === want.postgresPort) postmaster = pid;
+    }
+    if (want.connect && connect === undefined && argv.some((a) => a.startsWith('org.apache.kafka.connect.cli.'))) connect = pid;
   }
   if (kafka !== undefined) out.push({ name: 'kafka', pids: () => [kafka] });
   if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)] });
+  if (connect !== undefined) out.push({ name: 'connect', pids: () => [connect] });
   return out;
+}
+
+/** The port in a data directory's postmaster.pid (its fourth line). */
+function portOfCluster(dataDir: string | undefined): number | undefined {
+  try {
+    return Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[3]);
+  } catch {
+    return undefined;
+  }
 }
 
 function cmdline(pid: number): string[] {
