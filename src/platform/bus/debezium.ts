@@ -16,6 +16,7 @@ import { defineError } from '../errors.ts';
 export const ConnectFailed = defineError('PLT_ERR_CONNECT', 500);
 
 const PUBLICATION = 'orderflow_outbox';
+const POLL_INTERVAL_MS = 5;
 
 export interface OutboxConnectorTarget {
   connectUrl: string;
@@ -24,6 +25,8 @@ export interface OutboxConnectorTarget {
   database: string;
   /** Kafka topics are `<namespace>.<topic>` when set, as the Kafka bus names them. */
   namespace?: string;
+  /** Debezium's poll.interval.ms; see outboxConnectorConfig. */
+  pollIntervalMs?: number;
 }
 
 /** The connector's config: capture public.outbox only, from now on, routed by the outbox event router. */
@@ -49,7 +52,7 @@ export function outboxConnectorConfig(t: OutboxConnectorTarget): Record<string, 
     // Rows are deleted right after their insert: no tombstone for those deletes.
     'tombstones.on.delete': 'false',
     // Debezium sleeps this long whenever its queue is empty: the default 500 ms would be the relay's latency.
-    'poll.interval.ms': '5',
+    'poll.interval.ms': String(t.pollIntervalMs ?? POLL_INTERVAL_MS),
     'max.batch.size': '2048',
     transforms: 'outbox',
     'transforms.outbox.type': 'io.debezium.transforms.outbox.EventRouter',
