@@ -16,7 +16,8 @@ import { defineError } from '../errors.ts';
 export const ConnectFailed = defineError('PLT_ERR_CONNECT', 500);
 
 const PUBLICATION = 'orderflow_outbox';
-const POLL_INTERVAL_MS = 5;
+// Measured with 4 idle connectors: 5 ms costs 51 % of a core and 13 ms a hop (p50), 20 ms 17.5 %, 50 ms 11 % and 57 ms, 100 ms 6 % and 106 ms.
+const POLL_INTERVAL_MS = 20;
 
 export interface OutboxConnectorTarget {
   connectUrl: string;
@@ -51,7 +52,7 @@ export function outboxConnectorConfig(t: OutboxConnectorTarget): Record<string, 
     'snapshot.mode': 'no_data',
     // Rows are deleted right after their insert: no tombstone for those deletes.
     'tombstones.on.delete': 'false',
-    // Debezium sleeps this long whenever its queue is empty: the default 500 ms would be the relay's latency.
+    // Debezium sleeps this long whenever its queue is empty: the default 500 ms would be the relay's latency per hop.
     'poll.interval.ms': String(t.pollIntervalMs ?? POLL_INTERVAL_MS),
     'max.batch.size': '2048',
     transforms: 'outbox',
