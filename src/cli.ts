@@ -22,7 +22,7 @@ const USAGE = `usage: orderflow <command> [options]
         --distributed  both
         --service-ports  first of the four internal ports (orders, inventory, payments, shipping); 0 picks free ones
         --no-seed      start with an empty catalog
-  infra kafka|postgres|all [start|stop|status]
+  infra kafka|postgres|connect|all [start|stop|status]
         Local Kafka and PostgreSQL for development and CI.
   dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
         List the dead letters of a topic, or publish them back to it.

@@ -36,6 +36,8 @@ export interface ArchRunOptions {
   faultTiming: FaultTiming;
   kafka?: { brokers: string };
   postgres?: { url: string };
+  /** The Kafka Connect worker relaying the outbox (ORDERFLOW_RELAY=debezium), whose CPU is the system's too. */
+  connectUrl?: string;
   partitions: number;
   progress: Progress;
   /** Where to say what happens (stderr). */
@@ -93,7 +95,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       tracker = await trackCompletions(bus, 'orders.events');
     }
     const mix = await createCatalog(client);
-    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url }))];
+    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url, connectUrl: o.connectUrl }))];
     if (o.postgres) {
       const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
       pgStats = await openPgStats(o.postgres.url, databases);

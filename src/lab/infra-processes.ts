@@ -3,13 +3,14 @@
  * for their CPU. The box may run other brokers and clusters (another checkout's, a CDC
  * setup's), so each is found by what the run connects to, not by its command line alone:
  * the broker is the kafka.Kafka process that listens on the first broker's port; the
- * PostgreSQL server is the parent of a backend the lab opens (SELECT pg_backend_pid()).
+ * PostgreSQL server is the parent of a backend the lab opens (SELECT pg_backend_pid());
+ * the Kafka Connect worker (the Debezium relay) is the one listening on CONNECT_URL's port.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import pg from 'pg';
 import type { Watched } from './sampler.ts';
 
-export async function infraProcesses(want: { kafkaBrokers?: string; postgresUrl?: string }): Promise<Watched[]> {
+export async function infraProcesses(want: { kafkaBrokers?: string; postgresUrl?: string; connectUrl?: string }): Promise<Watched[]> {
   const out: Watched[] = [];
   if (want.kafkaBrokers) {
     const kafka = kafkaBroker(want.kafkaBrokers);
@@ -19,14 +20,22 @@ export async function infraProcesses(want: { kafkaBrokers?: string; postgresUrl?
     const postmaster = await postmasterOf(want.postgresUrl);
     if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)], reapsChildren: true });
   }
+  if (want.connectUrl) {
+    const connect = listeningJvm(Number(new URL(want.connectUrl).port), 'org.apache.kafka.connect.cli.');
+    if (connect !== undefined) out.push({ name: 'connect', pids: () => [connect] });
+  }
   return out;
 }
 
 /** The kafka.Kafka process listening on the port of the first of `brokers` (host:port,…). */
 export function kafkaBroker(brokers: string): number | undefined {
-  const port = Number(brokers.split(',')[0].trim().split(':').at(-1));
+  return listeningJvm(Number(brokers.split(',')[0].trim().split(':').at(-1)), 'kafka.Kafka');
+}
+
+/** The Java process whose command line has an argument starting with `mainClass` and that listens on `port`. */
+function listeningJvm(port: number, mainClass: string): number | undefined {
   const inodes = listeningInodes(port);
-  const candidates = pids().filter((pid) => cmdline(pid).includes('kafka.Kafka'));
+  const candidates = pids().filter((pid) => cmdline(pid).some((a) => a.startsWith(mainClass)));
   return candidates.find((pid) => ownsSocket(pid, inodes));
 }
 

@@ -96,6 +96,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
     faultTiming: timing,
     kafka: v.kafka || v.distributed ? { brokers: runtime.kafkaBrokers } : undefined,
     postgres: v.postgres || v.distributed ? { url: runtime.databaseUrl } : undefined,
+    connectUrl: v.kafka || v.distributed ? runtime.debeziumConnectUrl : undefined,
     partitions: positive('partitions', v.partitions, 8),
     out: v.out!,
     verbose: v.verbose!,

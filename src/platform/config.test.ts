@@ -29,3 +29,14 @@ test('a service listens on its default port unless PORT says otherwise, and refu
   assert.throws(() => loadServiceConfig({ PORT: 'http' }, 8083), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
   assert.throws(() => loadServiceConfig({ PORT: '70000' }, 8083), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
 });
+
+test('the outbox relay is in-process by default; Debezium needs Kafka, PostgreSQL and Kafka Connect', () => {
+  assert.equal(loadPlatformConfig({}).relay, 'inprocess');
+  const distributed = { ORDERFLOW_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092', ORDERFLOW_STORE: 'postgres', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' };
+  const c = loadPlatformConfig({ ...distributed, ORDERFLOW_RELAY: 'debezium', CONNECT_URL: 'http://127.0.0.1:18083' });
+  assert.equal(c.relay, 'debezium');
+  assert.equal(c.connectUrl, 'http://127.0.0.1:18083');
+  for (const env of [{ ...distributed, ORDERFLOW_RELAY: 'debezium' }, { ORDERFLOW_RELAY: 'debezium', CONNECT_URL: 'http://x' }, { ...distributed, ORDERFLOW_RELAY: 'kafka-connect' }]) {
+    assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
+  }
+});

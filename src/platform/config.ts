@@ -26,6 +26,12 @@ export interface PlatformConfig {
   partitions: number;
   replicationFactor: number;
   logLevel: string;
+  /**
+   * Who publishes the outbox: inprocess, each service's own relay; debezium, a Debezium
+   * connector per service database on Kafka Connect at connectUrl, reading the WAL.
+   */
+  relay: 'inprocess' | 'debezium';
+  connectUrl?: string;
   /** ORDERFLOW_FAULTS=1 opens the fault-injection endpoint (the lab's added latency); off by default. */
   faultInjection: boolean;
 }
@@ -50,6 +56,10 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
   const kafkaBrokers = (env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (bus === 'kafka' && kafkaBrokers.length === 0) throw ConfigError('ORDERFLOW_BUS=kafka needs KAFKA_BROKERS (e.g. 127.0.0.1:9092)');
   if (store === 'postgres' && !env.DATABASE_URL) throw ConfigError('ORDERFLOW_STORE=postgres needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
+  const relay = oneOf('ORDERFLOW_RELAY', env.ORDERFLOW_RELAY ?? 'inprocess', ['inprocess', 'debezium'] as const);
+  if (relay === 'debezium' && (bus !== 'kafka' || store !== 'postgres' || !env.CONNECT_URL)) {
+    throw ConfigError('ORDERFLOW_RELAY=debezium needs ORDERFLOW_BUS=kafka, ORDERFLOW_STORE=postgres and CONNECT_URL (npm run infra:connect)');
+  }
   const namespace = env.ORDERFLOW_NAMESPACE ?? 'orderflow';
   if (!/^[a-z][a-z0-9_]{0,40}$/.test(namespace)) throw ConfigError(`ORDERFLOW_NAMESPACE must match [a-z][a-z0-9_]*; got "${namespace}"`);
   return Object.freeze({
@@ -64,6 +74,8 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     replicationFactor: positiveInt('ORDERFLOW_REPLICATION_FACTOR', env.ORDERFLOW_REPLICATION_FACTOR ?? '1'),
     logLevel: env.LOG_LEVEL ?? 'info',
     faultInjection: env.ORDERFLOW_FAULTS === '1',
+    relay,
+    connectUrl: env.CONNECT_URL || undefined,
   });
 }
 

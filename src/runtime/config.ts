@@ -9,12 +9,15 @@ export interface RuntimeConfig {
   kafkaBrokers: string;
   /** Server for --postgres when DATABASE_URL is not set. */
   databaseUrl: string;
+  /** Kafka Connect's REST API when ORDERFLOW_RELAY=debezium (CONNECT_URL), else undefined. */
+  debeziumConnectUrl?: string;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
   return Object.freeze({
     kafkaBrokers: env.KAFKA_BROKERS || '127.0.0.1:9092',
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+    debeziumConnectUrl: env.ORDERFLOW_RELAY === 'debezium' ? env.CONNECT_URL || undefined : undefined,
   });
 }
 

@@ -7,6 +7,9 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { defineError } from '#platform/errors.ts';
+import { loadPlatformConfig } from '#platform/config.ts';
+import { serviceDatabaseName } from '#platform/db/open.ts';
+import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
 import { createSupervisor, freePort, type Stdio } from './supervisor.ts';
 
@@ -82,15 +85,22 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   };
 
   const supervisor = createSupervisor({ restart: opts.restart, log: opts.log, stdio: opts.stdio, startTimeoutMs: opts.startTimeoutMs });
+  const connectors = outboxConnectors(base);
+  const removeConnectors = async () => {
+    for (const c of connectors) await removeOutboxConnector(c).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
+  };
   try {
     for (const wave of startWaves) {
       const started = await Promise.allSettled(wave.map((name) =>
         supervisor.start({ name, script: mainOf(name), env: { ...base, PORT: String(ports[name]) }, healthUrl: `${urls[name]}/health` })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
+      // The services have created their databases and outbox tables: capture them before anyone takes a request.
+      if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
   } catch (err) {
     await supervisor.stop();
+    await removeConnectors();
     throw err;
   }
 
@@ -105,10 +115,24 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name) => supervisor.restarts(name),
     stop() {
-      stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop());
+      // The connectors go last: their slots would keep the databases' WAL forever.
+      stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(removeConnectors);
       return stopping;
     },
   };
+}
+
+/** With ORDERFLOW_RELAY=debezium, a connector per service database; none otherwise. */
+function outboxConnectors(env: Record<string, string>): OutboxConnectorTarget[] {
+  // Other deployments are not validated here: their services report their own settings' mistakes.
+  if (env.ORDERFLOW_RELAY !== 'debezium') return [];
+  const platform = loadPlatformConfig(env);
+  return serviceNames.filter((n) => n !== 'gateway').map((n) => ({
+    connectUrl: platform.connectUrl!,
+    databaseUrl: platform.databaseUrl!,
+    database: serviceDatabaseName(platform.namespace, n),
+    namespace: platform.namespace,
+  }));
 }
 
 async function setLatency(url: string, name: string, ms: number): Promise<void> {

@@ -44,9 +44,18 @@ export const outboxMigrations: Migration[] = [
         );`,
     },
   },
+  {
+    // Debezium's outbox event router copies columns, not JSON fields, into record headers.
+    id: 'platform-0002-outbox-header-columns',
+    sql: `
+      ALTER TABLE outbox ADD COLUMN type TEXT;
+      ALTER TABLE outbox ADD COLUMN traceparent TEXT;
+      ALTER TABLE outbox ADD COLUMN correlation_id TEXT;
+      ALTER TABLE outbox ADD COLUMN causation_id TEXT;`,
+  },
 ];
 
-const COLUMNS = 6;
+const COLUMNS = 10;
 
 /**
  * Splits `n` rows into power-of-two chunks (at most `max`), so that multi-row statements
@@ -71,9 +80,10 @@ function insertStatement(rows: number): string {
     const tuples: string[] = [];
     for (let r = 0; r < rows; r++) {
       const b = r * COLUMNS;
-      tuples.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6})`);
+      const ps = Array.from({ length: COLUMNS }, (_, c) => `$${b + c + 1}`);
+      tuples.push(`(${ps.join(', ')})`);
     }
-    sql = `INSERT INTO outbox (id, topic, key, value, headers, created_at) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`;
+    sql = `INSERT INTO outbox (id, topic, key, value, headers, created_at, type, traceparent, correlation_id, causation_id) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`;
     insertSql.set(rows, sql);
   }
   return sql;
@@ -121,9 +131,27 @@ export async function appendToOutbox(tx: Sql, items: Array<{ topic: string; mess
       params[b + 3] = rec.value;
       params[b + 4] = headers;
       params[b + 5] = now;
-      entries.push({ id: message.id, record: rec });
+      params[b + 6] = message.type;
+      params[b + 7] = message.headers.traceparent ?? null;
+      params[b + 8] = message.headers.correlationId ?? null;
+      params[b + 9] = message.headers.causationId ?? null;
+      if (!walRelay) entries.push({ id: message.id, record: rec });
     }
     await tx.execute(insertStatement(size), params);
     at += size;
   }
+  // Debezium's pattern: the WAL keeps the insert for the connector, the table stays empty.
+  if (walRelay) await tx.execute(DELETE_APPENDED, [items.map((i) => i.message.id)]);
+}
+
+const DELETE_APPENDED = 'DELETE FROM outbox WHERE id = ANY($1::text[])';
+let walRelay = false;
+
+/**
+ * With ORDERFLOW_RELAY=debezium the rows are published from PostgreSQL's WAL, not by this
+ * process: an append deletes its rows in its own transaction, and no entry is kept for an
+ * in-process relay. One service per process, so this is a process-wide setting.
+ */
+export function publishOutboxFromWal(on: boolean): void {
+  walRelay = on;
 }

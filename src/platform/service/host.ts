@@ -16,7 +16,7 @@ import { startConsumer, inboxMigrations, type Consumer, type MessageHandler } fr
 import type { Envelope } from '../bus/envelope.ts';
 import { countKafkaRequests } from '../bus/kafka/kafka-requests.ts';
 import { openBus } from '../bus/open.ts';
-import { outboxMigrations } from '../bus/outbox.ts';
+import { outboxMigrations, publishOutboxFromWal } from '../bus/outbox.ts';
 import { startOutboxRelay, type OutboxRelay } from '../bus/outbox-relay.ts';
 import type { PlatformConfig } from '../config.ts';
 import type { Db, Migration } from '../db/db.ts';
@@ -73,7 +73,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   const bus = await openBus(platform, `${opts.name}-${randomUUID().slice(0, 8)}`, log);
   const specs: TopicSpec[] = opts.topics.map((name) => ({ name, partitions: platform.partitions, replicationFactor: platform.replicationFactor }));
   await bus.ensureTopics(specs);
-  const relay = startOutboxRelay({ db, bus, log });
+  // With Debezium the outbox is published from the WAL by a connector the system registered.
+  publishOutboxFromWal(platform.relay === 'debezium');
+  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus, log });
   const consumers: Consumer[] = [];
   const closers: Array<() => Promise<void>> = [];
   let closing: Promise<void> | undefined;
@@ -124,6 +126,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   };
   return host;
 }
+
+/** This process publishes nothing itself: flush cannot know when Debezium has published. */
+const walRelay: OutboxRelay = { wake() {}, flush: async () => {}, close: async () => {} };
 
 /**
  * The bus as the consumers see it: each delivered batch is timed (the injected latency

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { loadInfraConfig } from './config.ts';
 import { kafkaPaths, kafkaPom, kafkaServerProperties } from './kafka.ts';
 import { databaseUrl, findPgBin, postgresSettings } from './postgres.ts';
+import { connectPaths, connectPom, connectWorkerProperties, DEBEZIUM_VERSION } from './connect.ts';
 import { infraCommand } from './cli.ts';
 import { portOpen } from './processes.ts';
 import { isOrderflowError } from '#platform/errors.ts';
@@ -66,6 +67,26 @@ test('the PostgreSQL settings preload pg_stat_statements when the package ships 
   assert.match(s, /^pg_stat_statements\.track_utility = on$/m);
 });
 
+test('the PostgreSQL WAL level is replica unless logical is asked for (Debezium)', () => {
+  assert.match(postgresSettings({ port: 1, socketDir: '/s' }), /^wal_level = replica$/m);
+  assert.match(postgresSettings({ port: 1, socketDir: '/s', walLevel: 'logical' }), /^wal_level = logical$/m);
+  assert.equal(loadInfraConfig({ ORDERFLOW_PG_WAL_LEVEL: 'logical' }).pgWalLevel, 'logical');
+  assert.throws(() => loadInfraConfig({ ORDERFLOW_PG_WAL_LEVEL: 'minimal' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+});
+
+test('the Connect worker listens on loopback and passes keys, values and headers through as strings', () => {
+  const p = props(connectWorkerProperties({ port: 18083, kafkaBrokers: '127.0.0.1:9092', offsets: '/c/connect/offsets-18083.dat' }));
+  assert.equal(p['listeners'], 'http://127.0.0.1:18083');
+  assert.equal(p['bootstrap.servers'], '127.0.0.1:9092');
+  assert.equal(p['key.converter'], 'org.apache.kafka.connect.storage.StringConverter');
+  assert.equal(p['value.converter'], 'org.apache.kafka.connect.storage.StringConverter');
+  assert.equal(p['offset.storage.file.filename'], '/c/connect/offsets-18083.dat');
+  assert.equal(connectPaths('/c', 18083).libs, '/c/connect/libs');
+  const pom = connectPom();
+  assert.match(pom, /<artifactId>connect-runtime<\/artifactId><version>4\.1\.1<\/version>/);
+  assert.match(pom, new RegExp(`<artifactId>debezium-connector-postgres</artifactId><version>${DEBEZIUM_VERSION}</version>`));
+});
+
 test('the newest installed PostgreSQL is chosen', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'pgbin-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
@@ -84,7 +105,9 @@ test('the config defaults to the standard ports and a cache in the repo', () => 
   assert.equal(c.pgPort, 5432);
   assert.match(c.dir, /\.infra$/);
   const o = loadInfraConfig({ ORDERFLOW_INFRA_DIR: '/tmp/x', ORDERFLOW_KAFKA_PORT: '19092', ORDERFLOW_PG_PORT: '15432' });
-  assert.deepEqual({ ...o }, { dir: '/tmp/x', kafkaPort: 19092, pgPort: 15432 });
+  assert.deepEqual({ dir: o.dir, kafkaPort: o.kafkaPort, pgPort: o.pgPort }, { dir: '/tmp/x', kafkaPort: 19092, pgPort: 15432 });
+  assert.equal(o.kafkaBrokers, '127.0.0.1:19092');
+  assert.equal(c.connectPort, 18083);
 });
 
 test('the config refuses a port that is not a number', () => {
@@ -97,6 +120,7 @@ test('the infra command shows its usage and exits 2 on a wrong word', async () =
   const io = { say: (l: string) => void said.push(l), emit: () => assert.fail('nothing goes to stdout') };
   assert.equal(await infraCommand(['redis'], io), 2);
   assert.equal(await infraCommand(['kafka', 'restart'], io), 2);
+  assert.equal(await infraCommand(['connect', 'restart'], io), 2);
   assert.equal(await infraCommand([], io), 2);
   assert.match(said.join('\n'), /usage: orderflow infra/);
 });

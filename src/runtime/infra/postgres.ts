@@ -12,6 +12,7 @@ export type PostgresOptions = Readonly<{
   /** Infra cache root; the cluster lives in `<dir>/postgres`. */
   dir: string;
   port: number;
+  walLevel?: 'replica' | 'logical';
   io?: InfraIo;
 }>;
 
@@ -22,7 +23,7 @@ const isRoot = () => process.getuid?.() === 0;
  * start. With `statementStats` (the package ships pg_stat_statements) the server counts
  * every statement it runs, BEGIN and COMMIT included, which the lab reads per order.
  */
-export function postgresSettings(opts: { port: number; socketDir: string; statementStats?: boolean }): string {
+export function postgresSettings(opts: { port: number; socketDir: string; statementStats?: boolean; walLevel?: 'replica' | 'logical' }): string {
   const statements = opts.statementStats
     ? ["shared_preload_libraries = 'pg_stat_statements'", 'pg_stat_statements.max = 10000', 'pg_stat_statements.track_utility = on']
     : [];
@@ -40,6 +41,8 @@ export function postgresSettings(opts: { port: number; socketDir: string; statem
     'max_wal_size = 2GB',
     'log_min_messages = warning',
     ...statements,
+    // Debezium (ORDERFLOW_RELAY=debezium) reads the outbox from the WAL through a logical slot.
+    `wal_level = ${opts.walLevel ?? 'replica'}`,
     '',
   ].join('\n');
 }
@@ -170,7 +173,7 @@ async function start(opts: PostgresOptions, io: InfraIo): Promise<InfraState> {
   // A unix socket path must fit in about 107 bytes.
   const socketDir = p.socketDir.length <= 90 ? p.socketDir : '/tmp';
   const statementStats = existsSync(join(bin, '..', 'lib', 'pg_stat_statements.so'));
-  writeFileSync(p.conf, postgresSettings({ port: opts.port, socketDir, statementStats }));
+  writeFileSync(p.conf, postgresSettings({ port: opts.port, socketDir, statementStats, walLevel: opts.walLevel }));
   if (isRoot()) await run('chown', ['-R', 'postgres:postgres', p.socketDir, p.conf]);
 
   const started = Date.now();

@@ -1,0 +1,241 @@
+/**
+ * A Kafka Connect worker with Debezium's PostgreSQL connector, for the Debezium outbox relay
+ * (ORDERFLOW_RELAY=debezium). Built from Maven Central jars like the broker.
+ *
+ * Standalone mode with a file offset store, not distributed mode: one worker is all a
+ * machine runs, it starts without creating and waiting for three internal topics, and the
+ * connectors are registered over REST by whoever starts the system and removed when it
+ * stops, so the worker needs no durable config store. The offsets file keeps each
+ * connector's WAL position across a worker restart.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { KAFKA_VERSION, LOG4J_VERSION, SLF4J_VERSION } from './kafka.ts';
+import {
+  cmdline, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, terminate, waitFor,
+  type InfraIo, type InfraState,
+} from './processes.ts';
+
+// 3.7.0.Final resolves whole from Maven Central (3.7.1.Final is served in part).
+export const DEBEZIUM_VERSION = '3.7.0.Final';
+const MAIN = 'org.apache.kafka.connect.cli.ConnectStandalone';
+
+export type ConnectOptions = Readonly<{
+  /** Infra cache root; Connect lives in `<dir>/connect`. */
+  dir: string;
+  port: number;
+  kafkaBrokers: string;
+  io?: InfraIo;
+  startTimeoutMs?: number;
+}>;
+
+export function connectPaths(dir: string, port: number) {
+  const home = join(dir, 'connect');
+  return {
+    home,
+    pom: join(home, 'pom.xml'),
+    libs: join(home, 'libs'),
+    props: join(home, `worker-${port}.properties`),
+    log4j: join(home, 'log4j2.properties'),
+    offsets: join(home, `offsets-${port}.dat`),
+    pidFile: join(home, 'connect.pid'),
+    logFile: join(home, 'connect.log'),
+  };
+}
+
+export function connectPom(): string {
+  const dep = (g: string, a: string, v: string) =>
+    `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>orderflow</groupId><artifactId>connect-runtime</artifactId><version>1</version>
+  <dependencies>
+${dep('org.apache.kafka', 'connect-runtime', KAFKA_VERSION)}
+${dep('io.debezium', 'debezium-connector-postgres', DEBEZIUM_VERSION)}
+${dep('org.apache.logging.log4j', 'log4j-core', LOG4J_VERSION)}
+${dep('org.apache.logging.log4j', 'log4j-slf4j2-impl', LOG4J_VERSION)}
+${dep('org.slf4j', 'slf4j-api', SLF4J_VERSION)}
+  </dependencies>
+</project>
+`;
+}
+
+/**
+ * The worker: REST on 127.0.0.1:`port`; keys, values and headers as plain strings, so the
+ * outbox row's key and envelope JSON reach Kafka byte for byte as the in-process relay sends them.
+ */
+export function connectWorkerProperties(opts: { port: number; kafkaBrokers: string; offsets: string }): string {
+  return [
+    `bootstrap.servers=${opts.kafkaBrokers}`,
+    `listeners=http://127.0.0.1:${opts.port}`,
+    'rest.advertised.host.name=127.0.0.1',
+    `rest.advertised.port=${opts.port}`,
+    'key.converter=org.apache.kafka.connect.storage.StringConverter',
+    'value.converter=org.apache.kafka.connect.storage.StringConverter',
+    'header.converter=org.apache.kafka.connect.storage.SimpleHeaderConverter',
+    `offset.storage.file.filename=${opts.offsets}`,
+    // The connector confirms its WAL position to PostgreSQL when offsets are flushed: this bounds the WAL a slot retains.
+    'offset.flush.interval.ms=1000',
+    'task.shutdown.graceful.timeout.ms=5000',
+    '',
+  ].join('\n');
+}
+
+const LOG4J2 = `status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.out.ref = STDOUT
+logger.connect.name = org.apache.kafka.connect.runtime.rest
+logger.connect.level = warn
+logger.debezium.name = io.debezium
+logger.debezium.level = info
+`;
+
+function settings(port: number): Record<string, string> {
+  return { CONNECT_URL: `http://127.0.0.1:${port}` };
+}
+
+function emitAll(io: InfraIo, env: Record<string, string>): void {
+  for (const [k, v] of Object.entries(env)) io.emit(`${k}=${v}`);
+}
+
+/** True when a Connect worker answers GET / on `port` (its version document). */
+export async function connectAnswers(port: number, timeoutMs = 3000): Promise<boolean> {
+  try {
+    const res = await request(`http://127.0.0.1:${port}/`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const body = (await res.body.json().catch(() => ({}))) as { version?: unknown };
+    return res.statusCode === 200 && typeof body.version === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function ownPid(p: ReturnType<typeof connectPaths>): number | undefined {
+  const pid = readPid(p.pidFile);
+  if (pid === undefined || !pidAlive(pid)) return undefined;
+  const cmd = cmdline(pid);
+  return cmd === '' || cmd.includes(MAIN) ? pid : undefined;
+}
+
+function portOf(props: string): number | undefined {
+  try {
+    const m = /^listeners=http:\/\/[^:]+:(\d+)/m.exec(readFileSync(props, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function fetchJars(p: ReturnType<typeof connectPaths>, io: InfraIo): Promise<void> {
+  const pom = connectPom();
+  const same = existsSync(p.pom) && readFileSync(p.pom, 'utf8') === pom;
+  if (same && existsSync(join(p.libs, `debezium-connector-postgres-${DEBEZIUM_VERSION}.jar`))) return;
+  const started = Date.now();
+  io.say(`connect: fetching Kafka Connect ${KAFKA_VERSION} and Debezium ${DEBEZIUM_VERSION} jars from Maven Central into ${p.libs}`);
+  writeFileSync(p.pom, pom);
+  const tmp = `${p.libs}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', p.pom, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: p.home, capture: true });
+  rmSync(p.libs, { recursive: true, force: true });
+  renameSync(tmp, p.libs);
+  io.say(`connect: jars fetched in ${seconds(started)}`);
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function start(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
+  const p = connectPaths(opts.dir, opts.port);
+  const running = ownPid(p);
+  if (running !== undefined) {
+    const port = portOf(p.props) ?? opts.port;
+    io.say(`connect: already running (pid ${running}) on port ${port}`);
+    emitAll(io, settings(port));
+    return { running: true, owned: true, env: settings(port) };
+  }
+  if (await portOpen(opts.port)) {
+    if (await connectAnswers(opts.port)) {
+      io.say(`connect: a worker not started by this command already answers on 127.0.0.1:${opts.port}; using it`);
+      emitAll(io, settings(opts.port));
+      return { running: true, owned: false, env: settings(opts.port) };
+    }
+    throw InfraError(`connect: port ${opts.port} is taken by something that is not Kafka Connect; set ORDERFLOW_CONNECT_PORT`);
+  }
+  mkdirSync(p.home, { recursive: true });
+  await fetchJars(p, io);
+  writeFileSync(p.props, connectWorkerProperties({ port: opts.port, kafkaBrokers: opts.kafkaBrokers, offsets: p.offsets }));
+  writeFileSync(p.log4j, LOG4J2);
+
+  const started = Date.now();
+  const log = openSync(p.logFile, 'a');
+  const args = ['-Xms256m', '-Xmx1g', `-Dlog4j2.configurationFile=${p.log4j}`, '-cp', join(p.libs, '*'), MAIN, p.props];
+  const child = spawn('java', args, { cwd: p.home, detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  child.unref();
+  if (child.pid === undefined) throw InfraError('connect: could not start java', { cause: spawnError });
+  const pid = child.pid;
+  writeFileSync(p.pidFile, `${pid}\n`);
+  io.say(`connect: started pid ${pid}, log ${p.logFile}; waiting for 127.0.0.1:${opts.port}`);
+  const gone = () => (pidAlive(pid) ? undefined : `connect: the worker exited during startup; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
+  const ready = await waitFor(() => connectAnswers(opts.port), { timeoutMs: opts.startTimeoutMs ?? 90_000, intervalMs: 500, abort: gone }).catch((err) => {
+    rmSync(p.pidFile, { force: true });
+    throw err;
+  });
+  if (!ready) {
+    await terminate(pid, 5000, io.say, 'connect');
+    rmSync(p.pidFile, { force: true });
+    throw InfraError(`connect: no answer on 127.0.0.1:${opts.port} within ${seconds(started)}; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
+  }
+  io.say(`connect: ready on 127.0.0.1:${opts.port} in ${seconds(started)}`);
+  emitAll(io, settings(opts.port));
+  return { running: true, owned: true, env: settings(opts.port) };
+}
+
+async function stop(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
+  const p = connectPaths(opts.dir, opts.port);
+  const pid = ownPid(p);
+  if (pid === undefined) {
+    rmSync(p.pidFile, { force: true });
+    io.say('connect: not running (no live worker started by this command)');
+    return { running: false, owned: false, env: {} };
+  }
+  const started = Date.now();
+  await terminate(pid, 20_000, io.say, 'connect');
+  rmSync(p.pidFile, { force: true });
+  io.say(`connect: stopped pid ${pid} in ${seconds(started)}`);
+  return { running: false, owned: true, env: {} };
+}
+
+async function status(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
+  const p = connectPaths(opts.dir, opts.port);
+  const pid = ownPid(p);
+  const port = pid !== undefined ? (portOf(p.props) ?? opts.port) : opts.port;
+  const answers = await connectAnswers(port);
+  if (pid !== undefined || answers) {
+    io.say(`connect: ${pid !== undefined ? `running, pid ${pid}` : 'a worker not started by this command answers'}, 127.0.0.1:${port}${answers ? '' : ' (not answering yet)'}`);
+    emitAll(io, settings(port));
+    return { running: answers, owned: pid !== undefined, env: settings(port) };
+  }
+  io.say('connect: stopped');
+  return { running: false, owned: false, env: {} };
+}
+
+/** Starts, stops or reports the local Connect worker; settings go to `io.emit` as `CONNECT_URL=...`. */
+export async function connectInfra(action: 'start' | 'stop' | 'status', opts: ConnectOptions): Promise<InfraState> {
+  const io = opts.io ?? stdIo;
+  if (action === 'start') return start(opts, io);
+  if (action === 'stop') return stop(opts, io);
+  return status(opts, io);
+}
