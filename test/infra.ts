@@ -7,33 +7,38 @@ import type { TestContext } from 'node:test';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
 
-function need(name: string, what: string): { value?: string; skip?: string } {
+function need(name: string, what: string, command: string): { value?: string; skip?: string } {
   const value = process.env[name];
   if (value) return { value };
-  if (required) throw new Error(`${name} is not set but ORDERFLOW_REQUIRE_INFRA=1: start ${what} (npm run infra:${what === 'Kafka' ? 'kafka' : 'postgres'}) and export ${name}`);
-  return { skip: `${name} not set: start ${what} with npm run infra:${what === 'Kafka' ? 'kafka' : 'postgres'} and export ${name} to run this test` };
+  return absent(`${name} is not set: start ${what} (npm run infra:${command}) and export ${name}`);
+}
+
+/** A skip reason, or, under ORDERFLOW_REQUIRE_INFRA=1, a failure. */
+function absent(why: string): { skip: string } {
+  if (required) throw new Error(`${why} (ORDERFLOW_REQUIRE_INFRA=1: required)`);
+  return { skip: `${why} to run this test` };
 }
 
 /** For `describe`/`test` options: `{ skip: kafkaSkip() }` skips when Kafka is absent (fails under CI). */
-export const kafkaSkip = (): string | undefined => need('KAFKA_BROKERS', 'Kafka').skip;
-export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'PostgreSQL').skip;
+export const kafkaSkip = (): string | undefined => need('KAFKA_BROKERS', 'Kafka', 'kafka').skip;
+export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'PostgreSQL', 'postgres').skip;
 
-/**
- * Kafka Connect with Debezium (npm run infra:connect) is optional even under CI: the
- * Debezium relay tests skip without CONNECT_URL.
- */
-export const connectSkip = (): string | undefined =>
-  process.env.CONNECT_URL ? undefined : 'CONNECT_URL not set: start Kafka Connect with npm run infra:connect and export CONNECT_URL to run this test';
+/** Kafka Connect with Debezium (npm run infra:connect), for the Debezium relay's tests; required under CI too. */
+export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka Connect', 'connect').skip;
+
+/** For the Debezium relay: the server must decode its WAL logically (skips, or fails under CI, when not). */
+export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
+  walLevel === 'logical' ? undefined : absent(`DATABASE_URL's server is at wal_level=${walLevel ?? 'unknown'}: start it with ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres`).skip;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
-  const r = need('KAFKA_BROKERS', 'Kafka');
+  const r = need('KAFKA_BROKERS', 'Kafka', 'kafka');
   if (r.skip) t.skip(r.skip);
   return r.value?.split(',').map((s) => s.trim());
 }
 
 export function databaseUrl(t: TestContext): string | undefined {
-  const r = need('DATABASE_URL', 'PostgreSQL');
+  const r = need('DATABASE_URL', 'PostgreSQL', 'postgres');
   if (r.skip) t.skip(r.skip);
   return r.value;
 }

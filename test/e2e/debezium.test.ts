@@ -13,7 +13,7 @@ import { createClient } from '#lab/client.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { serviceNames, startSystem, type System } from '#runtime/system.ts';
-import { connectSkip, kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
+import { connectSkip, kafkaSkip, logicalWalSkip, postgresSkip, uniqueName } from '../infra.ts';
 import { settledInvariants } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
 
@@ -29,8 +29,8 @@ async function query<T>(url: string, sql: string, params: unknown[] = []): Promi
 }
 
 const databaseUrl = process.env.DATABASE_URL ?? '';
-const logical = databaseUrl ? (await query<{ wal_level: string }>(databaseUrl, 'SHOW wal_level').catch(() => []))[0]?.wal_level === 'logical' : false;
-const skip = kafkaSkip() ?? postgresSkip() ?? connectSkip() ?? (logical ? undefined : 'DATABASE_URL is not a server at wal_level=logical (ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres)');
+const walLevel = databaseUrl ? (await query<{ wal_level: string }>(databaseUrl, 'SHOW wal_level').catch(() => []))[0]?.wal_level : undefined;
+const skip = kafkaSkip() ?? postgresSkip() ?? connectSkip() ?? logicalWalSkip(walLevel);
 
 describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }, () => {
   test('orders settle with every invariant, and stopping the system drops every replication slot', async (t) => {

@@ -14,7 +14,7 @@ import { decode, encode, newEnvelope } from './envelope.ts';
 import { openKafkaBus } from './kafka/kafka-bus.ts';
 import { appendToOutbox, outboxMigrations, publishOutboxFromWal } from './outbox.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from './debezium.ts';
-import { connectSkip, uniqueName } from '#test/infra.ts';
+import { connectSkip, kafkaSkip, logicalWalSkip, uniqueName } from '#test/infra.ts';
 
 const TOPIC = 'dbz-test';
 const PARTITIONS = 4;
@@ -33,8 +33,7 @@ async function walLevel(url: string | undefined): Promise<string | undefined> {
   }
 }
 
-const skip = connectSkip() ?? (process.env.KAFKA_BROKERS ? undefined : 'KAFKA_BROKERS not set')
-  ?? ((await walLevel(process.env.DATABASE_URL)) === 'logical' ? undefined : 'DATABASE_URL is not a server at wal_level=logical (ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres)');
+const skip = kafkaSkip() ?? connectSkip() ?? logicalWalSkip(await walLevel(process.env.DATABASE_URL));
 
 interface Setup {
   db: Db;
