@@ -9,12 +9,13 @@
  * connector's WAL position across a worker restart.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { KAFKA_VERSION, LOG4J_VERSION, SLF4J_VERSION } from './kafka.ts';
+import { fetchJars, mavenPom } from './maven.ts';
 import {
-  cmdline, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, terminate, waitFor,
+  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, seconds, stdIo, tail, terminate, waitFor,
   type InfraIo, type InfraState,
 } from './processes.ts';
 
@@ -46,20 +47,13 @@ export function connectPaths(dir: string, port: number) {
 }
 
 export function connectPom(): string {
-  const dep = (g: string, a: string, v: string) =>
-    `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
-  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>orderflow</groupId><artifactId>connect-runtime</artifactId><version>1</version>
-  <dependencies>
-${dep('org.apache.kafka', 'connect-runtime', KAFKA_VERSION)}
-${dep('io.debezium', 'debezium-connector-postgres', DEBEZIUM_VERSION)}
-${dep('org.apache.logging.log4j', 'log4j-core', LOG4J_VERSION)}
-${dep('org.apache.logging.log4j', 'log4j-slf4j2-impl', LOG4J_VERSION)}
-${dep('org.slf4j', 'slf4j-api', SLF4J_VERSION)}
-  </dependencies>
-</project>
-`;
+  return mavenPom('connect-runtime', [
+    `org.apache.kafka:connect-runtime:${KAFKA_VERSION}`,
+    `io.debezium:debezium-connector-postgres:${DEBEZIUM_VERSION}`,
+    `org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}`,
+    `org.apache.logging.log4j:log4j-slf4j2-impl:${LOG4J_VERSION}`,
+    `org.slf4j:slf4j-api:${SLF4J_VERSION}`,
+  ]);
 }
 
 /**
@@ -100,10 +94,6 @@ function settings(port: number): Record<string, string> {
   return { CONNECT_URL: `http://127.0.0.1:${port}` };
 }
 
-function emitAll(io: InfraIo, env: Record<string, string>): void {
-  for (const [k, v] of Object.entries(env)) io.emit(`${k}=${v}`);
-}
-
 /** True when a Connect worker answers GET / on `port` (its version document). */
 export async function connectAnswers(port: number, timeoutMs = 3000): Promise<boolean> {
   try {
@@ -131,29 +121,6 @@ function portOf(props: string): number | undefined {
   }
 }
 
-async function fetchJars(p: ReturnType<typeof connectPaths>, io: InfraIo): Promise<void> {
-  const pom = connectPom();
-  const same = existsSync(p.pom) && readFileSync(p.pom, 'utf8') === pom;
-  if (same && existsSync(join(p.libs, `debezium-connector-postgres-${DEBEZIUM_VERSION}.jar`))) return;
-  const started = Date.now();
-  io.say(`connect: fetching Kafka Connect ${KAFKA_VERSION} and Debezium ${DEBEZIUM_VERSION} jars from Maven Central into ${p.libs}`);
-  writeFileSync(p.pom, pom);
-  const tmp = `${p.libs}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', p.pom, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: p.home, capture: true });
-  rmSync(p.libs, { recursive: true, force: true });
-  renameSync(tmp, p.libs);
-  io.say(`connect: jars fetched in ${seconds(started)}`);
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 async function start(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   const p = connectPaths(opts.dir, opts.port);
   const running = ownPid(p);
@@ -172,7 +139,7 @@ async function start(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
     throw InfraError(`connect: port ${opts.port} is taken by something that is not Kafka Connect; set ORDERFLOW_CONNECT_PORT`);
   }
   mkdirSync(p.home, { recursive: true });
-  await fetchJars(p, io);
+  await fetchJars({ pom: connectPom(), pomFile: p.pom, libs: p.libs, marker: `debezium-connector-postgres-${DEBEZIUM_VERSION}.jar`, what: 'connect', io });
   writeFileSync(p.props, connectWorkerProperties({ port: opts.port, kafkaBrokers: opts.kafkaBrokers, offsets: p.offsets }));
   writeFileSync(p.log4j, LOG4J2);
 

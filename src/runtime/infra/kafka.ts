@@ -3,11 +3,12 @@
  * built from Maven Central jars: no Docker, no tarball download.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { fetchJars, mavenPom } from './maven.ts';
 import {
-  cmdline, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, terminate, waitFor,
+  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, tail, terminate, waitFor,
   type InfraIo, type InfraState,
 } from './processes.ts';
 
@@ -40,33 +41,21 @@ export function kafkaPaths(dir: string, port: number) {
 }
 
 export function kafkaPom(): string {
-  const dep = (g: string, a: string, v: string) =>
-    `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
-  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>orderflow</groupId><artifactId>kafka-runtime</artifactId><version>1</version>
-  <dependencies>
-${dep('org.apache.kafka', 'kafka_2.13', KAFKA_VERSION)}
-${dep('org.apache.logging.log4j', 'log4j-core', LOG4J_VERSION)}
-${dep('org.apache.logging.log4j', 'log4j-slf4j2-impl', LOG4J_VERSION)}
-${dep('org.slf4j', 'slf4j-api', SLF4J_VERSION)}
-  </dependencies>
-</project>
-`;
+  return mavenPom('kafka-runtime', [
+    `org.apache.kafka:kafka_2.13:${KAFKA_VERSION}`,
+    `org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}`,
+    `org.apache.logging.log4j:log4j-slf4j2-impl:${LOG4J_VERSION}`,
+    `org.slf4j:slf4j-api:${SLF4J_VERSION}`,
+  ]);
 }
 
 /** Kafka's command-line tools (ProducerPerformance, ConsumerPerformance), for the bus bench's side-by-side run. */
 export function kafkaToolsPom(): string {
-  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>orderflow</groupId><artifactId>kafka-tools-runtime</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>${KAFKA_VERSION}</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>${SLF4J_VERSION}</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-nop</artifactId><version>${SLF4J_VERSION}</version></dependency>
-  </dependencies>
-</project>
-`;
+  return mavenPom('kafka-tools-runtime', [
+    `org.apache.kafka:kafka-tools:${KAFKA_VERSION}`,
+    `org.slf4j:slf4j-api:${SLF4J_VERSION}`,
+    `org.slf4j:slf4j-nop:${SLF4J_VERSION}`,
+  ]);
 }
 
 /**
@@ -75,20 +64,8 @@ export function kafkaToolsPom(): string {
  */
 export async function fetchKafkaTools(dir: string, io: InfraIo = stdIo): Promise<string> {
   const home = join(dir, 'kafka');
-  const pomFile = join(home, 'tools-pom.xml');
   const libs = join(home, 'tools');
-  const pom = kafkaToolsPom();
-  if (existsSync(pomFile) && readFileSync(pomFile, 'utf8') === pom && existsSync(join(libs, `kafka-tools-${KAFKA_VERSION}.jar`))) return libs;
-  mkdirSync(home, { recursive: true });
-  const started = Date.now();
-  io.say(`kafka: fetching kafka-tools ${KAFKA_VERSION} from Maven Central into ${libs}`);
-  writeFileSync(pomFile, pom);
-  const tmp = `${libs}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', pomFile, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: home, capture: true });
-  rmSync(libs, { recursive: true, force: true });
-  renameSync(tmp, libs);
-  io.say(`kafka: kafka-tools fetched in ${seconds(started)}`);
+  await fetchJars({ pom: kafkaToolsPom(), pomFile: join(home, 'tools-pom.xml'), libs, marker: `kafka-tools-${KAFKA_VERSION}.jar`, what: 'kafka tools', io });
   return libs;
 }
 
@@ -172,22 +149,6 @@ export async function kafkaAnswers(port: number, timeoutMs = 3000): Promise<bool
 const java = (libs: string, log4j: string, main: string, ...args: string[]) =>
   [`-Dlog4j2.configurationFile=${log4j}`, '-cp', join(libs, '*'), main, ...args];
 
-async function fetchJars(p: ReturnType<typeof kafkaPaths>, io: InfraIo): Promise<void> {
-  const pom = kafkaPom();
-  const same = existsSync(p.pom) && readFileSync(p.pom, 'utf8') === pom;
-  if (same && existsSync(join(p.libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) return;
-  const started = Date.now();
-  io.say(`kafka: fetching Kafka ${KAFKA_VERSION} jars from Maven Central into ${p.libs}`);
-  writeFileSync(p.pom, pom);
-  // Fetch beside and rename, so an interrupted fetch never leaves a half-filled libs/ that looks complete.
-  const tmp = `${p.libs}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', p.pom, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`], { cwd: p.home, capture: true });
-  rmSync(p.libs, { recursive: true, force: true });
-  renameSync(tmp, p.libs);
-  io.say(`kafka: jars fetched in ${seconds(started)}`);
-}
-
 async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo): Promise<void> {
   if (existsSync(join(p.data, 'meta.properties'))) return;
   const started = Date.now();
@@ -200,10 +161,6 @@ async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo): Pro
 
 function settings(port: number): Record<string, string> {
   return { KAFKA_BROKERS: `127.0.0.1:${port}` };
-}
-
-function emitAll(io: InfraIo, env: Record<string, string>): void {
-  for (const [k, v] of Object.entries(env)) io.emit(`${k}=${v}`);
 }
 
 /** Our broker's pid, if its pid file names a live Kafka process. */
@@ -235,7 +192,7 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   if (await portOpen(opts.port + 1)) throw InfraError(`kafka: controller port ${opts.port + 1} is taken; set ORDERFLOW_KAFKA_PORT`);
 
   mkdirSync(p.home, { recursive: true });
-  await fetchJars(p, io);
+  await fetchJars({ pom: kafkaPom(), pomFile: p.pom, libs: p.libs, marker: `kafka_2.13-${KAFKA_VERSION}.jar`, what: 'kafka', io });
   writeFileSync(p.props, kafkaServerProperties({ port: opts.port, logDir: p.data }));
   writeFileSync(p.log4j, LOG4J2);
   await formatStorage(p, io);
@@ -269,14 +226,6 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   io.say(`kafka: ready on 127.0.0.1:${opts.port} in ${seconds(started)}`);
   emitAll(io, settings(opts.port));
   return { running: true, owned: true, env: settings(opts.port) };
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {

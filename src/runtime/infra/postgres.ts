@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { exitCode, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState } from './processes.ts';
+import { exitCode, InfraError, portOpen, run, seconds, stdIo, tail, type InfraIo, type InfraState } from './processes.ts';
 
 export type PostgresOptions = Readonly<{
   /** Infra cache root; the cluster lives in `<dir>/postgres`. */
@@ -186,14 +186,6 @@ async function start(opts: PostgresOptions, io: InfraIo): Promise<InfraState> {
   if (!(await postgresAnswers(opts.port))) throw InfraError(`postgres: started but does not answer on 127.0.0.1:${opts.port}; see ${p.logFile}`);
   io.say(`postgres: ready on 127.0.0.1:${opts.port} in ${seconds(started)} (data ${p.data}, log ${p.logFile})`);
   return found(io, opts.port, true);
-}
-
-function tail(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
 }
 
 async function stop(opts: PostgresOptions, io: InfraIo): Promise<InfraState> {

@@ -135,3 +135,17 @@ export async function terminate(pid: number, graceMs: number, say: (line: string
 }
 
 export const seconds = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+/** The last `lines` lines of a log file, for an error message. */
+export function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Prints settings as `NAME=value` lines (what .ci/run and users read off an infra command). */
+export function emitAll(io: InfraIo, env: Readonly<Record<string, string>>): void {
+  for (const [k, v] of Object.entries(env)) io.emit(`${k}=${v}`);
+}
