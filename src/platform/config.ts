@@ -25,6 +25,8 @@ export interface PlatformConfig {
   namespace: string;
   partitions: number;
   replicationFactor: number;
+  /** Kafka producer linger (ms): publishes within it share one produce request. */
+  kafkaLingerMs: number;
   logLevel: string;
   /**
    * Who publishes the outbox: inprocess, each service's own relay; debezium, a Debezium
@@ -46,6 +48,12 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 function positiveInt(name: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw ConfigError(`${name} must be a positive integer; got "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw ConfigError(`${name} must be a whole number of 0 or more; got "${value}"`);
   return n;
 }
 
@@ -72,6 +80,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     namespace,
     partitions: positiveInt('ORDERFLOW_PARTITIONS', env.ORDERFLOW_PARTITIONS ?? '8'),
     replicationFactor: positiveInt('ORDERFLOW_REPLICATION_FACTOR', env.ORDERFLOW_REPLICATION_FACTOR ?? '1'),
+    kafkaLingerMs: nonNegativeInt('ORDERFLOW_KAFKA_LINGER_MS', env.ORDERFLOW_KAFKA_LINGER_MS ?? '0'),
     logLevel: env.LOG_LEVEL ?? 'info',
     faultInjection: env.ORDERFLOW_FAULTS === '1',
     relay,

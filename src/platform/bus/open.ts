@@ -15,12 +15,14 @@ export interface BusConfig {
   /** Prefix of topic and group names on Kafka, so several deployments can share a cluster. */
   namespace: string;
   replicationFactor: number;
+  /** Kafka's linger.ms for the producer (ORDERFLOW_KAFKA_LINGER_MS). */
+  kafkaLingerMs: number;
 }
 
 /** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
 export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): Promise<Bus> {
   if (cfg.bus === 'kafka') {
-    return openKafkaBus({ brokers: cfg.kafkaBrokers, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, log });
+    return openKafkaBus({ brokers: cfg.kafkaBrokers, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
   }
   return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log });
 }

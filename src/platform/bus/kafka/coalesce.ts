@@ -1,16 +1,17 @@
 /**
- * Single-flight coalescing: the first call runs at once (no linger, so an idle system keeps
- * its latency); calls made while a run is in flight are gathered and go out together in the
- * next run. Kafka's idempotent producer allows one request in flight per connection, so
+ * Single-flight coalescing: the first call runs at once, or after `lingerMs` (Kafka's
+ * linger.ms: a little latency for fewer requests when calls trickle in); calls made while a
+ * run is in flight or lingering are gathered and go out together in the next run. Kafka's idempotent producer allows one request in flight per connection, so
  * merging concurrent publishes turns N round trips into one. (Offset commits have their own
  * batching: lazy-commits.ts.)
  */
-export function coalesce<T>(run: (items: T[]) => Promise<void>, maxItems = Infinity): (item: T) => Promise<void> {
+export function coalesce<T>(run: (items: T[]) => Promise<void>, maxItems = Infinity, lingerMs = 0): (item: T) => Promise<void> {
   let pending: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
   let running = false;
 
   async function loop(): Promise<void> {
     running = true;
+    if (lingerMs > 0) await new Promise((resolve) => setTimeout(resolve, lingerMs));
     while (pending.length > 0) {
       const taken = pending.length <= maxItems ? pending : pending.slice(0, maxItems);
       pending = pending.length <= maxItems ? [] : pending.slice(maxItems);

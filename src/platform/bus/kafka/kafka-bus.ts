@@ -40,6 +40,8 @@ export interface KafkaBusOptions {
   /** Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise; default 1. */
   replicationFactor?: number;
   log?: KafkaLogger;
+  /** Kafka's linger.ms: how long a publish waits for others to share its produce request; default 0. */
+  lingerMs?: number;
   /** When subscriptions commit offsets: every `intervalMs` (200) or `everyRecords` (1,000) handled records. */
   commitPolicy?: Partial<CommitPolicy>;
   /**
@@ -118,7 +120,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
 
   const send = coalesce<ProducedMessage[]>(async (batches) => {
     await producer.send({ messages: batches.length === 1 ? batches[0] : batches.flat() });
-  }, 200);
+  }, 200, opts.lingerMs ?? 0);
 
   async function ensureTopics(topics: TopicSpec[]): Promise<void> {
     checkOpen();
