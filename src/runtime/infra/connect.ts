@@ -8,15 +8,15 @@
  * stops, so the worker needs no durable config store. The offsets file keeps each
  * connector's WAL position across a worker restart.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { KAFKA_VERSION, LOG4J_VERSION, SLF4J_VERSION } from './kafka.ts';
+import { startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import {
-  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, seconds, stdIo, tail, terminate, waitFor,
-  type InfraIo, type InfraState,
+  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, stdIo, type InfraIo, type InfraState,
 } from './processes.ts';
 
 // 3.7.0.Final resolves whole from Maven Central (3.7.1.Final is served in part).
@@ -143,47 +143,24 @@ async function start(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   writeFileSync(p.props, connectWorkerProperties({ port: opts.port, kafkaBrokers: opts.kafkaBrokers, offsets: p.offsets }));
   writeFileSync(p.log4j, LOG4J2);
 
-  const started = Date.now();
-  const log = openSync(p.logFile, 'a');
-  const args = ['-Xms256m', '-Xmx1g', `-Dlog4j2.configurationFile=${p.log4j}`, '-cp', join(p.libs, '*'), MAIN, p.props];
-  const child = spawn('java', args, { cwd: p.home, detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
-  child.unref();
-  if (child.pid === undefined) throw InfraError('connect: could not start java', { cause: spawnError });
-  const pid = child.pid;
-  writeFileSync(p.pidFile, `${pid}\n`);
-  io.say(`connect: started pid ${pid}, log ${p.logFile}; waiting for 127.0.0.1:${opts.port}`);
-  const gone = () => (pidAlive(pid) ? undefined : `connect: the worker exited during startup; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
-  const ready = await waitFor(() => connectAnswers(opts.port), { timeoutMs: opts.startTimeoutMs ?? 90_000, intervalMs: 500, abort: gone }).catch((err) => {
-    rmSync(p.pidFile, { force: true });
-    throw err;
+  await startJavaDaemon(daemon(p), {
+    args: [`-Dlog4j2.configurationFile=${p.log4j}`, '-cp', join(p.libs, '*'), MAIN, p.props],
+    port: opts.port,
+    answers: () => connectAnswers(opts.port),
+    timeoutMs: opts.startTimeoutMs ?? 90_000,
+    io,
   });
-  if (!ready) {
-    await terminate(pid, 5000, io.say, 'connect');
-    rmSync(p.pidFile, { force: true });
-    throw InfraError(`connect: no answer on 127.0.0.1:${opts.port} within ${seconds(started)}; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
-  }
-  io.say(`connect: ready on 127.0.0.1:${opts.port} in ${seconds(started)}`);
   emitAll(io, settings(opts.port));
   return { running: true, owned: true, env: settings(opts.port) };
 }
 
 async function stop(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   const p = connectPaths(opts.dir, opts.port);
-  const pid = ownPid(p);
-  if (pid === undefined) {
-    rmSync(p.pidFile, { force: true });
-    io.say('connect: not running (no live worker started by this command)');
-    return { running: false, owned: false, env: {} };
-  }
-  const started = Date.now();
-  await terminate(pid, 20_000, io.say, 'connect');
-  rmSync(p.pidFile, { force: true });
-  io.say(`connect: stopped pid ${pid} in ${seconds(started)}`);
-  return { running: false, owned: true, env: {} };
+  const owned = await stopJavaDaemon(daemon(p), ownPid(p), io);
+  return { running: false, owned, env: {} };
 }
+
+const daemon = (p: ReturnType<typeof connectPaths>): JavaDaemon => ({ name: 'connect', what: 'the worker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
 
 async function status(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   const p = connectPaths(opts.dir, opts.port);

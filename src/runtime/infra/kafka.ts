@@ -2,14 +2,14 @@
  * A real single-node Apache Kafka broker (KRaft, combined broker+controller) for dev and CI,
  * built from Maven Central jars: no Docker, no tarball download.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import {
-  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, tail, terminate, waitFor,
-  type InfraIo, type InfraState,
+  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, type InfraIo, type InfraState,
 } from './processes.ts';
 
 export const KAFKA_VERSION = '4.1.1';
@@ -197,51 +197,24 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   writeFileSync(p.log4j, LOG4J2);
   await formatStorage(p, io);
 
-  const started = Date.now();
-  const log = openSync(p.logFile, 'a');
-  const child = spawn('java', ['-Xms256m', '-Xmx1g', ...java(p.libs, p.log4j, 'kafka.Kafka', p.props)], {
-    cwd: p.home, detached: true, stdio: ['ignore', log, log],
+  await startJavaDaemon(daemon(p), {
+    args: java(p.libs, p.log4j, 'kafka.Kafka', p.props),
+    port: opts.port,
+    answers: async () => (await portOpen(opts.port)) && (await kafkaAnswers(opts.port)),
+    timeoutMs: opts.startTimeoutMs ?? 60_000,
+    io,
   });
-  closeSync(log);
-  let spawnError: Error | undefined;
-  child.once('error', (err) => (spawnError = err));
-  child.unref();
-  if (child.pid === undefined) throw InfraError('kafka: could not start java', { cause: spawnError });
-  const pid = child.pid;
-  writeFileSync(p.pidFile, `${pid}\n`);
-  io.say(`kafka: started pid ${pid}, log ${p.logFile}; waiting for 127.0.0.1:${opts.port}`);
-
-  const gone = () => (pidAlive(pid) ? undefined : `kafka: the broker exited during startup; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
-  const ready = await waitFor(async () => (await portOpen(opts.port)) && (await kafkaAnswers(opts.port)), {
-    timeoutMs: opts.startTimeoutMs ?? 60_000, intervalMs: 500, abort: gone,
-  }).catch((err) => {
-    rmSync(p.pidFile, { force: true });
-    throw err;
-  });
-  if (!ready) {
-    await terminate(pid, 5000, io.say, 'kafka');
-    rmSync(p.pidFile, { force: true });
-    throw InfraError(`kafka: no answer on 127.0.0.1:${opts.port} within ${seconds(started)}; last lines of ${p.logFile}:\n${tail(p.logFile)}`);
-  }
-  io.say(`kafka: ready on 127.0.0.1:${opts.port} in ${seconds(started)}`);
   emitAll(io, settings(opts.port));
   return { running: true, owned: true, env: settings(opts.port) };
 }
 
 async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);
-  const pid = ownPid(p);
-  if (pid === undefined) {
-    rmSync(p.pidFile, { force: true });
-    io.say('kafka: not running (no live broker started by this command)');
-    return { running: false, owned: false, env: {} };
-  }
-  const started = Date.now();
-  await terminate(pid, 20_000, io.say, 'kafka');
-  rmSync(p.pidFile, { force: true });
-  io.say(`kafka: stopped pid ${pid} in ${seconds(started)}`);
-  return { running: false, owned: true, env: {} };
+  const owned = await stopJavaDaemon(daemon(p), ownPid(p), io);
+  return { running: false, owned, env: {} };
 }
+
+const daemon = (p: ReturnType<typeof kafkaPaths>): JavaDaemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
 
 async function status(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);
