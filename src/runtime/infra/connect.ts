@@ -13,10 +13,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { KAFKA_VERSION, LOG4J_VERSION, SLF4J_VERSION } from './kafka.ts';
-import { startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
+import { daemonPid, startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import {
-  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, stdIo, type InfraIo, type InfraState,
+  emitAll, InfraError, portOpen, stdIo, type InfraIo, type InfraState,
 } from './processes.ts';
 
 // 3.7.0.Final resolves whole from Maven Central (3.7.1.Final is served in part).
@@ -105,12 +105,7 @@ export async function connectAnswers(port: number, timeoutMs = 3000): Promise<bo
   }
 }
 
-function ownPid(p: ReturnType<typeof connectPaths>): number | undefined {
-  const pid = readPid(p.pidFile);
-  if (pid === undefined || !pidAlive(pid)) return undefined;
-  const cmd = cmdline(pid);
-  return cmd === '' || cmd.includes(MAIN) ? pid : undefined;
-}
+const ownPid = (p: ReturnType<typeof connectPaths>): number | undefined => daemonPid(p.pidFile, MAIN);
 
 function portOf(props: string): number | undefined {
   try {

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { InfraError, pidAlive, seconds, tail, terminate, waitFor, type InfraIo } from './processes.ts';
+import { cmdline, InfraError, pidAlive, readPid, seconds, tail, terminate, waitFor, type InfraIo } from './processes.ts';
 
 export interface JavaDaemon {
   /** Prefix of what is said: `kafka`, `connect`. */
@@ -59,4 +59,12 @@ export async function stopJavaDaemon(d: JavaDaemon, pid: number | undefined, io:
   await terminate(pid, 20_000, io.say, d.name);
   io.say(`${d.name}: stopped pid ${pid} in ${seconds(started)}`);
   return true;
+}
+
+/** The pid in `pidFile` if it names a live process running `mainClass` (ours, not a recycled pid). */
+export function daemonPid(pidFile: string, mainClass: string): number | undefined {
+  const pid = readPid(pidFile);
+  if (pid === undefined || !pidAlive(pid)) return undefined;
+  const cmd = cmdline(pid);
+  return cmd === '' || cmd.includes(mainClass) ? pid : undefined;
 }

@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
-import { startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
+import { daemonPid, startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import {
-  cmdline, emitAll, InfraError, pidAlive, portOpen, readPid, run, seconds, stdIo, type InfraIo, type InfraState,
+  emitAll, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState,
 } from './processes.ts';
 
 export const KAFKA_VERSION = '4.1.1';
@@ -164,12 +164,7 @@ function settings(port: number): Record<string, string> {
 }
 
 /** Our broker's pid, if its pid file names a live Kafka process. */
-function ownPid(p: ReturnType<typeof kafkaPaths>): number | undefined {
-  const pid = readPid(p.pidFile);
-  if (pid === undefined || !pidAlive(pid)) return undefined;
-  const cmd = cmdline(pid);
-  return cmd === '' || cmd.includes('kafka.Kafka') ? pid : undefined;
-}
+const ownPid = (p: ReturnType<typeof kafkaPaths>): number | undefined => daemonPid(p.pidFile, 'kafka.Kafka');
 
 async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);
