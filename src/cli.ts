@@ -106,7 +106,7 @@ async function up(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  system = await startSystem({ dataDir, env, ports, stdio: 'inherit' });
+  system = await startSystem({ dataDir, env, ports, stdio: 'inherit', keepOutboxSlots: true });
   const gw = system.gatewayUrl;
   const product = await firstProductId(gw);
   const order = JSON.stringify({ customerId: 'customer-1', items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });

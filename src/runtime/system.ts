@@ -37,6 +37,13 @@ export interface SystemOptions {
   log?: (line: string) => void;
   stdio?: Stdio;
   startTimeoutMs?: number;
+  /**
+   * ORDERFLOW_RELAY=debezium: keep the replication slots when the system stops, so what the
+   * services commit before their connectors are back (a restart with consumer lag) is still
+   * published. For a deployment that lives on (`orderflow up`); a throwaway namespace (the
+   * lab, tests) drops them, or they would keep its WAL forever.
+   */
+  keepOutboxSlots?: boolean;
 }
 
 export interface System {
@@ -87,7 +94,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const supervisor = createSupervisor({ restart: opts.restart, log: opts.log, stdio: opts.stdio, startTimeoutMs: opts.startTimeoutMs });
   const connectors = outboxConnectors(base);
   const removeConnectors = async () => {
-    for (const c of connectors) await removeOutboxConnector(c).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
+    for (const c of connectors) await removeOutboxConnector(c, { keepSlot: opts.keepOutboxSlots }).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
   };
   try {
     for (const wave of startWaves) {
@@ -115,7 +122,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name) => supervisor.restarts(name),
     stop() {
-      // The connectors go last: their slots would keep the databases' WAL forever.
+      // The connectors go last: a dropped slot must not miss a last commit of a service.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(removeConnectors);
       return stopping;
     },

@@ -126,6 +126,21 @@ describe('the Debezium outbox relay', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(s.received.map((r) => decode(r).type), ['Real']);
   });
 
+  test('a connector removed with its slot kept and registered again publishes what was committed meanwhile', async (t) => {
+    const s = await setup(t);
+    const send = (n: number) => s.db.transaction((tx) => appendToOutbox(tx, [{ topic: TOPIC, message: newEnvelope({ type: 'Step', key: 'k', payload: { n } }) }]));
+    await send(0);
+    await s.waitFor(1);
+    await removeOutboxConnector(s.target, { keepSlot: true });
+    // Committed while no connector streams: the kept slot holds their WAL.
+    for (let n = 1; n <= 5; n++) await send(n);
+    await registerOutboxConnector(s.target);
+    await send(6);
+    await s.waitFor(7);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(s.received.map((r) => (decode(r).payload as { n: number }).n), [0, 1, 2, 3, 4, 5, 6], 'nothing lost, nothing twice, in order');
+  });
+
   test('removing the connector drops its replication slot', async (t) => {
     const s = await setup(t);
     const slots = () => s.db.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [s.target.database]);

@@ -122,11 +122,18 @@ export async function registerOutboxConnector(t: OutboxConnectorTarget, timeoutM
   }
 }
 
-/** Removes the connector and drops its replication slot (once its walsender let go of it). Idempotent. */
-export async function removeOutboxConnector(t: OutboxConnectorTarget, timeoutMs = 30_000): Promise<void> {
+/**
+ * Removes the connector and, unless `keepSlot`, drops its replication slot (once its
+ * walsender let go of it). Idempotent. A kept slot holds the WAL of everything committed
+ * until a connector of the same name streams it again, so nothing written meanwhile is lost
+ * (and the WAL grows until then).
+ */
+export async function removeOutboxConnector(t: OutboxConnectorTarget, opts: { keepSlot?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const name = t.database;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const del = await call('DELETE', `${t.connectUrl}/connectors/${name}`);
   if (del.status !== 204 && del.status !== 404) throw ConnectFailed(`removing connector ${name} answered ${del.status}: ${JSON.stringify(del.body)}`);
+  if (opts.keepSlot) return;
   const deadline = Date.now() + timeoutMs;
   await withClient(t.databaseUrl, 'postgres', async (c) => {
     for (;;) {
