@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { isOrderflowError } from '#platform/errors.ts';
 import { alive } from '#test/support/process.ts';
-import { createSupervisor, freePort, prettyLine, probe, type ChildSpec } from './supervisor.ts';
+import { createSupervisor, freePort, freePorts, prettyLine, probe, type ChildSpec } from './supervisor.ts';
 
 // A stand-in service: answers /health on PORT; FAIL_AT_START and IGNORE_SIGTERM inject faults.
 const fakeChild = `
@@ -174,3 +175,12 @@ test('pino lines are shown as time, level and message for a terminal', () => {
   assert.equal(prettyLine('plain text'), 'plain text');
 });
 
+test('free ports asked together are distinct and can be listened on', async () => {
+  const ports = await freePorts(20);
+  assert.equal(new Set(ports).size, 20);
+  for (const port of ports.slice(0, 3)) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

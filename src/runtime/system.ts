@@ -11,7 +11,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
-import { createSupervisor, freePort, type Stdio } from './supervisor.ts';
+import { createSupervisor, freePorts, type Stdio } from './supervisor.ts';
 
 export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping'] as const;
 export type ServiceName = (typeof serviceNames)[number];
@@ -74,9 +74,10 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const ports = {} as Record<ServiceName, number>;
+  const free = await freePorts(serviceNames.filter((name) => (opts.ports?.[name] ?? defaultPorts[name]) === 0).length);
   for (const name of serviceNames) {
     const wanted = opts.ports?.[name] ?? defaultPorts[name];
-    ports[name] = wanted === 0 ? await freePort() : wanted;
+    ports[name] = wanted === 0 ? free.shift()! : wanted;
   }
   const urls = Object.fromEntries(serviceNames.map((n) => [n, `http://127.0.0.1:${ports[n]}`])) as Record<ServiceName, string>;
   const base = {
