@@ -10,14 +10,17 @@
 import { Counter, type Registry } from 'prom-client';
 
 export interface DbStats {
-  /** One statement sent; `inTransaction` tells whether an explicit transaction was open when it was. */
-  sent(sql: string, inTransaction: boolean): void;
+  /**
+   * One statement sent; `inTransaction` tells whether an explicit transaction was open when
+   * it was. Returns what the statement does to the transaction state (read once per statement).
+   */
+  sent(sql: string, inTransaction: boolean): Verb;
 }
 
 export const DB_STATEMENTS = 'orderflow_db_statements_total';
 export const DB_TRANSACTIONS = 'orderflow_db_transactions_total';
 
-type Verb = 'begin' | 'commit' | 'rollback' | 'other';
+export type Verb = 'begin' | 'commit' | 'rollback' | 'other';
 
 /** What a statement does to the transaction state, from its first word. */
 export function verbOf(sql: string): Verb {
@@ -56,6 +59,7 @@ export function createDbStats(registry: Registry): DbStats {
       if (verb === 'commit') explicitCommit.inc();
       else if (verb === 'rollback') explicitRollback.inc();
       else if (verb === 'other' && !inTransaction) implicitCommit.inc();
+      return verb;
     },
   };
 }
@@ -74,8 +78,7 @@ export function countPgQueries(client: Queryable, stats: DbStats): void {
   let inTransaction = false;
   client.query = function countedQuery(this: unknown, config: unknown, ...rest: unknown[]) {
     const text = typeof config === 'string' ? config : String((config as { text?: unknown } | null)?.text ?? '');
-    stats.sent(text, inTransaction);
-    const verb = verbOf(text);
+    const verb = stats.sent(text, inTransaction);
     if (verb === 'begin') inTransaction = true;
     else if (verb === 'commit' || verb === 'rollback') inTransaction = false;
     return query.call(this, config, ...rest);
