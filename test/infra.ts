@@ -30,6 +30,9 @@ export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka 
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
   walLevel === 'logical' ? undefined : absent(`DATABASE_URL's server is at wal_level=${walLevel ?? 'unknown'}: start it with ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres`).skip;
 
+/** Zipkin (npm run infra:zipkin), for the tracing tests; required under CI too. */
+export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
+
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
   const r = need('KAFKA_BROKERS', 'Kafka', 'kafka');

@@ -36,6 +36,39 @@ export interface PlatformConfig {
   connectUrl?: string;
   /** ORDERFLOW_FAULTS=1 opens the fault-injection endpoint (the lab's added latency); off by default. */
   faultInjection: boolean;
+  tracing: TracingConfig;
+}
+
+export const tracesSamplers = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
+/**
+ * OpenTelemetry tracing, from the standard variables: OTEL_TRACES_EXPORTER (none, the
+ * default here, zipkin or otlp), OTEL_EXPORTER_ZIPKIN_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT
+ * or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (HTTP/protobuf), OTEL_TRACES_SAMPLER[_ARG] and
+ * OTEL_SERVICE_NAME (the service's own name when unset).
+ */
+export interface TracingConfig {
+  exporter: 'none' | 'zipkin' | 'otlp';
+  zipkinEndpoint: string;
+  otlpEndpoint: string;
+  sampler: (typeof tracesSamplers)[number];
+  samplerArg: number;
+  serviceName?: string;
+}
+
+export function loadTracingConfig(env: Env = process.env): Readonly<TracingConfig> {
+  const exporter = oneOf('OTEL_TRACES_EXPORTER', env.OTEL_TRACES_EXPORTER || 'none', ['none', 'zipkin', 'otlp'] as const);
+  const otlpBase = (env.OTEL_EXPORTER_OTLP_ENDPOINT || 'http://localhost:4318').replace(/\/+$/, '');
+  const samplerArg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? '1');
+  if (!(samplerArg >= 0 && samplerArg <= 1)) throw ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1; got "${env.OTEL_TRACES_SAMPLER_ARG}"`);
+  return Object.freeze({
+    exporter,
+    zipkinEndpoint: env.OTEL_EXPORTER_ZIPKIN_ENDPOINT || 'http://localhost:9411/api/v2/spans',
+    otlpEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${otlpBase}/v1/traces`,
+    sampler: oneOf('OTEL_TRACES_SAMPLER', env.OTEL_TRACES_SAMPLER || 'parentbased_always_on', tracesSamplers),
+    samplerArg,
+    serviceName: env.OTEL_SERVICE_NAME || undefined,
+  });
 }
 
 type Env = Record<string, string | undefined>;
@@ -85,6 +118,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     faultInjection: env.ORDERFLOW_FAULTS === '1',
     relay,
     connectUrl: env.CONNECT_URL || undefined,
+    tracing: loadTracingConfig(env),
   });
 }
 

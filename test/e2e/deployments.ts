@@ -72,11 +72,11 @@ export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ?
 
 const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 };
 
-/** Starts every service as its own process on the deployment and architecture, and a client of its gateway; all stopped after the test. */
-export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events'): Promise<{ system: System; client: Client }> {
+/** Starts every service as its own process on the deployment and architecture (with `extraEnv` added), and a client of its gateway; all stopped after the test. */
+export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}): Promise<{ system: System; client: Client }> {
   const prepared = deployment.prepare();
   const { dataDir, cleanup } = prepared;
-  const env = { ...prepared.env, ORDERFLOW_ARCH: arch };
+  const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...extraEnv };
   let system: System | undefined;
   let client: Client | undefined;
   // One hook, so the order is certain: the client, then the processes, then their data.

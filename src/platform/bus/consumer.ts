@@ -21,6 +21,9 @@ import { deadLetterRecord, dlqTopic } from './dead-letters.ts';
 import { defineError, InvalidMessage, isOrderflowError, ShuttingDown } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { createGroupQueue } from '../group-commit.ts';
+import { inProcessSpan } from '../telemetry/message-spans.ts';
+import { tracingOn } from '../telemetry/tracing.ts';
+import { withLogFields, type LogFields } from '../telemetry/log-context.ts';
 
 /** Keyed by group too: two consumer groups of one service may see the same message. */
 export const inboxMigrations: Migration[] = [
@@ -89,6 +92,17 @@ export function isInfrastructureError(err: unknown): boolean {
   return false;
 }
 
+/** What a handler's log lines say of the message it handles (the order id when it names one). */
+function logFieldsOf(message: Envelope): LogFields {
+  const orderId = (message.payload as { orderId?: unknown } | null)?.orderId;
+  return {
+    correlationId: message.headers.correlationId,
+    messageId: message.id,
+    messageType: message.type,
+    orderId: typeof orderId === 'string' ? orderId : undefined,
+  };
+}
+
 interface Item {
   record: InRecord;
   message: Envelope;
@@ -154,7 +168,8 @@ export async function startConsumer(opts: {
         afterCommit: (fn) => void after.push(fn),
       };
       try {
-        await item.handler(ctx);
+        const handle = () => withLogFields(logFieldsOf(item.message), () => item.handler(ctx));
+        await (tracingOn() ? inProcessSpan(bus.kind, groupId, item.record, item.message.id, handle) : handle());
       } catch (cause) {
         throw HandlerFailed(`handler for ${item.message.type} failed: ${(cause as Error)?.message ?? cause}`, {
           cause,

@@ -7,6 +7,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { MalformedMessage } from '../errors.ts';
 import type { InRecord, OutRecord } from './bus.ts';
+import { activeTraceparent } from '../telemetry/tracing.ts';
 
 export interface MessageHeaders {
   traceparent?: string;
@@ -27,8 +28,10 @@ export interface Envelope<P = unknown> {
 export const newMessageId = (): string => uuidv7();
 
 /**
- * Builds a message. When `cause` is given the new message continues its trace: same
- * correlationId and traceparent, and causationId = the cause's id.
+ * Builds a message. When `cause` is given the new message continues its story: same
+ * correlationId, and causationId = the cause's id. Its traceparent names the span that is
+ * building it when tracing is on (so each hop is a child of its cause); otherwise the
+ * cause's (or the given) traceparent is carried through unchanged.
  */
 export function newEnvelope<P>(args: {
   type: string;
@@ -48,6 +51,8 @@ export function newEnvelope<P>(args: {
         ...(args.cause.headers.traceparent ? { traceparent: args.cause.headers.traceparent } : {}),
       }
     : { correlationId: id, ...args.headers };
+  const traceparent = activeTraceparent();
+  if (traceparent) headers.traceparent = traceparent;
   return {
     id,
     type: args.type,

@@ -30,6 +30,8 @@ import type { Db, Sql } from '../db/db.ts';
 import type { Bus, OutRecord } from './bus.ts';
 import { takeAppended, type OutboxEntry } from './outbox.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { startSendSpans } from '../telemetry/message-spans.ts';
+import { detached } from '../telemetry/tracing.ts';
 
 export interface OutboxRelay {
   /** Asks for a publish cycle now (coalesced with one in flight). */
@@ -144,7 +146,14 @@ export function startOutboxRelay(opts: {
       seen.add(e.id);
       records.push(e.record);
     }
-    await bus.publish(records);
+    const send = startSendSpans(bus.kind, records);
+    try {
+      await bus.publish(send.records);
+    } catch (err) {
+      send.end(err);
+      throw err;
+    }
+    send.end();
     for (const id of seen) published.push(id);
     if (published.length >= MAX_PUBLISHED_UNDELETED || waiters.length > 0) deleteDue = true;
     else deleteTimer ??= setTimeout(() => {
@@ -270,7 +279,8 @@ export function startOutboxRelay(opts: {
     // After the current turn of the event loop: the transactions whose commits complete in
     // the same turn (a consumer's group commit, concurrent HTTP writes) go out in one
     // produce instead of one each, for no more delay than the turn itself.
-    idle = new Promise<void>((resolve) => setImmediate(resolve)).then(loop);
+    // Detached from the trace of whoever woke it: a publish cycle serves many requests.
+    idle = new Promise<void>((resolve) => setImmediate(resolve)).then(detached(loop));
   }
 
   const unsubscribe = db.onCommit(onCommitted);

@@ -13,6 +13,8 @@
 import type { Db, Migration, Sql } from '../db/db.ts';
 import type { OutRecord } from './bus.ts';
 import { encode, type Envelope } from './envelope.ts';
+import { inOutboxAppendSpans } from '../telemetry/message-spans.ts';
+import { tracingOn } from '../telemetry/tracing.ts';
 
 /**
  * `seq` is the primary key (SQLite's AUTOINCREMENT needs INTEGER PRIMARY KEY), the message
@@ -137,7 +139,8 @@ export async function appendToOutbox(tx: Sql, items: Array<{ topic: string; mess
       params[b + 9] = message.headers.causationId ?? null;
       if (!walRelay) entries.push({ id: message.id, record: rec });
     }
-    await tx.execute(insertStatement(size), params);
+    const write = () => tx.execute(insertStatement(size), params);
+    await (tracingOn() ? inOutboxAppendSpans(items.slice(at, at + size), write) : write());
     at += size;
   }
   // Debezium's pattern: the WAL keeps the insert for the connector, the table stays empty.

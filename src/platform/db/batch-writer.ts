@@ -4,6 +4,7 @@
 // orders; alone, an order waits for nothing but one turn of the event loop.
 import type { Db, Sql } from './db.ts';
 import { createGroupQueue } from '../group-commit.ts';
+import { boundToCaller } from '../telemetry/tracing.ts';
 
 export type Job<R> = (tx: Sql) => Promise<R>;
 export type BatchWriter = <R>(job: Job<R>) => Promise<R>;
@@ -58,6 +59,7 @@ export function createBatchWriter(db: Db, opts: BatchWriterOptions = {}): BatchW
 
   return <R>(job: Job<R>): Promise<R> =>
     new Promise<R>((resolve, reject) => {
-      queue.push({ job, resolve: resolve as (v: unknown) => void, reject });
+      // A shared transaction runs every job in it: each in its own caller's trace.
+      queue.push({ job: boundToCaller(job), resolve: resolve as (v: unknown) => void, reject });
     });
 }

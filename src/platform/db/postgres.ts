@@ -12,6 +12,7 @@ import { runScript } from './script.ts';
 import { DbClosed, TransactionFinished } from './db-errors.ts';
 import { countPgQueries, type DbStats } from './db-stats.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { traceSql } from '../telemetry/sql-spans.ts';
 
 const { Pool, Client, types: pgTypes, escapeIdentifier } = pg;
 
@@ -114,6 +115,10 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
 
   const { notify, onCommit } = createCommitListeners(log);
 
+  function send(on: pg.Pool | PoolClient, text: string, params: readonly unknown[] | undefined): Promise<pg.QueryResult> {
+    return traceSql('postgresql', opts.database, text, () => on.query(config(text, params)));
+  }
+
   function assertOpen(): void {
     if (closed) throw DbClosed(`the database ${opts.database} is closed`);
   }
@@ -126,11 +131,11 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
       done: false,
       async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
         check(tx);
-        return (await client.query(config(text, params))).rows as T[];
+        return (await send(client, text, params)).rows as T[];
       },
       async execute(text: string, params?: readonly unknown[]): Promise<number> {
         check(tx);
-        return (await client.query(config(text, params))).rowCount ?? 0;
+        return (await send(client, text, params)).rowCount ?? 0;
       },
       async [runScript](script: string): Promise<void> {
         check(tx);
@@ -144,11 +149,11 @@ export async function openPostgres(opts: { url: string; database: string; poolSi
     dialect: 'postgres',
     async query<T>(text: string, params?: readonly unknown[]): Promise<T[]> {
       assertOpen();
-      return (await pool.query(config(text, params))).rows as T[];
+      return (await send(pool, text, params)).rows as T[];
     },
     async execute(text: string, params?: readonly unknown[]): Promise<number> {
       assertOpen();
-      return (await pool.query(config(text, params))).rowCount ?? 0;
+      return (await send(pool, text, params)).rowCount ?? 0;
     },
     async [runScript](script: string): Promise<void> {
       assertOpen();

@@ -6,7 +6,7 @@
  * given: a statement on the Db itself would wait for the transaction that awaits it.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createCommitListeners } from './commit-listeners.ts';
 import type { Db, Sql } from './db.ts';
@@ -14,6 +14,7 @@ import { runScript } from './script.ts';
 import { DbClosed, TransactionFinished } from './db-errors.ts';
 import type { DbStats } from './db-stats.ts';
 import type { Logger } from '../log.ts';
+import { traceSql } from '../telemetry/sql-spans.ts';
 
 /** Beyond this many distinct SQL texts the cache is emptied, bounding memory for generated SQL. */
 const MAX_CACHED_STATEMENTS = 1000;
@@ -102,6 +103,8 @@ export function openSqlite(opts: { file: string; log?: Logger; stats?: DbStats }
 
   let closed = false;
   const { notify, onCommit } = createCommitListeners(opts.log);
+  // The database's name in spans: the file's, without its folder.
+  const name = basename(opts.file);
 
 
   async function outside<R>(run: () => R): Promise<R> {
@@ -123,11 +126,11 @@ export function openSqlite(opts: { file: string; log?: Logger; stats?: DbStats }
       done: false,
       async query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
         check(tx);
-        return runQuery<T>(sql, params);
+        return traceSql('sqlite', name, sql, () => runQuery<T>(sql, params));
       },
       async execute(sql: string, params?: readonly unknown[]): Promise<number> {
         check(tx);
-        return runExecute(sql, params);
+        return traceSql('sqlite', name, sql, () => runExecute(sql, params));
       },
       async [runScript](script: string): Promise<void> {
         check(tx);
@@ -139,8 +142,8 @@ export function openSqlite(opts: { file: string; log?: Logger; stats?: DbStats }
 
   const db: Db & { [runScript]: (sql: string) => Promise<void> } = {
     dialect: 'sqlite',
-    query: <T>(sql: string, params?: readonly unknown[]) => outside(() => runQuery<T>(sql, params)),
-    execute: (sql: string, params?: readonly unknown[]) => outside(() => runExecute(sql, params)),
+    query: <T>(sql: string, params?: readonly unknown[]) => outside(() => traceSql('sqlite', name, sql, () => runQuery<T>(sql, params))),
+    execute: (sql: string, params?: readonly unknown[]) => outside(() => traceSql('sqlite', name, sql, () => runExecute(sql, params))),
     [runScript]: (script: string) => outside(() => void exec(script)),
 
     async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
 import { installErrorHandling } from './errors.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 
@@ -20,6 +21,8 @@ export interface HttpAppOptions {
   /** Where /metrics reads from; a new one with Node's default metrics when absent. */
   metrics?: Registry;
   bodyLimit?: number;
+  /** A server span per request when tracing is on. */
+  tracing?: Tracing;
 }
 
 /** The fastify instance, with the registry its /metrics serves (for a service's own metrics). */
@@ -35,6 +38,7 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  opts.tracing?.instrumentHttp(fastify);
   installErrorHandling(fastify);
   const registry = opts.metrics ?? createMetricsRegistry(opts.name);
   const app = fastify.decorate('metrics', registry) as HttpApp;

@@ -26,6 +26,7 @@ import { openServiceDb } from '../db/open.ts';
 import { buildHttpApp, type HttpApp } from '../http/app.ts';
 import { createMessageMetrics, createMetricsRegistry, type MessageMetrics } from '../http/metrics.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { startTracing } from '../telemetry/tracing.ts';
 import { createFaults, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
@@ -65,6 +66,7 @@ export interface ServiceHost {
 export async function startServiceHost(opts: ServiceHostOptions): Promise<ServiceHost> {
   const { platform } = opts;
   const log = opts.log ?? createLogger(opts.name, platform.logLevel);
+  const tracing = await startTracing(platform.tracing, opts.name, log);
   // The per-order cost the lab reports: statements, transactions and Kafka requests on /metrics.
   const metrics = createMetricsRegistry(opts.name);
   const db = await openServiceDb(platform, opts.name, undefined, createDbStats(metrics));
@@ -84,6 +86,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     name: opts.name,
     log,
     metrics,
+    tracing,
     checks: { db: async () => void (await db.query('SELECT 1 AS one')) },
   });
   const faults = platform.faultInjection ? createFaults() : undefined;
@@ -120,6 +123,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
         await relay.close().catch((err) => log.warn({ err }, 'relay close failed'));
         await bus.close().catch((err) => log.warn({ err }, 'bus close failed'));
         await db.close().catch((err) => log.warn({ err }, 'db close failed'));
+        await tracing.shutdown();
       })();
       return closing;
     },

@@ -7,12 +7,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { installErrorHandling } from '#platform/http/errors.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
+import type { Tracing } from '#platform/telemetry/tracing.ts';
 import { registerRoutes, type Upstreams } from './http.ts';
 
 export interface GatewayAppOptions {
   log: Logger;
   upstreams: Upstreams;
   healthTimeoutMs?: number;
+  /** A server span per request, and the trace context carried on every call, when tracing is on. */
+  tracing?: Tracing;
 }
 
 export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
@@ -22,6 +25,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     bodyLimit: 256 * 1024,
     keepAliveTimeout: 72_000,
   });
+  opts.tracing?.instrumentHttp(app);
   installErrorHandling(app);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -33,6 +37,6 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     return registry.metrics();
   });
 
-  registerRoutes(app, { upstreams: opts.upstreams, healthTimeoutMs: opts.healthTimeoutMs });
+  registerRoutes(app, { upstreams: opts.upstreams, healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
   return app;
 }

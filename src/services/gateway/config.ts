@@ -1,6 +1,7 @@
 /**
  * The gateway's settings: where it listens and where the internal services are.
  */
+import { loadTracingConfig, type TracingConfig } from '#platform/config.ts';
 import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -17,6 +18,7 @@ export interface GatewayConfig {
   timeoutMs: number;
   /** Keep-alive sockets per upstream. */
   connections: number;
+  tracing: Readonly<TracingConfig>;
 }
 
 function int(name: string, value: string, min: number): number {
@@ -46,5 +48,6 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     }),
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),
+    tracing: loadTracingConfig(env),
   });
 }

@@ -8,6 +8,7 @@ import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resi
 import { upstreamNames, type UpstreamName } from './config.ts';
 import { createGatheredReads } from './gathered-reads.ts';
 import { createSharedReads } from './shared-reads.ts';
+import { logRequestFields } from '#platform/telemetry/log-context.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
 
@@ -15,6 +16,8 @@ export interface RoutesOptions {
   upstreams: Upstreams;
   /** Timeout of each service's health probe. */
   healthTimeoutMs?: number;
+  /** Pass a client's traceparent on as it is (when the gateway does not trace itself); default true. */
+  passTraceparent?: boolean;
 }
 
 const InvalidParam = defineError('PLT_ERR_VALIDATION', 400);
@@ -30,16 +33,19 @@ const IdParams = {
 // Request headers worth carrying to a service; everything else stays at the edge.
 // If-None-Match lets the service that owns the data answer 304 (the gateway keeps no copy
 // it would have to invalidate).
-const forwarded = ['content-type', 'idempotency-key', 'traceparent', 'if-none-match'] as const;
+// A client's traceparent is passed through as it is only when the gateway does not trace:
+// tracing, its HTTP client instrumentation sends the gateway's own span as the parent.
+const forwarded = ['content-type', 'idempotency-key', 'if-none-match'] as const;
 // And the answer headers worth carrying back: the validators of a cacheable answer.
 const passedBack = ['content-type', 'etag', 'cache-control'] as const;
 
-function forwardHeaders(req: FastifyRequest): Record<string, string> {
+function forwardHeaders(req: FastifyRequest, passTraceparent: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of forwarded) {
     const value = req.headers[name];
     if (typeof value === 'string') out[name] = value;
   }
+  if (passTraceparent && typeof req.headers.traceparent === 'string') out.traceparent = req.headers.traceparent;
   return out;
 }
 
@@ -69,11 +75,14 @@ function optional(res: UpstreamResponse, name: string): Record<string, unknown> 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
   const { orders, inventory, payments, shipping } = opts.upstreams;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
+  const passTraceparent = opts.passTraceparent ?? true;
+  const headersOf = (req: FastifyRequest) => forwardHeaders(req, passTraceparent);
+  logRequestFields(app, (req) => (req.routeOptions.url?.startsWith('/api/orders/:id') ? { orderId: (req.params as { id: string }).id } : undefined));
 
   const forward = (upstream: Upstream, method: UpstreamRequest['method'], path: (req: FastifyRequest) => string) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const body = req.body as Buffer | undefined;
-      const res = await upstream.request({ method, path: path(req), headers: forwardHeaders(req), body: body?.length ? body : undefined });
+      const res = await upstream.request({ method, path: path(req), headers: headersOf(req), body: body?.length ? body : undefined });
       return passBack(reply, res);
     };
   const id = (req: FastifyRequest) => encodeURIComponent((req.params as { id: string }).id);
@@ -102,7 +111,7 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   const orderReads = createGatheredReads(orders, { one: (id) => `/orders/${id}`, many: '/order-views' });
   const paymentReads = createGatheredReads(payments, { one: (id) => `/payments/${id}`, many: '/payments-by-order' });
   const shipmentReads = createGatheredReads(shipping, { one: (id) => `/shipments/${id}`, many: '/shipments-by-order' });
-  app.get('/api/orders/:id', IdParams, async (req, reply) => passBack(reply, await orderReads.get(id(req), forwardHeaders(req))));
+  app.get('/api/orders/:id', IdParams, async (req, reply) => passBack(reply, await orderReads.get(id(req), headersOf(req))));
 
   app.get('/api/orders/:id/details', IdParams, async (req, reply) => {
     const orderId = id(req);

@@ -4,6 +4,7 @@
  */
 import { createLogger } from '#platform/log.ts';
 import { exitWithParent } from '#platform/service/parent-watch.ts';
+import { startTracing } from '#platform/telemetry/tracing.ts';
 import { buildGatewayApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { closeUpstreams, createUpstreams } from './upstreams.ts';
@@ -11,8 +12,9 @@ import { closeUpstreams, createUpstreams } from './upstreams.ts';
 exitWithParent();
 const config = loadConfig();
 const log = createLogger('gateway', config.logLevel);
+const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
-const app = buildGatewayApp({ log, upstreams });
+const app = buildGatewayApp({ log, upstreams, tracing });
 
 let stopping = false;
 const stop = (signal: string) => {
@@ -22,6 +24,7 @@ const stop = (signal: string) => {
   setTimeout(() => process.exit(1), 20_000).unref();
   app.close()
     .then(() => closeUpstreams(upstreams))
+    .then(() => tracing.shutdown())
     .then(() => process.exit(0), (err) => {
       log.error({ err }, 'shutdown failed');
       process.exit(1);

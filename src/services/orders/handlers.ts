@@ -12,6 +12,7 @@ import { react as orchestrate, sagaReplyTypes, type SagaReply, type SagaStep } f
 import type { Dialect, Sql } from '#platform/db/db.ts';
 import { createStateCache, type StateCache } from './state-cache.ts';
 import { appendStep, loadEvents, upsertProduct } from './store.ts';
+import { inSpan } from '#platform/telemetry/tracing.ts';
 
 export interface HandlerDeps {
   clock: { now(): Date };
@@ -55,20 +56,31 @@ export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler
       deps.log?.debug({ orderId, type: reply.type, step: state.step, messageId: ctx.message.id }, 'reply does not fit the order; ignored');
       return;
     }
-    try {
-      await appendStep(ctx.tx, dialect, state.version, step.events, step.state);
-    } catch (err) {
-      cache.forget(orderId);
-      throw err;
-    }
-    if (mine === undefined) written.set(ctx.tx, (mine = new Map()));
-    mine.set(orderId, step.state);
-    const next = step.state;
-    ctx.afterCommit?.(() => cache.remember(next));
-    for (const o of step.send) {
-      const m = message(o.contract, { key: orderId, payload: o.payload, cause: ctx.message });
-      ctx.emit(m.topic, m.message);
-    }
+    const decided = step;
+    const attributes = () => ({
+      'orderflow.order.id': orderId,
+      'orderflow.saga.reply': reply.type,
+      'orderflow.saga.from': state.step,
+      'orderflow.saga.to': decided.state.step,
+      'orderflow.saga.events': decided.events.map((e) => e.type),
+      'orderflow.saga.sends': decided.send.map((o) => o.contract.type),
+    });
+    await inSpan(`saga ${reply.type}`, attributes, async () => {
+      try {
+        await appendStep(ctx.tx, dialect, state.version, decided.events, decided.state);
+      } catch (err) {
+        cache.forget(orderId);
+        throw err;
+      }
+      if (mine === undefined) written.set(ctx.tx, (mine = new Map()));
+      mine.set(orderId, decided.state);
+      const next = decided.state;
+      ctx.afterCommit?.(() => cache.remember(next));
+      for (const o of decided.send) {
+        const m = message(o.contract, { key: orderId, payload: o.payload, cause: ctx.message });
+        ctx.emit(m.topic, m.message);
+      }
+    });
   };
 
   const onProductCreated: MessageHandler = async (ctx) => {

@@ -13,6 +13,7 @@ import { getOrderView, getProduct } from './store.ts';
 import { createViewReads, type ViewReads } from './view-reads.ts';
 import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { defineError, OrderflowError } from '#platform/errors.ts';
+import { logRequestFields } from '#platform/telemetry/log-context.ts';
 
 export const ProductNotInCatalog = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
 
@@ -80,6 +81,7 @@ function unfinished(err: unknown, orderId: string): unknown {
 export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSaga?: RestSaga; views?: ViewReads }): void {
   const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db), arch: base.restSaga ? 'rest' : base.arch };
   const rest = base.restSaga;
+  logRequestFields(app, (req) => (req.routeOptions.url === '/orders/:id' ? { orderId: (req.params as { id: string }).id } : undefined));
   app.post<{ Body: Static<typeof PlaceOrderBody>; Headers: Static<typeof PlaceOrderHeaders> }>(
     '/orders',
     { schema: { body: PlaceOrderBody, headers: PlaceOrderHeaders, response: { 201: Finished, 202: Accepted } } },

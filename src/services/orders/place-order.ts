@@ -14,6 +14,7 @@ import { startSaga } from './domain/saga.ts';
 import type { BatchWriter } from '#platform/db/batch-writer.ts';
 import type { StateCache } from './state-cache.ts';
 import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertRestSaga, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
+import { markSpan } from '#platform/telemetry/tracing.ts';
 
 export const IdempotencyKeyReused = defineError('ORD_ERR_IDEMPOTENCY_KEY_REUSED', 422);
 
@@ -89,6 +90,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   // One trace per order: the first message (OrderPlaced) starts it, the others follow from it.
   const outgoing: Array<ReturnType<typeof message>> = [];
   const send = deps.arch === 'choreography' ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
+  markSpan('saga PlaceOrder', () => ({ 'orderflow.order.id': orderId, 'orderflow.saga.to': step.state.step, 'orderflow.saga.sends': send.map((o) => o.contract.type) }));
   for (const o of send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
 
   const write: BatchWriter = deps.write ?? ((job) => db.transaction(job));

@@ -18,6 +18,7 @@ import { fold, isTerminal, OrderNotFound, Step, type OrderEvent, type OrderState
 import { compensationsFor, react, type Outgoing } from '../domain/saga.ts';
 import { appendStep, deleteRestSaga, loadEvents } from '../store.ts';
 import type { Downstream } from './downstream.ts';
+import { markSpan } from '#platform/telemetry/tracing.ts';
 
 export interface DriverDeps {
   db: Db;
@@ -86,6 +87,15 @@ export function createRestDriver(deps: DriverDeps): RestDriver {
         const reply = await downstream.call(command, signal);
         if (!reply) continue;
         const step = react(state, reply, deps.clock.now().toISOString());
+        const before = state.step;
+        markSpan(`saga ${reply.type}`, () => ({
+          'orderflow.order.id': orderId,
+          'orderflow.saga.reply': reply.type,
+          'orderflow.saga.from': before,
+          'orderflow.saga.to': step.state.step,
+          'orderflow.saga.events': step.events.map((e) => e.type),
+          'orderflow.saga.sends': step.send.map((o) => o.contract.type),
+        }));
         events.push(...step.events);
         state = step.state;
         queue.push(...step.send);
