@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isOrderflowError } from './errors.ts';
-import { loadPlatformConfig, loadServiceConfig } from './config.ts';
+import { loadPlatformConfig, loadServiceConfig, loadTracingConfig } from './config.ts';
 
 test('the defaults are the embedded deployment under ./data', () => {
   const c = loadPlatformConfig({});
@@ -39,4 +39,35 @@ test('the outbox relay is in-process by default; Debezium needs Kafka, PostgreSQ
   for (const env of [{ ...distributed, ORDERFLOW_RELAY: 'debezium' }, { ORDERFLOW_RELAY: 'debezium', CONNECT_URL: 'http://x' }, { ...distributed, ORDERFLOW_RELAY: 'kafka-connect' }]) {
     assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
   }
+});
+
+test('tracing is off unless OTEL_TRACES_EXPORTER turns it on, with the standard defaults', () => {
+  assert.deepEqual({ ...loadTracingConfig({}) }, {
+    exporter: 'none',
+    zipkinEndpoint: 'http://localhost:9411/api/v2/spans',
+    otlpEndpoint: 'http://localhost:4318/v1/traces',
+    sampler: 'parentbased_always_on',
+    samplerArg: 1,
+    serviceName: undefined,
+  });
+  assert.equal(loadPlatformConfig({}).tracing.exporter, 'none');
+  const zipkin = loadTracingConfig({ OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://127.0.0.1:19411/api/v2/spans', OTEL_SERVICE_NAME: 'orders-eu' });
+  assert.equal(zipkin.exporter, 'zipkin');
+  assert.equal(zipkin.zipkinEndpoint, 'http://127.0.0.1:19411/api/v2/spans');
+  assert.equal(zipkin.serviceName, 'orders-eu');
+  // The base endpoint gets the signal's path; the per-signal one is taken as it is.
+  assert.equal(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otlpEndpoint, 'http://collector:4318/v1/traces');
+  assert.equal(loadTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://tempo:4318/traces' }).otlpEndpoint, 'http://tempo:4318/traces');
+  const ratio = loadTracingConfig({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+  assert.equal(ratio.sampler, 'parentbased_traceidratio');
+  assert.equal(ratio.samplerArg, 0.25);
+});
+
+test('a tracing setting the SDK would silently replace by its default is refused at startup', () => {
+  const refused = (env: Record<string, string>, pattern: RegExp) =>
+    assert.throws(() => loadTracingConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG') && pattern.test((err as Error).message));
+  refused({ OTEL_TRACES_EXPORTER: 'jaeger' }, /OTEL_TRACES_EXPORTER must be one of none, zipkin, otlp/);
+  refused({ OTEL_TRACES_SAMPLER: 'sometimes' }, /OTEL_TRACES_SAMPLER must be one of/);
+  refused({ OTEL_TRACES_SAMPLER_ARG: '1.5' }, /OTEL_TRACES_SAMPLER_ARG must be a ratio/);
+  refused({ OTEL_TRACES_SAMPLER_ARG: 'half' }, /OTEL_TRACES_SAMPLER_ARG must be a ratio/);
 });
