@@ -3,6 +3,8 @@
  * KAFKA_BROKERS / DATABASE_URL. Without them they skip with a clear message; with
  * ORDERFLOW_REQUIRE_INFRA=1 (CI) their absence is a failure instead.
  */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
@@ -29,6 +31,31 @@ export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka 
 /** For the Debezium relay: the server must decode its WAL logically (skips, or fails under CI, when not). */
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
   walLevel === 'logical' ? undefined : absent(`DATABASE_URL's server is at wal_level=${walLevel ?? 'unknown'}: start it with ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres`).skip;
+
+/** The path of an executable on PATH (or in /usr/bin, where Debian puts it), or undefined. */
+export function executable(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/bin'];
+  for (const dir of dirs) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const debianPrometheus = 'apt-get install prometheus (Debian\'s package has promtool and prometheus)';
+
+/** promtool, for the alert rules' tests (`promtool check/test rules`); required under CI too. */
+export const promtoolSkip = (): string | undefined =>
+  executable('promtool') ? undefined : absent(`promtool is not installed: ${debianPrometheus}`).skip;
+
+/** The prometheus binary, for the tests that serve the consoles; required under CI too. */
+export const prometheusBinarySkip = (): string | undefined =>
+  executable('prometheus') ? undefined : absent(`prometheus is not installed: ${debianPrometheus}`).skip;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
