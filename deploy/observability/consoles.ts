@@ -31,7 +31,7 @@ const units: Record<Unit, ConsoleUnit> = {
   'orders/s': { formatter: 'humanizeNoSmallPrefix', template: 'humanizeNoSmallPrefix', suffix: '/s', axis: 'Orders' },
   records: { formatter: 'humanizeNoSmallPrefix', template: 'humanizeNoSmallPrefix', suffix: '', axis: 'Records' },
   cores: { formatter: 'humanizeNoSmallPrefix', template: 'humanizeNoSmallPrefix', suffix: ' cores', axis: 'CPU' },
-  circuit: { formatter: 'humanizeNoSmallPrefix', template: 'humanizeNoSmallPrefix', suffix: '', axis: '0 closed, 1 half-open, 2 open' },
+  circuit: { formatter: 'humanizeNoSmallPrefix', template: 'humanizeNoSmallPrefix', suffix: '', axis: 'State' },
   count: { formatter: 'humanizeNoSmallPrefix', template: 'humanizeNoSmallPrefix', suffix: '', axis: 'Count' },
 };
 

@@ -63,6 +63,7 @@ function overview(): Dashboard {
     title: 'Now',
     panels: [
       stat('Services up', 'count', `sum(${series('up')})`, 'Scrape targets of the orderflow job that answer.'),
+      stat('Services down', 'count', `count(${series('up')} == 0) or vector(0)`, 'Scrape targets that do not answer: the ServiceDown alert fires after 30 s.'),
       stat('Orders/s', 'orders/s', sumRate('orderflow_orders_total', [])),
       stat('Saga p99', 'seconds', quantile(0.99, 'orderflow_saga_duration_seconds', [])),
       stat('Consumer lag', 'records', gauge('sum', 'orderflow_consumer_lag', []), 'Records not yet committed, all groups.'),
