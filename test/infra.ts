@@ -32,10 +32,9 @@ export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka 
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
   walLevel === 'logical' ? undefined : absent(`DATABASE_URL's server is at wal_level=${walLevel ?? 'unknown'}: start it with ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres`).skip;
 
-/** The path of an executable on PATH (or in /usr/bin, where Debian puts it), or undefined. */
+/** The path of an executable on PATH, or undefined. */
 export function executable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/bin'];
-  for (const dir of dirs) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
     const path = join(dir, name);
     try {
       accessSync(path, constants.X_OK);
