@@ -42,7 +42,7 @@ const units: Record<Unit, GrafanaUnit> = {
 };
 
 const GRAPH = { w: 12, h: 8 };
-const STAT = { minW: 4, h: 4 };
+const STAT = { minW: 3, h: 4 };
 
 export function renderGrafana(dashboard: Dashboard): string {
   const panels: unknown[] = [];
@@ -114,7 +114,7 @@ export function renderGrafana(dashboard: Dashboard): string {
   return `${JSON.stringify(json, null, 2)}\n`;
 }
 
-/** Stats share the row's width evenly (at least 4 of 24 columns); graphs go two abreast. */
+/** Stats share the row's width evenly (at least 3 of 24 columns); graphs go two abreast. */
 function sizes(row: Row): Array<{ panel: Panel; w: number; h: number }> {
   const stats = row.panels.filter((p) => p.kind === 'stat').length;
   const statW = Math.max(STAT.minW, Math.floor(24 / Math.max(stats, 1)));
