@@ -3,6 +3,8 @@
  * KAFKA_BROKERS / DATABASE_URL. Without them they skip with a clear message; with
  * ORDERFLOW_REQUIRE_INFRA=1 (CI) their absence is a failure instead.
  */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
@@ -32,6 +34,30 @@ export const logicalWalSkip = (walLevel: string | undefined): string | undefined
 
 /** Zipkin (npm run infra:zipkin), for the tracing tests; required under CI too. */
 export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
+
+/** The path of an executable on PATH, or undefined. */
+export function executable(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const debianPrometheus = 'apt-get install prometheus (Debian\'s package has promtool and prometheus)';
+
+/** promtool, for the alert rules' tests (`promtool check/test rules`); required under CI too. */
+export const promtoolSkip = (): string | undefined =>
+  executable('promtool') ? undefined : absent(`promtool is not installed: ${debianPrometheus}`).skip;
+
+/** The prometheus binary, for the tests that serve the consoles; required under CI too. */
+export const prometheusBinarySkip = (): string | undefined =>
+  executable('prometheus') ? undefined : absent(`prometheus is not installed: ${debianPrometheus}`).skip;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
