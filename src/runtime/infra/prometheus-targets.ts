@@ -27,7 +27,15 @@ export function writePrometheusTargets(file: string, groups: readonly TargetGrou
   renameSync(tmp, file);
 }
 
-/** Lists nothing: the services are gone on purpose, so Prometheus drops them rather than reporting them down. */
-export function clearPrometheusTargets(file: string): void {
-  writePrometheusTargets(file, []);
+/**
+ * Lists nothing: the services are gone on purpose, so Prometheus drops them rather than
+ * reporting them down. False when the file could not be written: a stop goes on regardless.
+ */
+export function clearPrometheusTargets(file: string): boolean {
+  try {
+    writePrometheusTargets(file, []);
+    return true;
+  } catch {
+    return false;
+  }
 }
