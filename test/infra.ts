@@ -1,8 +1,10 @@
 /**
- * How tests find real infrastructure. Tests that need Kafka or PostgreSQL read
- * KAFKA_BROKERS / DATABASE_URL. Without them they skip with a clear message; with
+ * How tests find real infrastructure. Tests that need Kafka, PostgreSQL, Kafka Connect,
+ * Zipkin or Prometheus read KAFKA_BROKERS / DATABASE_URL / CONNECT_URL / ZIPKIN_URL /
+ * PROMETHEUS_URL. Without them they skip with a clear message; with
  * ORDERFLOW_REQUIRE_INFRA=1 (CI) their absence is a failure instead.
  */
+import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
@@ -25,6 +27,16 @@ export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'Post
 
 /** Kafka Connect with Debezium (npm run infra:connect), for the Debezium relay's tests; required under CI too. */
 export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka Connect', 'connect').skip;
+
+/** Zipkin (npm run infra:zipkin), for tests that read back the traces the services export. */
+export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
+
+/** Prometheus (npm run infra:prometheus), for tests that query what it scraped or evaluated. */
+export const prometheusSkip = (): string | undefined => need('PROMETHEUS_URL', 'Prometheus', 'prometheus').skip;
+
+/** For tests that run a program of a Debian package themselves (Prometheus, promtool): skips without it (fails under CI). */
+export const binarySkip = (path: string, aptPackage: string): string | undefined =>
+  existsSync(path) ? undefined : absent(`${path} is missing: apt-get install ${aptPackage}`).skip;
 
 /** For the Debezium relay: the server must decode its WAL logically (skips, or fails under CI, when not). */
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>

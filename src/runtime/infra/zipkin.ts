@@ -56,6 +56,13 @@ export function zipkinArgs(o: { jar: string; port: number }): string[] {
   ];
 }
 
+/** Fetches the exec jar into `<dir>/zipkin` (once) and returns its path. */
+export async function fetchZipkin(dir: string, io: InfraIo = stdIo): Promise<string> {
+  const { jar } = zipkinPaths(dir);
+  await fetchArtifact({ artifact: `io.zipkin:zipkin-server:${ZIPKIN_VERSION}:jar:exec`, file: jar, what: 'zipkin', io });
+  return jar;
+}
+
 function settings(port: number): Record<string, string> {
   return { ZIPKIN_URL: `http://127.0.0.1:${port}` };
 }
@@ -93,7 +100,7 @@ async function start(opts: ZipkinOptions, io: InfraIo): Promise<InfraState> {
     throw InfraError(`zipkin: port ${opts.port} is taken by something that is not Zipkin; set ORDERFLOW_ZIPKIN_PORT`);
   }
   mkdirSync(p.home, { recursive: true });
-  await fetchArtifact({ artifact: `io.zipkin:zipkin-server:${ZIPKIN_VERSION}:jar:exec`, file: p.jar, what: 'zipkin', io });
+  await fetchZipkin(opts.dir, io);
   await startJavaDaemon(daemon(p), {
     args: zipkinArgs({ jar: p.jar, port: opts.port }),
     port: opts.port,
