@@ -72,7 +72,12 @@ async function up(args: string[]): Promise<number> {
     'service-ports': { type: 'string' },
     seed: { type: 'boolean', default: true },
     tracing: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
   if (!(architectures as readonly string[]).includes(values.arch)) throw new UsageError(`--arch must be one of ${architectures.join(', ')}; got "${values.arch}"`);
   const runtime = loadRuntimeConfig();
   const kafka = values.kafka || values.distributed;
