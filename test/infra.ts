@@ -28,9 +28,6 @@ export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'Post
 /** Kafka Connect with Debezium (npm run infra:connect), for the Debezium relay's tests; required under CI too. */
 export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka Connect', 'connect').skip;
 
-/** Zipkin (npm run infra:zipkin), for tests that read back the traces the services export. */
-export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
-
 /** Prometheus (npm run infra:prometheus), for tests that query what it scraped or evaluated. */
 export const prometheusSkip = (): string | undefined => need('PROMETHEUS_URL', 'Prometheus', 'prometheus').skip;
 
@@ -41,6 +38,9 @@ export const binarySkip = (path: string, aptPackage: string): string | undefined
 /** For the Debezium relay: the server must decode its WAL logically (skips, or fails under CI, when not). */
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
   walLevel === 'logical' ? undefined : absent(`DATABASE_URL's server is at wal_level=${walLevel ?? 'unknown'}: start it with ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres`).skip;
+
+/** Zipkin (npm run infra:zipkin), for the tracing tests; required under CI too. */
+export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
