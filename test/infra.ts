@@ -1,6 +1,7 @@
 /**
- * How tests find real infrastructure. Tests that need Kafka or PostgreSQL read
- * KAFKA_BROKERS / DATABASE_URL. Without them they skip with a clear message; with
+ * How tests find real infrastructure. Tests that need Kafka, PostgreSQL, Kafka Connect,
+ * Zipkin or Prometheus read KAFKA_BROKERS / DATABASE_URL / CONNECT_URL / ZIPKIN_URL /
+ * PROMETHEUS_URL. Without them they skip with a clear message; with
  * ORDERFLOW_REQUIRE_INFRA=1 (CI) their absence is a failure instead.
  */
 import { accessSync, constants } from 'node:fs';
@@ -27,6 +28,9 @@ export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'Post
 
 /** Kafka Connect with Debezium (npm run infra:connect), for the Debezium relay's tests; required under CI too. */
 export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka Connect', 'connect').skip;
+
+/** Prometheus (npm run infra:prometheus), for tests that query what it scraped or evaluated. */
+export const prometheusSkip = (): string | undefined => need('PROMETHEUS_URL', 'Prometheus', 'prometheus').skip;
 
 /** For the Debezium relay: the server must decode its WAL logically (skips, or fails under CI, when not). */
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
