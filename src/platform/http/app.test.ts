@@ -103,7 +103,7 @@ test('a readiness check that hangs is reported down after its timeout', async (t
   const started = Date.now();
   const res = await fetch(`${url}/health/ready`);
   assert.equal(res.status, 503);
-  assert.match((await res.json()).checks.bus, /^down: bus did not answer within 2000 ms/);
+  assert.match(((await res.json()) as { checks: Record<string, string> }).checks.bus, /^down: bus did not answer within 2000 ms/);
   assert.ok(Date.now() - started < 5_000);
 });
 
