@@ -72,12 +72,12 @@ export function createOutboxMetrics(registry: Registry, db: Db, opts: { timeoutM
     }
   }
 
-  // Both gauges are collected in one scrape; they share one query.
+  // A scrape collects both gauges at once: they share the query in flight.
   let shared: Promise<OutboxBacklog> | undefined;
   function backlogOrLast(): Promise<OutboxBacklog> {
     shared ??= backlog()
       .catch(() => last)
-      .finally(() => setImmediate(() => (shared = undefined)));
+      .finally(() => (shared = undefined));
     return shared;
   }
 
