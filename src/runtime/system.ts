@@ -107,7 +107,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   try {
     for (const wave of startWaves) {
       const started = await Promise.allSettled(wave.map((name) =>
-        supervisor.start({ name, script: mainOf(name), env: { ...base, PORT: String(ports[name]) }, healthUrl: `${urls[name]}/health` })));
+        supervisor.start({ name, script: mainOf(name), env: { ...base, PORT: String(ports[name]) }, healthUrl: `${urls[name]}/health/ready` })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
