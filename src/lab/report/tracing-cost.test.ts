@@ -49,7 +49,7 @@ test('the tracing cost table pairs each architecture off and on, rate by rate, w
   assert.deepEqual(rows[3].slice(3, 6), ['n/a', 'n/a', 'n/a']);
   assert.notEqual(rows[3][2], 'n/a');
 
-  assert.match(md, /^- events: 400 orders\/s untraced, 200 orders\/s traced$/m);
+  assert.match(md, /^- events: untraced 400 orders\/s; traced 200 orders\/s$/m);
   assert.match(md, /Zipkin's own process as the tracing backend/);
   assert.match(md, /Traced: System includes the CPU of the Zipkin server/);
   assert.doesNotMatch(md, /NaN|undefined/);

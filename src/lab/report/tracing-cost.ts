@@ -47,9 +47,9 @@ export function tracingCostTable(report: LabReport): Table | null {
   return { headers, numeric: headers.map((_, i) => i > 0), rows };
 }
 
-/** "events: 800 orders/s untraced, 600 orders/s traced" per pair. */
+/** "events: untraced 800 orders/s; traced 600 orders/s" per pair. */
 export function tracingKneeLines(report: LabReport): string[] {
-  return tracingPairs(report).map(({ off, on }) => `${off.arch}: ${kneeValue(off)} untraced, ${kneeValue(on)} traced`);
+  return tracingPairs(report).map(({ off, on }) => `${off.arch}: untraced ${kneeValue(off)}; traced ${kneeValue(on)}`);
 }
 
 export const TRACING_COST_NOTE =
