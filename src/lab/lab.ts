@@ -31,8 +31,7 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   PostgreSQL's own count where pg_stat_statements is loaded), Kafka requests by API.
   Writes report.json, report.html and summary.md into <out>/<timestamp>/.
   --kafka / --postgres / --distributed  Kafka at KAFKA_BROKERS, PostgreSQL at DATABASE_URL (as up)
-  --tracing  on: every service exports its spans to Zipkin at ZIPKIN_URL (npm run infra:zipkin),
-             whose CPU counts as the system's; both: each architecture untraced, then traced
+  --tracing  on: spans to Zipkin at ZIPKIN_URL (its CPU counted); both: each arch untraced, then traced
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 
 export const DEFAULT_RATES = [50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
