@@ -8,12 +8,15 @@ import { architectures, loadPlatformConfig } from '#platform/config.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
 import { serviceNames, startSystem, type ServiceName, type System } from './runtime/system.ts';
+import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
   up [--arch events|choreography|rest] [--kafka] [--postgres] [--distributed]
-     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--no-seed]
+     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--no-seed] [--tracing]
         Start every service as its own process behind the gateway; Ctrl-C stops.
+        Lists the services' /metrics for Prometheus (npm run infra:prometheus) in
+        <ORDERFLOW_INFRA_DIR or .infra>/prometheus/targets/orderflow.json while it runs.
         --arch         how the order saga runs: events (default; orders orchestrates over the bus),
                        choreography (each service reacts to the events before it), rest (orders
                        calls the others over HTTP inside POST /api/orders)
@@ -22,8 +25,12 @@ const USAGE = `usage: orderflow <command> [options]
         --distributed  both
         --service-ports  first of the four internal ports (orders, inventory, payments, shipping); 0 picks free ones
         --no-seed      start with an empty catalog
-  infra kafka|postgres|connect|all [start|stop|status]
-        Local Kafka and PostgreSQL for development and CI.
+        --tracing      export the services' traces to Zipkin: starts it first when it is not running
+                       (as infra zipkin does, ORDERFLOW_ZIPKIN_PORT, default 9411; it keeps running after
+                       Ctrl-C), then sets OTEL_TRACES_EXPORTER=zipkin and OTEL_EXPORTER_ZIPKIN_ENDPOINT;
+                       an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
+  infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]
+        Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
   dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
         List the dead letters of a topic, or publish them back to it.
   bench [options]
@@ -64,7 +71,13 @@ async function up(args: string[]): Promise<number> {
     port: { type: 'string' },
     'service-ports': { type: 'string' },
     seed: { type: 'boolean', default: true },
+    tracing: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
   if (!(architectures as readonly string[]).includes(values.arch)) throw new UsageError(`--arch must be one of ${architectures.join(', ')}; got "${values.arch}"`);
   const runtime = loadRuntimeConfig();
   const kafka = values.kafka || values.distributed;
@@ -84,6 +97,9 @@ async function up(args: string[]): Promise<number> {
   const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3) };
   const dataDir = resolve(values['data-dir']);
 
+  const traces = values.tracing ? await tracingEnv(runtime.tracesExporter) : undefined;
+  if (traces) Object.assign(env, traces.env);
+
   const where = `${values.arch} architecture on ${kafka ? `Kafka at ${env.KAFKA_BROKERS}` : 'the embedded log'}, ${postgres ? `PostgreSQL at ${env.DATABASE_URL}` : 'SQLite'}; data in ${dataDir}`;
   process.stderr.write(`starting orderflow on ${where}\n`);
 
@@ -94,6 +110,7 @@ async function up(args: string[]): Promise<number> {
     if (signals > 1 || !system) {
       // Second Ctrl-C (or one during startup): no more waiting.
       if (system) for (const name of serviceNames) system.kill(name as ServiceName, 'SIGKILL');
+      clearPrometheusTargets(runtime.prometheusTargetsFile);
       process.stderr.write(`\n${signal} again: killed\n`);
       process.exit(130);
     }
@@ -106,7 +123,11 @@ async function up(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  system = await startSystem({ dataDir, env, ports, stdio: 'inherit', keepOutboxSlots: true });
+  const deployment = kafka && postgres ? 'distributed' : !kafka && !postgres ? 'embedded' : kafka ? 'kafka+sqlite' : 'embedded+postgres';
+  system = await startSystem({
+    dataDir, env, ports, stdio: 'inherit', keepOutboxSlots: true,
+    prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
+  });
   const gw = system.gatewayUrl;
   const product = await firstProductId(gw);
   const order = JSON.stringify({ customerId: 'customer-1', items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
@@ -116,10 +137,31 @@ orderflow is up: ${gw}
   curl -s ${gw}/api/products
   curl -s -X POST ${gw}/api/orders -H 'content-type: application/json' -d '${order}'
   curl -s ${gw}/api/orders/<id>/details
+${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus)
 Ctrl-C stops.
 `);
   // Runs until a signal; the handlers above exit.
   return new Promise<number>(() => {});
+}
+
+/**
+ * `up --tracing`: Zipkin (started when not running, through the infra command's code) and
+ * the OTEL_* settings that send every service's spans to it. A user's own OTEL_TRACES_EXPORTER
+ * wins: then nothing is started or set.
+ */
+async function tracingEnv(userExporter: string | undefined): Promise<{ env: Record<string, string>; url?: string }> {
+  if (userExporter) {
+    process.stderr.write(`--tracing: OTEL_TRACES_EXPORTER=${userExporter} is set; the services export as it says, Zipkin is not started\n`);
+    return { env: {} };
+  }
+  const { loadInfraConfig } = await import('./runtime/infra/config.ts');
+  const { zipkinInfra } = await import('./runtime/infra/zipkin.ts');
+  const infra = loadInfraConfig();
+  // Zipkin's settings line goes to stderr with its progress: stdout is this command's own banner.
+  const say = (line: string) => void process.stderr.write(`${line}\n`);
+  const zipkin = await zipkinInfra('start', { dir: infra.dir, port: infra.zipkinPort, io: { say, emit: say } });
+  const url = zipkin.env.ZIPKIN_URL;
+  return { env: { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${url}/api/v2/spans` }, url };
 }
 
 async function firstProductId(gatewayUrl: string): Promise<string | undefined> {

@@ -1,8 +1,11 @@
 /**
- * How tests find real infrastructure. Tests that need Kafka or PostgreSQL read
- * KAFKA_BROKERS / DATABASE_URL. Without them they skip with a clear message; with
+ * How tests find real infrastructure. Tests that need Kafka, PostgreSQL, Kafka Connect,
+ * Zipkin or Prometheus read KAFKA_BROKERS / DATABASE_URL / CONNECT_URL / ZIPKIN_URL /
+ * PROMETHEUS_URL. Without them they skip with a clear message; with
  * ORDERFLOW_REQUIRE_INFRA=1 (CI) their absence is a failure instead.
  */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
@@ -26,12 +29,39 @@ export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'Post
 /** Kafka Connect with Debezium (npm run infra:connect), for the Debezium relay's tests; required under CI too. */
 export const connectSkip = (): string | undefined => need('CONNECT_URL', 'Kafka Connect', 'connect').skip;
 
+/** Prometheus (npm run infra:prometheus), for tests that query what it scraped or evaluated. */
+export const prometheusSkip = (): string | undefined => need('PROMETHEUS_URL', 'Prometheus', 'prometheus').skip;
+
 /** For the Debezium relay: the server must decode its WAL logically (skips, or fails under CI, when not). */
 export const logicalWalSkip = (walLevel: string | undefined): string | undefined =>
   walLevel === 'logical' ? undefined : absent(`DATABASE_URL's server is at wal_level=${walLevel ?? 'unknown'}: start it with ORDERFLOW_PG_WAL_LEVEL=logical npm run infra:postgres`).skip;
 
 /** Zipkin (npm run infra:zipkin), for the tracing tests; required under CI too. */
 export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
+
+/** The path of an executable on PATH, or undefined. */
+export function executable(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const debianPrometheus = 'apt-get install prometheus (Debian\'s package has promtool and prometheus)';
+
+/** promtool, for the alert rules' tests (`promtool check/test rules`); required under CI too. */
+export const promtoolSkip = (): string | undefined =>
+  executable('promtool') ? undefined : absent(`promtool is not installed: ${debianPrometheus}`).skip;
+
+/** The prometheus binary, for the tests that serve the consoles; required under CI too. */
+export const prometheusBinarySkip = (): string | undefined =>
+  executable('prometheus') ? undefined : absent(`prometheus is not installed: ${debianPrometheus}`).skip;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {

@@ -92,12 +92,12 @@ export async function runFault(target: LabTarget, scenario: Scenario, rate: numb
   };
 }
 
-/** Until the supervisor restarted the service and it answers its health check. */
+/** Until the supervisor restarted the service and it is ready again. */
 async function untilBack(target: LabTarget, restartsBefore: number, timeoutMs: number): Promise<void> {
   const until = performance.now() + timeoutMs;
   while (performance.now() < until) {
     if (target.system.restarts(FAULTY) > restartsBefore) {
-      const ok = await fetch(`${target.system.urls[FAULTY]}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${target.system.urls[FAULTY]}/health/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
       if (ok) return;
     }
     await sleep(100);

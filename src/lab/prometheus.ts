@@ -107,13 +107,13 @@ export const MESSAGES_COUNTER = 'orderflow_messages_handled_total';
 
 /**
  * The HTTP requests a service's load is made of: the gateway's public /api/ routes; for the
- * others every route but the probes (/health from the supervisor, /metrics from the lab).
+ * others every route but the probes (/health/* from the supervisor, /metrics from the lab).
  */
 export function countedRoute(service: string): Filter {
   return (labels) => {
     const route = labels.route ?? '';
     if (service === 'gateway') return route.startsWith('/api/');
-    return route !== '/health' && route !== '/metrics';
+    return !route.startsWith('/health') && route !== '/metrics';
   };
 }
 

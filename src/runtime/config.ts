@@ -2,6 +2,8 @@
  * What `orderflow up` and the other CLI commands read from the environment. The only file
  * of the runtime (besides infra/config.ts) that reads process.env.
  */
+import { infraDir, prometheusTargetsFile } from './infra/config.ts';
+
 type Env = Record<string, string | undefined>;
 
 export interface RuntimeConfig {
@@ -11,6 +13,10 @@ export interface RuntimeConfig {
   databaseUrl: string;
   /** Kafka Connect's REST API when ORDERFLOW_RELAY=debezium (CONNECT_URL), else undefined. */
   debeziumConnectUrl?: string;
+  /** Where `orderflow up` lists its services for the local Prometheus (file_sd); the infra command reads the same path. */
+  prometheusTargetsFile: string;
+  /** OTEL_TRACES_EXPORTER as the user set it: `up --tracing` then leaves the services' exporter alone. */
+  tracesExporter?: string;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
@@ -18,6 +24,8 @@ export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfi
     kafkaBrokers: env.KAFKA_BROKERS || '127.0.0.1:9092',
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     debeziumConnectUrl: env.ORDERFLOW_RELAY === 'debezium' ? env.CONNECT_URL || undefined : undefined,
+    prometheusTargetsFile: prometheusTargetsFile(infraDir(env)),
+    tracesExporter: env.OTEL_TRACES_EXPORTER || undefined,
   });
 }
 

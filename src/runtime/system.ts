@@ -11,6 +11,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
+import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { createSupervisor, freePorts, type Stdio } from './supervisor.ts';
 
 export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping'] as const;
@@ -44,6 +45,12 @@ export interface SystemOptions {
    * lab, tests) drops them, or they would keep its WAL forever.
    */
   keepOutboxSlots?: boolean;
+  /**
+   * Lists every service's /metrics address in this Prometheus file_sd target file once they
+   * are all up (label `service`, plus `labels`: arch, deployment) and empties it when the
+   * system stops. For `orderflow up`; the lab and tests leave a developer's file alone.
+   */
+  prometheusTargets?: { file: string; labels: Record<string, string> };
 }
 
 export interface System {
@@ -100,12 +107,13 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   try {
     for (const wave of startWaves) {
       const started = await Promise.allSettled(wave.map((name) =>
-        supervisor.start({ name, script: mainOf(name), env: { ...base, PORT: String(ports[name]) }, healthUrl: `${urls[name]}/health` })));
+        supervisor.start({ name, script: mainOf(name), env: { ...base, PORT: String(ports[name]) }, healthUrl: `${urls[name]}/health/ready` })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
       if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
+    if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(urls, opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
     await removeConnectors();
@@ -123,6 +131,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name) => supervisor.restarts(name),
     stop() {
+      // Unlisted first: a service stopped on purpose is not a service down for Prometheus.
+      if (opts.prometheusTargets && !stopping) clearPrometheusTargets(opts.prometheusTargets.file);
       // The connectors go last: a dropped slot must not miss a last commit of a service.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(removeConnectors);
       return stopping;

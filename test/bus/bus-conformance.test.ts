@@ -129,7 +129,7 @@ for (const adapter of adapters) {
         return consumer;
       };
       const publish = (messages: Envelope[]) => bus.publish(messages.map((m) => encode(topic, m)));
-      return { db, topic, start, publish };
+      return { db, topic, groupId, start, publish };
     }
 
     const effect: MessageHandler = async ({ tx, message }) => {
@@ -295,6 +295,33 @@ for (const adapter of adapters) {
       assert.equal(await replayDeadLetters(bus, topic, { ids: [invalid.id] }), 1);
       await wait('the replayed message is processed', () => calls === 1);
       assert.deepEqual((await effects(db)).map((e) => e.message_id), [invalid.id]);
+    });
+
+    test('positions tell each partition\'s end and the group\'s commit; the lag is their difference', async (t) => {
+      const { topic, groupId, start, publish } = await setup(t, 2);
+      const before = await bus.positions([topic], groupId);
+      assert.deepEqual(before.map((p) => [p.topic, p.partition, p.end - p.start, p.committed]), [[topic, 0, 0, undefined], [topic, 1, 0, undefined]]);
+      await publish(Array.from({ length: 10 }, (_, i) => msg(`k${i}`, i)));
+      const published = await bus.positions([topic]);
+      assert.equal(published.reduce((n, p) => n + p.end - p.start, 0), 10);
+      assert.ok(published.every((p) => p.committed === undefined), 'no group asked, no commit told');
+
+      let handled = 0;
+      await start({ handlers: { Counted: async () => void handled++ } });
+      await until('all handled and committed', async () => {
+        const ps = await bus.positions([topic], groupId);
+        return handled === 10 && ps.every((p) => p.committed === p.end);
+      }, adapter.patienceMs, adapter.pollMs);
+      assert.equal(await bus.lag(groupId, [topic]), 0);
+    });
+
+    test('a subscription says it joined its group while open, and not once closed; the bus says it is reachable', async (t) => {
+      const { start } = await setup(t, 2);
+      await bus.reachable();
+      const consumer = await start({ handlers: {} });
+      await until('the member joined', () => consumer.joined(), adapter.patienceMs, adapter.pollMs);
+      await consumer.close();
+      assert.equal(consumer.joined(), false);
     });
   });
 }

@@ -54,6 +54,23 @@ export interface SubscribeOptions {
 export interface Subscription {
   /** Stops fetching, waits for handlers in flight, commits what they finished, leaves the group. */
   close(): Promise<void>;
+  /**
+   * True while this member is in its group and gets deliveries (Kafka: joined, with a live
+   * membership; the embedded log: open and not fenced by a newer member). For readiness.
+   */
+  joined(): boolean;
+}
+
+/** Where a partition stands: its log and, when asked for a group, the group's commit. */
+export interface PartitionPosition {
+  topic: string;
+  partition: number;
+  /** Offset of the first record still in the log. */
+  start: number;
+  /** Offset the next record will get (Kafka's high watermark). */
+  end: number;
+  /** The group's committed offset; undefined when no group was asked or it committed nothing. */
+  committed?: number;
 }
 
 export interface Bus {
@@ -64,6 +81,13 @@ export interface Bus {
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** Records not yet committed by the group, summed over the topics' partitions. */
   lag(groupId: string, topics: string[]): Promise<number>;
+  /**
+   * Every partition of `topics`, with `groupId`'s commits when given: one query on the
+   * embedded log, a few admin requests on Kafka (never one per partition). For metrics.
+   */
+  positions(topics: string[], groupId?: string): Promise<PartitionPosition[]>;
+  /** Resolves when the broker answers (Kafka) or the log is open; rejects with a coded error otherwise. For readiness. */
+  reachable(): Promise<void>;
   /** Reads records of a topic from the beginning (for dead-letter listing); at most `limit`. */
   read(topic: string, opts?: { limit?: number }): Promise<InRecord[]>;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ import { createGroupQueue } from '../group-commit.ts';
 import { inProcessSpan } from '../telemetry/message-spans.ts';
 import { tracingOn } from '../telemetry/tracing.ts';
 import { withLogFields, type LogFields } from '../telemetry/log-context.ts';
+import type { CountOutcome } from '../telemetry/bus-metrics.ts';
 
 /** Keyed by group too: two consumer groups of one service may see the same message. */
 export const inboxMigrations: Migration[] = [
@@ -58,6 +59,8 @@ export interface MessageContext {
 export type MessageHandler = (ctx: MessageContext) => Promise<void>;
 export interface Consumer {
   close(): Promise<void>;
+  /** True while its subscription is a member of the group (for readiness). */
+  joined(): boolean;
 }
 
 export interface RetryOptions {
@@ -125,6 +128,8 @@ export async function startConsumer(opts: {
   onProcessed?: (message: Envelope) => void;
   /** Transactions in flight at once, each shared by the batches of several partitions. */
   maxConcurrent?: number;
+  /** Counts each message's outcome for /metrics (telemetry/bus-metrics.ts), once it is settled. */
+  outcomes?: CountOutcome;
 }): Promise<Consumer> {
   const { db, bus, groupId, handlers } = opts;
   const log = (opts.log ?? silentLogger).child({ groupId });
@@ -136,6 +141,9 @@ export async function startConsumer(opts: {
   // SQLite serialises transactions anyway; on PostgreSQL a few run at once on the pool.
   const maxConcurrent = Math.max(1, opts.maxConcurrent ?? (db.dialect === 'sqlite' ? 1 : 3));
   const maxShared = 1000;
+  const count: CountOutcome = opts.outcomes ?? (() => {});
+  // A label from a record that failed before its type was trusted: bounded to the handled types.
+  const typeLabel = (type: string | undefined) => (type !== undefined && handlers[type] !== undefined ? type : 'unknown');
 
   await bus.ensureTopics(opts.topics.map((t) => ({ name: dlqTopic(t), partitions: 1 })));
 
@@ -157,7 +165,10 @@ export async function startConsumer(opts: {
     const emitted: Array<{ topic: string; message: Envelope }> = [];
     const done: Envelope[] = [];
     for (const item of items) {
-      if (!fresh.has(item.message.id)) continue;
+      if (!fresh.has(item.message.id)) {
+        after.push(() => count(item.message.type, 'skipped_duplicate'));
+        continue;
+      }
       // Once per batch: a second copy of an id later in the same batch is a duplicate.
       fresh.delete(item.message.id);
       const ctx: MessageContext = {
@@ -200,6 +211,7 @@ export async function startConsumer(opts: {
   }
 
   function processed(messages: Envelope[]): void {
+    for (const m of messages) count(m.type, 'handled');
     if (opts.onProcessed) for (const m of messages) opts.onProcessed(m);
   }
 
@@ -223,8 +235,12 @@ export async function startConsumer(opts: {
     let attempt = batchErr === undefined ? 0 : 1;
     let lastErr = batchErr;
     for (;;) {
-      if (attempt >= attempts) return deadLetter(item.record, lastErr, attempt);
+      if (attempt >= attempts) {
+        await deadLetter(item.record, lastErr, attempt);
+        return count(item.message.type, 'dead_lettered');
+      }
       if (attempt > 0) {
+        count(item.message.type, 'retried');
         log.debug({ err: lastErr, attempt, type: item.message.type }, 'handler failed, retrying');
         await backoff(attempt);
       }
@@ -242,7 +258,7 @@ export async function startConsumer(opts: {
 
   async function handle(batch: InRecord[]): Promise<void> {
     const items: Item[] = [];
-    const invalid: Array<{ record: InRecord; err: unknown }> = [];
+    const invalid: Array<{ record: InRecord; err: unknown; type?: string }> = [];
     for (const record of batch) {
       // Skipped unread: a service subscribed to a topic for some of its types (the
       // choreography's inventory gets every payments event and handles one) would otherwise
@@ -265,7 +281,7 @@ export async function startConsumer(opts: {
         violation = `the contract check threw: ${(err as Error)?.message ?? err}`;
       }
       if (violation !== undefined) {
-        invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`) });
+        invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`), type: message.type });
         continue;
       }
       items.push({ record, message, handler });
@@ -273,6 +289,7 @@ export async function startConsumer(opts: {
     if (invalid.length > 0) {
       for (const { record, err } of invalid) log.warn({ err, topic: record.topic, offset: record.offset }, 'message dead-lettered');
       await bus.publish(invalid.map(({ record, err }) => deadLetterRecord(record, errorInfo(err, 'PLT_ERR_INVALID_MESSAGE'), 0)));
+      for (const i of invalid) count(typeLabel(i.type ?? i.record.headers.type), 'dead_lettered');
     }
     if (items.length === 0) return;
     await shared(items);
@@ -343,6 +360,7 @@ export async function startConsumer(opts: {
   });
 
   return {
+    joined: () => subscription.joined(),
     async close() {
       closing = true;
       for (const wake of [...sleepers]) wake();

@@ -20,9 +20,9 @@ async function serve(t: TestContext, opts: Partial<HttpAppOptions> = {}) {
 
 const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
 
-/** The value of one sample line, e.g. sample(text, 'x_count', 'method="GET",...'). */
+/** The value of one sample line, e.g. sample(text, 'x_count', 'method="GET",...'), the service label aside. */
 function sample(text: string, name: string, labels: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  const line = text.split('\n').map((l) => l.replace('service="widgets",', '').replace(',service="widgets"', '')).find((l) => l.startsWith(`${name}{${labels}} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -47,10 +47,10 @@ test('every answered request is timed in a histogram by method, route pattern an
 
 test('health probes and metric scrapes are not counted as requests', async (t) => {
   const { url } = await serve(t);
-  for (let i = 0; i < 3; i++) assert.equal((await fetch(`${url}/health`)).status, 200);
+  for (const path of ['/health', '/health/live', '/health/ready']) assert.equal((await fetch(url + path)).status, 200);
   await scrape(url);
   const text = await scrape(url);
-  assert.doesNotMatch(text, /route="\/health"/);
+  assert.doesNotMatch(text, /route="\/health/);
   assert.doesNotMatch(text, /route="\/metrics"/);
 });
 
@@ -64,8 +64,47 @@ test('the app exposes the registry it serves, for a service to add its own metri
   const { app, url } = await serve(t);
   new Counter({ name: 'widgets_made_total', help: 'widgets made', registers: [app.metrics] }).inc(2);
   const text = await scrape(url);
-  assert.match(text, /^widgets_made_total 2$/m);
+  assert.match(text, /^widgets_made_total\{service="widgets"\} 2$/m);
   assert.match(text, /^process_cpu_user_seconds_total\{service="widgets"\} /m);
+});
+
+test('every series of the registry carries the service label', async (t) => {
+  const { url } = await serve(t);
+  await fetch(`${url}/widgets/1`);
+  const series = (await scrape(url)).split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  assert.ok(series.length > 20);
+  for (const line of series) assert.match(line, /service="widgets"/);
+});
+
+test('liveness answers without checks; readiness runs them and names the one that fails', async (t) => {
+  let dbUp = true;
+  const { url } = await serve(t, {
+    checks: {
+      database: async () => {
+        if (!dbUp) throw new Error('connection refused');
+      },
+      bus: async () => {},
+    },
+  });
+  const get = async (path: string) => {
+    const res = await fetch(url + path);
+    return { status: res.status, body: await res.json() };
+  };
+  assert.deepEqual(await get('/health/ready'), { status: 200, body: { status: 'ok', service: 'widgets', checks: { database: 'ok', bus: 'ok' } } });
+  dbUp = false;
+  for (const path of ['/health/ready', '/health']) {
+    assert.deepEqual(await get(path), { status: 503, body: { status: 'unavailable', service: 'widgets', checks: { database: 'down: connection refused', bus: 'ok' } } });
+  }
+  assert.deepEqual(await get('/health/live'), { status: 200, body: { status: 'ok', service: 'widgets' } });
+});
+
+test('a readiness check that hangs is reported down after its timeout', async (t) => {
+  const { url } = await serve(t, { checks: { bus: () => new Promise(() => {}) } });
+  const started = Date.now();
+  const res = await fetch(`${url}/health/ready`);
+  assert.equal(res.status, 503);
+  assert.match(((await res.json()) as { checks: Record<string, string> }).checks.bus, /^down: bus did not answer within 2000 ms/);
+  assert.ok(Date.now() - started < 5_000);
 });
 
 test('a registry passed in is the one served, with the request histogram in it', async (t) => {

@@ -1,7 +1,7 @@
 /**
- * The fastify app factory every service uses: coded error answers, GET /health with the
- * service's own checks, GET /metrics (Prometheus, with a request-duration histogram per
- * route). Building the app is apart from listening, so tests inject requests or listen on
+ * The fastify app factory every service uses: coded error answers, GET /health/live and
+ * GET /health/ready (= /health) with the service's own checks, GET /metrics (Prometheus,
+ * with a request-duration histogram per route). Building the app is apart from listening, so tests inject requests or listen on
  * port 0.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -9,14 +9,15 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import { installErrorHandling } from './errors.ts';
+import { installHealthRoutes, type HealthCheck } from './health.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 
-export type HealthCheck = () => Promise<void>;
+export type { HealthCheck };
 
 export interface HttpAppOptions {
   name: string;
   log: Logger;
-  /** Named checks; /health answers 503 when one throws. */
+  /** Named readiness checks; /health/ready (and /health) answer 503 when one throws (health.ts). */
   checks?: Record<string, HealthCheck>;
   /** Where /metrics reads from; a new one with Node's default metrics when absent. */
   metrics?: Registry;
@@ -44,20 +45,7 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
   const app = fastify.decorate('metrics', registry) as HttpApp;
   installRequestMetrics(app, registry);
 
-  app.get('/health', async (_req, reply) => {
-    const checks: Record<string, string> = {};
-    let ok = true;
-    for (const [name, check] of Object.entries(opts.checks ?? {})) {
-      try {
-        await check();
-        checks[name] = 'up';
-      } catch {
-        checks[name] = 'down';
-        ok = false;
-      }
-    }
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', service: opts.name, checks });
-  });
+  installHealthRoutes(app, { service: opts.name, checks: opts.checks });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

@@ -9,15 +9,16 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 /** From 0.5 ms (a cached read) to 10 s (far past any timeout), fine enough for a p99. */
 export const durationBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 
-/** A registry with Node's default metrics (CPU, memory, event loop), labelled with the service. */
+/** A registry with Node's default metrics (CPU, memory, event loop); every series is labelled with the service. */
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, labels: { service } });
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
   return registry;
 }
 
 // Not worth measuring: probes, scrapes and the lab's own fault switch.
-const unmeasured = new Set(['/health', '/metrics', '/_faults']);
+const unmeasured = new Set(['/health', '/health/live', '/health/ready', '/metrics', '/_faults']);
 
 /**
  * Observes every answered request in `orderflow_http_request_duration_seconds` with labels

@@ -103,7 +103,12 @@ test('a host counts its consumed messages and times its batches on /metrics, per
   const { url, roundTrip } = await startHost(t, false);
   for (let i = 0; i < 3; i++) await roundTrip();
   const text = await (await fetch(`${url}/metrics`)).text();
-  assert.match(text, /^orderflow_messages_handled_total\{group="slowpoke"\} 3$/m);
-  assert.match(text, /^orderflow_message_batch_duration_seconds_count\{group="slowpoke"\} 3$/m);
+  assert.match(text, /^orderflow_messages_handled_total\{group="slowpoke",service="slowpoke"\} 3$/m);
+  assert.match(text, /^orderflow_message_batch_duration_seconds_count\{service="slowpoke",group="slowpoke"\} 3$/m);
+  assert.match(text, /^orderflow_messages_total\{group="slowpoke",type="test.Ping",outcome="handled",service="slowpoke"\} 3$/m);
+  assert.match(text, /^orderflow_batch_size_count\{service="slowpoke",group="slowpoke"\} 3$/m);
+  assert.match(text, /^orderflow_consumer_lag\{group="slowpoke",topic="faults-test",partition="0",service="slowpoke"\} [0-3]$/m, 'at most the three messages, until the offsets are committed');
+  assert.match(text, /^orderflow_dead_letters\{topic="faults-test",service="slowpoke"\} 0$/m);
+  assert.match(text, /^orderflow_outbox_pending\{service="slowpoke"\} 0$/m);
   assert.match(text, /^process_cpu_user_seconds_total\{service="slowpoke"\} /m, "Node's default metrics are still collected");
 });

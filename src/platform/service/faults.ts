@@ -3,7 +3,7 @@
  * can watch the system around one slow service. Off unless ORDERFLOW_FAULTS=1; when off,
  * nothing here is installed and nothing is delayed.
  *
- * While latencyMs > 0, every HTTP request (except /health, /metrics, /_faults) and every
+ * While latencyMs > 0, every HTTP request (except the /health probes, /metrics, /_faults) and every
  * batch delivered to the service's consumers waits latencyMs before it is handled. The wait
  * is before the handler and outside its transaction: it models a slow service, not a lock
  * held for longer.
@@ -29,7 +29,7 @@ const FaultsBody = Type.Object(
 );
 
 // Never slowed: the supervisor's health probe, the lab's scrape, and the way to undo the fault.
-const exempt = new Set(['/health', '/metrics', '/_faults']);
+const exempt = new Set(['/health', '/health/live', '/health/ready', '/metrics', '/_faults']);
 
 /**
  * Installs GET/PUT /_faults and the onRequest hook that delays requests while latencyMs > 0.

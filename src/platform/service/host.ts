@@ -8,6 +8,10 @@
  *
  * Consumers see the bus through a decorator that times each batch for /metrics and, with
  * fault injection on (ORDERFLOW_FAULTS=1), first waits the latency set on PUT /_faults.
+ *
+ * Readiness (/health/ready): the database answers, the bus is reachable, the relay is not
+ * failing to publish for longer than RELAY_FAILING_MS with rows waiting, and every consumer
+ * is a member of its group.
  */
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
@@ -27,6 +31,8 @@ import { buildHttpApp, type HttpApp } from '../http/app.ts';
 import { createMessageMetrics, createMetricsRegistry, type MessageMetrics } from '../http/metrics.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
+import { createBusMetrics, type BusMetrics } from '../telemetry/bus-metrics.ts';
+import { createOutboxMetrics, type OutboxMetrics } from '../telemetry/outbox-metrics.ts';
 import { createFaults, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
@@ -77,8 +83,11 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   await bus.ensureTopics(specs);
   // With Debezium the outbox is published from the WAL by a connector the system registered.
   publishOutboxFromWal(platform.relay === 'debezium');
-  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus, log });
+  const outbox = createOutboxMetrics(metrics, db);
+  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus: outbox.relayBus(bus), log });
+  const busMetrics = createBusMetrics(metrics, bus, { log });
   const consumers: Consumer[] = [];
+  const groups: string[] = [];
   const closers: Array<() => Promise<void>> = [];
   let closing: Promise<void> | undefined;
 
@@ -87,11 +96,19 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     log,
     metrics,
     tracing,
-    checks: { db: async () => void (await db.query('SELECT 1 AS one')) },
+    checks: {
+      database: async () => void (await db.query('SELECT 1 AS one')),
+      bus: () => bus.reachable(),
+      relay: () => relayPublishing(outbox),
+      consumers: async () => {
+        const out = groups.filter((_, i) => !consumers[i].joined());
+        if (out.length > 0) throw new Error(`not a member of group ${out.join(', ')} (yet)`);
+      },
+    },
   });
   const faults = platform.faultInjection ? createFaults() : undefined;
   if (faults) installFaultRoutes(app, faults);
-  const consumerBus = measuredBus(bus, createMessageMetrics(app.metrics), faults);
+  const consumerBus = measuredBus(bus, createMessageMetrics(app.metrics), busMetrics, faults);
 
   const host: ServiceHost = {
     name: opts.name,
@@ -103,7 +120,10 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     ids: { newId: () => uuidv7() },
     clock: { now: () => new Date() },
     async consume(c) {
-      consumers.push(await startConsumer({ db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed }));
+      const outcomes = busMetrics.outcomes(c.groupId);
+      consumers.push(await startConsumer({ db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed, outcomes }));
+      groups.push(c.groupId);
+      busMetrics.watch(c.groupId, c.topics);
     },
     async listen(port, hostname = '127.0.0.1') {
       await app.listen({ port, host: hostname });
@@ -134,13 +154,25 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
 /** This process publishes nothing itself: flush cannot know when Debezium has published. */
 const walRelay: OutboxRelay = { wake() {}, flush: async () => {}, close: async () => {} };
 
+/** A publish may fail now and then (a leader moving); failing this long with rows waiting is not ready. */
+export const RELAY_FAILING_MS = 5_000;
+
+async function relayPublishing(outbox: OutboxMetrics): Promise<void> {
+  const since = outbox.failingSince();
+  if (since === undefined || Date.now() - since < RELAY_FAILING_MS) return;
+  const { pending } = await outbox.backlog();
+  if (pending > 0) throw new Error(`publishing has failed for ${Math.round((Date.now() - since) / 1000)} s with ${pending} rows waiting`);
+}
+
 /**
  * The bus as the consumers see it: each delivered batch is timed (the injected latency
  * included, as a client of a slow service would see it) and counted once handled.
  */
-function measuredBus(bus: Bus, metrics: MessageMetrics, faults: Faults | undefined): Bus {
+function measuredBus(bus: Bus, metrics: MessageMetrics, busMetrics: BusMetrics, faults: Faults | undefined): Bus {
   return {
     kind: bus.kind,
+    positions: (topics, groupId) => bus.positions(topics, groupId),
+    reachable: () => bus.reachable(),
     ensureTopics: (topics) => bus.ensureTopics(topics),
     publish: (records) => bus.publish(records),
     lag: (groupId, topics) => bus.lag(groupId, topics),
@@ -149,9 +181,11 @@ function measuredBus(bus: Bus, metrics: MessageMetrics, faults: Faults | undefin
     subscribe(sub) {
       const duration = metrics.batchDuration.labels(sub.groupId);
       const handled = metrics.handled.labels(sub.groupId);
+      const size = busMetrics.batchSize(sub.groupId);
       return bus.subscribe({
         ...sub,
         async handle(batch) {
+          size.observe(batch.length);
           const end = duration.startTimer();
           try {
             const wait = faults && faultDelay(faults);

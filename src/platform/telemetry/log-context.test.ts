@@ -10,7 +10,7 @@ import { startServiceHost } from '../service/host.ts';
 import { logMixin, withLogFields } from './log-context.ts';
 import { traceSql } from './sql-spans.ts';
 import { activeTraceparent, tracingOn } from './tracing.ts';
-import { capturingLogger } from '../../../test/support/log.ts';
+import { capturingLogger } from '#test/support/log.ts';
 
 test('log fields hold for the work they were set for, across awaits, and nowhere else', async () => {
   assert.deepEqual(logMixin(), {});

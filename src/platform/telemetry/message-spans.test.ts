@@ -8,8 +8,8 @@ import { newEnvelope } from '../bus/envelope.ts';
 import { appendToOutbox } from '../bus/outbox.ts';
 import { loadPlatformConfig } from '../config.ts';
 import { startServiceHost } from '../service/host.ts';
-import { zipkinSkip } from '../../../test/infra.ts';
-import { capturingLogger } from '../../../test/support/log.ts';
+import { zipkinSkip } from '#test/infra.ts';
+import { capturingLogger } from '#test/support/log.ts';
 
 interface ZipkinSpan {
   traceId: string;

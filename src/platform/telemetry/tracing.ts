@@ -56,6 +56,8 @@ export function tracer(): Tracer {
   return platformTracer;
 }
 
+const untraced = /^\/(health|metrics|_faults)(\/|\?|$)/;
+
 const off: Tracing = { enabled: false, instrumentHttp() {}, shutdown: async () => {} };
 
 /** Starts tracing for `service` as configured; a no-op handle when the exporter is none. */
@@ -69,11 +71,14 @@ export async function startTracing(config: TracingConfig, service: string, log: 
   });
   // The W3C trace-context propagator and an AsyncLocalStorage context manager.
   provider.register();
-  // Enabled on construction; it uses the provider just registered as the global one.
-  new UndiciInstrumentation();
+  // Enabled on construction; it uses the provider just registered as the global one. A call
+  // made for no traced work (a health probe, a scrape) would start a trace of its own.
+  new UndiciInstrumentation({ requireParentforSpans: true });
   const http = new FastifyOtelInstrumentation({
     // A span per lifecycle hook would multiply the spans of every request by ten.
     instrumentHooks: false,
+    // Probes, scrapes and the lab's fault switch are not what anyone traces.
+    ignorePaths: (route) => untraced.test(route.url),
     requestHook: (span, request) => span.updateName(`${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`),
   });
   http.setTracerProvider(provider);

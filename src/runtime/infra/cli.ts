@@ -1,27 +1,34 @@
 /**
- * `orderflow infra kafka|postgres|all [start|stop|status]`: local Kafka and PostgreSQL for dev
- * and CI. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
+ * `orderflow infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]`: local Kafka,
+ * PostgreSQL, Kafka Connect, Zipkin and Prometheus for dev and CI. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
  */
 import { loadInfraConfig } from './config.ts';
 import { kafkaInfra } from './kafka.ts';
 import { postgresInfra } from './postgres.ts';
 import { connectInfra } from './connect.ts';
+import { zipkinInfra } from './zipkin.ts';
+import { prometheusInfra } from './prometheus.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { stdIo, type InfraIo, type InfraState } from './processes.ts';
 
 const ACTIONS = ['start', 'stop', 'status'] as const;
 type Action = (typeof ACTIONS)[number];
 
-const USAGE = `usage: orderflow infra <kafka|postgres|connect|all> [start|stop|status]
+const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'all'];
+
+const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|all> [start|stop|status]
+  all is kafka and postgres.
   env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
        ORDERFLOW_PG_PORT (5432), ORDERFLOW_PG_WAL_LEVEL (replica; logical for the Debezium relay),
-       ORDERFLOW_CONNECT_PORT (18083; Kafka Connect, not part of all), KAFKA_BROKERS (for connect)`;
+       ORDERFLOW_CONNECT_PORT (18083; Kafka Connect), KAFKA_BROKERS (for connect),
+       ORDERFLOW_ZIPKIN_PORT (9411; traces, UI at /zipkin/),
+       ORDERFLOW_PROMETHEUS_PORT (9090; scrapes what orderflow up lists in <infra dir>/prometheus/targets/orderflow.json)`;
 
 /** Runs one infra command and returns the process exit code: 0 ok, 1 failure, 2 usage, 3 status of a stopped service. */
 export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise<number> {
   const [what, rawAction = 'start', ...rest] = argv;
   const action = rawAction as Action;
-  if (!what || !['kafka', 'postgres', 'connect', 'all'].includes(what) || !ACTIONS.includes(action) || rest.length > 0) {
+  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0) {
     io.say(USAGE);
     return 2;
   }
@@ -30,10 +37,14 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
     const kafka = () => kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, io });
     const postgres = () => postgresInfra(action, { dir: config.dir, port: config.pgPort, walLevel: config.pgWalLevel, io });
     const connect = () => connectInfra(action, { dir: config.dir, port: config.connectPort, kafkaBrokers: config.kafkaBrokers, io });
+    const zipkin = () => zipkinInfra(action, { dir: config.dir, port: config.zipkinPort, io });
+    const prometheus = () => prometheusInfra(action, { dir: config.dir, port: config.prometheusPort, files: config.prometheus, io });
     let states: InfraState[];
     if (what === 'kafka') states = [await kafka()];
     else if (what === 'postgres') states = [await postgres()];
     else if (what === 'connect') states = [await connect()];
+    else if (what === 'zipkin') states = [await zipkin()];
+    else if (what === 'prometheus') states = [await prometheus()];
     else if (action === 'stop') {
       // Stop both even when one fails.
       const results = await Promise.allSettled([kafka(), postgres()]);

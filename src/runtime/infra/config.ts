@@ -2,11 +2,11 @@
  * Settings of the local infrastructure commands. The only file here that reads process.env.
  */
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '#platform/errors.ts';
 
 export type InfraConfig = Readonly<{
-  /** Cache root: Kafka under `<dir>/kafka`, PostgreSQL under `<dir>/postgres`. */
+  /** Cache root: Kafka under `<dir>/kafka`, PostgreSQL under `<dir>/postgres`, Zipkin, Prometheus... */
   dir: string;
   kafkaPort: number;
   pgPort: number;
@@ -16,6 +16,21 @@ export type InfraConfig = Readonly<{
   connectPort: number;
   /** Where the Connect worker finds Kafka. */
   kafkaBrokers: string;
+  /** ORDERFLOW_ZIPKIN_PORT: Zipkin's API and UI (/zipkin/). */
+  zipkinPort: number;
+  /** ORDERFLOW_PROMETHEUS_PORT: Prometheus's API, UI and console templates. */
+  prometheusPort: number;
+  prometheus: PrometheusFiles;
+}>;
+
+/** What the local Prometheus reads: the services to scrape (from `orderflow up`) and the repository's rules and consoles. */
+export type PrometheusFiles = Readonly<{
+  /** The file_sd target file `orderflow up` writes. */
+  targetsFile: string;
+  /** A glob: `deploy/prometheus/rules/*.yml`. */
+  rules: string;
+  consoles: string;
+  consoleLibraries: string;
 }>;
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -35,13 +50,36 @@ function walLevel(raw: string | undefined): 'replica' | 'logical' {
   throw ConfigError(`ORDERFLOW_PG_WAL_LEVEL must be replica or logical, got "${raw}"`);
 }
 
+/** The infra cache root: ORDERFLOW_INFRA_DIR, else `.infra` in the repository. */
+export function infraDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.ORDERFLOW_INFRA_DIR || resolve(repoRoot, '.infra'));
+}
+
+/**
+ * Where `orderflow up` lists its services for Prometheus (file_sd) and where the Prometheus
+ * of `orderflow infra prometheus` looks for them: decided here, once, for both sides.
+ */
+export function prometheusTargetsFile(dir: string): string {
+  return join(dir, 'prometheus', 'targets', 'orderflow.json');
+}
+
 export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env): InfraConfig {
+  const dir = infraDir(env);
+  const assets = join(repoRoot, 'deploy', 'prometheus');
   return Object.freeze({
-    dir: resolve(env.ORDERFLOW_INFRA_DIR || resolve(repoRoot, '.infra')),
+    dir,
     kafkaPort: port(env, 'ORDERFLOW_KAFKA_PORT', 9092),
     pgPort: port(env, 'ORDERFLOW_PG_PORT', 5432),
     pgWalLevel: walLevel(env.ORDERFLOW_PG_WAL_LEVEL),
     connectPort: port(env, 'ORDERFLOW_CONNECT_PORT', 18083),
     kafkaBrokers: env.KAFKA_BROKERS || `127.0.0.1:${port(env, 'ORDERFLOW_KAFKA_PORT', 9092)}`,
+    zipkinPort: port(env, 'ORDERFLOW_ZIPKIN_PORT', 9411),
+    prometheusPort: port(env, 'ORDERFLOW_PROMETHEUS_PORT', 9090),
+    prometheus: Object.freeze({
+      targetsFile: prometheusTargetsFile(dir),
+      rules: join(assets, 'rules', '*.yml'),
+      consoles: join(assets, 'consoles'),
+      consoleLibraries: join(assets, 'console_libraries'),
+    }),
   });
 }

@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { KAFKA_VERSION, LOG4J_VERSION, SLF4J_VERSION } from './kafka.ts';
-import { daemonPid, startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
+import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import {
   emitAll, InfraError, portOpen, stdIo, type InfraIo, type InfraState,
@@ -151,11 +151,11 @@ async function start(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
 
 async function stop(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   const p = connectPaths(opts.dir, opts.port);
-  const owned = await stopJavaDaemon(daemon(p), ownPid(p), io);
+  const owned = await stopDaemon(daemon(p), ownPid(p), io);
   return { running: false, owned, env: {} };
 }
 
-const daemon = (p: ReturnType<typeof connectPaths>): JavaDaemon => ({ name: 'connect', what: 'the worker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
+const daemon = (p: ReturnType<typeof connectPaths>): Daemon => ({ name: 'connect', what: 'the worker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
 
 async function status(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   const p = connectPaths(opts.dir, opts.port);

@@ -121,8 +121,10 @@ test('the infra command shows its usage and exits 2 on a wrong word', async () =
   assert.equal(await infraCommand(['redis'], io), 2);
   assert.equal(await infraCommand(['kafka', 'restart'], io), 2);
   assert.equal(await infraCommand(['connect', 'restart'], io), 2);
+  assert.equal(await infraCommand(['zipkin', 'restart'], io), 2);
+  assert.equal(await infraCommand(['prometheus', 'start', 'now'], io), 2);
   assert.equal(await infraCommand([], io), 2);
-  assert.match(said.join('\n'), /usage: orderflow infra/);
+  assert.match(said.join('\n'), /usage: orderflow infra <kafka\|postgres\|connect\|zipkin\|prometheus\|all>/);
 });
 
 test('a listening port is seen as open and a closed one is not', async (t) => {

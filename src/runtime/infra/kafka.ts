@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
-import { daemonPid, startJavaDaemon, stopJavaDaemon, type JavaDaemon } from './java-daemon.ts';
+import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import {
   emitAll, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState,
@@ -205,11 +205,11 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
 
 async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);
-  const owned = await stopJavaDaemon(daemon(p), ownPid(p), io);
+  const owned = await stopDaemon(daemon(p), ownPid(p), io);
   return { running: false, owned, env: {} };
 }
 
-const daemon = (p: ReturnType<typeof kafkaPaths>): JavaDaemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
+const daemon = (p: ReturnType<typeof kafkaPaths>): Daemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
 
 async function status(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);

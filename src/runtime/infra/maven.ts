@@ -1,11 +1,12 @@
 /**
  * Jars from Maven Central for the JVM infrastructure (the Kafka broker, Kafka's tools, Kafka
  * Connect with Debezium): a pom that lists what is wanted, and `mvn dependency:copy-dependencies`
- * into a folder of its own, fetched once and kept while the pom stays the same.
+ * into a folder of its own, fetched once and kept while the pom stays the same. A server that
+ * ships as one self-contained jar (Zipkin's exec jar) is one `mvn dependency:copy` instead.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { run, seconds, type InfraIo } from './processes.ts';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InfraError, run, seconds, type InfraIo } from './processes.ts';
 
 /** groupId:artifactId:version */
 export type MavenCoordinate = `${string}:${string}:${string}`;
@@ -43,4 +44,25 @@ export async function fetchJars(o: { pom: string; pomFile: string; libs: string;
   rmSync(o.libs, { recursive: true, force: true });
   renameSync(tmp, o.libs);
   o.io.say(`${o.what}: jars fetched in ${seconds(started)}`);
+}
+
+/**
+ * Copies one artifact (`group:artifact:version[:packaging[:classifier]]`) from Maven Central to
+ * `file` (through a temporary folder, so a failed fetch leaves no half jar); skipped when
+ * `file` is there. For a self-contained jar: its dependencies are not fetched.
+ */
+export async function fetchArtifact(o: { artifact: string; file: string; what: string; io: InfraIo }): Promise<void> {
+  if (existsSync(o.file)) return;
+  const home = dirname(o.file);
+  mkdirSync(home, { recursive: true });
+  const started = Date.now();
+  o.io.say(`${o.what}: fetching ${o.artifact} from Maven Central into ${home}`);
+  const tmp = `${o.file}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  await run('mvn', ['-q', '-B', '-Dstyle.color=never', 'dependency:copy', `-Dartifact=${o.artifact}`, `-DoutputDirectory=${tmp}`], { cwd: home, capture: true });
+  const [jar, ...others] = readdirSync(tmp);
+  if (!jar || others.length > 0) throw InfraError(`${o.what}: mvn dependency:copy of ${o.artifact} left ${[jar, ...others].filter(Boolean).join(', ') || 'nothing'}, not one file`);
+  renameSync(join(tmp, jar), o.file);
+  rmSync(tmp, { recursive: true, force: true });
+  o.io.say(`${o.what}: fetched in ${seconds(started)}`);
 }

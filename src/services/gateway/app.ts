@@ -1,10 +1,12 @@
 /**
- * The gateway's HTTP app. It is built like every service's (coded errors, /metrics), but
- * answers /health itself from the services' health, and keeps request bodies as bytes:
+ * The gateway's HTTP app. It is built like every service's (coded errors, /metrics, its own
+ * /health/live and /health/ready), but answers /health from the services' readiness, and keeps request bodies as bytes:
  * the services validate them, the gateway only carries them.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '#platform/http/errors.ts';
+import { installHealthRoutes } from '#platform/http/health.ts';
+import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
 import type { Tracing } from '#platform/telemetry/tracing.ts';
@@ -32,6 +34,10 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
 
   const registry = createMetricsRegistry('gateway');
   installRequestMetrics(app, registry);
+  registerCircuitStates(registry, Object.values(opts.upstreams));
+  // The gateway's own readiness has no dependency: a service down turns its routes into
+  // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
+  installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'] });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

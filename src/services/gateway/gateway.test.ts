@@ -15,18 +15,19 @@ const order = { id: orderId, customerId: 'c-1', items: [{ productId: 'p-1', quan
 const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such order' } };
 
 /** Small real services standing in for the four upstreams; `faults` makes one slow or sick. */
-function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>> } = {}) {
+function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[] } = {}) {
   const seen: Array<{ service: string; method: string; url: string; headers: Record<string, unknown>; body: unknown }> = [];
   const build = (name: UpstreamName, routes: (app: FastifyInstance) => void) => {
     const app = Fastify();
     app.addHook('onRequest', async (req) => {
       const delay = faults.slowMs?.[name];
-      if (delay && req.url !== '/health') await new Promise((r) => setTimeout(r, delay));
+      if (delay && !req.url.startsWith('/health')) await new Promise((r) => setTimeout(r, delay));
     });
     app.addHook('preHandler', async (req) => {
       seen.push({ service: name, method: req.method, url: req.url, headers: req.headers, body: req.body });
     });
-    app.get('/health', async () => ({ status: 'ok' }));
+    app.get('/health/ready', async (_req, reply) =>
+      faults.notReady?.includes(name) ? reply.code(503).send({ status: 'unavailable', checks: { bus: 'down: test' } }) : { status: 'ok' });
     routes(app);
     return app;
   };
@@ -84,7 +85,7 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
-  return { call, seen: fakes.seen };
+  return { call, url, seen: fakes.seen };
 }
 
 test('the gateway reports ok when every service answers its health check', async (t) => {
@@ -99,6 +100,34 @@ test('the gateway reports degraded and names the service that is down', async (t
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
   assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up' } });
+});
+
+test('the gateway counts a service that answers but is not ready as down', async (t) => {
+  const { call } = await startGateway(t, { faults: { notReady: ['inventory'] } });
+  const res = await call('GET', '/health');
+  assert.equal(res.status, 503);
+  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up' });
+});
+
+test("the gateway's own liveness and readiness need no service", async (t) => {
+  const { call } = await startGateway(t, { down: ['orders', 'inventory', 'payments', 'shipping'] });
+  assert.deepEqual((await call('GET', '/health/live')).body, { status: 'ok', service: 'gateway' });
+  const ready = await call('GET', '/health/ready');
+  assert.equal(ready.status, 200);
+  assert.equal(ready.body.status, 'ok');
+});
+
+test("the gateway's /metrics shows each upstream's circuit, open once calls to a service keep failing", async (t) => {
+  const { call, url } = await startGateway(t, { down: ['payments'] });
+  const circuit = async (upstream: string) => {
+    const text = await (await request(`${url}/metrics`)).body.text();
+    return Number(new RegExp(`^orderflow_circuit_state\\{[^}]*upstream="${upstream}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  };
+  assert.equal(await circuit('payments'), 0, 'closed before any call');
+  // Each details read tries payments (with one retry): five failures open its breaker.
+  for (let i = 0; i < 5; i++) assert.equal((await call('GET', `/api/orders/${orderId}/details`)).status, 503);
+  assert.equal(await circuit('payments'), 2, 'open');
+  assert.equal(await circuit('orders'), 0, 'the others stay closed');
 });
 
 test('products are listed and created through inventory with its status and body', async (t) => {

@@ -1,6 +1,6 @@
 /**
  * The public API. Most routes forward to one service and pass its answer back byte for
- * byte; /api/orders/:id/details composes three services; /health asks all four.
+ * byte; /api/orders/:id/details composes three services; /health asks the readiness of all four.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DependencyUnavailable, defineError } from '#platform/errors.ts';
@@ -90,7 +90,7 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   app.get('/health', async (_req, reply) => {
     const answers = await Promise.all(upstreamNames.map(async (name) => {
       try {
-        const res = await opts.upstreams[name].probe('/health', healthTimeoutMs);
+        const res = await opts.upstreams[name].probe('/health/ready', healthTimeoutMs);
         return res.statusCode === 200;
       } catch {
         return false;

@@ -7,7 +7,8 @@
 import { message, type PayloadOf, type ProductCreated } from '#contracts/index.ts';
 import type { MessageHandler } from '#platform/bus/consumer.ts';
 import type { Logger } from '#platform/log.ts';
-import { fold, type OrderState } from './domain/order.ts';
+import { fold, isTerminal, type OrderState } from './domain/order.ts';
+import type { OnOutcome } from './metrics.ts';
 import { react as orchestrate, sagaReplyTypes, type SagaReply, type SagaStep } from './domain/saga.ts';
 import type { Dialect, Sql } from '#platform/db/db.ts';
 import { createStateCache, type StateCache } from './state-cache.ts';
@@ -23,6 +24,8 @@ export interface HandlerDeps {
   cache?: StateCache;
   /** What a reply does to an order: the orchestrating saga (`react`, the default) or the choreography's `follow`. */
   react?: (state: OrderState, reply: SagaReply, at: string) => SagaStep;
+  /** Told once an order's terminal status has committed (metrics.ts). */
+  onOutcome?: OnOutcome;
 }
 
 export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler> {
@@ -75,7 +78,11 @@ export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler
       if (mine === undefined) written.set(ctx.tx, (mine = new Map()));
       mine.set(orderId, decided.state);
       const next = decided.state;
-      ctx.afterCommit?.(() => cache.remember(next));
+      const settled = deps.onOutcome !== undefined && isTerminal(next) && !isTerminal(state);
+      ctx.afterCommit?.(() => {
+        cache.remember(next);
+        if (settled) deps.onOutcome!(next);
+      });
       for (const o of decided.send) {
         const m = message(o.contract, { key: orderId, payload: o.payload, cause: ctx.message });
         ctx.emit(m.topic, m.message);

@@ -14,6 +14,8 @@ import { createRestDriver } from './rest/drive.ts';
 import { startRecovery } from './rest/recovery.ts';
 import { createStateCache } from './state-cache.ts';
 import { migrations } from './store.ts';
+import { createOrdersMetrics } from './metrics.ts';
+import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 
 const config = loadConfig();
 const host = await startServiceHost({ name: 'orders', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
@@ -26,10 +28,12 @@ const choreography = config.platform.arch === 'choreography';
 // whose request was cut short.
 const rest = config.platform.arch === 'rest';
 const write = createBatchWriter(host.db);
+const onOutcome = createOrdersMetrics(host.app.metrics, host.db, config.platform.arch);
 let restSaga: RestSaga | undefined;
 if (rest) {
   const downstream = createDownstream(config.rest);
-  const driver = createRestDriver({ db: host.db, write, downstream, clock: host.clock, log: host.log, deadlineMs: config.rest.requestDeadlineMs });
+  registerCircuitStates(host.app.metrics, downstream.breakers);
+  const driver = createRestDriver({ db: host.db, write, downstream, clock: host.clock, log: host.log, deadlineMs: config.rest.requestDeadlineMs, onOutcome });
   restSaga = { driver, downstream };
   const recovery = startRecovery({ db: host.db, driver, downstream, log: host.log, recoverAfterMs: config.rest.recoverAfterMs });
   host.onClose(async () => {
@@ -38,7 +42,7 @@ if (rest) {
   });
 }
 registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga });
-const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, ...(choreography ? { react: follow } : {}) });
+const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, onOutcome, ...(choreography ? { react: follow } : {}) });
 if (choreography) {
   // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,
   // and they arrive from two topics consumed at once, within milliseconds of each other

@@ -50,6 +50,12 @@ export const migrations: Migration[] = [
       CREATE TABLE rest_sagas (order_id TEXT PRIMARY KEY, since TEXT NOT NULL);
       CREATE INDEX rest_sagas_since ON rest_sagas (since);`,
   },
+  // For the oldest PENDING order (metrics.ts): only pending rows are in it, so it stays as
+  // small as the sagas in flight, and the MIN is one probe whatever the table's size.
+  {
+    id: 'orders-003-pending-index',
+    sql: "CREATE INDEX orders_view_pending ON orders_view (created_at) WHERE status = 'PENDING';",
+  },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -152,6 +158,13 @@ export async function getOrderView(sql: Sql, id: string): Promise<OrderView | un
   };
   if (r.reason !== null) view.reason = r.reason;
   return view;
+}
+
+/** When the oldest order still PENDING was placed (ISO time), if any. */
+export async function oldestPendingOrder(sql: Sql): Promise<string | undefined> {
+  // The literal matches the partial index's predicate, so both planners use it.
+  const [r] = await sql.query<{ oldest: string | null }>("SELECT MIN(created_at) AS oldest FROM orders_view WHERE status = 'PENDING'");
+  return r?.oldest ?? undefined;
 }
 
 // --- idempotency keys --------------------------------------------------------------------

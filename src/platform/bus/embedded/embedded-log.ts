@@ -18,7 +18,7 @@
  * records below the smallest committed offset of every group and older than a horizon.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import type { Bus, InRecord, OutRecord, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
+import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
 import { partitionFor } from '#platform/bus/bus.ts';
 import { ConfigError, DependencyUnavailable, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
@@ -147,6 +147,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
           await sub.close();
           subscriptions.delete(sub);
         },
+        joined: () => !closed && sub.joined(),
       };
     },
 
@@ -154,6 +155,30 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
       assertOpen();
       for (const t of topics) partitionsOf(t);
       return (st.lag.get(groupId, JSON.stringify(topics)) as { lag: number }).lag;
+    },
+
+    // Records are kept forever (no retention yet), so every partition starts at offset 0.
+    async positions(topics: string[], groupId?: string) {
+      assertOpen();
+      for (const t of topics) partitionsOf(t);
+      const rows = guard('positions', () => st.positions.all(groupId ?? null, JSON.stringify(topics))) as unknown as Array<{
+        topic: string;
+        partition: number;
+        end_offset: number;
+        committed: number | null;
+      }>;
+      return rows.map((r): PartitionPosition => ({
+        topic: r.topic,
+        partition: r.partition,
+        start: 0,
+        end: r.end_offset,
+        ...(r.committed === null ? {} : { committed: r.committed }),
+      }));
+    },
+
+    async reachable() {
+      assertOpen();
+      guard('reading the log', () => st.dataVersion.get());
     },
 
     async read(topic: string, readOpts?: { limit?: number }) {

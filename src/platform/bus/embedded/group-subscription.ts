@@ -196,6 +196,7 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
 
   let closing: Promise<void> | undefined;
   return {
+    joined: () => closing === undefined && owned.every((t) => !t.fenced),
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);

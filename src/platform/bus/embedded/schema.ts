@@ -106,6 +106,11 @@ export function prepareStatements(db: DatabaseSync) {
        LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
        WHERE h.topic IN (SELECT value FROM json_each(?))`,
     ),
+    positions: p(
+      `SELECT h.topic, h.partition, h.next_offset AS end_offset, o.committed FROM partition_heads h
+       LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
+       WHERE h.topic IN (SELECT value FROM json_each(?)) ORDER BY h.topic, h.partition`,
+    ),
   };
 }
 

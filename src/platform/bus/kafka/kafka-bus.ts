@@ -12,7 +12,7 @@
  *   test runs and deployments can share a cluster; callers only ever see unprefixed names.
  */
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
-import type { Bus, InRecord, OutRecord, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
+import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
 import { partitionFor } from '../bus.ts';
 import { silentLogger } from '../../log.ts';
 import { coalesce } from './coalesce.ts';
@@ -56,6 +56,7 @@ type ProducedMessage = { topic: string; key: string; value: string; headers: Rec
 const PARTITION_COUNT_TTL_MS = 30_000;
 const TOPICS_READY_TIMEOUT_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 10_000;
+const REACHABLE_TIMEOUT_MS = 2_000;
 
 /** Opens a Bus on a Kafka cluster. Connections are made lazily by the first operation. */
 export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
@@ -170,42 +171,66 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     throw KafkaTopicsNotReady(`topics ${names.join(', ')} have no leaders after ${TOPICS_READY_TIMEOUT_MS} ms`, { cause: lastError });
   }
 
-  async function lag(groupId: string, topics: string[]): Promise<number> {
+  // ListOffsets (latest and earliest) to the leaders and, for a group, one OffsetFetch:
+  // a few requests whatever the number of partitions.
+  async function positions(topics: string[], groupId?: string): Promise<PartitionPosition[]> {
     checkOpen();
-    if (topics.length === 0) return 0;
+    if (topics.length === 0) return [];
     const names = topics.map(ctx.full);
     try {
       const md = await admin.metadata({ topics: names });
+      const partitionsOf = (name: string) => Array.from({ length: md.topics.get(name)!.partitionsCount }, (_, i) => i);
       const request = (timestamp: bigint) =>
-        names.map((name) => ({
-          name,
-          partitions: Array.from({ length: md.topics.get(name)!.partitionsCount }, (_, partitionIndex) => ({ partitionIndex, timestamp })),
-        }));
+        names.map((name) => ({ name, partitions: partitionsOf(name).map((partitionIndex) => ({ partitionIndex, timestamp })) }));
       const [latest, earliest, groups] = await Promise.all([
         admin.listOffsets({ topics: request(-1n) }),
         admin.listOffsets({ topics: request(-2n) }),
-        admin.listConsumerGroupOffsets({
-          groups: [{ groupId: ctx.full(groupId), topics: names.map((name) => ({ name, partitionIndexes: Array.from({ length: md.topics.get(name)!.partitionsCount }, (_, i) => i) })) }],
-        }),
+        groupId === undefined
+          ? []
+          : admin.listConsumerGroupOffsets({ groups: [{ groupId: ctx.full(groupId), topics: names.map((name) => ({ name, partitionIndexes: partitionsOf(name) })) }] }),
       ]);
       const committed = new Map<string, bigint>();
       for (const t of groups[0]?.topics ?? []) for (const p of t.partitions) committed.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
       const start = new Map<string, bigint>();
       for (const t of earliest) for (const p of t.partitions) start.set(`${t.name}:${p.partitionIndex}`, p.offset);
-      let total = 0n;
+      const out: PartitionPosition[] = [];
       for (const t of latest) {
         for (const p of t.partitions) {
           const key = `${t.name}:${p.partitionIndex}`;
           const c = committed.get(key) ?? -1n;
-          // No commit yet: a new group starts at the earliest record still in the log.
-          const from = c >= 0n ? c : (start.get(key) ?? 0n);
-          if (p.offset > from) total += p.offset - from;
+          out.push({
+            topic: ctx.short(t.name),
+            partition: p.partitionIndex,
+            start: Number(start.get(key) ?? 0n),
+            end: Number(p.offset),
+            ...(c >= 0n ? { committed: Number(c) } : {}),
+          });
         }
       }
-      return Number(total);
+      return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
     } catch (cause) {
       if (isUnknownTopic(cause)) throw KafkaUnknownTopic(`unknown topic among ${topics.join(', ')}`, { cause });
-      throw KafkaAdminFailed(`cannot compute the lag of group ${groupId}`, { cause });
+      throw KafkaAdminFailed(`cannot read the offsets of ${topics.join(', ')}${groupId === undefined ? '' : ` for group ${groupId}`}`, { cause });
+    }
+  }
+
+  async function lag(groupId: string, topics: string[]): Promise<number> {
+    let total = 0;
+    // No commit yet: a new group starts at the earliest record still in the log.
+    for (const p of await positions(topics, groupId)) total += Math.max(0, p.end - (p.committed ?? p.start));
+    return total;
+  }
+
+  // The admin client's connections say so when the broker is there; only when they do not
+  // (never connected, closed by the broker when idle, or the broker went away) does this
+  // cost a request: one Metadata, bounded in time.
+  async function reachable(): Promise<void> {
+    checkOpen();
+    if (admin.isConnected()) return;
+    try {
+      await withTimeout(admin.metadata({ topics: [], forceUpdate: true }), REACHABLE_TIMEOUT_MS, 'asking the Kafka cluster for metadata');
+    } catch (cause) {
+      throw KafkaAdminFailed(`the Kafka cluster (${opts.brokers.join(', ')}) does not answer`, { cause });
     }
   }
 
@@ -234,11 +259,14 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
           subscriptions.delete(tracked);
           await s.close();
         },
+        joined: () => s.joined(),
       };
       subscriptions.add(tracked);
       return tracked;
     },
     lag,
+    positions,
+    reachable,
     async read(topic: string, readOpts?: { limit?: number }): Promise<InRecord[]> {
       checkOpen();
       return readTopic(ctx, admin, topic, readOpts?.limit ?? 1000);

@@ -261,6 +261,8 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
 
   let closed: Promise<void> | undefined;
   return {
+    // The client's own view of its membership: joined with a member id and heartbeating.
+    joined: () => !closing && consumer.isActive(),
     close() {
       closed ??= (async () => {
         closing = true;

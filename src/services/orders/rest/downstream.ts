@@ -23,6 +23,8 @@ export interface Downstream {
   call(command: Outgoing, signal?: AbortSignal): Promise<SagaReply | undefined>;
   /** A service whose circuit is open (calls to it fail fast), if any. */
   openCircuit(): DownstreamName | undefined;
+  /** The breaker of each service, for /metrics. */
+  readonly breakers: ReadonlyArray<Pick<Upstream, 'name' | 'breakerState'>>;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,7 @@ export function createDownstream(config: RestConfig): Downstream {
       return reply(JSON.parse(text));
     },
     openCircuit: () => downstreamNames.find((name) => upstreams[name].breakerState() === 'open'),
+    breakers: Object.values(upstreams),
     close: async () => void (await Promise.allSettled(downstreamNames.map((name) => upstreams[name].close()))),
   };
 }

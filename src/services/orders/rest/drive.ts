@@ -19,6 +19,7 @@ import { compensationsFor, react, type Outgoing } from '../domain/saga.ts';
 import { appendStep, deleteRestSaga, loadEvents } from '../store.ts';
 import type { Downstream } from './downstream.ts';
 import { markSpan } from '#platform/telemetry/tracing.ts';
+import type { OnOutcome } from '../metrics.ts';
 
 export interface DriverDeps {
   db: Db;
@@ -28,6 +29,8 @@ export interface DriverDeps {
   log: Logger;
   /** The whole chain of calls of one drive. */
   deadlineMs: number;
+  /** Told once an order's terminal status has committed by this driver (metrics.ts). */
+  onOutcome?: OnOutcome;
 }
 
 export interface RestDriver {
@@ -106,6 +109,7 @@ export function createRestDriver(deps: DriverDeps): RestDriver {
           await appendStep(tx, db.dialect, from, events, outcome);
           if (!owed) await deleteRestSaga(tx, orderId);
         });
+        if (isTerminal(outcome)) deps.onOutcome?.(outcome);
       } catch (err) {
         // Another driver recorded the outcome first: it is the same outcome (the calls are
         // idempotent); go on from what it recorded.
