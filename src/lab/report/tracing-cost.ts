@@ -56,4 +56,5 @@ export const TRACING_COST_NOTE =
   'Each architecture ran untraced, then traced, back to back in this run and at the same rates; traced, every service exported its spans to Zipkin ' +
   '(sampled as OTEL_TRACES_SAMPLER says: by default every order). CPU ms per order is the system\'s, as in the cost tables: the services, the bus and ' +
   'database servers, and, traced, Zipkin\'s own process as the tracing backend ("of which Zipkin"); the load generator is left out. ' +
-  'Done = completion latency, from the intended send time to the terminal status. A rate that only one run reached reads n/a on the other side.';
+  'Done = completion latency, from the intended send time to the terminal status. A rate that only one run reached reads n/a on the other side. ' +
+  'A service drops the spans that overflow its export queue (OTEL_BSP_MAX_QUEUE_SIZE, 2048 by default, passed on from the lab\'s environment), so at high rates "on" may not have exported every span.';
