@@ -131,8 +131,10 @@ export interface PlannedRun {
 
 /** The runs in order: with both, each architecture untraced then traced, back to back, so the two see the same machine. */
 export function plannedRuns(o: Pick<LabOptions, 'archs' | 'tracing'>): PlannedRun[] {
-  const traced: PlannedRun['variant'] = 'tracing';
-  return o.archs.flatMap((arch) => (o.tracing === 'both' ? [{ arch }, { arch, variant: traced }] : o.tracing === 'on' ? [{ arch, variant: traced }] : [{ arch }]));
+  return o.archs.flatMap((arch): PlannedRun[] => {
+    const traced = { arch, variant: 'tracing' as const };
+    return o.tracing === 'both' ? [{ arch }, traced] : o.tracing === 'on' ? [traced] : [{ arch }];
+  });
 }
 
 export const timestamp = (d: Date): string => d.toISOString().slice(0, 19).replace(/:/g, '-');
