@@ -14,7 +14,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
 import { serviceNames, startSystem, type System } from '#runtime/system.ts';
-import type { Architecture, ArchResult, StepResult } from './lab-result.ts';
+import { archLabel, type Architecture, type ArchResult, type StepResult } from './lab-result.ts';
 import { createClient, type Client } from './client.ts';
 import { runFault, type FaultTiming, type Scenario } from './faults.ts';
 import { knee, shouldStop } from './knee.ts';
@@ -38,6 +38,11 @@ export interface ArchRunOptions {
   postgres?: { url: string };
   /** The Kafka Connect worker relaying the outbox (ORDERFLOW_RELAY=debezium), whose CPU is the system's too. */
   connectUrl?: string;
+  /**
+   * Tracing on: every service exports its spans to the Zipkin at `url` (its base URL), and
+   * Zipkin's CPU is the system's too. Absent: tracing off, whatever the environment says.
+   */
+  zipkin?: { url: string };
   partitions: number;
   progress: Progress;
   /** Where to say what happens (stderr). */
@@ -59,6 +64,8 @@ export function faultRateFor(kneeRate: number | null, fixed?: number): number {
 }
 
 export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<ArchResult> {
+  const variant = o.zipkin ? ('tracing' as const) : undefined;
+  const name = archLabel({ arch, variant });
   const dataDir = mkdtempSync(join(tmpdir(), `orderflow-lab-${arch}-`));
   const namespace = `lab_${arch}_${randomUUID().slice(0, 8)}`;
   const env: Record<string, string> = {
@@ -72,6 +79,8 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
   };
   if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
   if (o.postgres) env.DATABASE_URL = o.postgres.url;
+  // Set either way: an OTEL_TRACES_EXPORTER in the lab's own environment must not trace the untraced run.
+  Object.assign(env, tracingEnv(o.zipkin));
 
   let system: System | undefined;
   let client: Client | undefined;
@@ -79,7 +88,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
   let tracker: CompletionTracker | undefined;
   let pgStats: PgStatsReader | undefined;
   try {
-    o.say(`${arch}: starting the system (${o.kafka ? 'Kafka' : 'embedded log'}, ${o.postgres ? 'PostgreSQL' : 'SQLite'})`);
+    o.say(`${name}: starting the system (${o.kafka ? 'Kafka' : 'embedded log'}, ${o.postgres ? 'PostgreSQL' : 'SQLite'}${o.zipkin ? `, spans to Zipkin at ${o.zipkin.url}` : ''})`);
     system = await startSystem({
       dataDir,
       env,
@@ -95,7 +104,8 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       tracker = await trackCompletions(bus, 'orders.events');
     }
     const mix = await createCatalog(client);
-    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url, connectUrl: o.connectUrl }))];
+    const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url, connectUrl: o.connectUrl, zipkinUrl: o.zipkin?.url }))];
+    if (o.zipkin && !extra.some((p) => p.name === 'zipkin')) o.say(`${name}: Zipkin at ${o.zipkin.url} is not a process of this machine: its CPU is not counted`);
     if (o.postgres) {
       const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
       pgStats = await openPgStats(o.postgres.url, databases);
@@ -103,33 +113,33 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress, pgStats: pgStats ?? null };
 
     if (o.warmupSeconds > 0) {
-      o.say(`${arch}: warm-up, ${o.warmupSeconds} s at ${o.rates[0]}/s`);
-      await runStep(target, o.rates[0], o.warmupSeconds, { label: `${arch} warm-up`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
+      o.say(`${name}: warm-up, ${o.warmupSeconds} s at ${o.rates[0]}/s`);
+      await runStep(target, o.rates[0], o.warmupSeconds, { label: `${name} warm-up`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
     }
     const steps: StepResult[] = [];
     for (const rate of o.rates) {
       if (o.signal?.aborted) break;
-      const step = await runStep(target, rate, o.stepSeconds, { label: `${arch} ${rate}/s`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
+      const step = await runStep(target, rate, o.stepSeconds, { label: `${name} ${rate}/s`, drainMs: o.stepDrainSeconds * 1000, signal: o.signal });
       // A step cut short by Ctrl-C measured a rate it did not hold: left out.
       if (o.signal?.aborted) break;
       steps.push(step);
-      o.say(`${arch} ${rate}/s: ${describe(step)}`);
+      o.say(`${name} ${rate}/s: ${describe(step)}`);
       if (shouldStop(steps)) break;
     }
     const found = knee(steps);
-    o.say(`${arch}: knee ${found ? `${found.rate}/s` : 'none (no healthy step)'}`);
+    o.say(`${name}: knee ${found ? `${found.rate}/s` : 'none (no healthy step)'}`);
 
     const faults = [];
     const faultRate = faultRateFor(found?.rate ?? null, o.faultRate);
     for (const scenario of o.faults) {
       if (o.signal?.aborted) break;
-      o.say(`${arch}: fault ${scenario} on payments at ${faultRate}/s for ${o.faultSeconds} s`);
+      o.say(`${name}: fault ${scenario} on payments at ${faultRate}/s for ${o.faultSeconds} s`);
       const f = await runFault(target, scenario, faultRate, o.faultSeconds, o.faultTiming, o.signal);
       if (o.signal?.aborted) break;
-      o.say(`${arch} ${scenario}: accepted ${f.accepted}, completed ${f.completed}, lost ${f.lost}, failed ${f.failed}, recover ${f.recoverSeconds ?? '-'} s, drain ${f.drainSeconds ?? '-'} s`);
+      o.say(`${name} ${scenario}: accepted ${f.accepted}, completed ${f.completed}, lost ${f.lost}, failed ${f.failed}, recover ${f.recoverSeconds ?? '-'} s, drain ${f.drainSeconds ?? '-'} s`);
       faults.push(f);
     }
-    return { arch, steps, knee: found?.rate ?? null, kneeStep: found?.step ?? null, faults };
+    return { arch, ...(variant ? { variant } : {}), steps, knee: found?.rate ?? null, kneeStep: found?.step ?? null, faults };
   } finally {
     await pgStats?.close();
     await tracker?.close().catch(() => undefined);
@@ -144,6 +154,12 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       }
     }
   }
+}
+
+/** The standard OpenTelemetry variables that turn a service's tracing on (to Zipkin at `zipkin.url`) or off. */
+export function tracingEnv(zipkin: { url: string } | undefined): Record<string, string> {
+  if (!zipkin) return { OTEL_TRACES_EXPORTER: 'none' };
+  return { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url.replace(/\/+$/, '')}/api/v2/spans` };
 }
 
 function describe(s: StepResult): string {

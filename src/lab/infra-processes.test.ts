@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { kafkaSkip, postgresSkip } from '#test/infra.ts';
-import { kafkaBroker, parentFromStat, postmasterOf } from './infra-processes.ts';
+import { kafkaSkip, postgresSkip, zipkinSkip } from '#test/infra.ts';
+import { kafkaBroker, parentFromStat, postmasterOf, zipkinServer } from './infra-processes.ts';
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
 
@@ -28,4 +28,11 @@ test('the Kafka broker measured is the kafka.Kafka process listening on the firs
   assert.ok(pid, 'found on this machine');
   assert.ok(cmdline(pid).includes('kafka.Kafka'));
   assert.equal(kafkaBroker('127.0.0.1:1'), undefined, 'no broker listens on port 1');
+});
+
+test('the Zipkin measured with tracing on is the zipkin jar listening on ZIPKIN_URL\'s port', { skip: zipkinSkip() }, () => {
+  const pid = zipkinServer(process.env.ZIPKIN_URL!);
+  assert.ok(pid, 'found on this machine');
+  assert.ok(cmdline(pid).some((a) => /zipkin[^/]*\.jar$/.test(a)), cmdline(pid).join(' '));
+  assert.equal(zipkinServer('http://127.0.0.1:1'), undefined, 'no Zipkin listens on port 1');
 });

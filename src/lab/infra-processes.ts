@@ -4,13 +4,14 @@
  * setup's), so each is found by what the run connects to, not by its command line alone:
  * the broker is the kafka.Kafka process that listens on the first broker's port; the
  * PostgreSQL server is the parent of a backend the lab opens (SELECT pg_backend_pid());
- * the Kafka Connect worker (the Debezium relay) is the one listening on CONNECT_URL's port.
+ * the Kafka Connect worker (the Debezium relay) is the one listening on CONNECT_URL's port;
+ * Zipkin (lab --tracing), the Java process of a zipkin jar listening on ZIPKIN_URL's port.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import pg from 'pg';
 import type { Watched } from './sampler.ts';
 
-export async function infraProcesses(want: { kafkaBrokers?: string; postgresUrl?: string; connectUrl?: string }): Promise<Watched[]> {
+export async function infraProcesses(want: { kafkaBrokers?: string; postgresUrl?: string; connectUrl?: string; zipkinUrl?: string }): Promise<Watched[]> {
   const out: Watched[] = [];
   if (want.kafkaBrokers) {
     const kafka = kafkaBroker(want.kafkaBrokers);
@@ -21,21 +22,36 @@ export async function infraProcesses(want: { kafkaBrokers?: string; postgresUrl?
     if (postmaster !== undefined) out.push({ name: 'postgres', pids: () => [postmaster, ...childrenOf(postmaster)], reapsChildren: true });
   }
   if (want.connectUrl) {
-    const connect = listeningJvm(Number(new URL(want.connectUrl).port), 'org.apache.kafka.connect.cli.');
+    const connect = listeningJvm(portOf(want.connectUrl), (a) => a.startsWith('org.apache.kafka.connect.cli.'));
     if (connect !== undefined) out.push({ name: 'connect', pids: () => [connect] });
+  }
+  if (want.zipkinUrl) {
+    const zipkin = zipkinServer(want.zipkinUrl);
+    if (zipkin !== undefined) out.push({ name: 'zipkin', pids: () => [zipkin] });
   }
   return out;
 }
 
-/** The kafka.Kafka process listening on the port of the first of `brokers` (host:port,…). */
-export function kafkaBroker(brokers: string): number | undefined {
-  return listeningJvm(Number(brokers.split(',')[0].trim().split(':').at(-1)), 'kafka.Kafka');
+/** The Zipkin server at `url` (its base URL): a Java process run from a zipkin jar, listening on the URL's port. */
+export function zipkinServer(url: string): number | undefined {
+  return listeningJvm(portOf(url), (a) => /zipkin[^/]*\.jar$/i.test(a));
 }
 
-/** The Java process whose command line has an argument starting with `mainClass` and that listens on `port`. */
-function listeningJvm(port: number, mainClass: string): number | undefined {
+/** The port of an http(s) URL, its scheme's default when it names none. */
+function portOf(url: string): number {
+  const u = new URL(url);
+  return Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+}
+
+/** The kafka.Kafka process listening on the port of the first of `brokers` (host:port,…). */
+export function kafkaBroker(brokers: string): number | undefined {
+  return listeningJvm(Number(brokers.split(',')[0].trim().split(':').at(-1)), (a) => a.startsWith('kafka.Kafka'));
+}
+
+/** The process with an argument that `isOurs` (its main class, its jar) and that listens on `port`. */
+function listeningJvm(port: number, isOurs: (arg: string) => boolean): number | undefined {
   const inodes = listeningInodes(port);
-  const candidates = pids().filter((pid) => cmdline(pid).some((a) => a.startsWith(mainClass)));
+  const candidates = pids().filter((pid) => cmdline(pid).some(isOurs));
   return candidates.find((pid) => ownsSocket(pid, inodes));
 }
 

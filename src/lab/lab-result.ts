@@ -145,8 +145,16 @@ export interface FaultResult {
   timeline: TimelinePoint[];
 }
 
+/**
+ * How an architecture's system ran beyond its defaults: `tracing`, every service exporting
+ * its spans to Zipkin (lab --tracing on|both). Absent for the plain system, and in reports
+ * written before the lab had variants.
+ */
+export type ArchVariant = 'tracing';
+
 export interface ArchResult {
   arch: Architecture;
+  variant?: ArchVariant;
   steps: StepResult[];
   /** Highest target rate of a healthy step, or null when none was. */
   knee: number | null;
@@ -169,8 +177,15 @@ export interface LabReport {
     faultRate: number;
     faultSeconds: number;
     partitions: number;
+    /** off, on or both (each architecture untraced, then traced); absent in reports from before the option. */
+    tracing?: 'off' | 'on' | 'both';
   };
   archs: ArchResult[];
-  /** knee(a) / knee(b) for each pair with both knees, e.g. { 'events/rest': 2.6 }. */
+  /** knee(a) / knee(b) for each pair of untraced architectures with both knees, e.g. { 'events/rest': 2.6 }. */
   kneeRatios: Record<string, number>;
+}
+
+/** What a run is called in the report and on stderr: `events`, or `events + tracing` for a variant. */
+export function archLabel(a: { arch: Architecture; variant?: ArchVariant }): string {
+  return a.variant ? `${a.arch} + ${a.variant}` : a.arch;
 }

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { architectures } from '#platform/config.ts';
+import { zipkinSkip } from '#test/infra.ts';
+import { tracingEnv } from './arch-run.ts';
 import type { LabReport } from './lab-result.ts';
-import { DEFAULT_RATES, parseLabArgs, runLab, timestamp } from './lab.ts';
+import { DEFAULT_RATES, parseLabArgs, plannedRuns, runLab, timestamp } from './lab.ts';
 import { silentProgress } from './progress.ts';
 
 describe('lab options', () => {
@@ -40,6 +42,40 @@ describe('lab options', () => {
     assert.equal(parseLabArgs(['--help'], {}), null);
   });
 
+  test('tracing is off by default: one untraced run per architecture, with tracing turned off even if the environment turns it on', () => {
+    const o = parseLabArgs(['--arch', 'events,rest'], { ZIPKIN_URL: 'http://127.0.0.1:9411' })!;
+    assert.equal(o.tracing, 'off');
+    assert.equal(o.zipkinUrl, undefined);
+    assert.deepEqual(plannedRuns(o), [{ arch: 'events' }, { arch: 'rest' }]);
+    assert.deepEqual(tracingEnv(undefined), { OTEL_TRACES_EXPORTER: 'none' });
+  });
+
+  test('--tracing on|both without ZIPKIN_URL is refused, naming how to start Zipkin', () => {
+    for (const mode of ['on', 'both']) {
+      assert.throws(() => parseLabArgs(['--tracing', mode], {}), { code: 'PLT_ERR_CONFIG', message: new RegExp(`--tracing ${mode} needs Zipkin: start it \\(npm run infra:zipkin\\) and export ZIPKIN_URL`) });
+    }
+    assert.throws(() => parseLabArgs(['--tracing', 'sometimes'], { ZIPKIN_URL: 'http://127.0.0.1:9411' }), { code: 'PLT_ERR_CONFIG', message: /--tracing takes off, on, both; got "sometimes"/ });
+    assert.throws(() => parseLabArgs(['--tracing', 'on'], { ZIPKIN_URL: 'not a url' }), { code: 'PLT_ERR_CONFIG', message: /ZIPKIN_URL must be a URL/ });
+  });
+
+  test('--tracing both plans each architecture twice, untraced then traced, at the same rates', () => {
+    const o = parseLabArgs(['--tracing', 'both', '--arch', 'events,choreography', '--rates', '100,200'], { ZIPKIN_URL: 'http://127.0.0.1:9411/' })!;
+    assert.equal(o.zipkinUrl, 'http://127.0.0.1:9411');
+    assert.deepEqual(o.rates, [100, 200]);
+    assert.deepEqual(plannedRuns(o), [{ arch: 'events' }, { arch: 'events', variant: 'tracing' }, { arch: 'choreography' }, { arch: 'choreography', variant: 'tracing' }]);
+    assert.deepEqual(plannedRuns({ ...o, tracing: 'on' }), [{ arch: 'events', variant: 'tracing' }, { arch: 'choreography', variant: 'tracing' }]);
+    assert.deepEqual(tracingEnv({ url: o.zipkinUrl! }), { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://127.0.0.1:9411/api/v2/spans' });
+  });
+
+  test('a Zipkin that does not answer stops the lab before any system starts', async (t) => {
+    const out = mkdtempSync(join(tmpdir(), 'orderflow-lab-test-'));
+    t.after(() => rmSync(out, { recursive: true, force: true }));
+    const options = parseLabArgs(['--quick', '--arch', 'rest', '--tracing', 'on', '--out', out], { ZIPKIN_URL: 'http://127.0.0.1:1' })!;
+    const said: string[] = [];
+    await assert.rejects(runLab(options, { say: (l) => said.push(l), progress: silentProgress, command: 'orderflow lab' }), { code: 'PLT_ERR_CONFIG', message: /Zipkin at ZIPKIN_URL=http:\/\/127\.0\.0\.1:1 does not answer .*npm run infra:zipkin/ });
+    assert.deepEqual(said, []);
+  });
+
   test('the results folder is named by a timestamp without colons', () => {
     assert.equal(timestamp(new Date('2026-11-21T10:32:05.123Z')), '2026-11-21T10-32-05');
   });
@@ -72,3 +108,43 @@ for (const arch of architectures) {
     assert.ok(result.faults[0].events.some((e) => e.what.includes('kill -9')));
   });
 }
+
+// Tracing on for real: the lab starts the services with the OTEL variables, so the Zipkin at
+// ZIPKIN_URL (shared: other runs may write to it too) holds spans of all five services from
+// this run's time window, and its own CPU is counted as the system's.
+test('a quick traced lab run of events exports every service\'s spans to Zipkin and counts its CPU', { skip: zipkinSkip(), timeout: 240_000 }, async (t) => {
+  const zipkinUrl = process.env.ZIPKIN_URL!.replace(/\/+$/, '');
+  const out = mkdtempSync(join(tmpdir(), 'orderflow-lab-test-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const options = { ...parseLabArgs(['--quick', '--arch', 'events', '--tracing', 'on', '--no-faults', '--out', out], { ZIPKIN_URL: zipkinUrl })!, warmupSeconds: 0 };
+  const started = Date.now();
+  const said: string[] = [];
+  const run = await runLab(options, { say: (l) => said.push(l), progress: silentProgress, command: 'orderflow lab --quick --arch events --tracing on --no-faults' });
+  assert.deepEqual(run.failures.map((f) => String((f.error as Error).stack ?? f.error)), [], said.join('\n'));
+
+  const [result] = run.report.archs;
+  assert.equal(result.variant, 'tracing');
+  assert.equal(run.report.settings.tracing, 'on');
+  for (const step of result.steps) {
+    assert.ok(step.completed > 0);
+    assert.ok(step.processes.some((p) => p.name === 'zipkin'), 'Zipkin is sampled with the system');
+    assert.ok(step.cost && step.cost.cpuMsPerOrder.zipkin > 0, `Zipkin's CPU per order: ${JSON.stringify(step.cost?.cpuMsPerOrder)}`);
+  }
+  assert.match(readFileSync(run.paths.markdown, 'utf8'), /^## events \+ tracing$/m);
+
+  const services = ['gateway', 'orders', 'inventory', 'payments', 'shipping'];
+  const names = (await (await fetch(`${zipkinUrl}/api/v2/services`)).json()) as string[];
+  for (const s of services) assert.ok(names.includes(s), `${s} in ${JSON.stringify(names)}`);
+  // The services flush their spans on shutdown; Zipkin may take a moment to index them.
+  for (const s of services) {
+    let traces: unknown[] = [];
+    for (let tries = 0; tries < 50 && traces.length === 0; tries++) {
+      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = Date.now();
+      const res = await fetch(`${zipkinUrl}/api/v2/traces?serviceName=${s}&endTs=${now}&lookback=${now - started + 1000}&limit=1`);
+      assert.equal(res.status, 200);
+      traces = (await res.json()) as unknown[];
+    }
+    assert.ok(traces.length > 0, `a trace with ${s}'s spans since the run started`);
+  }
+});

@@ -12,15 +12,17 @@ import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
 import { serviceNames, type System } from '#runtime/system.ts';
 import { writeReport } from '#lab/report/report.ts';
-import type { ArchResult, LabReport } from './lab-result.ts';
-import { runArch, type ArchRunOptions } from './arch-run.ts';
+import { archLabel, type ArchResult, type ArchVariant, type LabReport } from './lab-result.ts';
+import { faultRateFor, runArch, type ArchRunOptions } from './arch-run.ts';
+import { loadLabEnv } from './config.ts';
 import { defaultTiming, type FaultTiming, type Scenario } from './faults.ts';
 import { kneeRatios } from './knee.ts';
 import { stderrProgress, type Progress } from './progress.ts';
 
 export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--kafka] [--postgres] [--distributed]
        [--rates 50,100,200,...] [--step-seconds 15] [--warmup 5] [--no-faults]
-       [--fault-rate N] [--fault-seconds 40] [--partitions 8] [--out lab-results] [--quick] [--verbose]
+       [--fault-rate N] [--fault-seconds 40] [--partitions 8] [--tracing off|on|both]
+       [--out lab-results] [--quick] [--verbose]
   For each architecture: starts the whole system (every service its own process), drives an
   open-model load through the gateway at each rate until saturation, finds the knee (highest
   rate with completion p99 < 1 s and errors < 1 %), then runs fault scenarios on payments
@@ -29,13 +31,21 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   PostgreSQL's own count where pg_stat_statements is loaded), Kafka requests by API.
   Writes report.json, report.html and summary.md into <out>/<timestamp>/.
   --kafka / --postgres / --distributed  Kafka at KAFKA_BROKERS, PostgreSQL at DATABASE_URL (as up)
+  --tracing  on: spans to Zipkin at ZIPKIN_URL (its CPU counted); both: each arch untraced, then traced
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 
 export const DEFAULT_RATES = [50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
 const QUICK_TIMING: FaultTiming = { at: 3, restartAfter: 3, latencyFor: 4, latencyMs: 200, drainSeconds: 30 };
 
-export interface LabOptions extends Omit<ArchRunOptions, 'progress' | 'say' | 'signal' | 'onSystem'> {
+export const tracingModes = ['off', 'on', 'both'] as const;
+export type TracingMode = (typeof tracingModes)[number];
+
+export interface LabOptions extends Omit<ArchRunOptions, 'progress' | 'say' | 'signal' | 'onSystem' | 'zipkin'> {
   archs: Architecture[];
+  /** off: untraced systems; on: traced ones; both: each architecture untraced, then traced. */
+  tracing: TracingMode;
+  /** Zipkin's base URL (ZIPKIN_URL) when tracing is on or both. */
+  zipkinUrl?: string;
   out: string;
   verbose: boolean;
 }
@@ -70,6 +80,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
       'fault-rate': { type: 'string' },
       'fault-seconds': { type: 'string' },
       partitions: { type: 'string', default: '8' },
+      tracing: { type: 'string', default: 'off' },
       out: { type: 'string', default: 'lab-results' },
       quick: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -80,6 +91,13 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
   const archs = v.arch!.split(',').map((a) => a.trim());
   for (const a of archs) if (!(architectures as readonly string[]).includes(a)) throw ConfigError(`--arch takes ${architectures.join(', ')}; got "${a}"`);
   const runtime = loadRuntimeConfig(env);
+  const tracing = v.tracing as TracingMode;
+  if (!(tracingModes as readonly string[]).includes(tracing)) throw ConfigError(`--tracing takes ${tracingModes.join(', ')}; got "${v.tracing}"`);
+  const { zipkinUrl } = loadLabEnv(env);
+  if (tracing !== 'off') {
+    if (!zipkinUrl) throw ConfigError(`--tracing ${tracing} needs Zipkin: start it (npm run infra:zipkin) and export ZIPKIN_URL (e.g. http://127.0.0.1:9411)`);
+    if (!URL.canParse(zipkinUrl)) throw ConfigError(`ZIPKIN_URL must be a URL such as http://127.0.0.1:9411; got "${zipkinUrl}"`);
+  }
   const quick = v.quick!;
   const faultSeconds = positive('fault-seconds', v['fault-seconds'], quick ? 12 : 40);
   const timing = quick ? QUICK_TIMING : defaultTiming;
@@ -98,9 +116,25 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
     postgres: v.postgres || v.distributed ? { url: runtime.databaseUrl } : undefined,
     connectUrl: v.kafka || v.distributed ? runtime.debeziumConnectUrl : undefined,
     partitions: positive('partitions', v.partitions, 8),
+    tracing,
+    zipkinUrl: tracing === 'off' ? undefined : zipkinUrl,
     out: v.out!,
     verbose: v.verbose!,
   };
+}
+
+/** One system the lab runs: an architecture, plain or as a variant. */
+export interface PlannedRun {
+  arch: Architecture;
+  variant?: ArchVariant;
+}
+
+/** The runs in order: with both, each architecture untraced then traced, back to back, so the two see the same machine. */
+export function plannedRuns(o: Pick<LabOptions, 'archs' | 'tracing'>): PlannedRun[] {
+  return o.archs.flatMap((arch): PlannedRun[] => {
+    const traced = { arch, variant: 'tracing' as const };
+    return o.tracing === 'both' ? [{ arch }, traced] : o.tracing === 'on' ? [traced] : [{ arch }];
+  });
 }
 
 export const timestamp = (d: Date): string => d.toISOString().slice(0, 19).replace(/:/g, '-');
@@ -109,8 +143,8 @@ export interface LabRun {
   report: LabReport;
   dir: string;
   paths: { json: string; html: string; markdown: string };
-  /** Architectures that could not be measured, with why. */
-  failures: Array<{ arch: Architecture; error: unknown }>;
+  /** Runs that could not be measured, with why. */
+  failures: Array<PlannedRun & { error: unknown }>;
 }
 
 /** Runs the lab; `signal` stops the load early (what was measured is still written). */
@@ -118,13 +152,20 @@ export async function runLab(o: LabOptions, io: { say: (line: string) => void; p
   const started = new Date();
   const archs: ArchResult[] = [];
   const failures: LabRun['failures'] = [];
-  for (const arch of o.archs) {
+  if (o.tracing !== 'off') await checkZipkin(o.zipkinUrl);
+  for (const run of plannedRuns(o)) {
     if (io.signal?.aborted) break;
+    // A traced run takes its faults at the untraced run's rate, so the two compare.
+    const untraced = run.variant ? archs.find((a) => a.arch === run.arch && !a.variant) : undefined;
+    const faultRate = o.faultRate ?? (untraced ? faultRateFor(untraced.knee) : undefined);
     try {
-      archs.push(await runArch(arch, { ...o, progress: io.progress, say: io.say, signal: io.signal, onSystem: io.onSystem, serviceLog: o.verbose ? (l) => io.say(l) : undefined }));
+      archs.push(await runArch(run.arch, {
+        ...o, faultRate, zipkin: run.variant === 'tracing' ? { url: o.zipkinUrl! } : undefined,
+        progress: io.progress, say: io.say, signal: io.signal, onSystem: io.onSystem, serviceLog: o.verbose ? (l) => io.say(l) : undefined,
+      }));
     } catch (error) {
-      io.say(`${arch}: failed: ${(error as Error).stack ?? error}`);
-      failures.push({ arch, error });
+      io.say(`${archLabel(run)}: failed: ${(error as Error).stack ?? error}`);
+      failures.push({ ...run, error });
     }
   }
   const cpu = cpus();
@@ -134,13 +175,26 @@ export async function runLab(o: LabOptions, io: { say: (line: string) => void; p
     command: io.command,
     deployment: o.kafka || o.postgres ? 'distributed' : 'embedded',
     machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
-    settings: { rates: o.rates, stepSeconds: o.stepSeconds, warmupSeconds: o.warmupSeconds, faultRate: faultRateOf(o, archs), faultSeconds: o.faultSeconds, partitions: o.partitions },
+    settings: { rates: o.rates, stepSeconds: o.stepSeconds, warmupSeconds: o.warmupSeconds, faultRate: faultRateOf(o, archs), faultSeconds: o.faultSeconds, partitions: o.partitions, tracing: o.tracing },
     archs,
-    kneeRatios: kneeRatios(archs.map((a) => ({ arch: a.arch, knee: a.knee }))),
+    // Architectures against each other, untraced; tracing's own cost has its table.
+    kneeRatios: kneeRatios(archs.filter((a) => !a.variant).map((a) => ({ arch: a.arch, knee: a.knee }))),
   };
   const dir = resolve(o.out, timestamp(started));
   const paths = await writeReport(dir, report);
   return { report, dir, paths, failures };
+}
+
+/** Zipkin must answer before the first traced system starts: spans sent nowhere would cost less than tracing does. */
+async function checkZipkin(url: string | undefined): Promise<void> {
+  const health = `${url}/health`;
+  try {
+    const res = await fetch(health, { signal: AbortSignal.timeout(5_000) });
+    if (res.ok) return;
+    throw new Error(`answered ${res.status}`);
+  } catch (cause) {
+    throw ConfigError(`Zipkin at ZIPKIN_URL=${url} does not answer (${health}: ${(cause as Error).message}); start it with npm run infra:zipkin`, { cause });
+  }
 }
 
 /** The fault rate asked for, or the one every architecture ran at; 0 when they differ (each fault result has its own). */
@@ -193,8 +247,13 @@ export async function labCommand(argv: string[]): Promise<number> {
     });
     process.stdout.write(`\n${await readFile(run.paths.markdown, 'utf8')}\n`);
     process.stdout.write(`report: ${run.paths.html}\n        ${run.paths.json}\n        ${run.paths.markdown}\n`);
-    for (const f of run.failures) process.stderr.write(`${f.arch} could not be measured: ${(f.error as Error).message ?? f.error}\n`);
+    for (const f of run.failures) process.stderr.write(`${archLabel(f)} could not be measured: ${(f.error as Error).message ?? f.error}\n`);
     return run.failures.length > 0 || abort.signal.aborted ? 1 : 0;
+  } catch (err) {
+    // Zipkin asked for and not answering: nothing was run.
+    if (!isOrderflowError(err, ConfigError.code)) throw err;
+    process.stderr.write(`orderflow lab: ${err.message}\n`);
+    return 2;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

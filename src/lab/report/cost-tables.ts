@@ -5,7 +5,7 @@ import { NA, isNum, num } from './format.ts';
 import type { Table } from './tables.ts';
 
 /** Process columns in this order when present; others follow by name. */
-const PROCESS_ORDER = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'kafka', 'postgres'];
+const PROCESS_ORDER = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'kafka', 'postgres', 'connect', 'zipkin'];
 const LOAD_GENERATOR = 'lab';
 /** Beyond this many Kafka APIs the rarest are summed into one column. */
 const MAX_APIS = 7;
@@ -107,3 +107,12 @@ export const COST_NOTE =
 /** What the embedded deployment's figures leave out. */
 export const EMBEDDED_COST_NOTE =
   'Embedded: the log runs inside the service processes, so its CPU is theirs, and its SQLite statements (a file of its own) are not in the database counts.';
+
+/** What a traced run's figures put in. */
+export const TRACED_COST_NOTE =
+  'Traced: System includes the CPU of the Zipkin server the spans went to (the zipkin column), as the tracing backend is part of running the system traced.';
+
+/** The note under an architecture's cost tables, for its deployment and variant. */
+export function costNote(deployment: string | undefined, arch: Pick<ArchResult, 'variant'>): string {
+  return [COST_NOTE, ...(deployment === 'embedded' ? [EMBEDDED_COST_NOTE] : []), ...(arch.variant === 'tracing' ? [TRACED_COST_NOTE] : [])].join(' ');
+}

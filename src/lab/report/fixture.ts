@@ -154,3 +154,42 @@ export function cutShortReport(): LabReport {
     kneeRatios: {},
   };
 }
+
+/**
+ * A traced copy of an architecture's result: each step's system CPU 1.5× with Zipkin's
+ * share, completion p50 1.2× and p99 2.5× (so a step near the knee turns unhealthy), steps
+ * cut to `stepCount`.
+ */
+function traced(a: ArchResult, stepCount: number): ArchResult {
+  const steps = a.steps.slice(0, stepCount).map((s) => {
+    const zipkin = 0.4;
+    const cpu = { ...s.cost!.cpuMsPerOrder, zipkin, orders: s.cost!.cpuMsPerOrder.orders + s.cost!.systemCpuMsPerOrder * 0.5 - zipkin };
+    return {
+      ...s,
+      completion: latency(s.completion.p50 * 1.2, s.completion.p99 * 2.5),
+      healthy: s.completion.p99 * 2.5 < 1000 && s.errorRatio < 0.01,
+      processes: [...s.processes, { name: 'zipkin', cpuPercent: { mean: 12, max: 20 }, rssMb: { mean: 300, max: 320 } }],
+      cost: { ...s.cost!, cpuMsPerOrder: cpu, systemCpuMsPerOrder: s.cost!.systemCpuMsPerOrder * 1.5 },
+    };
+  });
+  const healthy = steps.filter((s) => s.healthy);
+  const kneeStep = healthy.at(-1) ?? null;
+  return { ...a, variant: 'tracing', steps, knee: kneeStep?.targetRate ?? null, kneeStep, faults: a.faults.slice(0, 1) };
+}
+
+/**
+ * `lab --tracing both` over events and rest: each untraced, then traced. Traced events
+ * stopped a step earlier (its 800/s has no traced side) with its knee at 200/s instead of
+ * 400/s; traced rest's knee is the same 100/s.
+ */
+export function tracingFixtureReport(): LabReport {
+  const full = fixtureReport();
+  const [events, , rest] = full.archs;
+  return {
+    ...full,
+    command: 'orderflow lab --arch events,rest --rates 100,200,400,800 --tracing both',
+    settings: { ...full.settings, tracing: 'both' },
+    archs: [events, traced(events, 3), rest, traced(rest, 4)],
+    kneeRatios: { 'events/rest': 4, 'rest/events': 0.25 },
+  };
+}

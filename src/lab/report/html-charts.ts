@@ -1,5 +1,5 @@
 // Which charts the report shows, built from a LabReport with the generic chart functions.
-import type { ArchResult, FaultResult, LabReport, StepResult } from '#lab/lab-result.ts';
+import { archLabel, type ArchResult, type FaultResult, type LabReport, type StepResult } from '#lab/lab-result.ts';
 import { barChart } from './bar-chart.ts';
 import { isNum } from './format.ts';
 import { type Marker, type Series, lineChart } from './line-chart.ts';
@@ -12,17 +12,17 @@ function kneeMarkers(report: LabReport): Marker[] {
   return (report.archs ?? [])
     .map((a, i) => ({ a, i }))
     .filter(({ a }) => isNum(a.kneeStep?.offeredRate))
-    .map(({ a, i }) => ({ x: a.kneeStep!.offeredRate, label: `knee ${a.arch}`, color: colorFor(a.arch, i) }));
+    .map(({ a, i }) => ({ x: a.kneeStep!.offeredRate, label: `knee ${archLabel(a)}`, color: colorFor(archLabel(a), i) }));
 }
 
 /** (1) Completion latency p50 and p99 against offered rate, per architecture, log y. */
 export function completionLatencyChart(report: LabReport): string {
   const series: Series[] = (report.archs ?? []).flatMap((a, i) => {
-    const color = colorFor(a.arch, i);
+    const color = colorFor(archLabel(a), i);
     const steps = byRate(a);
     return [
-      { name: `${a.arch} p99`, color, points: steps.map((s) => ({ x: s.offeredRate, y: s.completion?.p99 })) },
-      { name: `${a.arch} p50`, color, dashed: true, points: steps.map((s) => ({ x: s.offeredRate, y: s.completion?.p50 })) },
+      { name: `${archLabel(a)} p99`, color, points: steps.map((s) => ({ x: s.offeredRate, y: s.completion?.p99 })) },
+      { name: `${archLabel(a)} p50`, color, dashed: true, points: steps.map((s) => ({ x: s.offeredRate, y: s.completion?.p50 })) },
     ];
   });
   return lineChart({
@@ -34,8 +34,8 @@ export function completionLatencyChart(report: LabReport): string {
 /** (2) HTTP answer latency p99 against offered rate. */
 export function httpLatencyChart(report: LabReport): string {
   const series: Series[] = (report.archs ?? []).map((a, i) => ({
-    name: `${a.arch} p99`,
-    color: colorFor(a.arch, i),
+    name: `${archLabel(a)} p99`,
+    color: colorFor(archLabel(a), i),
     points: byRate(a).map((s) => ({ x: s.offeredRate, y: s.http?.p99 })),
   }));
   return lineChart({ title: 'HTTP answer latency p99 (POST /api/orders) against offered rate', xLabel: 'offered orders/s', xZero: true, yLabel: 'ms', logY: true, series });
@@ -44,8 +44,8 @@ export function httpLatencyChart(report: LabReport): string {
 /** (3) Completed rate against offered rate, with the ideal y = x. */
 export function throughputChart(report: LabReport): string {
   const series: Series[] = (report.archs ?? []).map((a, i) => ({
-    name: a.arch,
-    color: colorFor(a.arch, i),
+    name: archLabel(a),
+    color: colorFor(archLabel(a), i),
     points: byRate(a).map((s) => ({ x: s.offeredRate, y: s.completedRate })),
   }));
   const offered = (report.archs ?? []).flatMap((a) => (a.steps ?? []).map((s) => s.offeredRate)).filter(isNum);
@@ -62,8 +62,8 @@ function usageChart(a: ArchResult, what: 'cpu' | 'memory'): string {
     segments: (s.processes ?? []).map((p) => ({ name: p.name, value: what === 'cpu' ? p.cpuPercent?.mean : p.rssMb?.mean })),
   }));
   return what === 'cpu'
-    ? barChart({ title: `${a.arch}: CPU per process (mean over each step)`, xLabel: 'target orders/s', yLabel: '% of one core', bars })
-    : barChart({ title: `${a.arch}: resident memory per process (mean over each step)`, xLabel: 'target orders/s', yLabel: 'MiB', bars });
+    ? barChart({ title: `${archLabel(a)}: CPU per process (mean over each step)`, xLabel: 'target orders/s', yLabel: '% of one core', bars })
+    : barChart({ title: `${archLabel(a)}: resident memory per process (mean over each step)`, xLabel: 'target orders/s', yLabel: 'MiB', bars });
 }
 
 /** (4) CPU per process, stacked per step. */
@@ -76,7 +76,7 @@ function faultMarkers(f: FaultResult): Marker[] {
 }
 
 function faultTitle(a: ArchResult, f: FaultResult): string {
-  return `${a.arch}: ${scenarioLabel(f)} on ${f.service} at ${f.rate} orders/s`;
+  return `${archLabel(a)}: ${scenarioLabel(f)} on ${f.service} at ${f.rate} orders/s`;
 }
 
 /** (6a) A fault scenario's rates over time, with its events as vertical markers. */

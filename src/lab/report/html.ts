@@ -1,5 +1,5 @@
-import type { LabReport } from '#lab/lab-result.ts';
-import { COST_NOTE, EMBEDDED_COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
+import { archLabel, type LabReport } from '#lab/lab-result.ts';
+import { costNote, cpuCostTable, roundTripTable } from './cost-tables.ts';
 import { errorKinds, escapeHtml } from './format.ts';
 import {
   completionLatencyChart, cpuChart, faultLatencyChart, faultRatesChart, httpLatencyChart, memoryChart, throughputChart,
@@ -8,6 +8,7 @@ import {
   type Table, dateText, durationText, faultsTable, kneeRatioLines, kneeText, kneeValue, machineText,
   scenarioLabel, serviceTable, settingsText, stepErrorLines, stepsTable,
 } from './tables.ts';
+import { TRACING_COST_NOTE, tracingCostTable, tracingKneeLines } from './tracing-cost.ts';
 
 // Everything inline: the page must open from a file, offline, forever (no CDN, no fonts).
 const CSS = `
@@ -65,18 +66,24 @@ export function renderHtml(report: LabReport): string {
   if (archs.length === 0) out.push(p('No architecture was measured.'));
   out.push('<div class="knees">');
   for (const a of archs) {
-    out.push(`<div class="knee"><div class="arch">${escapeHtml(a.arch)}</div><div class="value">${escapeHtml(kneeValue(a))}</div></div>`);
+    out.push(`<div class="knee"><div class="arch">${escapeHtml(archLabel(a))}</div><div class="value">${escapeHtml(kneeValue(a))}</div></div>`);
   }
   out.push('</div>');
   const ratios = kneeRatioLines(report);
-  if (ratios.length) out.push(`<p>Knee ratios: ${ratios.map(escapeHtml).join('; ')}</p>`);
+  if (ratios.length) out.push(`<p>Knee ratios${archs.some((a) => a.variant) ? ' (untraced runs)' : ''}: ${ratios.map(escapeHtml).join('; ')}</p>`);
+
+  const tracing = tracingCostTable(report);
+  if (tracing) {
+    out.push('<h2>Tracing cost</h2>', p(TRACING_COST_NOTE), htmlTable(tracing));
+    out.push(`<p>Knees:</p><ul>${tracingKneeLines(report).map((k) => `<li>${escapeHtml(k)}</li>`).join('')}</ul>`);
+  }
 
   out.push('<h2>Latency and throughput</h2>');
   out.push(p('Latency is measured from the intended send time (coordinated omission corrected).'));
   out.push(completionLatencyChart(report), httpLatencyChart(report), throughputChart(report));
 
   for (const a of archs) {
-    out.push(`<h2>${escapeHtml(a.arch)}</h2>`, p(kneeText(a)));
+    out.push(`<h2>${escapeHtml(archLabel(a))}</h2>`, p(kneeText(a)));
     const services = serviceTable(a);
     if (services) {
       out.push(`<h3>Per service at the knee step (${escapeHtml(a.kneeStep?.targetRate ?? 'n/a')} orders/s)</h3>`, htmlTable(services));
@@ -94,7 +101,7 @@ export function renderHtml(report: LabReport): string {
     const cpu = cpuCostTable(a);
     const trips = roundTripTable(a);
     if (cpu && trips) {
-      out.push('<h3>Cost per order</h3>', p(report.deployment === 'embedded' ? `${COST_NOTE} ${EMBEDDED_COST_NOTE}` : COST_NOTE));
+      out.push('<h3>Cost per order</h3>', p(costNote(report.deployment, a)));
       out.push('<p>CPU ms per order, by process:</p>', htmlTable(cpu));
       out.push('<p>Database statements and commits, Kafka requests by API, per order:</p>', htmlTable(trips));
     }
@@ -111,7 +118,7 @@ export function renderHtml(report: LabReport): string {
   }
   for (const a of archs) {
     for (const f of a.faults ?? []) {
-      out.push(`<h3>${escapeHtml(`${a.arch}: ${scenarioLabel(f)} on ${f.service}`)}</h3>`);
+      out.push(`<h3>${escapeHtml(`${archLabel(a)}: ${scenarioLabel(f)} on ${f.service}`)}</h3>`);
       if (f.lost > 0) out.push(`<p class="bad">${escapeHtml(`${f.lost} accepted orders were lost`)}</p>`);
       const kinds = errorKinds(f.errors);
       if (kinds) out.push(p(`Errors by kind: ${kinds}`));

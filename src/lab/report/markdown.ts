@@ -1,9 +1,10 @@
-import type { LabReport } from '#lab/lab-result.ts';
-import { COST_NOTE, EMBEDDED_COST_NOTE, cpuCostTable, roundTripTable } from './cost-tables.ts';
+import { archLabel, type LabReport } from '#lab/lab-result.ts';
+import { costNote, cpuCostTable, roundTripTable } from './cost-tables.ts';
 import {
   type Table, dateText, durationText, faultsTable, kneeRatioLines, kneeText, kneeValue, machineText, scenarioLabel,
   serviceTable, settingsText, stepErrorLines, stepsTable,
 } from './tables.ts';
+import { TRACING_COST_NOTE, tracingCostTable, tracingKneeLines } from './tracing-cost.ts';
 
 /**
  * A markdown table. Padded tables line up in a terminal; the per-service table is left
@@ -40,18 +41,32 @@ export function renderMarkdown(report: LabReport): string {
   out.push('The knee is the highest rate whose completion p99 stayed under 1 s with errors under 1 %.');
   out.push('');
   if (archs.length === 0) out.push('No architecture was measured.');
-  for (const a of archs) out.push(`- ${a.arch}: ${kneeValue(a)}`);
+  for (const a of archs) out.push(`- ${archLabel(a)}: ${kneeValue(a)}`);
   const ratios = kneeRatioLines(report);
   if (ratios.length) {
     out.push('');
-    out.push('Knee ratios:');
+    out.push(archs.some((a) => a.variant) ? 'Knee ratios (untraced runs):' : 'Knee ratios:');
     out.push('');
     for (const r of ratios) out.push(`- ${r}`);
   }
   out.push('');
 
+  const tracing = tracingCostTable(report);
+  if (tracing) {
+    out.push('## Tracing cost');
+    out.push('');
+    out.push(TRACING_COST_NOTE);
+    out.push('');
+    out.push(markdownTable(tracing));
+    out.push('');
+    out.push('Knees:');
+    out.push('');
+    for (const k of tracingKneeLines(report)) out.push(`- ${k}`);
+    out.push('');
+  }
+
   for (const a of archs) {
-    out.push(`## ${a.arch}`);
+    out.push(`## ${archLabel(a)}`);
     out.push('');
     out.push(kneeText(a));
     out.push('');
@@ -90,7 +105,7 @@ export function renderMarkdown(report: LabReport): string {
       out.push('');
       out.push(markdownTable(trips));
       out.push('');
-      out.push(report.deployment === 'embedded' ? `${COST_NOTE} ${EMBEDDED_COST_NOTE}` : COST_NOTE);
+      out.push(costNote(report.deployment, a));
       out.push('');
     }
   }
@@ -102,7 +117,7 @@ export function renderMarkdown(report: LabReport): string {
     out.push('Lost = accepted and never terminal (must be 0). Recover = from the fault\'s end until completions keep pace with arrivals and are on time again (p99 under 1 s, three seconds in a row); drain = from the end of the load until the last accepted order was terminal.');
     out.push('');
     out.push(markdownTable(faults));
-    const lost = archs.flatMap((a) => (a.faults ?? []).filter((f) => f.lost > 0).map((f) => `${a.arch} ${scenarioLabel(f)} on ${f.service}: ${f.lost}`));
+    const lost = archs.flatMap((a) => (a.faults ?? []).filter((f) => f.lost > 0).map((f) => `${archLabel(a)} ${scenarioLabel(f)} on ${f.service}: ${f.lost}`));
     if (lost.length) {
       out.push('');
       out.push(`**Lost orders** (accepted, never terminal): ${lost.join('; ')}`);

@@ -27,6 +27,11 @@ const NAMED: Record<string, string> = {
   kafka: '#475569',
   postgres: '#7c3aed',
   lab: '#9ca3af',
+  zipkin: '#db2777',
+  // A traced run: its architecture's hue, darker, so the pair reads as one family.
+  'events + tracing': '#1e3a8a',
+  'choreography + tracing': '#92400e',
+  'rest + tracing': '#065f46',
 };
 const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569', '#ea580c'];
 

@@ -1,6 +1,6 @@
 // The report's tables as plain rows of text, built once and rendered twice (markdown and
 // HTML), so summary.md and report.html can never disagree about a number.
-import type { ArchResult, FaultResult, LabReport, StepResult } from '#lab/lab-result.ts';
+import { archLabel, type ArchResult, type FaultResult, type LabReport, type StepResult } from '#lab/lab-result.ts';
 import { NA, errorKinds, isNum, ms, num, percent } from './format.ts';
 
 export interface Table {
@@ -63,7 +63,7 @@ export function faultsTable(report: LabReport): Table {
   const headers = ['Arch', 'Scenario', 'Service', 'Rate/s', 'Accepted', 'Completed', 'Lost', 'Failed', 'Recover s', 'Drain s'];
   const rows = (report.archs ?? []).flatMap((a) =>
     (a.faults ?? []).map((f) => [
-      a.arch, scenarioLabel(f), f.service, num(f.rate), num(f.accepted), num(f.completed),
+      archLabel(a), scenarioLabel(f), f.service, num(f.rate), num(f.accepted), num(f.completed),
       num(f.lost), num(f.failed), num(f.recoverSeconds), num(f.drainSeconds),
     ]),
   );
@@ -91,7 +91,8 @@ export function kneeRatioLines(report: LabReport): string[] {
   return Object.entries(report.kneeRatios ?? {}).map(([pair, ratio]) => `${pair.split('/').join(' / ')}: ${ratioText(ratio)}`);
 }
 
-function ratioText(ratio: unknown): string {
+/** "2.6×", "0.85×", "12×". */
+export function ratioText(ratio: unknown): string {
   if (!isNum(ratio)) return NA;
   return `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(ratio >= 1 ? 1 : 2)}×`;
 }
@@ -121,6 +122,7 @@ export function settingsText(report: LabReport): string {
     `${num(s.stepSeconds)} s per step after ${num(s.warmupSeconds)} s warm-up`,
     faultsText(report),
     `${num(s.partitions)} partitions`,
+    ...(s.tracing === 'on' ? ['traced (spans to Zipkin)'] : s.tracing === 'both' ? ['each architecture untraced, then traced (spans to Zipkin)'] : []),
   ].join('; ');
 }
 
