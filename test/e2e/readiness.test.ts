@@ -6,8 +6,7 @@
  * the broker is back; the gateway's /health names the service that is not ready.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, copyFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,30 +17,11 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
 import { startServiceHost } from '#platform/service/host.ts';
-import { kafkaInfra, kafkaPaths } from '#runtime/infra/kafka.ts';
 import { buildGatewayApp } from '#services/gateway/app.ts';
 import { upstreamNames } from '#services/gateway/config.ts';
 import type { Upstreams } from '#services/gateway/http.ts';
 import { kafkaSkip, uniqueName } from '../infra.ts';
-
-const quiet = { say: () => {}, emit: () => {} };
-
-async function free(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A port free with the next one too (Kafka's controller listener takes port+1). */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    if ((await free(port)) && (await free(port + 1))) return port;
-  }
-  throw new Error('no two free ports in a row');
-}
+import { startOwnKafka } from '../support/own-kafka.ts';
 
 let lastSeen: unknown;
 const get = async (url: string) => {
@@ -64,25 +44,11 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms: n
 test('readiness turns 503 naming the bus while the broker is stopped, and 200 once it is back; liveness stays 200', { skip: kafkaSkip(), timeout: 240_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'orderflow-readiness-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // Reuse the jars of the machine's infra cache when there is one, rather than fetch them again.
-  const cache = process.env.ORDERFLOW_INFRA_DIR;
-  const port = await freePortPair();
-  const own = kafkaPaths(join(dir, 'infra'), port);
-  if (cache) {
-    const shared = kafkaPaths(cache, port);
-    if (existsSync(shared.libs) && existsSync(shared.pom)) {
-      mkdirSync(own.home, { recursive: true });
-      copyFileSync(shared.pom, own.pom);
-      symlinkSync(shared.libs, own.libs);
-    }
-  }
-  const broker = { dir: join(dir, 'infra'), port, io: quiet };
-  await kafkaInfra('start', broker);
-  t.after(() => kafkaInfra('stop', broker));
+  const broker = await startOwnKafka(t);
 
   const platform = loadPlatformConfig({
     ORDERFLOW_BUS: 'kafka',
-    KAFKA_BROKERS: `127.0.0.1:${port}`,
+    KAFKA_BROKERS: broker.brokers,
     ORDERFLOW_DATA_DIR: join(dir, 'data'),
     ORDERFLOW_PARTITIONS: '1',
     ORDERFLOW_NAMESPACE: uniqueName('ready').toLowerCase(),
@@ -111,7 +77,7 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   assert.deepEqual(ready.body.checks, { database: 'ok', bus: 'ok', relay: 'ok', consumers: 'ok' });
   assert.deepEqual((await get(`${gatewayUrl}/health`)).body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up' } });
 
-  await kafkaInfra('stop', broker);
+  await broker.stop();
   const down = await until('readiness says the bus is down', async () => {
     await live();
     const r = await get(`${url}/health/ready`);
@@ -133,7 +99,7 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   assert.equal(relayDown.status, 503);
   assert.match(relayDown.body.checks.relay, /with 1 rows waiting/);
 
-  await kafkaInfra('start', broker);
+  await broker.start();
   const back = await until('the host is ready again', async () => {
     await live();
     const r = await get(`${url}/health/ready`);

@@ -57,6 +57,9 @@ export const consumerSettings = {
 } as const;
 
 const MAX_QUEUED = 10_000;
+// Membership watch: how often, and how long out of the group before we rejoin ourselves.
+const MEMBERSHIP_CHECK_MS = 1_000;
+const REJOIN_AFTER_MS = 3_000;
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 2_000;
 const HANDLER_DRAIN_TIMEOUT_MS = 30_000;
@@ -97,11 +100,60 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   // (re)join with this event, synchronously, and sends the OffsetCommit queued here on the
   // coordinator connection ahead of its JoinGroup, while our generation is still current: so
   // the partitions' next owners read the offsets we handled instead of redelivering them.
-  const onGroupOperation = (message: unknown) => {
+  let joinsInFlight = 0;
+  const isOurJoin = (message: unknown) => {
     const event = message as { client?: unknown; operation?: string };
-    if (event.client === consumer && event.operation === 'joinGroup') void commits.flush();
+    return event.client === consumer && event.operation === 'joinGroup';
+  };
+  const onGroupOperation = (message: unknown) => {
+    if (!isOurJoin(message)) return;
+    joinsInFlight++;
+    void commits.flush();
+  };
+  const onGroupOperationEnd = (message: unknown) => {
+    if (isOurJoin(message)) joinsInFlight = Math.max(0, joinsInFlight - 1);
   };
   consumerGroupChannel.start.subscribe(onGroupOperation);
+  consumerGroupChannel.asyncEnd.subscribe(onGroupOperationEnd);
+
+  // The client rejoins on its own when a heartbeat is told to, but not when that rejoin
+  // fails: after a broker outage longer than the session timeout it stops heartbeating and
+  // stays out of the group for good, while its stream still fetches the old assignment (a
+  // member nobody knows of: its offset commits fail, and a new member would be given the
+  // same partitions). So we watch the membership, and rejoin when the client has been out
+  // for a while with no join of its own in flight (or one that hangs past the rebalance
+  // timeout). Local checks only: no request unless a rejoin is due.
+  let outSince: number | undefined;
+  let rejoining = false;
+  const membershipWatch = setInterval(() => {
+    if (closing || rejoining) return;
+    if (consumer.isActive()) {
+      outSince = undefined;
+      return;
+    }
+    const now = Date.now();
+    outSince ??= now;
+    const out = now - outSince;
+    if (out < REJOIN_AFTER_MS || (joinsInFlight > 0 && out < settings.rebalanceTimeout + REJOIN_AFTER_MS)) return;
+    rejoining = true;
+    log.warn({ groupId, outForMs: out }, 'kafka consumer is not a member of its group; rejoining');
+    consumer
+      .joinGroup({ sessionTimeout: settings.sessionTimeout, rebalanceTimeout: settings.rebalanceTimeout, heartbeatInterval: settings.heartbeatInterval })
+      .then(
+        () => log.info({ groupId }, 'kafka consumer rejoined its group'),
+        (err: unknown) => log.warn({ err, groupId }, 'kafka consumer rejoin failed; will retry'),
+      )
+      .finally(() => {
+        rejoining = false;
+        outSince = undefined;
+      });
+  }, MEMBERSHIP_CHECK_MS);
+  membershipWatch.unref();
+  function stopWatching(): void {
+    clearInterval(membershipWatch);
+    consumerGroupChannel.start.unsubscribe(onGroupOperation);
+    consumerGroupChannel.asyncEnd.unsubscribe(onGroupOperationEnd);
+  }
 
   function onJoin(payload: { assignments?: { topic: string; partitions: number[] }[] }): void {
     const next = new Set<string>();
@@ -252,7 +304,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     await startStream();
   } catch (cause) {
     consumer.removeListener('consumer:group:join', onJoin);
-    consumerGroupChannel.start.unsubscribe(onGroupOperation);
+    stopWatching();
     commits.stop();
     await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
     if (isUnknownTopic(cause)) throw KafkaUnknownTopic(`cannot subscribe group ${opts.groupId}: unknown topic among ${opts.topics.join(', ')}`, { cause });
@@ -294,7 +346,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
           await withTimeout(consumer.close(true), CLIENT_CLOSE_TIMEOUT_MS, 'closing the consumer').catch(() => {});
         }
         consumer.removeListener('consumer:group:join', onJoin);
-        consumerGroupChannel.start.unsubscribe(onGroupOperation);
+        stopWatching();
       })();
       return closed;
     },
