@@ -12,27 +12,9 @@ import { zipkinSkip } from '../infra.ts';
 import { architectures, deployments, startDeployment } from './deployments.ts';
 import { waitFor } from './invariants.ts';
 import { createCatalog, placeBurst, waitAllTerminal } from './scenario.ts';
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  localEndpoint?: { serviceName?: string };
-  tags?: Record<string, string>;
-}
+import { readTrace, zipkinUrl, type ZipkinSpan } from '../support/zipkin.ts';
 
 const services = ['gateway', 'orders', 'inventory', 'payments', 'shipping'];
-const zipkinUrl = process.env.ZIPKIN_URL?.replace(/\/+$/, '');
-
-async function readTrace(traceId: string): Promise<ZipkinSpan[]> {
-  const res = await fetch(`${zipkinUrl}/api/v2/trace/${traceId}`);
-  if (res.status === 404) return [];
-  assert.equal(res.status, 200, `Zipkin answered ${res.status}`);
-  return (await res.json()) as ZipkinSpan[];
-}
-
 const serviceOf = (s: ZipkinSpan) => s.localEndpoint?.serviceName ?? '?';
 
 /** The spans from `span` up to the root of what was recorded, `span` first. */

@@ -10,17 +10,7 @@ import { loadPlatformConfig } from '../config.ts';
 import { startServiceHost } from '../service/host.ts';
 import { zipkinSkip } from '#test/infra.ts';
 import { capturingLogger } from '#test/support/log.ts';
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  tags?: Record<string, string>;
-}
-
-const zipkinUrl = process.env.ZIPKIN_URL?.replace(/\/+$/, '');
+import { readTrace, tracesOf, zipkinUrl } from '#test/support/zipkin.ts';
 
 test('a message continues the trace that wrote it: append and send under the writer, process under the send, what it emits under the process; background work stays out', { skip: zipkinSkip() }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'message-spans-test-'));
@@ -66,14 +56,14 @@ test('a message continues the trace that wrote it: append and send under the wri
   closed = true;
   await host.close(); // flushes the spans to Zipkin
 
-  const spans = (await (await fetch(`${zipkinUrl}/api/v2/trace/${traceId}`)).json()) as ZipkinSpan[];
+  const spans = await readTrace(traceId);
   const one = (name: string) => {
     const found = spans.filter((s) => s.name === name);
     assert.equal(found.length, 1, `one span named ${name}: ${spans.map((s) => s.name).join(', ')}`);
     return found[0];
   };
   const root = one('test request');
-  const parentOf = (s: ZipkinSpan) => spans.find((p) => p.id === s.parentId);
+  const parentOf = (s: (typeof spans)[number]) => spans.find((p) => p.id === s.parentId);
   const appendPing = spans.find((s) => s.name === 'outbox append' && s.parentId === root.id);
   assert.ok(appendPing, 'the append is a child of the writer');
   const sendA = one('send trace.a');
@@ -101,6 +91,6 @@ test('a message continues the trace that wrote it: append and send under the wri
   // relay's deletes and polls ran for no one in particular and left no span (and started
   // no trace of their own).
   assert.equal(spans.length, 9, spans.map((s) => s.name).join(', '));
-  const traces = (await (await fetch(`${zipkinUrl}/api/v2/traces?serviceName=${service}&limit=100`)).json()) as ZipkinSpan[][];
+  const traces = await tracesOf(service);
   assert.deepEqual(traces.map((tr) => tr[0].traceId), [traceId], 'the only trace of this service');
 });
