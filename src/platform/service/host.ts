@@ -96,6 +96,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     log,
     metrics,
     tracing,
+    timeouts: platform.http,
     checks: {
       database: async () => void (await db.query('SELECT 1 AS one')),
       bus: () => bus.reachable(),
