@@ -76,7 +76,7 @@ export interface PostgresTimeouts {
   idleInTransactionTimeoutMs: number;
 }
 
-function loadPostgresTimeouts(env: Env): Readonly<PostgresTimeouts> {
+export function loadPostgresTimeouts(env: Env): Readonly<PostgresTimeouts> {
   return Object.freeze({
     acquireTimeoutMs: positiveInt('ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS', env.ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS ?? '5000'),
     statementTimeoutMs: nonNegativeInt('ORDERFLOW_PG_STATEMENT_TIMEOUT_MS', env.ORDERFLOW_PG_STATEMENT_TIMEOUT_MS ?? '10000'),
