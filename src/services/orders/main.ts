@@ -8,7 +8,6 @@ import { loadConfig } from './config.ts';
 import { follow } from './domain/choreography.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes, type RestSaga } from './http.ts';
-import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { createDownstream } from './rest/downstream.ts';
 import { createRestDriver } from './rest/drive.ts';
 import { startRecovery } from './rest/recovery.ts';
@@ -27,7 +26,7 @@ const choreography = config.platform.arch === 'choreography';
 // rest: the saga is driven by calls inside POST /orders, and recovery finishes the sagas
 // whose request was cut short.
 const rest = config.platform.arch === 'rest';
-const write = createBatchWriter(host.db);
+const write = host.write;
 const onOutcome = createOrdersMetrics(host.app.metrics, host.db, config.platform.arch);
 let restSaga: RestSaga | undefined;
 if (rest) {
