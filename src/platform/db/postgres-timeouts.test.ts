@@ -5,6 +5,7 @@ import { isOrderflowError } from '../errors.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { silentLogger } from '../log.ts';
 import type { Db } from './db.ts';
+import { migrate } from './migrate.ts';
 import { openPostgres, dropPostgresDatabase } from './postgres.ts';
 import { postgresSkip, uniqueName } from '#test/infra.ts';
 
@@ -97,5 +98,11 @@ describe('the postgres adapter bounds its waits', { skip: postgresSkip() }, () =
     assert.equal(stuck[0].n, 0);
     // The pool replaced the ended connection.
     assert.equal((await db.query<{ n: number }>('SELECT 3 AS n'))[0].n, 3);
+  });
+
+  test('a migration may run past statement_timeout (an index built on a large table), and the timeout holds again after it', async () => {
+    await migrate(db, [{ id: '0001-slow', sql: 'SELECT pg_sleep(0.6); CREATE TABLE slow_built (id INT)' }]);
+    assert.deepEqual(await db.query('SELECT * FROM slow_built'), []);
+    await assert.rejects(db.query('SELECT pg_sleep(3)'), { code: 'PLT_ERR_DB_TIMEOUT' });
   });
 });
