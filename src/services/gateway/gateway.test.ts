@@ -16,7 +16,7 @@ const order = { id: orderId, customerId: 'c-1', items: [{ productId: 'p-1', quan
 const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such order' } };
 
 /** Small real services standing in for the four upstreams; `faults` makes one slow or sick. */
-function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[] } = {}) {
+function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[]; shedding?: boolean } = {}) {
   const seen: Array<{ service: string; method: string; url: string; headers: Record<string, unknown>; body: unknown }> = [];
   const build = (name: UpstreamName, routes: (app: FastifyInstance) => void) => {
     const app = Fastify();
@@ -36,7 +36,10 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
     seen,
     apps: {
       orders: build('orders', (app) => {
-        app.post('/orders', async (req, reply) => reply.code(202).send({ id: orderId, status: 'PENDING', echo: req.body }));
+        app.post('/orders', async (req, reply) =>
+          faults.shedding
+            ? reply.code(503).header('retry-after', '2').send({ error: { code: 'ORD_ERR_SAGA_BACKLOG_FULL', message: 'too many orders pending' } })
+            : reply.code(202).send({ id: orderId, status: 'PENDING', echo: req.body }));
         app.get('/orders/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? order : reply.code(404).send(notFound)));
       }),
       inventory: build('inventory', (app) => {
@@ -200,6 +203,18 @@ test('a service that is down is a coded 503, never a 500', async (t) => {
   const details = await call('GET', `/api/orders/${orderId}/details`);
   assert.equal(details.status, 503);
   assert.equal(details.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
+});
+
+test("a service shedding load answers through the gateway with its Retry-After, and its reads still pass (the breaker stays closed)", async (t) => {
+  const { call } = await startGateway(t, { faults: { shedding: true } });
+  for (let i = 0; i < 12; i++) {
+    const refused = await call('POST', '/api/orders', '{}');
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '2');
+    assert.equal(refused.body.error.code, 'ORD_ERR_SAGA_BACKLOG_FULL');
+  }
+  const read = await call('GET', `/api/orders/${orderId}`);
+  assert.equal(read.status, 200);
 });
 
 test('a service slower than the timeout is a coded 503 once the timeout passes', async (t) => {
