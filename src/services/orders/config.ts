@@ -20,6 +20,11 @@ export interface RestConfig {
 
 export interface OrdersConfig extends ServiceConfig {
   rest: RestConfig;
+  /**
+   * events and choreography: orders still PENDING past which POST /orders answers 503 with
+   * Retry-After and takes nothing (admission.ts); 0 turns it off.
+   */
+  maxPending: number;
 }
 
 function int(env: Env, name: string, fallback: number, min: number): number {
@@ -51,5 +56,5 @@ export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
     connections: int(env, 'ORDERS_CALL_CONNECTIONS', 256, 1),
     recoverAfterMs: int(env, 'ORDERS_RECOVER_AFTER_MS', 10_000, 0),
   };
-  return Object.freeze({ ...loadServiceConfig(env, 8081), rest: Object.freeze(rest) });
+  return Object.freeze({ ...loadServiceConfig(env, 8081), rest: Object.freeze(rest), maxPending: int(env, 'ORDERS_MAX_PENDING', 5_000, 0) });
 }

@@ -8,11 +8,11 @@ import { loadConfig } from './config.ts';
 import { follow } from './domain/choreography.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes, type RestSaga } from './http.ts';
-import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { createDownstream } from './rest/downstream.ts';
 import { createRestDriver } from './rest/drive.ts';
 import { startRecovery } from './rest/recovery.ts';
 import { createStateCache } from './state-cache.ts';
+import { createAdmission } from './admission.ts';
 import { migrations } from './store.ts';
 import { createOrdersMetrics } from './metrics.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
@@ -27,7 +27,7 @@ const choreography = config.platform.arch === 'choreography';
 // rest: the saga is driven by calls inside POST /orders, and recovery finishes the sagas
 // whose request was cut short.
 const rest = config.platform.arch === 'rest';
-const write = createBatchWriter(host.db);
+const write = host.write;
 const onOutcome = createOrdersMetrics(host.app.metrics, host.db, config.platform.arch);
 let restSaga: RestSaga | undefined;
 if (rest) {
@@ -41,7 +41,9 @@ if (rest) {
     await downstream.close();
   });
 }
-registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga });
+// events, choreography: shed new orders while too many sagas are unfinished (admission.ts).
+const admission = rest ? undefined : createAdmission({ db: host.db, maxPending: config.maxPending, log: host.log });
+registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga, admission });
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, onOutcome, ...(choreography ? { react: follow } : {}) });
 if (choreography) {
   // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,

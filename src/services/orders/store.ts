@@ -167,6 +167,12 @@ export async function oldestPendingOrder(sql: Sql): Promise<string | undefined> 
   return r?.oldest ?? undefined;
 }
 
+/** Orders still PENDING (admission.ts); through the partial index, so it costs the pending rows only. */
+export async function countPendingOrders(sql: Sql): Promise<number> {
+  const [r] = await sql.query<{ n: number }>("SELECT COUNT(*) AS n FROM orders_view WHERE status = 'PENDING'");
+  return Number(r?.n ?? 0);
+}
+
 // --- idempotency keys --------------------------------------------------------------------
 
 /**
