@@ -8,7 +8,7 @@
  * own SQL) is retried, then dead-lettered. An infrastructure error is never dead-lettered:
  * the batch is rejected and the bus delivers it again after a pause. Infrastructure means
  * an error raised by the transaction machinery itself (BEGIN/COMMIT, inbox, outbox), or one
- * whose cause chain holds a connection/availability code (see `isInfrastructureError`).
+ * whose cause chain holds a connection/availability code (see infrastructure-errors.ts).
  *
  * The inbox grows by one row per message; a purge of rows older than the longest possible
  * redelivery (e.g. a week) is still to be added.
@@ -21,6 +21,7 @@ import { deadLetterRecord, dlqTopic } from './dead-letters.ts';
 import { defineError, InvalidMessage, isOrderflowError, ShuttingDown } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { createGroupQueue } from '../group-commit.ts';
+import { isInfrastructureError } from './infrastructure-errors.ts';
 import { inProcessSpan } from '../telemetry/message-spans.ts';
 import { tracingOn } from '../telemetry/tracing.ts';
 import { withLogFields, type LogFields } from '../telemetry/log-context.ts';
@@ -67,32 +68,6 @@ export interface RetryOptions {
   attempts?: number;
   baseMs?: number;
   maxMs?: number;
-}
-
-const INFRA_CODES = new Set([
-  'PLT_ERR_DB_CLOSED', 'PLT_ERR_DB_TIMEOUT', 'PLT_ERR_DEPENDENCY_UNAVAILABLE', 'PLT_ERR_SHUTTING_DOWN',
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
-  '57P01', '57P02', '57P03', '53300', '53200', '53100', '58030',
-  // Transient by nature: a serialization failure, a deadlock or a lost optimistic-concurrency
-  // race succeeds when run again, so it must never send a good message to the dead letters.
-  '40001', '40P01', 'PLT_ERR_CONCURRENCY_CONFLICT',
-]);
-// SQLite primary result codes: BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
-const SQLITE_INFRA_ERRCODES = new Set([5, 6, 7, 8, 10, 11, 13, 14]);
-
-/**
- * True when `err` (or anything in its cause chain) says the database or a dependency is
- * unavailable rather than that the message cannot be handled.
- */
-export function isInfrastructureError(err: unknown): boolean {
-  for (let e: any = err, depth = 0; e != null && depth < 10; e = e.cause, depth++) {
-    const code = typeof e.code === 'string' ? e.code : undefined;
-    if (code !== undefined && (INFRA_CODES.has(code) || code.startsWith('08'))) return true;
-    if (typeof e.errcode === 'number' && SQLITE_INFRA_ERRCODES.has(e.errcode & 0xff)) return true;
-    if (e instanceof AggregateError && e.errors.some(isInfrastructureError)) return true;
-    if (typeof e.message === 'string' && /Connection terminated|connection (is )?closed/i.test(e.message)) return true;
-  }
-  return false;
 }
 
 /** What a handler's log lines say of the message it handles (the order id when it names one). */
