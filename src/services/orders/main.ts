@@ -15,6 +15,7 @@ import { startRecovery } from './rest/recovery.ts';
 import { createStateCache } from './state-cache.ts';
 import { migrations } from './store.ts';
 import { createOrdersMetrics } from './metrics.ts';
+import { startSweeper } from './deadlines.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 
 const config = loadConfig();
@@ -58,4 +59,17 @@ await host.consume({
   topics: rest ? [Topics.inventoryEvents] : [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
   handlers: rest ? { ProductCreated: handlers.ProductCreated } : handlers,
 });
+// Every architecture: no order stays PENDING past its step's deadline.
+const sweeper = startSweeper({
+  db: host.db,
+  write,
+  arch: config.platform.arch,
+  clock: host.clock,
+  log: host.log,
+  deadlineMs: config.deadlines.stepDeadlineMs,
+  intervalMs: config.deadlines.sweepIntervalMs,
+  cache,
+  onOutcome,
+});
+host.onClose(() => sweeper.stop());
 await host.listen(config.port, config.host);
