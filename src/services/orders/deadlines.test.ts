@@ -46,6 +46,7 @@ test('an order waiting past its step deadline is cancelled as TIMEOUT with its c
   assert.equal(view?.status, 'CANCELLED');
   assert.equal(view?.reason, 'TIMEOUT');
   assert.deepEqual(await sentAfterPlacement(db, orderId, placed), [
+    ['shipping.commands', 'CancelShipment'],
     ['payments.commands', 'RefundPayment'],
     ['inventory.commands', 'ReleaseStock'],
     ['orders.events', 'OrderCancelled'],

@@ -30,6 +30,7 @@ const given = (events: OrderEvent[]) => ({
 const timeoutAt = (now: string) => ({
   events: [cancelled('TIMEOUT', now)],
   send: [
+    ['CancelShipment', { orderId }],
     ['RefundPayment', { orderId }],
     ['ReleaseStock', { orderId }],
     ['OrderCancelled', { orderId, reason: 'TIMEOUT' }],

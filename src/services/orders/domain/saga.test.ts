@@ -17,6 +17,7 @@ import {
   t1,
   t2,
   t3,
+  t4,
   givenWhenThen,
 } from './test-fixtures.ts';
 
@@ -189,6 +190,10 @@ describe('order saga: replies after a timeout', () => {
 
   test('a late charge is refunded and the order stays cancelled', () => {
     checked(timedOutWaitingPayment).when(replies.paymentCharged, t3).then({ events: [], send: [['RefundPayment', { orderId }]] });
+  });
+
+  test('a late shipment is cancelled and the order stays cancelled', () => {
+    checked(timedOutWaitingShipment).when(replies.shipmentScheduled, t4).then({ events: [], send: [['CancelShipment', { orderId }]] });
   });
 
   test('late refusals need nothing undone', () => {

@@ -13,6 +13,7 @@
 // nothing new. The invariants hold whenever the system is quiet, i.e. once the outbox
 // drained and the compensations ran.
 import {
+  CancelShipment,
   ChargePayment,
   OrderCancelled,
   OrderConfirmed,
@@ -114,9 +115,9 @@ export function compensationsFor(orderId: string, reason: CancelReason): Outgoin
       // Everything the saga may have set going, whatever step it timed out in: a command
       // sent but unanswered may have been carried out (its reply late or lost), and in the
       // choreography payments charges without orders knowing. Each is a no-op where nothing
-      // is held, and a release with no reservation leaves a tombstone that refuses a late
-      // ReserveStock.
-      return [out(RefundPayment, { orderId }), out(ReleaseStock, { orderId })];
+      // is held, and a release or a cancelled shipment with nothing to undo leaves a
+      // tombstone that refuses the late command.
+      return [out(CancelShipment, { orderId }), out(RefundPayment, { orderId }), out(ReleaseStock, { orderId })];
   }
 }
 
@@ -133,6 +134,8 @@ function undoLate(state: OrderState, reply: SagaReply): SagaStep {
       return { events: [], state, send: [out(ReleaseStock, { orderId })] };
     case 'PaymentCharged':
       return { events: [], state, send: [out(RefundPayment, { orderId })] };
+    case 'ShipmentScheduled':
+      return { events: [], state, send: [out(CancelShipment, { orderId })] };
     default:
       return nothing(state);
   }
