@@ -37,6 +37,51 @@ export interface PlatformConfig {
   /** ORDERFLOW_FAULTS=1 opens the fault-injection endpoint (the lab's added latency); off by default. */
   faultInjection: boolean;
   tracing: TracingConfig;
+  http: HttpTimeouts;
+  postgres: PostgresTimeouts;
+  /** HTTP write jobs (group commit) that may wait for a transaction; past it, new ones are refused with a 503. */
+  writeQueueMax: number;
+}
+
+/** Every HTTP server's waits (http/server-options.ts), from ORDERFLOW_HTTP_*_TIMEOUT_MS. */
+export interface HttpTimeouts {
+  /** Request line and headers must arrive within it. */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within it: else a 408. */
+  requestTimeoutMs: number;
+  /** A socket silent this long during a request is closed. */
+  idleTimeoutMs: number;
+  /** An idle socket is kept this long between requests. */
+  keepAliveTimeoutMs: number;
+}
+
+export function loadHttpTimeouts(env: Env = process.env): Readonly<HttpTimeouts> {
+  return Object.freeze({
+    headersTimeoutMs: positiveInt('ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS', env.ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS ?? '10000'),
+    requestTimeoutMs: positiveInt('ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS', env.ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS ?? '30000'),
+    idleTimeoutMs: positiveInt('ORDERFLOW_HTTP_IDLE_TIMEOUT_MS', env.ORDERFLOW_HTTP_IDLE_TIMEOUT_MS ?? '60000'),
+    // Longer than the idle timeout of most load balancers (60 s), so that they, not we,
+    // close an idle socket and no request races our close.
+    keepAliveTimeoutMs: positiveInt('ORDERFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS', env.ORDERFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS ?? '72000'),
+  });
+}
+
+/** Waits of the PostgreSQL adapter (db/postgres.ts), from ORDERFLOW_PG_*_TIMEOUT_MS; 0 turns a server-side one off. */
+export interface PostgresTimeouts {
+  /** Waiting for a pooled connection: past it, a coded 503. */
+  acquireTimeoutMs: number;
+  /** statement_timeout of every connection. */
+  statementTimeoutMs: number;
+  /** idle_in_transaction_session_timeout of every connection. */
+  idleInTransactionTimeoutMs: number;
+}
+
+export function loadPostgresTimeouts(env: Env): Readonly<PostgresTimeouts> {
+  return Object.freeze({
+    acquireTimeoutMs: positiveInt('ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS', env.ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS ?? '5000'),
+    statementTimeoutMs: nonNegativeInt('ORDERFLOW_PG_STATEMENT_TIMEOUT_MS', env.ORDERFLOW_PG_STATEMENT_TIMEOUT_MS ?? '10000'),
+    idleInTransactionTimeoutMs: nonNegativeInt('ORDERFLOW_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', env.ORDERFLOW_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS ?? '30000'),
+  });
 }
 
 export const tracesSamplers = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
@@ -119,6 +164,9 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     relay,
     connectUrl: env.CONNECT_URL || undefined,
     tracing: loadTracingConfig(env),
+    http: loadHttpTimeouts(env),
+    postgres: loadPostgresTimeouts(env),
+    writeQueueMax: positiveInt('ORDERFLOW_WRITE_QUEUE_MAX', env.ORDERFLOW_WRITE_QUEUE_MAX ?? '2048'),
   });
 }
 

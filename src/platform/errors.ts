@@ -8,13 +8,16 @@ export class OrderflowError extends Error {
   readonly code: string;
   readonly statusCode: number;
   readonly details?: unknown;
+  /** For a 503: the seconds after which a retry may succeed (HTTP's Retry-After); 1 unless told. */
+  readonly retryAfterS?: number;
 
-  constructor(code: string, message: string, opts: { statusCode?: number; cause?: unknown; details?: unknown } = {}) {
+  constructor(code: string, message: string, opts: { statusCode?: number; cause?: unknown; details?: unknown; retryAfterS?: number } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'OrderflowError';
     this.code = code;
     this.statusCode = opts.statusCode ?? 500;
     this.details = opts.details;
+    this.retryAfterS = opts.retryAfterS;
   }
 }
 
@@ -24,7 +27,7 @@ export class OrderflowError extends Error {
  *   throw UnknownProduct('product 42 does not exist')
  */
 export function defineError(code: string, statusCode = 500) {
-  const make = (message: string, opts: { cause?: unknown; details?: unknown } = {}) =>
+  const make = (message: string, opts: { cause?: unknown; details?: unknown; retryAfterS?: number } = {}) =>
     new OrderflowError(code, message, { statusCode, ...opts });
   make.code = code;
   return make;
@@ -41,3 +44,5 @@ export const InvalidMessage = defineError('PLT_ERR_INVALID_MESSAGE', 400);
 export const ConcurrencyConflict = defineError('PLT_ERR_CONCURRENCY_CONFLICT', 409);
 export const DependencyUnavailable = defineError('PLT_ERR_DEPENDENCY_UNAVAILABLE', 503);
 export const ShuttingDown = defineError('PLT_ERR_SHUTTING_DOWN', 503);
+/** Refused at once, nothing done: a queue or backlog is past its bound (load shedding). */
+export const Overloaded = defineError('PLT_ERR_OVERLOADED', 503);

@@ -52,3 +52,25 @@ test('no more than maxConcurrent groups run at once', async () => {
   assert.equal(peak, 2);
   assert.equal(running, 0);
 });
+
+test('with maxQueued, push refuses an item once that many wait, and takes items again as groups start', async () => {
+  const gate = deferred();
+  const groups: number[][] = [];
+  const q = createGroupQueue<number>({
+    maxConcurrent: 1,
+    maxWeight: 2,
+    maxQueued: 3,
+    run: async (g) => {
+      groups.push(g);
+      if (groups.length === 1) await gate.promise;
+    },
+  });
+  assert.equal(q.push(1), true);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([q.push(2), q.push(3), q.push(4), q.push(5)], [true, true, true, false]);
+  assert.equal(q.queued, 3);
+  gate.resolve();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(groups, [[1], [2, 3], [4]]);
+  assert.equal(q.push(6), true);
+});

@@ -13,9 +13,22 @@ export interface GroupQueueOptions<T> {
   weight?: (item: T) => number;
   /** Runs one group; must not reject (each item settles its own outcome). */
   run: (group: T[]) => Promise<void>;
+  /**
+   * Most items waiting (not yet in a group in flight); past it push refuses, so that a
+   * store slower than the arrivals sheds load instead of queueing without end. Unbounded when absent.
+   */
+  maxQueued?: number;
 }
 
-export function createGroupQueue<T>(opts: GroupQueueOptions<T>): { push(item: T): void } {
+export interface GroupQueue<T> {
+  /** Queues `item`; false, and nothing queued, when maxQueued items already wait. */
+  push(item: T): boolean;
+  /** Items waiting for a group. */
+  readonly queued: number;
+}
+
+export function createGroupQueue<T>(opts: GroupQueueOptions<T>): GroupQueue<T> {
+  const maxQueued = opts.maxQueued ?? Infinity;
   const weight = opts.weight ?? (() => 1);
   const queue: T[] = [];
   let running = 0;
@@ -45,8 +58,13 @@ export function createGroupQueue<T>(opts: GroupQueueOptions<T>): { push(item: T)
 
   return {
     push(item) {
+      if (queue.length >= maxQueued) return false;
       queue.push(item);
       schedule();
+      return true;
+    },
+    get queued() {
+      return queue.length;
     },
   };
 }

@@ -186,7 +186,7 @@ for (const adapter of adapters) {
       });
       await start({ bus: watched, handlers: { Counted: effect }, onProcessed: (m) => seenSecond.add(m.id) });
       await wait('the restarted consumer handled the new messages', () => seenSecond.size === second.length);
-      assert.deepEqual(new Set(delivered), new Set(second.map((m) => m.id)), 'only the new messages are delivered');
+      assert.deepEqual([...delivered].sort(), second.map((m) => m.id).sort(), 'only the new messages are delivered, each once');
     });
 
     test('a redelivery after a crash before the offset commit is deduplicated by the inbox', async (t) => {

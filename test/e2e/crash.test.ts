@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { architectures, deployments, startDeployment } from './deployments.ts';
 import { settledInvariants, waitFor } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from './scenario.ts';
 
 const victims = ['orders', 'inventory', 'payments'] as const;
 
@@ -34,12 +34,16 @@ for (const deployment of deployments) for (const arch of architectures) {
       const { placed, retries } = await burst;
       t.diagnostic(`placed ${placed.length} orders (${retries} retried requests while services restarted)`);
       assert.equal(placed.length, 300, 'every order was eventually accepted');
-      assert.equal(new Set(placed.map((o) => o.id)).size, placed.length, 'no order was accepted twice');
+      assert.equal(new Set(placed.map((o) => o.id)).size, placed.length, 'no two requests were answered with the same order');
       for (const victim of victims) assert.ok(system.restarts(victim) >= 1, `${victim} was restarted`);
 
       await waitAllTerminal(client, placed, 120_000);
       const exp = expectation(initialStock, placed);
       assert.deepEqual(await settledInvariants(client, exp), []);
+      // Requests retried across the kills made one order each: replayed once all settled, each
+      // names the order its client was given (had a retry made a second order, the key would
+      // name one of the two, or a key lost in the crash would make a third).
+      assert.deepEqual(await replayPlaced(client, placed), [], 'each request, replayed, names its one order');
     });
   });
 }

@@ -10,6 +10,8 @@ export interface PlacedOrder {
   items: Array<{ productId: string; quantity: number }>;
   paymentMethod: string;
   country: string;
+  /** The request and its Idempotency-Key, when placed by placeBurst: replayPlaced sends them again. */
+  request?: { key: string; body: unknown };
 }
 
 export interface Expectation {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { acceptedStatus, architectures, deployments, startDeployment } from './deployments.ts';
 import { settledInvariants } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from './scenario.ts';
 
 for (const deployment of deployments) for (const arch of architectures) {
   describe(`the order saga, ${arch} architecture, on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
@@ -21,7 +21,7 @@ for (const deployment of deployments) for (const arch of architectures) {
       const initialStock = await createCatalog(client, 3, 60);
       const { placed } = await placeBurst(client, [...initialStock.keys()], { count: 150, concurrency: 24, declineRatio: 0.15, unservedRatio: 0.1, seed: 7 });
       assert.equal(placed.length, 150);
-      assert.equal(new Set(placed.map((o) => o.id)).size, 150, 'every order got its own id');
+      assert.equal(new Set(placed.map((o) => o.id)).size, 150, 'no two requests were answered with the same order');
 
       const views = await waitAllTerminal(client, placed, 90_000);
       const byStatus = (s: string, r?: string) => views.filter((v) => v.status === s && (r === undefined || v.reason === r)).length;
@@ -35,6 +35,8 @@ for (const deployment of deployments) for (const arch of architectures) {
       // Compensations may still be in flight when the last status turns: poll until quiet.
       const exp = expectation(initialStock, placed);
       assert.deepEqual(await settledInvariants(client, exp), []);
+      // Requests retried while the catalog spread made one order each.
+      assert.deepEqual(await replayPlaced(client, placed), [], 'each request, replayed, names its one order');
     });
 
     test('an Idempotency-Key replay returns the same order, also when sent concurrently', async (t) => {

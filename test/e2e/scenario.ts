@@ -85,7 +85,7 @@ export async function placeBurst(client: Client, productIds: string[], opts: Bur
             body = String(err);
           }
           if (status === 202 || status === 201) {
-            placed.push({ id: body.id, items: plan.body.items, paymentMethod: plan.body.paymentMethod, country: plan.body.shippingAddress.country });
+            placed.push({ id: body.id, items: plan.body.items, paymentMethod: plan.body.paymentMethod, country: plan.body.shippingAddress.country, request: plan });
             break;
           }
           const retryable = status === 0 || status >= 500 || (status === 422 && body?.error?.code === 'ORD_ERR_UNKNOWN_PRODUCT');
@@ -98,6 +98,23 @@ export async function placeBurst(client: Client, productIds: string[], opts: Bur
     }),
   );
   return { placed, retries };
+}
+
+/**
+ * Sends every placed request again with its Idempotency-Key, as a client does whose answer was
+ * lost: each must name the order the client was given. Returns what did not, one line each.
+ * Ids alone cannot tell that a request made two orders (a retry across a crash that did not
+ * find the first one's key): the client only ever hears of one of them; its replay can.
+ */
+export async function replayPlaced(client: Client, placed: PlacedOrder[]): Promise<string[]> {
+  const answers = await fetchAll(placed.map((_, i) => String(i)), async (i) => {
+    const order = placed[Number(i)];
+    if (!order.request) return `order ${order.id}: placed without a recorded request`;
+    const { status, body } = await client.placeOrder(order.request.body, order.request.key);
+    if (status !== 201 && status !== 202) return `order ${order.id}: its replay answered ${status} ${JSON.stringify(body)}`;
+    return body.id === order.id ? undefined : `order ${order.id}: its replay names order ${body.id}`;
+  });
+  return answers.filter((a): a is string => a !== undefined);
 }
 
 /** Waits until every order is CONFIRMED or CANCELLED; returns their views. */

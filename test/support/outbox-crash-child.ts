@@ -4,15 +4,17 @@
  * parent asks for, with a relay that hangs at the point given, prints "committed", and waits
  * for the parent's kill -9.
  *
- *   argv: <sqlite file | postgres url> <postgres database | -> <embedded log file> <topic>
- *         <before-publish | after-publish> <keys> <messages per key>
+ *   argv: <sqlite file | postgres url> <postgres database | -> <embedded log file | kafka|brokers|namespace>
+ *         <topic> <before-publish | after-publish> <keys> <messages per key>
  *
  * before-publish: the relay's publish never completes (a crash between commit and publish).
  * after-publish:  publish completes, the DELETE of the published rows never does (a crash
- *                 after the publish and before the rows are marked published).
+ *                 after the publish and before the rows are marked published); "committed"
+ *                 is printed once the DELETE is reached, so the publish has completed.
  */
 import type { Bus } from '#platform/bus/bus.ts';
 import { openEmbeddedLog } from '#platform/bus/embedded/embedded-log.ts';
+import { openKafkaBus } from '#platform/bus/kafka/kafka-bus.ts';
 import { newEnvelope, type Envelope } from '#platform/bus/envelope.ts';
 import { appendToOutbox, outboxMigrations } from '#platform/bus/outbox.ts';
 import { startOutboxRelay } from '#platform/bus/outbox-relay.ts';
@@ -28,9 +30,16 @@ const never = new Promise<never>(() => {});
 
 const real: Db = database === '-' ? openSqlite({ file: where }) : await openPostgres({ url: where, database });
 await migrate(real, outboxMigrations);
-const log = openEmbeddedLog({ file: busFile, log: silentLogger });
+const [kind, brokers, namespace] = busFile.split('|');
+const log: Bus = kind === 'kafka' ? await openKafkaBus({ brokers: brokers.split(','), clientId: 'outbox-crash-child', namespace, log: silentLogger }) : openEmbeddedLog({ file: busFile, log: silentLogger });
 
-const db: Db = mode === 'after-publish' ? { ...real, execute: (sql, params) => (sql.startsWith('DELETE FROM outbox') ? never : real.execute(sql, params)) } : real;
+let deleteReached!: () => void;
+const reached = new Promise<void>((resolve) => (deleteReached = resolve));
+const hangOnDelete = () => {
+  deleteReached();
+  return never;
+};
+const db: Db = mode === 'after-publish' ? { ...real, execute: (sql, params) => (sql.startsWith('DELETE FROM outbox') ? hangOnDelete() : real.execute(sql, params)) } : real;
 const bus: Bus = mode === 'before-publish' ? { ...log, publish: () => never } : log;
 startOutboxRelay({ db, bus, log: silentLogger, idlePollMs: 60_000 });
 
@@ -46,7 +55,8 @@ if (mode === 'before-publish') {
   await real.transaction((tx) => appendToOutbox(tx, messages));
 }
 // Let the fast path reach the point where it hangs.
-await new Promise((resolve) => setTimeout(resolve, 200));
+if (mode === 'after-publish') await reached;
+else await new Promise((resolve) => setTimeout(resolve, 200));
 process.stdout.write('committed\n');
 // Alive until killed.
 setInterval(() => {}, 60_000);

@@ -70,7 +70,7 @@ export interface RetryOptions {
 }
 
 const INFRA_CODES = new Set([
-  'PLT_ERR_DB_CLOSED', 'PLT_ERR_DEPENDENCY_UNAVAILABLE', 'PLT_ERR_SHUTTING_DOWN',
+  'PLT_ERR_DB_CLOSED', 'PLT_ERR_DB_TIMEOUT', 'PLT_ERR_DEPENDENCY_UNAVAILABLE', 'PLT_ERR_SHUTTING_DOWN',
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
   '57P01', '57P02', '57P03', '53300', '53200', '53100', '58030',
   // Transient by nature: a serialization failure, a deadlock or a lost optimistic-concurrency

@@ -3,6 +3,7 @@
 // transaction is being written share the next one: under load, one commit carries many
 // orders; alone, an order waits for nothing but one turn of the event loop.
 import type { Db, Sql } from './db.ts';
+import { Overloaded } from '../errors.ts';
 import { createGroupQueue } from '../group-commit.ts';
 import { boundToCaller } from '../telemetry/tracing.ts';
 
@@ -20,6 +21,13 @@ export interface BatchWriterOptions {
   maxBatch?: number;
   /** Transactions in flight at once: 1 suits SQLite (it serialises them anyway); PostgreSQL can use its pool. */
   maxConcurrent?: number;
+  /**
+   * Most jobs waiting for a transaction; past it a job is refused at once with a coded 503
+   * (PLT_ERR_OVERLOADED, nothing run, nothing written), rather than wait behind a backlog
+   * its client will have given up on. Unbounded when absent (the service host bounds its
+   * writer by ORDERFLOW_WRITE_QUEUE_MAX).
+   */
+  maxQueued?: number;
 }
 
 /**
@@ -55,11 +63,13 @@ export function createBatchWriter(db: Db, opts: BatchWriterOptions = {}): BatchW
     for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i]);
   }
 
-  const queue = createGroupQueue<Pending>({ maxConcurrent, maxWeight: maxBatch, run: runBatch });
+  const queue = createGroupQueue<Pending>({ maxConcurrent, maxWeight: maxBatch, run: runBatch, maxQueued: opts.maxQueued });
 
   return <R>(job: Job<R>): Promise<R> =>
     new Promise<R>((resolve, reject) => {
       // A shared transaction runs every job in it: each in its own caller's trace.
-      queue.push({ job: boundToCaller(job), resolve: resolve as (v: unknown) => void, reject });
+      if (!queue.push({ job: boundToCaller(job), resolve: resolve as (v: unknown) => void, reject })) {
+        reject(Overloaded(`${queue.queued} writes are already waiting for the database; nothing was written, retry later`));
+      }
     });
 }

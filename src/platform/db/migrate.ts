@@ -21,7 +21,11 @@ const LOCK_KEY = 0x6f666d69677200;
 const CREATE_TABLE = 'CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)';
 
 async function lock(db: Db, tx: Sql): Promise<void> {
-  if (db.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+  if (db.dialect !== 'postgres') return;
+  // A migration (an index built on a large table) and a replica waiting for another's may
+  // rightly take longer than the statement_timeout that bounds the service's own work.
+  await tx.execute('SET LOCAL statement_timeout = 0');
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
 }
 
 /** Applies, in id order, the migrations not yet recorded in `schema_migrations`. */

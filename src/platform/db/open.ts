@@ -7,6 +7,7 @@ import type { Db } from './db.ts';
 import type { DbStats } from './db-stats.ts';
 import { openSqlite } from './sqlite.ts';
 import { openPostgres } from './postgres.ts';
+import type { PostgresTimeouts } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
@@ -16,6 +17,8 @@ export interface ServiceDbConfig {
   databaseUrl?: string;
   namespace: string;
   poolSize?: number;
+  /** PostgreSQL's waits (postgres.ts); its defaults when absent. */
+  postgres?: Readonly<PostgresTimeouts>;
 }
 
 /** The PostgreSQL database name of `service` under `namespace`: `<namespace>_<service>`, in [a-z0-9_]. */
@@ -31,7 +34,7 @@ export async function openServiceDb(cfg: ServiceDbConfig, service: string, log?:
   if (cfg.store === 'sqlite') return openSqlite({ file: join(cfg.dataDir, `${service}.sqlite`), log, stats });
   if (cfg.store === 'postgres') {
     if (!cfg.databaseUrl) throw ConfigError('store is postgres but no database URL is configured (set DATABASE_URL)');
-    return openPostgres({ url: cfg.databaseUrl, database: serviceDatabaseName(cfg.namespace, service), poolSize: cfg.poolSize, log, stats });
+    return openPostgres({ url: cfg.databaseUrl, database: serviceDatabaseName(cfg.namespace, service), poolSize: cfg.poolSize, log, stats, timeouts: cfg.postgres });
   }
   throw ConfigError(`unknown store ${String(cfg.store)}: expected sqlite or postgres`);
 }

@@ -1,7 +1,8 @@
 /**
  * The fastify app factory every service uses: coded error answers, GET /health/live and
  * GET /health/ready (= /health) with the service's own checks, GET /metrics (Prometheus,
- * with a request-duration histogram per route). Building the app is apart from listening, so tests inject requests or listen on
+ * with a request-duration histogram per route), and bounded waits for slow clients
+ * (server-options.ts). Building the app is apart from listening, so tests inject requests or listen on
  * port 0.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -11,6 +12,7 @@ import type { Tracing } from '../telemetry/tracing.ts';
 import { installErrorHandling } from './errors.ts';
 import { installHealthRoutes, type HealthCheck } from './health.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
+import { serverTimeoutOptions, type HttpTimeouts } from './server-options.ts';
 
 export type { HealthCheck };
 
@@ -24,6 +26,8 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** A server span per request when tracing is on. */
   tracing?: Tracing;
+  /** The server's waits (server-options.ts); config.ts's defaults when absent. */
+  timeouts?: Readonly<HttpTimeouts>;
 }
 
 /** The fastify instance, with the registry its /metrics serves (for a service's own metrics). */
@@ -35,7 +39,7 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
     // One log line per request would cost more than the request at 1,000 orders/s.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
-    keepAliveTimeout: 72_000,
+    ...serverTimeoutOptions(opts.timeouts),
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });

@@ -1,10 +1,10 @@
 /**
  * The one place where errors become HTTP answers: `{"error":{"code","message","details"?}}`.
- * Client mistakes get 4xx with a stable code; anything unexpected is a logged 500 that
- * reveals nothing of the internals.
+ * Client mistakes get 4xx with a stable code; a 503 (a dependency away, a bound reached)
+ * carries Retry-After; anything unexpected is a logged 500 that reveals nothing of the internals.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { OrderflowError } from '../errors.ts';
+import { OrderflowError, Overloaded } from '../errors.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -26,7 +26,12 @@ const fastifyCodes: Record<string, string> = {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | OrderflowError | Error, req, reply) => {
     if (err instanceof OrderflowError) {
-      if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      // A 503 is a refusal for now (a dependency away, a bound reached): it says when to
+      // retry, and is not logged as a failure of ours, which at load-shedding rates would flood the log.
+      if (err.statusCode === 503) {
+        reply.header('retry-after', String(err.retryAfterS ?? 1));
+        if (err.code !== Overloaded.code) req.log.warn({ err: { code: err.code, message: err.message } }, 'request refused for now');
+      } else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
     }
     const fe = err as FastifyError;

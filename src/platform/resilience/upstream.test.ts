@@ -18,6 +18,16 @@ test("an upstream answering that ITS dependency is down is passed back and does 
   assert.equal(orders.breakerState(), 'closed');
 });
 
+test('an upstream shedding load on purpose is passed back and does not open this breaker', async (t) => {
+  for (const code of ['PLT_ERR_OVERLOADED', 'ORD_ERR_SAGA_BACKLOG_FULL']) {
+    const url = await serve(t, () => JSON.stringify({ error: { code, message: 'retry later' } }));
+    const orders = createUpstream({ name: 'orders', url, retries: 0, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 60_000 } });
+    t.after(() => orders.close());
+    for (let i = 0; i < 6; i++) assert.equal((await orders.request({ method: 'POST', path: '/orders' })).statusCode, 503);
+    assert.equal(orders.breakerState(), 'closed', code);
+  }
+});
+
 test('an upstream answering 503 of its own opens the breaker after consecutive failures', async (t) => {
   const url = await serve(t, () => JSON.stringify({ error: { code: 'PLT_ERR_SHUTTING_DOWN', message: 'bye' } }));
   const orders = createUpstream({ name: 'orders', url, retries: 0, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 60_000 } });

@@ -51,7 +51,10 @@ const idempotentMethods = new Set<UpstreamRequest['method']>(['GET', 'HEAD', 'PU
 // A coded answer that blames the upstream's OWN dependency (ORD_ERR_DEPENDENCY_UNAVAILABLE
 // from orders when payments is down): the upstream is up and answering. Counting it would
 // open this breaker too and turn one service's outage into the whole API's.
-const blamesItsDependency = (body: Buffer) => body.length < 4096 && /"code":"[A-Z]+_ERR_DEPENDENCY_/.test(body.toString('utf8'));
+// Nor is load shed on purpose (PLT_ERR_OVERLOADED, ORD_ERR_SAGA_BACKLOG_FULL): the upstream
+// refuses new work it could not finish in time, and serves the rest; an open breaker here
+// would refuse its reads too, and keep refusing after its backlog drained.
+const blamesItsDependency = (body: Buffer) => body.length < 4096 && /"code":"[A-Z]+_ERR_(DEPENDENCY_|OVERLOADED|SAGA_BACKLOG_FULL)/.test(body.toString('utf8'));
 
 // Answers that mean "the upstream cannot serve right now", as opposed to a bug in one request.
 const unavailable = (r: unknown) => {

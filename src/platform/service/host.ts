@@ -25,6 +25,7 @@ import { startOutboxRelay, type OutboxRelay } from '../bus/outbox-relay.ts';
 import type { PlatformConfig } from '../config.ts';
 import type { Db, Migration } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
+import { createBatchWriter, type BatchWriter } from '../db/batch-writer.ts';
 import { createDbStats } from '../db/db-stats.ts';
 import { openServiceDb } from '../db/open.ts';
 import { buildHttpApp, type HttpApp } from '../http/app.ts';
@@ -60,6 +61,8 @@ export interface ServiceHost {
   bus: Bus;
   log: Logger;
   relay: OutboxRelay;
+  /** Group commit of the service's HTTP writes, its queue bounded by ORDERFLOW_WRITE_QUEUE_MAX. */
+  write: BatchWriter;
   ids: { newId(): string };
   clock: { now(): Date };
   consume(opts: ConsumeOptions): Promise<void>;
@@ -96,6 +99,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     log,
     metrics,
     tracing,
+    timeouts: platform.http,
     checks: {
       database: async () => void (await db.query('SELECT 1 AS one')),
       bus: () => bus.reachable(),
@@ -117,6 +121,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     bus,
     log,
     relay,
+    write: createBatchWriter(db, { maxQueued: platform.writeQueueMax }),
     ids: { newId: () => uuidv7() },
     clock: { now: () => new Date() },
     async consume(c) {

@@ -6,6 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
+import { serverTimeoutOptions, type HttpTimeouts } from '#platform/http/server-options.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
@@ -18,6 +19,8 @@ export interface GatewayAppOptions {
   healthTimeoutMs?: number;
   /** A server span per request, and the trace context carried on every call, when tracing is on. */
   tracing?: Tracing;
+  /** The server's waits (platform/http/server-options.ts); the platform's defaults when absent. */
+  timeouts?: Readonly<HttpTimeouts>;
 }
 
 export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
@@ -25,7 +28,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     loggerInstance: opts.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
-    keepAliveTimeout: 72_000,
+    ...serverTimeoutOptions(opts.timeouts),
   });
   opts.tracing?.instrumentHttp(app);
   installErrorHandling(app);

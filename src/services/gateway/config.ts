@@ -1,7 +1,7 @@
 /**
  * The gateway's settings: where it listens and where the internal services are.
  */
-import { loadTracingConfig, type TracingConfig } from '#platform/config.ts';
+import { loadHttpTimeouts, loadTracingConfig, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
 import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -19,6 +19,8 @@ export interface GatewayConfig {
   /** Keep-alive sockets per upstream. */
   connections: number;
   tracing: Readonly<TracingConfig>;
+  /** Its own server's waits for slow clients (ORDERFLOW_HTTP_*_TIMEOUT_MS, as every service). */
+  http: Readonly<HttpTimeouts>;
 }
 
 function int(name: string, value: string, min: number): number {
@@ -49,5 +51,6 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),
     tracing: loadTracingConfig(env),
+    http: loadHttpTimeouts(env),
   });
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
+import { loadHttpTimeouts, type HttpTimeouts } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
 import { buildGatewayApp } from './app.ts';
@@ -15,7 +16,7 @@ const order = { id: orderId, customerId: 'c-1', items: [{ productId: 'p-1', quan
 const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such order' } };
 
 /** Small real services standing in for the four upstreams; `faults` makes one slow or sick. */
-function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[] } = {}) {
+function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[]; shedding?: boolean } = {}) {
   const seen: Array<{ service: string; method: string; url: string; headers: Record<string, unknown>; body: unknown }> = [];
   const build = (name: UpstreamName, routes: (app: FastifyInstance) => void) => {
     const app = Fastify();
@@ -35,7 +36,10 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
     seen,
     apps: {
       orders: build('orders', (app) => {
-        app.post('/orders', async (req, reply) => reply.code(202).send({ id: orderId, status: 'PENDING', echo: req.body }));
+        app.post('/orders', async (req, reply) =>
+          faults.shedding
+            ? reply.code(503).header('retry-after', '2').send({ error: { code: 'ORD_ERR_SAGA_BACKLOG_FULL', message: 'too many orders pending' } })
+            : reply.code(202).send({ id: orderId, status: 'PENDING', echo: req.body }));
         app.get('/orders/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? order : reply.code(404).send(notFound)));
       }),
       inventory: build('inventory', (app) => {
@@ -64,7 +68,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof fakeServices>[0]; down?: UpstreamName[]; timeoutMs?: number } = {}) {
+async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof fakeServices>[0]; down?: UpstreamName[]; timeoutMs?: number; timeouts?: HttpTimeouts } = {}) {
   const fakes = fakeServices(opts.faults);
   const urls = {} as Record<UpstreamName, string>;
   for (const name of upstreamNames) {
@@ -77,7 +81,7 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
   }
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: urls[name], timeoutMs: opts.timeoutMs ?? 2_000, connections: 4, retries: 1 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
-  const app = buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 300 });
+  const app = buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 300, timeouts: opts.timeouts });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => app.close());
   const call = async (method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}) => {
@@ -201,6 +205,18 @@ test('a service that is down is a coded 503, never a 500', async (t) => {
   assert.equal(details.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
 });
 
+test("a service shedding load answers through the gateway with its Retry-After, and its reads still pass (the breaker stays closed)", async (t) => {
+  const { call } = await startGateway(t, { faults: { shedding: true } });
+  for (let i = 0; i < 12; i++) {
+    const refused = await call('POST', '/api/orders', '{}');
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '2');
+    assert.equal(refused.body.error.code, 'ORD_ERR_SAGA_BACKLOG_FULL');
+  }
+  const read = await call('GET', `/api/orders/${orderId}`);
+  assert.equal(read.status, 200);
+});
+
 test('a service slower than the timeout is a coded 503 once the timeout passes', async (t) => {
   const { call } = await startGateway(t, { faults: { slowMs: { inventory: 3_000 } }, timeoutMs: 200 });
   const started = Date.now();
@@ -209,4 +225,24 @@ test('a service slower than the timeout is a coded 503 once the timeout passes',
   assert.equal(res.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
   assert.match(res.body.error.message, /inventory did not answer within 200 ms/);
   assert.ok(Date.now() - started < 1_500, 'answered without waiting for the slow service');
+});
+
+test('the gateway answers a request whose body never finishes with a 408 envelope and closes its socket, forwarding nothing', async (t) => {
+  const timeouts = loadHttpTimeouts({ ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS: '200', ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '400' });
+  const { url, seen } = await startGateway(t, { timeouts });
+  const start = performance.now();
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write('POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"customerId":'));
+    let got = '';
+    const give = setTimeout(() => reject(new Error(`socket still open after 5 s; got ${JSON.stringify(got)}`)), 5_000);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (got += chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => (clearTimeout(give), resolve(got)));
+  });
+  const ms = performance.now() - start;
+  assert.match(text, /^HTTP\/1.1 408 /);
+  assert.deepEqual(JSON.parse(text.split('\r\n\r\n')[1]), { error: { code: 'PLT_ERR_REQUEST_TIMEOUT', message: 'the request did not arrive in time' } });
+  assert.ok(ms < 2_000, `closed after ${ms} ms; the request timeout is 400 ms`);
+  assert.equal(seen.filter((s) => s.url.startsWith('/orders')).length, 0, 'nothing was forwarded');
 });

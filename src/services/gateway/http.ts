@@ -36,8 +36,9 @@ const IdParams = {
 // A client's traceparent is passed through as it is only when the gateway does not trace:
 // tracing, its HTTP client instrumentation sends the gateway's own span as the parent.
 const forwarded = ['content-type', 'idempotency-key', 'if-none-match'] as const;
-// And the answer headers worth carrying back: the validators of a cacheable answer.
-const passedBack = ['content-type', 'etag', 'cache-control'] as const;
+// And the answer headers worth carrying back: the validators of a cacheable answer, and
+// when a service that shed load asks to be retried.
+const passedBack = ['content-type', 'etag', 'cache-control', 'retry-after'] as const;
 
 function forwardHeaders(req: FastifyRequest, passTraceparent: boolean): Record<string, string> {
   const out: Record<string, string> = {};

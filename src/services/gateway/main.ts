@@ -14,7 +14,7 @@ const config = loadConfig();
 const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
-const app = buildGatewayApp({ log, upstreams, tracing });
+const app = buildGatewayApp({ log, upstreams, tracing, timeouts: config.http });
 
 let stopping = false;
 const stop = (signal: string) => {

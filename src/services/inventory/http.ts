@@ -7,7 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { StockLine, Uuid } from '#contracts/shared.ts';
-import { createBatchWriter } from '#platform/db/batch-writer.ts';
+import { createBatchWriter, type BatchWriter } from '#platform/db/batch-writer.ts';
 import { createProduct, type CatalogDeps } from './catalog.ts';
 import { MAX_INT } from './domain/product.ts';
 import { releaseStock, reserveStock } from './reservations.ts';
@@ -26,9 +26,9 @@ const ProductParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1
 const ReservationParams = Type.Object({ orderId: Uuid });
 const ReserveBody = Type.Object({ items: Type.Array(StockLine, { minItems: 1, maxItems: 100 }) });
 
-export function registerRoutes(app: FastifyInstance, deps: CatalogDeps): void {
+export function registerRoutes(app: FastifyInstance, deps: CatalogDeps & { write?: BatchWriter }): void {
   // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
-  const write = createBatchWriter(deps.db);
+  const write = deps.write ?? createBatchWriter(deps.db);
   const dialect = deps.db.dialect;
   const catalog = createCatalogPages(deps.db);
 

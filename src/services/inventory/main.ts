@@ -12,7 +12,7 @@ const config = loadConfig();
 const host = await startServiceHost({ name: 'inventory', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
 closeOnSignals(host);
 const deps = { db: host.db, ids: host.ids, clock: host.clock };
-registerRoutes(host.app, deps);
+registerRoutes(host.app, { ...deps, write: host.write });
 if (config.seed) await seedDemoCatalog({ ...deps, log: host.log });
 // Per architecture: the commands (events); the events before us (choreography); nothing
 // in rest, where orders calls the HTTP routes.

@@ -29,6 +29,11 @@ export interface DeadlineConfig {
 export interface OrdersConfig extends ServiceConfig {
   rest: RestConfig;
   deadlines: DeadlineConfig;
+  /**
+   * events and choreography: orders still PENDING past which POST /orders answers 503 with
+   * Retry-After and takes nothing (admission.ts); 0 turns it off.
+   */
+  maxPending: number;
 }
 
 function int(env: Env, name: string, fallback: number, min: number): number {
@@ -69,5 +74,10 @@ export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
   if (deadlines.stepDeadlineMs <= rest.requestDeadlineMs) {
     throw ConfigError(`ORDERS_STEP_DEADLINE_MS (${deadlines.stepDeadlineMs}) must be greater than ORDERS_REQUEST_DEADLINE_MS (${rest.requestDeadlineMs})`);
   }
-  return Object.freeze({ ...loadServiceConfig(env, 8081), rest: Object.freeze(rest), deadlines: Object.freeze(deadlines) });
+  return Object.freeze({
+    ...loadServiceConfig(env, 8081),
+    rest: Object.freeze(rest),
+    deadlines: Object.freeze(deadlines),
+    maxPending: int(env, 'ORDERS_MAX_PENDING', 5_000, 0),
+  });
 }

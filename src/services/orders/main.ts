@@ -8,14 +8,15 @@ import { loadConfig } from './config.ts';
 import { follow } from './domain/choreography.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes, type RestSaga } from './http.ts';
-import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { createDownstream } from './rest/downstream.ts';
 import { createRestDriver } from './rest/drive.ts';
 import { startRecovery } from './rest/recovery.ts';
 import { createStateCache } from './state-cache.ts';
+import { createAdmission } from './admission.ts';
 import { migrations } from './store.ts';
 import { createOrdersMetrics } from './metrics.ts';
 import { startSweeper } from './deadlines.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 
 const config = loadConfig();
@@ -28,7 +29,7 @@ const choreography = config.platform.arch === 'choreography';
 // rest: the saga is driven by calls inside POST /orders, and recovery finishes the sagas
 // whose request was cut short.
 const rest = config.platform.arch === 'rest';
-const write = createBatchWriter(host.db);
+const write = host.write;
 const onOutcome = createOrdersMetrics(host.app.metrics, host.db, config.platform.arch);
 let restSaga: RestSaga | undefined;
 if (rest) {
@@ -42,7 +43,9 @@ if (rest) {
     await downstream.close();
   });
 }
-registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga });
+// events, choreography: shed new orders while too many sagas are unfinished (admission.ts).
+const admission = rest ? undefined : createAdmission({ db: host.db, maxPending: config.maxPending, log: host.log });
+registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga, admission });
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, onOutcome, ...(choreography ? { react: follow } : {}) });
 if (choreography) {
   // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,
@@ -59,10 +62,12 @@ await host.consume({
   topics: rest ? [Topics.inventoryEvents] : [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
   handlers: rest ? { ProductCreated: handlers.ProductCreated } : handlers,
 });
-// Every architecture: no order stays PENDING past its step's deadline.
+// Every architecture: no order stays PENDING past its step's deadline. A writer of its own:
+// the HTTP writer refuses jobs past ORDERFLOW_WRITE_QUEUE_MAX, and an overload, when the
+// saga backlog grows, is when the timeouts matter most (a pass is at most 200 of them).
 const sweeper = startSweeper({
   db: host.db,
-  write,
+  write: createBatchWriter(host.db),
   arch: config.platform.arch,
   clock: host.clock,
   log: host.log,

@@ -13,6 +13,7 @@ import { priceItems, type RequestedLine } from './domain/pricing.ts';
 import { startSaga } from './domain/saga.ts';
 import type { BatchWriter } from '#platform/db/batch-writer.ts';
 import type { StateCache } from './state-cache.ts';
+import type { Admission } from './admission.ts';
 import { appendEvents, claimIdempotencyKey, findIdempotencyKey, insertRestSaga, insertView, pricesOf, type IdempotentAnswer } from './store.ts';
 import { markSpan } from '#platform/telemetry/tracing.ts';
 
@@ -32,6 +33,8 @@ export interface OrdersDeps {
    * the bus and marks the order unfinished until its calls are done (rest/drive.ts).
    */
   arch?: Architecture;
+  /** Admission control (events, choreography): refuses a new order while the saga backlog is past its bound. */
+  admission?: Admission;
 }
 
 export interface PlaceOrderRequest {
@@ -79,6 +82,8 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     if (prior) return replay(prior, hash, idempotencyKey);
   }
 
+  // A replay is answered above whatever the backlog: it takes nothing new.
+  await deps.admission?.admit();
   const prices = await pricesOf(db, db.dialect, body.items.map((i) => i.productId));
   const items = priceItems(body.items, prices);
   const orderId = deps.ids.newId();
@@ -104,6 +109,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     return true;
   });
   if (created) {
+    deps.admission?.accepted();
     deps.cache?.remember(step.state);
     return { id: orderId, status: 'PENDING', replayed: false, state: step.state };
   }

@@ -184,6 +184,12 @@ export async function pendingSince(sql: Sql, before: string, limit: number): Pro
   return rows.map((r) => ({ id: r.id, stepStartedAt: r.updated_at, createdAt: r.created_at }));
 }
 
+/** Orders still PENDING (admission.ts); through the partial index, so it costs the pending rows only. */
+export async function countPendingOrders(sql: Sql): Promise<number> {
+  const [r] = await sql.query<{ n: number }>("SELECT COUNT(*) AS n FROM orders_view WHERE status = 'PENDING'");
+  return Number(r?.n ?? 0);
+}
+
 // --- idempotency keys --------------------------------------------------------------------
 
 /**

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { v7 as uuidv7 } from 'uuid';
 import { Cents, Uuid } from '#contracts/shared.ts';
-import { createBatchWriter } from '#platform/db/batch-writer.ts';
+import { createBatchWriter, type BatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
 import { chargeOrder, refundOrder } from './charges.ts';
 import { getPayment } from './store.ts';
@@ -24,6 +24,8 @@ const ChargeBody = Type.Object({
 
 export interface PaymentsRoutesDeps {
   db: Db;
+  /** The host's group commit (bounded); a writer of its own when absent. */
+  write?: BatchWriter;
   ids?: { newId(): string };
   clock?: { now(): Date };
 }
@@ -32,7 +34,7 @@ export function registerRoutes(app: FastifyInstance, deps: PaymentsRoutesDeps): 
   const ids = deps.ids ?? { newId: () => uuidv7() };
   const clock = deps.clock ?? { now: () => new Date() };
   // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
-  const write = createBatchWriter(deps.db);
+  const write = deps.write ?? createBatchWriter(deps.db);
 
   app.get<{ Params: Static<typeof Params> }>('/payments/:orderId', { schema: { params: Params } }, async (req) => {
     const p = await getPayment(deps.db, req.params.orderId);

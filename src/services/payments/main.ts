@@ -10,7 +10,7 @@ import { migrations } from './store.ts';
 const config = loadConfig();
 const host = await startServiceHost({ name: 'payments', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
 closeOnSignals(host);
-registerRoutes(host.app, { db: host.db });
+registerRoutes(host.app, { db: host.db, write: host.write });
 // Per architecture: the commands (events); the events before us (choreography); nothing
 // in rest, where orders calls the HTTP routes.
 const handlerDeps = { ids: host.ids, clock: host.clock, log: host.log };

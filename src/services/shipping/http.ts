@@ -6,7 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { ShippingAddress, Uuid } from '#contracts/shared.ts';
-import { createBatchWriter } from '#platform/db/batch-writer.ts';
+import { createBatchWriter, type BatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
 import { cancelShipment, scheduleShipment } from './shipments.ts';
 import { getShipment } from './store.ts';
@@ -18,6 +18,8 @@ const ScheduleBody = Type.Object({ address: ShippingAddress });
 
 export interface ShippingRoutesDeps {
   db: Db;
+  /** The host's group commit (bounded); a writer of its own when absent. */
+  write?: BatchWriter;
   clock?: { now(): Date };
 }
 
@@ -27,7 +29,7 @@ const view = (s: { orderId: string; status: string; trackingNumber: string | nul
 export function registerRoutes(app: FastifyInstance, deps: ShippingRoutesDeps): void {
   const clock = deps.clock ?? { now: () => new Date() };
   // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
-  const write = createBatchWriter(deps.db);
+  const write = deps.write ?? createBatchWriter(deps.db);
 
   app.get<{ Params: Static<typeof Params> }>('/shipments/:orderId', { schema: { params: Params } }, async (req) => {
     const s = await getShipment(deps.db, req.params.orderId);

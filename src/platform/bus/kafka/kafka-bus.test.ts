@@ -5,13 +5,14 @@ import { kafkaBrokers, kafkaSkip, uniqueName } from '#test/infra.ts';
 import type { Bus, InRecord, OutRecord } from '../bus.ts';
 import { partitionFor } from '../bus.ts';
 import { openKafkaBus } from './kafka-bus.ts';
+import { deliveryLog, endsOf } from '#test/support/kafka-deliveries.ts';
 
 const opts = { skip: kafkaSkip(), timeout: 120_000 };
 
-async function openBus(t: TestContext): Promise<Bus | undefined> {
+async function openBus(t: TestContext, namespace = uniqueName('kbt')): Promise<Bus | undefined> {
   const brokers = kafkaBrokers(t);
   if (!brokers) return undefined;
-  const bus = await openKafkaBus({ brokers, clientId: 'kafka-bus-test', namespace: uniqueName('kbt') });
+  const bus = await openKafkaBus({ brokers, clientId: 'kafka-bus-test', namespace });
   t.after(() => bus.close());
   return bus;
 }
@@ -149,32 +150,39 @@ test('closing a subscription whose handler keeps failing does not wait for its r
   assert.equal(await bus.lag('g', ['stuck']), 1);
 });
 
-test('two members of a group share the partitions and together handle every record', opts, async (t) => {
-  const bus = await openBus(t);
+test('two members of a group share the partitions and together handle every record, each key in order, duplicates only as replays of what was not committed', opts, async (t) => {
+  const namespace = uniqueName('kbt');
+  const bus = await openBus(t, namespace);
   if (!bus) return;
   await bus.ensureTopics([{ name: 'shared', partitions: 4 }]);
-  const seen = new Set<string>();
-  const byMember = [new Set<number>(), new Set<number>()];
-  const member = (i: number) => async (batch: InRecord[]) => {
-    for (const r of batch) {
-      seen.add(r.value);
-      byMember[i].add(r.partition);
-    }
+  const log = deliveryLog(t, `${namespace}.shared`);
+  const member = (name: string) => async (batch: InRecord[]) => {
+    log.add(name, batch);
+    // Slow enough that batches are in flight while the group rebalances.
+    await new Promise((r) => setTimeout(r, 5));
   };
-  const a = await bus.subscribe({ groupId: 'shared', topics: ['shared'], handle: member(0) });
+  const a = await bus.subscribe({ groupId: 'shared', topics: ['shared'], handle: member('A') });
   t.after(() => a.close());
   await bus.publish(Array.from({ length: 200 }, (_, i) => rec('shared', `k${i % 40}`, `a${i}`)));
-  const b = await bus.subscribe({ groupId: 'shared', topics: ['shared'], handle: member(1) });
+  // B joins while records flow: the partitions it takes move mid-stream.
+  const publishing = (async () => {
+    for (let i = 0; i < 200; i += 10) {
+      await bus.publish(Array.from({ length: 10 }, (_, j) => rec('shared', `k${(i + j) % 40}`, `b${i + j}`)));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const b = await bus.subscribe({ groupId: 'shared', topics: ['shared'], handle: member('B') });
   t.after(() => b.close());
-  await bus.publish(Array.from({ length: 200 }, (_, i) => rec('shared', `k${i % 40}`, `b${i}`)));
-  await waitFor(() => seen.size === 400, 60_000, 'all 400 records');
-  // After the rebalance the second member owns some partitions: publish more and watch it work.
-  byMember[1].clear();
+  await publishing;
+  await waitFor(() => log.distinct() === 400, 60_000, 'all 400 records');
+  const beforeLast = log.count('B');
   await bus.publish(Array.from({ length: 40 }, (_, i) => rec('shared', `k${i}`, `c${i}`)));
-  await waitFor(() => seen.size === 440, 60_000, 'the last 40 records');
-  assert.ok(byMember[1].size > 0, 'the second member handled records');
+  await waitFor(() => log.distinct() === 440, 60_000, 'the last 40 records');
   await a.close();
   await b.close();
+  assert.ok(log.count('B') > beforeLast, 'the second member owns partitions after the rebalance and handled records');
+  const report = log.check(endsOf(await bus.positions(['shared'])));
+  t.diagnostic(`${report.duplicates} records handed out twice; (re)starts: ${report.restarts.map((r) => `${r.member}@p${r.partition}:${r.offset} (committed ${r.committed})`).join(', ')}`);
   assert.equal(await bus.lag('shared', ['shared']), 0);
 });
 

@@ -14,6 +14,7 @@ import type { Bus, InRecord } from '../bus.ts';
 import { partitionFor } from '../bus.ts';
 import { openKafkaBus } from './kafka-bus.ts';
 import type { CommitPolicy } from './lazy-commits.ts';
+import { deliveryLog } from '#test/support/kafka-deliveries.ts';
 
 const opts = { skip: kafkaSkip(), timeout: 120_000 };
 // Nothing is committed by the timer or the count in these tests unless they say so.
@@ -210,6 +211,7 @@ test('a rebalance while a batch is in flight: the moved batch is redelivered to 
   if (!s) return;
   await s.bus.ensureTopics([{ name: 'inflight', partitions: 2 }]);
   await s.bus.publish(records('inflight', 0, 40));
+  const log = deliveryLog(t, `${s.namespace}.inflight`);
   const a = perKey();
   const b = perKey();
   const inFlight: InRecord[][] = [];
@@ -219,6 +221,7 @@ test('a rebalance while a batch is in flight: the moved batch is redelivered to 
     groupId: 'g',
     topics: ['inflight'],
     handle: async (batch) => {
+      log.add('A', batch);
       inFlight.push(batch);
       await gate;
       a.add(batch);
@@ -227,7 +230,7 @@ test('a rebalance while a batch is in flight: the moved batch is redelivered to 
   t.after(() => subA.close());
   await waitFor('A holds a batch of each partition', () => new Set(inFlight.map((x) => x[0].partition)).size === 2);
 
-  const subB = await s.bus.subscribe({ groupId: 'g', topics: ['inflight'], handle: async (batch) => b.add(batch) });
+  const subB = await s.bus.subscribe({ groupId: 'g', topics: ['inflight'], handle: async (batch) => (log.add('B', batch), b.add(batch)) });
   t.after(() => subB.close());
   await waitFor('B handled the partition it took over', () => b.count() > 0, 20_000);
   const moved = new Set([...b.byKey.keys()].map((key) => partitionFor(key, 2)));
@@ -251,4 +254,11 @@ test('a rebalance while a batch is in flight: the moved batch is redelivered to 
   assertIncreasingPerKey(a.byKey, 'A');
   assertIncreasingPerKey(b.byKey, 'B');
   assert.deepEqual(resumeAt(await s.committed('g', 'inflight', 2)), await s.ends('inflight', 2), 'closing committed everything handled');
+  // Record by record: B took the moved partition up where the group had committed it (nothing,
+  // A's batch was still running), the only copies are that batch's, and nothing was skipped.
+  const report = log.check(await s.ends('inflight', 2));
+  const [movedPartition] = moved;
+  const takeover = report.restarts.filter((r) => r.member === 'B');
+  assert.deepEqual(takeover.map((r) => [r.partition, r.offset, r.committed]), [[movedPartition, 0n, 0n]], 'B started the moved partition once, at the committed offset');
+  assert.equal(report.duplicates, movedInFlight.size, 'exactly the moved batch in flight was handed out twice');
 });
