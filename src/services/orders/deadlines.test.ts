@@ -9,8 +9,10 @@ import { runHandler } from '#test/support/handlers.ts';
 import { clock, delivery, openDb, placedOrder, productId, summary } from './handlers-fixtures.ts';
 import { startSweeper } from './deadlines.ts';
 import { createHandlers } from './handlers.ts';
-import type { OrderState } from './domain/order.ts';
-import { getOrderView, loadEvents } from './store.ts';
+import { appendStep, getOrderView, loadEvents, migrations } from './store.ts';
+import { outboxMigrations } from '#platform/bus/outbox.ts';
+import { postgresTestDb } from '#test/support/db.ts';
+import { decide, evolve, fold } from './domain/order.ts';
 
 const deadlineMs = 30_000;
 // Orders are placed at clock.now(); the sweeper looks from `later` ms after it.
@@ -109,3 +111,32 @@ test('in the choreography the timeout announces OrderCancelled(TIMEOUT) and send
   assert.equal((await s.pass()).length, 1);
   assert.deepEqual(await sentAfterPlacement(db, orderId, placed), [['orders.events', 'OrderCancelled']]);
 });
+
+test('on PostgreSQL a reply committing while the sweeper times the order out wins, and the sweeper re-reads', async (t) => {
+  const db = await postgresTestDb(t, 'orders_deadlines', [...outboxMigrations, ...migrations]);
+  if (!db) return;
+  const orderId = await placedOrder(db);
+  const s = sweeper(db, deadlineMs);
+  t.after(() => s.stop());
+
+  // The reply's transaction writes StockReserved and holds on; the sweeper, due to time the
+  // order out, waits on the same stream version until the reply commits, then finds it taken.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const reply = db.transaction(async (tx) => {
+    const state = fold(await loadEvents(tx, orderId));
+    const events = decide({ type: 'RecordStockReserved', at: at(deadlineMs - 1).now().toISOString() }, state);
+    await appendStep(tx, db.dialect, state.version, events, events.reduce(evolve, state));
+    await held;
+  });
+  const sweeping = s.pass();
+  await new Promise((r) => setTimeout(r, 200));
+  release();
+  await reply;
+  assert.deepEqual(await sweeping, [], 'the sweeper lost the race and timed nothing out');
+  assert.deepEqual((await loadEvents(db, orderId)).map((e) => e.type), ['OrderPlaced', 'StockReserved']);
+  assert.equal((await getOrderView(db, orderId))?.status, 'PENDING');
+  // Re-read on the next pass: the payment step started just now, so it is in time.
+  assert.deepEqual(await s.pass(), []);
+});
+
