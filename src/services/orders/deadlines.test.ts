@@ -12,7 +12,7 @@ import { createHandlers } from './handlers.ts';
 import { appendStep, getOrderView, loadEvents, migrations } from './store.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import { postgresTestDb } from '#test/support/db.ts';
-import { decide, evolve, fold } from './domain/order.ts';
+import { decide, evolve, fold, type OrderState } from './domain/order.ts';
 
 const deadlineMs = 30_000;
 // Orders are placed at clock.now(); the sweeper looks from `later` ms after it.
