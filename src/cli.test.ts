@@ -8,6 +8,11 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
 import { alive } from '#test/support/process.ts';
+import { outboxMigrations } from '#platform/bus/outbox.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { openSqlite } from '#platform/db/sqlite.ts';
+import { placeOrder } from '#services/orders/place-order.ts';
+import { migrations as ordersMigrations, upsertProduct } from '#services/orders/store.ts';
 
 const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -20,6 +25,46 @@ test('a bad flag or an unknown command exits 2 with the usage', async () => {
   assert.equal(await main(['lab', '--bogus']), 2);
   assert.equal(await main(['lab', '--arch', 'events,soap']), 2);
   assert.equal(await main(['lab', '--rates', 'fast']), 2);
+  assert.equal(await main(['orders', 'stick']), 2);
+  assert.equal(await main(['orders', 'stuck', '--deadline-ms', 'soon']), 2);
+});
+
+test('orderflow orders stuck lists the orders pending past their deadline from the orders store', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const db = openSqlite({ file: join(dataDir, 'orders.sqlite') });
+  t.after(() => db.close());
+  await migrate(db, [...outboxMigrations, ...ordersMigrations]);
+  const productId = '0190a1b2-0000-7000-8000-00000000000a';
+  await upsertProduct(db, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 }, new Date().toISOString());
+  // Placed a minute ago and never answered: past the default 30 s deadline.
+  const { id } = await placeOrder(
+    { db, ids: { newId: () => '0190a1b2-0000-7000-8000-0000000000c1' }, clock: { now: () => new Date(Date.now() - 60_000) } },
+    { customerId: 'c-1', items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } },
+  );
+
+  const run = async (...args: string[]) => {
+    const out: string[] = [];
+    t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
+    try {
+      return { code: await main(['orders', 'stuck', '--data-dir', dataDir, ...args]), out: out.join('') };
+    } finally {
+      t.mock.restoreAll();
+    }
+  };
+  const listed = await run('--json');
+  assert.equal(listed.code, 0);
+  const stuck = JSON.parse(listed.out) as Array<{ id: string; step: string; overdueMs: number }>;
+  assert.deepEqual(stuck.map((o) => [o.id, o.step]), [[id, 'AWAITING_STOCK']]);
+  assert.ok(stuck[0].overdueMs >= 29_000, String(stuck[0].overdueMs));
+  assert.match((await run()).out, new RegExp(`${id}  AWAITING_STOCK  since `));
+  assert.deepEqual(await run('--deadline-ms', '120000'), { code: 0, out: 'no order is pending past its deadline (120000 ms a step)\n' });
+
+  const empty = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));
+  t.after(() => rmSync(empty, { recursive: true, force: true }));
+  t.mock.method(process.stderr, 'write', () => true);
+  assert.equal(await main(['orders', 'stuck', '--data-dir', empty]), 1, 'no orders database there');
+  t.mock.restoreAll();
 });
 
 test('orderflow lab --help describes its options without running anything', async (t) => {

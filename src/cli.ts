@@ -1,8 +1,10 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
- * (infra), look at and replay dead letters (dlq), and measure (bench, lab).
+ * (infra), look at and replay dead letters (dlq), list the orders stuck past their saga
+ * deadline (orders stuck), and measure (bench, lab).
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { architectures, loadPlatformConfig } from '#platform/config.ts';
 import { isOrderflowError } from '#platform/errors.ts';
@@ -33,6 +35,10 @@ const USAGE = `usage: orderflow <command> [options]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
   dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
         List the dead letters of a topic, or publish them back to it.
+  orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
+        List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
+        from the orders store, so it answers with the system down. The orders service cancels
+        such orders as TIMEOUT; any listed here mean it is not running or not keeping up.
   bench [options]
         Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
   bench read [options]
@@ -211,6 +217,55 @@ async function dlq(args: string[]): Promise<number> {
   }
 }
 
+async function orders(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    postgres: { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    'deadline-ms': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  }, 1);
+  if (positionals[0] !== 'stuck') throw new UsageError('orders needs a subcommand: orderflow orders stuck');
+  const overlay: Record<string, string> = {};
+  if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);
+  if (values.postgres) Object.assign(overlay, { ORDERFLOW_STORE: 'postgres', DATABASE_URL: loadRuntimeConfig().databaseUrl });
+  const env = { ...inheritedEnv(), ...overlay };
+  let deadlineMs: number;
+  if (values['deadline-ms'] !== undefined) {
+    deadlineMs = Number(values['deadline-ms']);
+    if (!Number.isInteger(deadlineMs) || deadlineMs < 1) throw new UsageError(`--deadline-ms must be a positive integer; got "${values['deadline-ms']}"`);
+  } else {
+    // The deadline the orders service runs with, from the same environment.
+    try {
+      const { loadConfig } = await import('#services/orders/config.ts');
+      deadlineMs = loadConfig(env).deadlines.stepDeadlineMs;
+    } catch (err) {
+      throw isOrderflowError(err, 'PLT_ERR_CONFIG') ? new UsageError((err as Error).message) : err;
+    }
+  }
+  const platform = loadPlatformConfig(env);
+  if (platform.store === 'sqlite' && !existsSync(join(platform.dataDir, 'orders.sqlite'))) {
+    process.stderr.write(`orderflow: no orders database in ${platform.dataDir} (use --data-dir, or --postgres)\n`);
+    return 1;
+  }
+  const { openServiceDb } = await import('#platform/db/open.ts');
+  const { stuckOrders } = await import('#services/orders/stuck.ts');
+  const db = await openServiceDb({ ...platform, poolSize: 1 }, 'orders');
+  try {
+    const stuck = await stuckOrders(db, new Date(), deadlineMs);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(stuck, null, 2) + '\n');
+      return 0;
+    }
+    if (stuck.length === 0) process.stdout.write(`no order is pending past its deadline (${deadlineMs} ms a step)\n`);
+    for (const o of stuck) {
+      process.stdout.write(`${o.id}  ${o.step}  since ${o.stepStartedAt}  overdue ${(o.overdueMs / 1000).toFixed(1)} s  placed ${o.createdAt}\n`);
+    }
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -221,6 +276,8 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
       case 'dlq':
         return await dlq(args);
+      case 'orders':
+        return await orders(args);
       case 'bench':
         if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);

@@ -26,6 +26,8 @@ export const CancelReason = Type.Union([
   Type.Literal('OUT_OF_STOCK'),
   Type.Literal('PAYMENT_DECLINED'),
   Type.Literal('SHIPPING_UNAVAILABLE'),
+  // Added in issue 9 (saga deadlines): additive, consumers of version 1 accept it.
+  Type.Literal('TIMEOUT'),
 ]);
 
 /**

@@ -8,6 +8,16 @@ export const ScheduleShipment = defineContract({
   schema: Type.Object({ orderId: Uuid, address: ShippingAddress }),
 });
 
+/**
+ * Undoes a shipment for an order that was cancelled after asking for it (a saga step past
+ * its deadline, issue 9). Idempotent by order id; with no shipment yet, it is refused in
+ * advance, so that a ScheduleShipment arriving late is rejected.
+ */
+export const CancelShipment = defineContract({
+  type: 'CancelShipment', version: 1, topic: Topics.shippingCommands, owner: 'shipping', kind: 'command',
+  schema: Type.Object({ orderId: Uuid }),
+});
+
 export const ShipmentScheduled = defineContract({
   type: 'ShipmentScheduled', version: 1, topic: Topics.shippingEvents, owner: 'shipping', kind: 'event',
   schema: Type.Object({ orderId: Uuid, trackingNumber: Type.String() }),

@@ -76,6 +76,8 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     ORDERFLOW_BUS: o.kafka ? 'kafka' : 'embedded',
     ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
     ORDERFLOW_NAMESPACE: namespace,
+    // The deadline the outage-past-deadline scenario outlasts (the orders default in a full run).
+    ORDERS_STEP_DEADLINE_MS: String(o.faultTiming.deadline * 1000),
   };
   if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
   if (o.postgres) env.DATABASE_URL = o.postgres.url;
@@ -136,7 +138,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       o.say(`${name}: fault ${scenario} on payments at ${faultRate}/s for ${o.faultSeconds} s`);
       const f = await runFault(target, scenario, faultRate, o.faultSeconds, o.faultTiming, o.signal);
       if (o.signal?.aborted) break;
-      o.say(`${name} ${scenario}: accepted ${f.accepted}, completed ${f.completed}, lost ${f.lost}, failed ${f.failed}, recover ${f.recoverSeconds ?? '-'} s, drain ${f.drainSeconds ?? '-'} s`);
+      o.say(`${name} ${scenario}: accepted ${f.accepted}, completed ${f.completed} (timed out ${f.timedOut ?? 0}), lost ${f.lost}, failed ${f.failed}, recover ${f.recoverSeconds ?? '-'} s, drain ${f.drainSeconds ?? '-'} s`);
       faults.push(f);
     }
     return { arch, ...(variant ? { variant } : {}), steps, knee: found?.rate ?? null, kneeStep: found?.step ?? null, faults };

@@ -1,7 +1,9 @@
 /**
  * Fault scenarios under a steady load: payments killed (SIGKILL) and restarted by the
- * supervisor, or slowed down by added latency. What counts: no accepted order is lost, how
- * many fail, and how long the system takes to catch up once the fault is over.
+ * supervisor, slowed down by added latency, or stopped for longer than the saga's step
+ * deadline (the orders waiting on it are cancelled as TIMEOUT and compensated; those placed
+ * later complete once it is back). What counts: no accepted order is lost, how many fail or
+ * time out, and how long the system takes to catch up once the fault is over.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FaultEvent, FaultResult, TimelinePoint } from './lab-result.ts';
@@ -16,6 +18,11 @@ export interface FaultTiming {
   at: number;
   /** kill-restart: seconds until the supervisor restarts the service. */
   restartAfter: number;
+  /**
+   * The orders service's saga step deadline (ORDERS_STEP_DEADLINE_MS) the lab starts the
+   * system with; outage-past-deadline keeps the service down for this plus restartAfter.
+   */
+  deadline: number;
   /** latency: seconds the latency stays on. */
   latencyFor: number;
   latencyMs: number;
@@ -23,7 +30,8 @@ export interface FaultTiming {
   drainSeconds: number;
 }
 
-export const defaultTiming: FaultTiming = { at: 10, restartAfter: 10, latencyFor: 15, latencyMs: 200, drainSeconds: 60 };
+// deadline: the orders service's own default, so the ladder measures the system as shipped.
+export const defaultTiming: FaultTiming = { at: 10, restartAfter: 10, deadline: 30, latencyFor: 15, latencyMs: 200, drainSeconds: 60 };
 
 const FAULTY = 'payments' as const;
 // Ctrl-C cuts a wait short; what follows the wait still runs (the latency is removed).
@@ -39,12 +47,13 @@ export async function runFault(target: LabTarget, scenario: Scenario, rate: numb
   const fault = (async () => {
     await sleep(timing.at * 1000, signal);
     if (signal?.aborted) return;
-    if (scenario === 'kill-restart') {
+    if (scenario === 'kill-restart' || scenario === 'outage-past-deadline') {
+      const restartAfter = scenario === 'kill-restart' ? timing.restartAfter : timing.deadline + timing.restartAfter;
       const restartsBefore = target.system.restarts(FAULTY);
-      events.push({ t: since(), what: `kill -9 ${FAULTY}` });
+      events.push({ t: since(), what: `kill -9 ${FAULTY}${scenario === 'kill-restart' ? '' : `, down for ${restartAfter} s (step deadline ${timing.deadline} s)`}` });
       // Resolves once the service is back (the supervisor's crash), or at once where it returns nothing.
-      await Promise.resolve(target.system.crash(FAULTY, timing.restartAfter * 1000));
-      await untilBack(target, restartsBefore, (timing.restartAfter + 60) * 1000);
+      await Promise.resolve(target.system.crash(FAULTY, restartAfter * 1000));
+      await untilBack(target, restartsBefore, (restartAfter + 60) * 1000);
       faultEnd = performance.now();
       events.push({ t: since(), what: `${FAULTY} restarted and healthy` });
     } else {
@@ -77,12 +86,14 @@ export async function runFault(target: LabTarget, scenario: Scenario, rate: numb
     scenario,
     service: FAULTY,
     ...(scenario === 'latency' ? { latencyMs: timing.latencyMs } : {}),
+    ...(scenario === 'outage-past-deadline' ? { deadlineSeconds: timing.deadline } : {}),
     rate,
     seconds,
     offered: t.offered,
     accepted: t.accepted,
     completed: t.completed,
     lost: t.pending,
+    timedOut: t.timedOut,
     failed: t.failed,
     errors: t.errors,
     recoverSeconds: endSecond === null ? null : recoverSeconds(timeline(run), rate, endSecond),

@@ -121,8 +121,12 @@ export interface FaultEvent {
 }
 
 export interface FaultResult {
-  /** kill-restart: kill -9 of `service`, restarted after 10 s; latency: `latencyMs` added to `service`. */
-  scenario: 'kill-restart' | 'latency';
+  /**
+   * kill-restart: kill -9 of `service`, restarted after 10 s; latency: `latencyMs` added to
+   * `service`; outage-past-deadline: kill -9 of `service`, restarted only after the saga's
+   * step deadline (`deadlineSeconds`) has passed, so the orders waiting on it time out.
+   */
+  scenario: 'kill-restart' | 'latency' | 'outage-past-deadline';
   service: string;
   latencyMs?: number;
   rate: number;
@@ -134,6 +138,10 @@ export interface FaultResult {
   completed: number;
   /** Accepted and never terminal: must be 0. */
   lost: number;
+  /** Of the completed, those CANCELLED as TIMEOUT (absent in reports written before issue 9). */
+  timedOut?: number;
+  /** outage-past-deadline: the orders service's saga step deadline the outage outlasts. */
+  deadlineSeconds?: number;
   /** Requests answered with an error (by kind in errors). */
   failed: number;
   errors: Record<string, number>;

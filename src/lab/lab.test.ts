@@ -15,7 +15,7 @@ describe('lab options', () => {
     const o = parseLabArgs([], {})!;
     assert.deepEqual(o.archs, ['events', 'choreography', 'rest']);
     assert.deepEqual(o.rates, DEFAULT_RATES);
-    assert.deepEqual(o.faults, ['kill-restart', 'latency']);
+    assert.deepEqual(o.faults, ['kill-restart', 'latency', 'outage-past-deadline']);
     assert.equal(o.stepSeconds, 15);
     assert.equal(o.kafka, undefined);
     assert.equal(o.postgres, undefined);
@@ -100,12 +100,16 @@ for (const arch of architectures) {
     assert.ok(result.steps.length > 0);
     for (const step of result.steps) assert.ok(step.completed > 0, `step ${step.targetRate}/s completed orders: ${JSON.stringify(step)}`);
     assert.ok(result.knee === null || options.rates.includes(result.knee));
-    assert.deepEqual(result.faults.map((f) => f.scenario), ['kill-restart', 'latency']);
+    assert.deepEqual(result.faults.map((f) => f.scenario), ['kill-restart', 'latency', 'outage-past-deadline']);
     for (const f of result.faults) {
       assert.equal(f.lost, 0, `${f.scenario}: accepted orders never terminal: ${JSON.stringify(f.errors)}`);
       assert.ok(f.accepted > 0 && f.timeline.length > 0);
     }
     assert.ok(result.faults[0].events.some((e) => e.what.includes('kill -9')));
+    const outage = result.faults[2];
+    assert.equal(outage.deadlineSeconds, 5);
+    // rest refuses orders while payments is down (circuit open) rather than leave them waiting.
+    if (arch !== 'rest') assert.ok((outage.timedOut ?? 0) > 0, `orders waiting on payments past the deadline time out: ${JSON.stringify(outage)}`);
   });
 }
 

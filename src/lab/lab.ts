@@ -35,7 +35,8 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 
 export const DEFAULT_RATES = [50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
-const QUICK_TIMING: FaultTiming = { at: 3, restartAfter: 3, latencyFor: 4, latencyMs: 200, drainSeconds: 30 };
+// deadline 5 s: the shortest the orders service takes (above its rest request deadline, 4 s).
+const QUICK_TIMING: FaultTiming = { at: 3, restartAfter: 3, deadline: 5, latencyFor: 4, latencyMs: 200, drainSeconds: 30 };
 
 export const tracingModes = ['off', 'on', 'both'] as const;
 export type TracingMode = (typeof tracingModes)[number];
@@ -108,7 +109,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
     stepSeconds: positive('step-seconds', v['step-seconds'], quick ? 3 : 15),
     warmupSeconds: positive('warmup', v.warmup, quick ? 1 : 5, true),
     stepDrainSeconds: 30,
-    faults: v.faults ? ['kill-restart', 'latency'] : [],
+    faults: v.faults ? ['kill-restart', 'latency', 'outage-past-deadline'] : [],
     faultRate: v['fault-rate'] === undefined ? undefined : positive('fault-rate', v['fault-rate'], 0),
     faultSeconds,
     faultTiming: timing,

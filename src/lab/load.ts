@@ -7,12 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '#platform/bus/bus.ts';
+import { decode } from '#platform/bus/envelope.ts';
 import type { Client } from './client.ts';
 
 export interface CompletionTracker {
   /** Resolves with the completion time (performance.now()) of an order. */
   wait(orderId: string): Promise<number>;
   completed(): number;
+  /** Why a completed order was cancelled (its OrderCancelled's reason); undefined otherwise. */
+  reason(orderId: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -20,6 +23,8 @@ const terminal = new Set(['OrderConfirmed', 'OrderCancelled']);
 
 export async function trackCompletions(bus: Bus, topic: string): Promise<CompletionTracker> {
   const done = new Map<string, number>();
+  // Only the cancellations are decoded, for their reason (the lab reports saga timeouts).
+  const reasons = new Map<string, string>();
   const waiters = new Map<string, (t: number) => void>();
   let count = 0;
   const sub = await bus.subscribe({
@@ -33,6 +38,10 @@ export async function trackCompletions(bus: Bus, topic: string): Promise<Complet
         if (done.has(orderId)) continue;
         done.set(orderId, now);
         count++;
+        if (r.headers.type === 'OrderCancelled') {
+          const reason = (decode(r).payload as { reason?: unknown }).reason;
+          if (typeof reason === 'string') reasons.set(orderId, reason);
+        }
         const w = waiters.get(orderId);
         if (w) {
           waiters.delete(orderId);
@@ -48,6 +57,7 @@ export async function trackCompletions(bus: Bus, topic: string): Promise<Complet
       return new Promise((resolve) => waiters.set(orderId, resolve));
     },
     completed: () => count,
+    reason: (orderId) => reasons.get(orderId),
     close: () => sub.close(),
   };
 }

@@ -31,6 +31,8 @@ export interface Totals {
   inFlight: number;
   /** Accepted, not yet seen terminal. */
   pending: number;
+  /** Completed as CANCELLED(TIMEOUT): a saga step outlived its deadline. */
+  timedOut: number;
 }
 
 export interface OrderRun {
@@ -72,7 +74,7 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
   const http = createLatencyHistogram();
   const completion = createLatencyHistogram();
   const seconds: Second[] = [];
-  const totals: Totals = { offered: 0, accepted: 0, completed: 0, failed: 0, errors: {}, inFlight: 0, pending: 0 };
+  const totals: Totals = { offered: 0, accepted: 0, completed: 0, failed: 0, errors: {}, inFlight: 0, pending: 0, timedOut: 0 };
   // Accepted orders not yet terminal; `measured` is false where the completion time is unknown.
   const pending = new Map<string, { due: number; measured: boolean }>();
   let lastCompletion: number | null = null;
@@ -87,11 +89,12 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
     totals.errors[kind] = (totals.errors[kind] ?? 0) + 1;
     second(t).errors++;
   };
-  const complete = (id: string, at: number) => {
+  const complete = (id: string, at: number, reason?: string) => {
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
     totals.completed++;
+    if (reason === 'TIMEOUT') totals.timedOut++;
     const s = second(at);
     s.completed++;
     if (p.measured) {
@@ -122,13 +125,14 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
     }
     const at = performance.now();
     http.record(at - due);
-    const body = r.body as { id?: string; status?: string } | undefined;
+    const body = r.body as { id?: string; status?: string; reason?: string } | undefined;
     if ((r.status === 201 || r.status === 202) && typeof body?.id === 'string') {
       accept(body.id, due, at, true);
-      if (terminal.has(body.status ?? '')) complete(body.id, at);
+      if (terminal.has(body.status ?? '')) complete(body.id, at, body.reason);
       else if (o.tracker) {
         const id = body.id;
-        o.tracker.wait(id).then((t) => complete(id, Math.max(t, at)));
+        const tracker = o.tracker;
+        tracker.wait(id).then((t) => complete(id, Math.max(t, at), tracker.reason(id)));
       }
       return;
     }
@@ -144,7 +148,7 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         try {
           const r = await o.client.order(id);
-          if (r.status === 200 && terminal.has(r.body.status)) complete(id, performance.now());
+          if (r.status === 200 && terminal.has(r.body.status)) complete(id, performance.now(), r.body.reason);
         } catch {
           // still unknown: it stays pending
         }

@@ -73,6 +73,12 @@ export async function checkInvariants(client: Client, exp: Expectation): Promise
         if (shipment !== null && shipment.status === 'SCHEDULED') problems.push(`${tag}: shipment scheduled for an unserved country`);
         if (placed.country !== 'XX') problems.push(`${tag}: a served country was refused`);
         break;
+      case 'TIMEOUT':
+        // Whatever was done before or after the deadline is undone: a late charge refunded,
+        // no shipment (stock is checked below: only CONFIRMED orders consume it).
+        if (payment !== null && payment.status === 'CHARGED') problems.push(`${tag}: a timed-out order keeps its charge`);
+        if (shipment !== null && shipment.status === 'SCHEDULED') problems.push(`${tag}: shipment for a timed-out order`);
+        break;
       default:
         problems.push(`${tag}: unknown reason`);
     }

@@ -20,6 +20,7 @@ import { migrations, staleRestSagas, upsertProduct } from '#services/orders/stor
 import { createDownstream, DependencyUnavailable, type Downstream } from '#services/orders/rest/downstream.ts';
 import { createRestDriver } from '#services/orders/rest/drive.ts';
 import { startRecovery } from '#services/orders/rest/recovery.ts';
+import { startSweeper } from '#services/orders/deadlines.ts';
 
 async function startSystem(t: TestContext) {
   const inventory = await startTestHost(t, { name: 'inventory', migrations: inventoryMigrations, setup: (h) => inventoryRoutes(h.app, { db: h.db, ids: h.ids, clock: h.clock }) });
@@ -34,11 +35,15 @@ async function startSystem(t: TestContext) {
   t.after(() => real.close());
   // Calls whose command type is listed fail once each, before reaching the service.
   const failOnce = new Set<string>();
+  // Calls whose command type is listed are carried out, but their answer is lost, every time.
+  const loseAnswers = new Set<string>();
   const downstream: Downstream = {
     ...real,
-    call(command, signal) {
-      if (failOnce.delete(command.contract.type)) return Promise.reject(DependencyUnavailable(`injected: ${command.contract.type} failed`));
-      return real.call(command, signal);
+    async call(command, signal) {
+      if (failOnce.delete(command.contract.type)) throw DependencyUnavailable(`injected: ${command.contract.type} failed`);
+      const answer = await real.call(command, signal);
+      if (loseAnswers.has(command.contract.type)) throw DependencyUnavailable(`injected: the answer to ${command.contract.type} was lost`);
+      return answer;
     },
   };
   const write = createBatchWriter(orders.db);
@@ -58,7 +63,7 @@ async function startSystem(t: TestContext) {
   };
   const available = async () => (await get(inventory.url, `/products/${product.id}`)).available as number;
   const unfinished = () => staleRestSagas(orders.db, '9999', 100);
-  return { orders: orders as ServiceHost, driver, downstream, failOnce, place, available, unfinished, payment: (id: string) => get(payments.url, `/payments/${id}`), shipment: (id: string) => get(shipping.url, `/shipments/${id}`) };
+  return { orders: orders as ServiceHost, driver, downstream, failOnce, loseAnswers, place, available, unfinished, payment: (id: string) => get(payments.url, `/payments/${id}`), shipment: (id: string) => get(shipping.url, `/shipments/${id}`) };
 }
 
 test('a rest order is reserved, charged and shipped by calls, and confirmed in one append', async (t) => {
@@ -125,4 +130,33 @@ test('two drives of one order at once make one charge and agree on the outcome',
   assert.equal(statusOf(a), 'CONFIRMED');
   assert.equal(statusOf(b), 'CONFIRMED');
   assert.equal(await s.available(), 8);
+});
+
+test('a saga whose calls keep failing ends CANCELLED(TIMEOUT) past its deadline, and recovery undoes the charge it made', async (t) => {
+  const s = await startSystem(t);
+  const { id, state } = await s.place('card');
+  // Payments charges, but orders never hears so: the saga cannot move on.
+  s.loseAnswers.add('ChargePayment');
+  await assert.rejects(s.driver.drive(id, state), (err: any) => err.code === 'ORD_ERR_DEPENDENCY_UNAVAILABLE');
+  await assert.rejects(s.driver.drive(id), (err: any) => err.code === 'ORD_ERR_DEPENDENCY_UNAVAILABLE');
+  assert.equal((await s.payment(id)).status, 'CHARGED');
+  assert.equal(await s.available(), 8);
+
+  const deadlineMs = 30_000;
+  const later = { now: () => new Date(Date.now() + deadlineMs) };
+  const sweeper = startSweeper({ db: s.orders.db, arch: 'rest', clock: later, log: silentLogger, deadlineMs, intervalMs: 3_600_000 });
+  t.after(() => sweeper.stop());
+  assert.deepEqual((await sweeper.pass()).map((o) => [o.id, o.reason]), [[id, 'TIMEOUT']]);
+  assert.deepEqual(await s.unfinished(), [id], 'the compensations are still owed');
+
+  const recovery = startRecovery({ db: s.orders.db, driver: s.driver, downstream: s.downstream, log: silentLogger, recoverAfterMs: 0, intervalMs: 60_000 });
+  t.after(() => recovery.stop());
+  assert.equal(await recovery.pass(), 1);
+  assert.deepEqual(await s.unfinished(), []);
+  assert.equal((await s.payment(id)).status, 'REFUNDED', 'the charge made before the timeout is refunded');
+  assert.equal(await s.available(), 10, 'the stock is released');
+  const final = await s.driver.drive(id);
+  assert.deepEqual([statusOf(final), final.reason], ['CANCELLED', 'TIMEOUT']);
+  // A ScheduleShipment arriving now (a request cut short long ago) books nothing.
+  assert.equal((await s.shipment(id)).status, 'CANCELLED');
 });

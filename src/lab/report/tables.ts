@@ -56,14 +56,15 @@ export function stepErrorLines(arch: ArchResult): string[] {
 
 export function scenarioLabel(f: FaultResult): string {
   if (f.scenario === 'latency') return isNum(f.latencyMs) ? `latency +${num(f.latencyMs)} ms` : 'latency';
+  if (f.scenario === 'outage-past-deadline') return isNum(f.deadlineSeconds) ? `outage past the ${num(f.deadlineSeconds)} s deadline` : 'outage past the deadline';
   return f.scenario;
 }
 
 export function faultsTable(report: LabReport): Table {
-  const headers = ['Arch', 'Scenario', 'Service', 'Rate/s', 'Accepted', 'Completed', 'Lost', 'Failed', 'Recover s', 'Drain s'];
+  const headers = ['Arch', 'Scenario', 'Service', 'Rate/s', 'Accepted', 'Completed', 'Timed out', 'Lost', 'Failed', 'Recover s', 'Drain s'];
   const rows = (report.archs ?? []).flatMap((a) =>
     (a.faults ?? []).map((f) => [
-      archLabel(a), scenarioLabel(f), f.service, num(f.rate), num(f.accepted), num(f.completed),
+      archLabel(a), scenarioLabel(f), f.service, num(f.rate), num(f.accepted), num(f.completed), num(f.timedOut),
       num(f.lost), num(f.failed), num(f.recoverSeconds), num(f.drainSeconds),
     ]),
   );

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
-import { message, OrderPlaced, PaymentDeclined, ShipmentRejected } from '#contracts/index.ts';
+import { message, OrderCancelled, OrderPlaced, PaymentDeclined, ShipmentRejected } from '#contracts/index.ts';
 import { sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { createProduct } from './catalog.ts';
@@ -102,4 +102,26 @@ test('an OrderPlaced heard after its order was unwound is refused and holds noth
     { topic: 'inventory.events', type: 'StockUnavailable', payload: { orderId, productIds: [a.id] } },
   ]);
   assert.equal(await available(db, a.id), 10);
+});
+
+const cancelledAs = (orderId: string, reason: 'TIMEOUT' | 'PAYMENT_DECLINED') => message(OrderCancelled, { key: orderId, payload: { orderId, reason } });
+
+test('an order cancelled as TIMEOUT gives its stock back once', async (t) => {
+  const db = await sqliteDb(t);
+  const a = await product(db, 'A', 10);
+  const orderId = uuidv7();
+  await handle(db, placed(orderId, [{ productId: a.id, quantity: 4 }]));
+  assert.equal(await available(db, a.id), 6);
+  assert.deepEqual(replies(await handle(db, cancelledAs(orderId, 'TIMEOUT'))), [{ topic: 'inventory.events', type: 'StockReleased', payload: { orderId } }]);
+  assert.deepEqual(await handle(db, cancelledAs(orderId, 'TIMEOUT')), []);
+  assert.equal(await available(db, a.id), 10);
+});
+
+test('an OrderCancelled for another reason leaves the release to the fact that caused it', async (t) => {
+  const db = await sqliteDb(t);
+  const a = await product(db, 'A', 10);
+  const orderId = uuidv7();
+  await handle(db, placed(orderId, [{ productId: a.id, quantity: 4 }]));
+  assert.deepEqual(await handle(db, cancelledAs(orderId, 'PAYMENT_DECLINED')), []);
+  assert.equal(await available(db, a.id), 6);
 });

@@ -2,12 +2,12 @@
  * Bus handlers of the inventory in the choreography: no commands, it reacts to the events
  * of the others. OrderPlaced reserves the order's stock and answers StockReserved (carrying
  * what payments needs to charge: event-carried state transfer) or StockUnavailable; a
- * PaymentDeclined or a ShipmentRejected gives the stock back. The operations are the
+ * PaymentDeclined, a ShipmentRejected or an OrderCancelled(TIMEOUT) gives the stock back. The operations are the
  * commands' ones (reservations.ts): idempotent by order id, on top of the inbox.
  */
 import type { MessageHandler } from '#platform/bus/consumer.ts';
 import {
-  OrderPlaced, PaymentDeclined, ShipmentRejected, StockReleased, StockReserved, StockUnavailable,
+  OrderCancelled, OrderPlaced, PaymentDeclined, ShipmentRejected, StockReleased, StockReserved, StockUnavailable,
   type PayloadOf,
 } from '#contracts/index.ts';
 import { reply, type InventoryHandlerDeps } from './handlers.ts';
@@ -39,5 +39,11 @@ export function createChoreographyHandlers(deps: InventoryHandlerDeps): Record<s
     },
     [PaymentDeclined.type]: release,
     [ShipmentRejected.type]: release,
+    // A saga past its deadline (issue 9): orders announces the TIMEOUT on the topic of its
+    // OrderPlaced, so after it; the reservation is given back. The other reasons are
+    // undone by the facts above.
+    async [OrderCancelled.type](ctx) {
+      if ((ctx.message.payload as PayloadOf<typeof OrderCancelled>).reason === 'TIMEOUT') await release(ctx);
+    },
   };
 }

@@ -18,8 +18,17 @@ export interface RestConfig {
   recoverAfterMs: number;
 }
 
+/** Saga deadlines (deadlines.ts), in every architecture. */
+export interface DeadlineConfig {
+  /** How long one saga step may wait for its answer before the order is cancelled as TIMEOUT. */
+  stepDeadlineMs: number;
+  /** How often the sweeper looks for orders past their deadline. */
+  sweepIntervalMs: number;
+}
+
 export interface OrdersConfig extends ServiceConfig {
   rest: RestConfig;
+  deadlines: DeadlineConfig;
   /**
    * events and choreography: orders still PENDING past which POST /orders answers 503 with
    * Retry-After and takes nothing (admission.ts); 0 turns it off.
@@ -56,5 +65,19 @@ export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
     connections: int(env, 'ORDERS_CALL_CONNECTIONS', 256, 1),
     recoverAfterMs: int(env, 'ORDERS_RECOVER_AFTER_MS', 10_000, 0),
   };
-  return Object.freeze({ ...loadServiceConfig(env, 8081), rest: Object.freeze(rest), maxPending: int(env, 'ORDERS_MAX_PENDING', 5_000, 0) });
+  const deadlines: DeadlineConfig = {
+    stepDeadlineMs: int(env, 'ORDERS_STEP_DEADLINE_MS', 30_000, 1),
+    sweepIntervalMs: int(env, 'ORDERS_DEADLINE_SWEEP_MS', 1_000, 1),
+  };
+  // rest: the request's own chain of calls must be allowed to finish before the step's
+  // deadline, or every slow request would be timed out under its feet.
+  if (deadlines.stepDeadlineMs <= rest.requestDeadlineMs) {
+    throw ConfigError(`ORDERS_STEP_DEADLINE_MS (${deadlines.stepDeadlineMs}) must be greater than ORDERS_REQUEST_DEADLINE_MS (${rest.requestDeadlineMs})`);
+  }
+  return Object.freeze({
+    ...loadServiceConfig(env, 8081),
+    rest: Object.freeze(rest),
+    deadlines: Object.freeze(deadlines),
+    maxPending: int(env, 'ORDERS_MAX_PENDING', 5_000, 0),
+  });
 }

@@ -49,13 +49,14 @@ export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler
     const cached = state === undefined ? cache.get(orderId) : undefined;
     state ??= cached ?? (await load(ctx.tx, orderId));
     let step = react(state, reply, now);
-    if (step.events.length === 0 && cached !== undefined) {
+    const idle = (s: SagaStep) => s.events.length === 0 && s.send.length === 0;
+    if (idle(step) && cached !== undefined) {
       // A stale entry could make a due reply look like a duplicate: only the stream may
       // decide to drop one.
       state = await load(ctx.tx, orderId);
       step = react(state, reply, now);
     }
-    if (step.events.length === 0) {
+    if (idle(step)) {
       deps.log?.debug({ orderId, type: reply.type, step: state.step, messageId: ctx.message.id }, 'reply does not fit the order; ignored');
       return;
     }
@@ -69,11 +70,14 @@ export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler
       'orderflow.saga.sends': decided.send.map((o) => o.contract.type),
     });
     await inSpan(`saga ${reply.type}`, attributes, async () => {
-      try {
-        await appendStep(ctx.tx, dialect, state.version, decided.events, decided.state);
-      } catch (err) {
-        cache.forget(orderId);
-        throw err;
+      // A late reply to a timed-out order appends nothing and only sends its undoing.
+      if (decided.events.length > 0) {
+        try {
+          await appendStep(ctx.tx, dialect, state.version, decided.events, decided.state);
+        } catch (err) {
+          cache.forget(orderId);
+          throw err;
+        }
       }
       if (mine === undefined) written.set(ctx.tx, (mine = new Map()));
       mine.set(orderId, decided.state);

@@ -15,6 +15,8 @@ import { createStateCache } from './state-cache.ts';
 import { createAdmission } from './admission.ts';
 import { migrations } from './store.ts';
 import { createOrdersMetrics } from './metrics.ts';
+import { startSweeper } from './deadlines.ts';
+import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 
 const config = loadConfig();
@@ -60,4 +62,19 @@ await host.consume({
   topics: rest ? [Topics.inventoryEvents] : [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
   handlers: rest ? { ProductCreated: handlers.ProductCreated } : handlers,
 });
+// Every architecture: no order stays PENDING past its step's deadline. A writer of its own:
+// the HTTP writer refuses jobs past ORDERFLOW_WRITE_QUEUE_MAX, and an overload, when the
+// saga backlog grows, is when the timeouts matter most (a pass is at most 200 of them).
+const sweeper = startSweeper({
+  db: host.db,
+  write: createBatchWriter(host.db),
+  arch: config.platform.arch,
+  clock: host.clock,
+  log: host.log,
+  deadlineMs: config.deadlines.stepDeadlineMs,
+  intervalMs: config.deadlines.sweepIntervalMs,
+  cache,
+  onOutcome,
+});
+host.onClose(() => sweeper.stop());
 await host.listen(config.port, config.host);

@@ -56,6 +56,13 @@ export const migrations: Migration[] = [
     id: 'orders-003-pending-index',
     sql: "CREATE INDEX orders_view_pending ON orders_view (created_at) WHERE status = 'PENDING';",
   },
+  // For the deadline sweeper (deadlines.ts): a pending order's updated_at is when its current
+  // saga step started, so the orders past their step's deadline are a range scan of this
+  // index, as small as the sagas in flight.
+  {
+    id: 'orders-004-pending-step-index',
+    sql: "CREATE INDEX orders_view_pending_step ON orders_view (updated_at) WHERE status = 'PENDING';",
+  },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -165,6 +172,16 @@ export async function oldestPendingOrder(sql: Sql): Promise<string | undefined> 
   // The literal matches the partial index's predicate, so both planners use it.
   const [r] = await sql.query<{ oldest: string | null }>("SELECT MIN(created_at) AS oldest FROM orders_view WHERE status = 'PENDING'");
   return r?.oldest ?? undefined;
+}
+
+/** PENDING orders whose current step started at or before `before` (ISO time), oldest first. */
+export async function pendingSince(sql: Sql, before: string, limit: number): Promise<Array<{ id: string; stepStartedAt: string; createdAt: string }>> {
+  // The literal matches the partial index's predicate, so both planners use it.
+  const rows = await sql.query<{ id: string; updated_at: string; created_at: string }>(
+    "SELECT id, updated_at, created_at FROM orders_view WHERE status = 'PENDING' AND updated_at <= $1 ORDER BY updated_at LIMIT $2",
+    [before, limit],
+  );
+  return rows.map((r) => ({ id: r.id, stepStartedAt: r.updated_at, createdAt: r.created_at }));
 }
 
 /** Orders still PENDING (admission.ts); through the partial index, so it costs the pending rows only. */

@@ -5,7 +5,7 @@
  * a repeated refund does nothing.
  */
 import type { Sql } from '#platform/db/db.ts';
-import { charge, decideRefund, replayCharge, type ChargeOutcome, type Payment, type RefundDecision } from './domain/provider.ts';
+import { charge, decideRefund, PaymentStatus, replayCharge, type ChargeOutcome, type Payment, type RefundDecision } from './domain/provider.ts';
 import { getPayment, insertPayment, markRefunded } from './store.ts';
 
 export interface ChargeRequest {
@@ -25,9 +25,14 @@ export async function chargeOrder(tx: Sql, ids: { newId(): string }, req: Charge
 }
 
 /** Pays a charge back. `refunded` is true only for the call that did it. */
-export async function refundOrder(tx: Sql, orderId: string, at: string): Promise<{ decision: RefundDecision; payment?: Payment; refunded: boolean }> {
+export async function refundOrder(tx: Sql, orderId: string, at: string, ids: { newId(): string }): Promise<{ decision: RefundDecision; payment?: Payment; refunded: boolean }> {
   const payment = await getPayment(tx, orderId);
   const decision = decideRefund(payment);
+  if (decision.kind === 'tombstone') {
+    const refused: Payment = { orderId, paymentId: ids.newId(), customerId: '', amountCents: 0, method: '', status: PaymentStatus.cancelled };
+    await insertPayment(tx, refused, at);
+    return { decision, payment: refused, refunded: false };
+  }
   if (decision.kind !== 'refund') return { decision, payment, refunded: false };
   // The conditional status change is the guard: of two refunds racing, one pays back.
   return { decision, payment, refunded: await markRefunded(tx, orderId, at) };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '#platform/db/db.ts';
 import { silentLogger, type Logger } from '#platform/log.ts';
-import { message, ShipmentRejected, StockReserved } from '#contracts/index.ts';
+import { message, OrderCancelled, ShipmentRejected, StockReserved } from '#contracts/index.ts';
 import { sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { recordingLogger } from '#test/support/log.ts';
@@ -78,10 +78,32 @@ test('a rejected shipment refunds the charge once, however often it is heard', a
   assert.equal((await getPayment(db, orderId))?.status, 'REFUNDED');
 });
 
-test('a rejected shipment for an order never charged refunds nothing and warns', async (t) => {
+test('a rejected shipment for an order never charged refunds nothing, warns, and refuses a later charge', async (t) => {
   const db = await sqliteDb(t);
   const orderId = uuidv7();
   const { log, warnings } = recordingLogger();
   assert.deepEqual(await handle(db, rejected(orderId), log), []);
   assert.equal(warnings.length, 1);
+  assert.equal((await getPayment(db, orderId))?.status, 'CANCELLED');
+});
+
+const timedOut = (orderId: string) => message(OrderCancelled, { key: orderId, payload: { orderId, reason: 'TIMEOUT' } });
+
+test('an order cancelled as TIMEOUT after its charge is refunded once', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, reserved(orderId));
+  assert.deepEqual(replies(await handle(db, timedOut(orderId))), [{ topic: 'payments.events', type: 'PaymentRefunded', payload: { orderId, amountCents: 2500 } }]);
+  assert.deepEqual(await handle(db, timedOut(orderId)), []);
+  assert.equal((await getPayment(db, orderId))?.status, 'REFUNDED');
+});
+
+test('a StockReserved heard after its order timed out is declined and charges nothing', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  assert.deepEqual(await handle(db, timedOut(orderId)), []);
+  assert.deepEqual(replies(await handle(db, reserved(orderId))), [
+    { topic: 'payments.events', type: 'PaymentDeclined', payload: { orderId, reason: 'ORDER_CANCELLED' } },
+  ]);
+  assert.equal((await getPayment(db, orderId))?.status, 'CANCELLED');
 });

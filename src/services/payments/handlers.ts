@@ -40,7 +40,7 @@ export function createHandlers(deps: PaymentsHandlerDeps): Record<string, Messag
     async [RefundPayment.type](ctx) {
       const { orderId } = ctx.message.payload as PayloadOf<typeof RefundPayment>;
       const at = clock.now().toISOString();
-      const { decision, payment, refunded } = await refundOrder(ctx.tx, orderId, at);
+      const { decision, payment, refunded } = await refundOrder(ctx.tx, orderId, at, ids);
       if (decision.kind === 'nothing-charged') {
         log.warn({ orderId, status: payment?.status ?? null, messageId: ctx.message.id }, 'refund asked for an order that was never charged; nothing to refund');
         return;

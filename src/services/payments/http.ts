@@ -65,7 +65,7 @@ export function registerRoutes(app: FastifyInstance, deps: PaymentsRoutesDeps): 
   app.put<{ Params: Static<typeof ChargeParams> }>('/payments/:orderId/refund', { schema: { params: ChargeParams } }, async (req) => {
     const orderId = req.params.orderId.toLowerCase();
     const at = clock.now().toISOString();
-    const { decision, refunded } = await write((tx) => refundOrder(tx, orderId, at));
+    const { decision, refunded } = await write((tx) => refundOrder(tx, orderId, at, ids));
     return { orderId, outcome: decision.kind, refunded };
   });
 }

@@ -17,6 +17,7 @@ const handlerDeps = { ids: host.ids, clock: host.clock, log: host.log };
 if (config.platform.arch === 'events') {
   await host.consume({ groupId: 'payments', topics: [Topics.paymentsCommands], handlers: createHandlers(handlerDeps) });
 } else if (config.platform.arch === 'choreography') {
-  await host.consume({ groupId: 'payments', topics: [Topics.inventoryEvents, Topics.shippingEvents], handlers: createChoreographyHandlers(handlerDeps) });
+  // orders.events for OrderCancelled(TIMEOUT) (issue 9); its other types are skipped.
+  await host.consume({ groupId: 'payments', topics: [Topics.inventoryEvents, Topics.shippingEvents, Topics.ordersEvents], handlers: createChoreographyHandlers(handlerDeps) });
 }
 await host.listen(config.port, config.host);

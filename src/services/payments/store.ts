@@ -18,6 +18,30 @@ export const migrations: Migration[] = [
         updated_at TEXT NOT NULL
       );`,
   },
+  // CANCELLED (issue 9): a charge refused in advance, for an order unwound before its charge.
+  // SQLite cannot alter a CHECK constraint, so the table is rebuilt there.
+  {
+    id: 'payments-002-cancelled-status',
+    sql: {
+      sqlite: `
+        CREATE TABLE payments_new (
+          order_id TEXT PRIMARY KEY,
+          payment_id TEXT NOT NULL UNIQUE,
+          customer_id TEXT NOT NULL,
+          amount_cents BIGINT NOT NULL CHECK (amount_cents >= 0),
+          method TEXT NOT NULL,
+          status TEXT NOT NULL CHECK (status IN ('CHARGED', 'DECLINED', 'REFUNDED', 'CANCELLED')),
+          created_at TEXT NOT NULL,
+          updated_at TEXT NOT NULL
+        );
+        INSERT INTO payments_new SELECT order_id, payment_id, customer_id, amount_cents, method, status, created_at, updated_at FROM payments;
+        DROP TABLE payments;
+        ALTER TABLE payments_new RENAME TO payments;`,
+      postgres: `
+        ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_status_check;
+        ALTER TABLE payments ADD CONSTRAINT payments_status_check CHECK (status IN ('CHARGED', 'DECLINED', 'REFUNDED', 'CANCELLED'));`,
+    },
+  },
 ];
 
 interface PaymentRow {

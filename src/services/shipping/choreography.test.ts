@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '#platform/db/db.ts';
-import { message, PaymentCharged } from '#contracts/index.ts';
+import { message, OrderCancelled, PaymentCharged } from '#contracts/index.ts';
 import { sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { createChoreographyHandlers } from './choreography.ts';
@@ -52,4 +52,23 @@ test('a PaymentCharged without an address (the events architecture) ships nothin
   const orderId = uuidv7();
   assert.deepEqual(await handle(db, charged(orderId)), []);
   assert.equal(await getShipment(db, orderId), undefined);
+});
+
+const timedOut = (orderId: string) => message(OrderCancelled, { key: orderId, payload: { orderId, reason: 'TIMEOUT' } });
+
+test('an order cancelled as TIMEOUT calls its shipment off', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, charged(orderId, 'FR'));
+  assert.deepEqual(await handle(db, timedOut(orderId)), []);
+  assert.equal((await getShipment(db, orderId))?.status, 'CANCELLED');
+});
+
+test('a PaymentCharged heard after its order timed out is answered ShipmentRejected, which refunds it', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, timedOut(orderId));
+  assert.deepEqual(replies(await handle(db, charged(orderId, 'FR'))), [
+    { topic: 'shipping.events', type: 'ShipmentRejected', payload: { orderId, reason: 'ORDER_CANCELLED' } },
+  ]);
 });

@@ -5,9 +5,9 @@
  */
 import type { MessageHandler } from '#platform/bus/consumer.ts';
 import type { Logger } from '#platform/log.ts';
-import { PaymentCharged, type PayloadOf } from '#contracts/index.ts';
+import { OrderCancelled, PaymentCharged, type PayloadOf } from '#contracts/index.ts';
 import { replyFor, type ShippingHandlerDeps } from './handlers.ts';
-import { scheduleShipment } from './shipments.ts';
+import { cancelShipment, scheduleShipment } from './shipments.ts';
 
 export interface ShippingChoreographyDeps extends ShippingHandlerDeps {
   log?: Logger;
@@ -27,6 +27,14 @@ export function createChoreographyHandlers(deps: ShippingChoreographyDeps): Reco
       const shipment = await scheduleShipment(ctx.tx, orderId, shippingAddress.country, at);
       const m = replyFor(shipment, ctx.message, at);
       ctx.emit(m.topic, m.message);
+    },
+
+    // A saga past its deadline (issue 9): a shipment booked for it is called off, and with
+    // none yet, a PaymentCharged arriving later (another topic) is answered ShipmentRejected,
+    // which payments refunds and inventory releases.
+    async [OrderCancelled.type](ctx) {
+      const { orderId, reason } = ctx.message.payload as PayloadOf<typeof OrderCancelled>;
+      if (reason === 'TIMEOUT') await cancelShipment(ctx.tx, orderId, deps.clock.now().toISOString());
     },
   };
 }

@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '#platform/db/db.ts';
-import { message, ScheduleShipment } from '#contracts/index.ts';
+import { CancelShipment, message, ScheduleShipment } from '#contracts/index.ts';
 import { sqliteTestDb } from '#test/support/db.ts';
 import { runHandler, type Delivery, type Emitted } from '#test/support/handlers.ts';
 import { trackingNumberFor } from './domain/carrier.ts';
@@ -49,4 +49,39 @@ test('a repeated ScheduleShipment answers the recorded outcome and books one shi
   const refusal = await handle(db, scheduleCmd(rejected, 'XX'));
   assert.deepEqual(replies(await handle(db, scheduleCmd(rejected, 'DE'))), replies(refusal));
   assert.equal((await db.query('SELECT order_id FROM shipments')).length, 2);
+});
+
+const cancelCmd = (orderId: string) => message(CancelShipment, { key: orderId, payload: { orderId } });
+
+test('a cancelled shipment is called off, and a repeat changes nothing', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, scheduleCmd(orderId, 'FR'));
+  assert.deepEqual(await handle(db, cancelCmd(orderId)), [], 'nobody waits on an answer');
+  const trackingNumber = trackingNumberFor(orderId);
+  assert.deepEqual(await getShipment(db, orderId), { orderId, status: 'CANCELLED', trackingNumber, country: 'FR', reason: 'ORDER_CANCELLED' });
+  await handle(db, cancelCmd(orderId));
+  assert.equal((await getShipment(db, orderId))?.status, 'CANCELLED');
+  // A replayed ScheduleShipment does not book it again.
+  assert.deepEqual(replies(await handle(db, scheduleCmd(orderId, 'FR'))), [
+    { topic: 'shipping.events', type: 'ShipmentRejected', payload: { orderId, reason: 'ORDER_CANCELLED' } },
+  ]);
+});
+
+test('a cancellation that arrives before its ScheduleShipment refuses the shipment in advance', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, cancelCmd(orderId));
+  assert.deepEqual(replies(await handle(db, scheduleCmd(orderId, 'FR'))), [
+    { topic: 'shipping.events', type: 'ShipmentRejected', payload: { orderId, reason: 'ORDER_CANCELLED' } },
+  ]);
+  assert.equal((await getShipment(db, orderId))?.status, 'CANCELLED');
+});
+
+test('cancelling a rejected shipment leaves it rejected', async (t) => {
+  const db = await sqliteDb(t);
+  const orderId = uuidv7();
+  await handle(db, scheduleCmd(orderId, 'XX'));
+  await handle(db, cancelCmd(orderId));
+  assert.equal((await getShipment(db, orderId))?.status, 'REJECTED');
 });

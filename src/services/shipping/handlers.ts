@@ -1,10 +1,11 @@
 /**
- * Bus handler of shipping (events architecture): the ScheduleShipment command, answered
- * with ShipmentScheduled or ShipmentRejected; idempotent by order id (see shipments.ts).
+ * Bus handlers of shipping (events architecture): the ScheduleShipment command, answered
+ * with ShipmentScheduled or ShipmentRejected, and CancelShipment; idempotent by order id
+ * (see shipments.ts).
  */
 import type { MessageHandler } from '#platform/bus/consumer.ts';
-import { message, ScheduleShipment, ShipmentRejected, ShipmentScheduled, type PayloadOf } from '#contracts/index.ts';
-import { scheduleShipment } from './shipments.ts';
+import { CancelShipment, message, ScheduleShipment, ShipmentRejected, ShipmentScheduled, type PayloadOf } from '#contracts/index.ts';
+import { cancelShipment, scheduleShipment } from './shipments.ts';
 import type { Shipment } from './store.ts';
 
 export interface ShippingHandlerDeps {
@@ -19,6 +20,12 @@ export function createHandlers(deps: ShippingHandlerDeps): Record<string, Messag
       const shipment = await scheduleShipment(ctx.tx, orderId, address.country, at);
       const m = replyFor(shipment, ctx.message, at);
       ctx.emit(m.topic, m.message);
+    },
+
+    // No reply: nobody waits on it (orders cancelled the order when it sent this).
+    async [CancelShipment.type](ctx) {
+      const { orderId } = ctx.message.payload as PayloadOf<typeof CancelShipment>;
+      await cancelShipment(ctx.tx, orderId, deps.clock.now().toISOString());
     },
   };
 }

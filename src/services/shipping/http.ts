@@ -1,6 +1,6 @@
 /**
  * Shipping's HTTP routes: read a shipment by order (for the gateway's order details), and
- * schedule one synchronously for the rest architecture (PUT, idempotent by order id).
+ * schedule or cancel one synchronously for the rest architecture (PUT, DELETE, idempotent by order id).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -8,7 +8,7 @@ import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts
 import { ShippingAddress, Uuid } from '#contracts/shared.ts';
 import { createBatchWriter, type BatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
-import { scheduleShipment } from './shipments.ts';
+import { cancelShipment, scheduleShipment } from './shipments.ts';
 import { getShipment } from './store.ts';
 import { ShipmentNotFound } from './errors.ts';
 
@@ -53,4 +53,12 @@ export function registerRoutes(app: FastifyInstance, deps: ShippingRoutesDeps): 
       return view(await write((tx) => scheduleShipment(tx, orderId, req.body.address.country, at)));
     },
   );
+
+  // Idempotent like the PUT: cancels a scheduled shipment, or refuses a later PUT in advance.
+  app.delete<{ Params: Static<typeof ScheduleParams> }>('/shipments/:orderId', { schema: { params: ScheduleParams } }, async (req) => {
+    const orderId = req.params.orderId.toLowerCase();
+    const at = clock.now().toISOString();
+    const cancelled = await write((tx) => cancelShipment(tx, orderId, at));
+    return { orderId, cancelled };
+  });
 }

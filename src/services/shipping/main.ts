@@ -16,6 +16,6 @@ registerRoutes(host.app, { db: host.db, write: host.write });
 if (config.platform.arch === 'events') {
   await host.consume({ groupId: 'shipping', topics: [Topics.shippingCommands], handlers: createHandlers({ clock: host.clock }) });
 } else if (config.platform.arch === 'choreography') {
-  await host.consume({ groupId: 'shipping', topics: [Topics.paymentsEvents], handlers: createChoreographyHandlers({ clock: host.clock, log: host.log }) });
+  await host.consume({ groupId: 'shipping', topics: [Topics.paymentsEvents, Topics.ordersEvents], handlers: createChoreographyHandlers({ clock: host.clock, log: host.log }) });
 }
 await host.listen(config.port, config.host);

@@ -134,4 +134,19 @@ describe('Order state', () => {
     fold([orderPlaced, stockReserved]);
     assert.equal(initialState.version, 0);
   });
+
+  test('a timeout cancels an order from whichever step it waits in', () => {
+    const timeout: OrderCommand = { type: 'CancelOrder', at: t3, reason: 'TIMEOUT' };
+    given([orderPlaced]).when(timeout).then([cancelled('TIMEOUT', t3)]);
+    given([orderPlaced, stockReserved]).when(timeout).then([cancelled('TIMEOUT', t3)]);
+    given([orderPlaced, stockReserved, paymentCharged]).when(timeout).then([cancelled('TIMEOUT', t3)]);
+  });
+
+  test('a finished or unknown order cannot time out', () => {
+    const timeout: OrderCommand = { type: 'CancelOrder', at: t3, reason: 'TIMEOUT' };
+    given([orderPlaced, stockReserved, paymentCharged, shipmentScheduled, orderConfirmed]).when(timeout).thenThrows('ORD_ERR_INVALID_TRANSITION');
+    given([orderPlaced, cancelled('OUT_OF_STOCK')]).when(timeout).thenThrows('ORD_ERR_INVALID_TRANSITION');
+    given([orderPlaced, cancelled('TIMEOUT')]).when(timeout).thenThrows('ORD_ERR_INVALID_TRANSITION');
+    given([]).when(timeout).thenThrows('ORD_ERR_ORDER_NOT_FOUND');
+  });
 });

@@ -15,6 +15,8 @@ export const CancelReason = {
   OUT_OF_STOCK: 'OUT_OF_STOCK',
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
   SHIPPING_UNAVAILABLE: 'SHIPPING_UNAVAILABLE',
+  /** A saga step outlived its deadline (domain/deadline.ts); whatever was done is compensated. */
+  TIMEOUT: 'TIMEOUT',
 } as const;
 export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason];
 
@@ -152,8 +154,11 @@ export type OrderCommand =
   | { type: 'RecordShipmentScheduled'; at: string; trackingNumber: string }
   | { type: 'CancelOrder'; at: string; reason: CancelReason };
 
-/** Which step each cancellation reason may come from: one saga answer each. */
-const cancellableFrom: Record<CancelReason, Step> = {
+/**
+ * Which step each cancellation reason may come from: one saga answer each. A TIMEOUT may
+ * come from any step still waiting on an answer.
+ */
+const cancellableFrom: Record<Exclude<CancelReason, 'TIMEOUT'>, Step> = {
   OUT_OF_STOCK: Step.AWAITING_STOCK,
   PAYMENT_DECLINED: Step.AWAITING_PAYMENT,
   SHIPPING_UNAVAILABLE: Step.AWAITING_SHIPMENT,
@@ -165,6 +170,13 @@ function expectStep(state: OrderState, step: Step, what: string): void {
     throw InvalidOrderTransition(`cannot ${what}: order ${state.id} is ${state.step}, expected ${step}`, {
       details: { orderId: state.id, step: state.step, expected: step },
     });
+  }
+}
+
+function expectPending(state: OrderState): void {
+  if (state.step === Step.NONE) throw OrderNotFound(`order ${state.id || '(none)'} does not exist`);
+  if (isTerminal(state)) {
+    throw InvalidOrderTransition(`cannot time out: order ${state.id} is ${state.step}`, { details: { orderId: state.id, step: state.step } });
   }
 }
 
@@ -210,7 +222,8 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         { type: 'OrderConfirmed', at, data: {} },
       ];
     case 'CancelOrder':
-      expectStep(state, cancellableFrom[command.reason], `cancel for ${command.reason}`);
+      if (command.reason === CancelReason.TIMEOUT) expectPending(state);
+      else expectStep(state, cancellableFrom[command.reason], `cancel for ${command.reason}`);
       return [{ type: 'OrderCancelled', at, data: { reason: command.reason } }];
   }
 }

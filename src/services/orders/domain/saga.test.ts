@@ -17,6 +17,7 @@ import {
   t1,
   t2,
   t3,
+  t4,
   givenWhenThen,
 } from './test-fixtures.ts';
 
@@ -174,5 +175,40 @@ describe('order saga: replies that do not fit yield nothing', () => {
   test('a reply naming another order is ignored', () => {
     const other = { type: 'StockReserved', payload: { orderId: '0190a1b2-0000-7000-8000-999999999999' } } as const;
     given(placed).when(other, t1).thenNothing();
+  });
+});
+
+describe('order saga: replies after a timeout', () => {
+  const timedOutWaitingStock = [orderPlaced, cancelled('TIMEOUT', t2)];
+  const timedOutWaitingPayment = [...reserved, cancelled('TIMEOUT', t2)];
+  const timedOutWaitingShipment = [...charged, cancelled('TIMEOUT', t3)];
+  const checked = givenWhenThen(react, { checkContracts: true });
+
+  test('a late reservation is released and the order stays cancelled', () => {
+    checked(timedOutWaitingStock).when(replies.stockReserved, t3).then({ events: [], send: [['ReleaseStock', { orderId }]] });
+  });
+
+  test('a late charge is refunded and the order stays cancelled', () => {
+    checked(timedOutWaitingPayment).when(replies.paymentCharged, t3).then({ events: [], send: [['RefundPayment', { orderId }]] });
+  });
+
+  test('a late shipment is cancelled and the order stays cancelled', () => {
+    checked(timedOutWaitingShipment).when(replies.shipmentScheduled, t4).then({ events: [], send: [['CancelShipment', { orderId }]] });
+  });
+
+  test('late refusals need nothing undone', () => {
+    given(timedOutWaitingStock).when(replies.stockUnavailable, t3).thenNothing();
+    given(timedOutWaitingPayment).when(replies.paymentDeclined, t3).thenNothing();
+    given(timedOutWaitingShipment).when(replies.shipmentRejected, t3).thenNothing();
+  });
+
+  test('late replies to orders cancelled for another reason are still ignored (only redeliveries reach those)', () => {
+    given([...reserved, cancelled('PAYMENT_DECLINED')]).when(replies.stockReserved, t3).thenNothing();
+    given([...charged, cancelled('SHIPPING_UNAVAILABLE')]).when(replies.paymentCharged, t3).thenNothing();
+  });
+
+  test('a late reply naming another order undoes nothing', () => {
+    const other = { type: 'StockReserved', payload: { orderId: '0190a1b2-0000-7000-8000-999999999999' } } as const;
+    given(timedOutWaitingStock).when(other, t3).thenNothing();
   });
 });

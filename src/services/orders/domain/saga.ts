@@ -13,6 +13,7 @@
 // nothing new. The invariants hold whenever the system is quiet, i.e. once the outbox
 // drained and the compensations ran.
 import {
+  CancelShipment,
   ChargePayment,
   OrderCancelled,
   OrderConfirmed,
@@ -110,17 +111,49 @@ export function compensationsFor(orderId: string, reason: CancelReason): Outgoin
       return [out(ReleaseStock, { orderId })];
     case 'SHIPPING_UNAVAILABLE':
       return [out(RefundPayment, { orderId }), out(ReleaseStock, { orderId })];
+    case 'TIMEOUT':
+      // Everything the saga may have set going, whatever step it timed out in: a command
+      // sent but unanswered may have been carried out (its reply late or lost), and in the
+      // choreography payments charges without orders knowing. Each is a no-op where nothing
+      // is held, and a release or a cancelled shipment with nothing to undo leaves a
+      // tombstone that refuses the late command.
+      return [out(CancelShipment, { orderId }), out(RefundPayment, { orderId }), out(ReleaseStock, { orderId })];
   }
 }
+
+/**
+ * A reply that arrives after the order timed out is a step carried out too late: undo it.
+ * The compensations sent at the timeout may have reached their service before the command
+ * they undo (a dead letter replayed later, a partition that lagged), so they are sent again
+ * for the late fact; they are idempotent by order id. Refusals need no answer.
+ */
+function undoLate(state: OrderState, reply: SagaReply): SagaStep {
+  const orderId = state.id;
+  switch (reply.type) {
+    case 'StockReserved':
+      return { events: [], state, send: [out(ReleaseStock, { orderId })] };
+    case 'PaymentCharged':
+      return { events: [], state, send: [out(RefundPayment, { orderId })] };
+    case 'ShipmentScheduled':
+      return { events: [], state, send: [out(CancelShipment, { orderId })] };
+    default:
+      return nothing(state);
+  }
+}
+
+const timedOut = (state: OrderState): boolean => state.step === Step.CANCELLED && state.reason === 'TIMEOUT';
 
 /**
  * Reacts to a reply. A reply that does not fit the order's step (a duplicate, a late or
  * out-of-order one, one for a finished or unknown order) yields nothing: the saga is
  * idempotent by state, on top of the consumer's dedup by message id. Each command is sent
  * from exactly one step, so in this orchestrated saga a reply can only be early or late by
- * being a redelivery; ignoring it cannot lose a charge or a reservation.
+ * being a redelivery; ignoring it cannot lose a charge or a reservation. The exception is an
+ * order that timed out: a reply may then be genuinely late, and what it did is undone
+ * (sends only, no events: the order stays CANCELLED(TIMEOUT)).
  */
 export function react(state: OrderState, reply: SagaReply, at: string): SagaStep {
+  if (timedOut(state) && state.id === reply.payload.orderId.toLowerCase()) return undoLate(state, reply);
   if (state.step !== expectedStep[reply.type] || state.id !== reply.payload.orderId.toLowerCase()) return nothing(state);
   const orderId = state.id;
   const cancel = (reason: CancelReason): SagaStep => {

@@ -46,7 +46,7 @@ export const paymentCharged: OrderEvent = {
 };
 export const shipmentScheduled: OrderEvent = { type: 'ShipmentScheduled', at: t3, data: { trackingNumber: 'TRK-1' } };
 export const orderConfirmed: OrderEvent = { type: 'OrderConfirmed', at: t3, data: {} };
-export const cancelled = (reason: 'OUT_OF_STOCK' | 'PAYMENT_DECLINED' | 'SHIPPING_UNAVAILABLE', at = t2): OrderEvent => ({
+export const cancelled = (reason: 'OUT_OF_STOCK' | 'PAYMENT_DECLINED' | 'SHIPPING_UNAVAILABLE' | 'TIMEOUT', at = t2): OrderEvent => ({
   type: 'OrderCancelled',
   at,
   data: { reason },

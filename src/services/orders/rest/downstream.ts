@@ -71,6 +71,8 @@ function callFor(command: Outgoing): Call {
       return { service: 'inventory', req: json('DELETE', `/reservations/${orderId}`), reply: () => undefined };
     case 'RefundPayment':
       return { service: 'payments', req: json('PUT', `/payments/${orderId}/refund`), reply: () => undefined };
+    case 'CancelShipment':
+      return { service: 'shipping', req: json('DELETE', `/shipments/${orderId}`), reply: () => undefined };
     default:
       throw new TypeError(`the rest saga has no call for ${type}`);
   }

@@ -43,7 +43,7 @@ export interface RestDriver {
   driving(orderId: string): boolean;
 }
 
-const compensating = new Set(['ReleaseStock', 'RefundPayment']);
+const compensating = new Set(['ReleaseStock', 'RefundPayment', 'CancelShipment']);
 
 /** The command the saga waits on in `state`'s step. */
 function pendingCommand(s: OrderState): Outgoing {

@@ -51,6 +51,14 @@ test('given a declined payment, when refunding, then there is nothing to refund'
   assert.deepEqual(decideRefund(payment({ status: 'DECLINED' })), { kind: 'nothing-charged' });
 });
 
-test('given no payment, when refunding, then there is nothing to refund', () => {
-  assert.deepEqual(decideRefund(undefined), { kind: 'nothing-charged' });
+test('given no payment, when refunding, then the charge is refused in advance', () => {
+  assert.deepEqual(decideRefund(undefined), { kind: 'tombstone' });
+});
+
+test('given a payment refused in advance, when charging, then it is declined as ORDER_CANCELLED', () => {
+  assert.deepEqual(replayCharge(payment({ status: 'CANCELLED', method: 'card' })), { status: 'DECLINED', reason: 'ORDER_CANCELLED' });
+});
+
+test('given a payment refused in advance, when refunding again, then there is nothing to refund', () => {
+  assert.deepEqual(decideRefund(payment({ status: 'CANCELLED' })), { kind: 'nothing-charged' });
 });

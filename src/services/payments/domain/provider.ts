@@ -7,12 +7,15 @@ export const PaymentStatus = {
   charged: 'CHARGED',
   declined: 'DECLINED',
   refunded: 'REFUNDED',
+  /** Refused in advance: a refund came before any charge (the order was cancelled first). */
+  cancelled: 'CANCELLED',
 } as const;
 export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus];
 
 export const DeclineReason = {
   cardDeclined: 'CARD_DECLINED',
   unsupportedMethod: 'UNSUPPORTED_METHOD',
+  orderCancelled: 'ORDER_CANCELLED',
 } as const;
 export type DeclineReason = (typeof DeclineReason)[keyof typeof DeclineReason];
 
@@ -39,6 +42,7 @@ export interface Payment {
  * what the command asked about.
  */
 export function replayCharge(existing: Payment): ChargeOutcome {
+  if (existing.status === PaymentStatus.cancelled) return { status: PaymentStatus.declined, reason: DeclineReason.orderCancelled };
   if (existing.status === PaymentStatus.declined) return { status: PaymentStatus.declined, reason: declineReasonFor(existing.method) };
   return { status: PaymentStatus.charged };
 }
@@ -53,11 +57,18 @@ export type RefundDecision =
   | { kind: 'refund'; amountCents: number }
   /** Refunded already: a repeat changes nothing and says nothing. */
   | { kind: 'noop' }
-  /** Never charged (declined, or no payment at all): nothing to give back. */
-  | { kind: 'nothing-charged' };
+  /** Never charged (declined, or refused in advance): nothing to give back. */
+  | { kind: 'nothing-charged' }
+  /**
+   * No payment at all: the order is being unwound before its charge (a saga step past its
+   * deadline, issue 9). Record a CANCELLED payment, so that a charge arriving after the
+   * refund (reordered, replayed, late) is declined instead of taking money for a cancelled order.
+   */
+  | { kind: 'tombstone' };
 
 export function decideRefund(existing: Payment | undefined): RefundDecision {
-  if (existing === undefined || existing.status === PaymentStatus.declined) return { kind: 'nothing-charged' };
+  if (existing === undefined) return { kind: 'tombstone' };
+  if (existing.status === PaymentStatus.declined || existing.status === PaymentStatus.cancelled) return { kind: 'nothing-charged' };
   if (existing.status === PaymentStatus.refunded) return { kind: 'noop' };
   return { kind: 'refund', amountCents: existing.amountCents };
 }

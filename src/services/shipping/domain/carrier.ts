@@ -5,12 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 
-export const ShipmentStatus = { scheduled: 'SCHEDULED', rejected: 'REJECTED' } as const;
+export const ShipmentStatus = { scheduled: 'SCHEDULED', rejected: 'REJECTED', cancelled: 'CANCELLED' } as const;
 export type ShipmentStatus = (typeof ShipmentStatus)[keyof typeof ShipmentStatus];
 
 export const RejectReason = {
   countryNotServed: 'COUNTRY_NOT_SERVED',
   invalidCountry: 'INVALID_COUNTRY',
+  /** The order was cancelled (CancelShipment) before or after its shipment was asked for. */
+  orderCancelled: 'ORDER_CANCELLED',
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 
@@ -33,4 +35,20 @@ export function schedule(orderId: string, country: string): ShipmentOutcome {
   if (!/^[A-Z]{2}$/.test(code)) return { status: ShipmentStatus.rejected, reason: RejectReason.invalidCountry };
   if (NOT_SERVED.has(code)) return { status: ShipmentStatus.rejected, reason: RejectReason.countryNotServed };
   return { status: ShipmentStatus.scheduled, trackingNumber: trackingNumberFor(orderId) };
+}
+
+export type CancelDecision =
+  /** Call the scheduled shipment off (its tracking number stays on record). */
+  | { kind: 'cancel' }
+  /** Nothing booked to undo: rejected, or cancelled before. */
+  | { kind: 'noop' }
+  /**
+   * No shipment at all: record a CANCELLED one, so that a ScheduleShipment arriving after
+   * the cancellation (reordered, replayed) is refused instead of booking for a cancelled order.
+   */
+  | { kind: 'tombstone' };
+
+export function decideCancel(existing: { status: ShipmentStatus } | undefined): CancelDecision {
+  if (existing === undefined) return { kind: 'tombstone' };
+  return existing.status === ShipmentStatus.scheduled ? { kind: 'cancel' } : { kind: 'noop' };
 }

@@ -1,0 +1,87 @@
+/**
+ * Saga deadlines end to end: payments, or shipping, stopped for longer than the step
+ * deadline. The orders waiting on it are cancelled as TIMEOUT while it is away and their
+ * stock is released (and their charge refunded); once it is back, what it does late is
+ * undone — a charge refunded (or refused in advance), a shipment called off — and every
+ * invariant holds. The rest architecture's timeout is tested in test/rest/rest-saga.test.ts
+ * (there an order placed while payments is down is refused, not left waiting).
+ */
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import type { Architecture } from '#platform/config.ts';
+import { architectures, deployments, startDeployment, type Deployment } from './deployments.ts';
+import { settledInvariants } from './invariants.ts';
+import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+
+const embedded = deployments.filter((d) => d.name === 'embedded');
+const implemented: readonly Architecture[] = ['events', 'choreography'];
+const deadlineMs = 5_000;
+
+for (const deployment of embedded) for (const arch of architectures.filter((a) => implemented.includes(a))) {
+  describe(`saga deadlines, ${arch} architecture, on the ${deployment.name} deployment`, () => {
+    for (const victim of ['payments', 'shipping'] as const) {
+      test(`${victim} stopped longer than the deadline: orders end CANCELLED(TIMEOUT), stock released, late ${victim === 'payments' ? 'charges refunded' : 'shipments called off'}`, async (t) => {
+        await outageOutlastingTheDeadline(t, deployment, arch, victim);
+      });
+    }
+  });
+}
+
+async function outageOutlastingTheDeadline(t: TestContext, deployment: Deployment, arch: Architecture, victim: 'payments' | 'shipping'): Promise<void> {
+  const { system, client } = await startDeployment(t, deployment, arch, {
+    ORDERS_STEP_DEADLINE_MS: String(deadlineMs),
+    ORDERS_DEADLINE_SWEEP_MS: '200',
+  });
+  const initialStock = await createCatalog(client, 2, 100);
+  const productIds = [...initialStock.keys()];
+  const good = { declineRatio: 0, unservedRatio: 0 };
+
+  // Before the outage the saga runs as usual.
+  const before = await placeBurst(client, productIds, { count: 5, concurrency: 5, ...good, seed: 3 });
+  const settledBefore = await waitAllTerminal(client, before.placed, 30_000);
+  assert.ok(settledBefore.every((v) => v.status === 'CONFIRMED'), JSON.stringify(settledBefore));
+
+  // The victim goes away for three deadlines; the orders placed meanwhile get as far as it
+  // and then wait on an answer nobody gives.
+  const outage = system.crash(victim, 3 * deadlineMs);
+  outage.catch(() => undefined);
+  const during = await placeBurst(client, productIds, { count: 12, concurrency: 4, ...good, seed: 5 });
+  const started = Date.now();
+  const timedOut = await waitAllTerminal(client, during.placed, 2 * deadlineMs + 1_000);
+  t.diagnostic(`orders settled ${Date.now() - started} ms after the last was placed, ${victim} still down`);
+  for (const v of timedOut) assert.deepEqual([v.status, v.reason], ['CANCELLED', 'TIMEOUT'], v.id);
+
+  // Their stock is back while the victim is still away: inventory released it.
+  const confirmedUnits = new Map<string, number>();
+  for (const o of before.placed) for (const i of o.items) confirmedUnits.set(i.productId, (confirmedUnits.get(i.productId) ?? 0) + i.quantity);
+  const products = await client.products();
+  for (const id of productIds) {
+    const p = products.body.find((x) => x.id === id);
+    assert.equal(p?.available, 100 - (confirmedUnits.get(id) ?? 0), `stock of ${id} released`);
+  }
+
+  // The victim returns and works through its backlog: what it does late is undone.
+  await outage;
+  const placed = [...before.placed, ...during.placed];
+  assert.deepEqual(await settledInvariants(client, expectation(initialStock, placed), 30_000), []);
+  const details = await Promise.all(during.placed.map(async (o) => (await client.details(o.id)).body));
+  const payments = details.map((d) => d.payment?.status);
+  const shipments = details.map((d) => d.shipment?.status);
+  t.diagnostic(`after ${victim}'s return: payments ${JSON.stringify(payments)}, shipments ${JSON.stringify(shipments)}`);
+  if (victim === 'payments') {
+    // Charged late and refunded, or (choreography: the cancellation heard before the
+    // reservation, on another topic) refused in advance.
+    for (const s of payments) assert.ok(s === 'REFUNDED' || s === 'CANCELLED', String(s));
+    // events: ChargePayment and RefundPayment share a partition, so the charge comes first.
+    if (arch === 'events') assert.ok(payments.every((s) => s === 'REFUNDED'), 'every charge made after the timeout was refunded');
+  } else {
+    assert.ok(payments.every((s) => s === 'REFUNDED'), 'every charge was refunded');
+    // Booked late and called off, or refused in advance.
+    for (const s of shipments) assert.equal(s, 'CANCELLED');
+  }
+
+  // New orders go through again.
+  const after = await placeBurst(client, productIds, { count: 3, concurrency: 3, ...good, seed: 9 });
+  const settledAfter = await waitAllTerminal(client, after.placed, 30_000);
+  assert.ok(settledAfter.every((v) => v.status === 'CONFIRMED'), JSON.stringify(settledAfter));
+}
