@@ -47,7 +47,7 @@ function sagaPanels(): Panel[] {
       { expr: quantile(0.99, 'orderflow_saga_duration_seconds', ['arch']), legend: 'p99 {{arch}}' },
     ], 'From an order placed to its terminal status.'),
     timeseries('Oldest pending order', 'seconds', [{ expr: gauge('max', 'orderflow_orders_pending_oldest_age_seconds', []), legend: 'oldest PENDING' }],
-      'Age of the oldest order still PENDING; the SagaPastDeadline alert fires past 60 s.'),
+      'Age of the oldest order still PENDING; the SagaPastDeadline alert fires past 120 s (three step deadlines and a sweep).'),
   ];
 }
 
