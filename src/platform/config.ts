@@ -41,6 +41,16 @@ export interface PlatformConfig {
   postgres: PostgresTimeouts;
   /** HTTP write jobs (group commit) that may wait for a transaction; past it, new ones are refused with a 503. */
   writeQueueMax: number;
+  inbox: InboxRetention;
+}
+
+/**
+ * The inbox purge (bus/inbox-purge.ts). The retention must exceed the bus's (Kafka: 7 days by
+ * default): a redelivery older than it would no longer be recognised and be applied twice.
+ */
+export interface InboxRetention {
+  retentionHours: number;
+  purgeIntervalMs: number;
 }
 
 /** Every HTTP server's waits (http/server-options.ts), from ORDERFLOW_HTTP_*_TIMEOUT_MS. */
@@ -167,6 +177,11 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     http: loadHttpTimeouts(env),
     postgres: loadPostgresTimeouts(env),
     writeQueueMax: positiveInt('ORDERFLOW_WRITE_QUEUE_MAX', env.ORDERFLOW_WRITE_QUEUE_MAX ?? '2048'),
+    inbox: Object.freeze({
+      // 8 days: Kafka's default retention (7 days) and one day of margin.
+      retentionHours: positiveInt('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
+      purgeIntervalMs: positiveInt('ORDERFLOW_INBOX_PURGE_INTERVAL_MS', env.ORDERFLOW_INBOX_PURGE_INTERVAL_MS ?? '600000'),
+    }),
   });
 }
 

@@ -10,8 +10,8 @@
  * an error raised by the transaction machinery itself (BEGIN/COMMIT, inbox, outbox), or one
  * whose cause chain holds a connection/availability code (see infrastructure-errors.ts).
  *
- * The inbox grows by one row per message; a purge of rows older than the longest possible
- * redelivery (e.g. a week) is still to be added.
+ * The inbox grows by one row per message; the service host purges rows older than the
+ * retention (inbox-purge.ts), which is longer than any redelivery can be late.
  */
 import type { Db, Migration, Sql } from '../db/db.ts';
 import type { Bus, InRecord } from './bus.ts';
@@ -37,6 +37,12 @@ export const inboxMigrations: Migration[] = [
       processed_at TEXT NOT NULL,
       PRIMARY KEY (message_id, consumer_group)
     );`,
+  },
+  // For the purge (inbox-purge.ts): the rows past the horizon are a range scan of it.
+  // processed_at is an ISO time of fixed width (toISOString), so text order is time order.
+  {
+    id: 'platform-0003-inbox-processed-at',
+    sql: 'CREATE INDEX inbox_processed_at ON inbox (processed_at);',
   },
 ];
 

@@ -12,11 +12,14 @@
  * Readiness (/health/ready): the database answers, the bus is reachable, the relay is not
  * failing to publish for longer than RELAY_FAILING_MS with rows waiting, and every consumer
  * is a member of its group.
+ *
+ * The inbox is purged in the background past ORDERFLOW_INBOX_RETENTION_HOURS (inbox-purge.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Bus, TopicSpec } from '../bus/bus.ts';
 import { startConsumer, inboxMigrations, type Consumer, type MessageHandler } from '../bus/consumer.ts';
+import { startInboxPurge } from '../bus/inbox-purge.ts';
 import type { Envelope } from '../bus/envelope.ts';
 import { countKafkaRequests } from '../bus/kafka/kafka-requests.ts';
 import { openBus } from '../bus/open.ts';
@@ -92,6 +95,8 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   const consumers: Consumer[] = [];
   const groups: string[] = [];
   const closers: Array<() => Promise<void>> = [];
+  const inboxPurge = startInboxPurge({ db, log, retentionMs: platform.inbox.retentionHours * 3_600_000, intervalMs: platform.inbox.purgeIntervalMs });
+  closers.push(() => inboxPurge.stop());
   let closing: Promise<void> | undefined;
 
   const app = buildHttpApp({

@@ -26,6 +26,14 @@ export interface DeadlineConfig {
   sweepIntervalMs: number;
 }
 
+/** Idempotency-Key expiry (place-order.ts, idempotency-expiry.ts). */
+export interface IdempotencyConfig {
+  /** A key answers with its order this long; a replay after it makes a new order. */
+  ttlHours: number;
+  /** How often the expired keys are purged. */
+  purgeIntervalMs: number;
+}
+
 export interface OrdersConfig extends ServiceConfig {
   rest: RestConfig;
   deadlines: DeadlineConfig;
@@ -34,6 +42,7 @@ export interface OrdersConfig extends ServiceConfig {
    * Retry-After and takes nothing (admission.ts); 0 turns it off.
    */
   maxPending: number;
+  idempotency: IdempotencyConfig;
 }
 
 function int(env: Env, name: string, fallback: number, min: number): number {
@@ -79,5 +88,9 @@ export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
     rest: Object.freeze(rest),
     deadlines: Object.freeze(deadlines),
     maxPending: int(env, 'ORDERS_MAX_PENDING', 5_000, 0),
+    idempotency: Object.freeze({
+      ttlHours: int(env, 'ORDERS_IDEMPOTENCY_TTL_HOURS', 24, 1),
+      purgeIntervalMs: int(env, 'ORDERS_IDEMPOTENCY_PURGE_INTERVAL_MS', 600_000, 1),
+    }),
   });
 }

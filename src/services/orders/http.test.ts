@@ -174,3 +174,33 @@ test('the same Idempotency-Key with another body is refused with 422', async (t)
   assert.equal(reused.status, 422);
   assert.equal(reused.body.error.code, 'ORD_ERR_IDEMPOTENCY_KEY_REUSED');
 });
+
+test('an Idempotency-Key is the customer\'s own: the same key from another customer makes its own order', async (t) => {
+  const { host, url } = await startOrders(t);
+  const mine = await post(url, orderBody(), 'shared-key');
+  const theirs = await post(url, orderBody({ customerId: 'c-2' }), 'shared-key');
+  assert.equal(theirs.status, 202, JSON.stringify(theirs.body));
+  assert.notEqual(theirs.body.id, mine.body.id, 'another customer never sees my order id');
+  assert.equal((await get(url, `/orders/${theirs.body.id}`)).body.customerId, 'c-2');
+  // Each replays to their own.
+  assert.equal((await post(url, orderBody(), 'shared-key')).body.id, mine.body.id);
+  assert.equal((await post(url, orderBody({ customerId: 'c-2' }), 'shared-key')).body.id, theirs.body.id);
+  const [{ n }] = await host.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM orders_view');
+  assert.equal(Number(n), 2);
+});
+
+test('an Idempotency-Key expires after 24 h: a replay then makes a new order, and the expired key is taken over', async (t) => {
+  const { host, url } = await startOrders(t);
+  const first = await post(url, orderBody(), 'key-old');
+  const dayAndASecondAgo = new Date(Date.now() - 24 * 3_600_000 - 1_000).toISOString();
+  await host.db.execute("UPDATE idempotency SET created_at = $1 WHERE key = 'key-old'", [dayAndASecondAgo]);
+  const later = await post(url, orderBody(), 'key-old');
+  assert.equal(later.status, 202, JSON.stringify(later.body));
+  assert.notEqual(later.body.id, first.body.id, 'an expired key no longer answers');
+  // The key now names the new order; another body with it is refused again.
+  assert.equal((await post(url, orderBody(), 'key-old')).body.id, later.body.id);
+  assert.equal((await post(url, orderBody({ paymentMethod: 'card-declined' }), 'key-old')).status, 422);
+  // Still in time (23 h), the key holds.
+  await host.db.execute("UPDATE idempotency SET created_at = $1 WHERE key = 'key-old'", [new Date(Date.now() - 23 * 3_600_000).toISOString()]);
+  assert.equal((await post(url, orderBody(), 'key-old')).body.id, later.body.id);
+});

@@ -16,6 +16,7 @@ import { createAdmission } from './admission.ts';
 import { migrations } from './store.ts';
 import { createOrdersMetrics } from './metrics.ts';
 import { startSweeper } from './deadlines.ts';
+import { startIdempotencyExpiry } from './idempotency-expiry.ts';
 import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 
@@ -45,7 +46,8 @@ if (rest) {
 }
 // events, choreography: shed new orders while too many sagas are unfinished (admission.ts).
 const admission = rest ? undefined : createAdmission({ db: host.db, maxPending: config.maxPending, log: host.log });
-registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga, admission });
+const idempotencyTtlMs = config.idempotency.ttlHours * 3_600_000;
+registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga, admission, idempotencyTtlMs });
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, onOutcome, ...(choreography ? { react: follow } : {}) });
 if (choreography) {
   // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,
@@ -77,4 +79,6 @@ const sweeper = startSweeper({
   onOutcome,
 });
 host.onClose(() => sweeper.stop());
+const expiry = startIdempotencyExpiry({ db: host.db, log: host.log, clock: host.clock, ttlMs: idempotencyTtlMs, intervalMs: config.idempotency.purgeIntervalMs });
+host.onClose(() => expiry.stop());
 await host.listen(config.port, config.host);

@@ -1,5 +1,5 @@
 // Accepting an order (POST /orders): price it from the local catalog, then in one
-// transaction claim the idempotency key, start the order's stream, write its view row and
+// transaction claim the idempotency key (the customer's own, for 24 h), start the order's stream, write its view row and
 // queue OrderPlaced + ReserveStock in the outbox (OrderPlaced alone in the choreography;
 // nothing in rest, whose saga is driven by calls inside the request: rest/drive.ts).
 import { createHash } from 'node:crypto';
@@ -35,7 +35,11 @@ export interface OrdersDeps {
   arch?: Architecture;
   /** Admission control (events, choreography): refuses a new order while the saga backlog is past its bound. */
   admission?: Admission;
+  /** How long an Idempotency-Key answers with its order (24 h by default); a later replay makes a new order. */
+  idempotencyTtlMs?: number;
 }
+
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 
 export interface PlaceOrderRequest {
   customerId: string;
@@ -75,10 +79,12 @@ function replay(prior: IdempotentAnswer, hash: string, key: string): PlaceOrderA
 export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idempotencyKey?: string): Promise<PlaceOrderAnswer> {
   const { db } = deps;
   const hash = idempotencyKey === undefined ? '' : requestHash(body);
+  // A key is the customer's own, and answers for the TTL: older, it is as good as absent.
+  const notBefore = new Date(deps.clock.now().getTime() - (deps.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS)).toISOString();
   // A replay is answered without pricing again; the common case (a new key) costs one
   // primary-key read here.
   if (idempotencyKey !== undefined) {
-    const prior = await findIdempotencyKey(db, idempotencyKey);
+    const prior = await findIdempotencyKey(db, body.customerId, idempotencyKey, notBefore);
     if (prior) return replay(prior, hash, idempotencyKey);
   }
 
@@ -101,7 +107,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   const write: BatchWriter = deps.write ?? ((job) => db.transaction(job));
   const created = await write(async (tx) => {
     // First, so that a request losing the race for its key writes nothing at all.
-    if (idempotencyKey !== undefined && !(await claimIdempotencyKey(tx, idempotencyKey, orderId, hash, at))) return false;
+    if (idempotencyKey !== undefined && !(await claimIdempotencyKey(tx, body.customerId, idempotencyKey, orderId, hash, at, notBefore))) return false;
     await appendEvents(tx, orderId, 0, step.events);
     await insertView(tx, step.state);
     if (deps.arch === 'rest') await insertRestSaga(tx, orderId, at);
@@ -115,7 +121,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   }
 
   // Lost the race to a concurrent request with the same key, which has committed.
-  const winner = await findIdempotencyKey(db, idempotencyKey as string);
+  const winner = await findIdempotencyKey(db, body.customerId, idempotencyKey as string, notBefore);
   if (!winner) throw ConcurrencyConflict(`Idempotency-Key ${JSON.stringify(idempotencyKey)} is taken but its order is not visible yet; retry`);
   return replay(winner, hash, idempotencyKey as string);
 }

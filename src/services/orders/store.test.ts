@@ -33,6 +33,7 @@ import {
   loadEvents,
   migrations,
   pricesOf,
+  purgeIdempotencyKeys,
   updateView,
   upsertProduct,
 } from './store.ts';
@@ -150,11 +151,50 @@ for (const adapter of adapters) {
       assert.equal(await getOrderView(db, '0190a1b2-0000-7000-8000-1000000000ff'), undefined);
     });
 
-    test('an idempotency key is claimed once and answers with its order current status', async () => {
-      assert.equal(await claimIdempotencyKey(db, 'key-1', orderId, 'hash-1', t0), true);
-      assert.equal(await claimIdempotencyKey(db, 'key-1', 'another-order', 'hash-2', t0), false);
-      assert.deepEqual(await findIdempotencyKey(db, 'key-1'), { orderId, requestHash: 'hash-1', status: 'CANCELLED' });
-      assert.equal(await findIdempotencyKey(db, 'key-unknown'), undefined);
+    test('an idempotency key is claimed once per customer and answers with its order current status', async () => {
+      const fresh = '2000-01-01T00:00:00.000Z';
+      assert.equal(await claimIdempotencyKey(db, 'customer-1', 'key-1', orderId, 'hash-1', t0, fresh), true);
+      assert.equal(await claimIdempotencyKey(db, 'customer-1', 'key-1', 'another-order', 'hash-2', t0, fresh), false);
+      assert.deepEqual(await findIdempotencyKey(db, 'customer-1', 'key-1', fresh), { orderId, requestHash: 'hash-1', status: 'CANCELLED' });
+      assert.equal(await findIdempotencyKey(db, 'customer-1', 'key-unknown', fresh), undefined);
+      // Another customer's key of the same name is another key.
+      assert.equal(await findIdempotencyKey(db, 'customer-2', 'key-1', fresh), undefined);
+      assert.equal(await claimIdempotencyKey(db, 'customer-2', 'key-1', orderId, 'hash-3', t0, fresh), true);
+    });
+
+    test('an expired idempotency key answers nothing, is taken over by a new claim, and is purged in chunks', async () => {
+      const created = '2026-12-01T10:00:00.000Z';
+      const dayLater = '2026-12-02T10:00:00.001Z';
+      assert.equal(await claimIdempotencyKey(db, 'customer-1', 'key-exp', orderId, 'hash-1', created, '2026-11-30T10:00:00.000Z'), true);
+      assert.equal(await findIdempotencyKey(db, 'customer-1', 'key-exp', '2026-11-30T10:00:00.000Z').then((a) => a?.orderId), orderId);
+      // 24 h later the key is expired: absent to a lookup, and a new claim takes it over.
+      assert.equal(await findIdempotencyKey(db, 'customer-1', 'key-exp', dayLater), undefined);
+      assert.equal(await claimIdempotencyKey(db, 'customer-1', 'key-exp', 'order-2', 'hash-2', '2026-12-02T10:00:01.000Z', dayLater), true);
+      const [row] = await db.query<{ order_id: string; request_hash: string }>("SELECT order_id, request_hash FROM idempotency WHERE customer_id = 'customer-1' AND key = 'key-exp'");
+      assert.deepEqual({ ...row }, { order_id: 'order-2', request_hash: 'hash-2' });
+
+      for (let i = 0; i < 5; i++) await claimIdempotencyKey(db, 'customer-9', `old-${i}`, orderId, 'h', '2024-06-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z');
+      const before = Number((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM idempotency'))[0].n);
+      assert.equal(await purgeIdempotencyKeys(db, '2024-07-01T00:00:00.000Z', 2), 2);
+      assert.equal(await purgeIdempotencyKeys(db, '2024-07-01T00:00:00.000Z', 10), 3);
+      assert.equal(await purgeIdempotencyKeys(db, '2024-07-01T00:00:00.000Z', 10), 0);
+      const left = Number((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM idempotency'))[0].n);
+      assert.equal(left, before - 5);
+    });
+
+    test('the per-customer migration keeps the keys recorded before it', async () => {
+      const other = await adapter.open();
+      try {
+        await migrate(other.db, migrations.filter((m) => m.id < 'orders-005'));
+        const placed = fold([orderPlaced]);
+        await insertView(other.db, placed);
+        await other.db.execute('INSERT INTO idempotency (key, order_id, request_hash, created_at) VALUES ($1, $2, $3, $4)', ['old-key', orderId, 'hash-old', t0]);
+        await migrate(other.db, migrations);
+        const answer = await findIdempotencyKey(other.db, placed.customerId, 'old-key', '2000-01-01T00:00:00.000Z');
+        assert.deepEqual(answer, { orderId, requestHash: 'hash-old', status: 'PENDING' });
+      } finally {
+        await other.cleanup();
+      }
     });
 
     test('the catalog copy upserts idempotently and prices known products only', async () => {

@@ -40,6 +40,23 @@ const tables = (withoutRowid: string) => `
     updated_at TEXT NOT NULL
   )${withoutRowid};`;
 
+function idempotencyPerCustomer(withoutRowid: string): string {
+  return `
+  CREATE TABLE idempotency_by_customer (
+    customer_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (customer_id, key)
+  )${withoutRowid};
+  INSERT INTO idempotency_by_customer (customer_id, key, order_id, request_hash, created_at)
+    SELECT v.customer_id, i.key, i.order_id, i.request_hash, i.created_at FROM idempotency i JOIN orders_view v ON v.id = i.order_id;
+  DROP TABLE idempotency;
+  ALTER TABLE idempotency_by_customer RENAME TO idempotency;
+  CREATE INDEX idempotency_created_at ON idempotency (created_at);`;
+}
+
 export const migrations: Migration[] = [
   { id: 'orders-001-events-view-idempotency-catalog', sql: { sqlite: tables(' WITHOUT ROWID'), postgres: tables('') } },
   // The rest architecture's unfinished sagas: a row from acceptance until every call the
@@ -63,6 +80,10 @@ export const migrations: Migration[] = [
     id: 'orders-004-pending-step-index',
     sql: "CREATE INDEX orders_view_pending_step ON orders_view (updated_at) WHERE status = 'PENDING';",
   },
+  // Idempotency keys are scoped per customer: the same key from two customers names two
+  // orders. A key already recorded keeps working: its customer is that of the order it made.
+  // created_at is indexed for the expiry purge (idempotency-expiry.ts).
+  { id: 'orders-005-idempotency-per-customer', sql: { sqlite: idempotencyPerCustomer(' WITHOUT ROWID'), postgres: idempotencyPerCustomer('') } },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -191,16 +212,29 @@ export async function countPendingOrders(sql: Sql): Promise<number> {
 }
 
 // --- idempotency keys --------------------------------------------------------------------
+// A key is (customer, key), and it expires: a key recorded before `notBefore` (now − the TTL,
+// 24 h by default) is as good as absent, until the purge deletes it.
 
 /**
- * Records that `key` made `orderId`. Returns false when the key is already taken: the
- * unique key decides between concurrent requests (on PostgreSQL the insert waits for a
- * concurrent holder of the key to commit or roll back).
+ * Records that the customer's `key` made `orderId`. Returns false when the key is already
+ * taken and not expired: the unique key decides between concurrent requests (on PostgreSQL
+ * the insert waits for a concurrent holder of the key to commit or roll back, then sees its
+ * fresh row). An expired row is taken over in the same statement.
  */
-export async function claimIdempotencyKey(sql: Sql, key: string, orderId: string, requestHash: string, at: string): Promise<boolean> {
+export async function claimIdempotencyKey(
+  sql: Sql,
+  customerId: string,
+  key: string,
+  orderId: string,
+  requestHash: string,
+  at: string,
+  notBefore: string,
+): Promise<boolean> {
   const n = await sql.execute(
-    'INSERT INTO idempotency (key, order_id, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING',
-    [key, orderId, requestHash, at],
+    `INSERT INTO idempotency (customer_id, key, order_id, request_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (customer_id, key) DO UPDATE SET order_id = excluded.order_id, request_hash = excluded.request_hash, created_at = excluded.created_at
+     WHERE idempotency.created_at < $6`,
+    [customerId, key, orderId, requestHash, at, notBefore],
   );
   return n === 1;
 }
@@ -211,12 +245,22 @@ export interface IdempotentAnswer {
   status: OrderStatus;
 }
 
-export async function findIdempotencyKey(sql: Sql, key: string): Promise<IdempotentAnswer | undefined> {
+/** The customer's order made with `key` at or after `notBefore` (ISO time), if any. */
+export async function findIdempotencyKey(sql: Sql, customerId: string, key: string, notBefore: string): Promise<IdempotentAnswer | undefined> {
   const [r] = await sql.query<{ order_id: string; request_hash: string; status: OrderStatus }>(
-    'SELECT i.order_id, i.request_hash, v.status FROM idempotency i JOIN orders_view v ON v.id = i.order_id WHERE i.key = $1',
-    [key],
+    'SELECT i.order_id, i.request_hash, v.status FROM idempotency i JOIN orders_view v ON v.id = i.order_id WHERE i.customer_id = $1 AND i.key = $2 AND i.created_at >= $3',
+    [customerId, key, notBefore],
   );
   return r && { orderId: r.order_id, requestHash: r.request_hash, status: r.status };
+}
+
+// By primary key through a bounded subquery, one statement on both engines.
+const PURGE_IDEMPOTENCY = `DELETE FROM idempotency WHERE (customer_id, key) IN (
+  SELECT customer_id, key FROM idempotency WHERE created_at < $1 LIMIT $2)`;
+
+/** Deletes at most `limit` keys recorded before `before` (ISO time); returns how many. */
+export function purgeIdempotencyKeys(sql: Sql, before: string, limit: number): Promise<number> {
+  return sql.execute(PURGE_IDEMPOTENCY, [before, limit]);
 }
 
 // --- the local catalog copy --------------------------------------------------------------
