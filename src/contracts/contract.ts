@@ -12,6 +12,12 @@ export interface Contract<S extends TSchema = TSchema> {
   owner: 'orders' | 'inventory' | 'payments' | 'shipping';
   kind: 'command' | 'event';
   schema: S;
+  /**
+   * From the payload of the previous version (`version - 1`, already checked against its
+   * contract) to this one. Required of every version after the first (a test checks it);
+   * the registry chains them, so a v1 message reaches a v3 handler as v3.
+   */
+  upcast?: (previous: any) => Static<S>;
   /** Returns the first schema violation, or undefined when the payload fits. */
   check(payload: unknown): string | undefined;
 }

@@ -41,6 +41,8 @@ export function isOrderflowError(err: unknown, code?: string): err is OrderflowE
 export const ConfigError = defineError('PLT_ERR_CONFIG', 500);
 export const MalformedMessage = defineError('PLT_ERR_MALFORMED_MESSAGE', 400);
 export const InvalidMessage = defineError('PLT_ERR_INVALID_MESSAGE', 400);
+/** A newer version of a known message type than this consumer knows: a deploy in progress. */
+export const UnknownMessageVersion = defineError('PLT_ERR_UNKNOWN_MESSAGE_VERSION', 503);
 export const ConcurrencyConflict = defineError('PLT_ERR_CONCURRENCY_CONFLICT', 409);
 export const DependencyUnavailable = defineError('PLT_ERR_DEPENDENCY_UNAVAILABLE', 503);
 export const ShuttingDown = defineError('PLT_ERR_SHUTTING_DOWN', 503);

@@ -10,6 +10,14 @@
  * an error raised by the transaction machinery itself (BEGIN/COMMIT, inbox, outbox), or one
  * whose cause chain holds a connection/availability code (see infrastructure-errors.ts).
  *
+ * Version skew. The service's `validate` tells an unknown *version* of a known type (a
+ * producer already upgraded, this consumer not yet: a deploy in progress) apart from a
+ * message that never will fit (unknown type, schema failure). The latter is dead-lettered at
+ * once; the former is not poison: the batch is rejected unhandled, counted `unknown_version`
+ * and logged, and the bus delivers it again with backoff, so its partition waits (in order)
+ * until a consumer that knows the version takes it. A check may also hand back the message
+ * upcast to the version the handler knows.
+ *
  * The inbox grows by one row per message; the service host purges rows older than the
  * retention (inbox-purge.ts), which is longer than any redelivery can be late.
  */
@@ -18,7 +26,7 @@ import type { Bus, InRecord } from './bus.ts';
 import { decode, type Envelope } from './envelope.ts';
 import { appendToOutbox, chunkSizes } from './outbox.ts';
 import { deadLetterRecord, dlqTopic } from './dead-letters.ts';
-import { defineError, InvalidMessage, isOrderflowError, ShuttingDown } from '../errors.ts';
+import { defineError, InvalidMessage, isOrderflowError, ShuttingDown, UnknownMessageVersion } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { createGroupQueue } from '../group-commit.ts';
 import { isInfrastructureError } from './infrastructure-errors.ts';
@@ -64,6 +72,21 @@ export interface MessageContext {
   afterCommit?(fn: () => void): void;
 }
 export type MessageHandler = (ctx: MessageContext) => Promise<void>;
+
+/**
+ * What a service's contract check says of a message it consumes. `undefined`: it fits as it
+ * is; a string: why it does not (a check that knows no versions). The coded forms:
+ * - `ok`, with `message` when it was upcast: the handler receives that message;
+ * - `invalid`: it never will fit (unknown type, schema failure): dead-lettered at once;
+ * - `unknown_version`: a newer version of a known type: the partition waits for an upgrade.
+ */
+export type MessageCheck =
+  | undefined
+  | string
+  | { code: 'ok'; message?: Envelope }
+  | { code: 'invalid'; reason: string }
+  | { code: 'unknown_version'; reason: string };
+export type ValidateMessage = (message: Envelope) => MessageCheck;
 export interface Consumer {
   close(): Promise<void>;
   /** True while its subscription is a member of the group (for readiness). */
@@ -103,7 +126,7 @@ export async function startConsumer(opts: {
   groupId: string;
   topics: string[];
   handlers: Record<string, MessageHandler>;
-  validate: (message: Envelope) => string | undefined;
+  validate: ValidateMessage;
   retry?: RetryOptions;
   log?: Logger;
   onProcessed?: (message: Envelope) => void;
@@ -255,17 +278,23 @@ export async function startConsumer(opts: {
       }
       const handler = handlers[message.type];
       if (handler === undefined) continue;
-      let violation: string | undefined;
+      let check: MessageCheck;
       try {
-        violation = opts.validate(message);
+        check = opts.validate(message);
       } catch (err) {
-        violation = `the contract check threw: ${(err as Error)?.message ?? err}`;
+        check = `the contract check threw: ${(err as Error)?.message ?? err}`;
       }
+      if (typeof check === 'object' && check.code === 'unknown_version') {
+        // Nothing of the batch is handled or dead-lettered: it comes back whole, in order.
+        waitForUpgrade(record, message, check.reason);
+      }
+      const violation = typeof check === 'object' ? (check.code === 'invalid' ? check.reason : undefined) : check;
       if (violation !== undefined) {
         invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`), type: message.type });
         continue;
       }
-      items.push({ record, message, handler });
+      const upcast = typeof check === 'object' && check.code === 'ok' ? check.message : undefined;
+      items.push({ record, message: upcast ?? message, handler });
     }
     if (invalid.length > 0) {
       for (const { record, err } of invalid) log.warn({ err, topic: record.topic, offset: record.offset }, 'message dead-lettered');
@@ -274,6 +303,15 @@ export async function startConsumer(opts: {
     }
     if (items.length === 0) return;
     await shared(items);
+  }
+
+  // A deploy in progress, not poison: rejects the batch, which the bus delivers again after a
+  // pause (both adapters back off per partition, up to 2 s), until this consumer knows it.
+  function waitForUpgrade(record: InRecord, message: Envelope, reason: string): never {
+    count(message.type, 'unknown_version');
+    const where = { type: message.type, version: message.version, topic: record.topic, partition: record.partition, offset: record.offset };
+    log.warn({ ...where, reason }, 'unknown version of a known message type; the partition waits for this consumer to be upgraded');
+    throw UnknownMessageVersion(`${message.type} v${message.version} is not known to this consumer yet: ${reason}`, { details: where });
   }
 
   // One message per transaction after its batch failed on `err`, so the others still commit.
@@ -334,7 +372,7 @@ export async function startConsumer(opts: {
       try {
         await handle(batch);
       } catch (err) {
-        if (!closing) log.error({ err, topic: batch[0]?.topic, partition: batch[0]?.partition }, 'batch failed; it will be delivered again');
+        if (!closing && !isOrderflowError(err, UnknownMessageVersion.code)) log.error({ err, topic: batch[0]?.topic, partition: batch[0]?.partition }, 'batch failed; it will be delivered again');
         throw err;
       }
     },

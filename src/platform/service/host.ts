@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Bus, TopicSpec } from '../bus/bus.ts';
-import { startConsumer, inboxMigrations, type Consumer, type MessageHandler } from '../bus/consumer.ts';
+import { startConsumer, inboxMigrations, type Consumer, type MessageHandler, type ValidateMessage } from '../bus/consumer.ts';
 import { startInboxPurge } from '../bus/inbox-purge.ts';
 import type { Envelope } from '../bus/envelope.ts';
 import { countKafkaRequests } from '../bus/kafka/kafka-requests.ts';
@@ -46,7 +46,7 @@ export interface ServiceHostOptions {
   /** Topics this process publishes to or consumes; created when missing. */
   topics: string[];
   /** Contract check for consumed messages (platform does not know the contracts). */
-  validate: (message: Envelope) => string | undefined;
+  validate: ValidateMessage;
   log?: Logger;
 }
 

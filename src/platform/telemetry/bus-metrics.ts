@@ -1,7 +1,8 @@
 /**
  * What a service's consumers tell on /metrics (the metric set of issue 8):
  * - `orderflow_messages_total{group,type,outcome}`: each message's fate, counted once it is
- *   settled (handled and skipped_duplicate after their transaction committed);
+ *   settled (handled and skipped_duplicate after their transaction committed); a delivery of
+ *   a version the consumer does not know yet counts `unknown_version` each time it waits;
  * - `orderflow_batch_size{group}`: records per delivered batch;
  * - `orderflow_consumer_lag{group,topic,partition}`: records not yet committed by the group;
  * - `orderflow_dead_letters{topic}`: records in `<topic>.dlq`, by source topic.
@@ -28,6 +29,8 @@ export const MessageOutcome = {
   retried: 'retried',
   dead_lettered: 'dead_lettered',
   skipped_duplicate: 'skipped_duplicate',
+  /** Delivered while this consumer knew no such version yet: not handled, delivered again. */
+  unknown_version: 'unknown_version',
 } as const;
 export type MessageOutcome = (typeof MessageOutcome)[keyof typeof MessageOutcome];
 
@@ -66,7 +69,7 @@ export function createBusMetrics(registry: Registry, bus: Bus, opts: BusMetricsO
 
   const messages = new Counter({
     name: 'orderflow_messages_total',
-    help: 'Messages consumed, by consumer group, message type and outcome (handled, retried, dead_lettered, skipped_duplicate).',
+    help: 'Messages consumed, by consumer group, message type and outcome (handled, retried, dead_lettered, skipped_duplicate, unknown_version).',
     labelNames: ['group', 'type', 'outcome'] as const,
     registers: [registry],
   });

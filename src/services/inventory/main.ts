@@ -1,6 +1,6 @@
 /** The inventory service's composition root. */
 import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
-import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { allTopics, Topics, checkMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
 import { createChoreographyHandlers } from './choreography.ts';
 import { createHandlers } from './handlers.ts';
@@ -9,7 +9,7 @@ import { seedDemoCatalog } from './seed.ts';
 import { migrations } from './store.ts';
 
 const config = loadConfig();
-const host = await startServiceHost({ name: 'inventory', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
+const host = await startServiceHost({ name: 'inventory', platform: config.platform, migrations, topics: allTopics, validate: checkMessage });
 closeOnSignals(host);
 const deps = { db: host.db, ids: host.ids, clock: host.clock };
 registerRoutes(host.app, { ...deps, write: host.write });

@@ -3,7 +3,7 @@
  * the follower of the facts in the choreography.
  */
 import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
-import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { allTopics, Topics, checkMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
 import { follow } from './domain/choreography.ts';
 import { createHandlers } from './handlers.ts';
@@ -21,7 +21,7 @@ import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 
 const config = loadConfig();
-const host = await startServiceHost({ name: 'orders', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
+const host = await startServiceHost({ name: 'orders', platform: config.platform, migrations, topics: allTopics, validate: checkMessage });
 closeOnSignals(host);
 // One cache for both writers of the streams: POST /orders and the saga's replies.
 const cache = createStateCache();

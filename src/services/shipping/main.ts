@@ -1,6 +1,6 @@
 /** The shipping service's composition root. */
 import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
-import { allTopics, Topics, validateMessage } from '#contracts/index.ts';
+import { allTopics, Topics, checkMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
 import { createChoreographyHandlers } from './choreography.ts';
 import { createHandlers } from './handlers.ts';
@@ -8,7 +8,7 @@ import { registerRoutes } from './http.ts';
 import { migrations } from './store.ts';
 
 const config = loadConfig();
-const host = await startServiceHost({ name: 'shipping', platform: config.platform, migrations, topics: allTopics, validate: validateMessage });
+const host = await startServiceHost({ name: 'shipping', platform: config.platform, migrations, topics: allTopics, validate: checkMessage });
 closeOnSignals(host);
 registerRoutes(host.app, { db: host.db, write: host.write });
 // Per architecture: the commands (events); the events before us (choreography); nothing
