@@ -76,7 +76,7 @@ test('every query selects only metrics of the contract, and only of the orderflo
 test('the alert rules select only metrics of the contract', () => {
   const rules = readFileSync(join(root, 'deploy/prometheus/rules/orderflow.yml'), 'utf8');
   const exprs = [...rules.matchAll(/expr: (?:\|\n)?((?:.+\n)+?)\s+(?:for|labels):/g)].map((m) => m[1]);
-  assert.equal(exprs.length, 5);
+  assert.equal(exprs.length, 6);
   const unknown = exprs.flatMap(metricsOf).filter((m) => !CONTRACT.has(m));
   assert.deepEqual(unknown, []);
 });
