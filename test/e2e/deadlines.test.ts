@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import type { Architecture } from '#platform/config.ts';
 import { architectures, deployments, startDeployment, type Deployment } from './deployments.ts';
-import { settledInvariants } from './invariants.ts';
+import { settledInvariants, waitFor } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
 
 const embedded = deployments.filter((d) => d.name === 'embedded');
@@ -51,14 +51,19 @@ async function outageOutlastingTheDeadline(t: TestContext, deployment: Deploymen
   t.diagnostic(`orders settled ${Date.now() - started} ms after the last was placed, ${victim} still down`);
   for (const v of timedOut) assert.deepEqual([v.status, v.reason], ['CANCELLED', 'TIMEOUT'], v.id);
 
-  // Their stock is back while the victim is still away: inventory released it.
+  // Their stock is back while the victim is still away: inventory released it. The release
+  // is inventory's answer to the cancellation, so it lands a moment after the order turns
+  // terminal: wait for it, but well inside the outage.
   const confirmedUnits = new Map<string, number>();
   for (const o of before.placed) for (const i of o.items) confirmedUnits.set(i.productId, (confirmedUnits.get(i.productId) ?? 0) + i.quantity);
-  const products = await client.products();
-  for (const id of productIds) {
-    const p = products.body.find((x) => x.id === id);
-    assert.equal(p?.available, 100 - (confirmedUnits.get(id) ?? 0), `stock of ${id} released`);
-  }
+  const stockOf = (products: { id: string; available: number }[]) => productIds.map((id) => products.find((x) => x.id === id)?.available);
+  const expectedStock = productIds.map((id) => 100 - (confirmedUnits.get(id) ?? 0));
+  let lastStock: (number | undefined)[] = [];
+  const released = await waitFor('the stock to be released', async () => {
+    lastStock = stockOf((await client.products()).body);
+    return lastStock.every((a, i) => a === expectedStock[i]) ? true : undefined;
+  }, deadlineMs).catch(() => false);
+  assert.ok(released, `stock released while ${victim} is down: available ${JSON.stringify(lastStock)}, expected ${JSON.stringify(expectedStock)}`);
 
   // The victim returns and works through its backlog: what it does late is undone.
   await outage;
