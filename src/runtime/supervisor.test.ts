@@ -54,7 +54,50 @@ test('a child killed with SIGKILL is restarted, counted, and healthy again', asy
   await until('a new orders process', () => supervisor.restarts('orders') === 1 && supervisor.pid('orders') !== undefined && supervisor.pid('orders') !== first);
   await supervisor.waitHealthy(10_000);
   assert.equal(alive(first), false);
-  assert.match(events.join('\n'), /orders killed by SIGKILL; restart #1 in 200 ms/);
+  assert.match(events.join('\n'), /orders killed by SIGKILL; restart #1 at once/);
+});
+
+test('a crashed child is restarted at once, not after a backoff', async (t) => {
+  const dir = scratch(t);
+  // A backoff that would show: were the first crash delayed, it would be by 3 s.
+  const supervisor = createSupervisor({ stdio: 'ignore', backoff: { initialMs: 3_000, maxMs: 3_000 } });
+  t.after(() => supervisor.stop());
+  await supervisor.start(await spec(dir, 'orders'));
+  const first = supervisor.pid('orders')!;
+  const killedAt = Date.now();
+  supervisor.kill('orders');
+  await until('a new orders process', () => supervisor.pid('orders') !== undefined && supervisor.pid('orders') !== first, 2_500);
+  assert.ok(Date.now() - killedAt < 1_000, `respawned after ${Date.now() - killedAt} ms`);
+  await supervisor.waitHealthy(10_000);
+});
+
+test('a child that keeps dying soon after its restarts backs off, doubling, and at once again once it lived long', async (t) => {
+  const dir = scratch(t);
+  const events: string[] = [];
+  const supervisor = createSupervisor({ stdio: 'ignore', log: (line) => events.push(line), backoff: { initialMs: 300, maxMs: 600, resetAfterMs: 2_000 } });
+  t.after(() => supervisor.stop());
+  await supervisor.start(await spec(dir, 'payments'));
+  const respawnTimes: number[] = [];
+  for (let i = 1; i <= 4; i++) {
+    const before = supervisor.pid('payments')!;
+    const killedAt = Date.now();
+    supervisor.kill('payments');
+    await until(`restart #${i}`, () => supervisor.pid('payments') !== undefined && supervisor.pid('payments') !== before);
+    respawnTimes.push(Date.now() - killedAt);
+  }
+  const lines = events.filter((l) => l.includes('restart #'));
+  assert.match(lines[0], /restart #1 at once/);
+  assert.match(lines[1], /restart #2 in 300 ms \(crash loop\)/);
+  assert.match(lines[2], /restart #3 in 600 ms \(crash loop\)/);
+  assert.match(lines[3], /restart #4 in 600 ms \(crash loop\)/, 'capped at maxMs');
+  assert.ok(respawnTimes[1] >= 300 && respawnTimes[2] >= 600, `respawned after ${respawnTimes.join(', ')} ms`);
+
+  // Lived longer than resetAfterMs: not a loop any more.
+  await new Promise((r) => setTimeout(r, 2_100));
+  const before = supervisor.pid('payments')!;
+  supervisor.kill('payments');
+  await until('restart #5', () => supervisor.pid('payments') !== undefined && supervisor.pid('payments') !== before);
+  assert.match(events.filter((l) => l.includes('restart #')).at(-1)!, /restart #5 at once/);
 });
 
 test('a crashed child is started again after the delay asked for, not earlier, with a new pid', async (t) => {

@@ -1,6 +1,7 @@
 /**
  * A small process supervisor: starts child processes one by one, waits until each answers
- * its health URL, restarts one that dies with a growing backoff, and stops them all cleanly.
+ * its health URL, restarts one that dies at once (with a growing backoff only when it keeps
+ * dying soon after its restarts: a crash loop), and stops them all cleanly.
  * It knows nothing of orderflow; system.ts says which processes make the system.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +34,12 @@ export interface SupervisorOptions {
   stdio?: Stdio;
   startTimeoutMs?: number;
   stopTimeoutMs?: number;
+  /**
+   * A child that dies after running at least resetAfterMs (default 30 s), or for the first
+   * time, is restarted at once: every second it is down is a second of failed requests. One
+   * that dies again within resetAfterMs of a restart is in a crash loop: it waits initialMs
+   * (default 200 ms), doubling up to maxMs (default 5 s), so a broken child does not spin.
+   */
   backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
 }
 
@@ -65,7 +72,10 @@ interface Child {
   healthy: boolean;
   stopped: boolean;
   restarts: number;
+  /** The next crash-loop delay; 0 while the child is not in a loop. */
   delayMs: number;
+  /** The running process is a restart (not the first start), so dying soon is a loop. */
+  restarted: boolean;
   startedAt: number;
   timer?: NodeJS.Timeout;
   /** When a kill asked for a restart at a set time (epoch ms). */
@@ -164,27 +174,41 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
       child.restartAt = undefined;
       child.restarts++;
       say(`[supervisor] ${child.spec.name} ${how}; restart #${child.restarts} in ${Math.max(0, at - Date.now())} ms, as asked`);
-      return respawnAt(child, at);
+      return respawnAt(child, at, false);
     }
     if (opts.restart === false) {
       say(`[supervisor] ${child.spec.name} ${how}; not restarting`);
       return;
     }
-    if (Date.now() - child.startedAt >= resetAfterMs) child.delayMs = initialMs;
-    const delay = child.delayMs;
-    child.delayMs = Math.min(child.delayMs * 2, maxMs);
+    const delay = restartDelay(child);
     child.restarts++;
-    say(`[supervisor] ${child.spec.name} ${how}; restart #${child.restarts} in ${delay} ms`);
-    respawnAt(child, Date.now() + delay);
+    say(`[supervisor] ${child.spec.name} ${how}; restart #${child.restarts} ${delay === 0 ? 'at once' : `in ${delay} ms (crash loop)`}`);
+    respawnAt(child, Date.now() + delay, true);
   }
 
-  function respawnAt(child: Child, at: number): void {
+  // At once, unless the child died within resetAfterMs of a restart: then the crash-loop
+  // backoff, which starts at initialMs and doubles, and is forgotten once a process lives long.
+  function restartDelay(child: Child): number {
+    const looping = child.restarted && Date.now() - child.startedAt < resetAfterMs;
+    if (!looping) {
+      child.delayMs = 0;
+      return 0;
+    }
+    child.delayMs = child.delayMs === 0 ? initialMs : Math.min(child.delayMs * 2, maxMs);
+    return child.delayMs;
+  }
+
+  /** `automatic`: a restart of the supervisor's own (dying soon after it is a loop), not one asked for by a kill. */
+  function respawnAt(child: Child, at: number, automatic: boolean): void {
     clearTimeout(child.timer);
     // A timer may fire a millisecond early; a restart asked for at a time must not be.
     child.timer = setTimeout(() => {
       child.timer = undefined;
-      if (Date.now() < at) return respawnAt(child, at);
-      if (!child.stopped && !stopping) spawnChild(child);
+      if (Date.now() < at) return respawnAt(child, at, automatic);
+      if (!child.stopped && !stopping) {
+        child.restarted = automatic;
+        spawnChild(child);
+      }
     }, Math.max(0, at - Date.now()));
   }
 
@@ -194,7 +218,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     if (killOpts.restartAfterMs !== undefined) {
       const restartAt = Date.now() + killOpts.restartAfterMs;
       // Already dead (waiting for its backoff, or not restarted): restart at the time asked for.
-      if (!child.proc) return child.stopped || stopping ? undefined : respawnAt(child, restartAt);
+      if (!child.proc) return child.stopped || stopping ? undefined : respawnAt(child, restartAt, false);
       child.restartAt = restartAt;
     }
     child.proc?.kill(signal);
@@ -248,7 +272,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     async start(spec) {
       if (stopping) throw ChildStartFailed(`${spec.name} not started: the supervisor is stopping`);
       if (children.has(spec.name)) throw ChildStartFailed(`${spec.name} is already supervised`);
-      const child: Child = { spec, healthy: false, stopped: false, restarts: 0, delayMs: initialMs, startedAt: 0, onSpawn: [], tail: [] };
+      const child: Child = { spec, healthy: false, stopped: false, restarts: 0, delayMs: 0, restarted: false, startedAt: 0, onSpawn: [], tail: [] };
       children.set(spec.name, child);
       const exitedEarly = new Promise<never>((_, reject) => {
         child.onStartExit = (how) => reject(failure(child, how));
