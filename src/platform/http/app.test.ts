@@ -98,6 +98,26 @@ test('liveness answers without checks; readiness runs them and names the one tha
   assert.deepEqual(await get('/health/live'), { status: 200, body: { status: 'ok', service: 'widgets' } });
 });
 
+test('consumers not yet joined leave readiness 200 and turn /health/consumers 503', async (t) => {
+  let joined = false;
+  const { url } = await serve(t, {
+    checks: { database: async () => {} },
+    consumerChecks: {
+      consumers: async () => {
+        if (!joined) throw new Error('not a member of group orders (yet)');
+      },
+    },
+  });
+  const get = async (path: string) => {
+    const res = await fetch(url + path);
+    return { status: res.status, body: await res.json() };
+  };
+  assert.deepEqual(await get('/health/ready'), { status: 200, body: { status: 'ok', service: 'widgets', checks: { database: 'ok' } } }, 'routes serve while consumers join');
+  assert.deepEqual(await get('/health/consumers'), { status: 503, body: { status: 'unavailable', service: 'widgets', checks: { consumers: 'down: not a member of group orders (yet)' } } });
+  joined = true;
+  assert.deepEqual(await get('/health/consumers'), { status: 200, body: { status: 'ok', service: 'widgets', checks: { consumers: 'ok' } } });
+});
+
 test('a readiness check that hangs is reported down after its timeout', async (t) => {
   const { url } = await serve(t, { checks: { bus: () => new Promise(() => {}) } });
   const started = Date.now();

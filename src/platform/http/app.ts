@@ -21,6 +21,8 @@ export interface HttpAppOptions {
   log: Logger;
   /** Named readiness checks; /health/ready (and /health) answer 503 when one throws (health.ts). */
   checks?: Record<string, HealthCheck>;
+  /** Served on /health/consumers (health.ts): the consumers' group membership, apart from readiness. */
+  consumerChecks?: Record<string, HealthCheck>;
   /** Where /metrics reads from; a new one with Node's default metrics when absent. */
   metrics?: Registry;
   bodyLimit?: number;
@@ -49,7 +51,7 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
   const app = fastify.decorate('metrics', registry) as HttpApp;
   installRequestMetrics(app, registry);
 
-  installHealthRoutes(app, { service: opts.name, checks: opts.checks });
+  installHealthRoutes(app, { service: opts.name, checks: opts.checks, consumerChecks: opts.consumerChecks });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

@@ -5,6 +5,12 @@
  * - GET /health/ready (and GET /health, as before): runs the service's named checks at
  *   once, each bounded by `timeoutMs`; 200 {"status":"ok","checks":{"database":"ok",…}}
  *   when all pass, else 503 {"status":"unavailable","checks":{"bus":"down: <why>",…}}.
+ *   Ready means the process can serve its HTTP routes: it is what a balancer (the gateway,
+ *   a Kubernetes Service) routes by and what the supervisor waits for after a restart;
+ * - GET /health/consumers: the same, with the `consumerChecks`: 200 once every consumer is a
+ *   member of its group (owning partitions, or standing by to take them over). A restarted
+ *   instance is ready, and serves, while its consumers rejoin: that can take seconds on
+ *   Kafka, and its routes do not need them. A service without consumers answers 200.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
@@ -17,11 +23,13 @@ export interface HealthOptions {
   checks?: Record<string, HealthCheck>;
   /** Each check's bound; default 2 s. */
   timeoutMs?: number;
+  /** Served on /health/consumers, not part of readiness: are the consumers members of their groups? */
+  consumerChecks?: Record<string, HealthCheck>;
   /** Where the readiness answer is served; default /health/ready and /health. */
   readyPaths?: string[];
 }
 
-export const healthPaths = ['/health', '/health/live', '/health/ready'] as const;
+export const healthPaths = ['/health', '/health/live', '/health/ready', '/health/consumers'] as const;
 
 export function installHealthRoutes(app: FastifyInstance, opts: HealthOptions = {}): void {
   const timeoutMs = opts.timeoutMs ?? 2_000;
@@ -30,13 +38,15 @@ export function installHealthRoutes(app: FastifyInstance, opts: HealthOptions = 
 
   app.get('/health/live', async () => ({ status: 'ok', ...service }));
 
-  const ready = async (_req: unknown, reply: FastifyReply) => {
+  const answer = (named: Array<[string, HealthCheck]>) => async (_req: unknown, reply: FastifyReply) => {
     const results = await Promise.all(named.map(([name, check]) => bounded(check, timeoutMs, name)));
     const checks = Object.fromEntries(named.map(([name], i) => [name, results[i]]));
     const ok = results.every((r) => r === 'ok');
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', ...service, checks });
   };
+  const ready = answer(named);
   for (const path of opts.readyPaths ?? ['/health/ready', '/health']) app.get(path, ready);
+  if (opts.consumerChecks) app.get('/health/consumers', answer(Object.entries(opts.consumerChecks)));
 }
 
 async function bounded(check: HealthCheck, timeoutMs: number, name: string): Promise<string> {

@@ -18,7 +18,7 @@ export function createMetricsRegistry(service: string): Registry {
 }
 
 // Not worth measuring: probes, scrapes and the lab's own fault switch.
-const unmeasured = new Set(['/health', '/health/live', '/health/ready', '/metrics', '/_faults']);
+const unmeasured = new Set(['/health', '/health/live', '/health/ready', '/health/consumers', '/metrics', '/_faults']);
 
 /**
  * Observes every answered request in `orderflow_http_request_duration_seconds` with labels

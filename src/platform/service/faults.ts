@@ -29,7 +29,7 @@ const FaultsBody = Type.Object(
 );
 
 // Never slowed: the supervisor's health probe, the lab's scrape, and the way to undo the fault.
-const exempt = new Set(['/health', '/health/live', '/health/ready', '/metrics', '/_faults']);
+const exempt = new Set(['/health', '/health/live', '/health/ready', '/health/consumers', '/metrics', '/_faults']);
 
 /**
  * Installs GET/PUT /_faults and the onRequest hook that delays requests while latencyMs > 0.

@@ -9,9 +9,11 @@
  * Consumers see the bus through a decorator that times each batch for /metrics and, with
  * fault injection on (ORDERFLOW_FAULTS=1), first waits the latency set on PUT /_faults.
  *
- * Readiness (/health/ready): the database answers, the bus is reachable, the relay is not
- * failing to publish for longer than RELAY_FAILING_MS with rows waiting, and every consumer
- * is a member of its group.
+ * Readiness (/health/ready): the database answers, the bus is reachable, and the relay is not
+ * failing to publish for longer than RELAY_FAILING_MS with rows waiting: the HTTP routes can
+ * serve. Whether every consumer is a member of its group is /health/consumers, apart: a
+ * (re)started instance listens and is routed to while its consumers join (main.ts listens
+ * before it consumes), which on Kafka takes seconds its routes need not wait for.
  *
  * The inbox is purged in the background past ORDERFLOW_INBOX_RETENTION_HOURS (inbox-purge.ts).
  */
@@ -109,6 +111,8 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
       database: async () => void (await db.query('SELECT 1 AS one')),
       bus: () => bus.reachable(),
       relay: () => relayPublishing(outbox),
+    },
+    consumerChecks: {
       consumers: async () => {
         const out = groups.filter((_, i) => !consumers[i].joined());
         if (out.length > 0) throw new Error(`not a member of group ${out.join(', ')} (yet)`);

@@ -14,6 +14,9 @@ closeOnSignals(host);
 const deps = { db: host.db, ids: host.ids, clock: host.clock };
 registerRoutes(host.app, { ...deps, write: host.write });
 if (config.seed) await seedDemoCatalog({ ...deps, log: host.log });
+// Listening before consuming: a (re)started instance serves its routes while its consumers
+// join their groups (seconds on Kafka); /health/consumers says when they have.
+await host.listen(config.port, config.host);
 // Per architecture: the commands (events); the events before us (choreography); nothing
 // in rest, where orders calls the HTTP routes.
 const handlerDeps = { dialect: host.db.dialect, clock: host.clock };
@@ -23,4 +26,3 @@ if (config.platform.arch === 'events') {
   const topics = [Topics.ordersEvents, Topics.paymentsEvents, Topics.shippingEvents];
   await host.consume({ groupId: 'inventory', topics, handlers: createChoreographyHandlers(handlerDeps) });
 }
-await host.listen(config.port, config.host);

@@ -48,6 +48,9 @@ if (rest) {
 const admission = rest ? undefined : createAdmission({ db: host.db, maxPending: config.maxPending, log: host.log });
 const idempotencyTtlMs = config.idempotency.ttlHours * 3_600_000;
 registerRoutes(host.app, { db: host.db, ids: host.ids, clock: host.clock, cache, write, arch: config.platform.arch, restSaga, admission, idempotencyTtlMs });
+// Listening before consuming: a (re)started instance serves its routes while its consumers
+// join their groups (seconds on Kafka); /health/consumers says when they have.
+await host.listen(config.port, config.host);
 const handlers = createHandlers({ clock: host.clock, log: host.log, dialect: host.db.dialect, cache, onOutcome, ...(choreography ? { react: follow } : {}) });
 if (choreography) {
   // Orders follows the outcomes only. StockReserved and PaymentCharged decide nothing here,
@@ -81,4 +84,3 @@ const sweeper = startSweeper({
 host.onClose(() => sweeper.stop());
 const expiry = startIdempotencyExpiry({ db: host.db, log: host.log, clock: host.clock, ttlMs: idempotencyTtlMs, intervalMs: config.idempotency.purgeIntervalMs });
 host.onClose(() => expiry.stop());
-await host.listen(config.port, config.host);

@@ -11,6 +11,9 @@ const config = loadConfig();
 const host = await startServiceHost({ name: 'shipping', platform: config.platform, migrations, topics: allTopics, validate: checkMessage });
 closeOnSignals(host);
 registerRoutes(host.app, { db: host.db, write: host.write });
+// Listening before consuming: a (re)started instance serves its routes while its consumers
+// join their groups (seconds on Kafka); /health/consumers says when they have.
+await host.listen(config.port, config.host);
 // Per architecture: the commands (events); the events before us (choreography); nothing
 // in rest, where orders calls the HTTP routes.
 if (config.platform.arch === 'events') {
@@ -18,4 +21,3 @@ if (config.platform.arch === 'events') {
 } else if (config.platform.arch === 'choreography') {
   await host.consume({ groupId: 'shipping', topics: [Topics.paymentsEvents, Topics.ordersEvents], handlers: createChoreographyHandlers({ clock: host.clock, log: host.log }) });
 }
-await host.listen(config.port, config.host);
