@@ -42,6 +42,22 @@ export interface PlatformConfig {
   /** HTTP write jobs (group commit) that may wait for a transaction; past it, new ones are refused with a 503. */
   writeQueueMax: number;
   inbox: InboxRetention;
+  /**
+   * This process's stable name among the instances of its service (ORDERFLOW_INSTANCE, e.g.
+   * orders-2; set by `orderflow up`): the same name after a restart is the same member of
+   * a consumer group coming back. Absent: the process is a member of its own.
+   */
+  instance?: string;
+  /**
+   * How many instances of each service run (ORDERFLOW_REPLICAS, default 1). Above 1 a
+   * service keeps no cache another instance's commit could make stale (orders' state cache).
+   */
+  replicas: number;
+  /**
+   * Embedded log: a group member whose heartbeat is older than this is presumed dead, and a
+   * standby member takes its place (ORDERFLOW_GROUP_SESSION_MS, default 6000).
+   */
+  groupSessionMs: number;
 }
 
 /**
@@ -182,6 +198,25 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
       retentionHours: positiveInt('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
       purgeIntervalMs: positiveInt('ORDERFLOW_INBOX_PURGE_INTERVAL_MS', env.ORDERFLOW_INBOX_PURGE_INTERVAL_MS ?? '600000'),
     }),
+    instance: env.ORDERFLOW_INSTANCE || undefined,
+    replicas: positiveInt('ORDERFLOW_REPLICAS', env.ORDERFLOW_REPLICAS ?? '1'),
+    groupSessionMs: positiveInt('ORDERFLOW_GROUP_SESSION_MS', env.ORDERFLOW_GROUP_SESSION_MS ?? '6000'),
+  });
+}
+
+/**
+ * A service's address setting: one origin, or several instances' separated by commas
+ * (ORDERS_URL=http://127.0.0.1:8081,http://127.0.0.1:8181), each reduced to its origin.
+ */
+export function originList(name: string, value: string): string[] {
+  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw ConfigError(`${name} must name at least one URL like http://127.0.0.1:8081; got "${value}"`);
+  return parts.map((part) => {
+    try {
+      return new URL(part).origin;
+    } catch (cause) {
+      throw ConfigError(`${name} must be URLs like http://127.0.0.1:8081, separated by commas; got "${part}"`, { cause });
+    }
   });
 }
 

@@ -28,7 +28,7 @@ async function startSystem(t: TestContext) {
   const shipping = await startTestHost(t, { name: 'shipping', migrations: shippingMigrations, setup: (h) => shippingRoutes(h.app, { db: h.db, clock: h.clock }) });
   const orders = await openTestHost(t, { name: 'orders', migrations });
   const config: RestConfig = {
-    urls: { inventory: inventory.url, payments: payments.url, shipping: shipping.url },
+    urls: { inventory: [inventory.url], payments: [payments.url], shipping: [shipping.url] },
     callTimeoutMs: 2_000, retries: 0, requestDeadlineMs: 5_000, connections: 4, recoverAfterMs: 0,
   };
   const real = createDownstream(config);

@@ -56,8 +56,8 @@ const idempotentMethods = new Set<UpstreamRequest['method']>(['GET', 'HEAD', 'PU
 // would refuse its reads too, and keep refusing after its backlog drained.
 const blamesItsDependency = (body: Buffer) => body.length < 4096 && /"code":"[A-Z]+_ERR_(DEPENDENCY_|OVERLOADED|SAGA_BACKLOG_FULL)/.test(body.toString('utf8'));
 
-// Answers that mean "the upstream cannot serve right now", as opposed to a bug in one request.
-const unavailable = (r: unknown) => {
+/** An answer that means "the upstream cannot serve right now", as opposed to a bug in one request. */
+export const isUnavailableAnswer = (r: unknown): boolean => {
   const { statusCode: status, body } = r as UpstreamResponse;
   return (status === 502 || status === 503 || status === 504) && !blamesItsDependency(body);
 };
@@ -78,7 +78,7 @@ export function createUpstream(opts: UpstreamOptions): Upstream {
     timeoutMs,
     retries: opts.retries ?? 2,
     breaker: opts.breaker,
-    isFailureResult: unavailable,
+    isFailureResult: isUnavailableAnswer,
   });
 
   async function send(req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {

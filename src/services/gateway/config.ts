@@ -1,7 +1,7 @@
 /**
  * The gateway's settings: where it listens and where the internal services are.
  */
-import { loadHttpTimeouts, loadTracingConfig, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
+import { loadHttpTimeouts, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
 import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -13,7 +13,8 @@ export interface GatewayConfig {
   port: number;
   host: string;
   logLevel: string;
-  upstreams: Record<UpstreamName, string>;
+  /** Each service's instances (ORDERS_URL=http://a,http://b): the gateway balances across them. */
+  upstreams: Record<UpstreamName, readonly string[]>;
   /** Per-attempt timeout of a forwarded call. */
   timeoutMs: number;
   /** Keep-alive sockets per upstream. */
@@ -29,24 +30,16 @@ function int(name: string, value: string, min: number): number {
   return n;
 }
 
-function origin(name: string, value: string): string {
-  try {
-    return new URL(value).origin;
-  } catch (cause) {
-    throw ConfigError(`${name} must be a URL like http://127.0.0.1:8081; got "${value}"`, { cause });
-  }
-}
-
 export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
   return Object.freeze({
     port: int('PORT', env.PORT ?? '8080', 0),
     host: env.HOST ?? '127.0.0.1',
     logLevel: env.LOG_LEVEL ?? 'info',
     upstreams: Object.freeze({
-      orders: origin('ORDERS_URL', env.ORDERS_URL ?? 'http://127.0.0.1:8081'),
-      inventory: origin('INVENTORY_URL', env.INVENTORY_URL ?? 'http://127.0.0.1:8082'),
-      payments: origin('PAYMENTS_URL', env.PAYMENTS_URL ?? 'http://127.0.0.1:8083'),
-      shipping: origin('SHIPPING_URL', env.SHIPPING_URL ?? 'http://127.0.0.1:8084'),
+      orders: Object.freeze(originList('ORDERS_URL', env.ORDERS_URL ?? 'http://127.0.0.1:8081')),
+      inventory: Object.freeze(originList('INVENTORY_URL', env.INVENTORY_URL ?? 'http://127.0.0.1:8082')),
+      payments: Object.freeze(originList('PAYMENTS_URL', env.PAYMENTS_URL ?? 'http://127.0.0.1:8083')),
+      shipping: Object.freeze(originList('SHIPPING_URL', env.SHIPPING_URL ?? 'http://127.0.0.1:8084')),
     }),
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),

@@ -1,10 +1,13 @@
-import { createUpstream } from '#platform/resilience/upstream.ts';
+import { createBalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
 import { upstreamNames, type GatewayConfig } from './config.ts';
 import type { Upstreams } from './http.ts';
 
-/** One keep-alive pool and breaker per service, built once and shared by every request. */
+/**
+ * One upstream per service, built once and shared by every request: a keep-alive pool and
+ * breaker per instance, balanced across the service's instances (balanced-upstream.ts).
+ */
 export function createUpstreams(config: Pick<GatewayConfig, 'upstreams' | 'timeoutMs' | 'connections'>): Upstreams {
-  const entries = upstreamNames.map((name) => [name, createUpstream({ name, url: config.upstreams[name], timeoutMs: config.timeoutMs, connections: config.connections })]);
+  const entries = upstreamNames.map((name) => [name, createBalancedUpstream({ name, urls: config.upstreams[name], timeoutMs: config.timeoutMs, connections: config.connections })]);
   return Object.fromEntries(entries) as Upstreams;
 }
 

@@ -1,11 +1,12 @@
-import { loadServiceConfig, type ServiceConfig } from '#platform/config.ts';
+import { loadServiceConfig, originList, type ServiceConfig } from '#platform/config.ts';
 import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
 
 /** How orders calls the other services in the rest architecture. */
 export interface RestConfig {
-  urls: { inventory: string; payments: string; shipping: string };
+  /** Each service's instances (INVENTORY_URL=http://a,http://b); the calls balance across them. */
+  urls: { inventory: readonly string[]; payments: readonly string[]; shipping: readonly string[] };
   /** Per attempt of one call. */
   callTimeoutMs: number;
   /** Extra attempts of a call (all of them are idempotent PUT/DELETE). */
@@ -52,21 +53,16 @@ function int(env: Env, name: string, fallback: number, min: number): number {
   return n;
 }
 
-function origin(env: Env, name: string, fallback: string): string {
-  const value = env[name] ?? fallback;
-  try {
-    return new URL(value).origin;
-  } catch (cause) {
-    throw ConfigError(`${name} must be a URL like ${fallback}; got "${value}"`, { cause });
-  }
+function origins(env: Env, name: string, fallback: string): readonly string[] {
+  return Object.freeze(originList(name, env[name] ?? fallback));
 }
 
 export function loadConfig(env: Env = process.env): Readonly<OrdersConfig> {
   const rest: RestConfig = {
     urls: {
-      inventory: origin(env, 'INVENTORY_URL', 'http://127.0.0.1:8082'),
-      payments: origin(env, 'PAYMENTS_URL', 'http://127.0.0.1:8083'),
-      shipping: origin(env, 'SHIPPING_URL', 'http://127.0.0.1:8084'),
+      inventory: origins(env, 'INVENTORY_URL', 'http://127.0.0.1:8082'),
+      payments: origins(env, 'PAYMENTS_URL', 'http://127.0.0.1:8083'),
+      shipping: origins(env, 'SHIPPING_URL', 'http://127.0.0.1:8084'),
     },
     callTimeoutMs: int(env, 'ORDERS_CALL_TIMEOUT_MS', 1_500, 1),
     retries: int(env, 'ORDERS_CALL_RETRIES', 2, 0),

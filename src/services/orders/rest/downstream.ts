@@ -5,7 +5,8 @@
 // repeat it. One keep-alive pool and one circuit breaker per service.
 import { TaskCancelledError } from 'cockatiel';
 import { defineError, isOrderflowError } from '#platform/errors.ts';
-import { createUpstream, type Upstream, type UpstreamRequest } from '#platform/resilience/upstream.ts';
+import { createBalancedUpstream, type BalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
+import type { Upstream, UpstreamRequest } from '#platform/resilience/upstream.ts';
 import type { PayloadOf, ChargePayment, ReserveStock, ScheduleShipment } from '#contracts/index.ts';
 import type { RestConfig } from '../config.ts';
 import type { Outgoing, SagaReply } from '../domain/saga.ts';
@@ -82,13 +83,13 @@ const timedOut = (err: unknown): boolean =>
   err instanceof TaskCancelledError || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) || (err instanceof Error && err.cause !== undefined && timedOut(err.cause));
 
 export function createDownstream(config: RestConfig): Downstream {
-  const upstreams = Object.fromEntries(downstreamNames.map((name) => [name, createUpstream({
+  const upstreams = Object.fromEntries(downstreamNames.map((name) => [name, createBalancedUpstream({
     name,
-    url: config.urls[name],
+    urls: config.urls[name],
     connections: config.connections,
     timeoutMs: config.callTimeoutMs,
     retries: config.retries,
-  })])) as Record<DownstreamName, Upstream>;
+  })])) as Record<DownstreamName, BalancedUpstream>;
 
   return {
     async call(command, signal) {

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { test, type TestContext } from 'node:test';
+import { isOrderflowError } from '../errors.ts';
+import { createBalancedUpstream } from './balanced-upstream.ts';
+
+// A real instance: answers every request with its name, or, with `reset`, reads the
+// request and then destroys the socket (the instance died while handling it).
+async function instance(t: TestContext, name: string, behaviour: { reset?: boolean } = {}): Promise<{ url: string; seen: string[]; server: Server }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`);
+      if (behaviour.reset) return req.socket.destroy();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ from: name }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen, server };
+}
+
+const from = (body: Buffer) => (JSON.parse(body.toString('utf8')) as { from: string }).from;
+
+test('calls spread over the instances', async (t) => {
+  const a = await instance(t, 'a');
+  const b = await instance(t, 'b');
+  const up = createBalancedUpstream({ name: 'orders', urls: [a.url, b.url], timeoutMs: 2_000 });
+  t.after(() => up.close());
+  const answers = await Promise.all(Array.from({ length: 20 }, () => up.request({ method: 'GET', path: '/x' })));
+  assert.ok(answers.every((r) => r.statusCode === 200));
+  assert.ok(a.seen.length >= 5 && b.seen.length >= 5, `a ${a.seen.length}, b ${b.seen.length}`);
+});
+
+test('an instance that is down (connection refused) is skipped, for a POST too, and its breaker opens', async (t) => {
+  const live = await instance(t, 'live');
+  // An instance that was there and is gone: its port refuses connections.
+  const gone = await instance(t, 'gone');
+  await new Promise((resolve) => gone.server.close(resolve));
+  const deadUrl = gone.url;
+  const up = createBalancedUpstream({ name: 'orders', urls: [deadUrl, live.url], timeoutMs: 2_000, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 60_000 } });
+  t.after(() => up.close());
+  for (let i = 0; i < 10; i++) {
+    const res = await up.request({ method: i % 2 ? 'GET' : 'POST', path: '/orders', body: '{}' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(from(res.body), 'live');
+  }
+  assert.equal(live.seen.length, 10);
+  assert.deepEqual(up.instances.map((u) => u.breakerState()), ['open', 'closed'], 'each instance its own breaker');
+  assert.equal(up.breakerState(), 'closed', 'the service is up while one instance is');
+});
+
+test('a POST the instance may have acted on (reset after reading it) goes elsewhere only with an Idempotency-Key', async (t) => {
+  const dying = await instance(t, 'dying', { reset: true });
+  const live = await instance(t, 'live');
+  const up = createBalancedUpstream({ name: 'orders', urls: [dying.url, live.url], timeoutMs: 2_000, breaker: false });
+  t.after(() => up.close());
+  // Round-robin: of two calls with nothing in flight, one goes to the dying instance first.
+  const bare = await Promise.allSettled([0, 1].map(() => up.request({ method: 'POST', path: '/orders', body: '{}' })));
+  const refused = bare.filter((r) => r.status === 'rejected');
+  assert.equal(refused.length, 1, 'the call that reached the dying instance is not repeated');
+  assert.ok(isOrderflowError((refused[0] as PromiseRejectedResult).reason, 'PLT_ERR_DEPENDENCY_UNAVAILABLE'));
+
+  const keyed = await Promise.all([0, 1].map((i) => up.request({ method: 'POST', path: '/orders', headers: { 'idempotency-key': `k-${i}` }, body: '{}' })));
+  assert.deepEqual(keyed.map((r) => from(r.body)), ['live', 'live'], 'a keyed POST is safe to repeat: the receiver dedups by the key');
+  const gets = await Promise.all([0, 1].map(() => up.request({ method: 'GET', path: '/orders/1' })));
+  assert.deepEqual(gets.map((r) => from(r.body)), ['live', 'live']);
+});
+
+test('one URL is the plain upstream', async (t) => {
+  const a = await instance(t, 'a');
+  const up = createBalancedUpstream({ name: 'orders', urls: [a.url] });
+  t.after(() => up.close());
+  assert.equal(up.url, a.url);
+  assert.equal(up.instances.length, 1);
+  assert.equal(from((await up.request({ method: 'GET', path: '/' })).body), 'a');
+});

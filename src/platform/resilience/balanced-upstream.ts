@@ -1,0 +1,134 @@
+/**
+ * One upstream service run as several instances (ORDERS_URL=http://a,http://b): an Upstream
+ * over one pool and breaker per instance, that sends each call to the instance with the
+ * fewest calls in flight (round-robin among equals), skips an instance whose breaker is
+ * open, and tries the call again on another instance when the one it went to could not
+ * answer (refused, reset, timed out, circuit open, or a 502/503/504 of its own).
+ *
+ * Which calls are tried again elsewhere:
+ * - GET, HEAD, PUT, DELETE: always (idempotent by RFC 9110 §9.2.2, and so are the services'
+ *   PUT and DELETE routes, keyed by the order id);
+ * - POST with an Idempotency-Key: always, timeouts and resets included. The receiver claims
+ *   the key in the transaction that makes the order (orders/place-order.ts), and every
+ *   instance shares that database: a second attempt either makes the order the first did
+ *   not, or answers with the one the first made. That holds for POST /orders only: the key
+ *   is what makes it safe, not the instance;
+ * - any other POST only when it cannot have reached the instance: the connection was refused
+ *   (nothing listening: the instance is down) or its breaker was open (never sent). A reset
+ *   or a timeout may come after the instance read and acted on it, so it is not repeated.
+ *
+ * With one URL this is the plain single-instance upstream (upstream.ts), retries and all.
+ */
+import { BrokenCircuitError } from 'cockatiel';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createUpstream, isUnavailableAnswer, type Upstream, type UpstreamOptions, type UpstreamRequest, type UpstreamResponse } from './upstream.ts';
+import type { BreakerState } from './http-policy.ts';
+
+export interface BalancedUpstreamOptions extends Omit<UpstreamOptions, 'url'> {
+  /** Origins of the instances, e.g. ['http://127.0.0.1:8081', 'http://127.0.0.1:8181']. */
+  urls: readonly string[];
+}
+
+/** An Upstream over several instances; `instances` are each instance's own upstream (pool and breaker). */
+export interface BalancedUpstream extends Upstream {
+  readonly instances: readonly Upstream[];
+}
+
+const idempotentMethods = new Set<UpstreamRequest['method']>(['GET', 'HEAD', 'PUT', 'DELETE']);
+// Errors that mean the request never left: nothing listened, or the breaker kept it home.
+const notSentCodes = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** True when the failure shows the request never reached the instance (so even a POST may go elsewhere). */
+export function neverSent(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof BrokenCircuitError) return true;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && notSentCodes.has(code)) return true;
+    if (e instanceof AggregateError && e.errors.some(neverSent)) return true;
+  }
+  return false;
+}
+
+export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedUpstream {
+  if (opts.urls.length === 0) throw new TypeError(`${opts.name}: no instance URL`);
+  if (opts.urls.length === 1) {
+    const only = createUpstream({ ...opts, url: opts.urls[0] });
+    return Object.assign(only, { instances: [only] as const });
+  }
+  // Retries go to the other instances, not again to the same one: its own policy makes one attempt.
+  const instances = opts.urls.map((url) => createUpstream({ ...opts, url, name: `${opts.name} (${new URL(url).host})`, retries: 0 }));
+  const inFlight = instances.map(() => 0);
+  const extraRounds = opts.retries ?? 2;
+  let next = 0;
+
+  // The instances in the order to try them: fewest in flight first, round-robin among
+  // equals, an open breaker last (tried only when every other one failed too).
+  function order(): number[] {
+    const start = next++ % instances.length;
+    const rotated = instances.map((_, i) => (start + i) % instances.length);
+    const open = (i: number) => (instances[i].breakerState() === 'open' ? 1 : 0);
+    return rotated.sort((a, b) => open(a) - open(b) || inFlight[a] - inFlight[b]);
+  }
+
+  async function request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const keyed = req.method === 'POST' && req.headers !== undefined && Object.keys(req.headers).some((h) => h.toLowerCase() === 'idempotency-key');
+    const repeatable = idempotentMethods.has(req.method) || keyed;
+    const tries = order();
+    // Every instance once; for a repeatable call, a few more rounds with a short backoff
+    // (a lone instance restarting is back within a second or two).
+    const attempts = repeatable ? tries.length * (1 + extraRounds) : tries.length;
+    let lastError: unknown;
+    let lastAnswer: UpstreamResponse | undefined;
+    for (let n = 0; n < attempts; n++) {
+      if (req.signal?.aborted) break;
+      if (n >= tries.length && n % tries.length === 0) await sleep(50 * 2 ** (n / tries.length - 1), undefined, { signal: req.signal }).catch(() => undefined);
+      const i = tries[n % tries.length];
+      inFlight[i]++;
+      try {
+        const answer = await instances[i].request(req);
+        if (!repeatable || !isUnavailableAnswer(answer)) return answer;
+        lastAnswer = answer;
+      } catch (err) {
+        lastError = err;
+        if (!repeatable && !neverSent(err)) throw err;
+      } finally {
+        inFlight[i]--;
+      }
+    }
+    if (lastAnswer) return lastAnswer;
+    throw lastError;
+  }
+
+  return {
+    name: opts.name,
+    url: opts.urls.join(','),
+    instances,
+    request,
+    // For health: the service is up when any instance is ready.
+    async probe(path, timeoutMs) {
+      let last: UpstreamResponse | undefined;
+      let lastError: unknown;
+      for (const i of order()) {
+        try {
+          last = await instances[i].probe(path, timeoutMs);
+          if (last.statusCode === 200) return last;
+        } catch (err) {
+          lastError = err;
+        }
+      }
+      if (last) return last;
+      throw lastError;
+    },
+    // The service's circuit is open only when every instance's is: calls still go somewhere.
+    breakerState(): BreakerState {
+      const states = instances.map((u) => u.breakerState());
+      if (states.includes('closed')) return 'closed';
+      if (states.includes('half-open')) return 'half-open';
+      return states[0];
+    },
+    async close() {
+      await Promise.allSettled(instances.map((u) => u.close()));
+    },
+  };
+}
+
