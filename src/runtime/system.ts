@@ -1,6 +1,14 @@
 /**
  * The whole system on one machine: every service its own OS process under one supervisor,
  * as `orderflow up` runs it and as the end-to-end tests drive it.
+ *
+ * Replicas: with `replicas` N > 1 each backend service runs as N instances (orders-1,
+ * orders-2, ...), each on its own port with its own stable ORDERFLOW_INSTANCE, sharing the
+ * service's database and consumer group; every URL setting lists them all
+ * (ORDERS_URL=http://a,http://b) and the callers balance across them
+ * (platform/resilience/balanced-upstream.ts). The gateway stays one: it holds no state, and
+ * what is in front of it (a user's browser, the lab) knows one address; a second gateway
+ * would need a balancer of its own in front, which is what a Kubernetes Service is for.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,12 +20,26 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
-import { createSupervisor, freePorts, type Stdio } from './supervisor.ts';
+import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
 export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export const FaultInjectionFailed = defineError('PLT_ERR_FAULT_INJECTION_FAILED', 500);
+export const UnknownInstance = defineError('PLT_ERR_UNKNOWN_INSTANCE', 400);
+
+/** One running process of a service. */
+export interface Instance {
+  /** orders-1, orders-2 with replicas; the service's own name when it runs alone (and for the gateway). */
+  name: string;
+  service: ServiceName;
+  url: string;
+}
+
+/** The name of instance `index` (0-based) of a service that runs `replicas` instances. */
+export function instanceName(service: ServiceName, index: number, replicas: number): string {
+  return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
+}
 
 export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084 });
 
@@ -30,8 +52,10 @@ export interface SystemOptions {
   dataDir: string;
   /** Laid over this process's environment for every service: ORDERFLOW_BUS, ORDERFLOW_STORE, KAFKA_BROKERS, DATABASE_URL, LOG_LEVEL... */
   env?: Record<string, string>;
-  /** 0 picks a free port. */
+  /** 0 picks a free port. With replicas, the first instance's; the others take free ports. */
   ports?: Partial<Record<ServiceName, number>>;
+  /** Instances of each backend service (default 1); the gateway is one (see above). */
+  replicas?: number;
   restart?: boolean;
   /** Opens each service's /_faults (ORDERFLOW_FAULTS=1), for setLatency. */
   faults?: boolean;
@@ -53,24 +77,36 @@ export interface SystemOptions {
   prometheusTargets?: { file: string; labels: Record<string, string> };
 }
 
+/**
+ * A service's name stands for its first instance (what a system of one instance each had),
+ * an instance's name (orders-2) for itself; an unknown name throws PLT_ERR_UNKNOWN_INSTANCE.
+ */
+export type Target = ServiceName | (string & {});
+
 export interface System {
   gatewayUrl: string;
+  /** Each service's first instance. */
   urls: Record<ServiceName, string>;
-  pid(name: ServiceName): number | undefined;
-  /** Kills one service (SIGKILL by default); the supervisor restarts it when restart is on. */
-  kill(name: ServiceName, signal?: NodeJS.Signals): void;
+  /** Every instance, the gateway first, then each service's in order. */
+  instances(): Instance[];
+  pid(name: Target): number | undefined;
+  /** Kills one instance (SIGKILL by default); the supervisor restarts it when restart is on. */
+  kill(name: Target, signal?: NodeJS.Signals): void;
   /**
-   * kill -9 of one service now, started again restartAfterMs later (not earlier, whatever the
-   * restart setting); resolves once it is healthy again. Attach a catch when not awaiting it.
+   * kill -9 of one instance now, started again restartAfterMs later (not earlier, whatever the
+   * restart setting); resolves once it is healthy again and its consumers have joined their
+   * groups. Attach a catch when not awaiting it.
    */
-  crash(name: ServiceName, restartAfterMs: number): Promise<void>;
+  crash(name: Target, restartAfterMs: number): Promise<void>;
   /**
-   * Makes one service slow: every request and consumed batch waits `ms` (0 ends it). Needs
-   * the system started with faults (ORDERFLOW_FAULTS=1); the gateway has no such switch.
+   * Makes one service slow, every instance of it (or one instance, named): every request and
+   * consumed batch waits `ms` (0 ends it). Needs the system started with faults
+   * (ORDERFLOW_FAULTS=1); the gateway has no such switch.
    */
-  setLatency(name: ServiceName, ms: number): Promise<void>;
+  setLatency(name: Target, ms: number): Promise<void>;
   waitHealthy(timeoutMs?: number): Promise<void>;
-  restarts(name: ServiceName): number;
+  /** Restarts of one instance (a service's name: its first), or of all of a service's with `{ all: true }`. */
+  restarts(name: Target, opts?: { all?: boolean }): number;
   /** Gateway first, then the services; SIGTERM, SIGKILL after 20 s. Idempotent. */
   stop(): Promise<void>;
 }
@@ -80,23 +116,35 @@ const mainOf = (name: ServiceName) => fileURLToPath(new URL(`../services/${name}
 export async function startSystem(opts: SystemOptions): Promise<System> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const ports = {} as Record<ServiceName, number>;
-  const free = await freePorts(serviceNames.filter((name) => (opts.ports?.[name] ?? defaultPorts[name]) === 0).length);
-  for (const name of serviceNames) {
-    const wanted = opts.ports?.[name] ?? defaultPorts[name];
-    ports[name] = wanted === 0 ? free.shift()! : wanted;
-  }
-  const urls = Object.fromEntries(serviceNames.map((n) => [n, `http://127.0.0.1:${ports[n]}`])) as Record<ServiceName, string>;
+  const replicas = opts.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1) throw UnknownInstance(`replicas must be a whole number >= 1; got ${replicas}`);
+  const wanted = (service: ServiceName, index: number) => (index === 0 ? (opts.ports?.[service] ?? defaultPorts[service]) : 0);
+  const layout = serviceNames.flatMap((service) => Array.from({ length: service === 'gateway' ? 1 : replicas }, (_, index) => ({ service, index })));
+  const free = await freePorts(layout.filter(({ service, index }) => wanted(service, index) === 0).length);
+  const instances: Instance[] = layout.map(({ service, index }) => {
+    const port = wanted(service, index) || free.shift()!;
+    return { name: instanceName(service, index, replicas), service, url: `http://127.0.0.1:${port}` };
+  });
+  const of = (service: ServiceName) => instances.filter((i) => i.service === service);
+  const urls = Object.fromEntries(serviceNames.map((n) => [n, of(n)[0].url])) as Record<ServiceName, string>;
   const base = {
     ...inheritedEnv(),
     ...opts.env,
     ...(opts.faults ? { ORDERFLOW_FAULTS: '1' } : {}),
     HOST: '127.0.0.1',
     ORDERFLOW_DATA_DIR: dataDir,
-    ORDERS_URL: urls.orders,
-    INVENTORY_URL: urls.inventory,
-    PAYMENTS_URL: urls.payments,
-    SHIPPING_URL: urls.shipping,
+    ORDERFLOW_REPLICAS: String(replicas),
+    ORDERS_URL: of('orders').map((i) => i.url).join(','),
+    INVENTORY_URL: of('inventory').map((i) => i.url).join(','),
+    PAYMENTS_URL: of('payments').map((i) => i.url).join(','),
+    SHIPPING_URL: of('shipping').map((i) => i.url).join(','),
+  };
+  const byName = new Map(instances.map((i) => [i.name, i]));
+  // A service's name is its first instance; an instance's name, itself.
+  const find = (name: string): Instance => {
+    const found = byName.get(name) ?? (serviceNames.includes(name as ServiceName) ? of(name as ServiceName)[0] : undefined);
+    if (!found) throw UnknownInstance(`no instance named ${name}; there are ${[...byName.keys()].join(', ')}`);
+    return found;
   };
 
   const supervisor = createSupervisor({ restart: opts.restart, log: opts.log, stdio: opts.stdio, startTimeoutMs: opts.startTimeoutMs });
@@ -104,16 +152,20 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const removeConnectors = async () => {
     for (const c of connectors) await removeOutboxConnector(c, { keepSlot: opts.keepOutboxSlots }).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
   };
+  const consumersJoined = (list: Instance[], timeoutMs = opts.startTimeoutMs ?? 60_000) => Promise.all(list.filter((i) => i.service !== 'gateway').map((i) => untilJoined(i, timeoutMs)));
   try {
     for (const wave of startWaves) {
-      const started = await Promise.allSettled(wave.map((name) =>
-        supervisor.start({ name, script: mainOf(name), env: { ...base, PORT: String(ports[name]) }, healthUrl: `${urls[name]}/health/ready` })));
+      const members = instances.filter((i) => wave.includes(i.service));
+      const started = await Promise.allSettled(members.map((i) =>
+        supervisor.start({ name: i.name, script: mainOf(i.service), env: { ...base, PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name }, healthUrl: `${i.url}/health/ready` })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
+      // Ready is "the routes serve"; a system that starts also has its consumers in their groups.
+      await consumersJoined(members);
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
       if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
-    if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(urls, opts.prometheusTargets.labels));
+    if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.url)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
     await removeConnectors();
@@ -124,12 +176,20 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   return {
     gatewayUrl: urls.gateway,
     urls,
-    pid: (name) => supervisor.pid(name),
-    kill: (name, signal = 'SIGKILL') => supervisor.kill(name, signal),
-    crash: (name, restartAfterMs) => supervisor.crash(name, restartAfterMs),
-    setLatency: (name, ms) => setLatency(urls[name], name, ms),
+    instances: () => instances.map((i) => ({ ...i })),
+    pid: (name) => supervisor.pid(find(name).name),
+    kill: (name, signal = 'SIGKILL') => supervisor.kill(find(name).name, signal),
+    async crash(name, restartAfterMs) {
+      const target = find(name);
+      await supervisor.crash(target.name, restartAfterMs);
+      await consumersJoined([target]);
+    },
+    async setLatency(name, ms) {
+      const targets = byName.has(name) ? [find(name)] : serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)];
+      await Promise.all(targets.map((i) => setLatency(i.url, i.name, ms)));
+    },
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
-    restarts: (name) => supervisor.restarts(name),
+    restarts: (name, restartOpts) => (restartOpts?.all && serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)]).reduce((n, i) => n + supervisor.restarts(i.name), 0),
     stop() {
       // Unlisted first: a service stopped on purpose is not a service down for Prometheus.
       if (opts.prometheusTargets && !stopping) clearPrometheusTargets(opts.prometheusTargets.file);
@@ -138,6 +198,18 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       return stopping;
     },
   };
+}
+
+/** Waits until the instance's consumers are members of their groups (/health/consumers answers 200). */
+async function untilJoined(instance: Instance, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: number | undefined;
+  while (Date.now() < deadline) {
+    last = await probe(`${instance.url}/health/consumers`, 1_000);
+    if (last === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw ChildStartFailed(`${instance.name}'s consumers did not join their groups within ${timeoutMs} ms (last answer ${last ?? 'none'})`);
 }
 
 /** With ORDERFLOW_RELAY=debezium, a connector per service database; none otherwise. */

@@ -17,6 +17,10 @@ export interface BusConfig {
   replicationFactor: number;
   /** Kafka's linger.ms for the producer (ORDERFLOW_KAFKA_LINGER_MS). */
   kafkaLingerMs: number;
+  /** This process's instance name (embedded log: a restart of it takes its topics back at once). */
+  instance?: string;
+  /** Embedded log: a member silent this long is presumed dead and a standby takes over. */
+  groupSessionMs?: number;
 }
 
 /** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
@@ -24,5 +28,5 @@ export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): P
   if (cfg.bus === 'kafka') {
     return openKafkaBus({ brokers: cfg.kafkaBrokers, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
   }
-  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log });
+  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log, instance: cfg.instance, sessionMs: cfg.groupSessionMs });
 }

@@ -9,11 +9,12 @@ import { dirname } from 'node:path';
 export type TargetGroup = Readonly<{ targets: string[]; labels: Readonly<Record<string, string>> }>;
 
 /**
- * One group per service: `urls` maps a service's name to its base URL (http://127.0.0.1:8081);
- * `labels` go on every group (arch, deployment), `service` on its own.
+ * One group per service: `urls` maps a service's name to its base URL (http://127.0.0.1:8081),
+ * or its instances' URLs when it runs several (Prometheus tells them apart by their
+ * `instance` label, host:port); `labels` go on every group (arch, deployment), `service` on its own.
  */
-export function serviceTargets(urls: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>> = {}): TargetGroup[] {
-  return Object.entries(urls).map(([service, url]) => ({ targets: [new URL(url).host], labels: { ...labels, service } }));
+export function serviceTargets(urls: Readonly<Record<string, string | readonly string[]>>, labels: Readonly<Record<string, string>> = {}): TargetGroup[] {
+  return Object.entries(urls).map(([service, url]) => ({ targets: (typeof url === 'string' ? [url] : url).map((u) => new URL(u).host), labels: { ...labels, service } }));
 }
 
 /**

@@ -299,3 +299,78 @@ test('ensureTopics leaves an existing topic as it is and read lists records from
   assert.ok(all.every((r) => r.partition < 2 && r.topic === 'orders.dlq' && r.headers.type === 'T'));
   assert.equal((await bus.read('orders.dlq', { limit: 2 })).length, 2);
 });
+
+test('a replica (another instance) stands by, and takes the topic over within a heartbeat when the owner leaves cleanly', async (t) => {
+  const { file, defer } = setup(t);
+  const openAs = (instance: string) => {
+    const bus = openEmbeddedLog({ file, log: quiet, instance, sessionMs: 60_000 });
+    defer(() => bus.close());
+    return bus;
+  };
+  const one = openAs('orders-1');
+  await one.ensureTopics([{ name: 'orders', partitions: 2 }]);
+  const seen: Record<string, string[]> = { one: [], two: [] };
+  const s1 = await one.subscribe({ groupId: 'g', topics: ['orders'], handle: async (b) => void seen.one.push(...b.map((r) => r.value)) });
+  const two = openAs('orders-2');
+  const s2 = await two.subscribe({ groupId: 'g', topics: ['orders'], handle: async (b) => void seen.two.push(...b.map((r) => r.value)) });
+  defer(() => s2.close());
+  assert.ok(s1.joined() && s2.joined(), 'both are members: one owns, one stands by');
+
+  await one.publish([rec('orders', 'k', 'r1'), rec('orders', 'other', 'r2')]);
+  await waitFor('the owner to get r1 and r2', () => seen.one.length === 2);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(seen.two, [], 'the standby delivers nothing while the owner lives');
+
+  await s1.close();
+  await one.publish([rec('orders', 'k', 'r3')]);
+  // The standby checks every heartbeat (min(3 s, session / 3)).
+  await waitFor('the standby to take over and get r3', () => seen.two.includes('r3'), 5_000);
+  assert.deepEqual(seen.two, ['r3'], 'it resumes at the owner\'s committed offsets');
+  await waitFor('the new owner to commit', async () => (await two.lag('g', ['orders'])) === 0);
+});
+
+test('a standby takes over once the owner, killed with SIGKILL, misses its session; the zombie of an instance is fenced by its restart', async (t) => {
+  const { file, defer } = setup(t);
+  const bus = openEmbeddedLog({ file, log: quiet, instance: 'orders-2', sessionMs: 600 });
+  defer(() => bus.close());
+  await bus.ensureTopics([{ name: 'orders', partitions: 2 }]);
+
+  // orders-1 in a child process owns the topic, then dies without leaving.
+  const module = fileURLToPath(new URL('./embedded-log.ts', import.meta.url));
+  const script = `
+    import { openEmbeddedLog } from ${JSON.stringify(module)};
+    const bus = openEmbeddedLog({ file: ${JSON.stringify(file)}, instance: 'orders-1', sessionMs: 600 });
+    await bus.subscribe({ groupId: 'g', topics: ['orders'], handle: async (b) => { for (const r of b) console.log(r.value); } });
+    console.log('subscribed');`;
+  const child = spawn(join(process.cwd(), 'node_modules/.bin/node'), ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const childSeen: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => childSeen.push(...d.split('\n').filter(Boolean)));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  defer(() => child.kill('SIGKILL'));
+  await waitFor('the child to own the topic', () => childSeen.includes('subscribed'));
+
+  const seen: string[] = [];
+  const standby = await bus.subscribe({ groupId: 'g', topics: ['orders'], handle: async (b) => void seen.push(...b.map((r) => r.value)) });
+  defer(() => standby.close());
+  await bus.publish([rec('orders', 'k', 'r1')]);
+  await waitFor('the owner in the child to get r1', () => childSeen.includes('r1'));
+  assert.deepEqual(seen, []);
+
+  child.kill('SIGKILL');
+  await exited;
+  const killedAt = Date.now();
+  await bus.publish([rec('orders', 'k', 'r2')]);
+  await waitFor('the standby to take over', () => seen.includes('r2'), 5_000);
+  assert.ok(Date.now() - killedAt < 3_000, `took over after ${Date.now() - killedAt} ms with a 600 ms session`);
+
+  // orders-2 restarted while its old process still runs: the new one takes over at once, the old one is fenced.
+  const restarted = openEmbeddedLog({ file, log: quiet, instance: 'orders-2', sessionMs: 600 });
+  defer(() => restarted.close());
+  const restartedSeen: string[] = [];
+  const s = await restarted.subscribe({ groupId: 'g', topics: ['orders'], handle: async (b) => void restartedSeen.push(...b.map((r) => r.value)) });
+  defer(() => s.close());
+  await bus.publish([rec('orders', 'k', 'r3')]);
+  await waitFor('the restarted instance to get r3', () => restartedSeen.includes('r3'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!seen.includes('r3'), 'the zombie stops delivering');
+});

@@ -4,9 +4,10 @@
  * topics, partitions, records and consumer-group positions are shared across processes.
  *
  * What it is not: a consumer group here has ONE active member per topic, which owns all
- * the topic's partitions (partitions still run concurrently inside it). A second member
- * joining the group fences the first instead of sharing the partitions with it. Scaling a
- * group out over several processes or machines is what Kafka is for.
+ * the topic's partitions (partitions still run concurrently inside it). Other members
+ * (replicas of the service) stand by and take the topic over when its owner leaves or
+ * stops heartbeating for `sessionMs` (group-subscription.ts): failover, not sharing.
+ * Scaling a group out over several processes or machines is what Kafka is for.
  *
  * Processes share no signal but the file, so a consumer learns of new records by polling
  * (see heads-poller.ts): every `pollMs` while records flow, backing off to 25 ms after a
@@ -36,12 +37,19 @@ export interface EmbeddedLogOptions {
   /** Offsets of handled batches are committed this often (and on close); default 50 ms. */
   commitIntervalMs?: number;
   log?: { warn(...a: unknown[]): void };
+  /** This process's instance name (ORDERFLOW_INSTANCE): a restart of the same instance takes its topics back at once. */
+  instance?: string;
+  /** A group member silent this long is presumed dead and a standby takes over; default 6000 ms. */
+  sessionMs?: number;
 }
 
 /** Opens (and creates when needed) the embedded log in `file`. */
 export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
   const log = opts.log ?? { warn: (...a: unknown[]) => console.warn(...a) };
   const pollMs = opts.pollMs ?? 5;
+  const sessionMs = opts.sessionMs ?? 6_000;
+  // Three heartbeats per session: one late write (a busy file) does not make a member look dead.
+  const heartbeatMs = Math.max(50, Math.min(3_000, Math.floor(sessionMs / 3)));
   const db: DatabaseSync = openDatabase(opts.file);
   const st = prepareStatements(db);
   // Partition counts never change once a topic exists, so they are cached forever.
@@ -138,7 +146,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
     async subscribe(subOpts: SubscribeOptions) {
       assertOpen();
       const sub = subscribeGroup(
-        { db, st, poller, log, partitionsOf, heartbeatMs: 3000, commitIntervalMs: opts.commitIntervalMs ?? 50, commitEveryRecords: 2000, retryMinMs: 200, retryMaxMs: 2000 },
+        { db, st, poller, log, partitionsOf, heartbeatMs, sessionMs, instance: opts.instance, commitIntervalMs: opts.commitIntervalMs ?? 50, commitEveryRecords: 2000, retryMinMs: 200, retryMaxMs: 2000 },
         subOpts,
       );
       subscriptions.add(sub);

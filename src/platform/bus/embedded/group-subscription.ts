@@ -1,8 +1,17 @@
 /**
  * A consumer-group member of the embedded log. One active member per (group, topic) owns
- * all of the topic's partitions: joining bumps the generation and so fences the previous
- * member (a zombie process, or an instance started twice), whose commits and heartbeats
- * then change nothing and which stops delivering as soon as it notices.
+ * all of the topic's partitions; the others stand by. Taking a topic over bumps the
+ * generation and so fences the previous owner, whose commits and heartbeats then change
+ * nothing and which stops delivering as soon as it notices.
+ *
+ * A member takes a topic over when it is free: nobody owns it, its owner left cleanly, or
+ * its owner's heartbeat is older than the session timeout (the process died). A member of
+ * the same instance (ORDERFLOW_INSTANCE: the same instance restarted, or started twice)
+ * takes over at once when it subscribes: that is the same member coming back, and the old
+ * one, if it still runs, is the zombie. Members without an instance name are all one
+ * instance (one process per service, as before replicas). A standby tries again every
+ * heartbeat, so a topic whose owner died is taken over within session + heartbeat; a fenced
+ * member becomes a standby too (taking over only what is free, never at once again).
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { hostname } from 'node:os';
@@ -20,6 +29,10 @@ export interface GroupContext {
   /** Partitions of a topic; throws PLT_ERR_UNKNOWN_TOPIC when there is none. */
   partitionsOf(topic: string): number;
   heartbeatMs: number;
+  /** An owner whose heartbeat is older than this is presumed dead. */
+  sessionMs: number;
+  /** This process's instance name; absent: the anonymous instance every unnamed member shares. */
+  instance?: string;
   /** Offsets are committed this often, or after commitEveryRecords handled records, and on close. */
   commitIntervalMs: number;
   commitEveryRecords: number;
@@ -29,6 +42,8 @@ export interface GroupContext {
 
 interface OwnedTopic {
   topic: string;
+  /** Owned: delivering; standby: waiting until the topic is free. */
+  active: boolean;
   generation: number;
   positions: number[];
   /** Aborted when this member is fenced on the topic or the subscription closes. */
@@ -36,7 +51,18 @@ interface OwnedTopic {
   fenced: boolean;
   /** Partitions whose position moved since the last offset commit. */
   dirty: Set<number>;
+  /** The partition loops of the current ownership, settled before a later one starts. */
+  loops: Promise<void>[];
 }
+
+interface MemberRow {
+  member_id: string | null;
+  generation: number;
+  heartbeat_at: number | null;
+}
+
+/** The instance part of a member id (`instance|host:pid:rand`); '' for an unnamed one. */
+const instanceOf = (memberId: string) => (memberId.includes('|') ? memberId.slice(0, memberId.indexOf('|')) : '');
 
 interface RecordRow {
   offset: number;
@@ -49,26 +75,42 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
   const { db, st, poller, log } = ctx;
   const { groupId, handle } = opts;
   const maxBatch = opts.maxBatch ?? 500;
-  const memberId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const instance = ctx.instance ?? '';
+  const memberId = `${instance}|${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  for (const topic of opts.topics) ctx.partitionsOf(topic);
 
-  const owned: OwnedTopic[] = immediate(db, () =>
-    [...new Set(opts.topics)].map((topic) => {
-      const partitions = ctx.partitionsOf(topic);
-      const { generation } = st.join.get(groupId, topic, memberId, Date.now()) as { generation: number };
+  const owned: OwnedTopic[] = [...new Set(opts.topics)].map((topic) => ({
+    topic, active: false, generation: 0, positions: [], abort: new AbortController(), fenced: false, dirty: new Set<number>(), loops: [],
+  }));
+
+  // Takes the topic over when it is free (see the top of the file); in the transaction that
+  // bumps the generation, reads the committed positions to deliver from.
+  function tryTakeOver(t: OwnedTopic, sameInstanceAtOnce: boolean): boolean {
+    const now = Date.now();
+    const took = immediate(db, () => {
+      const row = st.member.get(groupId, t.topic) as MemberRow | undefined;
+      const free = !row || row.member_id === null || row.heartbeat_at === null || now - row.heartbeat_at > ctx.sessionMs
+        || (sameInstanceAtOnce && instanceOf(row.member_id) === instance);
+      if (!free) return false;
+      const { generation } = st.join.get(groupId, t.topic, memberId, now) as { generation: number };
       const positions: number[] = [];
-      for (let p = 0; p < partitions; p++) {
-        st.initOffset.run(groupId, topic, p);
-        positions.push((st.committed.get(groupId, topic, p) as { committed: number }).committed);
+      for (let p = 0; p < ctx.partitionsOf(t.topic); p++) {
+        st.initOffset.run(groupId, t.topic, p);
+        positions.push((st.committed.get(groupId, t.topic, p) as { committed: number }).committed);
       }
-      return { topic, generation, positions, abort: new AbortController(), fenced: false, dirty: new Set<number>() };
-    }),
-  );
+      Object.assign(t, { active: true, generation, positions, abort: new AbortController(), fenced: false, dirty: new Set<number>() });
+      return true;
+    });
+    if (took) t.loops = t.positions.map((_, p) => runPartition(t, p));
+    return took;
+  }
 
   function fence(t: OwnedTopic): void {
     if (t.fenced) return;
     t.fenced = true;
+    t.active = false;
     t.abort.abort();
-    log.warn({ groupId, topic: t.topic, memberId }, 'embedded log: a newer member of the group took over the topic; this one stops delivering');
+    log.warn({ groupId, topic: t.topic, memberId }, 'embedded log: a newer member of the group took over the topic; this one stops delivering and stands by');
   }
 
   function owns(t: OwnedTopic): boolean {
@@ -176,7 +218,31 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
     for (const t of fenced) fence(t);
   }
 
-  const loops = owned.flatMap((t) => t.positions.map((_, p) => runPartition(t, p)));
+  for (const t of owned) tryTakeOver(t, true);
+
+  // A standby tries again each heartbeat, once the loops of its last ownership have ended.
+  let checking = false;
+  async function standbyCheck(): Promise<void> {
+    if (checking || closing) return;
+    checking = true;
+    try {
+      for (const t of owned) {
+        if (t.active || closing) continue;
+        await Promise.allSettled(t.loops);
+        if (closing) break;
+        try {
+          if (tryTakeOver(t, false)) log.warn({ groupId, topic: t.topic, memberId }, 'embedded log: took over the topic from a member that left or stopped heartbeating');
+        } catch (err) {
+          log.warn({ err, groupId, topic: t.topic }, 'embedded log: taking over the topic failed; will retry');
+        }
+      }
+    } finally {
+      checking = false;
+    }
+  }
+  const standby = setInterval(() => void standbyCheck(), ctx.heartbeatMs);
+  standby.unref();
+
   const committer = setInterval(commitOffsets, ctx.commitIntervalMs);
   committer.unref();
 
@@ -185,7 +251,7 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
   const heartbeat = setInterval(() => {
     try {
       const fenced = immediate(db, () =>
-        owned.filter((t) => !t.fenced && st.heartbeat.run(Date.now(), groupId, t.topic, t.generation).changes === 0),
+        owned.filter((t) => t.active && !t.fenced && st.heartbeat.run(Date.now(), groupId, t.topic, t.generation).changes === 0),
       );
       for (const t of fenced) fence(t);
     } catch (err) {
@@ -196,17 +262,19 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
 
   let closing: Promise<void> | undefined;
   return {
-    joined: () => closing === undefined && owned.every((t) => !t.fenced),
+    // A member of the group: owning its topics or standing by to take them over.
+    joined: () => closing === undefined,
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        clearInterval(standby);
         for (const t of owned) t.abort.abort();
-        await Promise.allSettled(loops);
+        await Promise.allSettled(owned.flatMap((t) => t.loops));
         clearInterval(committer);
         commitOffsets();
         try {
           immediate(db, () => {
-            for (const t of owned) st.leave.run(groupId, t.topic, t.generation);
+            for (const t of owned) if (t.active) st.leave.run(groupId, t.topic, t.generation);
           });
         } catch (err) {
           log.warn({ err, groupId }, 'embedded log: could not leave the group');

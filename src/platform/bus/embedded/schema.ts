@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS group_offsets (
   PRIMARY KEY (group_id, topic, partition)
 ) WITHOUT ROWID;
 -- One row per (group, topic): the member that owns all of the topic's partitions for the
--- group. A row is never deleted, only marked left (member_id NULL), so that generations
+-- group (member_id is instance|host:pid:random; other members stand by, unlisted). A row is never deleted, only marked left (member_id NULL), so that generations
 -- only ever grow and a zombie can never be un-fenced by a later member reusing its number.
 CREATE TABLE IF NOT EXISTS group_members (
   group_id TEXT NOT NULL,
@@ -94,6 +94,7 @@ export function prepareStatements(db: DatabaseSync) {
       'UPDATE group_members SET member_id = NULL, heartbeat_at = NULL WHERE group_id = ? AND topic = ? AND generation = ?',
     ),
     generation: p('SELECT generation FROM group_members WHERE group_id = ? AND topic = ?'),
+    member: p('SELECT member_id, generation, heartbeat_at FROM group_members WHERE group_id = ? AND topic = ?'),
     initOffset: p('INSERT OR IGNORE INTO group_offsets (group_id, topic, partition, committed) VALUES (?, ?, ?, 0)'),
     committed: p('SELECT committed FROM group_offsets WHERE group_id = ? AND topic = ? AND partition = ?'),
     // Conditional on the member's generation: a fenced member's commit changes nothing.
