@@ -9,13 +9,13 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { architectures, loadPlatformConfig } from '#platform/config.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
-import { serviceNames, startSystem, type ServiceName, type System } from './runtime/system.ts';
+import { startSystem, type System } from './runtime/system.ts';
 import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
   up [--arch events|choreography|rest] [--kafka] [--postgres] [--distributed]
-     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--no-seed] [--tracing]
+     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--replicas 1] [--no-seed] [--tracing]
         Start every service as its own process behind the gateway; Ctrl-C stops.
         Lists the services' /metrics for Prometheus (npm run infra:prometheus) in
         <ORDERFLOW_INFRA_DIR or .infra>/prometheus/targets/orderflow.json while it runs.
@@ -26,6 +26,9 @@ const USAGE = `usage: orderflow <command> [options]
         --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
         --distributed  both
         --service-ports  first of the four internal ports (orders, inventory, payments, shipping); 0 picks free ones
+        --replicas     instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1):
+                       orders-1, orders-2...; the first of each on --service-ports, the others on free
+                       ports; the gateway balances across them and skips one that is down
         --no-seed      start with an empty catalog
         --tracing      export the services' traces to Zipkin: starts it first when it is not running
                        (as infra zipkin does, ORDERFLOW_ZIPKIN_PORT, default 9411; it keeps running after
@@ -76,6 +79,7 @@ async function up(args: string[]): Promise<number> {
     'data-dir': { type: 'string', default: './data' },
     port: { type: 'string' },
     'service-ports': { type: 'string' },
+    replicas: { type: 'string' },
     seed: { type: 'boolean', default: true },
     tracing: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -102,6 +106,9 @@ async function up(args: string[]): Promise<number> {
   const at = (i: number) => (first === 0 ? 0 : first + i);
   const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3) };
   const dataDir = resolve(values['data-dir']);
+  const replicasArg = values.replicas ?? runtime.replicas;
+  const replicas = Number(replicasArg);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) throw new UsageError(`--replicas (or ORDERFLOW_REPLICAS) must be a whole number from 1 to 16; got "${replicasArg}"`);
 
   const traces = values.tracing ? await tracingEnv(runtime.tracesExporter) : undefined;
   if (traces) Object.assign(env, traces.env);
@@ -115,7 +122,7 @@ async function up(args: string[]): Promise<number> {
     signals++;
     if (signals > 1 || !system) {
       // Second Ctrl-C (or one during startup): no more waiting.
-      if (system) for (const name of serviceNames) system.kill(name as ServiceName, 'SIGKILL');
+      if (system) for (const instance of system.instances()) system.kill(instance.name, 'SIGKILL');
       clearPrometheusTargets(runtime.prometheusTargetsFile);
       process.stderr.write(`\n${signal} again: killed\n`);
       process.exit(130);
@@ -131,7 +138,7 @@ async function up(args: string[]): Promise<number> {
 
   const deployment = kafka && postgres ? 'distributed' : !kafka && !postgres ? 'embedded' : kafka ? 'kafka+sqlite' : 'embedded+postgres';
   system = await startSystem({
-    dataDir, env, ports, stdio: 'inherit', keepOutboxSlots: true,
+    dataDir, env, ports, replicas, stdio: 'inherit', keepOutboxSlots: true,
     prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
   });
   const gw = system.gatewayUrl;
@@ -143,7 +150,7 @@ orderflow is up: ${gw}
   curl -s ${gw}/api/products
   curl -s -X POST ${gw}/api/orders -H 'content-type: application/json' -d '${order}'
   curl -s ${gw}/api/orders/<id>/details
-${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus)
+${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus)
 Ctrl-C stops.
 `);
   // Runs until a signal; the handlers above exit.

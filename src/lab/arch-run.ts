@@ -44,6 +44,8 @@ export interface ArchRunOptions {
    */
   zipkin?: { url: string };
   partitions: number;
+  /** Instances of each backend service (the system's replicas); default 1. */
+  replicas?: number;
   progress: Progress;
   /** Where to say what happens (stderr). */
   say: (line: string) => void;
@@ -95,6 +97,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       dataDir,
       env,
       ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 },
+      replicas: o.replicas,
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',
       log: o.serviceLog,

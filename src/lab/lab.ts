@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { architectures, type Architecture } from '#platform/config.ts';
 import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
-import { serviceNames, type System } from '#runtime/system.ts';
+import type { System } from '#runtime/system.ts';
 import { writeReport } from '#lab/report/report.ts';
 import { archLabel, type ArchResult, type ArchVariant, type LabReport } from './lab-result.ts';
 import { faultRateFor, runArch, type ArchRunOptions } from './arch-run.ts';
@@ -21,7 +21,7 @@ import { stderrProgress, type Progress } from './progress.ts';
 
 export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--kafka] [--postgres] [--distributed]
        [--rates 50,100,200,...] [--step-seconds 15] [--warmup 5] [--no-faults]
-       [--fault-rate N] [--fault-seconds 40] [--partitions 8] [--tracing off|on|both]
+       [--fault-rate N] [--fault-seconds 40] [--partitions 8] [--replicas 1] [--tracing off|on|both]
        [--out lab-results] [--quick] [--verbose]
   For each architecture: starts the whole system (every service its own process), drives an
   open-model load through the gateway at each rate until saturation, finds the knee (highest
@@ -31,6 +31,8 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   PostgreSQL's own count where pg_stat_statements is loaded), Kafka requests by API.
   Writes report.json, report.html and summary.md into <out>/<timestamp>/.
   --kafka / --postgres / --distributed  Kafka at KAFKA_BROKERS, PostgreSQL at DATABASE_URL (as up)
+  --replicas instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1); the
+             faults then hit one instance of payments
   --tracing  on: spans to Zipkin at ZIPKIN_URL (its CPU counted); both: each arch untraced, then traced
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 
@@ -63,6 +65,12 @@ const positive = (name: string, raw: string | undefined, fallback: number, allow
   return n;
 };
 
+const wholeNumber = (name: string, raw: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw ConfigError(`--${name} must be a whole number from 1 to 16; got "${raw}"`);
+  return n;
+};
+
 /** The options of a command line; null when it asked for --help. */
 export function parseLabArgs(argv: string[], env?: Record<string, string | undefined>): LabOptions | null {
   const { values: v } = parseArgs({
@@ -81,6 +89,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
       'fault-rate': { type: 'string' },
       'fault-seconds': { type: 'string' },
       partitions: { type: 'string', default: '8' },
+      replicas: { type: 'string' },
       tracing: { type: 'string', default: 'off' },
       out: { type: 'string', default: 'lab-results' },
       quick: { type: 'boolean', default: false },
@@ -117,6 +126,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
     postgres: v.postgres || v.distributed ? { url: runtime.databaseUrl } : undefined,
     connectUrl: v.kafka || v.distributed ? runtime.debeziumConnectUrl : undefined,
     partitions: positive('partitions', v.partitions, 8),
+    replicas: wholeNumber('replicas', v.replicas ?? runtime.replicas),
     tracing,
     zipkinUrl: tracing === 'off' ? undefined : zipkinUrl,
     out: v.out!,
@@ -225,7 +235,7 @@ export async function labCommand(argv: string[]): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
       // Second Ctrl-C: no more waiting; the services die with their parent watch anyway.
-      for (const s of systems) for (const name of serviceNames) s.kill(name, 'SIGKILL');
+      for (const s of systems) for (const instance of s.instances()) s.kill(instance.name, 'SIGKILL');
       process.stderr.write(`\n${signal} again: killed\n`);
       process.exit(130);
     }

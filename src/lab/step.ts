@@ -35,9 +35,12 @@ export interface LabTarget {
 }
 
 export function watchedProcesses(target: LabTarget): Watched[] {
-  const services = serviceNames.map((name) => ({ name, pids: () => { const pid = target.system.pid(name); return pid === undefined ? [] : [pid]; } }));
+  // A service's CPU is that of all its instances (replicas).
+  const services = serviceNames.map((name) => ({ name, pids: () => instancesOf(target.system, name).map((i) => target.system.pid(i.name)).filter((pid): pid is number => pid !== undefined) }));
   return [...services, ...target.extraProcesses];
 }
+
+const instancesOf = (system: System, name: string) => system.instances().filter((i) => i.service === name);
 
 async function scrape(url: string): Promise<Sample[]> {
   try {
@@ -51,7 +54,8 @@ async function scrape(url: string): Promise<Sample[]> {
 
 export async function scrapeAll(system: System): Promise<Map<string, Sample[]>> {
   const out = new Map<string, Sample[]>();
-  await Promise.all(serviceNames.map(async (name) => out.set(name, await scrape(system.urls[name]))));
+  // Counters and histograms sum over samples, so the instances' samples together are the service's.
+  await Promise.all(serviceNames.map(async (name) => out.set(name, (await Promise.all(instancesOf(system, name).map((i) => scrape(i.url)))).flat())));
   return out;
 }
 

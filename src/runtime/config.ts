@@ -17,6 +17,8 @@ export interface RuntimeConfig {
   prometheusTargetsFile: string;
   /** OTEL_TRACES_EXPORTER as the user set it: `up --tracing` then leaves the services' exporter alone. */
   tracesExporter?: string;
+  /** Instances of each backend service for `up` when --replicas is not given (ORDERFLOW_REPLICAS, default 1). */
+  replicas: string;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
@@ -26,6 +28,8 @@ export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfi
     debeziumConnectUrl: env.ORDERFLOW_RELAY === 'debezium' ? env.CONNECT_URL || undefined : undefined,
     prometheusTargetsFile: prometheusTargetsFile(infraDir(env)),
     tracesExporter: env.OTEL_TRACES_EXPORTER || undefined,
+    // Validated where it is used, with the flag's message (cli.ts).
+    replicas: env.ORDERFLOW_REPLICAS || '1',
   });
 }
 

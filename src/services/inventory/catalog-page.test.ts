@@ -2,7 +2,14 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestHost } from '#test/support/host.ts';
-import { matchesIfNoneMatch } from './catalog-page.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { outboxMigrations } from '#platform/bus/outbox.ts';
+import { migrate } from '#platform/db/migrate.ts';
+import { openServiceDb } from '#platform/db/open.ts';
+import { createCatalogPages, matchesIfNoneMatch } from './catalog-page.ts';
+import { createProduct } from './catalog.ts';
 import { registerRoutes } from './http.ts';
 import { reserveStock } from './reservations.ts';
 import { migrations } from './store.ts';
@@ -78,4 +85,29 @@ test('If-None-Match matching follows RFC 9110: lists, weak tags and *', () => {
   assert.equal(matchesIfNoneMatch('"b", W/"a"', '"a"'), true);
   assert.equal(matchesIfNoneMatch('*', '"a"'), true);
   assert.equal(matchesIfNoneMatch('"ab"', '"a"'), false);
+});
+
+test('with replicas (not the sole writer), a commit of another process on the same SQLite file shows at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'catalog-replicas-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const open = async () => {
+    const db = await openServiceDb({ store: 'sqlite', dataDir: dir } as Parameters<typeof openServiceDb>[0], 'inventory');
+    t.after(() => db.close());
+    await migrate(db, [...outboxMigrations, ...migrations]);
+    return db;
+  };
+  const mine = await open();
+  const other = await open();
+  const deps = (db: typeof mine) => ({ db, ids: { newId: () => randomUUID() }, clock: { now: () => new Date() } });
+  const shared = createCatalogPages(mine, { soleWriter: false });
+  const kept = createCatalogPages(mine);
+  await createProduct(deps(mine), { sku: 'A', name: 'A', priceCents: 100, stock: 5 });
+  const names = async (pages: typeof shared) => (JSON.parse((await pages.current()).body.toString()) as Array<{ sku: string }>).map((p) => p.sku);
+  assert.deepEqual(await names(shared), ['A']);
+  assert.deepEqual(await names(kept), ['A']);
+
+  // The other instance creates B: this process saw no commit of its own.
+  await createProduct(deps(other), { sku: 'B', name: 'B', priceCents: 100, stock: 5 });
+  assert.deepEqual(await names(shared), ['A', 'B'], 'read afresh: never stale');
+  assert.deepEqual(await names(kept), ['A'], 'the sole-writer page would be stale here, which is why replicas turn it off');
 });

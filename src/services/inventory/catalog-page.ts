@@ -10,8 +10,9 @@
  * products (an inbox row) cost one needless re-read, which is cheap next to a stale page.
  *
  * The counter is process-local, so the page is kept only where this process is the only
- * writer of the database (SQLite, the embedded deployment); on PostgreSQL other replicas
- * commit too, and the page is read afresh each time (the ETag still spares the body).
+ * writer of the database (SQLite, the embedded deployment, one instance); on PostgreSQL, or
+ * with replicas (ORDERFLOW_REPLICAS > 1, several processes on one SQLite file), other
+ * processes commit too, and the page is read afresh each time (the ETag still spares the body).
  * The ETag is a hash of the body, not the counter: a restart resets the counter, and equal
  * bodies deserve equal tags whichever replica serves them.
  */
@@ -31,8 +32,9 @@ export interface CatalogPages {
 
 type Versioned = CatalogPage & { version: number };
 
-export function createCatalogPages(db: Db): CatalogPages {
-  const keep = db.dialect === 'sqlite';
+/** `soleWriter`: no other process writes this database (false with replicas); default true. */
+export function createCatalogPages(db: Db, opts: { soleWriter?: boolean } = {}): CatalogPages {
+  const keep = db.dialect === 'sqlite' && (opts.soleWriter ?? true);
   let version = 0;
   let kept: Versioned | undefined;
   // Concurrent misses of one version share one read: after a commit, 64 waiting clients

@@ -26,11 +26,12 @@ const ProductParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1
 const ReservationParams = Type.Object({ orderId: Uuid });
 const ReserveBody = Type.Object({ items: Type.Array(StockLine, { minItems: 1, maxItems: 100 }) });
 
-export function registerRoutes(app: FastifyInstance, deps: CatalogDeps & { write?: BatchWriter }): void {
+/** `soleWriter`: this process is the only writer of its database (one instance); default true. */
+export function registerRoutes(app: FastifyInstance, deps: CatalogDeps & { write?: BatchWriter; soleWriter?: boolean }): void {
   // Concurrent calls share a transaction (group commit): one commit per batch, not per call.
   const write = deps.write ?? createBatchWriter(deps.db);
   const dialect = deps.db.dialect;
-  const catalog = createCatalogPages(deps.db);
+  const catalog = createCatalogPages(deps.db, { soleWriter: deps.soleWriter });
 
   app.put<{ Params: Static<typeof ReservationParams>; Body: Static<typeof ReserveBody> }>(
     '/reservations/:orderId',

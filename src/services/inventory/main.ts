@@ -12,7 +12,8 @@ const config = loadConfig();
 const host = await startServiceHost({ name: 'inventory', platform: config.platform, migrations, topics: allTopics, validate: checkMessage });
 closeOnSignals(host);
 const deps = { db: host.db, ids: host.ids, clock: host.clock };
-registerRoutes(host.app, { ...deps, write: host.write });
+// With replicas another process commits to this database too: no catalog page kept between commits.
+registerRoutes(host.app, { ...deps, write: host.write, soleWriter: config.platform.replicas === 1 });
 if (config.seed) await seedDemoCatalog({ ...deps, log: host.log });
 // Listening before consuming: a (re)started instance serves its routes while its consumers
 // join their groups (seconds on Kafka); /health/consumers says when they have.

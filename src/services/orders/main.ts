@@ -11,7 +11,7 @@ import { registerRoutes, type RestSaga } from './http.ts';
 import { createDownstream } from './rest/downstream.ts';
 import { createRestDriver } from './rest/drive.ts';
 import { startRecovery } from './rest/recovery.ts';
-import { createStateCache } from './state-cache.ts';
+import { createStateCache, disabledStateCache } from './state-cache.ts';
 import { createAdmission } from './admission.ts';
 import { migrations } from './store.ts';
 import { createOrdersMetrics } from './metrics.ts';
@@ -23,8 +23,9 @@ import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 const config = loadConfig();
 const host = await startServiceHost({ name: 'orders', platform: config.platform, migrations, topics: allTopics, validate: checkMessage });
 closeOnSignals(host);
-// One cache for both writers of the streams: POST /orders and the saga's replies.
-const cache = createStateCache();
+// One cache for both writers of the streams: POST /orders and the saga's replies; none
+// with replicas, where those writers are other processes too (state-cache.ts).
+const cache = config.platform.replicas === 1 ? createStateCache() : disabledStateCache();
 // choreography: POST sends OrderPlaced alone, and the replies are followed, not reacted to.
 const choreography = config.platform.arch === 'choreography';
 // rest: the saga is driven by calls inside POST /orders, and recovery finishes the sagas

@@ -33,3 +33,13 @@ export function createStateCache(maxEntries = 50_000): StateCache {
     },
   };
 }
+
+/**
+ * A cache that keeps nothing: with replicas (ORDERFLOW_REPLICAS > 1) the order's POST, its
+ * replies and its deadline are handled by different processes, so entries would mostly be
+ * stale. A stale entry is still safe (the append is optimistic on the stream version), but
+ * each costs a rolled-back batch and a redelivery; reading the stream costs less.
+ */
+export function disabledStateCache(): StateCache {
+  return { get: () => undefined, remember() {}, forget() {}, size: 0 };
+}
