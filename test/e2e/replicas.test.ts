@@ -55,7 +55,8 @@ function steadyLoad(client: Client, productIds: string[], workers: number) {
         if (i % 4 === 0) await attempt('GET /api/orders/:id/details', () => client.details(answer.body.id));
       }
       if (i % 5 === 0) await attempt('GET /api/products', () => client.products());
-      await sleep(20);
+      // About 40 orders/s with four workers: steady, and few enough to settle quickly after.
+      await sleep(60);
     }
   }));
   return {
@@ -100,7 +101,7 @@ for (const deployment of deployments) for (const arch of architectures) {
       for (const victim of victims) {
         for (const instance of [`${victim}-1`, `${victim}-2`]) {
           await killAndWaitBack(system, instance, t);
-          await sleep(1_000);
+          await sleep(500);
         }
       }
       await load.stop();

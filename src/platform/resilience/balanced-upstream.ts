@@ -3,7 +3,13 @@
  * over one pool and breaker per instance, that sends each call to the instance with the
  * fewest calls in flight (round-robin among equals), skips an instance whose breaker is
  * open, and tries the call again on another instance when the one it went to could not
- * answer (refused, reset, timed out, circuit open, or a 502/503/504 of its own).
+ * answer (refused, reset, timed out, or a 502/503/504 of its own).
+ *
+ * The per-instance breaker is this module's own, not cockatiel's: an open one only moves its
+ * instance to the back of the line, it never refuses a call outright. When every instance
+ * failed or is open, the call still goes to the open ones: one instance back from a restart
+ * while the other is killed must be used, not refused because its breaker has not yet seen
+ * it come back (it happened: a read failed with "circuit open" on both).
  *
  * Which calls are tried again elsewhere:
  * - GET, HEAD, PUT, DELETE: always (idempotent by RFC 9110 §9.2.2, and so are the services'
@@ -24,14 +30,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createUpstream, isUnavailableAnswer, type Upstream, type UpstreamOptions, type UpstreamRequest, type UpstreamResponse } from './upstream.ts';
 import type { BreakerState } from './http-policy.ts';
 
+/** One instance as its callers see it: where it is and whether its breaker is open. */
+export type InstanceView = Pick<Upstream, 'name' | 'url' | 'breakerState'>;
+
 export interface BalancedUpstreamOptions extends Omit<UpstreamOptions, 'url'> {
   /** Origins of the instances, e.g. ['http://127.0.0.1:8081', 'http://127.0.0.1:8181']. */
   urls: readonly string[];
 }
 
-/** An Upstream over several instances; `instances` are each instance's own upstream (pool and breaker). */
+/** An Upstream over several instances; `instances` are each instance's state (its breaker, for /metrics). */
 export interface BalancedUpstream extends Upstream {
-  readonly instances: readonly Upstream[];
+  readonly instances: readonly InstanceView[];
 }
 
 const idempotentMethods = new Set<UpstreamRequest['method']>(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -55,18 +64,32 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
     const only = createUpstream({ ...opts, url: opts.urls[0] });
     return Object.assign(only, { instances: [only] as const });
   }
-  // Retries go to the other instances, not again to the same one: its own policy makes one attempt.
-  const instances = opts.urls.map((url) => createUpstream({ ...opts, url, name: `${opts.name} (${new URL(url).host})`, retries: 0 }));
-  const inFlight = instances.map(() => 0);
+  // Retries go to the other instances, not again to the same one: each instance's policy
+  // makes one attempt under its timeout, and the breaker is the one below.
+  const upstreams = opts.urls.map((url) => createUpstream({ ...opts, url, name: `${opts.name} (${new URL(url).host})`, retries: 0, breaker: false }));
+  const inFlight = upstreams.map(() => 0);
+  const threshold = opts.breaker === false ? Infinity : (opts.breaker?.consecutiveFailures ?? 3);
+  const openForMs = opts.breaker === false ? 0 : (opts.breaker?.halfOpenAfterMs ?? 1_000);
+  const failures = upstreams.map(() => 0);
+  const openUntil = upstreams.map(() => 0);
+  const stateOf = (i: number): BreakerState => (failures[i] < threshold ? 'closed' : Date.now() < openUntil[i] ? 'open' : 'half-open');
+  const failed = (i: number) => {
+    if (++failures[i] >= threshold) openUntil[i] = Date.now() + openForMs;
+  };
+  const succeeded = (i: number) => {
+    failures[i] = 0;
+    openUntil[i] = 0;
+  };
+  const instances: InstanceView[] = upstreams.map((u, i) => ({ name: u.name, url: u.url, breakerState: () => stateOf(i) }));
   const extraRounds = opts.retries ?? 2;
   let next = 0;
 
   // The instances in the order to try them: fewest in flight first, round-robin among
   // equals, an open breaker last (tried only when every other one failed too).
   function order(): number[] {
-    const start = next++ % instances.length;
-    const rotated = instances.map((_, i) => (start + i) % instances.length);
-    const open = (i: number) => (instances[i].breakerState() === 'open' ? 1 : 0);
+    const start = next++ % upstreams.length;
+    const rotated = upstreams.map((_, i) => (start + i) % upstreams.length);
+    const open = (i: number) => (stateOf(i) === 'open' ? 1 : 0);
     return rotated.sort((a, b) => open(a) - open(b) || inFlight[a] - inFlight[b]);
   }
 
@@ -85,10 +108,17 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
       const i = tries[n % tries.length];
       inFlight[i]++;
       try {
-        const answer = await instances[i].request(req);
-        if (!repeatable || !isUnavailableAnswer(answer)) return answer;
+        const answer = await upstreams[i].request(req);
+        if (!isUnavailableAnswer(answer)) {
+          succeeded(i);
+          return answer;
+        }
+        failed(i);
+        if (!repeatable) return answer;
         lastAnswer = answer;
       } catch (err) {
+        // A caller's own abort says nothing of the instance.
+        if (!req.signal?.aborted) failed(i);
         lastError = err;
         if (!repeatable && !neverSent(err)) throw err;
       } finally {
@@ -110,7 +140,7 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
       let lastError: unknown;
       for (const i of order()) {
         try {
-          last = await instances[i].probe(path, timeoutMs);
+          last = await upstreams[i].probe(path, timeoutMs);
           if (last.statusCode === 200) return last;
         } catch (err) {
           lastError = err;
@@ -121,13 +151,13 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
     },
     // The service's circuit is open only when every instance's is: calls still go somewhere.
     breakerState(): BreakerState {
-      const states = instances.map((u) => u.breakerState());
+      const states = upstreams.map((_, i) => stateOf(i));
       if (states.includes('closed')) return 'closed';
       if (states.includes('half-open')) return 'half-open';
       return states[0];
     },
     async close() {
-      await Promise.allSettled(instances.map((u) => u.close()));
+      await Promise.allSettled(upstreams.map((u) => u.close()));
     },
   };
 }
