@@ -1,8 +1,8 @@
 /**
  * Availability with replicas: two instances of each service behind the gateway, a steady
- * load of orders and reads through it, and kill -9 of each instance of orders, inventory and
- * payments in turn (both, so that whichever owns a consumer group on the embedded log is
- * hit). No request may fail at the gateway: every answer that is not 2xx counts, and the
+ * load of orders and reads through it, and kill -9 of an instance of orders, inventory and
+ * payments in turn (on the embedded log both instances, so that whichever owns a consumer
+ * group's topics is hit). No request may fail at the gateway: every answer that is not 2xx counts, and the
  * load never retries. Then nothing is lost or made twice: every invariant holds, and each
  * order request, replayed with its Idempotency-Key, names its one order.
  */
@@ -98,8 +98,11 @@ for (const deployment of deployments) for (const arch of architectures) {
 
       const load = steadyLoad(client, [...initialStock.keys()], 4);
       await sleep(1_500);
+      // The embedded log: one instance owns a group's topic, the other stands by; killing
+      // both in turn kills the owner. Kafka shares the partitions: any one kill hits an owner.
+      const which = deployment.name === 'embedded' ? ['1', '2'] : ['1'];
       for (const victim of victims) {
-        for (const instance of [`${victim}-1`, `${victim}-2`]) {
+        for (const instance of which.map((n) => `${victim}-${n}`)) {
           await killAndWaitBack(system, instance, t);
           await sleep(500);
         }
@@ -108,7 +111,7 @@ for (const deployment of deployments) for (const arch of architectures) {
       t.diagnostic(`${load.requests()} requests through the gateway, ${load.placed.length} orders placed, ${load.failures.length} failed`);
       assert.deepEqual(load.failures, [], 'no request failed at the gateway');
       assert.ok(load.placed.length > 50, `the load ran (${load.placed.length} orders)`);
-      for (const victim of victims) assert.ok(system.restarts(victim, { all: true }) >= 2, `both ${victim} instances were restarted`);
+      for (const victim of victims) assert.ok(system.restarts(victim, { all: true }) >= which.length, `${victim} was restarted`);
 
       const placed = [...first, ...load.placed];
       const views = await waitAllTerminal(client, placed, 120_000);
