@@ -43,7 +43,10 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
     ...serverTimeoutOptions(opts.timeouts),
     ...errorServerOptions,
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Lengths in UTF-16 code units (unicode: false), as JavaScript's String.length and the
+    // contracts' TypeBox checks count them: with ajv's default (code points) a string of 101
+    // to 200 emoji passed the route and failed the event it became, naming an internal message.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, unicode: false } },
   });
   opts.tracing?.instrumentHttp(fastify);
   installErrorHandling(fastify);

@@ -204,3 +204,14 @@ test('an Idempotency-Key expires after 24 h: a replay then makes a new order, an
   await host.db.execute("UPDATE idempotency SET created_at = $1 WHERE key = 'key-old'", [new Date(Date.now() - 23 * 3_600_000).toISOString()]);
   assert.equal((await post(url, orderBody(), 'key-old')).body.id, later.body.id);
 });
+
+test('a string is as long at the route as in the event it becomes: 100 emoji fit a 200-long city, 101 get a 400 naming the field', async (t) => {
+  const { url } = await startOrders(t);
+  const emoji = (n: number) => '😀'.repeat(n);
+  const fits = await post(url, orderBody({ shippingAddress: { country: 'DE', city: emoji(100) } }));
+  assert.equal(fits.status, 202, JSON.stringify(fits.body));
+  const tooLong = await post(url, orderBody({ shippingAddress: { country: 'DE', city: emoji(101) } }));
+  assert.equal(tooLong.status, 400);
+  assert.equal(tooLong.body.error.code, 'PLT_ERR_VALIDATION');
+  assert.match(tooLong.body.error.message, /city/);
+});
