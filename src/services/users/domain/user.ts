@@ -1,8 +1,9 @@
 /**
  * What a user is and the rules of its fields. Pure: no I/O.
  */
-export const roles = ['customer', 'admin'] as const;
-export type Role = (typeof roles)[number];
+import type { Role } from '#platform/http/access-tokens.ts';
+
+export type { Role };
 
 export interface User {
   id: string;
