@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isOrderflowError } from './errors.ts';
-import { loadPlatformConfig, loadServiceConfig, loadTracingConfig } from './config.ts';
+import { loadKafkaSecurity, loadPlatformConfig, loadServiceConfig, loadTracingConfig } from './config.ts';
 
 test('the defaults are the embedded deployment under ./data', () => {
   const c = loadPlatformConfig({});
@@ -92,4 +92,20 @@ test('timeouts and bounds have defaults, are read from their variables, and a ba
   for (const env of [{ ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '0' }, { ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS: 'soon' }, { ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '0' }, { ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '-1' }, { ORDERFLOW_WRITE_QUEUE_MAX: '0' }, { ORDERFLOW_INBOX_RETENTION_HOURS: '0' }, { ORDERFLOW_INBOX_PURGE_INTERVAL_MS: 'hourly' }]) {
     assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
   }
+});
+
+test('Kafka security: plaintext unless told; SASL needs its user and password; PLAIN only over TLS; Kafka\'s own names', () => {
+  assert.deepEqual(loadKafkaSecurity({}), { protocol: 'PLAINTEXT', caFile: undefined });
+  assert.deepEqual(loadKafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_FILE: '/ca.pem' }), { protocol: 'SSL', caFile: '/ca.pem' });
+  assert.deepEqual(loadKafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }), {
+    protocol: 'SASL_SSL', caFile: undefined, sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' },
+  });
+  const refused: Record<string, string>[] = [
+    { KAFKA_SECURITY_PROTOCOL: 'TLS' },
+    { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u' },
+    { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SASL_MECHANISM: 'GSSAPI' },
+    { KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SASL_MECHANISM: 'PLAIN' },
+    { KAFKA_SSL_CA_FILE: '/ca.pem' },
+  ];
+  for (const env of refused) assert.throws(() => loadKafkaSecurity(env), (err) => isOrderflowError(err) && err.code === 'PLT_ERR_CONFIG', JSON.stringify(env));
 });

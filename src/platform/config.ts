@@ -20,6 +20,8 @@ export interface PlatformConfig {
   store: 'sqlite' | 'postgres';
   dataDir: string;
   kafkaBrokers: string[];
+  /** How the Kafka clients connect: plaintext, TLS, SASL or both (KAFKA_SECURITY_PROTOCOL). */
+  kafkaSecurity: KafkaSecurity;
   databaseUrl?: string;
   /** Prefix of Kafka topics, groups and PostgreSQL databases, so deployments and test runs never meet. */
   namespace: string;
@@ -42,6 +44,33 @@ export interface PlatformConfig {
   /** HTTP write jobs (group commit) that may wait for a transaction; past it, new ones are refused with a 503. */
   writeQueueMax: number;
   inbox: InboxRetention;
+}
+
+export const kafkaSecurityProtocols = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export const kafkaSaslMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'] as const;
+
+/**
+ * Kafka's own names (security.protocol, sasl.mechanism): SSL encrypts and checks the
+ * broker's certificate (against caFile, or the system's CAs); SASL authenticates this client.
+ */
+export interface KafkaSecurity {
+  protocol: (typeof kafkaSecurityProtocols)[number];
+  /** PEM file of the CA that signed the brokers' certificates (KAFKA_SSL_CA_FILE). */
+  caFile?: string;
+  sasl?: { mechanism: (typeof kafkaSaslMechanisms)[number]; username: string; password: string };
+}
+
+/** KAFKA_SECURITY_PROTOCOL and its companions; PLAINTEXT unless told. */
+export function loadKafkaSecurity(env: Env): Readonly<KafkaSecurity> {
+  const protocol = oneOf('KAFKA_SECURITY_PROTOCOL', env.KAFKA_SECURITY_PROTOCOL ?? 'PLAINTEXT', kafkaSecurityProtocols);
+  const tls = protocol === 'SSL' || protocol === 'SASL_SSL';
+  if (!tls && env.KAFKA_SSL_CA_FILE) throw ConfigError(`KAFKA_SSL_CA_FILE is set but KAFKA_SECURITY_PROTOCOL is ${protocol}: set it to SSL or SASL_SSL`);
+  if (!protocol.startsWith('SASL_')) return Object.freeze({ protocol, caFile: env.KAFKA_SSL_CA_FILE || undefined });
+  const mechanism = oneOf('KAFKA_SASL_MECHANISM', env.KAFKA_SASL_MECHANISM ?? 'SCRAM-SHA-512', kafkaSaslMechanisms);
+  if (!env.KAFKA_SASL_USERNAME || !env.KAFKA_SASL_PASSWORD) throw ConfigError(`KAFKA_SECURITY_PROTOCOL=${protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`);
+  // PLAIN sends the password as it is: only over TLS.
+  if (mechanism === 'PLAIN' && !tls) throw ConfigError('KAFKA_SASL_MECHANISM=PLAIN sends the password in clear: use it with KAFKA_SECURITY_PROTOCOL=SASL_SSL only');
+  return Object.freeze({ protocol, caFile: env.KAFKA_SSL_CA_FILE || undefined, sasl: Object.freeze({ mechanism, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD }) });
 }
 
 /**
@@ -164,6 +193,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     store,
     dataDir: env.ORDERFLOW_DATA_DIR ?? 'data',
     kafkaBrokers,
+    kafkaSecurity: loadKafkaSecurity(env),
     databaseUrl: env.DATABASE_URL,
     namespace,
     partitions: positiveInt('ORDERFLOW_PARTITIONS', env.ORDERFLOW_PARTITIONS ?? '8'),

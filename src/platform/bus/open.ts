@@ -7,11 +7,13 @@ import type { Bus } from './bus.ts';
 import { openEmbeddedLog } from './embedded/embedded-log.ts';
 import { openKafkaBus } from './kafka/kafka-bus.ts';
 import type { Logger } from '../log.ts';
+import type { KafkaSecurity } from '../config.ts';
 
 export interface BusConfig {
   bus: 'embedded' | 'kafka';
   dataDir: string;
   kafkaBrokers: string[];
+  kafkaSecurity?: KafkaSecurity;
   /** Prefix of topic and group names on Kafka, so several deployments can share a cluster. */
   namespace: string;
   replicationFactor: number;
@@ -22,7 +24,7 @@ export interface BusConfig {
 /** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
 export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): Promise<Bus> {
   if (cfg.bus === 'kafka') {
-    return openKafkaBus({ brokers: cfg.kafkaBrokers, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
+    return openKafkaBus({ brokers: cfg.kafkaBrokers, security: cfg.kafkaSecurity, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
   }
   return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log });
 }

@@ -31,9 +31,13 @@ import { readTopic } from './kafka-read.ts';
 import { subscribeKafka } from './kafka-subscription.ts';
 import type { FetchSettings, KafkaContext, KafkaLogger } from './kafka-context.ts';
 import type { CommitPolicy } from './lazy-commits.ts';
+import { kafkaConnection } from './kafka-connection.ts';
+import type { KafkaSecurity } from '../../config.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
+  /** TLS and SASL of every client (kafka-connection.ts); plaintext when absent. */
+  security?: KafkaSecurity;
   clientId: string;
   /** Prefix of every topic and group id on the broker (`<ns>.<name>`); invisible to callers. */
   namespace?: string;
@@ -64,6 +68,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
   const prefix = opts.namespace ? `${opts.namespace}.` : '';
   const ctx: KafkaContext = {
     brokers: opts.brokers,
+    connection: kafkaConnection(opts.security),
     clientId: opts.clientId,
     log,
     commitPolicy: opts.commitPolicy,
@@ -71,8 +76,9 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     full: (name) => prefix + name,
     short: (name) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name),
   };
-  const admin = new Admin({ clientId: `${opts.clientId}-admin`, bootstrapBrokers: opts.brokers, retries: 3, retryDelay: 200 });
+  const admin = new Admin({ ...ctx.connection, clientId: `${opts.clientId}-admin`, bootstrapBrokers: opts.brokers, retries: 3, retryDelay: 200 });
   const producer = new Producer({
+    ...ctx.connection,
     clientId: `${opts.clientId}-producer`,
     bootstrapBrokers: opts.brokers,
     serializers: stringSerializers,
