@@ -112,3 +112,28 @@ test('of concurrent refreshes with one token exactly one succeeds', async (t) =>
   assert.equal(answers.filter((a) => a.status === 200).length, 1, JSON.stringify(answers.map((a) => a.status)));
   assert.ok(answers.every((a) => a.status === 200 || a.status === 401));
 });
+
+test('create-admin makes an admin whose token says so, or promotes an existing account keeping its password', async (t) => {
+  const { createAdmin } = await import('./admin.ts');
+  const key = await loadSigningKey({ kind: 'jwk', json: await newSigningKeyJson() });
+  let accounts: ReturnType<typeof createAccounts> | undefined;
+  let host: ServiceHost | undefined;
+  const { url } = await startTestHost(t, {
+    name: 'users',
+    migrations,
+    setup: (h) => {
+      host = h;
+      accounts = createAccounts({ db: h.db, passwords: createPasswords(cheap), key, tokens, ids: h.ids, clock: h.clock });
+      registerRoutes(h.app, { db: h.db, key, accounts });
+    },
+  });
+  const made = await createAdmin(host!.db, accounts!, { email: 'root@example.org', password: 'a long admin password', name: 'Root' });
+  assert.deepEqual([made.created, made.user.role], [true, 'admin']);
+  await call(url, 'POST', '/auth/register', ada);
+  const promoted = await createAdmin(host!.db, accounts!, { email: ada.email, password: 'ignored for an existing account', name: 'x' });
+  assert.deepEqual([promoted.created, promoted.user.role, promoted.user.name], [false, 'admin', 'Ada']);
+  const login = await call(url, 'POST', '/auth/login', adaLogin);
+  assert.equal(login.status, 200, 'the password is unchanged');
+  const { payload } = await jwtVerify(login.body.accessToken, createRemoteJWKSet(new URL(`${url}/.well-known/jwks.json`)), { issuer: 'orderflow-users', audience: 'orderflow-api' });
+  assert.equal(payload.role, 'admin');
+});
