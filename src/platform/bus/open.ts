@@ -17,6 +17,8 @@ export interface BusConfig {
   replicationFactor: number;
   /** Kafka's linger.ms for the producer (ORDERFLOW_KAFKA_LINGER_MS). */
   kafkaLingerMs: number;
+  /** The embedded log's trim (ORDERFLOW_LOG_RETENTION_MINUTES); without it records are kept forever. */
+  embeddedLog?: { retentionMinutes: number; trimIntervalMs: number };
 }
 
 /** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
@@ -24,5 +26,6 @@ export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): P
   if (cfg.bus === 'kafka') {
     return openKafkaBus({ brokers: cfg.kafkaBrokers, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
   }
-  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log });
+  const retention = cfg.embeddedLog && { retentionMs: cfg.embeddedLog.retentionMinutes * 60_000, intervalMs: cfg.embeddedLog.trimIntervalMs };
+  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log, retention });
 }

@@ -94,7 +94,13 @@ export function prepareStatements(db: DatabaseSync) {
       'UPDATE group_members SET member_id = NULL, heartbeat_at = NULL WHERE group_id = ? AND topic = ? AND generation = ?',
     ),
     generation: p('SELECT generation FROM group_members WHERE group_id = ? AND topic = ?'),
-    initOffset: p('INSERT OR IGNORE INTO group_offsets (group_id, topic, partition, committed) VALUES (?, ?, ?, 0)'),
+    // A new group starts at the earliest record still in the log: the first retained one, or
+    // the head when trimming emptied the partition (offset 0 on a log never trimmed).
+    initOffset: p(
+      `INSERT OR IGNORE INTO group_offsets (group_id, topic, partition, committed) VALUES (?1, ?2, ?3, COALESCE(
+         (SELECT MIN(offset) FROM records WHERE topic = ?2 AND partition = ?3),
+         (SELECT next_offset FROM partition_heads WHERE topic = ?2 AND partition = ?3), 0))`,
+    ),
     committed: p('SELECT committed FROM group_offsets WHERE group_id = ? AND topic = ? AND partition = ?'),
     // Conditional on the member's generation: a fenced member's commit changes nothing.
     commit: p(
@@ -102,14 +108,32 @@ export function prepareStatements(db: DatabaseSync) {
          AND (SELECT generation FROM group_members WHERE group_id = ? AND topic = ?) = ?`,
     ),
     lag: p(
-      `SELECT COALESCE(SUM(h.next_offset - COALESCE(o.committed, 0)), 0) AS lag FROM partition_heads h
+      `SELECT COALESCE(SUM(h.next_offset - COALESCE(o.committed,
+         (SELECT MIN(r.offset) FROM records r WHERE r.topic = h.topic AND r.partition = h.partition), h.next_offset)), 0) AS lag
+       FROM partition_heads h
        LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
        WHERE h.topic IN (SELECT value FROM json_each(?))`,
     ),
     positions: p(
-      `SELECT h.topic, h.partition, h.next_offset AS end_offset, o.committed FROM partition_heads h
+      `SELECT h.topic, h.partition, h.next_offset AS end_offset, o.committed,
+         COALESCE((SELECT MIN(r.offset) FROM records r WHERE r.topic = h.topic AND r.partition = h.partition), h.next_offset) AS start_offset
+       FROM partition_heads h
        LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
        WHERE h.topic IN (SELECT value FROM json_each(?)) ORDER BY h.topic, h.partition`,
+    ),
+    // Trimming (trim.ts). Per partition: its head and its first record, the smallest commit of
+    // the groups reading it, and one chunk of records below a bound and older than a time.
+    // The chunk is picked by offset through the primary key, so a DELETE reads only what it deletes.
+    trimPartitions: p(
+      `SELECT h.topic, h.partition, h.next_offset,
+         (SELECT r.offset FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_offset,
+         (SELECT r.ts FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_ts
+       FROM partition_heads h`,
+    ),
+    minCommitted: p('SELECT topic, partition, MIN(committed) AS committed FROM group_offsets GROUP BY topic, partition'),
+    trimChunk: p(
+      `DELETE FROM records WHERE topic = ?1 AND partition = ?2 AND ts < ?4 AND offset IN (
+         SELECT offset FROM records WHERE topic = ?1 AND partition = ?2 AND offset < ?3 ORDER BY offset LIMIT ?5)`,
     ),
   };
 }

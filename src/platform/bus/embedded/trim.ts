@@ -1,0 +1,72 @@
+/**
+ * The embedded log forgets what nobody needs any more. A record goes once it is both
+ * - older than the retention, so tools and a group reset can still look back that far, and
+ * - below the smallest committed offset of every group reading its topic, so no group ever
+ *   loses a record it has not handled (a stopped or slow service holds its topics' records
+ *   until it catches up). A topic no group reads is bounded by the retention alone.
+ * Dead-letter topics are never trimmed: a dead letter stays until it is replayed or
+ * discarded, which the dead letters themselves decide, not the clock.
+ *
+ * Every process that opens the log runs its own trim (db/retention.ts: a pass every interval,
+ * chunks of records each deleted in one short IMMEDIATE transaction, a pause in between), so
+ * a publisher waits for the file's write lock at most one chunk's delete. Several processes
+ * trimming the same file is safe: a chunk deletes by offset what is past the bounds, and a
+ * second process deleting the same chunk finds nothing left.
+ *
+ * The file does not shrink: SQLite keeps the freed pages and reuses them for new records, so
+ * under a steady rate the file stays at the size of one retention's worth of records.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { startRetention, type Retention, type RetentionLog } from '../../db/retention.ts';
+import { DLQ_SUFFIX } from '../dead-letters.ts';
+import { immediate, type Statements } from './schema.ts';
+
+export interface TrimOptions {
+  /** Records younger than this stay, committed or not. */
+  retentionMs: number;
+  /** How often a pass runs. */
+  intervalMs: number;
+  /** Records deleted per transaction; default 1000. */
+  chunk?: number;
+  /** Milliseconds since the epoch (the records' `ts`); Date.now by default. */
+  now?: () => number;
+}
+
+interface PartitionRow {
+  topic: string;
+  partition: number;
+  next_offset: number;
+  first_offset: number | null;
+  first_ts: number | null;
+}
+
+/** Deletes at most `limit` records older than `before` (ms) and committed by every group; returns how many. */
+export function trimRecords(db: DatabaseSync, st: Statements, before: number, limit: number): number {
+  const committed = new Map<string, number>();
+  for (const r of st.minCommitted.all() as unknown as Array<{ topic: string; partition: number; committed: number }>) {
+    committed.set(`${r.topic}\u0000${r.partition}`, r.committed);
+  }
+  let total = 0;
+  for (const p of st.trimPartitions.all() as unknown as PartitionRow[]) {
+    if (total >= limit) break;
+    if (p.topic.endsWith(DLQ_SUFFIX) || p.first_offset === null || p.first_ts === null || p.first_ts >= before) continue;
+    const bound = committed.get(`${p.topic}\u0000${p.partition}`) ?? p.next_offset;
+    if (p.first_offset >= bound) continue;
+    const { changes } = immediate(db, () => st.trimChunk.run(p.topic, p.partition, bound, before, limit - total));
+    total += Number(changes);
+  }
+  return total;
+}
+
+/** Starts the background trim of the log in `db`. */
+export function startTrim(db: DatabaseSync, st: Statements, log: RetentionLog, opts: TrimOptions): Retention {
+  const now = opts.now ?? Date.now;
+  return startRetention({
+    name: 'embedded log',
+    log,
+    intervalMs: opts.intervalMs,
+    chunk: opts.chunk,
+    horizon: () => new Date(now() - opts.retentionMs).toISOString(),
+    deleteOlder: async (before, limit) => trimRecords(db, st, Date.parse(before), limit),
+  });
+}
