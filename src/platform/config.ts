@@ -52,6 +52,8 @@ export interface PlatformConfig {
 export interface EmbeddedLogRetention {
   retentionMinutes: number;
   trimIntervalMs: number;
+  /** A group gone (no heartbeat, left) this long stops holding records back, as Kafka expires a group's offsets. */
+  groupExpiryHours: number;
 }
 
 /**
@@ -203,10 +205,14 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
       // An hour: every group has committed what is trimmed, so the retention is only how far
       // back an operator, a tool or a newly added group can still read. An hour of a laptop's
       // traffic is small, and the inbox (8 days) outlives it by far, so nothing redelivered
-      // from the log can be applied twice. At lab rates, shorten it (about 1 KB a record, ten
-      // records an order: 50 orders/s keep some 1.8 GB for an hour).
+      // from the log can be applied twice. At lab rates, shorten it: a record takes some 600
+      // bytes of the file and an order makes 8 to 9 of them, so 50 orders/s keep about 1 GB.
       retentionMinutes: positiveInt('ORDERFLOW_LOG_RETENTION_MINUTES', env.ORDERFLOW_LOG_RETENTION_MINUTES ?? '60'),
       trimIntervalMs: positiveInt('ORDERFLOW_LOG_TRIM_INTERVAL_MS', env.ORDERFLOW_LOG_TRIM_INTERVAL_MS ?? '60000'),
+      // 7 days, Kafka's offsets.retention.minutes: a service stopped for a long weekend still
+      // finds its records; a group gone for good (a removed consumer, the groups of another
+      // architecture after ORDERFLOW_ARCH changed) does not keep its topics for ever.
+      groupExpiryHours: positiveInt('ORDERFLOW_LOG_GROUP_EXPIRY_HOURS', env.ORDERFLOW_LOG_GROUP_EXPIRY_HOURS ?? '168'),
     }),
   });
 }

@@ -208,7 +208,7 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
         commitOffsets();
         try {
           immediate(db, () => {
-            for (const t of owned) st.leave.run(groupId, t.topic, t.generation);
+            for (const t of owned) st.leave.run(Date.now(), groupId, t.topic, t.generation);
           });
         } catch (err) {
           log.warn({ err, groupId }, 'embedded log: could not leave the group');

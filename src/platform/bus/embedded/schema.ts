@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 -- One row per (group, topic): the member that owns all of the topic's partitions for the
 -- group. A row is never deleted, only marked left (member_id NULL), so that generations
 -- only ever grow and a zombie can never be un-fenced by a later member reusing its number.
+-- heartbeat_at is the last sign of life: a heartbeat, or leaving (NULL: left before that was kept).
 CREATE TABLE IF NOT EXISTS group_members (
   group_id TEXT NOT NULL,
   topic TEXT NOT NULL,
@@ -91,7 +92,7 @@ export function prepareStatements(db: DatabaseSync) {
     ),
     heartbeat: p('UPDATE group_members SET heartbeat_at = ? WHERE group_id = ? AND topic = ? AND generation = ?'),
     leave: p(
-      'UPDATE group_members SET member_id = NULL, heartbeat_at = NULL WHERE group_id = ? AND topic = ? AND generation = ?',
+      'UPDATE group_members SET member_id = NULL, heartbeat_at = ? WHERE group_id = ? AND topic = ? AND generation = ?',
     ),
     generation: p('SELECT generation FROM group_members WHERE group_id = ? AND topic = ?'),
     // A new group starts at the earliest record still in the log: the first retained one, or
@@ -108,8 +109,8 @@ export function prepareStatements(db: DatabaseSync) {
          AND (SELECT generation FROM group_members WHERE group_id = ? AND topic = ?) = ?`,
     ),
     lag: p(
-      `SELECT COALESCE(SUM(h.next_offset - COALESCE(o.committed,
-         (SELECT MIN(r.offset) FROM records r WHERE r.topic = h.topic AND r.partition = h.partition), h.next_offset)), 0) AS lag
+      `SELECT COALESCE(SUM(h.next_offset - MAX(COALESCE(o.committed, 0),
+         COALESCE((SELECT MIN(r.offset) FROM records r WHERE r.topic = h.topic AND r.partition = h.partition), h.next_offset))), 0) AS lag
        FROM partition_heads h
        LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
        WHERE h.topic IN (SELECT value FROM json_each(?))`,
@@ -130,7 +131,14 @@ export function prepareStatements(db: DatabaseSync) {
          (SELECT r.ts FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_ts
        FROM partition_heads h`,
     ),
-    minCommitted: p('SELECT topic, partition, MIN(committed) AS committed FROM group_offsets GROUP BY topic, partition'),
+    // A group holds its topics' records until it has shown no sign of life since ?1 (ms):
+    // offsets of a group gone for good (a consumer removed, an architecture switched) expire,
+    // as Kafka's do (offsets.retention.minutes). A row without a time holds.
+    minCommitted: p(
+      `SELECT o.topic, o.partition, MIN(o.committed) AS committed FROM group_offsets o
+       LEFT JOIN group_members m ON m.group_id = o.group_id AND m.topic = o.topic
+       WHERE m.heartbeat_at IS NULL OR m.heartbeat_at >= ?1 GROUP BY o.topic, o.partition`,
+    ),
     trimChunk: p(
       `DELETE FROM records WHERE topic = ?1 AND partition = ?2 AND ts < ?4 AND offset IN (
          SELECT offset FROM records WHERE topic = ?1 AND partition = ?2 AND offset < ?3 ORDER BY offset LIMIT ?5)`,

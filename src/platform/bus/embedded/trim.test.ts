@@ -97,6 +97,29 @@ test('a record a slow group has not committed stays, however old', async (t) => 
   assert.deepEqual(back.seen.map((r) => r.value), ['3', '4']);
 });
 
+test('a group gone for longer than the group expiry no longer holds records back', async (t) => {
+  const { open, defer } = setup(t);
+  const DAY = 24 * HOUR;
+  const publisher = open();
+  await publisher.ensureTopics([{ name: 'orders', partitions: 1 }]);
+  await publisher.publish([rec('orders', 'k', '0'), rec('orders', 'k', '1'), rec('orders', 'k', '2')]);
+  const gone = await consume(publisher, 'gone', 'orders', defer);
+  await waitFor('the departing group to commit', committedAll(publisher, 'gone', 'orders'));
+  await gone.sub.close();
+  await publisher.publish([rec('orders', 'k', '3'), rec('orders', 'k', '4')]);
+  await consume(publisher, 'live', 'orders', defer);
+  await waitFor('the live group to commit', committedAll(publisher, 'live', 'orders'));
+
+  // Two hours on, within the week: the departed group still holds what it has not handled.
+  const soon = open({ retentionMs: HOUR, intervalMs: HOUR, groupExpiryMs: 7 * DAY, now: () => Date.now() + 2 * HOUR });
+  assert.equal(await soon.trim(), 3);
+  // Eight days on: it has been gone past the expiry; only the live group counts.
+  // (The live group's heartbeat is as old as this clock sees it, but it has committed all.)
+  const later = open({ retentionMs: HOUR, intervalMs: HOUR, groupExpiryMs: 7 * DAY, now: () => Date.now() + 8 * DAY });
+  assert.equal(await later.trim(), 2);
+  assert.deepEqual(await publisher.read('orders'), []);
+});
+
 test('dead letters stay; a topic no group reads is trimmed by the retention alone', async (t) => {
   const { open, later } = setup(t);
   const bus = open(later);

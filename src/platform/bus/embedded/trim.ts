@@ -3,7 +3,8 @@
  * - older than the retention, so tools and a group reset can still look back that far, and
  * - below the smallest committed offset of every group reading its topic, so no group ever
  *   loses a record it has not handled (a stopped or slow service holds its topics' records
- *   until it catches up). A topic no group reads is bounded by the retention alone.
+ *   until it catches up, or until it has been gone for the group expiry, as Kafka forgets the
+ *   offsets of a group gone for a week). A topic no group reads is bounded by the retention alone.
  * Dead-letter topics are never trimmed: a dead letter stays until it is replayed or
  * discarded, which the dead letters themselves decide, not the clock.
  *
@@ -26,6 +27,11 @@ export interface TrimOptions {
   retentionMs: number;
   /** How often a pass runs. */
   intervalMs: number;
+  /**
+   * A group that has shown no sign of life (heartbeat, leaving) for this long no longer holds
+   * records back; by default it holds them for ever.
+   */
+  groupExpiryMs?: number;
   /** Records deleted per transaction; default 1000. */
   chunk?: number;
   /** Milliseconds since the epoch (the records' `ts`); Date.now by default. */
@@ -40,10 +46,13 @@ interface PartitionRow {
   first_ts: number | null;
 }
 
-/** Deletes at most `limit` records older than `before` (ms) and committed by every group; returns how many. */
-export function trimRecords(db: DatabaseSync, st: Statements, before: number, limit: number): number {
+/**
+ * Deletes at most `limit` records older than `before` (ms) and committed by every group seen
+ * alive since `aliveSince` (ms); returns how many.
+ */
+export function trimRecords(db: DatabaseSync, st: Statements, before: number, aliveSince: number, limit: number): number {
   const committed = new Map<string, number>();
-  for (const r of st.minCommitted.all() as unknown as Array<{ topic: string; partition: number; committed: number }>) {
+  for (const r of st.minCommitted.all(aliveSince) as unknown as Array<{ topic: string; partition: number; committed: number }>) {
     committed.set(`${r.topic}\u0000${r.partition}`, r.committed);
   }
   let total = 0;
@@ -67,6 +76,6 @@ export function startTrim(db: DatabaseSync, st: Statements, log: RetentionLog, o
     intervalMs: opts.intervalMs,
     chunk: opts.chunk,
     horizon: () => new Date(now() - opts.retentionMs).toISOString(),
-    deleteOlder: async (before, limit) => trimRecords(db, st, Date.parse(before), limit),
+    deleteOlder: async (before, limit) => trimRecords(db, st, Date.parse(before), opts.groupExpiryMs === undefined ? 0 : now() - opts.groupExpiryMs, limit),
   });
 }
