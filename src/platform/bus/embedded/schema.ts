@@ -135,9 +135,9 @@ export function prepareStatements(db: DatabaseSync) {
     // offsets of a group gone for good (a consumer removed, an architecture switched) expire,
     // as Kafka's do (offsets.retention.minutes). A row without a time holds.
     minCommitted: p(
-      `SELECT o.topic, o.partition, MIN(o.committed) AS committed FROM group_offsets o
+      `SELECT MIN(o.committed) AS committed FROM group_offsets o
        LEFT JOIN group_members m ON m.group_id = o.group_id AND m.topic = o.topic
-       WHERE m.heartbeat_at IS NULL OR m.heartbeat_at >= ?1 GROUP BY o.topic, o.partition`,
+       WHERE o.topic = ?2 AND o.partition = ?3 AND (m.heartbeat_at IS NULL OR m.heartbeat_at >= ?1)`,
     ),
     trimChunk: p(
       `DELETE FROM records WHERE topic = ?1 AND partition = ?2 AND ts < ?4 AND offset IN (

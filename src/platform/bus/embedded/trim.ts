@@ -51,18 +51,17 @@ interface PartitionRow {
  * alive since `aliveSince` (ms); returns how many.
  */
 export function trimRecords(db: DatabaseSync, st: Statements, before: number, aliveSince: number, limit: number): number {
-  const committed = new Map<string, number>();
-  for (const r of st.minCommitted.all(aliveSince) as unknown as Array<{ topic: string; partition: number; committed: number }>) {
-    committed.set(`${r.topic}\u0000${r.partition}`, r.committed);
-  }
   let total = 0;
   for (const p of st.trimPartitions.all() as unknown as PartitionRow[]) {
     if (total >= limit) break;
     if (p.topic.endsWith(DLQ_SUFFIX) || p.first_offset === null || p.first_ts === null || p.first_ts >= before) continue;
-    const bound = committed.get(`${p.topic}\u0000${p.partition}`) ?? p.next_offset;
-    if (p.first_offset >= bound) continue;
-    const { changes } = immediate(db, () => st.trimChunk.run(p.topic, p.partition, bound, before, limit - total));
-    total += Number(changes);
+    // The bound is read in the deleting transaction: a group joining meanwhile (starting at
+    // the first record) or committing is seen, never trimmed under.
+    total += immediate(db, () => {
+      const { committed } = st.minCommitted.get(aliveSince, p.topic, p.partition) as { committed: number | null };
+      const bound = committed ?? p.next_offset;
+      return p.first_offset! >= bound ? 0 : Number(st.trimChunk.run(p.topic, p.partition, bound, before, limit - total).changes);
+    });
   }
   return total;
 }
