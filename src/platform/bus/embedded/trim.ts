@@ -5,8 +5,8 @@
  *   loses a record it has not handled (a stopped or slow service holds its topics' records
  *   until it catches up, or until it has been gone for the group expiry, as Kafka forgets the
  *   offsets of a group gone for a week). A topic no group reads is bounded by the retention alone.
- * Dead-letter topics are never trimmed: a dead letter stays until it is replayed or
- * discarded, which the dead letters themselves decide, not the clock.
+ * Dead-letter topics are never trimmed: a dead letter stays until someone replays or
+ * discards it (dead-letters.ts), never because of its age.
  *
  * Every process that opens the log runs its own trim (db/retention.ts: a pass every interval,
  * chunks of records each deleted in one short IMMEDIATE transaction, a pause in between), so
