@@ -45,7 +45,10 @@ const USAGE = `usage: orderflow <command> [options]
         The read path through the gateway with autocannon (orderflow bench read --help).
   lab [--arch events,choreography,rest] [--distributed] [--quick] [options]
         Measure each architecture: open-model load up to saturation, its knee, fault scenarios;
-        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).`;
+        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).
+  lab soak [--minutes 30] [--rate 50] [--distributed] [options]
+        A steady load with short retentions, sampling every table and file once a minute: is
+        everything but the orders' own data flat? (orderflow lab soak --help).`;
 
 class UsageError extends Error {}
 
@@ -282,6 +285,7 @@ export async function main(argv: string[]): Promise<number> {
         if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
+        if (args[0] === 'soak') return await import('./lab/soak.ts').then((m) => m.soakCommand(args.slice(1)));
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));
       case 'help':
       case '--help':

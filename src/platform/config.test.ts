@@ -78,18 +78,22 @@ test('timeouts and bounds have defaults, are read from their variables, and a ba
   assert.deepEqual(d.postgres, { acquireTimeoutMs: 5_000, statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000 });
   assert.equal(d.writeQueueMax, 2048);
   assert.deepEqual(d.inbox, { retentionHours: 192, purgeIntervalMs: 600_000 });
+  assert.deepEqual(d.embeddedLog, { retentionMinutes: 60, trimIntervalMs: 60_000, groupExpiryHours: 168 });
   const c = loadPlatformConfig({
     ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000',
     ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '250',
     ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '0',
     ORDERFLOW_WRITE_QUEUE_MAX: '16',
-    ORDERFLOW_INBOX_RETENTION_HOURS: '240',
+    ORDERFLOW_INBOX_RETENTION_HOURS: '0.1',
+    ORDERFLOW_LOG_RETENTION_MINUTES: '2',
+    ORDERFLOW_LOG_TRIM_INTERVAL_MS: '5000',
   });
-  assert.equal(c.inbox.retentionHours, 240);
+  assert.equal(c.inbox.retentionHours, 0.1, 'fractions of an hour, for soak runs');
+  assert.deepEqual(c.embeddedLog, { retentionMinutes: 2, trimIntervalMs: 5_000, groupExpiryHours: 168 });
   assert.equal(c.http.requestTimeoutMs, 1_000);
   assert.deepEqual([c.postgres.acquireTimeoutMs, c.postgres.statementTimeoutMs], [250, 0]);
   assert.equal(c.writeQueueMax, 16);
-  for (const env of [{ ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '0' }, { ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS: 'soon' }, { ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '0' }, { ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '-1' }, { ORDERFLOW_WRITE_QUEUE_MAX: '0' }, { ORDERFLOW_INBOX_RETENTION_HOURS: '0' }, { ORDERFLOW_INBOX_PURGE_INTERVAL_MS: 'hourly' }]) {
+  for (const env of [{ ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '0' }, { ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS: 'soon' }, { ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '0' }, { ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '-1' }, { ORDERFLOW_WRITE_QUEUE_MAX: '0' }, { ORDERFLOW_INBOX_RETENTION_HOURS: '0' }, { ORDERFLOW_INBOX_PURGE_INTERVAL_MS: 'hourly' }, { ORDERFLOW_LOG_RETENTION_MINUTES: '0.5' }, { ORDERFLOW_LOG_TRIM_INTERVAL_MS: '0' }]) {
     assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
   }
 });

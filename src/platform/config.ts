@@ -44,6 +44,18 @@ export interface PlatformConfig {
   /** HTTP write jobs (group commit) that may wait for a transaction; past it, new ones are refused with a 503. */
   writeQueueMax: number;
   inbox: InboxRetention;
+  embeddedLog: EmbeddedLogRetention;
+}
+
+/**
+ * The embedded log's trim (bus/embedded/trim.ts): records older than the retention that every
+ * group reading their topic has committed past are deleted; dead letters are kept.
+ */
+export interface EmbeddedLogRetention {
+  retentionMinutes: number;
+  trimIntervalMs: number;
+  /** A group gone (no heartbeat, left) this long stops holding records back, as Kafka expires a group's offsets. */
+  groupExpiryHours: number;
 }
 
 export const kafkaSecurityProtocols = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
@@ -78,6 +90,7 @@ export function loadKafkaSecurity(env: Env): Readonly<KafkaSecurity> {
  * default): a redelivery older than it would no longer be recognised and be applied twice.
  */
 export interface InboxRetention {
+  /** Fractions allowed (0.1 = 6 minutes), for soak runs that must see the purge at work. */
   retentionHours: number;
   purgeIntervalMs: number;
 }
@@ -168,6 +181,12 @@ function positiveInt(name: string, value: string): number {
   return n;
 }
 
+function positiveNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw ConfigError(`${name} must be a positive number; got "${value}"`);
+  return n;
+}
+
 function nonNegativeInt(name: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw ConfigError(`${name} must be a whole number of 0 or more; got "${value}"`);
@@ -209,8 +228,21 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     writeQueueMax: positiveInt('ORDERFLOW_WRITE_QUEUE_MAX', env.ORDERFLOW_WRITE_QUEUE_MAX ?? '2048'),
     inbox: Object.freeze({
       // 8 days: Kafka's default retention (7 days) and one day of margin.
-      retentionHours: positiveInt('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
+      retentionHours: positiveNumber('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
       purgeIntervalMs: positiveInt('ORDERFLOW_INBOX_PURGE_INTERVAL_MS', env.ORDERFLOW_INBOX_PURGE_INTERVAL_MS ?? '600000'),
+    }),
+    embeddedLog: Object.freeze({
+      // An hour: every group has committed what is trimmed, so the retention is only how far
+      // back an operator, a tool or a newly added group can still read. An hour of a laptop's
+      // traffic is small, and the inbox (8 days) outlives it by far, so nothing redelivered
+      // from the log can be applied twice. At lab rates, shorten it: a record takes some 600
+      // bytes of the file and an order makes 8 to 9 of them, so 50 orders/s keep about 1 GB.
+      retentionMinutes: positiveInt('ORDERFLOW_LOG_RETENTION_MINUTES', env.ORDERFLOW_LOG_RETENTION_MINUTES ?? '60'),
+      trimIntervalMs: positiveInt('ORDERFLOW_LOG_TRIM_INTERVAL_MS', env.ORDERFLOW_LOG_TRIM_INTERVAL_MS ?? '60000'),
+      // 7 days, Kafka's offsets.retention.minutes: a service stopped for a long weekend still
+      // finds its records; a group gone for good (a removed consumer, the groups of another
+      // architecture after ORDERFLOW_ARCH changed) does not keep its topics for ever.
+      groupExpiryHours: positiveInt('ORDERFLOW_LOG_GROUP_EXPIRY_HOURS', env.ORDERFLOW_LOG_GROUP_EXPIRY_HOURS ?? '168'),
     }),
   });
 }

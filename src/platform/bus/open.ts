@@ -19,6 +19,8 @@ export interface BusConfig {
   replicationFactor: number;
   /** Kafka's linger.ms for the producer (ORDERFLOW_KAFKA_LINGER_MS). */
   kafkaLingerMs: number;
+  /** The embedded log's trim (ORDERFLOW_LOG_RETENTION_MINUTES); without it records are kept forever. */
+  embeddedLog?: { retentionMinutes: number; trimIntervalMs: number; groupExpiryHours: number };
 }
 
 /** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
@@ -26,5 +28,7 @@ export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): P
   if (cfg.bus === 'kafka') {
     return openKafkaBus({ brokers: cfg.kafkaBrokers, security: cfg.kafkaSecurity, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
   }
-  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log });
+  const e = cfg.embeddedLog;
+  const retention = e && { retentionMs: e.retentionMinutes * 60_000, intervalMs: e.trimIntervalMs, groupExpiryMs: e.groupExpiryHours * 3_600_000 };
+  return openEmbeddedLog({ file: join(cfg.dataDir, 'bus.sqlite'), log, retention });
 }
