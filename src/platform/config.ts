@@ -42,6 +42,11 @@ export interface PlatformConfig {
   /** HTTP write jobs (group commit) that may wait for a transaction; past it, new ones are refused with a 503. */
   writeQueueMax: number;
   inbox: InboxRetention;
+  /**
+   * retention.ms of the `<topic>.dlq` topics on Kafka, from ORDERFLOW_DLQ_RETENTION_DAYS;
+   * -1 (the default, unset or "unlimited") keeps them forever: a dead letter waits for a human.
+   */
+  deadLetterRetentionMs: number;
 }
 
 /**
@@ -145,6 +150,11 @@ function nonNegativeInt(name: string, value: string): number {
   return n;
 }
 
+function dlqRetentionMs(value: string | undefined): number {
+  if (value === undefined || value === '' || value === 'unlimited') return -1;
+  return positiveInt('ORDERFLOW_DLQ_RETENTION_DAYS', value) * 86_400_000;
+}
+
 export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformConfig> {
   const arch = oneOf('ORDERFLOW_ARCH', env.ORDERFLOW_ARCH ?? 'events', architectures);
   const bus = oneOf('ORDERFLOW_BUS', env.ORDERFLOW_BUS ?? 'embedded', ['embedded', 'kafka'] as const);
@@ -182,6 +192,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
       retentionHours: positiveInt('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
       purgeIntervalMs: positiveInt('ORDERFLOW_INBOX_PURGE_INTERVAL_MS', env.ORDERFLOW_INBOX_PURGE_INTERVAL_MS ?? '600000'),
     }),
+    deadLetterRetentionMs: dlqRetentionMs(env.ORDERFLOW_DLQ_RETENTION_DAYS),
   });
 }
 

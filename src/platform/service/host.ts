@@ -131,7 +131,10 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     clock: { now: () => new Date() },
     async consume(c) {
       const outcomes = busMetrics.outcomes(c.groupId);
-      consumers.push(await startConsumer({ db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed, outcomes }));
+      consumers.push(await startConsumer({
+        db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log,
+        onProcessed: c.onProcessed, outcomes, deadLetterRetentionMs: platform.deadLetterRetentionMs,
+      }));
       groups.push(c.groupId);
       busMetrics.watch(c.groupId, c.topics);
     },
