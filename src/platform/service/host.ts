@@ -90,7 +90,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   // With Debezium the outbox is published from the WAL by a connector the system registered.
   publishOutboxFromWal(platform.relay === 'debezium');
   const outbox = createOutboxMetrics(metrics, db);
-  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus: outbox.relayBus(bus), log });
+  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus: outbox.relayBus(bus), log, onDeadLettered: outbox.deadLettered });
   const busMetrics = createBusMetrics(metrics, bus, { log });
   const consumers: Consumer[] = [];
   const groups: string[] = [];
