@@ -91,7 +91,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   publishOutboxFromWal(platform.relay === 'debezium');
   const outbox = createOutboxMetrics(metrics, db);
   const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus: outbox.relayBus(bus), log, onDeadLettered: outbox.deadLettered });
-  const busMetrics = createBusMetrics(metrics, bus, { log });
+  const busMetrics = createBusMetrics(metrics, bus, { log, db });
   const consumers: Consumer[] = [];
   const groups: string[] = [];
   const closers: Array<() => Promise<void>> = [];
