@@ -93,3 +93,11 @@ test('timeouts and bounds have defaults, are read from their variables, and a ba
     assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
   }
 });
+
+test('dead-letter topics are kept forever unless ORDERFLOW_DLQ_RETENTION_DAYS sets a number of days', () => {
+  assert.equal(loadPlatformConfig({}).deadLetterRetentionMs, -1);
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: 'unlimited' }).deadLetterRetentionMs, -1);
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: '30' }).deadLetterRetentionMs, 30 * 86_400_000);
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: '0' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: 'a week' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+});
