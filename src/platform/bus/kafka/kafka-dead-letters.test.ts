@@ -10,6 +10,8 @@ import { migrate } from '../../db/migrate.ts';
 import { inboxMigrations, startConsumer } from '../consumer.ts';
 import { outboxMigrations } from '../outbox.ts';
 import { dlqTopic } from '../dead-letters.ts';
+import { queryDeadLetters } from '../dead-letter-store.ts';
+import { encode, newEnvelope } from '../envelope.ts';
 import { isOrderflowError } from '../../errors.ts';
 import { silentLogger } from '../../log.ts';
 import { openKafkaBus } from './kafka-bus.ts';
@@ -85,4 +87,39 @@ test('a publish the broker refuses as too large fails alone, not the publish it 
   assert.equal(big.status, 'rejected');
   assert.ok(isOrderflowError((big as PromiseRejectedResult).reason, 'PLT_ERR_RECORD_TOO_LARGE'));
   assert.deepEqual((await s.bus.read('strict')).map((r) => r.value), ['small']);
+});
+
+test('a dead letter too large for its Kafka dead-letter topic is kept in the table, and the partition goes on', opts, async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  await s.bus.ensureTopics([{ name: 'big', partitions: 1 }, { name: dlqTopic('big'), partitions: 1, maxRecordBytes: 4096 }]);
+  const dir = mkdtempSync(join(tmpdir(), 'orderflow-kdl-'));
+  const db = openSqlite({ file: join(dir, 'service.sqlite') });
+  t.after(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await migrate(db, [...outboxMigrations, ...inboxMigrations]);
+  const handled: string[] = [];
+  const consumer = await startConsumer({
+    db, bus: s.bus, groupId: 'g', topics: ['big'], validate: () => undefined, log: silentLogger, retry: { attempts: 1 },
+    handlers: {
+      Thing: async ({ message }) => {
+        if (message.key === 'poison') throw new Error('cannot');
+        handled.push(message.key);
+      },
+    },
+  });
+  t.after(() => consumer.close());
+  const poison = newEnvelope({ type: 'Thing', key: 'poison', payload: { pad: 'x'.repeat(6000) } });
+  await s.bus.publish([encode('big', poison), encode('big', newEnvelope({ type: 'Thing', key: 'fine', payload: {} }))]);
+  const deadline = Date.now() + 30_000;
+  while (!handled.includes('fine')) {
+    if (Date.now() > deadline) throw new Error('the message after the dead letter was not handled');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const [row] = await queryDeadLetters(db, { topic: 'big' });
+  assert.equal(row.messageId, poison.id);
+  assert.equal(row.dlqTopic, undefined, 'no copy on the dead-letter topic');
+  assert.equal(row.state, 'pending');
 });
