@@ -1,9 +1,9 @@
 /**
  * The consumer layer over Bus.subscribe: inbox deduplication, one transaction per batch,
- * retry with backoff, dead letters (a `<topic>.dlq` copy and a row of the `dead_letters` table,
- * with a state: dead-letters.ts, dead-letter-store.ts). Delivery is at least once; a handler's writes, the
- * message id in the inbox and the messages it emits (to the outbox) commit together, and
- * the bus commits its offset only after that commit.
+ * retry with backoff, dead letters (a `<topic>.dlq` copy and a row of the `dead_letters`
+ * table, with a state: dead-letters.ts, dead-letter-store.ts). Delivery is at least once; a
+ * handler's writes, the message id in the inbox and the messages it emits (to the outbox)
+ * commit together, and the bus commits its offset only after that commit.
  *
  * Error rule. A handler error (anything it throws, including a constraint violation of its
  * own SQL) is retried, then dead-lettered. An infrastructure error is never dead-lettered:
