@@ -69,6 +69,11 @@ export interface System {
    * the system started with faults (ORDERFLOW_FAULTS=1); the gateway has no such switch.
    */
   setLatency(name: ServiceName, ms: number): Promise<void>;
+  /**
+   * Makes one service's handlers of these message types fail on every attempt, so the
+   * consumer dead-letters them ([] ends it). Needs the system started with faults.
+   */
+  failMessages(name: ServiceName, types: string[]): Promise<void>;
   waitHealthy(timeoutMs?: number): Promise<void>;
   restarts(name: ServiceName): number;
   /** Gateway first, then the services; SIGTERM, SIGKILL after 20 s. Idempotent. */
@@ -127,7 +132,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     pid: (name) => supervisor.pid(name),
     kill: (name, signal = 'SIGKILL') => supervisor.kill(name, signal),
     crash: (name, restartAfterMs) => supervisor.crash(name, restartAfterMs),
-    setLatency: (name, ms) => setLatency(urls[name], name, ms),
+    setLatency: (name, ms) => putFaults(urls[name], name, { latencyMs: ms }),
+    failMessages: (name, types) => putFaults(urls[name], name, { failTypes: types }),
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name) => supervisor.restarts(name),
     stop() {
@@ -153,22 +159,23 @@ function outboxConnectors(env: Record<string, string>): OutboxConnectorTarget[] 
   }));
 }
 
-async function setLatency(url: string, name: string, ms: number): Promise<void> {
+async function putFaults(url: string, name: string, faults: { latencyMs?: number; failTypes?: string[] }): Promise<void> {
+  const what = faults.latencyMs !== undefined ? `set ${name}'s latency to ${faults.latencyMs} ms` : `make ${name}'s handlers of [${faults.failTypes?.join(', ')}] fail`;
   let status: number;
   let text: string;
   try {
     const res = await request(`${url}/_faults`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ latencyMs: ms }),
+      body: JSON.stringify(faults),
       headersTimeout: 5_000,
       bodyTimeout: 5_000,
     });
     status = res.statusCode;
     text = await res.body.text();
   } catch (err) {
-    throw FaultInjectionFailed(`could not set ${name}'s latency to ${ms} ms: ${(err as Error).message}`, { cause: err });
+    throw FaultInjectionFailed(`could not ${what}: ${(err as Error).message}`, { cause: err });
   }
   if (status === 404) throw FaultInjectionFailed(`${name} has no /_faults: only the services behind the gateway have one, with the system started with faults (ORDERFLOW_FAULTS=1)`);
-  if (status !== 200) throw FaultInjectionFailed(`could not set ${name}'s latency to ${ms} ms: ${status} ${text}`);
+  if (status !== 200) throw FaultInjectionFailed(`could not ${what}: ${status} ${text}`);
 }

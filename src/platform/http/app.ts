@@ -1,15 +1,16 @@
 /**
  * The fastify app factory every service uses: coded error answers, GET /health/live and
  * GET /health/ready (= /health) with the service's own checks, GET /metrics (Prometheus,
- * with a request-duration histogram per route), and bounded waits for slow clients
- * (server-options.ts). Building the app is apart from listening, so tests inject requests or listen on
+ * with a request-duration histogram per route), bounded waits for slow clients
+ * (server-options.ts) and a JSON parser that refuses what would fail later (json-body.ts). Building the app is apart from listening, so tests inject requests or listen on
  * port 0.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
-import { installErrorHandling } from './errors.ts';
+import { errorServerOptions, installErrorHandling } from './errors.ts';
+import { installJsonBodyParser } from './json-body.ts';
 import { installHealthRoutes, type HealthCheck } from './health.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 import { serverTimeoutOptions, type HttpTimeouts } from './server-options.ts';
@@ -40,11 +41,16 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
     ...serverTimeoutOptions(opts.timeouts),
+    ...errorServerOptions,
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Lengths in UTF-16 code units (unicode: false), as JavaScript's String.length and the
+    // contracts' TypeBox checks count them: with ajv's default (code points) a string of 101
+    // to 200 emoji passed the route and failed the event it became, naming an internal message.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, unicode: false } },
   });
   opts.tracing?.instrumentHttp(fastify);
   installErrorHandling(fastify);
+  installJsonBodyParser(fastify);
   const registry = opts.metrics ?? createMetricsRegistry(opts.name);
   const app = fastify.decorate('metrics', registry) as HttpApp;
   installRequestMetrics(app, registry);

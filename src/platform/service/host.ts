@@ -37,7 +37,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { createBusMetrics, type BusMetrics } from '../telemetry/bus-metrics.ts';
 import { createOutboxMetrics, type OutboxMetrics } from '../telemetry/outbox-metrics.ts';
-import { createFaults, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
+import { createFaults, failingHandlers, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
   name: string;
@@ -132,8 +132,8 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     async consume(c) {
       const outcomes = busMetrics.outcomes(c.groupId);
       consumers.push(await startConsumer({
-        db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log,
-        onProcessed: c.onProcessed, outcomes, deadLetterRetentionMs: platform.deadLetterRetentionMs,
+        db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: faults ? failingHandlers(faults, c.handlers) : c.handlers,
+        validate: opts.validate, log, onProcessed: c.onProcessed, outcomes, deadLetterRetentionMs: platform.deadLetterRetentionMs,
       }));
       groups.push(c.groupId);
       busMetrics.watch(c.groupId, c.topics);
