@@ -47,6 +47,11 @@ export interface PlatformConfig {
    * -1 (the default, unset or "unlimited") keeps them forever: a dead letter waits for a human.
    */
   deadLetterRetentionMs: number;
+  /**
+   * How long a replayed or discarded row of the dead_letters table is kept, from
+   * ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS (default 30); pending rows are kept until someone acts.
+   */
+  settledDeadLetterRetentionMs: number;
 }
 
 /**
@@ -193,6 +198,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
       purgeIntervalMs: positiveInt('ORDERFLOW_INBOX_PURGE_INTERVAL_MS', env.ORDERFLOW_INBOX_PURGE_INTERVAL_MS ?? '600000'),
     }),
     deadLetterRetentionMs: dlqRetentionMs(env.ORDERFLOW_DLQ_RETENTION_DAYS),
+    settledDeadLetterRetentionMs: positiveInt('ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS', env.ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS ?? '30') * 86_400_000,
   });
 }
 

@@ -13,7 +13,7 @@ import { decode, encode, newEnvelope, type Envelope } from './envelope.ts';
 import { outboxMigrations } from './outbox.ts';
 import { inboxMigrations, startConsumer } from './consumer.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
-import { newDeadLetterId, queryDeadLetters, recordDeadLetters, type NewDeadLetter } from './dead-letter-store.ts';
+import { newDeadLetterId, purgeSettledDeadLetters, queryDeadLetters, recordDeadLetters, takePending, type NewDeadLetter } from './dead-letter-store.ts';
 import { discardDeadLetters, dlqTopic, replayStoredDeadLetters } from './dead-letters.ts';
 import { silentLogger } from '../log.ts';
 import { postgresSkip, uniqueName } from '#test/infra.ts';
@@ -206,6 +206,18 @@ for (const v of variants) {
       await relay.flush();
       assert.equal((await bus.read(TOPIC)).length, 2);
       assert.deepEqual(await discardDeadLetters(db, { ids: [a.id] }), [], 'a replayed one is not discarded');
+    });
+
+    test('replayed and discarded dead letters are purged past the retention; pending ones are kept, however old', async (t) => {
+      const { db } = await setup(t);
+      const [a, b, c] = [message('a', 1), message('b', 1), message('c', 1)];
+      await recordDeadLetters(db, [letter(TOPIC, a, '1'), letter(TOPIC, b, '2'), letter(TOPIC, c, '3')]);
+      await discardDeadLetters(db, { ids: [a.id] });
+      await db.transaction((tx) => takePending(tx, { ids: [b.id] }, 'replayed'));
+      assert.equal(await purgeSettledDeadLetters(db, new Date(Date.now() - 60_000).toISOString(), 100), 0, 'settled within the retention: kept');
+      assert.equal(await purgeSettledDeadLetters(db, new Date(Date.now() + 60_000).toISOString(), 1), 1, 'one chunk at a time');
+      assert.equal(await purgeSettledDeadLetters(db, new Date(Date.now() + 60_000).toISOString(), 100), 1);
+      assert.deepEqual((await queryDeadLetters(db)).map((r) => [r.messageId, r.state]), [[c.id, 'pending']]);
     });
 
     test('of two concurrent replays, each dead letter goes to one', async (t) => {

@@ -15,10 +15,13 @@
  *   same transaction as it deletes it from the outbox (outbox-relay.ts).
  *
  * The row holds the original record (key, value, headers), so a replay needs nothing else;
- * a relay dead letter has no other copy anywhere. Rows are kept until someone deletes
- * them: a dead letter waits for a human, and the table holds only what failed.
+ * a relay dead letter has no other copy anywhere. A pending row is kept until someone acts:
+ * a dead letter waits for a human. A replayed or discarded one is deleted once it has been
+ * settled for the retention (ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS, startSettledPurge).
  */
-import type { Migration, Sql } from '../db/db.ts';
+import type { Db, Migration, Sql } from '../db/db.ts';
+import { startRetention, type Retention } from '../db/retention.ts';
+import type { Logger } from '../log.ts';
 import type { OutRecord } from './bus.ts';
 import { newMessageId } from './envelope.ts';
 
@@ -52,7 +55,7 @@ export const deadLetterMigrations: Migration[] = [
         state_changed_at TEXT NOT NULL
       );
       CREATE INDEX dead_letters_topic_state ON dead_letters (topic, state, failed_at);
-      CREATE INDEX dead_letters_state ON dead_letters (state, failed_at);`,
+      CREATE INDEX dead_letters_state ON dead_letters (state, state_changed_at);`,
   },
 ];
 
@@ -195,4 +198,25 @@ export async function takePending(sql: Sql, filter: Omit<DeadLetterFilter, 'stat
   const w = where({ ...filter, state: 'pending' }, 3);
   const rows = await sql.query<Row>(`UPDATE dead_letters SET state = $1, state_changed_at = $2 ${w.sql} RETURNING ${COLUMNS}`, [to, new Date().toISOString(), ...w.params]);
   return rows.map(toStored).sort((a, b) => (a.failedAt < b.failedAt ? -1 : a.failedAt > b.failedAt ? 1 : a.id < b.id ? -1 : 1));
+}
+
+// Through dead_letters_state: the settled rows of each state, oldest first. Pending ones never.
+const PURGE = `DELETE FROM dead_letters WHERE id IN (
+  SELECT id FROM dead_letters WHERE state IN ('replayed', 'discarded') AND state_changed_at < $1 LIMIT $2)`;
+
+/** Deletes at most `limit` replayed or discarded dead letters settled before `before` (ISO time). */
+export function purgeSettledDeadLetters(sql: Sql, before: string, limit: number): Promise<number> {
+  return sql.execute(PURGE, [before, limit]);
+}
+
+/** Deletes, in the background, the dead letters replayed or discarded more than `retentionMs` ago. */
+export function startSettledPurge(opts: { db: Db; log: Logger; retentionMs: number; intervalMs: number; clock?: { now(): Date } }): Retention {
+  const clock = opts.clock ?? { now: () => new Date() };
+  return startRetention({
+    name: 'settled dead letters',
+    log: opts.log,
+    intervalMs: opts.intervalMs,
+    horizon: () => new Date(clock.now().getTime() - opts.retentionMs).toISOString(),
+    deleteOlder: (before, limit) => purgeSettledDeadLetters(opts.db, before, limit),
+  });
 }
