@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { main } from '../cli.ts';
+import { postgresSkip, uniqueName } from '#test/infra.ts';
+import { serviceDatabaseName } from '#platform/db/open.ts';
+import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { openSqlite } from '#platform/db/sqlite.ts';
 import { openEmbeddedLog } from '#platform/bus/embedded/embedded-log.ts';
@@ -100,4 +105,35 @@ test('orderflow dlq reads the topic for dead letters that predate the table', as
   assert.match((await run('replay', TOPIC)).out, /replayed 0 dead letters/, 'the table has none to replay');
   assert.match((await run('replay', TOPIC, '--from-topic')).out, /replayed 1 dead letter from payments.commands.dlq onto payments.commands/);
   assert.deepEqual((await bus.read(TOPIC)).map((r) => decode(r).id), [old.id]);
+});
+
+test('orderflow dlq --postgres lists and replays from the service database on PostgreSQL', { skip: postgresSkip() }, async (t) => {
+  const url = process.env.DATABASE_URL as string;
+  const namespace = uniqueName('dlqcli');
+  const database = serviceDatabaseName(namespace, 'payments');
+  const db = await openPostgres({ url, database, poolSize: 2 });
+  t.after(async () => {
+    await db.close();
+    await dropPostgresDatabase(url, database);
+  });
+  await migrate(db, [...outboxMigrations, ...inboxMigrations]);
+  const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-dlq-cli-pg-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const bus = openEmbeddedLog({ file: join(dataDir, 'bus.sqlite'), log: silentLogger });
+  t.after(() => bus.close());
+  await bus.ensureTopics([{ name: TOPIC, partitions: 2 }]);
+  const m = newEnvelope({ type: 'ChargePayment', key: 'o-1', payload: {} });
+  await recordDeadLetters(db, [letter(m, '1')]);
+
+  // A process of its own: the namespace (hence the database name) comes from its environment.
+  const cli = (...args: string[]) =>
+    execFileSync(process.execPath, [fileURLToPath(new URL('../cli.ts', import.meta.url)), 'dlq', ...args, '--postgres', '--service', 'payments', '--data-dir', dataDir], {
+      env: { ...process.env, ORDERFLOW_NAMESPACE: namespace, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+    });
+  const rows = JSON.parse(cli('list', TOPIC, '--json')) as StoredDeadLetter[];
+  assert.deepEqual(rows.map((r) => [r.messageId, r.state]), [[m.id, 'pending']]);
+  assert.match(cli('replay', TOPIC), /replayed 1 dead letter onto payments.commands/);
+  assert.deepEqual((await bus.read(TOPIC)).map((r) => decode(r).id), [m.id]);
+  assert.match(cli('replay', TOPIC), /replayed 0 dead letters/);
 });
