@@ -170,8 +170,10 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
             configs: [{ name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: String(t.retentionMs) }],
           })),
         });
-      } catch (cause) {
-        throw KafkaAdminFailed(`cannot set the retention of ${retained.map((t) => t.name).join(', ')}`, { cause });
+      } catch (err) {
+        // A principal without AlterConfigs on them: the topics keep what they have, the
+        // service still starts (an operator sets retention.ms, as the warning says).
+        log.warn({ err, topics: retained.map((t) => t.name), retentionMs: retained[0].retentionMs }, 'cannot set retention.ms on existing topics; they keep their own');
       }
     }
     for (const spec of topics) {
