@@ -1,7 +1,7 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
- * (infra), look at and replay dead letters (dlq), list the orders stuck past their saga
- * deadline (orders stuck), and measure (bench, lab).
+ * (infra), look at, replay and discard dead letters (dlq: runtime/dlq-command.ts), list the
+ * orders stuck past their saga deadline (orders stuck), and measure (bench, lab).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { isOrderflowError } from '#platform/errors.ts';
 import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
 import { serviceNames, startSystem, type ServiceName, type System } from './runtime/system.ts';
 import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
+import { DLQ_USAGE } from './runtime/dlq-command.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -33,8 +34,7 @@ const USAGE = `usage: orderflow <command> [options]
                        an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
   infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
-  dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
-        List the dead letters of a topic, or publish them back to it.
+${DLQ_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
@@ -183,43 +183,6 @@ async function firstProductId(gatewayUrl: string): Promise<string | undefined> {
   }
 }
 
-async function dlq(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    kafka: { type: 'boolean', default: false },
-    'data-dir': { type: 'string' },
-    id: { type: 'string', multiple: true },
-    json: { type: 'boolean', default: false },
-  }, 2);
-  const [action, rawTopic] = positionals;
-  if ((action !== 'list' && action !== 'replay') || !rawTopic) throw new UsageError('dlq needs list|replay and a topic, e.g. orderflow dlq list payments.commands');
-  const topic = rawTopic.endsWith('.dlq') ? rawTopic.slice(0, -'.dlq'.length) : rawTopic;
-  const overlay: Record<string, string> = {};
-  if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);
-  if (values.kafka) Object.assign(overlay, { ORDERFLOW_BUS: 'kafka', KAFKA_BROKERS: loadRuntimeConfig().kafkaBrokers });
-  const { openBus } = await import('#platform/bus/open.ts');
-  const { listDeadLetters, replayDeadLetters } = await import('#platform/bus/dead-letters.ts');
-  const bus = await openBus(loadPlatformConfig({ ...inheritedEnv(), ...overlay }), 'orderflow-cli');
-  try {
-    if (action === 'replay') {
-      const n = await replayDeadLetters(bus, topic, values.id ? { ids: values.id } : {});
-      process.stdout.write(`replayed ${n} dead letter${n === 1 ? '' : 's'} onto ${topic}\n`);
-      return 0;
-    }
-    const letters = await listDeadLetters(bus, topic);
-    if (values.json) {
-      process.stdout.write(JSON.stringify(letters, null, 2) + '\n');
-      return 0;
-    }
-    if (letters.length === 0) process.stdout.write(`no dead letters on ${topic}\n`);
-    for (const dl of letters) {
-      process.stdout.write(`${dl.failedAt}  ${dl.id}  ${dl.message?.type ?? '(malformed)'}  key=${dl.record.key ?? ''}  attempts=${dl.attempts}  ${dl.error.code}: ${dl.error.message}\n`);
-    }
-    return 0;
-  } finally {
-    await bus.close();
-  }
-}
-
 async function orders(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     postgres: { type: 'boolean', default: false },
@@ -278,7 +241,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'infra':
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
       case 'dlq':
-        return await dlq(args);
+        return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
         return await orders(args);
       case 'bench':

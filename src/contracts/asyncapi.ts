@@ -75,7 +75,7 @@ export function asyncApiDocument(contracts: readonly Contract[] = allContracts, 
     channels[deadLetterTopic(topic)] = {
       address: deadLetterTopic(topic),
       title: deadLetterTopic(topic),
-      description: `Records of ${topic} a consumer gave up on, unchanged, with dlq-error-code, dlq-error-message, dlq-attempts and dlq-original-* headers. Listed and replayed with orderflow dlq.`,
+      description: `Records of ${topic} a consumer gave up on, unchanged, with dlq-error-code, dlq-error-message, dlq-attempts, dlq-original-* and dlq-id (the row of the consuming service's dead_letters table, which holds its state) headers. Kept forever unless ORDERFLOW_DLQ_RETENTION_DAYS says otherwise. Listed, replayed and discarded with orderflow dlq.`,
       messages: refs,
     };
     if (owner !== undefined) {

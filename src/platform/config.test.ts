@@ -113,3 +113,14 @@ test('Kafka security: plaintext unless told; SASL needs its user and password; P
   ];
   for (const env of refused) assert.throws(() => loadKafkaSecurity(env), (err) => isOrderflowError(err) && err.code === 'PLT_ERR_CONFIG', JSON.stringify(env));
 });
+
+test('dead-letter topics are kept forever unless ORDERFLOW_DLQ_RETENTION_DAYS sets a number of days', () => {
+  assert.equal(loadPlatformConfig({}).deadLetterRetentionMs, -1);
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: 'unlimited' }).deadLetterRetentionMs, -1);
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: '30' }).deadLetterRetentionMs, 30 * 86_400_000);
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: '0' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: 'a week' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.equal(loadPlatformConfig({}).settledDeadLetterRetentionMs, 30 * 86_400_000, 'settled rows of the table: 30 days');
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS: '7' }).settledDeadLetterRetentionMs, 7 * 86_400_000);
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS: '-1' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+});

@@ -45,6 +45,16 @@ export interface PlatformConfig {
   writeQueueMax: number;
   inbox: InboxRetention;
   embeddedLog: EmbeddedLogRetention;
+  /**
+   * retention.ms of the `<topic>.dlq` topics on Kafka, from ORDERFLOW_DLQ_RETENTION_DAYS;
+   * -1 (the default, unset or "unlimited") keeps them forever: a dead letter waits for a human.
+   */
+  deadLetterRetentionMs: number;
+  /**
+   * How long a replayed or discarded row of the dead_letters table is kept, from
+   * ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS (default 30); pending rows are kept until someone acts.
+   */
+  settledDeadLetterRetentionMs: number;
 }
 
 /**
@@ -193,6 +203,11 @@ function nonNegativeInt(name: string, value: string): number {
   return n;
 }
 
+function dlqRetentionMs(value: string | undefined): number {
+  if (value === undefined || value === '' || value === 'unlimited') return -1;
+  return positiveInt('ORDERFLOW_DLQ_RETENTION_DAYS', value) * 86_400_000;
+}
+
 export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformConfig> {
   const arch = oneOf('ORDERFLOW_ARCH', env.ORDERFLOW_ARCH ?? 'events', architectures);
   const bus = oneOf('ORDERFLOW_BUS', env.ORDERFLOW_BUS ?? 'embedded', ['embedded', 'kafka'] as const);
@@ -244,6 +259,8 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
       // architecture after ORDERFLOW_ARCH changed) does not keep its topics for ever.
       groupExpiryHours: positiveInt('ORDERFLOW_LOG_GROUP_EXPIRY_HOURS', env.ORDERFLOW_LOG_GROUP_EXPIRY_HOURS ?? '168'),
     }),
+    deadLetterRetentionMs: dlqRetentionMs(env.ORDERFLOW_DLQ_RETENTION_DAYS),
+    settledDeadLetterRetentionMs: positiveInt('ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS', env.ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS ?? '30') * 86_400_000,
   });
 }
 

@@ -20,8 +20,8 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
-import { partitionFor } from '#platform/bus/bus.ts';
-import { ConfigError, DependencyUnavailable, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionFor } from '#platform/bus/bus.ts';
+import { ConfigError, DependencyUnavailable, RecordTooLarge, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
 import { subscribeGroup } from './group-subscription.ts';
 import { immediate, openDatabase, prepareStatements } from './schema.ts';
@@ -40,6 +40,11 @@ export interface EmbeddedLogOptions {
   /** Trims committed records past a retention in the background (trim.ts); records are kept forever without it. */
   retention?: TrimOptions;
   log?: { warn(...a: unknown[]): void; info?(...a: unknown[]): void };
+  /**
+   * The largest record a publish accepts (bus.ts recordBytes); default 1 MiB, Kafka's default,
+   * so that what runs on the embedded log does not break on Kafka for its size.
+   */
+  maxRecordBytes?: number;
 }
 
 /** The Bus on the embedded log, and its trim for tools and tests. */
@@ -52,6 +57,7 @@ export interface EmbeddedLog extends Bus {
 export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
   const log = opts.log ?? { warn: (...a: unknown[]) => console.warn(...a) };
   const pollMs = opts.pollMs ?? 5;
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const db: DatabaseSync = openDatabase(opts.file);
   const st = prepareStatements(db);
   // Partition counts never change once a topic exists, so they are cached forever.
@@ -145,7 +151,15 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
 
     async publish(records: OutRecord[]) {
       assertOpen();
-      if (records.length > 0) guard('publish', () => publishNow(records));
+      if (records.length === 0) return;
+      // Refused before anything is stored: the call stores all of its records or none.
+      const big = oversized(records, maxRecordBytes);
+      if (big.length > 0) {
+        throw RecordTooLarge(`${big.length} of ${records.length} records exceed the embedded log's limit of ${maxRecordBytes} bytes (first: ${records[big[0]].topic}, key ${records[big[0]].key})`, {
+          details: { records: big, maxRecordBytes },
+        });
+      }
+      guard('publish', () => publishNow(records));
     },
 
     async subscribe(subOpts: SubscribeOptions) {
