@@ -1,9 +1,16 @@
 /**
  * The invariants of DESIGN.md, checked from outside through the public API once the system
- * is quiet. Returns the list of violations (empty when all hold), so a test can poll until
- * the compensations in flight have landed and then assert.
+ * is quiet. Returns the list of violations (empty when all hold), so a caller can poll until
+ * the compensations in flight have landed and then assert. The end-to-end tests and
+ * `orderflow chaos` share them.
  */
-import type { Client, OrderDetails, Product } from '#lab/client.ts';
+import { defineError } from '#platform/errors.ts';
+import type { Client, OrderDetails, Product } from './client.ts';
+
+/** The public API answered what a check cannot read (not a violation: the check could not run). */
+export const UnexpectedAnswer = defineError('PLT_ERR_LAB_UNEXPECTED_ANSWER', 500);
+/** A wait for the system (waitFor) ran out of time. */
+export const WaitTimedOut = defineError('PLT_ERR_LAB_WAIT_TIMED_OUT', 500);
 
 export interface PlacedOrder {
   id: string;
@@ -38,7 +45,7 @@ export async function checkInvariants(client: Client, exp: Expectation): Promise
   const problems: string[] = [];
   const details = await fetchAll(exp.orders.map((o) => o.id), async (id) => {
     const r = await client.details(id);
-    if (r.status !== 200) throw new Error(`details of ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 200) throw UnexpectedAnswer(`details of ${id}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body as OrderDetails;
   });
   const confirmedUnits = new Map<string, number>();
@@ -84,7 +91,7 @@ export async function checkInvariants(client: Client, exp: Expectation): Promise
     }
   });
   const products = await client.products();
-  if (products.status !== 200) throw new Error(`products: ${products.status}`);
+  if (products.status !== 200) throw UnexpectedAnswer(`products: ${products.status} ${JSON.stringify(products.body)}`);
   const byId = new Map((products.body as Product[]).map((p) => [p.id, p]));
   for (const [productId, initial] of exp.initialStock) {
     const p = byId.get(productId);
@@ -111,7 +118,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+  throw WaitTimedOut(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`, { cause: last });
 }
 
 /**

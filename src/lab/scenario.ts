@@ -3,8 +3,8 @@
  * cards and unserved countries mixed in, and the wait for every order to settle.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client, OrderView } from '#lab/client.ts';
-import { fetchAll, waitFor, type Expectation, type PlacedOrder } from './invariants.ts';
+import type { Client, OrderView } from './client.ts';
+import { fetchAll, UnexpectedAnswer, waitFor, type Expectation, type PlacedOrder } from './invariants.ts';
 
 /** A seeded generator, so a failing run can be replayed. */
 export function random(seed: number) {
@@ -22,7 +22,7 @@ export async function createCatalog(client: Client, count: number, stock: number
   const run = randomUUID().slice(0, 8);
   for (let i = 0; i < count; i++) {
     const r = await client.createProduct({ sku: `E2E-${run}-${i}`, name: `Test product ${i}`, priceCents: 1000 + i * 250, stock });
-    if (r.status !== 201) throw new Error(`create product: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 201) throw UnexpectedAnswer(`create product: ${r.status} ${JSON.stringify(r.body)}`);
     initial.set(r.body.id, stock);
   }
   return initial;
@@ -89,7 +89,7 @@ export async function placeBurst(client: Client, productIds: string[], opts: Bur
             break;
           }
           const retryable = status === 0 || status >= 500 || (status === 422 && body?.error?.code === 'ORD_ERR_UNKNOWN_PRODUCT');
-          if (!retryable || Date.now() > deadline) throw new Error(`order not accepted: ${status} ${JSON.stringify(body)}`);
+          if (!retryable || Date.now() > deadline) throw UnexpectedAnswer(`order not accepted: ${status} ${JSON.stringify(body)}`);
           retries++;
           await new Promise((r) => setTimeout(r, 100));
         }
@@ -124,7 +124,7 @@ export async function waitAllTerminal(client: Client, orders: PlacedOrder[], tim
     async () => {
       const views = await fetchAll(orders.map((o) => o.id), async (id) => {
         const r = await client.order(id);
-        if (r.status !== 200) throw new Error(`GET order ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status !== 200) throw UnexpectedAnswer(`GET order ${id}: ${r.status} ${JSON.stringify(r.body)}`);
         return r.body;
       });
       const pending = views.filter((v) => v.status === 'PENDING');
