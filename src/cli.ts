@@ -1,7 +1,7 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
  * (infra), look at and replay dead letters (dlq), list the orders stuck past their saga
- * deadline (orders stuck), and measure (bench, lab).
+ * deadline (orders stuck), measure (bench, lab), and break it on purpose (chaos).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -45,7 +45,11 @@ const USAGE = `usage: orderflow <command> [options]
         The read path through the gateway with autocannon (orderflow bench read --help).
   lab [--arch events,choreography,rest] [--distributed] [--quick] [options]
         Measure each architecture: open-model load up to saturation, its knee, fault scenarios;
-        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).`;
+        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).
+  chaos [--kills 30] [--arch events,...] [--distributed] [--rate 30] [--seed 1] [--json]
+        Kill random service instances (SIGKILL) under a steady mixed load, then check every
+        invariant through the public API; prints kills, orders accepted (at the first attempt),
+        lost, duplicated, violations and drain time; exit 1 on any (orderflow chaos --help).`;
 
 class UsageError extends Error {}
 
@@ -283,6 +287,8 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));
+      case 'chaos':
+        return await import('./lab/chaos.ts').then((m) => m.chaosCommand(args));
       case 'help':
       case '--help':
       case '-h':
