@@ -121,6 +121,8 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     const loadStart = performance.now();
     o.say(`chaos ${arch}: load at ${o.rate}/s; ${o.kills} kills of ${o.services.join(', ')}, ${o.gap[0]}–${o.gap[1]} s apart (seed ${o.seed})`);
     let kills: Kill[] = [];
+    let n = 0;
+    let loadEnd = loadStart;
     try {
       kills = await runKills({
         targets: killTargets(system, o.services),
@@ -129,15 +131,16 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
         // Its own sequence: the orders' mix does not shift with the kills.
         rnd: random(o.seed ^ 0x5bd1e995),
         signal: o.signal,
-        onKill: (k) => o.say(`chaos ${arch}: kill ${kills.length + 1}/${o.kills} at ${k.t} s: ${k.name} (pid ${k.pid})`),
+        onKill: (k) => o.say(`chaos ${arch}: kill ${++n}/${o.kills} at ${k.t} s: ${k.name} (pid ${k.pid})`),
       });
       await sleep(o.tailSeconds * 1000, undefined, { signal: o.signal }).catch(() => undefined);
     } finally {
+      // The drain counts from here: orders still being retried are part of the backlog.
+      loadEnd = performance.now();
       await load.stop();
     }
-    const loadEnd = performance.now();
     const counts = load.counts();
-    o.say(`chaos ${arch}: load stopped after ${seconds(loadEnd - loadStart)} s: ${counts.accepted} of ${counts.attempted} orders accepted; waiting for the system and the orders to settle`);
+    o.say(`chaos ${arch}: load stopped after ${seconds(loadEnd - loadStart)} s; ${counts.accepted} of ${counts.attempted} orders accepted ${seconds(performance.now() - loadEnd)} s later; waiting for the system and the orders to settle`);
 
     // Every instance back before the checks: details asks orders, payments and shipping.
     await system.waitHealthy(120_000);
