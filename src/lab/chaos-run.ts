@@ -15,6 +15,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceNames, startSystem, type ServiceName, type System } from '#runtime/system.ts';
 import { tracingEnv } from './arch-run.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
+import { startOwnInfra, type OwnInfra } from './chaos-infra.ts';
 import { killTargets, runKills, type Kill } from './chaos-kills.ts';
 import { placedOf, planOrder, startChaosLoad, type ChaosLoadCounts, type ChaosMix } from './chaos-load.ts';
 import { checkInvariants, fetchAll, settledInvariants, UnexpectedAnswer, type PlacedOrder } from './invariants.ts';
@@ -33,6 +34,12 @@ export interface ChaosRunOptions {
   replicas: number;
   kafka?: { brokers: string };
   postgres?: { url: string };
+  /**
+   * Restart a Kafka broker and/or a PostgreSQL server of the run's own (never the shared
+   * ones) under load, after the kills, each down for `downSeconds`. Needs `cacheDir`, the
+   * infra cache holding Kafka's jars.
+   */
+  infraRestarts?: { broker: boolean; postgres: boolean; downSeconds: number; cacheDir: string };
   /** Seconds the load goes on after the last kill. */
   tailSeconds: number;
   /** Most seconds to wait, once the load stopped, for every accepted order to be terminal. */
@@ -65,6 +72,8 @@ export interface ChaosResult extends Omit<ChaosLoadCounts, 'errors'> {
   /** Requests whose replay (same key) names another order than the one first answered, or two keys answered with one order. */
   duplicated: string[];
   violations: string[];
+  /** Each infra restart: how long the server was away, and how long after it answered again every order accepted by then was terminal (null: not within the drain). */
+  infraRestarts: Array<{ what: 'broker' | 'postgres'; downSeconds: number; backlog: number; backlogSeconds: number | null }>;
   /** From the load's end until every accepted order was terminal; null when some never were. */
   drainSeconds: number | null;
   loadSeconds: number;
@@ -83,6 +92,13 @@ const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<ChaosResult> {
   const began = performance.now();
+  // First, so that nothing below can fail before the try that stops them.
+  let own: OwnInfra | undefined;
+  if (o.infraRestarts?.broker || o.infraRestarts?.postgres) {
+    own = await startOwnInfra({ kafka: o.infraRestarts.broker, postgres: o.infraRestarts.postgres, cacheDir: o.infraRestarts.cacheDir, say: o.say });
+    if (own.kafka) o = { ...o, kafka: { brokers: own.kafka.address } };
+    if (own.postgres) o = { ...o, postgres: { url: own.postgres.address } };
+  }
   const dataDir = mkdtempSync(join(tmpdir(), `orderflow-chaos-${arch}-`));
   const namespace = `chaos_${arch}_${randomUUID().slice(0, 8)}`;
   const deployment = o.kafka && o.postgres ? 'distributed' : !o.kafka && !o.postgres ? 'embedded' : o.kafka ? 'kafka+sqlite' : 'embedded+postgres';
@@ -121,6 +137,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     const loadStart = performance.now();
     o.say(`chaos ${arch}: load at ${o.rate}/s; ${o.kills} kills of ${o.services.join(', ')}, ${o.gap[0]}–${o.gap[1]} s apart (seed ${o.seed})`);
     let kills: Kill[] = [];
+    const restarts: ChaosResult['infraRestarts'] = [];
     let n = 0;
     let loadEnd = loadStart;
     try {
@@ -133,6 +150,20 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
         signal: o.signal,
         onKill: (k) => o.say(`chaos ${arch}: kill ${++n}/${o.kills} at ${k.t} s: ${k.name} (pid ${k.pid})`),
       });
+      for (const what of ['broker', 'postgres'] as const) {
+        const server = what === 'broker' ? own?.kafka : own?.postgres;
+        if (!server || o.signal?.aborted) continue;
+        o.say(`chaos ${arch}: restarting the ${what === 'broker' ? 'Kafka broker' : 'PostgreSQL server'} under load (down ${o.infraRestarts!.downSeconds} s)`);
+        const down = performance.now();
+        await server.restart(o.infraRestarts!.downSeconds * 1000);
+        const back = performance.now();
+        // The backlog: every order accepted by the time it is back; the load goes on meanwhile.
+        const backlog = [...load.placed];
+        const drained = await drain(client, backlog, back, o.drainSeconds * 1000);
+        const r = { what, downSeconds: seconds(back - down), backlog: backlog.length, backlogSeconds: drained.pending.length > 0 ? null : seconds(drained.lastAt - back) };
+        restarts.push(r);
+        o.say(`chaos ${arch}: ${what} back after ${r.downSeconds} s; its backlog of ${r.backlog} orders terminal ${r.backlogSeconds ?? 'never'} s later`);
+      }
       await sleep(o.tailSeconds * 1000, undefined, { signal: o.signal }).catch(() => undefined);
     } finally {
       // The drain counts from here: orders still being retried are part of the backlog.
@@ -180,6 +211,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
       lost: [...lost],
       duplicated,
       violations,
+      infraRestarts: restarts,
       drainSeconds: lost.size > 0 ? null : seconds(drained.lastAt - loadEnd),
       loadSeconds: seconds(loadEnd - loadStart),
       durationSeconds: seconds(performance.now() - began),
@@ -189,7 +221,9 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     await system?.stop();
     o.onSystem?.(undefined);
     rmSync(dataDir, { recursive: true, force: true });
-    if (o.postgres) {
+    // A server of the run's own goes with all it holds.
+    if (own) await own.stop();
+    if (o.postgres && !own?.postgres) {
       for (const service of serviceNames) {
         if (service !== 'gateway') await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
       }

@@ -102,7 +102,7 @@ describe('chaos report', () => {
     arch: 'events', deployment: 'embedded', seed: 1, rate: 30, kills: [{ t: 1, name: 'orders', pid: 1 }, { t: 2, name: 'payments', pid: 2 }],
     attempted: 100, accepted: 100, acceptedFirstAttempt: 90, retries: 12, errors: { 'http-503 PLT_ERR_DEPENDENCY_UNAVAILABLE': 12 },
     firstAttemptShare: 0.9, acceptedLate: 0, notAccepted: 0, outcomes: { CONFIRMED: 80, 'CANCELLED PAYMENT_DECLINED': 20 },
-    lost: [], duplicated: [], violations: [], drainSeconds: 1.5, loadSeconds: 5, durationSeconds: 20,
+    lost: [], duplicated: [], violations: [], infraRestarts: [], drainSeconds: 1.5, loadSeconds: 5, durationSeconds: 20,
   };
 
   test('a run passes only with nothing lost, duplicated or violated, and the counts are printed', () => {

@@ -7,13 +7,15 @@ import { parseArgs } from 'node:util';
 import { architectures, type Architecture } from '#platform/config.ts';
 import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
+import { infraDir } from '#runtime/infra/config.ts';
 import { serviceNames, type ServiceName, type System } from '#runtime/system.ts';
 import { defaultVictims } from './chaos-kills.ts';
 import { runChaos, type ChaosResult, type ChaosRunOptions } from './chaos-run.ts';
 
 export const USAGE = `usage: orderflow chaos [--kills 30] [--arch events|choreography|rest,...] [--distributed]
        [--rate 30] [--seed 1] [--gap 0.5,2.5] [--services orders,inventory,payments,shipping]
-       [--replicas 1] [--tail 2] [--drain 120] [--json] [--verbose]
+       [--replicas 1] [--tail 2] [--drain 120] [--restart-broker] [--restart-postgres]
+       [--infra-down 5] [--json] [--verbose]
   Starts the whole system (every service its own process, a throwaway data directory and
   namespace), creates a catalog with scarce products, places orders at a steady rate (10 %
   declined cards, 10 % unserved countries; each with its own Idempotency-Key, retried with it
@@ -33,6 +35,12 @@ export const USAGE = `usage: orderflow chaos [--kills 30] [--arch events|choreog
   --replicas  instances of each service (only 1 until the system runs replicas)
   --tail      seconds the load goes on after the last kill (default 2)
   --drain     most seconds to wait for the accepted orders once the load stopped (default 120)
+  --restart-broker    with --distributed: Kafka is a broker of the run's own (free port, temporary
+                      folder), stopped and started again under load after the kills; measured: how
+                      long until every order accepted by then is terminal. The shared KAFKA_BROKERS is
+                      never restarted.
+  --restart-postgres  the same with a PostgreSQL server of the run's own instead of DATABASE_URL
+  --infra-down  seconds a restarted server stays stopped (default 5)
   --json      the results as JSON on stdout
   --verbose   the services' own log lines on stderr`;
 
@@ -66,6 +74,9 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
       replicas: { type: 'string', default: '1' },
       tail: { type: 'string', default: '2' },
       drain: { type: 'string', default: '120' },
+      'restart-broker': { type: 'boolean', default: false },
+      'restart-postgres': { type: 'boolean', default: false },
+      'infra-down': { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -83,6 +94,8 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
   // TODO(replicas): drop this once startSystem takes `replicas` (chaos-run.ts passes it on, chaos-kills.ts lists the instances).
   if (replicas > 1) throw ConfigError(`--replicas ${replicas}: this build runs one instance of each service (replicas are not wired into the system yet)`);
   const runtime = loadRuntimeConfig(env);
+  const restarts = v['restart-broker'] || v['restart-postgres'];
+  if (restarts && !v.distributed) throw ConfigError('--restart-broker and --restart-postgres need --distributed (the embedded deployment has no broker or server to restart)');
   return {
     archs: archs as Architecture[],
     kills,
@@ -95,6 +108,9 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
     postgres: v.distributed ? { url: runtime.databaseUrl } : undefined,
     tailSeconds: number('tail', v.tail, (n) => n >= 0, 'a non-negative number of seconds'),
     drainSeconds: number('drain', v.drain, (n) => n > 0, 'a positive number of seconds'),
+    infraRestarts: restarts
+      ? { broker: v['restart-broker'], postgres: v['restart-postgres'], downSeconds: number('infra-down', v['infra-down'], (n) => n >= 0, 'a non-negative number of seconds'), cacheDir: infraDir(env) }
+      : undefined,
     json: v.json,
     verbose: v.verbose,
   };
@@ -120,6 +136,7 @@ export function formatChaos(r: ChaosResult): string {
     `  lost        ${r.lost.length}`,
     `  duplicated  ${r.duplicated.length}`,
     `  violations  ${r.violations.length}`,
+    ...r.infraRestarts.map((x) => `  ${x.what.padEnd(11)} restarted, back after ${x.downSeconds} s; its backlog of ${x.backlog} orders terminal ${x.backlogSeconds === null ? 'never' : `${x.backlogSeconds} s`} later`),
     `  drain       ${r.drainSeconds === null ? 'never (orders still pending)' : `${r.drainSeconds} s`}`,
     `  duration    ${r.durationSeconds} s`,
     ...sample('lost orders', r.lost),
