@@ -37,6 +37,13 @@ describe('chaos options', () => {
     assert.equal(parseChaosArgs(['--help'], {}), null);
   });
 
+  test('infra restarts need --distributed, and take a server of the run\'s own from the infra cache', () => {
+    assert.throws(() => parseChaosArgs(['--restart-postgres'], {}), { code: 'PLT_ERR_CONFIG', message: /--distributed/ });
+    const o = parseChaosArgs(['--distributed', '--restart-broker', '--infra-down', '3'], { ORDERFLOW_INFRA_DIR: '/cache' })!;
+    assert.deepEqual(o.infraRestarts, { broker: true, postgres: false, downSeconds: 3, cacheDir: '/cache' });
+    assert.equal(parseChaosArgs(['--distributed'], {})!.infraRestarts, undefined);
+  });
+
   test('--replicas above 1 is refused until the system runs replicas', () => {
     assert.throws(() => parseChaosArgs(['--replicas', '2'], {}), { code: 'PLT_ERR_CONFIG', message: /replicas/ });
   });
