@@ -27,10 +27,14 @@ export interface OwnInfra {
   stop(): Promise<void>;
 }
 
-/** A port free with the next one too (Kafka's controller listener takes port+1). */
+/**
+ * A port free with the next one too (Kafka's controller listener takes port+1), below
+ * Linux's ephemeral range (32768 up): there an outgoing connection may take the port
+ * between this check and the server's bind (it happened: the broker died on bind).
+ */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     if (!(await portOpen(port, '127.0.0.1', 200)) && !(await portOpen(port + 1, '127.0.0.1', 200))) return port;
   }
   throw InfraError('no two free ports in a row for a broker of chaos\'s own');
