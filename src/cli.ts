@@ -1,7 +1,8 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
  * (infra), look at, replay and discard dead letters (dlq: runtime/dlq-command.ts), list the
- * orders stuck past their saga deadline (orders stuck), and measure (bench, lab).
+ * orders stuck past their saga deadline (orders stuck), measure (bench, lab), and break it on
+ * purpose (chaos).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -48,7 +49,11 @@ ${DLQ_USAGE}
         writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).
   lab soak [--minutes 30] [--rate 50] [--distributed] [options]
         A steady load with short retentions, sampling every table and file once a minute: is
-        everything but the orders' own data flat? (orderflow lab soak --help).`;
+        everything but the orders' own data flat? (orderflow lab soak --help).
+  chaos [--kills 30] [--arch events,...] [--distributed] [--rate 30] [--seed 1] [--json]
+        Kill random service instances (SIGKILL) under a steady mixed load, then check every
+        invariant through the public API; prints kills, orders accepted (at the first attempt),
+        lost, duplicated, violations and drain time; exit 1 on any (orderflow chaos --help).`;
 
 class UsageError extends Error {}
 
@@ -250,6 +255,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'lab':
         if (args[0] === 'soak') return await import('./lab/soak.ts').then((m) => m.soakCommand(args.slice(1)));
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));
+      case 'chaos':
+        return await import('./lab/chaos.ts').then((m) => m.chaosCommand(args));
       case 'help':
       case '--help':
       case '-h':

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { Architecture } from '#platform/config.ts';
 import { architectures, deployments, startDeployment, type Deployment } from './deployments.ts';
-import { settledInvariants, waitFor } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+import { settledInvariants, waitFor } from '#lab/invariants.ts';
+import { createCatalog, expectation, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
 
 const embedded = deployments.filter((d) => d.name === 'embedded');
 const implemented: readonly Architecture[] = ['events', 'choreography'];

@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
-import { OrderflowError, Overloaded } from '../errors.ts';
+import { isInfrastructureError } from '../bus/infrastructure-errors.ts';
+import { DependencyUnavailable, OrderflowError, Overloaded } from '../errors.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -89,6 +90,14 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       const code = fastifyCodes[fe.code] ?? 'PLT_ERR_BAD_REQUEST';
       return reply.code(fe.statusCode).send(errorBody(code, fe.message));
+    }
+    // The database away (restarting, failing over: the driver's connection errors) is a
+    // dependency unavailable for now, as for the consumers (infrastructure-errors.ts): a 503
+    // the client may retry, not a failure of ours. Found by orderflow chaos --restart-postgres.
+    if (isInfrastructureError(err)) {
+      req.log.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'request refused for now: a dependency is unavailable');
+      reply.header('retry-after', '1');
+      return reply.code(503).send(errorBody(DependencyUnavailable.code, 'a dependency is unavailable; retry later'));
     }
     req.log.error({ err }, 'unexpected error');
     return reply.code(500).send(errorBody('PLT_ERR_INTERNAL', `internal error; the log has it under request id ${req.id}`));
