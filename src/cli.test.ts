@@ -25,6 +25,9 @@ test('a bad flag or an unknown command exits 2 with the usage', async () => {
   assert.equal(await main(['lab', '--bogus']), 2);
   assert.equal(await main(['lab', '--arch', 'events,soap']), 2);
   assert.equal(await main(['lab', '--rates', 'fast']), 2);
+  assert.equal(await main(['chaos', '--kills', 'many']), 2);
+  assert.equal(await main(['chaos', '--kills', '-3']), 2);
+  assert.equal(await main(['chaos', '--services', 'orders,billing']), 2);
   assert.equal(await main(['orders', 'stick']), 2);
   assert.equal(await main(['orders', 'stuck', '--deadline-ms', 'soon']), 2);
 });

@@ -1,7 +1,8 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
- * (infra), look at and replay dead letters (dlq), list the orders stuck past their saga
- * deadline (orders stuck), and measure (bench, lab).
+ * (infra), look at, replay and discard dead letters (dlq: runtime/dlq-command.ts), list the
+ * orders stuck past their saga deadline (orders stuck), measure (bench, lab), and break it on
+ * purpose (chaos).
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { isOrderflowError } from '#platform/errors.ts';
 import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
 import { startSystem, type System } from './runtime/system.ts';
 import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
+import { DLQ_USAGE } from './runtime/dlq-command.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -36,8 +38,7 @@ const USAGE = `usage: orderflow <command> [options]
                        an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
   infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
-  dlq list|replay <topic> [--kafka] [--data-dir ./data] [--id <message id>]...
-        List the dead letters of a topic, or publish them back to it.
+${DLQ_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
@@ -48,7 +49,14 @@ const USAGE = `usage: orderflow <command> [options]
         The read path through the gateway with autocannon (orderflow bench read --help).
   lab [--arch events,choreography,rest] [--distributed] [--quick] [options]
         Measure each architecture: open-model load up to saturation, its knee, fault scenarios;
-        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).`;
+        writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).
+  lab soak [--minutes 30] [--rate 50] [--distributed] [options]
+        A steady load with short retentions, sampling every table and file once a minute: is
+        everything but the orders' own data flat? (orderflow lab soak --help).
+  chaos [--kills 30] [--arch events,...] [--distributed] [--rate 30] [--seed 1] [--json]
+        Kill random service instances (SIGKILL) under a steady mixed load, then check every
+        invariant through the public API; prints kills, orders accepted (at the first attempt),
+        lost, duplicated, violations and drain time; exit 1 on any (orderflow chaos --help).`;
 
 class UsageError extends Error {}
 
@@ -187,43 +195,6 @@ async function firstProductId(gatewayUrl: string): Promise<string | undefined> {
   }
 }
 
-async function dlq(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    kafka: { type: 'boolean', default: false },
-    'data-dir': { type: 'string' },
-    id: { type: 'string', multiple: true },
-    json: { type: 'boolean', default: false },
-  }, 2);
-  const [action, rawTopic] = positionals;
-  if ((action !== 'list' && action !== 'replay') || !rawTopic) throw new UsageError('dlq needs list|replay and a topic, e.g. orderflow dlq list payments.commands');
-  const topic = rawTopic.endsWith('.dlq') ? rawTopic.slice(0, -'.dlq'.length) : rawTopic;
-  const overlay: Record<string, string> = {};
-  if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);
-  if (values.kafka) Object.assign(overlay, { ORDERFLOW_BUS: 'kafka', KAFKA_BROKERS: loadRuntimeConfig().kafkaBrokers });
-  const { openBus } = await import('#platform/bus/open.ts');
-  const { listDeadLetters, replayDeadLetters } = await import('#platform/bus/dead-letters.ts');
-  const bus = await openBus(loadPlatformConfig({ ...inheritedEnv(), ...overlay }), 'orderflow-cli');
-  try {
-    if (action === 'replay') {
-      const n = await replayDeadLetters(bus, topic, values.id ? { ids: values.id } : {});
-      process.stdout.write(`replayed ${n} dead letter${n === 1 ? '' : 's'} onto ${topic}\n`);
-      return 0;
-    }
-    const letters = await listDeadLetters(bus, topic);
-    if (values.json) {
-      process.stdout.write(JSON.stringify(letters, null, 2) + '\n');
-      return 0;
-    }
-    if (letters.length === 0) process.stdout.write(`no dead letters on ${topic}\n`);
-    for (const dl of letters) {
-      process.stdout.write(`${dl.failedAt}  ${dl.id}  ${dl.message?.type ?? '(malformed)'}  key=${dl.record.key ?? ''}  attempts=${dl.attempts}  ${dl.error.code}: ${dl.error.message}\n`);
-    }
-    return 0;
-  } finally {
-    await bus.close();
-  }
-}
-
 async function orders(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     postgres: { type: 'boolean', default: false },
@@ -282,14 +253,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'infra':
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
       case 'dlq':
-        return await dlq(args);
+        return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
         return await orders(args);
       case 'bench':
         if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
+        if (args[0] === 'soak') return await import('./lab/soak.ts').then((m) => m.soakCommand(args.slice(1)));
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));
+      case 'chaos':
+        return await import('./lab/chaos.ts').then((m) => m.chaosCommand(args));
       case 'help':
       case '--help':
       case '-h':

@@ -24,6 +24,8 @@ function absent(why: string): { skip: string } {
 
 /** For `describe`/`test` options: `{ skip: kafkaSkip() }` skips when Kafka is absent (fails under CI). */
 export const kafkaSkip = (): string | undefined => need('KAFKA_BROKERS', 'Kafka', 'kafka').skip;
+/** The broker's SASL_SSL listener (npm run infra:kafka -- --secure), for the bus contract over TLS and SCRAM. */
+export const kafkaSecureSkip = (): string | undefined => need('KAFKA_SECURE_BROKERS', 'Kafka with its SASL_SSL listener', 'kafka -- --secure').skip;
 export const postgresSkip = (): string | undefined => need('DATABASE_URL', 'PostgreSQL', 'postgres').skip;
 
 /** Kafka Connect with Debezium (npm run infra:connect), for the Debezium relay's tests; required under CI too. */

@@ -67,7 +67,7 @@ function overview(): Dashboard {
       stat('Orders/s', 'orders/s', sumRate('orderflow_orders_total', [])),
       stat('Saga p99', 'seconds', quantile(0.99, 'orderflow_saga_duration_seconds', [])),
       stat('Consumer lag', 'records', gauge('sum', 'orderflow_consumer_lag', []), 'Records not yet committed, all groups.'),
-      stat('Dead letters', 'records', gauge('sum', 'orderflow_dead_letters', []), 'Records in the .dlq topics: each one needs a look, then a replay.'),
+      stat('Dead letters', 'records', gauge('sum', 'orderflow_dead_letters', []), 'Pending dead letters (the dead_letters tables): each one needs a look, then a replay or a discard.'),
       stat('Outbox backlog', 'records', gauge('sum', 'orderflow_outbox_pending', [])),
     ],
   };
@@ -85,7 +85,7 @@ function overview(): Dashboard {
           timeseries('Consumer lag per group', 'records', [{ expr: gauge('sum', 'orderflow_consumer_lag', ['group']), legend: '{{group}}' }],
             'Records not yet committed by each consumer group, all partitions.'),
           timeseries('Messages/s by outcome', 'messages/s', [{ expr: sumRate('orderflow_messages_total', ['outcome']), legend: '{{outcome}}' }]),
-          timeseries('Dead letters', 'records', [{ expr: gauge('sum', 'orderflow_dead_letters', ['topic']), legend: '{{topic}}.dlq' }]),
+          timeseries('Dead letters', 'records', [{ expr: gauge('sum', 'orderflow_dead_letters', ['topic']), legend: '{{topic}}' }]),
           timeseries('Outbox backlog', 'records', [{ expr: gauge('sum', 'orderflow_outbox_pending', ['service']), legend: '{{service}}' }],
             'Outbox rows not yet published, per service.'),
           timeseries('Outbox oldest unpublished row', 'seconds', [{ expr: gauge('max', 'orderflow_outbox_oldest_age_seconds', ['service']), legend: '{{service}}' }],
@@ -142,7 +142,7 @@ function servicePage(s: ServiceTraits): Dashboard {
           { expr: quantile(0.99, 'orderflow_batch_size', ['group'], of), legend: 'p99 {{group}}' },
         ], 'Records per delivered batch: near 1 when the consumer keeps up, larger under load.'),
         timeseries('Batch handling p99', 'seconds', [{ expr: quantile(0.99, 'orderflow_message_batch_duration_seconds', ['group'], of), legend: '{{group}}' }]),
-        timeseries('Dead letters', 'records', [{ expr: gauge('sum', 'orderflow_dead_letters', ['topic'], of), legend: '{{topic}}.dlq' }]),
+        timeseries('Dead letters', 'records', [{ expr: gauge('sum', 'orderflow_dead_letters', ['topic'], of), legend: '{{topic}}' }]),
       ],
     });
   }

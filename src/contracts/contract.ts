@@ -11,6 +11,11 @@ export interface Contract<S extends TSchema = TSchema> {
   topic: string;
   owner: 'orders' | 'inventory' | 'payments' | 'shipping';
   kind: 'command' | 'event';
+  /**
+   * The payload field whose value is the record key: what a topic's partitions and their
+   * order are per (a saga's messages are all keyed by their order). `message()` checks it.
+   */
+  key: string;
   schema: S;
   /**
    * From the payload of the previous version (`version - 1`, already checked against its
@@ -24,10 +29,12 @@ export interface Contract<S extends TSchema = TSchema> {
 
 export type PayloadOf<C> = C extends Contract<infer S> ? Static<S> : never;
 
-export function defineContract<S extends TSchema>(c: Omit<Contract<S>, 'check'>): Contract<S> {
+/** Keyed by `orderId` unless it says otherwise. */
+export function defineContract<S extends TSchema>(c: Omit<Contract<S>, 'check' | 'key'> & { key?: string }): Contract<S> {
   const compiled = TypeCompiler.Compile(c.schema);
   return {
     ...c,
+    key: c.key ?? 'orderId',
     check(payload) {
       if (compiled.Check(payload)) return undefined;
       const first = compiled.Errors(payload).First();

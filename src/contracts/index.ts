@@ -57,17 +57,20 @@ export function validateMessage(msg: { type: string; version: number; payload: u
 export const checkMessage: (message: Envelope) => MessageCheck = registry.check;
 
 /**
- * Builds a message of a contract, checked against its schema. `cause` is the message being
- * handled, so that correlation and causation carry on.
+ * Builds a message of a contract, checked against its schema and keyed by the contract's
+ * key field. `cause` is the message being handled, so that correlation and causation carry on.
  */
 export function message<C extends Contract>(
   contract: C,
-  args: { key: string; payload: PayloadOf<C>; cause?: Pick<Envelope, 'id' | 'headers'>; id?: string; occurredAt?: string },
+  args: { key?: string; payload: PayloadOf<C>; cause?: Pick<Envelope, 'id' | 'headers'>; id?: string; occurredAt?: string },
 ): { topic: string; message: Envelope<PayloadOf<C>> } {
   const problem = contract.check(args.payload);
   if (problem) throw InvalidMessage(`${contract.type}: ${problem}`);
+  // The key is the contract's key field; a caller that names one must name that one.
+  const key = String((args.payload as Record<string, unknown>)[contract.key]);
+  if (args.key !== undefined && args.key !== key) throw InvalidMessage(`${contract.type} is keyed by its ${contract.key} (${key}), not by ${args.key}`);
   return {
     topic: contract.topic,
-    message: newEnvelope({ type: contract.type, version: contract.version, ...args }),
+    message: newEnvelope({ type: contract.type, version: contract.version, ...args, key }),
   };
 }

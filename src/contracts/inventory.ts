@@ -31,7 +31,7 @@ export const StockReleased = defineContract({
 
 /** Catalog facts, keyed by product id; orders keeps a local copy of them to price orders. */
 export const ProductCreated = defineContract({
-  type: 'ProductCreated', version: 1, topic: Topics.inventoryEvents, owner: 'inventory', kind: 'event',
+  type: 'ProductCreated', version: 1, topic: Topics.inventoryEvents, owner: 'inventory', kind: 'event', key: 'productId',
   schema: Type.Object({
     productId: Uuid,
     sku: Type.String({ minLength: 1 }),

@@ -47,3 +47,13 @@ test('every contract after a first version declares its upcast', () => {
   for (const c of contracts) if (c.version > 1) assert.ok(c.upcast, `${c.type} v${c.version} declares no upcast`);
   assert.throws(() => createRegistry([v1, v1]), /declared twice/);
 });
+
+test('a message is keyed by its contract\'s key field; naming another key is refused', async () => {
+  const { message, ProductCreated, StockReleased, contracts } = await import('./index.ts');
+  const orderId = '0190a1b2-0000-7000-8000-00000000000a';
+  const productId = '0190a1b2-0000-7000-8000-00000000000b';
+  assert.equal(message(StockReleased, { payload: { orderId } }).message.key, orderId);
+  assert.equal(message(ProductCreated, { payload: { productId, sku: 'A', name: 'Apple', priceCents: 1 } }).message.key, productId);
+  assert.throws(() => message(StockReleased, { key: productId, payload: { orderId } }), /keyed by its orderId/);
+  for (const c of contracts) assert.ok(Object.hasOwn((c.schema as unknown as { properties: object }).properties, c.key), `${c.type} v${c.version} has its key field ${c.key}`);
+});

@@ -173,7 +173,7 @@ function describe(s: StepResult): string {
 }
 
 /** Products with stock enough that OUT_OF_STOCK stays rare; resolves once orders prices them. */
-async function createCatalog(client: Client): Promise<OrderMix> {
+export async function createCatalog(client: Client): Promise<OrderMix> {
   const productIds: string[] = [];
   const run = randomUUID().slice(0, 6);
   for (let i = 0; i < PRODUCTS; i++) {

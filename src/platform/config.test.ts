@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isOrderflowError } from './errors.ts';
-import { loadPlatformConfig, loadServiceConfig, loadTracingConfig } from './config.ts';
+import { loadKafkaSecurity, loadPlatformConfig, loadServiceConfig, loadTracingConfig } from './config.ts';
 
 test('the defaults are the embedded deployment under ./data', () => {
   const c = loadPlatformConfig({});
@@ -78,18 +78,49 @@ test('timeouts and bounds have defaults, are read from their variables, and a ba
   assert.deepEqual(d.postgres, { acquireTimeoutMs: 5_000, statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000 });
   assert.equal(d.writeQueueMax, 2048);
   assert.deepEqual(d.inbox, { retentionHours: 192, purgeIntervalMs: 600_000 });
+  assert.deepEqual(d.embeddedLog, { retentionMinutes: 60, trimIntervalMs: 60_000, groupExpiryHours: 168 });
   const c = loadPlatformConfig({
     ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '1000',
     ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '250',
     ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '0',
     ORDERFLOW_WRITE_QUEUE_MAX: '16',
-    ORDERFLOW_INBOX_RETENTION_HOURS: '240',
+    ORDERFLOW_INBOX_RETENTION_HOURS: '0.1',
+    ORDERFLOW_LOG_RETENTION_MINUTES: '2',
+    ORDERFLOW_LOG_TRIM_INTERVAL_MS: '5000',
   });
-  assert.equal(c.inbox.retentionHours, 240);
+  assert.equal(c.inbox.retentionHours, 0.1, 'fractions of an hour, for soak runs');
+  assert.deepEqual(c.embeddedLog, { retentionMinutes: 2, trimIntervalMs: 5_000, groupExpiryHours: 168 });
   assert.equal(c.http.requestTimeoutMs, 1_000);
   assert.deepEqual([c.postgres.acquireTimeoutMs, c.postgres.statementTimeoutMs], [250, 0]);
   assert.equal(c.writeQueueMax, 16);
-  for (const env of [{ ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '0' }, { ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS: 'soon' }, { ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '0' }, { ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '-1' }, { ORDERFLOW_WRITE_QUEUE_MAX: '0' }, { ORDERFLOW_INBOX_RETENTION_HOURS: '0' }, { ORDERFLOW_INBOX_PURGE_INTERVAL_MS: 'hourly' }]) {
+  for (const env of [{ ORDERFLOW_HTTP_REQUEST_TIMEOUT_MS: '0' }, { ORDERFLOW_HTTP_HEADERS_TIMEOUT_MS: 'soon' }, { ORDERFLOW_PG_ACQUIRE_TIMEOUT_MS: '0' }, { ORDERFLOW_PG_STATEMENT_TIMEOUT_MS: '-1' }, { ORDERFLOW_WRITE_QUEUE_MAX: '0' }, { ORDERFLOW_INBOX_RETENTION_HOURS: '0' }, { ORDERFLOW_INBOX_PURGE_INTERVAL_MS: 'hourly' }, { ORDERFLOW_LOG_RETENTION_MINUTES: '0.5' }, { ORDERFLOW_LOG_TRIM_INTERVAL_MS: '0' }]) {
     assert.throws(() => loadPlatformConfig(env), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), JSON.stringify(env));
   }
+});
+
+test('Kafka security: plaintext unless told; SASL needs its user and password; PLAIN only over TLS; Kafka\'s own names', () => {
+  assert.deepEqual(loadKafkaSecurity({}), { protocol: 'PLAINTEXT', caFile: undefined });
+  assert.deepEqual(loadKafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_FILE: '/ca.pem' }), { protocol: 'SSL', caFile: '/ca.pem' });
+  assert.deepEqual(loadKafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }), {
+    protocol: 'SASL_SSL', caFile: undefined, sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' },
+  });
+  const refused: Record<string, string>[] = [
+    { KAFKA_SECURITY_PROTOCOL: 'TLS' },
+    { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u' },
+    { KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SASL_MECHANISM: 'GSSAPI' },
+    { KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p', KAFKA_SASL_MECHANISM: 'PLAIN' },
+    { KAFKA_SSL_CA_FILE: '/ca.pem' },
+  ];
+  for (const env of refused) assert.throws(() => loadKafkaSecurity(env), (err) => isOrderflowError(err) && err.code === 'PLT_ERR_CONFIG', JSON.stringify(env));
+});
+
+test('dead-letter topics are kept forever unless ORDERFLOW_DLQ_RETENTION_DAYS sets a number of days', () => {
+  assert.equal(loadPlatformConfig({}).deadLetterRetentionMs, -1);
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: 'unlimited' }).deadLetterRetentionMs, -1);
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: '30' }).deadLetterRetentionMs, 30 * 86_400_000);
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: '0' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_RETENTION_DAYS: 'a week' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
+  assert.equal(loadPlatformConfig({}).settledDeadLetterRetentionMs, 30 * 86_400_000, 'settled rows of the table: 30 days');
+  assert.equal(loadPlatformConfig({ ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS: '7' }).settledDeadLetterRetentionMs, 7 * 86_400_000);
+  assert.throws(() => loadPlatformConfig({ ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS: '-1' }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'));
 });

@@ -20,6 +20,8 @@ export interface PlatformConfig {
   store: 'sqlite' | 'postgres';
   dataDir: string;
   kafkaBrokers: string[];
+  /** How the Kafka clients connect: plaintext, TLS, SASL or both (KAFKA_SECURITY_PROTOCOL). */
+  kafkaSecurity: KafkaSecurity;
   databaseUrl?: string;
   /** Prefix of Kafka topics, groups and PostgreSQL databases, so deployments and test runs never meet. */
   namespace: string;
@@ -58,6 +60,55 @@ export interface PlatformConfig {
    * standby member takes its place (ORDERFLOW_GROUP_SESSION_MS, default 6000).
    */
   groupSessionMs: number;
+  embeddedLog: EmbeddedLogRetention;
+  /**
+   * retention.ms of the `<topic>.dlq` topics on Kafka, from ORDERFLOW_DLQ_RETENTION_DAYS;
+   * -1 (the default, unset or "unlimited") keeps them forever: a dead letter waits for a human.
+   */
+  deadLetterRetentionMs: number;
+  /**
+   * How long a replayed or discarded row of the dead_letters table is kept, from
+   * ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS (default 30); pending rows are kept until someone acts.
+   */
+  settledDeadLetterRetentionMs: number;
+}
+
+/**
+ * The embedded log's trim (bus/embedded/trim.ts): records older than the retention that every
+ * group reading their topic has committed past are deleted; dead letters are kept.
+ */
+export interface EmbeddedLogRetention {
+  retentionMinutes: number;
+  trimIntervalMs: number;
+  /** A group gone (no heartbeat, left) this long stops holding records back, as Kafka expires a group's offsets. */
+  groupExpiryHours: number;
+}
+
+export const kafkaSecurityProtocols = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export const kafkaSaslMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'] as const;
+
+/**
+ * Kafka's own names (security.protocol, sasl.mechanism): SSL encrypts and checks the
+ * broker's certificate (against caFile, or the system's CAs); SASL authenticates this client.
+ */
+export interface KafkaSecurity {
+  protocol: (typeof kafkaSecurityProtocols)[number];
+  /** PEM file of the CA that signed the brokers' certificates (KAFKA_SSL_CA_FILE). */
+  caFile?: string;
+  sasl?: { mechanism: (typeof kafkaSaslMechanisms)[number]; username: string; password: string };
+}
+
+/** KAFKA_SECURITY_PROTOCOL and its companions; PLAINTEXT unless told. */
+export function loadKafkaSecurity(env: Env): Readonly<KafkaSecurity> {
+  const protocol = oneOf('KAFKA_SECURITY_PROTOCOL', env.KAFKA_SECURITY_PROTOCOL ?? 'PLAINTEXT', kafkaSecurityProtocols);
+  const tls = protocol === 'SSL' || protocol === 'SASL_SSL';
+  if (!tls && env.KAFKA_SSL_CA_FILE) throw ConfigError(`KAFKA_SSL_CA_FILE is set but KAFKA_SECURITY_PROTOCOL is ${protocol}: set it to SSL or SASL_SSL`);
+  if (!protocol.startsWith('SASL_')) return Object.freeze({ protocol, caFile: env.KAFKA_SSL_CA_FILE || undefined });
+  const mechanism = oneOf('KAFKA_SASL_MECHANISM', env.KAFKA_SASL_MECHANISM ?? 'SCRAM-SHA-512', kafkaSaslMechanisms);
+  if (!env.KAFKA_SASL_USERNAME || !env.KAFKA_SASL_PASSWORD) throw ConfigError(`KAFKA_SECURITY_PROTOCOL=${protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`);
+  // PLAIN sends the password as it is: only over TLS.
+  if (mechanism === 'PLAIN' && !tls) throw ConfigError('KAFKA_SASL_MECHANISM=PLAIN sends the password in clear: use it with KAFKA_SECURITY_PROTOCOL=SASL_SSL only');
+  return Object.freeze({ protocol, caFile: env.KAFKA_SSL_CA_FILE || undefined, sasl: Object.freeze({ mechanism, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD }) });
 }
 
 /**
@@ -65,6 +116,7 @@ export interface PlatformConfig {
  * default): a redelivery older than it would no longer be recognised and be applied twice.
  */
 export interface InboxRetention {
+  /** Fractions allowed (0.1 = 6 minutes), for soak runs that must see the purge at work. */
   retentionHours: number;
   purgeIntervalMs: number;
 }
@@ -155,10 +207,21 @@ function positiveInt(name: string, value: string): number {
   return n;
 }
 
+function positiveNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw ConfigError(`${name} must be a positive number; got "${value}"`);
+  return n;
+}
+
 function nonNegativeInt(name: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw ConfigError(`${name} must be a whole number of 0 or more; got "${value}"`);
   return n;
+}
+
+function dlqRetentionMs(value: string | undefined): number {
+  if (value === undefined || value === '' || value === 'unlimited') return -1;
+  return positiveInt('ORDERFLOW_DLQ_RETENTION_DAYS', value) * 86_400_000;
 }
 
 export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformConfig> {
@@ -180,6 +243,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     store,
     dataDir: env.ORDERFLOW_DATA_DIR ?? 'data',
     kafkaBrokers,
+    kafkaSecurity: loadKafkaSecurity(env),
     databaseUrl: env.DATABASE_URL,
     namespace,
     partitions: positiveInt('ORDERFLOW_PARTITIONS', env.ORDERFLOW_PARTITIONS ?? '8'),
@@ -195,9 +259,24 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     writeQueueMax: positiveInt('ORDERFLOW_WRITE_QUEUE_MAX', env.ORDERFLOW_WRITE_QUEUE_MAX ?? '2048'),
     inbox: Object.freeze({
       // 8 days: Kafka's default retention (7 days) and one day of margin.
-      retentionHours: positiveInt('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
+      retentionHours: positiveNumber('ORDERFLOW_INBOX_RETENTION_HOURS', env.ORDERFLOW_INBOX_RETENTION_HOURS ?? '192'),
       purgeIntervalMs: positiveInt('ORDERFLOW_INBOX_PURGE_INTERVAL_MS', env.ORDERFLOW_INBOX_PURGE_INTERVAL_MS ?? '600000'),
     }),
+    embeddedLog: Object.freeze({
+      // An hour: every group has committed what is trimmed, so the retention is only how far
+      // back an operator, a tool or a newly added group can still read. An hour of a laptop's
+      // traffic is small, and the inbox (8 days) outlives it by far, so nothing redelivered
+      // from the log can be applied twice. At lab rates, shorten it: a record takes some 600
+      // bytes of the file and an order makes 8 to 9 of them, so 50 orders/s keep about 1 GB.
+      retentionMinutes: positiveInt('ORDERFLOW_LOG_RETENTION_MINUTES', env.ORDERFLOW_LOG_RETENTION_MINUTES ?? '60'),
+      trimIntervalMs: positiveInt('ORDERFLOW_LOG_TRIM_INTERVAL_MS', env.ORDERFLOW_LOG_TRIM_INTERVAL_MS ?? '60000'),
+      // 7 days, Kafka's offsets.retention.minutes: a service stopped for a long weekend still
+      // finds its records; a group gone for good (a removed consumer, the groups of another
+      // architecture after ORDERFLOW_ARCH changed) does not keep its topics for ever.
+      groupExpiryHours: positiveInt('ORDERFLOW_LOG_GROUP_EXPIRY_HOURS', env.ORDERFLOW_LOG_GROUP_EXPIRY_HOURS ?? '168'),
+    }),
+    deadLetterRetentionMs: dlqRetentionMs(env.ORDERFLOW_DLQ_RETENTION_DAYS),
+    settledDeadLetterRetentionMs: positiveInt('ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS', env.ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS ?? '30') * 86_400_000,
     instance: env.ORDERFLOW_INSTANCE || undefined,
     replicas: positiveInt('ORDERFLOW_REPLICAS', env.ORDERFLOW_REPLICAS ?? '1'),
     groupSessionMs: positiveInt('ORDERFLOW_GROUP_SESSION_MS', env.ORDERFLOW_GROUP_SESSION_MS ?? '6000'),

@@ -48,3 +48,9 @@ export const DependencyUnavailable = defineError('PLT_ERR_DEPENDENCY_UNAVAILABLE
 export const ShuttingDown = defineError('PLT_ERR_SHUTTING_DOWN', 503);
 /** Refused at once, nothing done: a queue or backlog is past its bound (load shedding). */
 export const Overloaded = defineError('PLT_ERR_OVERLOADED', 503);
+/**
+ * A record the bus refuses for its size (Kafka: MESSAGE_TOO_LARGE, or the producer's own
+ * check; the embedded log: its limit). `details.records`, when present, holds the indices of
+ * the refused records in the publish call; absent when the broker refused a whole batch.
+ */
+export const RecordTooLarge = defineError('PLT_ERR_RECORD_TOO_LARGE', 413);

@@ -104,6 +104,12 @@ export interface System {
    * (ORDERFLOW_FAULTS=1); the gateway has no such switch.
    */
   setLatency(name: Target, ms: number): Promise<void>;
+  /**
+   * Makes one service's handlers of these message types fail on every attempt, so the
+   * consumer dead-letters them ([] ends it). Needs the system started with faults; every
+   * instance of the service (or one instance, named).
+   */
+  failMessages(name: Target, types: string[]): Promise<void>;
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Restarts of one instance (a service's name: its first), or of all of a service's with `{ all: true }`. */
   restarts(name: Target, opts?: { all?: boolean }): number;
@@ -146,6 +152,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     if (!found) throw UnknownInstance(`no instance named ${name}; there are ${[...byName.keys()].join(', ')}`);
     return found;
   };
+  // Faults go to every instance of a service named, or to the one instance named.
+  const faultTargets = (name: string): Instance[] => (byName.has(name) ? [find(name)] : serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)]);
 
   const supervisor = createSupervisor({ restart: opts.restart, log: opts.log, stdio: opts.stdio, startTimeoutMs: opts.startTimeoutMs });
   const connectors = outboxConnectors(base);
@@ -184,10 +192,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       await supervisor.crash(target.name, restartAfterMs);
       await consumersJoined([target]);
     },
-    async setLatency(name, ms) {
-      const targets = byName.has(name) ? [find(name)] : serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)];
-      await Promise.all(targets.map((i) => setLatency(i.url, i.name, ms)));
-    },
+    setLatency: (name, ms) => Promise.all(faultTargets(name).map((i) => putFaults(i.url, i.name, { latencyMs: ms }))).then(() => undefined),
+    failMessages: (name, types) => Promise.all(faultTargets(name).map((i) => putFaults(i.url, i.name, { failTypes: types }))).then(() => undefined),
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name, restartOpts) => (restartOpts?.all && serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)]).reduce((n, i) => n + supervisor.restarts(i.name), 0),
     stop() {
@@ -225,22 +231,23 @@ function outboxConnectors(env: Record<string, string>): OutboxConnectorTarget[] 
   }));
 }
 
-async function setLatency(url: string, name: string, ms: number): Promise<void> {
+async function putFaults(url: string, name: string, faults: { latencyMs?: number; failTypes?: string[] }): Promise<void> {
+  const what = faults.latencyMs !== undefined ? `set ${name}'s latency to ${faults.latencyMs} ms` : `make ${name}'s handlers of [${faults.failTypes?.join(', ')}] fail`;
   let status: number;
   let text: string;
   try {
     const res = await request(`${url}/_faults`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ latencyMs: ms }),
+      body: JSON.stringify(faults),
       headersTimeout: 5_000,
       bodyTimeout: 5_000,
     });
     status = res.statusCode;
     text = await res.body.text();
   } catch (err) {
-    throw FaultInjectionFailed(`could not set ${name}'s latency to ${ms} ms: ${(err as Error).message}`, { cause: err });
+    throw FaultInjectionFailed(`could not ${what}: ${(err as Error).message}`, { cause: err });
   }
   if (status === 404) throw FaultInjectionFailed(`${name} has no /_faults: only the services behind the gateway have one, with the system started with faults (ORDERFLOW_FAULTS=1)`);
-  if (status !== 200) throw FaultInjectionFailed(`could not set ${name}'s latency to ${ms} ms: ${status} ${text}`);
+  if (status !== 200) throw FaultInjectionFailed(`could not ${what}: ${status} ${text}`);
 }

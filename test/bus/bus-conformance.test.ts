@@ -22,7 +22,8 @@ import { inboxMigrations, startConsumer, type MessageHandler } from '#platform/b
 import { listDeadLetters, replayDeadLetters } from '#platform/bus/dead-letters.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
-import { kafkaSkip, uniqueName } from '#test/infra.ts';
+import { kafkaSecureSkip, kafkaSkip, uniqueName } from '#test/infra.ts';
+import { loadKafkaSecurity } from '#platform/config.ts';
 
 const TestFailure = defineError('ORD_ERR_TEST_FAILURE', 500);
 
@@ -74,6 +75,27 @@ const adapters: Adapter[] = [
       openKafkaBus({
         brokers: (process.env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()),
         clientId: 'conformance',
+        namespace: uniqueName('conformance'),
+        log: silentLogger,
+      }),
+    patienceMs: 45_000,
+    pollMs: 200,
+  },
+  {
+    // The same contract over an encrypted, authenticated connection (npm run infra:kafka -- --secure).
+    name: 'Kafka over SASL_SSL (SCRAM)',
+    skip: kafkaSecureSkip(),
+    open: async () =>
+      openKafkaBus({
+        brokers: (process.env.KAFKA_SECURE_BROKERS ?? '').split(',').map((s) => s.trim()),
+        security: loadKafkaSecurity({
+          KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+          KAFKA_SSL_CA_FILE: process.env.KAFKA_SECURE_CA_FILE,
+          KAFKA_SASL_MECHANISM: process.env.KAFKA_SECURE_MECHANISM,
+          KAFKA_SASL_USERNAME: process.env.KAFKA_SECURE_USERNAME,
+          KAFKA_SASL_PASSWORD: process.env.KAFKA_SECURE_PASSWORD,
+        }),
+        clientId: 'conformance-secure',
         namespace: uniqueName('conformance'),
         log: silentLogger,
       }),

@@ -13,7 +13,7 @@ import { consumerSettings } from '#platform/bus/kafka/kafka-subscription.ts';
 import { loadPlatformConfig } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { kafkaSkip, uniqueName } from '../infra.ts';
-import { waitFor } from '../e2e/invariants.ts';
+import { waitFor } from '#lab/invariants.ts';
 import { startOwnKafka } from '../support/own-kafka.ts';
 
 test('after a broker outage longer than the session timeout the consumer rejoins its group, handles and commits again', { skip: kafkaSkip(), timeout: 180_000 }, async (t) => {

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { architectures, deployments, startDeployment } from './deployments.ts';
-import { settledInvariants, waitFor } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from './scenario.ts';
+import { settledInvariants, waitFor } from '#lab/invariants.ts';
+import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from '#lab/scenario.ts';
 
 const victims = ['orders', 'inventory', 'payments'] as const;
 

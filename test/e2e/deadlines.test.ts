@@ -3,15 +3,19 @@
  * deadline. The orders waiting on it are cancelled as TIMEOUT while it is away and their
  * stock is released (and their charge refunded); once it is back, what it does late is
  * undone — a charge refunded (or refused in advance), a shipment called off — and every
- * invariant holds. The rest architecture's timeout is tested in test/rest/rest-saga.test.ts
+ * invariant holds. And a charge dead-lettered in the middle of the saga (payments' handler
+ * failing, injected): the deadline cancels the order, and the dead letter replayed later
+ * charges nothing that stays charged. The rest architecture's timeout is tested in test/rest/rest-saga.test.ts
  * (there an order placed while payments is down is refused, not left waiting).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import type { Architecture } from '#platform/config.ts';
 import { architectures, deployments, startDeployment, type Deployment } from './deployments.ts';
-import { settledInvariants, waitFor } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+import { settledInvariants, waitFor } from '#lab/invariants.ts';
+import { createCatalog, expectation, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
 
 const embedded = deployments.filter((d) => d.name === 'embedded');
 const implemented: readonly Architecture[] = ['events', 'choreography'];
@@ -24,7 +28,59 @@ for (const deployment of embedded) for (const arch of architectures.filter((a) =
         await outageOutlastingTheDeadline(t, deployment, arch, victim);
       });
     }
+    test('a command dead-lettered mid-saga: the deadline cancels the order and releases its stock; replayed later, the late charge is undone', async (t) => {
+      await deadLetterThenDeadline(t, deployment, arch);
+    });
   });
+}
+
+/** `orderflow <args>` as a user runs it, against the system's data directory. */
+function cli(args: string[], env: Record<string, string>): string {
+  return execFileSync(process.execPath, [fileURLToPath(new URL('../../src/cli.ts', import.meta.url)), ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+async function deadLetterThenDeadline(t: TestContext, deployment: Deployment, arch: Architecture): Promise<void> {
+  const { system, client, dataDir, env } = await startDeployment(t, deployment, arch, {
+    ORDERS_STEP_DEADLINE_MS: String(deadlineMs),
+    ORDERS_DEADLINE_SWEEP_MS: '200',
+    ORDERFLOW_FAULTS: '1',
+  });
+  const initialStock = await createCatalog(client, 2, 100);
+  const productIds = [...initialStock.keys()];
+  // What payments consumes to charge: the orders' command, or (choreography) inventory's event.
+  const [chargeType, chargeTopic] = arch === 'events' ? ['ChargePayment', 'payments.commands'] : ['StockReserved', 'inventory.events'];
+  const cliEnv = { ...env, ORDERFLOW_DATA_DIR: dataDir };
+
+  // Payments' handler of the charge fails on every attempt: each order's charge is
+  // dead-lettered, and nothing answers the saga's step.
+  await system.failMessages('payments', [chargeType]);
+  const { placed } = await placeBurst(client, productIds, { count: 4, concurrency: 4, declineRatio: 0, unservedRatio: 0, seed: 21 });
+  const views = await waitAllTerminal(client, placed, 2 * deadlineMs + 5_000);
+  for (const v of views) assert.deepEqual([v.status, v.reason], ['CANCELLED', 'TIMEOUT'], v.id);
+  const letters = JSON.parse(cli(['dlq', 'list', chargeTopic, '--json'], cliEnv)) as Array<{ message?: { type: string; payload: { orderId: string } }; error: { code: string } }>;
+  const deadOrders = letters.filter((l) => l.message?.type === chargeType).map((l) => l.message!.payload.orderId);
+  assert.deepEqual(new Set(deadOrders), new Set(placed.map((o) => o.id)), 'each order\'s charge was dead-lettered');
+  for (const l of letters) assert.equal(l.error.code, 'PLT_ERR_INJECTED_FAILURE');
+  // Nothing was charged, and the deadline gave the stock back.
+  assert.deepEqual(await settledInvariants(client, expectation(initialStock, placed), 10_000), []);
+
+  // The bug is fixed and an operator replays the dead letters: payments now sees charges for
+  // orders long cancelled, and what it does is undone (refunded) or refused in advance.
+  await system.failMessages('payments', []);
+  assert.match(cli(['dlq', 'replay', chargeTopic], cliEnv), /^replayed \d+ dead letters? onto/);
+  // Handled this time (the payments process counts each message's outcome on /metrics).
+  const handledCharges = async () => {
+    const text = await (await fetch(`${system.urls.payments}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('orderflow_messages_total{') && l.includes('group="payments"') && l.includes(`type="${chargeType}"`) && l.includes('outcome="handled"'));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  await waitFor('the replayed charges to be handled', async () => ((await handledCharges()) >= placed.length ? true : undefined), 15_000);
+  const settled = await Promise.all(placed.map(async (o) => (await client.details(o.id)).body));
+  const statuses = settled.map((d) => d.payment?.status);
+  t.diagnostic(`payments after the replay: ${JSON.stringify(statuses)}`);
+  for (const s of statuses) assert.ok(s === 'REFUNDED' || s === 'CANCELLED', String(s));
+  for (const v of settled) assert.deepEqual([v.order.status, v.order.reason], ['CANCELLED', 'TIMEOUT']);
+  assert.deepEqual(await settledInvariants(client, expectation(initialStock, placed), 30_000), []);
 }
 
 async function outageOutlastingTheDeadline(t: TestContext, deployment: Deployment, arch: Architecture, victim: 'payments' | 'shipping'): Promise<void> {

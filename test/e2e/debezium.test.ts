@@ -14,8 +14,8 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { serviceNames, startSystem, type System } from '#runtime/system.ts';
 import { connectSkip, kafkaSkip, logicalWalSkip, postgresSkip, uniqueName } from '../infra.ts';
-import { settledInvariants } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, waitAllTerminal } from './scenario.ts';
+import { settledInvariants } from '#lab/invariants.ts';
+import { createCatalog, expectation, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
 
 async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });

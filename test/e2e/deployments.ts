@@ -76,7 +76,7 @@ const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0
  * Starts every service as its own process on the deployment and architecture (with `extraEnv`
  * added, and `replicas` instances of each backend), and a client of its gateway; all stopped after the test.
  */
-export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number } = {}): Promise<{ system: System; client: Client }> {
+export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number } = {}): Promise<{ system: System; client: Client; dataDir: string; env: Record<string, string> }> {
   const prepared = deployment.prepare();
   const { dataDir, cleanup } = prepared;
   const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...extraEnv };
@@ -90,5 +90,5 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
   });
   system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe', replicas: opts.replicas });
   client = createClient(system.gatewayUrl);
-  return { system, client };
+  return { system, client, dataDir, env };
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { architectures, deployments, startDeployment } from './deployments.ts';
-import { createCatalog, placeBurst, waitAllTerminal } from './scenario.ts';
+import { createCatalog, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
 
 /** Sum of the samples of `name` whose labels include `labels`, from a /metrics text. */
 function sum(text: string, name: string, labels: Record<string, string> = {}): number {

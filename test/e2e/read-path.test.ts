@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deployments, startDeployment } from './deployments.ts';
-import { createCatalog, placeBurst, waitAllTerminal } from './scenario.ts';
+import { createCatalog, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
 
 for (const deployment of deployments) {
   describe(`the read path on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { acceptedStatus, architectures, deployments, startDeployment } from './deployments.ts';
-import { settledInvariants } from './invariants.ts';
-import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from './scenario.ts';
+import { settledInvariants } from '#lab/invariants.ts';
+import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from '#lab/scenario.ts';
 
 for (const deployment of deployments) for (const arch of architectures) {
   describe(`the order saga, ${arch} architecture, on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { zipkinSkip } from '../infra.ts';
 import { architectures, deployments, startDeployment } from './deployments.ts';
-import { waitFor } from './invariants.ts';
-import { createCatalog, placeBurst, waitAllTerminal } from './scenario.ts';
+import { waitFor } from '#lab/invariants.ts';
+import { createCatalog, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
 import { readTrace, zipkinUrl, type ZipkinSpan } from '../support/zipkin.ts';
 
 const services = ['gateway', 'orders', 'inventory', 'payments', 'shipping'];

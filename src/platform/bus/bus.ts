@@ -26,6 +26,42 @@ export interface TopicSpec {
   partitions: number;
   /** Kafka only; the embedded log keeps one copy. */
   replicationFactor?: number;
+  /** Kafka only (retention.ms), on creation: how long records are kept; -1 keeps them forever. Default: the broker's (7 days). */
+  retentionMs?: number;
+  /** Kafka only (max.message.bytes), on creation: the largest record batch the broker accepts. Default: the broker's (1 MiB). */
+  maxRecordBytes?: number;
+}
+
+/**
+ * The largest record a publish accepts by default, as Kafka's (max.request.size on the
+ * producer, max.message.bytes on the broker): 1 MiB. Both adapters refuse a larger one with
+ * PLT_ERR_RECORD_TOO_LARGE before sending it.
+ */
+export const DEFAULT_MAX_RECORD_BYTES = 1_048_576;
+
+/**
+ * A record's size as the limit counts it: key, value and header bytes, plus Kafka's framing
+ * of one record in its batch (61 bytes of batch header, a few varints per record), rounded up.
+ */
+export function recordBytes(r: OutRecord): number {
+  let n = 80 + Buffer.byteLength(r.key) + Buffer.byteLength(r.value);
+  for (const [k, v] of Object.entries(r.headers)) n += 2 + Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+/** Indices of the records over `max` bytes (recordBytes); empty when all fit. */
+export function oversized(records: OutRecord[], max: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < records.length; i++) {
+    // Cheap first: a UTF-8 string takes at most 3 bytes per UTF-16 unit, so most records
+    // are known to fit without measuring their bytes.
+    const r = records[i];
+    let upper = 80 + 3 * (r.key.length + r.value.length);
+    for (const k in r.headers) upper += 2 + 3 * (k.length + r.headers[k].length);
+    if (upper <= max) continue;
+    if (recordBytes(r) > max) out.push(i);
+  }
+  return out;
 }
 
 /** A record to publish. `value` is the encoded message (see envelope.ts). */
@@ -77,6 +113,10 @@ export interface Bus {
   readonly kind: 'embedded' | 'kafka';
   /** Creates missing topics; existing topics are left as they are. */
   ensureTopics(topics: TopicSpec[]): Promise<void>;
+  /**
+   * Rejects with PLT_ERR_RECORD_TOO_LARGE when a record is over the size limit (then nothing
+   * of the call is stored on the embedded log; on Kafka, records of other partitions may be).
+   */
   publish(records: OutRecord[]): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** Records not yet committed by the group, summed over the topics' partitions. */

@@ -1,8 +1,9 @@
 /**
  * The consumer layer over Bus.subscribe: inbox deduplication, one transaction per batch,
- * retry with backoff, dead letters. Delivery is at least once; a handler's writes, the
- * message id in the inbox and the messages it emits (to the outbox) commit together, and
- * the bus commits its offset only after that commit.
+ * retry with backoff, dead letters (a `<topic>.dlq` copy and a row of the `dead_letters`
+ * table, with a state: dead-letters.ts, dead-letter-store.ts). Delivery is at least once; a
+ * handler's writes, the message id in the inbox and the messages it emits (to the outbox)
+ * commit together, and the bus commits its offset only after that commit.
  *
  * Error rule. A handler error (anything it throws, including a constraint violation of its
  * own SQL) is retried, then dead-lettered. An infrastructure error is never dead-lettered:
@@ -25,8 +26,9 @@ import type { Db, Migration, Sql } from '../db/db.ts';
 import type { Bus, InRecord } from './bus.ts';
 import { decode, type Envelope } from './envelope.ts';
 import { appendToOutbox, chunkSizes } from './outbox.ts';
-import { deadLetterRecord, dlqTopic } from './dead-letters.ts';
-import { defineError, InvalidMessage, isOrderflowError, ShuttingDown, UnknownMessageVersion } from '../errors.ts';
+import { deadLetterRecord, dlqTopic, originalRecord } from './dead-letters.ts';
+import { newDeadLetterId, recordDeadLetters, type NewDeadLetter } from './dead-letter-store.ts';
+import { defineError, InvalidMessage, isOrderflowError, RecordTooLarge, ShuttingDown, UnknownMessageVersion } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { createGroupQueue } from '../group-commit.ts';
 import { isInfrastructureError } from './infrastructure-errors.ts';
@@ -134,6 +136,8 @@ export async function startConsumer(opts: {
   maxConcurrent?: number;
   /** Counts each message's outcome for /metrics (telemetry/bus-metrics.ts), once it is settled. */
   outcomes?: CountOutcome;
+  /** retention.ms of the `<topic>.dlq` topics (Kafka); default -1, kept forever: a dead letter waits for a human. */
+  deadLetterRetentionMs?: number;
 }): Promise<Consumer> {
   const { db, bus, groupId, handlers } = opts;
   const log = (opts.log ?? silentLogger).child({ groupId });
@@ -149,7 +153,8 @@ export async function startConsumer(opts: {
   // A label from a record that failed before its type was trusted: bounded to the handled types.
   const typeLabel = (type: string | undefined) => (type !== undefined && handlers[type] !== undefined ? type : 'unknown');
 
-  await bus.ensureTopics(opts.topics.map((t) => ({ name: dlqTopic(t), partitions: 1 })));
+  const retentionMs = opts.deadLetterRetentionMs ?? -1;
+  await bus.ensureTopics(opts.topics.map((t) => ({ name: dlqTopic(t), partitions: 1, retentionMs })));
 
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -223,10 +228,49 @@ export async function startConsumer(opts: {
     return isOrderflowError(err, HandlerFailed.code) && !isInfrastructureError(err.cause);
   }
 
-  async function deadLetter(record: InRecord, err: unknown, tried: number): Promise<void> {
+  async function deadLetter(record: InRecord, err: unknown, tried: number, message: Envelope): Promise<void> {
     const cause = isOrderflowError(err, HandlerFailed.code) ? err.cause : err;
     log.warn({ err: cause, topic: record.topic, partition: record.partition, offset: record.offset, attempts: tried }, 'message dead-lettered');
-    await bus.publish([deadLetterRecord(record, errorInfo(cause, HandlerFailed.code), tried)]);
+    await deadLetterAll([{ record, error: errorInfo(cause, HandlerFailed.code), attempts: tried, message }]);
+  }
+
+  // The `.dlq` copies first, then the rows (dead-letter-store.ts): a crash in between
+  // delivers the records again, dead-letters them again, and their rows are written once.
+  async function deadLetterAll(given: Array<{ record: InRecord; error: { code: string; message: string }; attempts: number; message?: Envelope }>): Promise<void> {
+    const letters = given.map((g) => ({ ...g, id: newDeadLetterId(), copied: true }));
+    const copies = letters.map((l) => deadLetterRecord(l.record, l.error, l.attempts, l.id));
+    try {
+      await bus.publish(copies);
+    } catch (err) {
+      if (!isOrderflowError(err, RecordTooLarge.code)) throw err;
+      // An original near the size limit plus the dlq headers: the row alone keeps it.
+      for (let i = 0; i < copies.length; i++) {
+        try {
+          await bus.publish([copies[i]]);
+        } catch (own) {
+          if (!isOrderflowError(own, RecordTooLarge.code)) throw own;
+          letters[i].copied = false;
+          log.warn({ err: own, topic: copies[i].topic }, 'dead letter too large for its dead-letter topic; kept in the dead_letters table only');
+        }
+      }
+    }
+    const failedAt = new Date().toISOString();
+    const rows: NewDeadLetter[] = letters.map((l) => ({
+      id: l.id,
+      source: `${groupId}/${l.record.topic}/${l.record.partition}/${l.record.offset}`,
+      origin: 'consumer',
+      consumerGroup: groupId,
+      messageId: l.message?.id,
+      messageType: l.message?.type,
+      record: originalRecord(l.record),
+      error: l.error,
+      attempts: l.attempts,
+      originalPartition: l.record.partition,
+      originalOffset: l.record.offset,
+      failedAt,
+      dlqTopic: l.copied ? dlqTopic(l.record.topic) : undefined,
+    }));
+    await db.transaction((tx) => recordDeadLetters(tx, rows));
   }
 
   const backoff = (attempt: number): Promise<void> => {
@@ -240,7 +284,7 @@ export async function startConsumer(opts: {
     let lastErr = batchErr;
     for (;;) {
       if (attempt >= attempts) {
-        await deadLetter(item.record, lastErr, attempt);
+        await deadLetter(item.record, lastErr, attempt, item.message);
         return count(item.message.type, 'dead_lettered');
       }
       if (attempt > 0) {
@@ -262,7 +306,7 @@ export async function startConsumer(opts: {
 
   async function handle(batch: InRecord[]): Promise<void> {
     const items: Item[] = [];
-    const invalid: Array<{ record: InRecord; err: unknown; type?: string }> = [];
+    const invalid: Array<{ record: InRecord; err: unknown; type?: string; message?: Envelope }> = [];
     for (const record of batch) {
       // Skipped unread: a service subscribed to a topic for some of its types (the
       // choreography's inventory gets every payments event and handles one) would otherwise
@@ -290,7 +334,7 @@ export async function startConsumer(opts: {
       }
       const violation = typeof check === 'object' ? (check.code === 'invalid' ? check.reason : undefined) : check;
       if (violation !== undefined) {
-        invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`), type: message.type });
+        invalid.push({ record, err: InvalidMessage(`${message.type} v${message.version} ${message.id}: ${violation}`), type: message.type, message });
         continue;
       }
       const upcast = typeof check === 'object' && check.code === 'ok' ? check.message : undefined;
@@ -298,7 +342,7 @@ export async function startConsumer(opts: {
     }
     if (invalid.length > 0) {
       for (const { record, err } of invalid) log.warn({ err, topic: record.topic, offset: record.offset }, 'message dead-lettered');
-      await bus.publish(invalid.map(({ record, err }) => deadLetterRecord(record, errorInfo(err, 'PLT_ERR_INVALID_MESSAGE'), 0)));
+      await deadLetterAll(invalid.map(({ record, err, message }) => ({ record, error: errorInfo(err, 'PLT_ERR_INVALID_MESSAGE'), attempts: 0, message })));
       for (const i of invalid) count(typeLabel(i.type ?? i.record.headers.type), 'dead_lettered');
     }
     if (items.length === 0) return;

@@ -1,12 +1,25 @@
 /**
- * Dead letters: records the consumer gave up on, kept on `<topic>.dlq` with the original
- * key, value and headers plus `dlq-*` headers describing the failure. The dead-letter topic
- * is a log: listing reads it from the start, and replaying does not remove anything.
- * Replays are safe to repeat because a replayed message keeps its id and the inbox skips
- * an id it has processed.
+ * Dead letters: records a consumer gave up on. Each is a row of the consuming service's
+ * `dead_letters` table (dead-letter-store.ts), with a state, and a copy on `<topic>.dlq`
+ * with the original key, value and headers plus `dlq-*` headers describing the failure
+ * (`dlq-id` names the row).
+ *
+ * The table is what is listed, replayed and discarded. A replay takes the pending rows
+ * (conditional UPDATE to `replayed`) and appends their records to the service's outbox in
+ * the same transaction; the relay publishes them. So a replay is never lost (a crash after
+ * the commit leaves the rows in the outbox, for the relay's next poll) and never done twice
+ * (a second replay finds no pending row); the relay may publish a row twice (a crash after
+ * the publish, before its delete), which the inbox absorbs: a replayed message keeps its id.
+ *
+ * The topic functions below read the `.dlq` topic itself: for dead letters written before
+ * the table existed (and for tools that only see the bus). Listing there scans the topic,
+ * and replaying from there has no state: it replays whatever it finds again.
  */
+import type { Db, Sql } from '../db/db.ts';
 import type { Bus, InRecord, OutRecord } from './bus.ts';
 import { decode, type Envelope } from './envelope.ts';
+import { appendRecordsToOutbox, type OutboxEntry } from './outbox.ts';
+import { takePending, type DeadLetterFilter, type StoredDeadLetter } from './dead-letter-store.ts';
 
 export const DLQ_SUFFIX = '.dlq';
 export const dlqTopic = (topic: string): string => topic + DLQ_SUFFIX;
@@ -19,6 +32,7 @@ const H = {
   partition: 'dlq-original-partition',
   offset: 'dlq-original-offset',
   failedAt: 'dlq-failed-at',
+  id: 'dlq-id',
 } as const;
 
 export interface DeadLetter {
@@ -39,8 +53,8 @@ export interface DeadLetter {
   dlqOffset: string;
 }
 
-/** Builds the record that dead-letters `record` (used by the consumer). */
-export function deadLetterRecord(record: InRecord, error: { code: string; message: string }, attempts: number): OutRecord {
+/** Builds the record that dead-letters `record` (used by the consumer); `id` is its row's. */
+export function deadLetterRecord(record: InRecord, error: { code: string; message: string }, attempts: number, id?: string): OutRecord {
   return {
     topic: dlqTopic(record.topic),
     key: record.key,
@@ -55,8 +69,14 @@ export function deadLetterRecord(record: InRecord, error: { code: string; messag
       [H.partition]: String(record.partition),
       [H.offset]: record.offset,
       [H.failedAt]: new Date().toISOString(),
+      ...(id === undefined ? {} : { [H.id]: id }),
     },
   };
+}
+
+/** The record as it was first published: `record` without any `dlq-*` header. */
+export function originalRecord(record: InRecord | OutRecord): OutRecord {
+  return { topic: record.topic, key: record.key, value: record.value, headers: stripDlqHeaders(record.headers) };
 }
 
 function stripDlqHeaders(headers: Record<string, string>): Record<string, string> {
@@ -116,4 +136,34 @@ export async function replayDeadLetters(bus: Bus, topic: string, opts: { ids?: s
   }
   for (let i = 0; i < out.length; i += 500) await bus.publish(out.slice(i, i + 500));
   return out.length;
+}
+
+/**
+ * Replays the pending dead letters of the table that match `filter`: marks them replayed
+ * and appends their original records to the outbox, in one transaction (see the module
+ * comment); the caller's relay publishes them. Returns those it took; none when another
+ * replay took them first.
+ */
+export async function replayStoredDeadLetters(db: Db, filter: Omit<DeadLetterFilter, 'state' | 'limit'>): Promise<StoredDeadLetter[]> {
+  return db.transaction(async (tx) => {
+    const taken = await takePending(tx, filter, 'replayed');
+    const seen = new Set<string>();
+    const entries: OutboxEntry[] = [];
+    for (const dl of taken) {
+      // A message dead-lettered twice (two groups, two deliveries) goes back once.
+      const key = dl.messageId ?? dl.id;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      // An id of its own in the outbox: the message id may still be there, published and
+      // not yet deleted, and ON CONFLICT would then drop the replay.
+      entries.push({ id: `replay:${dl.id}`, record: dl.record });
+    }
+    await appendRecordsToOutbox(tx, entries);
+    return taken;
+  });
+}
+
+/** Marks the pending dead letters that match `filter` discarded; returns them. */
+export function discardDeadLetters(sql: Sql, filter: Omit<DeadLetterFilter, 'state' | 'limit'>): Promise<StoredDeadLetter[]> {
+  return takePending(sql, filter, 'discarded');
 }

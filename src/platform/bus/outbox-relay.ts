@@ -25,10 +25,24 @@
  * delete, a poll racing another instance's fast path); the inbox absorbs the copy, and the
  * first copy of every message is in order, because any publisher that publishes a row also
  * publishes every earlier row of its key still in the table, first.
+ *
+ * Too large. A row the bus refuses for its size (PLT_ERR_RECORD_TOO_LARGE) would otherwise
+ * fail every publish of the batch holding it, forever, and hold back every row after it.
+ * The relay narrows the refusal down to the rows at fault (the adapter names them when it
+ * can; else the batch is halved until it does: a broker names only a partition's batch, and
+ * a batch of small records may itself be over the topic's limit), moves each such row to
+ * `dead_letters` (origin `relay`, see dead-letter-store.ts) in one transaction with its
+ * delete from the outbox, logs it as an error with its code, counts it (onDeadLettered), and
+ * publishes the rest, in order. The dead letter keeps the whole record: it can be replayed
+ * once the topic accepts larger records (`orderflow dlq replay`). Those rows leave their
+ * key's order: that is the price of not blocking it.
  */
 import type { Db, Sql } from '../db/db.ts';
 import type { Bus, OutRecord } from './bus.ts';
 import { takeAppended, type OutboxEntry } from './outbox.ts';
+import { decode } from './envelope.ts';
+import { newDeadLetterId, recordDeadLetters } from './dead-letter-store.ts';
+import { isOrderflowError, RecordTooLarge } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { startSendSpans } from '../telemetry/message-spans.ts';
 import { detached } from '../telemetry/tracing.ts';
@@ -56,6 +70,15 @@ const DELETE_POSTGRES = 'DELETE FROM outbox WHERE id = ANY($1::text[])';
 // One SQL text for any number of ids, so the statement cache keeps one entry.
 const DELETE_SQLITE = 'DELETE FROM outbox WHERE id IN (SELECT value FROM json_each($1))';
 
+// The row's id is the message's, except for a replayed dead letter (`replay:<row id>`).
+function messageIdOf(e: OutboxEntry): string | undefined {
+  try {
+    return decode(e.record).id;
+  } catch {
+    return undefined;
+  }
+}
+
 const CLOSE_FLUSH_MS = 5_000;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
@@ -79,6 +102,8 @@ export function startOutboxRelay(opts: {
   idlePollMs?: number;
   staleMs?: number;
   deleteDelayMs?: number;
+  /** Called with the number of rows moved to dead_letters because the bus refused them as too large. */
+  onDeadLettered?: (count: number) => void;
 }): OutboxRelay {
   const { db, bus } = opts;
   const log = opts.log ?? silentLogger;
@@ -139,28 +164,65 @@ export function startOutboxRelay(opts: {
 
   async function publish(entries: OutboxEntry[]): Promise<void> {
     const seen = new Set<string>();
-    const records: OutRecord[] = [];
+    const unique: OutboxEntry[] = [];
     for (const e of entries) {
       // The same message appended twice is one row, published once.
       if (seen.has(e.id)) continue;
       seen.add(e.id);
-      records.push(e.record);
+      unique.push(e);
     }
-    const send = startSendSpans(bus.kind, records);
-    try {
-      await bus.publish(send.records);
-    } catch (err) {
-      send.end(err);
-      throw err;
-    }
-    send.end();
-    for (const id of seen) published.push(id);
+    await send(unique);
     if (published.length >= MAX_PUBLISHED_UNDELETED || waiters.length > 0) deleteDue = true;
     else deleteTimer ??= setTimeout(() => {
       deleteTimer = undefined;
       deleteDue = true;
       wake();
     }, deleteDelayMs);
+  }
+
+  // Publishes `entries` in order, notes them published; what the bus refuses as too large
+  // goes to dead_letters and the rest still goes out (see "Too large" above).
+  async function send(entries: OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const spans = startSendSpans(bus.kind, entries.map((e) => e.record));
+    try {
+      await bus.publish(spans.records);
+    } catch (err) {
+      spans.end(err);
+      if (!isOrderflowError(err, RecordTooLarge.code)) throw err;
+      const named = (err.details as { records?: number[] } | undefined)?.records;
+      if (named !== undefined && named.length > 0) {
+        const bad = new Set(named);
+        await deadLetter(entries.filter((_, i) => bad.has(i)), err);
+        return send(entries.filter((_, i) => !bad.has(i)));
+      }
+      if (entries.length === 1) return deadLetter(entries, err);
+      const half = Math.ceil(entries.length / 2);
+      await send(entries.slice(0, half));
+      return send(entries.slice(half));
+    }
+    spans.end();
+    for (const e of entries) published.push(e.id);
+  }
+
+  async function deadLetter(entries: OutboxEntry[], err: unknown): Promise<void> {
+    const failedAt = new Date().toISOString();
+    const error = { code: RecordTooLarge.code, message: (err as Error).message };
+    await db.transaction(async (tx) => {
+      await recordDeadLetters(tx, entries.map((e) => {
+        const id = newDeadLetterId();
+        const messageId = messageIdOf(e);
+        return { id, source: `relay/${id}`, origin: 'relay', messageId, messageType: e.record.headers.type, record: e.record, error, attempts: 0, failedAt };
+      }));
+      await tx.execute(deleteSql, [idsParam(entries.map((e) => e.id))]);
+    });
+    for (const e of entries) {
+      log.error(
+        { err: RecordTooLarge(`outbox row ${e.id} for ${e.record.topic} is too large for the bus; moved to dead_letters`, { cause: err }), topic: e.record.topic, key: e.record.key, messageId: e.id, bytes: Buffer.byteLength(e.record.value) },
+        'outbox relay: a record too large for the bus was moved to dead_letters; the rows after it go on',
+      );
+    }
+    opts.onDeadLettered?.(entries.length);
   }
 
   async function deletePublished(): Promise<void> {

@@ -15,6 +15,7 @@ import type { OutRecord } from './bus.ts';
 import { encode, type Envelope } from './envelope.ts';
 import { inOutboxAppendSpans } from '../telemetry/message-spans.ts';
 import { tracingOn } from '../telemetry/tracing.ts';
+import { deadLetterMigrations } from './dead-letter-store.ts';
 
 /**
  * `seq` is the primary key (SQLite's AUTOINCREMENT needs INTEGER PRIMARY KEY), the message
@@ -55,6 +56,9 @@ export const outboxMigrations: Migration[] = [
       ALTER TABLE outbox ADD COLUMN correlation_id TEXT;
       ALTER TABLE outbox ADD COLUMN causation_id TEXT;`,
   },
+  // The relay moves a row the bus refuses (too large) there, and consumers, which append to
+  // the outbox too, record their dead letters there: whoever has the outbox has that table.
+  ...deadLetterMigrations,
 ];
 
 const COLUMNS = 10;
@@ -145,6 +149,24 @@ export async function appendToOutbox(tx: Sql, items: Array<{ topic: string; mess
   }
   // Debezium's pattern: the WAL keeps the insert for the connector, the table stays empty.
   if (walRelay) await tx.execute(DELETE_APPENDED, [items.map((i) => i.message.id)]);
+}
+
+/**
+ * Appends records already encoded (a dead letter's original record, for a replay) inside
+ * the caller's transaction, each under the given id: the message id, so that a message
+ * already waiting in the outbox is not appended twice.
+ */
+export async function appendRecordsToOutbox(tx: Sql, entries: OutboxEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const now = new Date().toISOString();
+  let list = appended.get(tx);
+  if (list === undefined) appended.set(tx, (list = []));
+  for (const e of entries) {
+    const h = e.record.headers;
+    await tx.execute(insertStatement(1), [e.id, e.record.topic, e.record.key, e.record.value, JSON.stringify(h), now, h.type ?? null, h.traceparent ?? null, h.correlationId ?? null, h.causationId ?? null]);
+    if (!walRelay) list.push(e);
+  }
+  if (walRelay) await tx.execute(DELETE_APPENDED, [entries.map((e) => e.id)]);
 }
 
 const DELETE_APPENDED = 'DELETE FROM outbox WHERE id = ANY($1::text[])';

@@ -18,6 +18,16 @@ describe('the postgres adapter', { skip: postgresSkip() }, () => {
     await dropPostgresDatabase(url, database);
   });
 
+  test('the URL\'s sslmode is honoured: sslmode=require refuses a server without TLS instead of falling back to plaintext', async () => {
+    const u = new URL(url);
+    u.searchParams.set('sslmode', 'require');
+    await assert.rejects(openPostgres({ url: u.toString(), database: uniqueName('of_ssl'), poolSize: 1, log: silentLogger }), /SSL/i);
+    u.searchParams.set('sslmode', 'disable');
+    const plain = await openPostgres({ url: u.toString(), database, poolSize: 1, log: silentLogger });
+    assert.equal((await plain.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'))[0].ssl, false);
+    await plain.close();
+  });
+
   test('a connection killed inside a transaction is discarded and the pool keeps working', async () => {
     await assert.rejects(
       db.transaction(async (tx) => {

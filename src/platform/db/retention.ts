@@ -3,14 +3,12 @@
  * older than a horizon in chunks. Each chunk is one short statement in its own transaction
  * (autocommit), so a purge of a million rows never holds a long transaction, never keeps
  * locks that writers wait on, and on SQLite hands the file's write lock back between chunks.
- * The inbox purge (bus/inbox.ts) and the orders' idempotency keys use it.
+ * The inbox purge (bus/inbox.ts), the orders' idempotency keys and the embedded log's trim use it.
  */
-import type { Logger } from '../log.ts';
-
 export interface RetentionOptions {
   /** For the logs: what is purged. */
   name: string;
-  log: Logger;
+  log: RetentionLog;
   intervalMs: number;
   /** Rows deleted per statement. */
   chunk?: number;
@@ -20,6 +18,12 @@ export interface RetentionOptions {
   horizon(): string;
   /** Deletes at most `limit` rows older than `before`; resolves with how many it deleted. */
   deleteOlder(before: string, limit: number): Promise<number>;
+}
+
+/** What a purge logs; a pino logger is one. */
+export interface RetentionLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 export interface Retention {

@@ -4,8 +4,9 @@ import { Counter, Registry } from 'prom-client';
 import { silentLogger } from '../log.ts';
 import { buildHttpApp, type HttpAppOptions } from './app.ts';
 
-async function serve(t: TestContext, opts: Partial<HttpAppOptions> = {}) {
+async function serve(t: TestContext, opts: Partial<HttpAppOptions> = {}, routes?: (app: ReturnType<typeof buildHttpApp>) => void) {
   const app = buildHttpApp({ name: 'widgets', log: silentLogger, ...opts });
+  routes?.(app);
   app.get('/widgets/:id', async (req, reply) => {
     const { id } = req.params as { id: string };
     if (id === 'missing') return reply.code(404).send({ error: { code: 'WIDGET_NOT_FOUND', message: 'no such widget' } });
@@ -135,4 +136,58 @@ test('a registry passed in is the one served, with the request histogram in it',
   const text = await scrape(url);
   assert.match(text, /orderflow_http_request_duration_seconds_count\{method="GET",route="\/widgets\/:id",status_code="200"\} 1/);
   assert.doesNotMatch(text, /process_cpu_user_seconds_total/, 'default metrics are the caller\'s choice with its own registry');
+});
+
+test('every refusal of the framework is in the envelope: router errors, 405 with Allow, bodies refused before a handler sees them', async (t) => {
+  let reached = 0;
+  const { url } = await serve(t, {}, (app) =>
+    app.post('/echo', async (req) => {
+      reached++;
+      return req.body;
+    }));
+  const answer = async (method: string, path: string, body?: string) => {
+    const res = await fetch(url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body });
+    return { status: res.status, allow: res.headers.get('allow'), body: (await res.json()) as { error: { code: string; message: string } } };
+  };
+  const cases: Array<[string, string, string | undefined, number, string]> = [
+    ['GET', `/widgets/${'x'.repeat(101)}`, undefined, 414, 'PLT_ERR_URI_TOO_LONG'],
+    ['GET', '/widgets/%E0%A4%A', undefined, 400, 'PLT_ERR_MALFORMED_URL'],
+    ['POST', '/echo', '{"__proto__":{"admin":true}}', 400, 'PLT_ERR_FORBIDDEN_KEY'],
+    ['POST', '/echo', '{"city":"Paris\\u0000"}', 400, 'PLT_ERR_NUL_CHARACTER'],
+    ['POST', '/echo', '{"a":'.repeat(4_500) + '1' + '}'.repeat(4_500), 400, 'PLT_ERR_BODY_TOO_DEEP'],
+    ['POST', '/echo', '{"a":', 400, 'PLT_ERR_MALFORMED_JSON'],
+    ['GET', '/nowhere', undefined, 404, 'PLT_ERR_ROUTE_NOT_FOUND'],
+  ];
+  for (const [method, path, body, status, code] of cases) {
+    const a = await answer(method, path, body);
+    assert.deepEqual([a.status, a.body.error.code], [status, code], `${method} ${path.slice(0, 40)}`);
+    assert.equal(typeof a.body.error.message, 'string');
+  }
+  assert.equal(reached, 0, 'no refused body reached the handler');
+
+  const wrongMethod = await answer('DELETE', '/widgets/7');
+  assert.deepEqual([wrongMethod.status, wrongMethod.body.error.code, wrongMethod.allow], [405, 'PLT_ERR_METHOD_NOT_ALLOWED', 'GET, HEAD']);
+  const put = await answer('PUT', '/widgets?x=1');
+  assert.deepEqual([put.status, put.allow], [405, 'POST']);
+  assert.deepEqual(await answer('POST', '/echo', '{"ok":[1,"\\\\u0000"]}'), { status: 200, allow: null, body: { ok: [1, '\\u0000'] } } as unknown);
+});
+
+test('a 500 says nothing of the failure but the request id, and the log line has the same id', async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const { default: pino } = await import('pino');
+  const log = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const { url } = await serve(t, { log }, (app) =>
+    app.get('/boom', async () => {
+      throw new Error('ENOENT: /srv/secret/config.json');
+    }));
+  const res = await fetch(`${url}/boom`);
+  assert.equal(res.status, 500);
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'PLT_ERR_INTERNAL');
+  assert.doesNotMatch(body.error.message, /secret|ENOENT/);
+  const id = /request id ([0-9a-f-]{36})$/.exec(body.error.message)?.[1];
+  assert.ok(id, body.error.message);
+  const logged = lines.find((l) => l.reqId === id);
+  assert.ok(logged, `a log line with reqId ${id}`);
+  assert.match(JSON.stringify(logged), /secret/);
 });

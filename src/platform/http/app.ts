@@ -1,15 +1,16 @@
 /**
  * The fastify app factory every service uses: coded error answers, GET /health/live and
  * GET /health/ready (= /health) with the service's own checks, GET /metrics (Prometheus,
- * with a request-duration histogram per route), and bounded waits for slow clients
- * (server-options.ts). Building the app is apart from listening, so tests inject requests or listen on
+ * with a request-duration histogram per route), bounded waits for slow clients
+ * (server-options.ts) and a JSON parser that refuses what would fail later (json-body.ts). Building the app is apart from listening, so tests inject requests or listen on
  * port 0.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
-import { installErrorHandling } from './errors.ts';
+import { errorServerOptions, installErrorHandling } from './errors.ts';
+import { installJsonBodyParser } from './json-body.ts';
 import { installHealthRoutes, type HealthCheck } from './health.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 import { serverTimeoutOptions, type HttpTimeouts } from './server-options.ts';
@@ -35,18 +36,32 @@ export interface HttpAppOptions {
 /** The fastify instance, with the registry its /metrics serves (for a service's own metrics). */
 export type HttpApp = FastifyInstance & { readonly metrics: Registry };
 
-export function buildHttpApp(opts: HttpAppOptions): HttpApp {
-  const fastify: FastifyInstance = Fastify({
+/**
+ * The Fastify options every app of orderflow is built with (services and gateway): no
+ * per-request log line, bounded waits, router errors in the envelope, request ids, strict
+ * validation.
+ */
+export function fastifyOptions(opts: { log: Logger; bodyLimit?: number; timeouts?: Readonly<HttpTimeouts> }): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
+  return {
     loggerInstance: opts.log as FastifyBaseLogger,
     // One log line per request would cost more than the request at 1,000 orders/s.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
     ...serverTimeoutOptions(opts.timeouts),
+    ...errorServerOptions,
     // Validation must not silently change a client's input: strict types, no coercion of bodies.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-  });
+    // Lengths in UTF-16 code units (unicode: false), as JavaScript's String.length and the
+    // contracts' TypeBox checks count them: with ajv's default (code points) a string of 101
+    // to 200 emoji passed the route and failed the event it became, naming an internal message.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, unicode: false } },
+  };
+}
+
+export function buildHttpApp(opts: HttpAppOptions): HttpApp {
+  const fastify: FastifyInstance = Fastify(fastifyOptions(opts));
   opts.tracing?.instrumentHttp(fastify);
   installErrorHandling(fastify);
+  installJsonBodyParser(fastify);
   const registry = opts.metrics ?? createMetricsRegistry(opts.name);
   const app = fastify.decorate('metrics', registry) as HttpApp;
   installRequestMetrics(app, registry);

@@ -53,13 +53,13 @@ const putLatency = (url: string, body: unknown) =>
 
 test('a latency set on PUT /_faults delays requests and consumed batches until it is set back to 0', async (t) => {
   const { url, roundTrip } = await startHost(t, true);
-  assert.deepEqual((await timed(`${url}/_faults`)).body, { latencyMs: 0 });
+  assert.deepEqual((await timed(`${url}/_faults`)).body, { latencyMs: 0, failTypes: [] });
   assert.ok((await timed(`${url}/things/1`)).ms < LATENCY);
 
   const set = await putLatency(url, { latencyMs: LATENCY });
   assert.equal(set.status, 200);
-  assert.deepEqual(set.body, { latencyMs: LATENCY });
-  assert.deepEqual((await timed(`${url}/_faults`)).body, { latencyMs: LATENCY });
+  assert.deepEqual(set.body, { latencyMs: LATENCY, failTypes: [] });
+  assert.deepEqual((await timed(`${url}/_faults`)).body, { latencyMs: LATENCY, failTypes: [] });
 
   const slow = await timed(`${url}/things/2`);
   assert.equal(slow.status, 200);
@@ -79,14 +79,33 @@ test('a latency set on PUT /_faults delays requests and consumed batches until i
   assert.ok((await roundTrip()) < LATENCY);
 });
 
-test('PUT /_faults refuses a latency that is not an integer from 0 to 60000 with a coded 400', async (t) => {
+test('PUT /_faults refuses a latency that is not an integer from 0 to 60000, or a bad list of types, with a coded 400', async (t) => {
   const { url } = await startHost(t, true);
-  for (const body of [{ latencyMs: -1 }, { latencyMs: 60_001 }, { latencyMs: 1.5 }, { latencyMs: '100' }, {}, { latencyMs: 10, extra: true }]) {
+  for (const body of [{ latencyMs: -1 }, { latencyMs: 60_001 }, { latencyMs: 1.5 }, { latencyMs: '100' }, {}, { latencyMs: 10, extra: true }, { failTypes: 'test.Ping' }, { failTypes: [''] }, { failTypes: ['a', 'a'] }]) {
     const res = await putLatency(url, body);
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.equal((res.body as { error: { code: string } }).error.code, 'PLT_ERR_VALIDATION', JSON.stringify(body));
   }
-  assert.deepEqual((await timed(`${url}/_faults`)).body, { latencyMs: 0 });
+  assert.deepEqual((await timed(`${url}/_faults`)).body, { latencyMs: 0, failTypes: [] });
+});
+
+test('a type in failTypes fails its handler on every attempt: the message is dead-lettered, and handled again once the fault is off', async (t) => {
+  const { host, url, roundTrip } = await startHost(t, true);
+  const set = await putLatency(url, { failTypes: ['test.Ping'] });
+  assert.deepEqual(set.body, { latencyMs: 0, failTypes: ['test.Ping'] });
+  const message = newEnvelope({ type: 'test.Ping', key: 'k', payload: {} });
+  await host.bus.publish([encode(TOPIC, message)]);
+  const { listDeadLetters } = await import('../bus/dead-letters.ts');
+  let letters: Awaited<ReturnType<typeof listDeadLetters>> = [];
+  for (const until = Date.now() + 20_000; letters.length === 0 && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 50));
+    letters = await listDeadLetters(host.bus, TOPIC);
+  }
+  assert.deepEqual(letters.map((l) => [l.id, l.error.code]), [[message.id, 'PLT_ERR_INJECTED_FAILURE']]);
+  assert.ok(letters[0].attempts > 1, 'retried before it was dead-lettered');
+
+  assert.deepEqual((await putLatency(url, { failTypes: [] })).body, { latencyMs: 0, failTypes: [] });
+  assert.ok((await roundTrip()) >= 0, 'handled again once the fault is off');
 });
 
 test('without fault injection there is no /_faults route', async (t) => {

@@ -15,13 +15,15 @@
  * (re)started instance listens and is routed to while its consumers join (main.ts listens
  * before it consumes), which on Kafka takes seconds its routes need not wait for.
  *
- * The inbox is purged in the background past ORDERFLOW_INBOX_RETENTION_HOURS (inbox-purge.ts).
+ * The inbox is purged in the background past ORDERFLOW_INBOX_RETENTION_HOURS (inbox-purge.ts),
+ * and so are dead letters replayed or discarded past ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS.
  */
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Bus, TopicSpec } from '../bus/bus.ts';
 import { startConsumer, inboxMigrations, type Consumer, type MessageHandler, type ValidateMessage } from '../bus/consumer.ts';
 import { startInboxPurge } from '../bus/inbox-purge.ts';
+import { startSettledPurge } from '../bus/dead-letter-store.ts';
 import type { Envelope } from '../bus/envelope.ts';
 import { countKafkaRequests } from '../bus/kafka/kafka-requests.ts';
 import { openBus } from '../bus/open.ts';
@@ -39,7 +41,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { createBusMetrics, type BusMetrics } from '../telemetry/bus-metrics.ts';
 import { createOutboxMetrics, type OutboxMetrics } from '../telemetry/outbox-metrics.ts';
-import { createFaults, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
+import { createFaults, failingHandlers, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
   name: string;
@@ -92,13 +94,15 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   // With Debezium the outbox is published from the WAL by a connector the system registered.
   publishOutboxFromWal(platform.relay === 'debezium');
   const outbox = createOutboxMetrics(metrics, db);
-  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus: outbox.relayBus(bus), log });
-  const busMetrics = createBusMetrics(metrics, bus, { log });
+  const relay = platform.relay === 'debezium' ? walRelay : startOutboxRelay({ db, bus: outbox.relayBus(bus), log, onDeadLettered: outbox.deadLettered });
+  const busMetrics = createBusMetrics(metrics, bus, { log, db });
   const consumers: Consumer[] = [];
   const groups: string[] = [];
   const closers: Array<() => Promise<void>> = [];
   const inboxPurge = startInboxPurge({ db, log, retentionMs: platform.inbox.retentionHours * 3_600_000, intervalMs: platform.inbox.purgeIntervalMs });
   closers.push(() => inboxPurge.stop());
+  const settledPurge = startSettledPurge({ db, log, retentionMs: platform.settledDeadLetterRetentionMs, intervalMs: platform.inbox.purgeIntervalMs });
+  closers.push(() => settledPurge.stop());
   let closing: Promise<void> | undefined;
 
   const app = buildHttpApp({
@@ -135,7 +139,10 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     clock: { now: () => new Date() },
     async consume(c) {
       const outcomes = busMetrics.outcomes(c.groupId);
-      consumers.push(await startConsumer({ db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: c.handlers, validate: opts.validate, log, onProcessed: c.onProcessed, outcomes }));
+      consumers.push(await startConsumer({
+        db, bus: consumerBus, groupId: c.groupId, topics: c.topics, handlers: faults ? failingHandlers(faults, c.handlers) : c.handlers,
+        validate: opts.validate, log, onProcessed: c.onProcessed, outcomes, deadLetterRetentionMs: platform.deadLetterRetentionMs,
+      }));
       groups.push(c.groupId);
       busMetrics.watch(c.groupId, c.topics);
     },

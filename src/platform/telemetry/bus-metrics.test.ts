@@ -1,5 +1,5 @@
 // The consumer metrics against real buses (the embedded log, and Kafka when KAFKA_BROKERS is
-// set) and a real SQLite inbox: lag while a consumer is held back, messages by outcome.
+// set) and a real SQLite inbox: lag while a consumer is held back, messages by outcome, dead letters.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,8 @@ import { openEmbeddedLog } from '../bus/embedded/embedded-log.ts';
 import { encode, newEnvelope, type Envelope } from '../bus/envelope.ts';
 import { openKafkaBus } from '../bus/kafka/kafka-bus.ts';
 import { outboxMigrations } from '../bus/outbox.ts';
+import { newDeadLetterId, recordDeadLetters } from '../bus/dead-letter-store.ts';
+import { discardDeadLetters } from '../bus/dead-letters.ts';
 import { migrate } from '../db/migrate.ts';
 import { openSqlite } from '../db/sqlite.ts';
 import { silentLogger } from '../log.ts';
@@ -130,4 +132,27 @@ test('lag and dead letters are asked of the bus at most once per refresh interva
   await registry.metrics();
   assert.equal(asked, 2, 'later scrapes within the interval report the last values');
   assert.equal(await total(registry, 'orderflow_consumer_lag', { group: 'g' }), 0);
+});
+
+test("with the service's database, the dead letters gauged are its pending rows: a discard brings them back to zero", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'orderflow-bus-metrics-'));
+  const bus = openEmbeddedLog({ file: join(dir, 'bus.sqlite'), log: silentLogger });
+  const db = openSqlite({ file: join(dir, 'service.sqlite') });
+  t.after(async () => {
+    await bus.close();
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await migrate(db, [...outboxMigrations, ...inboxMigrations]);
+  await bus.ensureTopics([{ name: 'a', partitions: 1 }, { name: 'a.dlq', partitions: 1 }]);
+  const registry = new Registry();
+  createBusMetrics(registry, bus, { refreshMs: 0, db }).watch('g', ['a']);
+  const m = newEnvelope({ type: 'Thing', key: 'k', payload: {} });
+  await recordDeadLetters(db, [{
+    id: newDeadLetterId(), source: 'g/a/0/1', origin: 'consumer', consumerGroup: 'g', messageId: m.id, messageType: m.type,
+    record: encode('a', m), error: { code: 'E', message: 'e' }, attempts: 1, originalPartition: 0, originalOffset: '1', failedAt: new Date().toISOString(),
+  }]);
+  assert.equal(await total(registry, 'orderflow_dead_letters', { topic: 'a' }), 1);
+  await discardDeadLetters(db, { topic: 'a' });
+  assert.equal(await total(registry, 'orderflow_dead_letters', { topic: 'a' }), 0, 'a dead letter dealt with is no longer counted');
 });

@@ -5,7 +5,10 @@
  *   a version the consumer does not know yet counts `unknown_version` each time it waits;
  * - `orderflow_batch_size{group}`: records per delivered batch;
  * - `orderflow_consumer_lag{group,topic,partition}`: records not yet committed by the group;
- * - `orderflow_dead_letters{topic}`: records in `<topic>.dlq`, by source topic.
+ * - `orderflow_dead_letters{topic}`: pending dead letters, by source topic: with `db`, the
+ *   service's `dead_letters` rows still pending (bus/dead-letter-store.ts), which a replay or a
+ *   discard brings back to 0; without, the records on `<topic>.dlq` (which only grow: the
+ *   topic keeps them forever).
  *
  * Lag and dead letters cost a question to the bus (Bus.positions), so they are not asked
  * per scrape: a scrape starts a refresh when the last one is older than `refreshMs`
@@ -21,6 +24,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Bus } from '../bus/bus.ts';
+import type { Sql } from '../db/db.ts';
 import { dlqTopic } from '../bus/dead-letters.ts';
 import { silentLogger, type Logger } from '../log.ts';
 
@@ -52,6 +56,8 @@ export interface BusMetricsOptions {
   /** How long a scrape waits for a refresh before it reports the last values; default 2 s. */
   waitMs?: number;
   log?: Logger;
+  /** The service's database: dead letters are then its pending dead_letters rows (one grouped count). */
+  db?: Sql;
 }
 
 /** Up to the largest batch a subscription delivers (maxBatch 500) and a little beyond. */
@@ -110,24 +116,35 @@ export function createBusMetrics(registry: Registry, bus: Bus, opts: BusMetricsO
   async function refresh(): Promise<void> {
     const groups = [...watched];
     const sources = [...new Set(groups.flatMap(([, topics]) => topics))];
-    const asked = await Promise.allSettled([
-      ...groups.map(([groupId, topics]) => bus.positions(topics, groupId)),
-      bus.positions(sources.map(dlqTopic)),
+    const [asked, [dlq]] = await Promise.all([
+      Promise.allSettled(groups.map(([groupId, topics]) => bus.positions(topics, groupId))),
+      Promise.allSettled([opts.db === undefined ? bus.positions(sources.map(dlqTopic)) : pendingByTopic(opts.db)]),
     ]);
     groups.forEach(([groupId], i) => {
       const r = asked[i];
       if (r.status === 'rejected') return log.debug({ err: r.reason, groupId }, 'consumer lag not refreshed');
       lags.set(groupId, r.value.map((p) => ({ topic: p.topic, partition: p.partition, lag: Math.max(0, p.end - (p.committed ?? p.start)) })));
     });
-    const dlq = asked[groups.length];
     if (dlq.status === 'rejected') return log.debug({ err: dlq.reason }, 'dead letters not refreshed');
     const counts = new Map(sources.map((t) => [t, 0]));
+    if (dlq.value instanceof Map) {
+      for (const [t, n] of dlq.value) counts.set(t, n);
+      deadLetters.clear();
+      for (const [t, n] of counts) deadLetters.set(t, n);
+      return;
+    }
     const bySource = new Map(sources.map((t) => [dlqTopic(t), t]));
     for (const p of dlq.value) {
       const source = bySource.get(p.topic);
       if (source !== undefined) counts.set(source, counts.get(source)! + Math.max(0, p.end - p.start));
     }
     for (const [t, n] of counts) deadLetters.set(t, n);
+  }
+
+  // Through the index on (state, failed_at): a range of the pending rows, which are few.
+  async function pendingByTopic(db: Sql): Promise<Map<string, number>> {
+    const rows = await db.query<{ topic: string; n: number | string }>("SELECT topic, COUNT(*) AS n FROM dead_letters WHERE state = 'pending' GROUP BY topic");
+    return new Map(rows.map((r) => [r.topic, Number(r.n)]));
   }
 
   function fresh(): Promise<void> {

@@ -5,15 +5,17 @@
  *   what it published, in batches at most ~100 ms later, so a published row can be counted
  *   for that long);
  * - `orderflow_outbox_oldest_age_seconds`: the age of the oldest of those rows, 0 if none;
- * - `orderflow_relay_publish_seconds`: each publish call of the relay (one batch) to the bus.
+ * - `orderflow_relay_publish_seconds`: each publish call of the relay (one batch) to the bus;
+ * - `orderflow_relay_dead_letters_total`: outbox rows the bus refused as too large, moved by
+ *   the relay to the dead_letters table (outbox-relay.ts): any is a message that never left.
  * The query is bounded by `timeoutMs`: a database that does not answer leaves the gauges
  * at their last values rather than hang the scrape.
  */
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Bus } from '../bus/bus.ts';
 import type { Db } from '../db/db.ts';
 import { durationBuckets } from '../http/metrics.ts';
-import { DependencyUnavailable } from '../errors.ts';
+import { DependencyUnavailable, isOrderflowError, RecordTooLarge } from '../errors.ts';
 
 export interface OutboxBacklog {
   pending: number;
@@ -27,6 +29,8 @@ export interface OutboxMetrics {
   failingSince(): number | undefined;
   /** Rows waiting in the outbox, and the age of the oldest (bounded by the timeout). */
   backlog(): Promise<OutboxBacklog>;
+  /** Counts rows the relay moved to dead_letters (its onDeadLettered). */
+  deadLettered(count: number): void;
 }
 
 export function createOutboxMetrics(registry: Registry, db: Db, opts: { timeoutMs?: number } = {}): OutboxMetrics {
@@ -38,6 +42,11 @@ export function createOutboxMetrics(registry: Registry, db: Db, opts: { timeoutM
     name: 'orderflow_relay_publish_seconds',
     help: 'Time of one publish call of the outbox relay (one batch) to the bus, failed ones included.',
     buckets: durationBuckets,
+    registers: [registry],
+  });
+  const relayDeadLetters = new Counter({
+    name: 'orderflow_relay_dead_letters_total',
+    help: 'Outbox rows the bus refused as too large, moved by the relay to the dead_letters table.',
     registers: [registry],
   });
   new Gauge({
@@ -90,7 +99,8 @@ export function createOutboxMetrics(registry: Registry, db: Db, opts: { timeoutM
           await bus.publish(records);
           failingSince = undefined;
         } catch (err) {
-          failingSince ??= Date.now();
+          // A record too large is the record's fault, not the bus's: the relay sets it aside.
+          if (!isOrderflowError(err, RecordTooLarge.code)) failingSince ??= Date.now();
           throw err;
         } finally {
           end();
@@ -99,5 +109,6 @@ export function createOutboxMetrics(registry: Registry, db: Db, opts: { timeoutM
     }),
     failingSince: () => failingSince,
     backlog,
+    deadLettered: (count) => relayDeadLetters.inc(count),
   };
 }

@@ -16,8 +16,8 @@ type Action = (typeof ACTIONS)[number];
 
 const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'all'];
 
-const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|all> [start|stop|status]
-  all is kafka and postgres.
+const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|all> [start|stop|status] [--secure]
+  all is kafka and postgres. --secure (kafka start): a SASL_SSL listener on the Kafka port + 2 as well.
   env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
        ORDERFLOW_PG_PORT (5432), ORDERFLOW_PG_WAL_LEVEL (replica; logical for the Debezium relay),
        ORDERFLOW_CONNECT_PORT (18083; Kafka Connect), KAFKA_BROKERS (for connect),
@@ -26,15 +26,16 @@ const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|
 
 /** Runs one infra command and returns the process exit code: 0 ok, 1 failure, 2 usage, 3 status of a stopped service. */
 export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise<number> {
-  const [what, rawAction = 'start', ...rest] = argv;
+  const secure = argv.includes('--secure');
+  const [what, rawAction = 'start', ...rest] = argv.filter((a) => a !== '--secure');
   const action = rawAction as Action;
-  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0) {
+  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0 || (secure && (what !== 'kafka' || action !== 'start'))) {
     io.say(USAGE);
     return 2;
   }
   try {
     const config = loadInfraConfig();
-    const kafka = () => kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, io });
+    const kafka = () => kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, secure, io });
     const postgres = () => postgresInfra(action, { dir: config.dir, port: config.pgPort, walLevel: config.pgWalLevel, io });
     const connect = () => connectInfra(action, { dir: config.dir, port: config.connectPort, kafkaBrokers: config.kafkaBrokers, io });
     const zipkin = () => zipkinInfra(action, { dir: config.dir, port: config.zipkinPort, io });

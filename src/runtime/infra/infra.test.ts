@@ -25,6 +25,19 @@ test('the Kafka properties put clients on the port and the controller on the nex
   assert.equal(p['log.dirs'], '/cache/kafka/data-19092');
 });
 
+test('--secure adds a SASL_SSL listener on port + 2 with SCRAM and the PKCS12 keystore; brokers still talk plaintext among themselves', () => {
+  const secure = { dir: '/s', keystore: '/s/broker.p12', keystorePassword: 'kp', caFile: '/s/broker-cert.pem', username: 'orderflow', password: 'pw' };
+  const p = props(kafkaServerProperties({ port: 19092, logDir: '/x', secure }));
+  assert.equal(p['listeners'], 'PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,SASL_SSL://127.0.0.1:19094');
+  assert.equal(p['advertised.listeners'], 'PLAINTEXT://127.0.0.1:19092,SASL_SSL://127.0.0.1:19094');
+  assert.equal(p['listener.security.protocol.map'], 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL');
+  assert.equal(p['inter.broker.listener.name'], 'PLAINTEXT');
+  assert.equal(p['sasl.enabled.mechanisms'], 'SCRAM-SHA-512');
+  assert.match(p['listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config'], /ScramLoginModule required;$/);
+  assert.deepEqual([p['ssl.keystore.type'], p['ssl.keystore.location'], p['ssl.keystore.password']], ['PKCS12', '/s/broker.p12', 'kp']);
+  assert.doesNotMatch(kafkaServerProperties({ port: 19092, logDir: '/x', secure }), /pw/, 'the SCRAM password is not in the properties');
+});
+
 test('the Kafka properties make a single combined node that creates no topic by itself', () => {
   const p = props(kafkaServerProperties({ port: 9092, logDir: '/x' }));
   assert.equal(p['process.roles'], 'broker,controller');

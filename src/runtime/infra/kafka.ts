@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
+import { ensureScramUser, scramFormatArgs, secureMaterial, secureProperties, secureSettings, type SecureMaterial } from './kafka-secure.ts';
 import {
   emitAll, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState,
 } from './processes.ts';
@@ -21,6 +22,8 @@ export type KafkaOptions = Readonly<{
   /** Infra cache root; Kafka lives in `<dir>/kafka`. */
   dir: string;
   port: number;
+  /** A SASL_SSL listener on port + 2 as well (kafka-secure.ts). */
+  secure?: boolean;
   io?: InfraIo;
   startTimeoutMs?: number;
 }>;
@@ -69,18 +72,23 @@ export async function fetchKafkaTools(dir: string, io: InfraIo = stdIo): Promise
   return libs;
 }
 
-/** server.properties for a KRaft combined node on 127.0.0.1: clients on `port`, the controller on `port + 1`. */
-export function kafkaServerProperties(opts: { port: number; logDir: string }): string {
-  const { port, logDir } = opts;
+/**
+ * server.properties for a KRaft combined node on 127.0.0.1: clients on `port`, the controller
+ * on `port + 1`, and with `secure` a SASL_SSL client listener on `port + 2`.
+ */
+export function kafkaServerProperties(opts: { port: number; logDir: string; secure?: SecureMaterial }): string {
+  const { port, logDir, secure } = opts;
+  const sasl = secure ? `,SASL_SSL://127.0.0.1:${port + 2}` : '';
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${port + 1}${sasl}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${sasl}`,
     `controller.quorum.bootstrap.servers=127.0.0.1:${port + 1}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL' : ''}`,
+    ...(secure ? secureProperties(secure) : []),
     `log.dirs=${logDir}`,
     'num.partitions=1',
     'offsets.topic.replication.factor=1',
@@ -149,32 +157,40 @@ export async function kafkaAnswers(port: number, timeoutMs = 3000): Promise<bool
 const java = (libs: string, log4j: string, main: string, ...args: string[]) =>
   [`-Dlog4j2.configurationFile=${log4j}`, '-cp', join(libs, '*'), main, ...args];
 
-async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo): Promise<void> {
-  if (existsSync(join(p.data, 'meta.properties'))) return;
+/** Formats the storage once (with the SCRAM user when secure); false when it was formatted before. */
+async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo, secure?: SecureMaterial): Promise<boolean> {
+  if (existsSync(join(p.data, 'meta.properties'))) return false;
   const started = Date.now();
   const id = (await run('java', java(p.libs, p.log4j, 'kafka.tools.StorageTool', 'random-uuid'), { capture: true }))
     .trim().split('\n').pop()!.trim();
   if (!/^[A-Za-z0-9_-]{22}$/.test(id)) throw InfraError(`kafka: StorageTool random-uuid printed "${id}", not a cluster id`);
-  await run('java', java(p.libs, p.log4j, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', id, '-c', p.props), { capture: true });
-  io.say(`kafka: storage formatted in ${p.data} (cluster ${id}) in ${seconds(started)}`);
+  await run('java', java(p.libs, p.log4j, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', id, '-c', p.props, ...(secure ? scramFormatArgs(secure) : [])), { capture: true });
+  io.say(`kafka: storage formatted in ${p.data} (cluster ${id}${secure ? `, SCRAM user ${secure.username}` : ''}) in ${seconds(started)}`);
+  return true;
 }
 
-function settings(port: number): Record<string, string> {
-  return { KAFKA_BROKERS: `127.0.0.1:${port}` };
+function settings(port: number, secure?: SecureMaterial): Record<string, string> {
+  return { KAFKA_BROKERS: `127.0.0.1:${port}`, ...(secure ? secureSettings(port, secure) : {}) };
 }
+
+/** Whether the broker's server.properties has the SASL_SSL listener. */
+const hasSecureListener = (propsFile: string): boolean => existsSync(propsFile) && /^listeners=.*SASL_SSL:/m.test(readFileSync(propsFile, 'utf8'));
 
 /** Our broker's pid, if its pid file names a live Kafka process. */
 const ownPid = (p: ReturnType<typeof kafkaPaths>): number | undefined => daemonPid(p.pidFile, 'kafka.Kafka');
 
 async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);
+  const secure = opts.secure ? await secureMaterial(p.home) : undefined;
   const running = ownPid(p);
   if (running !== undefined) {
     const port = portOf(p.props) ?? opts.port;
     if (port !== opts.port) io.say(`kafka: already running (pid ${running}) on port ${port}, not ${opts.port}; stop it first to move it`);
     else io.say(`kafka: already running (pid ${running})`);
-    emitAll(io, settings(port));
-    return { running: true, owned: true, env: settings(port) };
+    if (secure && !hasSecureListener(p.props)) throw InfraError('kafka: the running broker has no SASL_SSL listener; stop it and start it again with --secure');
+    const env = settings(port, secure);
+    emitAll(io, env);
+    return { running: true, owned: true, env };
   }
   if (await portOpen(opts.port)) {
     if (await kafkaAnswers(opts.port)) {
@@ -188,9 +204,10 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
 
   mkdirSync(p.home, { recursive: true });
   await fetchJars({ pom: kafkaPom(), pomFile: p.pom, libs: p.libs, marker: `kafka_2.13-${KAFKA_VERSION}.jar`, what: 'kafka', io });
-  writeFileSync(p.props, kafkaServerProperties({ port: opts.port, logDir: p.data }));
+  if (secure && (await portOpen(opts.port + 2))) throw InfraError(`kafka: port ${opts.port + 2} for the SASL_SSL listener is taken; set ORDERFLOW_KAFKA_PORT`);
+  writeFileSync(p.props, kafkaServerProperties({ port: opts.port, logDir: p.data, secure }));
   writeFileSync(p.log4j, LOG4J2);
-  await formatStorage(p, io);
+  const formatted = await formatStorage(p, io, secure);
 
   await startJavaDaemon(daemon(p), {
     args: java(p.libs, p.log4j, 'kafka.Kafka', p.props),
@@ -199,8 +216,15 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
     timeoutMs: opts.startTimeoutMs ?? 60_000,
     io,
   });
-  emitAll(io, settings(opts.port));
-  return { running: true, owned: true, env: settings(opts.port) };
+  if (secure && !formatted) {
+    // A storage formatted without the user: create it now (idempotent; resets the password to the kept one).
+    await ensureScramUser((main, ...args) => java(p.libs, p.log4j, main, ...args), opts.port, secure);
+    io.say(`kafka: SCRAM user ${secure.username} set`);
+  }
+  if (secure) io.say(`kafka: SASL_SSL (${secure.username}, SCRAM-SHA-512) on 127.0.0.1:${opts.port + 2}, certificate ${secure.caFile}`);
+  const env = settings(opts.port, secure);
+  emitAll(io, env);
+  return { running: true, owned: true, env };
 }
 
 async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {

@@ -4,7 +4,7 @@
  * the services validate them, the gateway only carries them.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { installErrorHandling } from '#platform/http/errors.ts';
+import { errorServerOptions, installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
 import { serverTimeoutOptions, type HttpTimeouts } from '#platform/http/server-options.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
@@ -29,6 +29,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     ...serverTimeoutOptions(opts.timeouts),
+    ...errorServerOptions,
   });
   opts.tracing?.instrumentHttp(app);
   installErrorHandling(app);

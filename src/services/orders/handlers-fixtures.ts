@@ -19,7 +19,7 @@ export const openDb = (t: TestContext) => sqliteTestDb(t, 'orders', [...outboxMi
 
 /** A message as the bus would deliver it, keyed by its order id. */
 export const delivery = <C extends Contract>(contract: C, payload: PayloadOf<C>) =>
-  message(contract, { key: (payload as { orderId?: string }).orderId ?? 'k', payload });
+  message(contract, { payload });
 
 export const summary = (sent: Emitted) => sent.map((s) => [s.topic, s.message.type, s.message.payload]);
 

@@ -204,3 +204,40 @@ test('an Idempotency-Key expires after 24 h: a replay then makes a new order, an
   await host.db.execute("UPDATE idempotency SET created_at = $1 WHERE key = 'key-old'", [new Date(Date.now() - 23 * 3_600_000).toISOString()]);
   assert.equal((await post(url, orderBody(), 'key-old')).body.id, later.body.id);
 });
+
+test('a string is as long at the route as in the event it becomes: 100 emoji fit a 200-long city, 101 get a 400 naming the field', async (t) => {
+  const { url } = await startOrders(t);
+  const emoji = (n: number) => '😀'.repeat(n);
+  const fits = await post(url, orderBody({ shippingAddress: { country: 'DE', city: emoji(100) } }));
+  assert.equal(fits.status, 202, JSON.stringify(fits.body));
+  const tooLong = await post(url, orderBody({ shippingAddress: { country: 'DE', city: emoji(101) } }));
+  assert.equal(tooLong.status, 400);
+  assert.equal(tooLong.body.error.code, 'PLT_ERR_VALIDATION');
+  assert.match(tooLong.body.error.message, /city/);
+});
+
+test('GET /orders lists one customer\'s orders newest first, a page at a time, to the last page', async (t) => {
+  const { url } = await startOrders(t);
+  const mine: string[] = [];
+  for (let i = 0; i < 5; i++) mine.push((await post(url, orderBody({ customerId: 'c-7' }))).body.id);
+  await post(url, orderBody({ customerId: 'c-8' }));
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const page = await get(url, `/orders?customerId=c-7&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    assert.ok(page.body.orders.length <= 2);
+    for (const o of page.body.orders) assert.equal(o.customerId, 'c-7');
+    seen.push(...page.body.orders.map((o: { id: string }) => o.id));
+    cursor = page.body.nextCursor;
+    pages++;
+  } while (cursor !== null);
+  assert.deepEqual(seen, [...mine].reverse(), 'every order once, newest first');
+  assert.equal(pages, 3);
+  assert.deepEqual((await get(url, '/orders?customerId=nobody')).body, { orders: [], nextCursor: null });
+  for (const q of ['', '?customerId=c-7&limit=0', '?customerId=c-7&limit=101', '?customerId=c-7&limit=x', '?customerId=c-7&cursor=nope', '?customerId=c-7&other=1']) {
+    const bad = await get(url, `/orders${q}`);
+    assert.deepEqual([bad.status, bad.body.error.code], [400, 'PLT_ERR_VALIDATION'], q);
+  }
+});

@@ -9,13 +9,23 @@ import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { placeOrder, type OrdersDeps } from './place-order.ts';
 import { DependencyUnavailable, type Downstream } from './rest/downstream.ts';
 import type { RestDriver } from './rest/drive.ts';
-import { getOrderView, getProduct } from './store.ts';
+import { getOrderView, getProduct, listCustomerOrders } from './store.ts';
 import { createViewReads, type ViewReads } from './view-reads.ts';
 import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
 import { defineError, OrderflowError } from '#platform/errors.ts';
 import { logRequestFields } from '#platform/telemetry/log-context.ts';
 
 export const ProductNotInCatalog = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
+
+const CustomerOrdersQuery = Type.Object(
+  {
+    customerId: Type.String({ minLength: 1, maxLength: 200 }),
+    // A string: query parameters are not coerced (the platform's validation changes no input).
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    cursor: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
 
 const PlaceOrderBody = Type.Object(
   {
@@ -114,6 +124,15 @@ export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSa
     const json = await viewReads.json(req.params.id.toLowerCase());
     if (!json) throw OrderNotFound(`no order ${req.params.id}`);
     return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  // A customer's orders, newest first, a page at a time: the cursor is the last id of the
+  // page before (ids are UUIDv7, in the order orders were made), opaque to clients.
+  app.get<{ Querystring: Static<typeof CustomerOrdersQuery> }>('/orders', { schema: { querystring: CustomerOrdersQuery } }, async (req) => {
+    const limit = req.query.limit === undefined ? 20 : Number(req.query.limit);
+    const page = await listCustomerOrders(deps.db, req.query.customerId, { limit: limit + 1, before: req.query.cursor?.toLowerCase() });
+    const orders = page.slice(0, limit);
+    return { orders, nextCursor: page.length > limit ? orders[orders.length - 1].id : null };
   });
 
   // Many order reads in one call, for the gateway: it gathers the GET /api/orders/:id that

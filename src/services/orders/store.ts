@@ -84,6 +84,9 @@ export const migrations: Migration[] = [
   // orders. A key already recorded keeps working: its customer is that of the order it made.
   // created_at is indexed for the expiry purge (idempotency-expiry.ts).
   { id: 'orders-005-idempotency-per-customer', sql: { sqlite: idempotencyPerCustomer(' WITHOUT ROWID'), postgres: idempotencyPerCustomer('') } },
+  // A customer's orders, newest first (GET /orders?customerId=): ids are UUIDv7, in the order
+  // they were made, so the page after an id is a range scan of this index.
+  { id: 'orders-006-customer-orders-index', sql: 'CREATE INDEX orders_view_customer ON orders_view (customer_id, id);' },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -174,7 +177,10 @@ type ViewRow = { id: string; customer_id: string; items: string; total_cents: nu
 
 export async function getOrderView(sql: Sql, id: string): Promise<OrderView | undefined> {
   const [r] = await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE id = $1', [id]);
-  if (!r) return undefined;
+  return r && toView(r);
+}
+
+function toView(r: ViewRow): OrderView {
   const view: OrderView = {
     id: r.id,
     customerId: r.customer_id,
@@ -186,6 +192,17 @@ export async function getOrderView(sql: Sql, id: string): Promise<OrderView | un
   };
   if (r.reason !== null) view.reason = r.reason;
   return view;
+}
+
+/**
+ * A page of a customer's orders, newest first: at most `limit`, those made before the order
+ * `before` when given (the last of the previous page).
+ */
+export async function listCustomerOrders(sql: Sql, customerId: string, opts: { limit: number; before?: string }): Promise<OrderView[]> {
+  const rows = opts.before === undefined
+    ? await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE customer_id = $1 ORDER BY id DESC LIMIT $2', [customerId, opts.limit])
+    : await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3', [customerId, opts.before, opts.limit]);
+  return rows.map(toView);
 }
 
 /** When the oldest order still PENDING was placed (ISO time), if any. */

@@ -15,16 +15,18 @@
  * interval can stay short: a quiet system still answers a single order within tens of ms.
  * A publish in the same process wakes its subscribers at once.
  *
- * Retention: records are kept forever for now. A later `trim` could delete, per partition,
- * records below the smallest committed offset of every group and older than a horizon.
+ * Retention (trim.ts): with `retention` set, each process trims in the background the
+ * records older than the retention that every group reading their topic has committed
+ * past; dead letters are kept. A group, new or resumed, starts at the first record left.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
-import { partitionFor } from '#platform/bus/bus.ts';
-import { ConfigError, DependencyUnavailable, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionFor } from '#platform/bus/bus.ts';
+import { ConfigError, DependencyUnavailable, RecordTooLarge, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
 import { subscribeGroup } from './group-subscription.ts';
 import { immediate, openDatabase, prepareStatements } from './schema.ts';
+import { startTrim, type TrimOptions } from './trim.ts';
 
 /** Publishing to, or subscribing to, a topic that was never created (see `ensureTopics`). */
 export const UnknownTopic = defineError('PLT_ERR_UNKNOWN_TOPIC', 500);
@@ -36,26 +38,43 @@ export interface EmbeddedLogOptions {
   pollMs?: number;
   /** Offsets of handled batches are committed this often (and on close); default 50 ms. */
   commitIntervalMs?: number;
-  log?: { warn(...a: unknown[]): void };
+  /** Trims committed records past a retention in the background (trim.ts); records are kept forever without it. */
+  retention?: TrimOptions;
+  log?: { warn(...a: unknown[]): void; info?(...a: unknown[]): void };
+  /**
+   * The largest record a publish accepts (bus.ts recordBytes); default 1 MiB, Kafka's default,
+   * so that what runs on the embedded log does not break on Kafka for its size.
+   */
+  maxRecordBytes?: number;
   /** This process's instance name (ORDERFLOW_INSTANCE): a restart of the same instance takes its topics back at once. */
   instance?: string;
   /** A group member silent this long is presumed dead and a standby takes over; default 6000 ms. */
   sessionMs?: number;
 }
 
+/** The Bus on the embedded log, and its trim for tools and tests. */
+export interface EmbeddedLog extends Bus {
+  /** Runs a trim pass now; resolves with the records deleted (0 without a retention). */
+  trim(): Promise<number>;
+}
+
 /** Opens (and creates when needed) the embedded log in `file`. */
-export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
+export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
   const log = opts.log ?? { warn: (...a: unknown[]) => console.warn(...a) };
   const pollMs = opts.pollMs ?? 5;
   const sessionMs = opts.sessionMs ?? 6_000;
   // Three heartbeats per session: one late write (a busy file) does not make a member look dead.
   const heartbeatMs = Math.max(50, Math.min(3_000, Math.floor(sessionMs / 3)));
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const db: DatabaseSync = openDatabase(opts.file);
   const st = prepareStatements(db);
   // Partition counts never change once a topic exists, so they are cached forever.
   const partitionCounts = new Map<string, number>();
   const subscriptions = new Set<Subscription>();
   let closed = false;
+  const trim = opts.retention
+    ? startTrim(db, st, { info: (o, msg) => log.info?.(o, msg), warn: (o, msg) => log.warn(o, msg) }, opts.retention)
+    : undefined;
 
   const poller = createHeadsPoller({
     readHeads: (topicsJson) => st.heads.all(topicsJson) as unknown as HeadRow[],
@@ -140,7 +159,15 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
 
     async publish(records: OutRecord[]) {
       assertOpen();
-      if (records.length > 0) guard('publish', () => publishNow(records));
+      if (records.length === 0) return;
+      // Refused before anything is stored: the call stores all of its records or none.
+      const big = oversized(records, maxRecordBytes);
+      if (big.length > 0) {
+        throw RecordTooLarge(`${big.length} of ${records.length} records exceed the embedded log's limit of ${maxRecordBytes} bytes (first: ${records[big[0]].topic}, key ${records[big[0]].key})`, {
+          details: { records: big, maxRecordBytes },
+        });
+      }
+      guard('publish', () => publishNow(records));
     },
 
     async subscribe(subOpts: SubscribeOptions) {
@@ -165,7 +192,6 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
       return (st.lag.get(groupId, JSON.stringify(topics)) as { lag: number }).lag;
     },
 
-    // Records are kept forever (no retention yet), so every partition starts at offset 0.
     async positions(topics: string[], groupId?: string) {
       assertOpen();
       for (const t of topics) partitionsOf(t);
@@ -173,12 +199,13 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
         topic: string;
         partition: number;
         end_offset: number;
+        start_offset: number;
         committed: number | null;
       }>;
       return rows.map((r): PartitionPosition => ({
         topic: r.topic,
         partition: r.partition,
-        start: 0,
+        start: r.start_offset,
         end: r.end_offset,
         ...(r.committed === null ? {} : { committed: r.committed }),
       }));
@@ -211,9 +238,20 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): Bus {
       );
     },
 
+    async trim() {
+      assertOpen();
+      if (!trim) return 0;
+      try {
+        return await trim.pass();
+      } catch (err) {
+        throw DependencyUnavailable('embedded log: trim failed', { cause: err });
+      }
+    },
+
     async close() {
       if (closed) return;
       closed = true;
+      await trim?.stop();
       await Promise.allSettled([...subscriptions].map((s) => s.close()));
       poller.close();
       db.close();

@@ -181,7 +181,9 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
       }
       pending = undefined;
       backoff = ctx.retryMinMs;
-      position += batch.length;
+      // From the last offset, not by counting: a partition may start past the group's commit
+      // (trimmed) and a trim under a clock step can leave gaps.
+      position = Number(batch[batch.length - 1].offset) + 1;
       t.positions[partition] = position;
       t.dirty.add(partition);
       if (++handledSinceCommit >= ctx.commitEveryRecords) commitOffsets();
@@ -274,7 +276,7 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
         commitOffsets();
         try {
           immediate(db, () => {
-            for (const t of owned) if (t.active) st.leave.run(groupId, t.topic, t.generation);
+            for (const t of owned) if (t.active) st.leave.run(Date.now(), groupId, t.topic, t.generation);
           });
         } catch (err) {
           log.warn({ err, groupId }, 'embedded log: could not leave the group');

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS group_offsets (
 -- One row per (group, topic): the member that owns all of the topic's partitions for the
 -- group (member_id is instance|host:pid:random; other members stand by, unlisted). A row is never deleted, only marked left (member_id NULL), so that generations
 -- only ever grow and a zombie can never be un-fenced by a later member reusing its number.
+-- heartbeat_at is the last sign of life: a heartbeat, or leaving (NULL: left before that was kept).
 CREATE TABLE IF NOT EXISTS group_members (
   group_id TEXT NOT NULL,
   topic TEXT NOT NULL,
@@ -91,11 +92,17 @@ export function prepareStatements(db: DatabaseSync) {
     ),
     heartbeat: p('UPDATE group_members SET heartbeat_at = ? WHERE group_id = ? AND topic = ? AND generation = ?'),
     leave: p(
-      'UPDATE group_members SET member_id = NULL, heartbeat_at = NULL WHERE group_id = ? AND topic = ? AND generation = ?',
+      'UPDATE group_members SET member_id = NULL, heartbeat_at = ? WHERE group_id = ? AND topic = ? AND generation = ?',
     ),
     generation: p('SELECT generation FROM group_members WHERE group_id = ? AND topic = ?'),
     member: p('SELECT member_id, generation, heartbeat_at FROM group_members WHERE group_id = ? AND topic = ?'),
-    initOffset: p('INSERT OR IGNORE INTO group_offsets (group_id, topic, partition, committed) VALUES (?, ?, ?, 0)'),
+    // A new group starts at the earliest record still in the log: the first retained one, or
+    // the head when trimming emptied the partition (offset 0 on a log never trimmed).
+    initOffset: p(
+      `INSERT OR IGNORE INTO group_offsets (group_id, topic, partition, committed) VALUES (?1, ?2, ?3, COALESCE(
+         (SELECT MIN(offset) FROM records WHERE topic = ?2 AND partition = ?3),
+         (SELECT next_offset FROM partition_heads WHERE topic = ?2 AND partition = ?3), 0))`,
+    ),
     committed: p('SELECT committed FROM group_offsets WHERE group_id = ? AND topic = ? AND partition = ?'),
     // Conditional on the member's generation: a fenced member's commit changes nothing.
     commit: p(
@@ -103,14 +110,39 @@ export function prepareStatements(db: DatabaseSync) {
          AND (SELECT generation FROM group_members WHERE group_id = ? AND topic = ?) = ?`,
     ),
     lag: p(
-      `SELECT COALESCE(SUM(h.next_offset - COALESCE(o.committed, 0)), 0) AS lag FROM partition_heads h
+      `SELECT COALESCE(SUM(h.next_offset - MAX(COALESCE(o.committed, 0),
+         COALESCE((SELECT MIN(r.offset) FROM records r WHERE r.topic = h.topic AND r.partition = h.partition), h.next_offset))), 0) AS lag
+       FROM partition_heads h
        LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
        WHERE h.topic IN (SELECT value FROM json_each(?))`,
     ),
     positions: p(
-      `SELECT h.topic, h.partition, h.next_offset AS end_offset, o.committed FROM partition_heads h
+      `SELECT h.topic, h.partition, h.next_offset AS end_offset, o.committed,
+         COALESCE((SELECT MIN(r.offset) FROM records r WHERE r.topic = h.topic AND r.partition = h.partition), h.next_offset) AS start_offset
+       FROM partition_heads h
        LEFT JOIN group_offsets o ON o.group_id = ? AND o.topic = h.topic AND o.partition = h.partition
        WHERE h.topic IN (SELECT value FROM json_each(?)) ORDER BY h.topic, h.partition`,
+    ),
+    // Trimming (trim.ts). Per partition: its head and its first record, the smallest commit of
+    // the groups reading it, and one chunk of records below a bound and older than a time.
+    // The chunk is picked by offset through the primary key, so a DELETE reads only what it deletes.
+    trimPartitions: p(
+      `SELECT h.topic, h.partition, h.next_offset,
+         (SELECT r.offset FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_offset,
+         (SELECT r.ts FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_ts
+       FROM partition_heads h`,
+    ),
+    // A group holds its topics' records until it has shown no sign of life since ?1 (ms):
+    // offsets of a group gone for good (a consumer removed, an architecture switched) expire,
+    // as Kafka's do (offsets.retention.minutes). A row without a time holds.
+    minCommitted: p(
+      `SELECT MIN(o.committed) AS committed FROM group_offsets o
+       LEFT JOIN group_members m ON m.group_id = o.group_id AND m.topic = o.topic
+       WHERE o.topic = ?2 AND o.partition = ?3 AND (m.heartbeat_at IS NULL OR m.heartbeat_at >= ?1)`,
+    ),
+    trimChunk: p(
+      `DELETE FROM records WHERE topic = ?1 AND partition = ?2 AND ts < ?4 AND offset IN (
+         SELECT offset FROM records WHERE topic = ?1 AND partition = ?2 AND offset < ?3 ORDER BY offset LIMIT ?5)`,
     ),
   };
 }

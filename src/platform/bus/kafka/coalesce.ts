@@ -3,9 +3,10 @@
  * linger.ms: a little latency for fewer requests when calls trickle in); calls made while a
  * run is in flight or lingering are gathered and go out together in the next run. Kafka's idempotent producer allows one request in flight per connection, so
  * merging concurrent publishes turns N round trips into one. (Offset commits have their own
- * batching: lazy-commits.ts.)
+ * batching: lazy-commits.ts.) `run` may settle callers one by one: when it returns an array,
+ * a defined entry rejects the caller of the item at that index, the others resolve.
  */
-export function coalesce<T>(run: (items: T[]) => Promise<void>, maxItems = Infinity, lingerMs = 0): (item: T) => Promise<void> {
+export function coalesce<T>(run: (items: T[]) => Promise<void | unknown[]>, maxItems = Infinity, lingerMs = 0): (item: T) => Promise<void> {
   let pending: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
   let running = false;
 
@@ -16,8 +17,12 @@ export function coalesce<T>(run: (items: T[]) => Promise<void>, maxItems = Infin
       const taken = pending.length <= maxItems ? pending : pending.slice(0, maxItems);
       pending = pending.length <= maxItems ? [] : pending.slice(maxItems);
       try {
-        await run(taken.map((p) => p.item));
-        for (const p of taken) p.resolve();
+        const verdicts = await run(taken.map((p) => p.item));
+        for (let i = 0; i < taken.length; i++) {
+          const err = verdicts?.[i];
+          if (err === undefined) taken[i].resolve();
+          else taken[i].reject(err);
+        }
       } catch (err) {
         for (const p of taken) p.reject(err);
       }

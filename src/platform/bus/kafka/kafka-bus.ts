@@ -11,10 +11,11 @@
  * - an optional namespace prefixes every topic and group on the broker (`<ns>.<name>`), so
  *   test runs and deployments can share a cluster; callers only ever see unprefixed names.
  */
-import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes, Producer, stringSerializers } from '@platformatic/kafka';
 import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
-import { partitionFor } from '../bus.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionFor } from '../bus.ts';
 import { silentLogger } from '../../log.ts';
+import { RecordTooLarge } from '../../errors.ts';
 import { coalesce } from './coalesce.ts';
 import {
   KafkaAdminFailed,
@@ -23,6 +24,7 @@ import {
   KafkaTopicsNotReady,
   KafkaUnknownTopic,
   hasKafkaErrorId,
+  isTooLarge,
   isUnknownTopic,
   sleep,
   withTimeout,
@@ -31,9 +33,13 @@ import { readTopic } from './kafka-read.ts';
 import { subscribeKafka } from './kafka-subscription.ts';
 import type { FetchSettings, KafkaContext, KafkaLogger } from './kafka-context.ts';
 import type { CommitPolicy } from './lazy-commits.ts';
+import { kafkaConnection } from './kafka-connection.ts';
+import type { KafkaSecurity } from '../../config.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
+  /** TLS and SASL of every client (kafka-connection.ts); plaintext when absent. */
+  security?: KafkaSecurity;
   clientId: string;
   /** Prefix of every topic and group id on the broker (`<ns>.<name>`); invisible to callers. */
   namespace?: string;
@@ -49,6 +55,12 @@ export interface KafkaBusOptions {
    * minBytes with a short maxWaitTime trades that much latency for fewer fetches at low load.
    */
   fetch?: FetchSettings;
+  /**
+   * The producer's own size check (Kafka's max.request.size): a record over it is refused with
+   * PLT_ERR_RECORD_TOO_LARGE without a request; default 1 MiB. A topic's max.message.bytes
+   * below it is the broker's to enforce (MESSAGE_TOO_LARGE, the same coded error).
+   */
+  maxRecordBytes?: number;
 }
 
 type ProducedMessage = { topic: string; key: string; value: string; headers: Record<string, string>; partition: number };
@@ -64,6 +76,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
   const prefix = opts.namespace ? `${opts.namespace}.` : '';
   const ctx: KafkaContext = {
     brokers: opts.brokers,
+    connection: kafkaConnection(opts.security),
     clientId: opts.clientId,
     log,
     commitPolicy: opts.commitPolicy,
@@ -71,8 +84,9 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     full: (name) => prefix + name,
     short: (name) => (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name),
   };
-  const admin = new Admin({ clientId: `${opts.clientId}-admin`, bootstrapBrokers: opts.brokers, retries: 3, retryDelay: 200 });
+  const admin = new Admin({ ...ctx.connection, clientId: `${opts.clientId}-admin`, bootstrapBrokers: opts.brokers, retries: 3, retryDelay: 200 });
   const producer = new Producer({
+    ...ctx.connection,
     clientId: `${opts.clientId}-producer`,
     bootstrapBrokers: opts.brokers,
     serializers: stringSerializers,
@@ -119,8 +133,26 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     return out;
   }
 
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+
   const send = coalesce<ProducedMessage[]>(async (batches) => {
-    await producer.send({ messages: batches.length === 1 ? batches[0] : batches.flat() });
+    try {
+      await producer.send({ messages: batches.length === 1 ? batches[0] : batches.flat() });
+    } catch (err) {
+      if (batches.length === 1 || !isTooLarge(err)) throw err;
+      // One caller's record too large must not fail the others it shared the request with:
+      // each batch again on its own, each caller its own verdict. (Rare: the cost is a resend.)
+      const verdicts: unknown[] = [];
+      for (const batch of batches) {
+        try {
+          await producer.send({ messages: batch });
+          verdicts.push(undefined);
+        } catch (own) {
+          verdicts.push(own);
+        }
+      }
+      return verdicts;
+    }
   }, 200, opts.lingerMs ?? 0);
 
   async function ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -132,16 +164,38 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     } catch (cause) {
       throw KafkaAdminFailed('cannot list topics', { cause });
     }
+    // A retention asked for holds on a topic that exists too: dead-letter topics created
+    // before it was set kept the broker's default (7 days), which deletes dead letters.
+    const retained = topics.filter((t) => t.retentionMs !== undefined && existing.has(ctx.full(t.name)));
+    if (retained.length > 0) {
+      try {
+        await admin.incrementalAlterConfigs({
+          resources: retained.map((t) => ({
+            resourceType: ConfigResourceTypes.TOPIC,
+            resourceName: ctx.full(t.name),
+            configs: [{ name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: String(t.retentionMs) }],
+          })),
+        });
+      } catch (err) {
+        // A principal without AlterConfigs on them: the topics keep what they have, the
+        // service still starts (an operator sets retention.ms, as the warning says).
+        log.warn({ err, topics: retained.map((t) => t.name), retentionMs: retained[0].retentionMs }, 'cannot set retention.ms on existing topics; they keep their own');
+      }
+    }
     for (const spec of topics) {
       const name = ctx.full(spec.name);
       if (existing.has(name)) continue;
+      const configs: Array<{ name: string; value: string }> = [];
+      if (spec.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(spec.retentionMs) });
+      if (spec.maxRecordBytes !== undefined) configs.push({ name: 'max.message.bytes', value: String(spec.maxRecordBytes) });
       try {
         await admin.createTopics({
           topics: [name],
           partitions: spec.partitions,
           replicas: spec.replicationFactor ?? opts.replicationFactor ?? 1,
+          ...(configs.length > 0 ? { configs } : {}),
         });
-        log.info({ topic: name, partitions: spec.partitions }, 'kafka topic created');
+        log.info({ topic: name, partitions: spec.partitions, configs }, 'kafka topic created');
       } catch (cause) {
         // Another process may have created it between our listing and our request.
         if (!hasKafkaErrorId(cause, 'TOPIC_ALREADY_EXISTS')) throw KafkaAdminFailed(`cannot create topic ${name}`, { cause });
@@ -240,6 +294,12 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async publish(records: OutRecord[]): Promise<void> {
       checkOpen();
       if (records.length === 0) return;
+      const big = oversized(records, maxRecordBytes);
+      if (big.length > 0) {
+        throw RecordTooLarge(`${big.length} of ${records.length} records exceed the producer's limit of ${maxRecordBytes} bytes (first: ${records[big[0]].topic}, key ${records[big[0]].key})`, {
+          details: { records: big, maxRecordBytes },
+        });
+      }
       const counts = await partitionCountsOf([...new Set(records.map((r) => ctx.full(r.topic)))]);
       const messages = records.map((r) => {
         const topic = ctx.full(r.topic);
@@ -248,6 +308,8 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       try {
         await send(messages);
       } catch (cause) {
+        // The broker says which partition's batch, not which record: the caller narrows it down.
+        if (isTooLarge(cause)) throw RecordTooLarge(`the broker refused a batch of ${records.length} records as too large`, { cause });
         throw KafkaPublishFailed(`publishing ${records.length} records failed`, { cause });
       }
     },

@@ -1,4 +1,5 @@
 import type { CommitPolicy } from './lazy-commits.ts';
+import type { KafkaConnection } from './kafka-connection.ts';
 
 export interface FetchSettings {
   /** How long the broker holds a fetch that has fewer than minBytes (default 500 ms). */
@@ -17,6 +18,8 @@ export interface KafkaLogger {
 
 export interface KafkaContext {
   brokers: string[];
+  /** TLS and SASL options every client is made with (kafka-connection.ts). */
+  connection: KafkaConnection;
   clientId: string;
   log: KafkaLogger;
   /** When subscriptions commit offsets (lazy-commits.ts); defaults where unset. */

@@ -27,6 +27,11 @@ export function hasKafkaErrorId(err: unknown, id: string): boolean {
   return visit(err);
 }
 
+/** The broker refused a record batch for its size (the topic's max.message.bytes, or the log segment's). */
+export function isTooLarge(err: unknown): boolean {
+  return hasKafkaErrorId(err, 'MESSAGE_TOO_LARGE') || hasKafkaErrorId(err, 'RECORD_LIST_TOO_LARGE');
+}
+
 /** The library reports an unknown topic either as a protocol error or as a UserError from its metadata cache. */
 export function isUnknownTopic(err: unknown): boolean {
   if (hasKafkaErrorId(err, 'UNKNOWN_TOPIC_OR_PARTITION') || hasKafkaErrorId(err, 'UNKNOWN_TOPIC_ID')) return true;

@@ -16,6 +16,7 @@ export async function readTopic(ctx: KafkaContext, admin: Admin, topic: string, 
   if (limit <= 0) return [];
   const name = ctx.full(topic);
   const consumer = new Consumer({
+    ...ctx.connection,
     clientId: `${ctx.clientId}-reader`,
     bootstrapBrokers: ctx.brokers,
     groupId: `${ctx.clientId}-reader-unused`,

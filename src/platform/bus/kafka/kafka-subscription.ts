@@ -72,6 +72,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
   const topics = opts.topics.map(ctx.full);
   const settings = { ...consumerSettings, ...ctx.fetch };
   const consumer = new Consumer({
+    ...ctx.connection,
     clientId: `${ctx.clientId}-${opts.groupId}`,
     bootstrapBrokers: ctx.brokers,
     groupId,

@@ -1,0 +1,111 @@
+/**
+ * The public API's shapes, as the gateway documents (OpenAPI, /docs) and checks them at the
+ * edge. The services behind keep their own internal routes' schemas: the two differ where
+ * identity enters (the public POST /api/orders takes its customer from the token).
+ */
+import { Type } from '@sinclair/typebox';
+import { ShippingAddress as ContractAddress, Uuid } from '#contracts/shared.ts';
+
+export const ErrorBody = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) },
+  { $id: 'Error', description: 'Every error answer: a stable code and a message for people.' },
+);
+
+export const Role = Type.Union([Type.Literal('customer'), Type.Literal('admin')]);
+
+export const User = Type.Object({ id: Uuid, email: Type.String(), name: Type.String(), role: Role }, { $id: 'User' });
+
+export const RegisterBody = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$' }),
+    password: Type.String({ minLength: 10, maxLength: 128, description: 'At least 10 characters, not the email.' }),
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+  },
+  { additionalProperties: false },
+);
+
+export const LoginBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+
+export const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+
+export const TokenPair = Type.Object(
+  {
+    accessToken: Type.String({ description: 'An ES256 JWT: Authorization: Bearer <accessToken>.' }),
+    refreshToken: Type.String({ description: 'Opaque; rotated at every use; a reused one ends the login.' }),
+    expiresIn: Type.Integer({ description: 'Seconds the access token is valid.' }),
+    tokenType: Type.Literal('Bearer'),
+  },
+  { $id: 'TokenPair' },
+);
+
+export const Product = Type.Object(
+  { id: Uuid, sku: Type.String(), name: Type.String(), priceCents: Type.Integer({ minimum: 0 }), available: Type.Integer({ minimum: 0 }) },
+  { $id: 'Product' },
+);
+
+const MAX_INT = 2_147_483_647;
+export const CreateProductBody = Type.Object(
+  {
+    sku: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    priceCents: Type.Integer({ minimum: 0, maximum: MAX_INT }),
+    stock: Type.Integer({ minimum: 0, maximum: MAX_INT }),
+  },
+  { additionalProperties: false },
+);
+
+export const Status = Type.Union([Type.Literal('PENDING'), Type.Literal('CONFIRMED'), Type.Literal('CANCELLED')]);
+export const Reason = Type.Union([Type.Literal('OUT_OF_STOCK'), Type.Literal('PAYMENT_DECLINED'), Type.Literal('SHIPPING_UNAVAILABLE'), Type.Literal('TIMEOUT')]);
+
+export const PlaceOrderBody = Type.Object(
+  {
+    customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The caller\'s own id, or left out: it is the token\'s subject.' })),
+    items: Type.Array(Type.Object({ productId: Uuid, quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, { additionalProperties: false }), { minItems: 1, maxItems: 100 }),
+    paymentMethod: Type.String({ minLength: 1, maxLength: 100 }),
+    shippingAddress: Type.Intersect([ContractAddress, Type.Object({ country: Type.String({ pattern: '^[A-Za-z]{2}$' }) })], { maxProperties: 20 }),
+  },
+  { additionalProperties: false },
+);
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Replays within 24 h answer the same order; the same key with another body is a 422.' })),
+});
+
+export const PlacedOrder = Type.Object({ id: Uuid, status: Status, reason: Type.Optional(Reason) }, { $id: 'PlacedOrder' });
+
+export const Order = Type.Object(
+  {
+    id: Uuid,
+    customerId: Type.String(),
+    items: Type.Array(Type.Object({ productId: Uuid, quantity: Type.Integer(), unitPriceCents: Type.Integer() })),
+    totalCents: Type.Integer(),
+    status: Status,
+    reason: Type.Optional(Reason),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Order' },
+);
+
+export const OrderPage = Type.Object({ orders: Type.Array(Type.Ref(Order)), nextCursor: Type.Union([Uuid, Type.Null()]) }, { $id: 'OrderPage' });
+
+export const OrdersQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 20 by default.' })),
+    cursor: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
+
+export const OrderDetails = Type.Object(
+  {
+    order: Type.Ref(Order),
+    payment: Type.Union([Type.Object({ status: Type.String(), amountCents: Type.Integer() }), Type.Null()]),
+    shipment: Type.Union([Type.Object({ status: Type.String(), trackingNumber: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  },
+  { $id: 'OrderDetails' },
+);
+
+export const IdParams = Type.Object({ id: Uuid });
+
+export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });
