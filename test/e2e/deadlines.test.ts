@@ -57,9 +57,11 @@ async function deadLetterThenDeadline(t: TestContext, deployment: Deployment, ar
   const { placed } = await placeBurst(client, productIds, { count: 4, concurrency: 4, declineRatio: 0, unservedRatio: 0, seed: 21 });
   const views = await waitAllTerminal(client, placed, 2 * deadlineMs + 5_000);
   for (const v of views) assert.deepEqual([v.status, v.reason], ['CANCELLED', 'TIMEOUT'], v.id);
-  const letters = JSON.parse(cli(['dlq', 'list', chargeTopic, '--json'], cliEnv)) as Array<{ message?: { type: string; payload: { orderId: string } }; error: { code: string } }>;
-  const deadOrders = letters.filter((l) => l.message?.type === chargeType).map((l) => l.message!.payload.orderId);
+  // The dead letters as the operator sees them: rows of payments' dead_letters table, pending.
+  const letters = JSON.parse(cli(['dlq', 'list', chargeTopic, '--json'], cliEnv)) as Array<{ service: string; state: string; messageType?: string; record: { value: string }; error: { code: string } }>;
+  const deadOrders = letters.filter((l) => l.messageType === chargeType).map((l) => (JSON.parse(l.record.value) as { payload: { orderId: string } }).payload.orderId);
   assert.deepEqual(new Set(deadOrders), new Set(placed.map((o) => o.id)), 'each order\'s charge was dead-lettered');
+  assert.ok(letters.every((l) => l.service === 'payments' && l.state === 'pending'), JSON.stringify(letters.map((l) => [l.service, l.state])));
   for (const l of letters) assert.equal(l.error.code, 'PLT_ERR_INJECTED_FAILURE');
   // Nothing was charged, and the deadline gave the stock back.
   assert.deepEqual(await settledInvariants(client, expectation(initialStock, placed), 10_000), []);
@@ -67,7 +69,8 @@ async function deadLetterThenDeadline(t: TestContext, deployment: Deployment, ar
   // The bug is fixed and an operator replays the dead letters: payments now sees charges for
   // orders long cancelled, and what it does is undone (refunded) or refused in advance.
   await system.failMessages('payments', []);
-  assert.match(cli(['dlq', 'replay', chargeTopic], cliEnv), /^replayed \d+ dead letters? onto/);
+  assert.match(cli(['dlq', 'replay', chargeTopic], cliEnv), new RegExp(`^replayed ${letters.length} dead letters? onto`));
+  assert.match(cli(['dlq', 'replay', chargeTopic], cliEnv), /^replayed 0 dead letters onto/, 'a second replay replays nothing');
   // Handled this time (the payments process counts each message's outcome on /metrics).
   const handledCharges = async () => {
     const text = await (await fetch(`${system.urls.payments}/metrics`)).text();
