@@ -77,3 +77,25 @@ test('one URL is the plain upstream', async (t) => {
   assert.equal(up.instances.length, 1);
   assert.equal(from((await up.request({ method: 'GET', path: '/' })).body), 'a');
 });
+
+test('when every other instance fails, one whose breaker is open is still tried (it may be back)', async (t) => {
+  const a = await instance(t, 'a');
+  const b = await instance(t, 'b');
+  const port = Number(new URL(a.url).port);
+  const up = createBalancedUpstream({ name: 'payments', urls: [a.url, b.url], timeoutMs: 2_000, breaker: { consecutiveFailures: 1, halfOpenAfterMs: 60_000 } });
+  t.after(() => up.close());
+  // a goes away: its breaker opens on the first refusal, for a minute.
+  await new Promise((resolve) => a.server.close(resolve));
+  a.server.closeAllConnections();
+  for (let i = 0; i < 4; i++) assert.equal(from((await up.request({ method: 'GET', path: '/x' })).body), 'b');
+  assert.equal(up.instances[0].breakerState(), 'open');
+
+  // a comes back on its port, and b goes away: a's breaker has not seen it back, yet it serves.
+  const back = createServer((req, res) => res.end(JSON.stringify({ from: 'a again' })));
+  await new Promise<void>((resolve) => back.listen(port, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => back.close(resolve)));
+  await new Promise((resolve) => b.server.close(resolve));
+  b.server.closeAllConnections();
+  for (let i = 0; i < 3; i++) assert.equal(from((await up.request({ method: 'GET', path: '/x' })).body), 'a again');
+  assert.equal(up.instances[0].breakerState(), 'closed', 'a success closes it');
+});
