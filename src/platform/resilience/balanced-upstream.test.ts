@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { isOrderflowError } from '../errors.ts';
-import { createBalancedUpstream } from './balanced-upstream.ts';
+import { breakersOf, createBalancedUpstream } from './balanced-upstream.ts';
 
 // A real instance: answers every request with its name, or, with `reset`, reads the
 // request and then destroys the socket (the instance died while handling it).
@@ -32,6 +32,7 @@ test('calls spread over the instances', async (t) => {
   const answers = await Promise.all(Array.from({ length: 20 }, () => up.request({ method: 'GET', path: '/x' })));
   assert.ok(answers.every((r) => r.statusCode === 200));
   assert.ok(a.seen.length >= 5 && b.seen.length >= 5, `a ${a.seen.length}, b ${b.seen.length}`);
+  assert.deepEqual(breakersOf(up).map((u) => u.name), ['orders', `orders (${new URL(a.url).host})`, `orders (${new URL(b.url).host})`], 'on /metrics: the service and each instance');
 });
 
 test('an instance that is down (connection refused) is skipped, for a POST too, and its breaker opens', async (t) => {
@@ -75,6 +76,7 @@ test('one URL is the plain upstream', async (t) => {
   t.after(() => up.close());
   assert.equal(up.url, a.url);
   assert.equal(up.instances.length, 1);
+  assert.deepEqual(breakersOf(up).map((u) => u.name), ['orders']);
   assert.equal(from((await up.request({ method: 'GET', path: '/' })).body), 'a');
 });
 

@@ -162,3 +162,11 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
   };
 }
 
+/**
+ * The breakers to show on /metrics (orderflow_circuit_state{upstream}): the service's, and
+ * with several instances each instance's too (upstream="orders (127.0.0.1:8181)").
+ */
+export function breakersOf(upstream: Upstream): InstanceView[] {
+  const instances = (upstream as Partial<BalancedUpstream>).instances ?? [];
+  return instances.length > 1 ? [upstream, ...instances] : [upstream];
+}

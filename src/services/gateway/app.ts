@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { errorServerOptions, installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
 import { serverTimeoutOptions, type HttpTimeouts } from '#platform/http/server-options.ts';
+import { breakersOf } from '#platform/resilience/balanced-upstream.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
@@ -38,7 +39,7 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
 
   const registry = createMetricsRegistry('gateway');
   installRequestMetrics(app, registry);
-  registerCircuitStates(registry, Object.values(opts.upstreams));
+  registerCircuitStates(registry, Object.values(opts.upstreams).flatMap(breakersOf));
   // The gateway's own readiness has no dependency: a service down turns its routes into
   // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'] });

@@ -5,7 +5,7 @@
 // repeat it. One keep-alive pool and one circuit breaker per service.
 import { TaskCancelledError } from 'cockatiel';
 import { defineError, isOrderflowError } from '#platform/errors.ts';
-import { createBalancedUpstream, type BalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
+import { breakersOf, createBalancedUpstream, type BalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
 import type { Upstream, UpstreamRequest } from '#platform/resilience/upstream.ts';
 import type { PayloadOf, ChargePayment, ReserveStock, ScheduleShipment } from '#contracts/index.ts';
 import type { RestConfig } from '../config.ts';
@@ -110,7 +110,7 @@ export function createDownstream(config: RestConfig): Downstream {
       return reply(JSON.parse(text));
     },
     openCircuit: () => downstreamNames.find((name) => upstreams[name].breakerState() === 'open'),
-    breakers: Object.values(upstreams),
+    breakers: Object.values(upstreams).flatMap(breakersOf),
     close: async () => void (await Promise.allSettled(downstreamNames.map((name) => upstreams[name].close()))),
   };
 }
