@@ -29,15 +29,13 @@ export interface KillTarget {
 export const defaultVictims: readonly ServiceName[] = ['orders', 'inventory', 'payments', 'shipping'];
 
 /**
- * The instances of `services` in `system`: data, so that chaos picks among whatever runs.
- * Today one instance per service, named after it.
+ * The instances of `services` in `system` (orders-1, orders-2... with replicas; the service's
+ * own name when it runs alone): data, so that chaos picks among whatever runs.
  */
 export function killTargets(system: System, services: readonly ServiceName[]): KillTarget[] {
-  // TODO(replicas): once System lists its instances (orders-1, orders-2, ...; branch
-  // s16-replicas), return one target per instance here, killing that instance alone, e.g.
-  //   services.flatMap((service) => system.instances(service).map((i) => ({ name: i.name, service, pid: () => i.pid(), kill: () => i.kill('SIGKILL') })))
-  // Nothing else in chaos needs to change: it picks among what this returns.
-  return services.map((service) => ({ name: service, service, pid: () => system.pid(service), kill: () => system.kill(service, 'SIGKILL') }));
+  return system.instances()
+    .filter((i) => services.includes(i.service))
+    .map((i) => ({ name: i.name, service: i.service, pid: () => system.pid(i.name), kill: () => system.kill(i.name, 'SIGKILL') }));
 }
 
 export interface Kill {
@@ -53,25 +51,51 @@ export interface Kill {
  * is not picked again (its pid is known dead). Resolves with the kills done; a signal ends
  * them early.
  */
-export async function runKills(o: { targets: KillTarget[]; count: number; gap: readonly [number, number]; rnd: () => number; signal?: AbortSignal; onKill?: (k: Kill) => void; upTimeoutMs?: number }): Promise<Kill[]> {
+export async function runKills(o: {
+  targets: KillTarget[];
+  count: number;
+  gap: readonly [number, number];
+  rnd: () => number;
+  signal?: AbortSignal;
+  onKill?: (k: Kill) => void;
+  upTimeoutMs?: number;
+  /**
+   * With replicas: never take down a service's last instance. An instance is picked only
+   * while every other instance of its service runs and none of them was killed within
+   * this many ms (a restarted process needs a moment before it serves). 0: any instance.
+   */
+  spareMs?: number;
+}): Promise<Kill[]> {
   const start = performance.now();
   const dead = new Set<number>();
+  const lastKill = new Map<string, number>();
   const kills: Kill[] = [];
   const [min, max] = o.gap;
   while (kills.length < o.count && !o.signal?.aborted) {
     await sleep((min + o.rnd() * (max - min)) * 1000, undefined, { signal: o.signal }).catch(() => undefined);
     if (o.signal?.aborted) break;
     const until = performance.now() + (o.upTimeoutMs ?? 60_000);
-    let up = running(o.targets, dead);
-    // Every target down at once (possible with few of them): the next kill waits for one.
+    const eligible = () => {
+      const up = running(o.targets, dead);
+      if (!o.spareMs) return up;
+      const now = performance.now();
+      return up.filter(({ target }) => {
+        const siblings = o.targets.filter((t) => t.service === target.service);
+        const upSiblings = up.filter((u) => u.target.service === target.service);
+        return siblings.length > 1 && upSiblings.length === siblings.length && now - (lastKill.get(target.service) ?? -Infinity) >= o.spareMs!;
+      });
+    };
+    let up = eligible();
+    // Every target down at once (possible with few of them), or none spare: the next kill waits for one.
     while (up.length === 0) {
       if (performance.now() > until) throw NoTargetUp(`no instance of ${o.targets.map((t) => t.name).join(', ')} came back within ${o.upTimeoutMs ?? 60_000} ms`);
       await sleep(50);
-      up = running(o.targets, dead);
+      up = eligible();
     }
     const victim = up[Math.floor(o.rnd() * up.length)];
     victim.target.kill();
     dead.add(victim.pid);
+    lastKill.set(victim.target.service, performance.now());
     const k = { t: Math.round((performance.now() - start) / 100) / 10, name: victim.target.name, pid: victim.pid };
     kills.push(k);
     o.onKill?.(k);

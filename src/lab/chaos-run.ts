@@ -30,7 +30,7 @@ export interface ChaosRunOptions {
   gap: readonly [number, number];
   /** Services whose instances may be killed. */
   services: readonly ServiceName[];
-  /** Instances of each backend service (1 until startSystem runs replicas). */
+  /** Instances of each backend service (startSystem's replicas). */
   replicas: number;
   kafka?: { brokers: string };
   postgres?: { url: string };
@@ -116,10 +116,9 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
   let client: Client | undefined;
   try {
     o.say(`chaos ${arch}: starting the system (${o.kafka ? 'Kafka' : 'embedded log'}, ${o.postgres ? 'PostgreSQL' : 'SQLite'})`);
-    // TODO(replicas): pass `replicas: o.replicas` once SystemOptions has it (branch s16-replicas);
-    // parseChaosArgs refuses --replicas above 1 until then.
     system = await startSystem({
       dataDir,
+      replicas: o.replicas,
       env,
       ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 },
       restart: true,
@@ -148,6 +147,9 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
         // Its own sequence: the orders' mix does not shift with the kills.
         rnd: random(o.seed ^ 0x5bd1e995),
         signal: o.signal,
+        // With replicas a service keeps one instance serving (the point of the second is that a
+        // kill of one fails nothing): the next kill of it waits until both run and 3 s have passed.
+        spareMs: o.replicas > 1 ? 3_000 : 0,
         onKill: (k) => o.say(`chaos ${arch}: kill ${++n}/${o.kills} at ${k.t} s: ${k.name} (pid ${k.pid})`),
       });
       for (const what of ['broker', 'postgres'] as const) {

@@ -44,8 +44,9 @@ describe('chaos options', () => {
     assert.equal(parseChaosArgs(['--distributed'], {})!.infraRestarts, undefined);
   });
 
-  test('--replicas above 1 is refused until the system runs replicas', () => {
-    assert.throws(() => parseChaosArgs(['--replicas', '2'], {}), { code: 'PLT_ERR_CONFIG', message: /replicas/ });
+  test('--replicas takes a positive number of instances', () => {
+    assert.equal(parseChaosArgs(['--replicas', '2'], {}).replicas, 2);
+    assert.throws(() => parseChaosArgs(['--replicas', '0'], {}), { code: 'PLT_ERR_CONFIG', message: /replicas/ });
   });
 });
 
@@ -96,6 +97,31 @@ describe('chaos kills', () => {
     const kills = await runKills({ targets: t.list, count: 2, gap: [0, 0], rnd: random(3) });
     assert.deepEqual(kills.map((k) => [k.name, k.pid]), [['a', 100], ['a', 101]]);
     assert.ok(performance.now() - started >= 150);
+  });
+
+  test('with replicas, a service\'s last running instance is spared, and its sibling only after a pause', async () => {
+    let nextPid = 100;
+    const pids = new Map<string, number | undefined>([['orders-1', nextPid++], ['orders-2', nextPid++], ['payments-1', nextPid++], ['payments-2', nextPid++]]);
+    const list: KillTarget[] = [...pids.keys()].map((name) => ({
+      name, service: name.startsWith('orders') ? 'orders' : 'payments',
+      pid: () => pids.get(name),
+      // The supervisor restarts a killed instance at once (a new pid).
+      kill: () => { pids.set(name, undefined); setTimeout(() => pids.set(name, nextPid++), 20); },
+    }));
+    const downAtOnce: string[][] = [];
+    const kills = await runKills({
+      targets: list, count: 6, gap: [0, 0], rnd: random(5), spareMs: 100,
+      onKill: () => downAtOnce.push([...pids].filter(([, pid]) => pid === undefined).map(([n]) => n)),
+    });
+    assert.equal(kills.length, 6);
+    for (const down of downAtOnce) {
+      assert.ok(!(down.includes('orders-1') && down.includes('orders-2')), `both orders instances down: ${down}`);
+      assert.ok(!(down.includes('payments-1') && down.includes('payments-2')), `both payments instances down: ${down}`);
+    }
+    const byService = (s: string) => kills.filter((k) => k.name.startsWith(s)).map((k) => k.t * 1000);
+    for (const times of [byService('orders'), byService('payments')]) {
+      for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 90, `kills of one service ${times[i] - times[i - 1]} ms apart`);
+    }
   });
 
   test('gives up with a coded error when nothing comes back', async () => {

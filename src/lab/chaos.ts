@@ -32,7 +32,8 @@ export const USAGE = `usage: orderflow chaos [--kills 30] [--arch events|choreog
   --seed      the seed of the orders' mix, the kill moments and victims (default 1)
   --gap       seconds between two kills, uniform between the two (default 0.5,2.5)
   --services  whose instances may be killed (default the four behind the gateway; gateway may be added)
-  --replicas  instances of each service (only 1 until the system runs replicas)
+  --replicas  instances of each backend service; with 2 or more a service's last running
+              instance is never killed, so every kill has a sibling to fail over to
   --tail      seconds the load goes on after the last kill (default 2)
   --drain     most seconds to wait for the accepted orders once the load stopped (default 120)
   --restart-broker    with --distributed: Kafka is a broker of the run's own (free port, temporary
@@ -91,8 +92,6 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
   const services = v.services.split(',').map((s) => s.trim());
   for (const s of services) if (!(serviceNames as readonly string[]).includes(s)) throw ConfigError(`--services takes ${serviceNames.join(', ')}; got "${s}"`);
   const replicas = positiveInt('replicas', v.replicas);
-  // TODO(replicas): drop this once startSystem takes `replicas` (chaos-run.ts passes it on, chaos-kills.ts lists the instances).
-  if (replicas > 1) throw ConfigError(`--replicas ${replicas}: this build runs one instance of each service (replicas are not wired into the system yet)`);
   const runtime = loadRuntimeConfig(env);
   const restarts = v['restart-broker'] || v['restart-postgres'];
   if (restarts && !v.distributed) throw ConfigError('--restart-broker and --restart-postgres need --distributed (the embedded deployment has no broker or server to restart)');
