@@ -45,7 +45,7 @@ describe('chaos options', () => {
   });
 
   test('--replicas takes a positive number of instances', () => {
-    assert.equal(parseChaosArgs(['--replicas', '2'], {}).replicas, 2);
+    assert.equal(parseChaosArgs(['--replicas', '2'], {})?.replicas, 2);
     assert.throws(() => parseChaosArgs(['--replicas', '0'], {}), { code: 'PLT_ERR_CONFIG', message: /replicas/ });
   });
 });

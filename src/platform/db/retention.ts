@@ -5,6 +5,8 @@
  * locks that writers wait on, and on SQLite hands the file's write lock back between chunks.
  * The inbox purge (bus/inbox.ts), the orders' idempotency keys and the embedded log's trim use it.
  */
+import { startPeriodic } from '../periodic.ts';
+
 export interface RetentionOptions {
   /** For the logs: what is purged. */
   name: string;
@@ -37,48 +39,18 @@ export const DEFAULT_PURGE_CHUNK = 1000;
 export function startRetention(opts: RetentionOptions): Retention {
   const chunk = Math.max(1, opts.chunk ?? DEFAULT_PURGE_CHUNK);
   const pauseMs = opts.pauseMs ?? 10;
-  let stopped = false;
-  let current: Promise<number> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
-  async function purge(): Promise<number> {
+  async function purge(stopped: () => boolean): Promise<number> {
     const before = opts.horizon();
     let total = 0;
     for (;;) {
       const n = await opts.deleteOlder(before, chunk);
       total += n;
-      if (n < chunk || stopped) break;
+      if (n < chunk || stopped()) break;
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
     if (total > 0) opts.log.info({ purged: total, before }, `${opts.name}: purged rows past the retention`);
     return total;
   }
 
-  // One pass at a time: a timer tick during a long pass joins it.
-  function pass(): Promise<number> {
-    current ??= purge().finally(() => {
-      current = undefined;
-    });
-    return current;
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      pass()
-        .catch((err) => opts.log.warn({ err }, `${opts.name}: purge failed; next interval retries`))
-        .finally(schedule);
-    }, opts.intervalMs);
-    timer.unref();
-  }
-  schedule();
-
-  return {
-    pass,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current?.catch(() => {});
-    },
-  };
+  return startPeriodic({ name: `${opts.name}: purge`, intervalMs: opts.intervalMs, log: opts.log, failed: 0, run: purge });
 }

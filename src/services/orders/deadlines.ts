@@ -16,6 +16,7 @@
 import { message } from '#contracts/index.ts';
 import { appendToOutbox } from '#platform/bus/outbox.ts';
 import type { Architecture } from '#platform/config.ts';
+import { startPeriodic } from '#platform/periodic.ts';
 import type { BatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
 import type { Logger } from '#platform/log.ts';
@@ -51,10 +52,6 @@ export function startSweeper(opts: SweeperOptions): Sweeper {
   const { db, log } = opts;
   const batch = opts.batch ?? 200;
   const write: BatchWriter = opts.write ?? ((job) => db.transaction(job));
-  let stopped = false;
-  let current: Promise<OrderState[]> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
   async function timeOut(orderId: string, now: string): Promise<OrderState | undefined> {
     return write(async (tx) => {
       const state = fold(await loadEvents(tx, orderId));
@@ -69,7 +66,7 @@ export function startSweeper(opts: SweeperOptions): Sweeper {
     });
   }
 
-  async function pass(): Promise<OrderState[]> {
+  async function pass(stopped: () => boolean): Promise<OrderState[]> {
     const now = opts.clock.now();
     const before = new Date(now.getTime() - opts.deadlineMs).toISOString();
     const due = await pendingSince(db, before, batch);
@@ -79,7 +76,7 @@ export function startSweeper(opts: SweeperOptions): Sweeper {
         return await timeOut(id, at);
       } catch (err) {
         // A conflict lost twice, or the database away: the order is still due next pass.
-        if (!stopped) log.warn({ err, orderId: id }, 'could not time out an order past its deadline; will try again');
+        if (!stopped()) log.warn({ err, orderId: id }, 'could not time out an order past its deadline; will try again');
         return undefined;
       }
     }));
@@ -92,25 +89,5 @@ export function startSweeper(opts: SweeperOptions): Sweeper {
     return timedOut;
   }
 
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      current = pass().catch((err) => {
-        if (!stopped) log.warn({ err }, 'deadline sweep failed');
-        return [];
-      });
-      void current.finally(schedule);
-    }, opts.intervalMs);
-    timer.unref();
-  }
-  schedule();
-
-  return {
-    pass: () => (current = pass()),
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current?.catch(() => undefined);
-    },
-  };
+  return startPeriodic({ name: 'deadline sweep', intervalMs: opts.intervalMs, log, failed: [], run: pass });
 }

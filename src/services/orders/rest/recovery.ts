@@ -4,6 +4,7 @@
 // every compensation is done, however the request that accepted it ended.
 import type { Db } from '#platform/db/db.ts';
 import type { Logger } from '#platform/log.ts';
+import { startPeriodic } from '#platform/periodic.ts';
 import { staleRestSagas } from '../store.ts';
 import type { Downstream } from './downstream.ts';
 import type { RestDriver } from './drive.ts';
@@ -29,11 +30,7 @@ export interface Recovery {
 export function startRecovery(opts: RecoveryOptions): Recovery {
   const intervalMs = opts.intervalMs ?? 1_000;
   const concurrency = opts.concurrency ?? 8;
-  let stopped = false;
-  let current: Promise<number> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
-  async function pass(): Promise<number> {
+  async function pass(stopped: () => boolean): Promise<number> {
     // With a circuit open every drive would fail fast anyway; wait until the next call
     // would be the half-open trial (openCircuit says so then).
     if (opts.downstream.openCircuit()) return 0;
@@ -43,7 +40,7 @@ export function startRecovery(opts: RecoveryOptions): Recovery {
     let failed = 0;
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, async () => {
-      while (next < ids.length && !stopped) {
+      while (next < ids.length && !stopped()) {
         const id = ids[next++];
         try {
           await opts.driver.drive(id);
@@ -60,25 +57,5 @@ export function startRecovery(opts: RecoveryOptions): Recovery {
     return finished;
   }
 
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      current = pass().catch((err) => {
-        if (!stopped) opts.log.warn({ err }, 'recovery pass failed');
-        return 0;
-      });
-      void current.finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  }
-  schedule();
-
-  return {
-    pass: () => (current = pass()),
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current?.catch(() => undefined);
-    },
-  };
+  return startPeriodic({ name: 'recovery pass', intervalMs, log: opts.log, failed: 0, run: pass });
 }
