@@ -30,7 +30,7 @@ export interface BusConfig {
 /** Opens the bus named by `cfg.bus`; `clientId` names this process to Kafka. */
 export async function openBus(cfg: BusConfig, clientId: string, log?: Logger): Promise<Bus> {
   if (cfg.bus === 'kafka') {
-    return openKafkaBus({ brokers: cfg.kafkaBrokers, security: cfg.kafkaSecurity, clientId, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
+    return openKafkaBus({ brokers: cfg.kafkaBrokers, security: cfg.kafkaSecurity, clientId, instance: cfg.instance, namespace: cfg.namespace, replicationFactor: cfg.replicationFactor, lingerMs: cfg.kafkaLingerMs, log });
   }
   const e = cfg.embeddedLog;
   const retention = e && { retentionMs: e.retentionMinutes * 60_000, intervalMs: e.trimIntervalMs, groupExpiryMs: e.groupExpiryHours * 3_600_000 };

@@ -41,6 +41,12 @@ export interface KafkaBusOptions {
   /** TLS and SASL of every client (kafka-connection.ts); plaintext when absent. */
   security?: KafkaSecurity;
   clientId: string;
+  /**
+   * This process's stable instance name (ORDERFLOW_INSTANCE): its consumers join their groups
+   * as static members (group.instance.id), so a restarted instance takes its partitions back
+   * without a rebalance, instead of the group waiting out the dead member's session.
+   */
+  instance?: string;
   /** Prefix of every topic and group id on the broker (`<ns>.<name>`); invisible to callers. */
   namespace?: string;
   /** Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise; default 1. */
@@ -77,6 +83,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
   const ctx: KafkaContext = {
     brokers: opts.brokers,
     connection: kafkaConnection(opts.security),
+    instance: opts.instance,
     clientId: opts.clientId,
     log,
     commitPolicy: opts.commitPolicy,

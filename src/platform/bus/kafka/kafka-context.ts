@@ -20,6 +20,8 @@ export interface KafkaContext {
   brokers: string[];
   /** TLS and SASL options every client is made with (kafka-connection.ts). */
   connection: KafkaConnection;
+  /** The process's instance name, for static group membership (kafka-bus.ts). */
+  instance?: string;
   clientId: string;
   log: KafkaLogger;
   /** When subscriptions commit offsets (lazy-commits.ts); defaults where unset. */

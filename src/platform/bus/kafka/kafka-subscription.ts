@@ -76,6 +76,8 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     clientId: `${ctx.clientId}-${opts.groupId}`,
     bootstrapBrokers: ctx.brokers,
     groupId,
+    // One member per instance and group: the instance name is unique in the group.
+    ...(ctx.instance ? { groupInstanceId: ctx.instance } : {}),
     deserializers: stringDeserializers,
     autocommit: false,
     retries: 5,
