@@ -18,6 +18,8 @@ export interface KillTarget {
   /** Its process id while it runs, undefined while it is down. */
   pid(): number | undefined;
   kill(): void;
+  /** Whether it serves (its /health/ready); a target without it counts as ready while it runs. */
+  ready?(): Promise<boolean>;
 }
 
 /**
@@ -35,7 +37,18 @@ export const defaultVictims: readonly ServiceName[] = ['orders', 'inventory', 'p
 export function killTargets(system: System, services: readonly ServiceName[]): KillTarget[] {
   return system.instances()
     .filter((i) => services.includes(i.service))
-    .map((i) => ({ name: i.name, service: i.service, pid: () => system.pid(i.name), kill: () => system.kill(i.name, 'SIGKILL') }));
+    .map((i) => ({ name: i.name, service: i.service, pid: () => system.pid(i.name), kill: () => system.kill(i.name, 'SIGKILL'), ready: () => serves(i.url) }));
+}
+
+/** True when the instance at `url` answers its readiness with 200 within a second. */
+async function serves(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
 }
 
 export interface Kill {
@@ -75,22 +88,28 @@ export async function runKills(o: {
     await sleep((min + o.rnd() * (max - min)) * 1000, undefined, { signal: o.signal }).catch(() => undefined);
     if (o.signal?.aborted) break;
     const until = performance.now() + (o.upTimeoutMs ?? 60_000);
-    const eligible = () => {
+    const eligible = async () => {
       const up = running(o.targets, dead);
       if (!o.spareMs) return up;
       const now = performance.now();
-      return up.filter(({ target }) => {
+      const candidates = up.filter(({ target }) => {
         const siblings = o.targets.filter((t) => t.service === target.service);
         const upSiblings = up.filter((u) => u.target.service === target.service);
         return siblings.length > 1 && upSiblings.length === siblings.length && now - (lastKill.get(target.service) ?? -Infinity) >= o.spareMs!;
       });
+      // And every sibling serves again: a restarted process needs a moment (more on a busy box) before it does.
+      const ready = await Promise.all(candidates.map(async ({ target }) => {
+        const siblings = o.targets.filter((t) => t.service === target.service && t !== target);
+        return (await Promise.all(siblings.map((s) => (s.ready ? s.ready() : Promise.resolve(true))))).every(Boolean);
+      }));
+      return candidates.filter((_, i) => ready[i]);
     };
-    let up = eligible();
+    let up = await eligible();
     // Every target down at once (possible with few of them), or none spare: the next kill waits for one.
     while (up.length === 0) {
       if (performance.now() > until) throw NoTargetUp(`no instance of ${o.targets.map((t) => t.name).join(', ')} came back within ${o.upTimeoutMs ?? 60_000} ms`);
       await sleep(50);
-      up = eligible();
+      up = await eligible();
     }
     const victim = up[Math.floor(o.rnd() * up.length)];
     victim.target.kill();

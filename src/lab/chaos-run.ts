@@ -148,7 +148,8 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
         rnd: random(o.seed ^ 0x5bd1e995),
         signal: o.signal,
         // With replicas a service keeps one instance serving (the point of the second is that a
-        // kill of one fails nothing): the next kill of it waits until both run and 3 s have passed.
+        // kill of one fails nothing): the next kill of it waits until the other serves again and
+        // 3 s have passed since the last.
         spareMs: o.replicas > 1 ? 3_000 : 0,
         onKill: (k) => o.say(`chaos ${arch}: kill ${++n}/${o.kills} at ${k.t} s: ${k.name} (pid ${k.pid})`),
       });

@@ -124,6 +124,16 @@ describe('chaos kills', () => {
     }
   });
 
+  test('with replicas, an instance is not killed while its sibling runs but does not serve yet', async () => {
+    const list: KillTarget[] = [
+      { name: 'orders-1', service: 'orders', pid: () => 1, kill: () => {}, ready: async () => false },
+      { name: 'orders-2', service: 'orders', pid: () => 2, kill: () => {}, ready: async () => true },
+    ];
+    // rnd 0.99 picks the last eligible: orders-2 if it were, but its sibling does not serve.
+    const [kill] = await runKills({ targets: list, count: 1, gap: [0, 0], rnd: () => 0.99, spareMs: 1 });
+    assert.equal(kill.name, 'orders-1', 'orders-2 is the only one serving: it is spared');
+  });
+
   test('gives up with a coded error when nothing comes back', async () => {
     const t = targets(['a']);
     await assert.rejects(runKills({ targets: t.list, count: 2, gap: [0, 0], rnd: random(3), upTimeoutMs: 200 }), { code: 'PLT_ERR_CHAOS_NO_TARGET' });
