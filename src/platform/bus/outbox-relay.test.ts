@@ -315,6 +315,25 @@ for (const variant of variants) {
       for (const key of ['a', 'b', 'c', 'd']) assert.deepEqual(payloadsOf(records, key), Array.from({ length: 30 }, (_, n) => n), `key ${key}`);
     });
 
+    test('a poll that reads rows before this process\'s commit callbacks queued them publishes each once, not again from the fast path', async (t) => {
+      const defer = deferrer(t);
+      const dir = tempDir(defer);
+      const db = await variant.open(defer, dir);
+      await migrate(db, outboxMigrations);
+      const bus = await openBus(defer, dir);
+      // The fault: commit callbacks run 30 ms late, so a poll every few ms sees the committed
+      // rows first (the window is microseconds in production, and was hit once on CI).
+      const lateCallbacks: Db = { ...db, onCommit: (listener) => db.onCommit((tx) => void setTimeout(() => listener(tx), 30)) };
+      const relay = startOutboxRelay({ db: lateCallbacks, bus, log: silentLogger, batchSize: 5, idlePollMs: 2, staleMs: 0 });
+      defer(() => relay.close());
+      await writeKeys(db, ['a', 'b'], 20);
+      await new Promise((r) => setTimeout(r, 100));
+      await relay.flush();
+      await waitUntil(async () => (await db.query('SELECT id FROM outbox')).length === 0);
+      const records = await readAll(bus);
+      for (const key of ['a', 'b']) assert.deepEqual(payloadsOf(records, key), Array.from({ length: 20 }, (_, n) => n), `key ${key}: each once, in order`);
+    });
+
     test('a replica polling the same table while the fast path publishes loses nothing, and first copies keep each key in order', async (t) => {
       const { defer, dir, db, inner, flaky } = await flakySetup(t);
       const relay = startOutboxRelay({ db, bus: flaky, log: silentLogger, batchSize: 5, idlePollMs: 60_000 });

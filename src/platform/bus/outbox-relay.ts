@@ -80,6 +80,7 @@ function messageIdOf(e: OutboxEntry): string | undefined {
 }
 
 const CLOSE_FLUSH_MS = 5_000;
+const POLLED_REMEMBERED = 4_096;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 /** Beyond this many rows waiting for the fast path, they are dropped and left to a poll. */
@@ -136,9 +137,26 @@ export function startOutboxRelay(opts: {
   let interruptSleep: (() => void) | undefined;
   const waiters: Array<{ upTo: number; resolve: () => void }> = [];
 
+  // Rows a poll published, kept for a while: a poll can read a row whose commit is visible
+  // before this process's commit callback has queued it, and the fast path would publish it
+  // a second time (the inbox would absorb it, but it is a wasted produce). A commit callback
+  // comes right after its commit, so the last few thousand polled ids are plenty.
+  const polledRecently = new Set<string>();
+  const rememberPolled = (ids: Iterable<string>) => {
+    for (const id of ids) polledRecently.add(id);
+    for (const id of polledRecently) {
+      if (polledRecently.size <= POLLED_REMEMBERED) break;
+      polledRecently.delete(id);
+    }
+  };
+
   function onCommitted(tx: Sql): void {
-    const entries = takeAppended(tx);
+    let entries = takeAppended(tx);
     if (entries === undefined || stopped) return;
+    if (polledRecently.size > 0) {
+      entries = entries.filter((e) => !polledRecently.delete(e.id));
+      if (entries.length === 0) return;
+    }
     if (queue.length + entries.length > MAX_QUEUED) {
       // A long broker outage under load: the table keeps them, a poll publishes them.
       pollOwed = true;
@@ -254,6 +272,7 @@ export function startOutboxRelay(opts: {
     queue = queue.filter((e) => !polled.has(e.id));
     settle(before - queue.length);
     await publish(rows.map((r) => ({ id: r.id, record: { topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) } })));
+    rememberPolled(polled);
     return rows.length;
   }
 
