@@ -327,11 +327,15 @@ for (const variant of variants) {
       const relay = startOutboxRelay({ db: lateCallbacks, bus, log: silentLogger, batchSize: 5, idlePollMs: 2, staleMs: 0 });
       defer(() => relay.close());
       await writeKeys(db, ['a', 'b'], 20);
+      // And a message appended twice in one transaction: one row, two entries of it.
+      const twice = message('c', 0);
+      await db.transaction(async (tx) => appendToOutbox(tx, [{ topic: TOPIC, message: twice }, { topic: TOPIC, message: twice }]));
       await new Promise((r) => setTimeout(r, 100));
       await relay.flush();
       await waitUntil(async () => (await db.query('SELECT id FROM outbox')).length === 0);
       const records = await readAll(bus);
       for (const key of ['a', 'b']) assert.deepEqual(payloadsOf(records, key), Array.from({ length: 20 }, (_, n) => n), `key ${key}: each once, in order`);
+      assert.deepEqual(payloadsOf(records, 'c'), [0], 'the message appended twice, once');
     });
 
     test('a replica polling the same table while the fast path publishes loses nothing, and first copies keep each key in order', async (t) => {

@@ -154,7 +154,10 @@ export function startOutboxRelay(opts: {
     let entries = takeAppended(tx);
     if (entries === undefined || stopped) return;
     if (polledRecently.size > 0) {
-      entries = entries.filter((e) => !polledRecently.delete(e.id));
+      const all = entries;
+      // A message appended twice in one transaction is two entries of one row: both go.
+      entries = all.filter((e) => !polledRecently.has(e.id));
+      for (const e of all) polledRecently.delete(e.id);
       if (entries.length === 0) return;
     }
     if (queue.length + entries.length > MAX_QUEUED) {
