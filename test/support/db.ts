@@ -10,7 +10,7 @@ import type { Db, Migration } from '#platform/db/db.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { dropPostgresDatabase, openPostgres } from '#platform/db/postgres.ts';
 import { openSqlite } from '#platform/db/sqlite.ts';
-import { databaseUrl, uniqueName } from '#test/infra.ts';
+import { databaseUrl, postgresSkip, uniqueName } from '#test/infra.ts';
 
 /** A SQLite Db in a fresh temp dir, migrated; closed and removed after the test. */
 export async function sqliteTestDb(t: TestContext, name: string, migrations: Migration[] = []): Promise<Db> {
@@ -39,4 +39,49 @@ export async function postgresTestDb(t: TestContext, name: string, migrations: M
   });
   if (migrations.length > 0) await migrate(db, migrations);
   return db;
+}
+
+/** Releases resources in reverse order of creation (a relay before its bus and its db). */
+export type Defer = (fn: () => unknown) => void;
+
+export function deferrer(t: TestContext): Defer {
+  const stack: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) await fn();
+  });
+  return (fn) => void stack.push(fn);
+}
+
+/** One suite run on both stores: a SQLite file in `dir`, or a PostgreSQL database of its own (skipped without DATABASE_URL). */
+export interface DbVariant {
+  name: 'SQLite' | 'PostgreSQL';
+  skip?: string;
+  open(defer: Defer, dir: string): Promise<Db>;
+}
+
+export function dbVariants(name: string, opts: { poolSize?: number } = {}): DbVariant[] {
+  return [
+    {
+      name: 'SQLite',
+      open: async (defer, dir) => {
+        const db = openSqlite({ file: join(dir, 'service.sqlite') });
+        defer(() => db.close());
+        return db;
+      },
+    },
+    {
+      name: 'PostgreSQL',
+      skip: postgresSkip(),
+      open: async (defer) => {
+        const url = process.env.DATABASE_URL as string;
+        const database = uniqueName(`${name}_test`);
+        const db = await openPostgres({ url, database, poolSize: opts.poolSize ?? 4 });
+        defer(async () => {
+          await db.close();
+          await dropPostgresDatabase(url, database);
+        });
+        return db;
+      },
+    },
+  ];
 }

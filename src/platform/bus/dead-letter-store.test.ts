@@ -4,8 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '../db/db.ts';
-import { openSqlite } from '../db/sqlite.ts';
-import { dropPostgresDatabase, openPostgres } from '../db/postgres.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Bus, InRecord } from './bus.ts';
 import { openEmbeddedLog } from './embedded/embedded-log.ts';
@@ -16,45 +14,12 @@ import { startOutboxRelay } from './outbox-relay.ts';
 import { newDeadLetterId, purgeSettledDeadLetters, queryDeadLetters, recordDeadLetters, takePending, type NewDeadLetter } from './dead-letter-store.ts';
 import { discardDeadLetters, dlqTopic, replayStoredDeadLetters } from './dead-letters.ts';
 import { silentLogger } from '../log.ts';
-import { postgresSkip, uniqueName } from '#test/infra.ts';
+import { dbVariants, deferrer } from '#test/support/db.ts';
 
 const TOPIC = 'dls-test';
 const OTHER = 'dls-other';
 
-type Defer = (fn: () => unknown) => void;
-
-function deferrer(t: TestContext): Defer {
-  const stack: Array<() => unknown> = [];
-  t.after(async () => {
-    for (const fn of stack.reverse()) await fn();
-  });
-  return (fn) => void stack.push(fn);
-}
-
-const variants: Array<{ name: string; skip?: string; open: (defer: Defer, dir: string) => Promise<Db> }> = [
-  {
-    name: 'SQLite',
-    open: async (defer, dir) => {
-      const db = openSqlite({ file: join(dir, 'service.sqlite') });
-      defer(() => db.close());
-      return db;
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    skip: postgresSkip(),
-    open: async (defer) => {
-      const url = process.env.DATABASE_URL as string;
-      const database = uniqueName('dls_test');
-      const db = await openPostgres({ url, database, poolSize: 4 });
-      defer(async () => {
-        await db.close();
-        await dropPostgresDatabase(url, database);
-      });
-      return db;
-    },
-  },
-];
+const variants = dbVariants('dls');
 
 const message = (key: string, n: number): Envelope => newEnvelope({ type: 'Thing', key, payload: { n } });
 

@@ -4,8 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '../db/db.ts';
-import { openSqlite } from '../db/sqlite.ts';
-import { dropPostgresDatabase, openPostgres } from '../db/postgres.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Bus } from './bus.ts';
 import { openEmbeddedLog } from './embedded/embedded-log.ts';
@@ -16,46 +14,14 @@ import { startOutboxRelay } from './outbox-relay.ts';
 import { queryDeadLetters } from './dead-letter-store.ts';
 import { replayStoredDeadLetters } from './dead-letters.ts';
 import { silentLogger } from '../log.ts';
-import { kafkaSkip, postgresSkip, uniqueName } from '#test/infra.ts';
+import { kafkaSkip, uniqueName } from '#test/infra.ts';
+import { dbVariants, deferrer, type Defer } from '#test/support/db.ts';
 
 const TOPIC = 'too-large-test';
 // Small, so that the test's records stay small: a few KB is "too large" here.
 const LIMIT = 4096;
 
-type Defer = (fn: () => unknown) => void;
-
-function deferrer(t: TestContext): Defer {
-  const stack: Array<() => unknown> = [];
-  t.after(async () => {
-    for (const fn of stack.reverse()) await fn();
-  });
-  return (fn) => void stack.push(fn);
-}
-
-const dbs: Array<{ name: string; skip?: string; open: (defer: Defer, dir: string) => Promise<Db> }> = [
-  {
-    name: 'SQLite',
-    open: async (defer, dir) => {
-      const db = openSqlite({ file: join(dir, 'service.sqlite') });
-      defer(() => db.close());
-      return db;
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    skip: postgresSkip(),
-    open: async (defer) => {
-      const url = process.env.DATABASE_URL as string;
-      const database = uniqueName('toolarge_test');
-      const db = await openPostgres({ url, database, poolSize: 4 });
-      defer(async () => {
-        await db.close();
-        await dropPostgresDatabase(url, database);
-      });
-      return db;
-    },
-  },
-];
+const dbs = dbVariants('toolarge');
 
 const buses: Array<{ name: string; skip?: string; open: (defer: Defer, dir: string) => Promise<Bus> }> = [
   {
