@@ -17,6 +17,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
 import { startServiceHost } from '#platform/service/host.ts';
+import { createTokenVerifier } from '#platform/http/access-tokens.ts';
 import { buildGatewayApp } from '#services/gateway/app.ts';
 import { upstreamNames } from '#services/gateway/config.ts';
 import type { Upstreams } from '#services/gateway/http.ts';
@@ -65,7 +66,9 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   t.after(() => standIn.close());
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: name === 'payments' ? url : standInUrl, timeoutMs: 3_000 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
-  const gateway = buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 5_000 });
+  // Only /health is asked here: no token is ever verified.
+  const verifier = createTokenVerifier({ jwks: `${standInUrl}/.well-known/jwks.json`, issuer: 'i', audience: 'a' });
+  const gateway = buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 5_000 });
   const gatewayUrl = await gateway.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => gateway.close());
 

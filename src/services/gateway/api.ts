@@ -7,13 +7,12 @@ import { Type } from '@sinclair/typebox';
 import { ShippingAddress as ContractAddress, Uuid } from '#contracts/shared.ts';
 
 export const ErrorBody = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) },
-  { $id: 'Error', description: 'Every error answer: a stable code and a message for people.' },
+  { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) }, { description: 'Every error answer: a stable code and a message for people.' },
 );
 
 export const Role = Type.Union([Type.Literal('customer'), Type.Literal('admin')]);
 
-export const User = Type.Object({ id: Uuid, email: Type.String(), name: Type.String(), role: Role }, { $id: 'User' });
+export const User = Type.Object({ id: Uuid, email: Type.String(), name: Type.String(), role: Role });
 
 export const RegisterBody = Type.Object(
   {
@@ -35,12 +34,10 @@ export const TokenPair = Type.Object(
     expiresIn: Type.Integer({ description: 'Seconds the access token is valid.' }),
     tokenType: Type.Literal('Bearer'),
   },
-  { $id: 'TokenPair' },
 );
 
 export const Product = Type.Object(
   { id: Uuid, sku: Type.String(), name: Type.String(), priceCents: Type.Integer({ minimum: 0 }), available: Type.Integer({ minimum: 0 }) },
-  { $id: 'Product' },
 );
 
 const MAX_INT = 2_147_483_647;
@@ -71,7 +68,7 @@ export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Replays within 24 h answer the same order; the same key with another body is a 422.' })),
 });
 
-export const PlacedOrder = Type.Object({ id: Uuid, status: Status, reason: Type.Optional(Reason) }, { $id: 'PlacedOrder' });
+export const PlacedOrder = Type.Object({ id: Uuid, status: Status, reason: Type.Optional(Reason) });
 
 export const Order = Type.Object(
   {
@@ -84,10 +81,9 @@ export const Order = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Order' },
 );
 
-export const OrderPage = Type.Object({ orders: Type.Array(Type.Ref(Order)), nextCursor: Type.Union([Uuid, Type.Null()]) }, { $id: 'OrderPage' });
+export const OrderPage = Type.Object({ orders: Type.Array(Order), nextCursor: Type.Union([Uuid, Type.Null()]) });
 
 export const OrdersQuery = Type.Object(
   {
@@ -99,13 +95,53 @@ export const OrdersQuery = Type.Object(
 
 export const OrderDetails = Type.Object(
   {
-    order: Type.Ref(Order),
+    order: Order,
     payment: Type.Union([Type.Object({ status: Type.String(), amountCents: Type.Integer() }), Type.Null()]),
     shipment: Type.Union([Type.Object({ status: Type.String(), trackingNumber: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
   },
-  { $id: 'OrderDetails' },
 );
 
 export const IdParams = Type.Object({ id: Uuid });
+
+export const UpdateProductBody = Type.Object(
+  {
+    priceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'The new price, for orders placed from now on.' })),
+    restock: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INT, description: 'Units added to the stock.' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const DeadLettersQuery = Type.Object(
+  {
+    topic: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
+    state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('replayed'), Type.Literal('discarded'), Type.Literal('all')])),
+    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2})$', description: '1 to 500; 100 by default.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const DeadLetter = Type.Object(
+  {
+    id: Type.String(),
+    service: Type.String(),
+    originalTopic: Type.String(),
+    type: Type.Union([Type.String(), Type.Null()]),
+    state: Type.String(),
+    failedAt: Type.String(),
+  },
+  { additionalProperties: true, description: 'A record a consumer gave up on, with why (see docs/architecture.md, dead letters).' },
+);
+
+export const DeadLetterList = Type.Object({ deadLetters: Type.Array(DeadLetter) });
+
+export const ReplayBody = Type.Object(
+  {
+    topic: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
+    ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 500 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const Replayed = Type.Object({ replayed: Type.Array(Type.String()) });
 
 export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });

@@ -1,22 +1,33 @@
 /**
- * The gateway's HTTP app. It is built like every service's (coded errors, /metrics, its own
- * /health/live and /health/ready), but answers /health from the services' readiness, and keeps request bodies as bytes:
- * the services validate them, the gateway only carries them.
+ * The gateway's HTTP app. It is built like every service's (the platform's Fastify options,
+ * coded errors, the JSON body parser, /metrics, its own /health/live and /health/ready), but
+ * answers /health from the services' readiness, checks who calls (auth.ts), and describes
+ * the public API: OpenAPI 3.1 from the route schemas at /docs/openapi.json, Swagger UI at /docs.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { errorServerOptions, installErrorHandling } from '#platform/http/errors.ts';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TokenVerifier } from '#platform/http/access-tokens.ts';
+import { fastifyOptions } from '#platform/http/app.ts';
+import { installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
-import { serverTimeoutOptions, type HttpTimeouts } from '#platform/http/server-options.ts';
+import { installJsonBodyParser } from '#platform/http/json-body.ts';
+import type { HttpTimeouts } from '#platform/http/server-options.ts';
 import { breakersOf } from '#platform/resilience/balanced-upstream.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
 import type { Tracing } from '#platform/telemetry/tracing.ts';
+import { asyncApiDocument } from '#contracts/asyncapi.ts';
+import { createAuth } from './auth.ts';
+import { openApiInfo } from './openapi.ts';
 import { registerRoutes, type Upstreams } from './http.ts';
 
 export interface GatewayAppOptions {
   log: Logger;
   upstreams: Upstreams;
+  /** Verifies the access tokens the users service signs. */
+  verifier: TokenVerifier;
   healthTimeoutMs?: number;
   /** A server span per request, and the trace context carried on every call, when tracing is on. */
   tracing?: Tracing;
@@ -25,21 +36,17 @@ export interface GatewayAppOptions {
 }
 
 export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
-  const app: FastifyInstance = Fastify({
-    loggerInstance: opts.log as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 256 * 1024,
-    ...serverTimeoutOptions(opts.timeouts),
-    ...errorServerOptions,
-  });
+  const app: FastifyInstance = Fastify(fastifyOptions({ log: opts.log, timeouts: opts.timeouts }));
   opts.tracing?.instrumentHttp(app);
   installErrorHandling(app);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  installJsonBodyParser(app);
 
   const registry = createMetricsRegistry('gateway');
   installRequestMetrics(app, registry);
   registerCircuitStates(registry, Object.values(opts.upstreams).flatMap(breakersOf));
+  // Collects the routes registered after it (plugins load in order): the API's routes below.
+  void app.register(swagger, { openapi: openApiInfo, hideUntagged: true });
+  void app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', persistAuthorization: true } });
   // The gateway's own readiness has no dependency: a service down turns its routes into
   // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'] });
@@ -48,6 +55,11 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     return registry.metrics();
   });
 
-  registerRoutes(app, { upstreams: opts.upstreams, healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
+  void app.register(async (api) => {
+    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
+    api.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    const asyncApi = JSON.stringify(asyncApiDocument());
+    api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));
+  });
   return app;
 }

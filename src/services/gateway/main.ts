@@ -7,14 +7,16 @@ import { exitWithParent } from '#platform/service/parent-watch.ts';
 import { startTracing } from '#platform/telemetry/tracing.ts';
 import { buildGatewayApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { closeUpstreams, createUpstreams } from './upstreams.ts';
+import { closeUpstreams, createUpstreams, fetchJwks } from './upstreams.ts';
+import { createTokenVerifier } from '#platform/http/access-tokens.ts';
 
 exitWithParent();
 const config = loadConfig();
 const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
-const app = buildGatewayApp({ log, upstreams, tracing, timeouts: config.http });
+const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
+const app = buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http });
 
 let stopping = false;
 const stop = (signal: string) => {
