@@ -30,7 +30,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { queryDeadLetters, type StoredDeadLetter } from '../bus/dead-letter-store.ts';
+import { deadLetterStates, queryDeadLetters, type StoredDeadLetter } from '../bus/dead-letter-store.ts';
 import { discardDeadLetters, replayStoredDeadLetters } from '../bus/dead-letters.ts';
 import type { Db } from '../db/db.ts';
 
@@ -50,12 +50,15 @@ const DeadLetterId = Type.String({
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
-export const DeadLetterStateName = Type.Union([Type.Literal('pending'), Type.Literal('replayed'), Type.Literal('discarded')]);
+// One `enum`, not a union of literals: a wrong value gets one line of error, not one per literal.
+const OneOf = <T extends string>(values: readonly T[], opts: { description?: string } = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...opts });
+
+export const DeadLetterStateName = OneOf(deadLetterStates);
 
 export const DeadLettersQuery = Type.Object(
   {
     topic: Type.Optional(Topic),
-    state: Type.Optional(Type.Union([DeadLetterStateName, Type.Literal('all')], { description: 'pending by default.' })),
+    state: Type.Optional(OneOf([...deadLetterStates, 'all'] as const, { description: 'pending by default.' })),
     // A string: query parameters are not coerced (the platform's validation changes no input).
     limit: Type.Optional(Type.String({ pattern: '^(500|[1-4][0-9]{2}|[1-9][0-9]?)$', description: '1 to 500; 100 by default.' })),
   },
@@ -67,7 +70,7 @@ export const DeadLetterView = Type.Object(
     id: Type.String(),
     /** The service whose table holds it (the gateway asks several). */
     service: Type.String(),
-    origin: Type.Union([Type.Literal('consumer'), Type.Literal('relay')], { description: 'consumer: its group gave up on it; relay: the bus refused the outbox row.' }),
+    origin: OneOf(['consumer', 'relay'] as const, { description: 'consumer: its group gave up on it; relay: the bus refused the outbox row.' }),
     group: Nullable(Type.String({ description: 'The consumer group that gave up on it; null for the relay.' })),
     originalTopic: Type.String(),
     partition: Nullable(Type.Integer({ description: 'Where the consumer read it; null for the relay.' })),
