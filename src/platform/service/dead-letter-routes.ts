@@ -40,7 +40,7 @@ export const MAX_PAYLOAD_BYTES = 8 * 1024;
 /** The most ids one replay or discard names, and the most rows one listing returns. */
 export const MAX_DEAD_LETTER_IDS = 500;
 
-// Kafka's own rule for a topic name (the embedded log follows it).
+// Kafka's rule for a topic name: anything else names no topic.
 const Topic = Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', description: 'The original topic (not its .dlq).' });
 
 const DeadLetterId = Type.String({
