@@ -111,37 +111,7 @@ export const UpdateProductBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const DeadLettersQuery = Type.Object(
-  {
-    topic: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
-    state: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('replayed'), Type.Literal('discarded'), Type.Literal('all')])),
-    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2})$', description: '1 to 500; 100 by default.' })),
-  },
-  { additionalProperties: false },
-);
-
-export const DeadLetter = Type.Object(
-  {
-    id: Type.String(),
-    service: Type.String(),
-    originalTopic: Type.String(),
-    type: Type.Union([Type.String(), Type.Null()]),
-    state: Type.String(),
-    failedAt: Type.String(),
-  },
-  { additionalProperties: true, description: 'A record a consumer gave up on, with why (see docs/architecture.md, dead letters).' },
-);
-
-export const DeadLetterList = Type.Object({ deadLetters: Type.Array(DeadLetter) });
-
-export const ReplayBody = Type.Object(
-  {
-    topic: Type.Optional(Type.String({ minLength: 1, maxLength: 249 })),
-    ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 500 })),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
-
-export const Replayed = Type.Object({ replayed: Type.Array(Type.String()) });
+// The admin's dead letters: each consuming service answers in these shapes, the gateway gathers them.
+export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
 
 export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });
