@@ -84,7 +84,7 @@ for (const store of stores) {
     assert.deepEqual(await changes(db), []);
     // Nor was the revision taken: the next change is revision 1.
     await changeProduct({ db, ids, clock }, p.id, { priceCents: 1 });
-    assert.equal((await changes(db))[0].payload.revision, 1);
+    assert.equal(((await changes(db))[0].payload as { revision: number }).revision, 1);
   });
 
   test(`a restock past the largest stock, an unknown product or an empty change is refused and writes nothing (${store.name})`, async (t) => {
