@@ -7,8 +7,7 @@ import { loadHttpTimeouts, type HttpTimeouts } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
 import { createTokenVerifier } from '#platform/http/access-tokens.ts';
-import { loadSigningKey, newSigningKeyJson } from '#services/users/keys.ts';
-import { signAccessToken } from '#services/users/tokens.ts';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildGatewayApp } from './app.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import type { Upstreams } from './http.ts';
@@ -20,10 +19,13 @@ const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such o
 const productId = '0190f5b2-7c4e-7d2a-9f00-000000000001';
 const placeBody = { items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
 
-// Tokens signed as the users service signs them, verified by the gateway as in production.
-const key = await loadSigningKey({ kind: 'jwk', json: await newSigningKeyJson() });
-const tokenSettings = { issuer: 'orderflow-users', audience: 'orderflow-api', accessTtlS: 900, refreshTtlS: 3600 };
-const tokenOf = async (sub: string, role: 'customer' | 'admin') => `Bearer ${await signAccessToken(key, tokenSettings, { sub, role }, new Date())}`;
+// Tokens signed as the users service signs them (ES256, its issuer and audience), verified
+// by the gateway as in production.
+const signer = await generateKeyPair('ES256', { extractable: true });
+const key = { publicJwk: { ...(await exportJWK(signer.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' } };
+const tokenSettings = { issuer: 'orderflow-users', audience: 'orderflow-api' };
+const tokenOf = async (sub: string, role: 'customer' | 'admin') =>
+  `Bearer ${await new SignJWT({ role }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setSubject(sub).setIssuer(tokenSettings.issuer).setAudience(tokenSettings.audience).setIssuedAt().setExpirationTime('15m').sign(signer.privateKey)}`;
 const customer = await tokenOf('c-1', 'customer');
 const admin = await tokenOf('a-1', 'admin');
 
