@@ -47,12 +47,13 @@ for (const deployment of deployments) {
       const productIds = [...(await createCatalog(client, 2, 1_000)).keys()];
       const { placed } = await placeBurst(client, productIds, { count: 40, concurrency: 8, declineRatio: 0.2, unservedRatio: 0.2, seed: 3 });
       const ids = placed.map((o) => o.id);
+      const headers = { authorization: `Bearer ${await client.token('customer')}` };
       const last = new Map<string, string>();
       const deadline = Date.now() + 60_000;
       // Every order read at once, round after round: the gateway gathers them into shared calls.
       while (Date.now() < deadline) {
         const answers = await Promise.all(ids.map(async (id) => {
-          const res = await fetch(`${system.gatewayUrl}/api/orders/${id}`);
+          const res = await fetch(`${system.gatewayUrl}/api/orders/${id}`, { headers });
           assert.equal(res.status, 200);
           return (await res.json()) as { id: string; status: string };
         }));
@@ -66,9 +67,9 @@ for (const deployment of deployments) {
       }
       assert.ok([...last.values()].every((s) => s !== 'PENDING'), 'every order reached a terminal status');
       // And /details agrees with the plain read.
-      const details = (await (await fetch(`${system.gatewayUrl}/api/orders/${ids[0]}/details`)).json()) as { order: { status: string } };
+      const details = (await (await fetch(`${system.gatewayUrl}/api/orders/${ids[0]}/details`, { headers })).json()) as { order: { status: string } };
       assert.equal(details.order.status, last.get(ids[0]));
-      const unknown = await fetch(`${system.gatewayUrl}/api/orders/0190f5b2-7c4e-7d2a-9f00-ffffffffffff`);
+      const unknown = await fetch(`${system.gatewayUrl}/api/orders/0190f5b2-7c4e-7d2a-9f00-ffffffffffff`, { headers });
       assert.equal(unknown.status, 404);
       assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'ORD_ERR_ORDER_NOT_FOUND');
     });

@@ -16,7 +16,8 @@ import { acceptedStatus, architectures, deployments, startDeployment } from './d
 import { settledInvariants, waitFor, type PlacedOrder } from './invariants.ts';
 import { createCatalog, expectation, placeBurst, random, replayPlaced, waitAllTerminal } from './scenario.ts';
 
-const victims = ['orders', 'inventory', 'payments'] as const;
+// users too: the gateway verifies tokens with keys fetched from whichever users instance answers.
+const victims = ['orders', 'inventory', 'payments', 'users'] as const;
 
 /** Workers that place an order and read it back, the catalog and the details now and then, until stopped; every non-2xx is a failure. */
 function steadyLoad(client: Client, productIds: string[], workers: number) {
@@ -88,7 +89,7 @@ for (const deployment of deployments) for (const arch of architectures) {
   describe(`replicas, ${arch} architecture, on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
     test('with two instances of each service, kill -9 of any one under load fails no request and loses nothing', { timeout: 180_000 }, async (t) => {
       const { system, client } = await startDeployment(t, deployment, arch, {}, { replicas: 2 });
-      assert.deepEqual(system.instances().map((i) => i.name), ['gateway', 'orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'payments-1', 'payments-2', 'shipping-1', 'shipping-2']);
+      assert.deepEqual(system.instances().map((i) => i.name), ['gateway', 'orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'payments-1', 'payments-2', 'shipping-1', 'shipping-2', 'users-1', 'users-2']);
 
       const initialStock = await createCatalog(client, 4, 100_000);
       // The orders service learns the catalog from inventory's events: once one order of
