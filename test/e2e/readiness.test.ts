@@ -65,7 +65,7 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   t.after(() => standIn.close());
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: name === 'payments' ? url : standInUrl, timeoutMs: 3_000 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
-  const gateway = buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 5_000 });
+  const gateway = await buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 5_000 });
   const gatewayUrl = await gateway.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => gateway.close());
 
