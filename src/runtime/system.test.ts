@@ -27,11 +27,16 @@ test('the system lists every service for Prometheus while it runs, each target s
   for (const g of groups) {
     assert.deepEqual(g.labels, { arch: 'events', deployment: 'embedded', service: g.labels.service });
     assert.equal(g.targets.length, 1);
-    assert.equal(`http://${g.targets[0]}`, system.urls[g.labels.service as keyof System['urls']]);
+    assert.equal(`http://${g.targets[0]}`, system.metricsUrls[g.labels.service as keyof System['urls']]);
     const res = await fetch(`http://${g.targets[0]}/metrics`);
     assert.equal(res.status, 200, `${g.labels.service} serves /metrics`);
     assert.match(await res.text(), /^process_cpu_seconds_total/m);
   }
+  // The gateway's /metrics is on its internal port, not the public one.
+  assert.notEqual(system.metricsUrls.gateway, system.gatewayUrl);
+  const pub = await fetch(`${system.gatewayUrl}/metrics`);
+  assert.equal(pub.status, 404, 'the public port does not serve /metrics');
+  assert.equal((await pub.json() as { error: { code: string } }).error.code, 'PLT_ERR_ROUTE_NOT_FOUND');
 
   await system.stop();
   assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), []);
