@@ -64,6 +64,16 @@ test('past its budget a caller gets a 429 in the envelope, with Retry-After and 
   assert.equal(refused.headers['x-content-type-options'], 'nosniff', 'a refusal carries the security headers too');
 });
 
+test('requests to paths that do not exist spend the same budget', async (t) => {
+  const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '2' });
+  assert.equal((await call('GET', '/nowhere')).status, 404);
+  assert.equal((await call('GET', '/api/products')).status, 200);
+  const refused = await call('GET', '/elsewhere');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.body.error.code, 'PLT_ERR_RATE_LIMITED');
+  assert.equal((await call('GET', '/api/products')).status, 429);
+});
+
 test('each token has its own budget, and a forged token naming the same user spends only its own', async (t) => {
   const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '2' });
   const real = bearer('real-signature');

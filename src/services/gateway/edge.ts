@@ -137,6 +137,14 @@ async function installRateLimits(app: FastifyInstance, edge: Readonly<EdgeConfig
     enableDraftSpec: true,
     errorResponseBuilder: refusal,
   });
+  // A request no route matches spends the caller's budget too (the plugin limits routes):
+  // probing for paths is no free lunch.
+  if (perCaller > 0) {
+    const unmatched = app.rateLimit();
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.routeOptions.url === undefined) await unmatched.call(app, req, reply);
+    });
+  }
   if (perAddress > 0) limitRefusedTokens(app, perAddress);
 }
 
