@@ -1,6 +1,7 @@
 /**
- * The gateway's settings: where it listens and where the internal services are.
+ * The gateway's settings: where it listens, where the internal services are, and its edge.
  */
+import { isIP } from 'node:net';
 import { loadHttpTimeouts, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
 import { ConfigError } from '#platform/errors.ts';
 
@@ -85,7 +86,12 @@ function trustProxy(value: string): EdgeConfig['trustProxy'] {
   if (/^\d+$/.test(value.trim())) return int('GATEWAY_TRUST_PROXY', value.trim(), 1);
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
   for (const entry of list) {
-    if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry)) throw ConfigError(`GATEWAY_TRUST_PROXY must be a hop count or addresses and CIDRs separated by commas; got "${entry}"`);
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))) {
+      throw ConfigError(`GATEWAY_TRUST_PROXY must be a hop count or addresses and CIDRs separated by commas; got "${entry}"`);
+    }
   }
   return Object.freeze(list);
 }

@@ -256,5 +256,8 @@ test('the edge settings are checked at startup', () => {
     assert.throws(() => loadEdgeConfig({ GATEWAY_CORS_ORIGINS: bad }), { code: 'PLT_ERR_CONFIG' }, bad);
   }
   assert.throws(() => loadEdgeConfig({ GATEWAY_RATE_LIMIT_PER_MINUTE: '-1' }), { code: 'PLT_ERR_CONFIG' });
-  assert.throws(() => loadEdgeConfig({ GATEWAY_TRUST_PROXY: 'yes please' }), { code: 'PLT_ERR_CONFIG' });
+  for (const bad of ['yes please', '10.0.0.0/33', '300.1.1.1', '::1/129', '10.0.0.0/8/1']) {
+    assert.throws(() => loadEdgeConfig({ GATEWAY_TRUST_PROXY: bad }), { code: 'PLT_ERR_CONFIG' }, bad);
+  }
+  assert.deepEqual(loadEdgeConfig({ GATEWAY_TRUST_PROXY: '::1,fd00::/8' }).trustProxy, ['::1', 'fd00::/8']);
 });
