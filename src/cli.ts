@@ -13,6 +13,7 @@ import { inheritedEnv, loadRuntimeConfig } from './runtime/config.ts';
 import { startSystem, type System } from './runtime/system.ts';
 import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 import { DLQ_USAGE } from './runtime/dlq-command.ts';
+import { USERS_USAGE } from './runtime/users-command.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -29,7 +30,7 @@ const USAGE = `usage: orderflow <command> [options]
         --kafka        the bus is Apache Kafka at KAFKA_BROKERS (default 127.0.0.1:9092)
         --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
         --distributed  both
-        --service-ports  first of the four internal ports (orders, inventory, payments, shipping); 0 picks free ones
+        --service-ports  first of the five internal ports (orders, inventory, payments, shipping, users); 0 picks free ones
         --replicas     instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1):
                        orders-1, orders-2...; the first of each on --service-ports, the others on free
                        ports; the gateway balances across them and skips one that is down
@@ -41,6 +42,7 @@ const USAGE = `usage: orderflow <command> [options]
   infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
 ${DLQ_USAGE}
+${USERS_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
@@ -112,9 +114,9 @@ async function up(args: string[]): Promise<number> {
   if (postgres) env.DATABASE_URL = runtime.databaseUrl;
   const gatewayPort = portArg('port', values.port, 8080);
   const first = portArg('service-ports', values['service-ports'], 8081);
-  // 0 stays 0 for all four: each gets a free port of its own.
+  // 0 stays 0 for all five: each gets a free port of its own.
   const at = (i: number) => (first === 0 ? 0 : first + i);
-  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3) };
+  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4) };
   const dataDir = resolve(values['data-dir']);
   const replicasArg = values.replicas ?? runtime.replicas;
   const replicas = Number(replicasArg);
@@ -153,13 +155,20 @@ async function up(args: string[]): Promise<number> {
   });
   const gw = system.gatewayUrl;
   const product = await firstProductId(gw);
-  const order = JSON.stringify({ customerId: 'customer-1', items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
+  const order = JSON.stringify({ items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
+  const { customer, admin } = system.demoUsers;
+  const login = JSON.stringify({ email: customer.email, password: customer.password });
   process.stdout.write(`
-orderflow is up: ${gw}
-  curl -s ${gw}/health
+orderflow is up: ${gw}   (the API described: ${gw}/docs)
+  demo customer  ${customer.email}  password ${customer.password}
+  demo admin     ${admin.email}  password ${admin.password}
+  (kept in ${system.demoUsers.file}; \`orderflow users create-admin\` makes more admins)
+
   curl -s ${gw}/api/products
-  curl -s -X POST ${gw}/api/orders -H 'content-type: application/json' -d '${order}'
-  curl -s ${gw}/api/orders/<id>/details
+  TOKEN=$(curl -s -X POST ${gw}/api/auth/login -H 'content-type: application/json' -d '${login}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')
+  curl -s -X POST ${gw}/api/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${order}'
+  curl -s ${gw}/api/orders -H "authorization: Bearer $TOKEN"
+  curl -s ${gw}/api/orders/<id>/details -H "authorization: Bearer $TOKEN"
 ${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus); the gateway's on ${system.metricsUrls.gateway}/metrics, not its public port
 Ctrl-C stops.
 `);
@@ -258,6 +267,8 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
         return await orders(args);
+      case 'users':
+        return await import('./runtime/users-command.ts').then((m) => m.usersCommand(args));
       case 'bench':
         if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);

@@ -98,14 +98,14 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     system = await startSystem({
       dataDir,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 },
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
       replicas: o.replicas,
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',
       log: o.serviceLog,
     });
     o.onSystem?.(system);
-    client = createClient(system.gatewayUrl, 512);
+    client = createClient(system.gatewayUrl, 512, system.demoUsers);
     if (arch !== 'rest') {
       bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'lab', silentLogger);
       tracker = await trackCompletions(bus, 'orders.events');
@@ -185,7 +185,7 @@ export async function createCatalog(client: Client): Promise<OrderMix> {
   }
   // The orders service learns the catalog from inventory's events: wait until it prices orders.
   for (let tries = 0; ; tries++) {
-    const r = await client.placeOrder({ customerId: 'lab-probe', items: [{ productId: productIds[PRODUCTS - 1], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } });
+    const r = await client.placeOrder({ items: [{ productId: productIds[PRODUCTS - 1], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } });
     if (r.status === 202 || r.status === 201) break;
     if (tries > 300) throw CatalogFailed(`the catalog never reached orders: ${r.status} ${JSON.stringify(r.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));

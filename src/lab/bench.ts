@@ -94,8 +94,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
 
 async function benchDeployment(deployment: string, env: Record<string, string>, o: { rate: number; seconds: number; concurrency: number; warmup: number; runs: number }): Promise<DeploymentResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-bench-'));
-  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 }, stdio: 'pipe' });
-  const client = createClient(system.gatewayUrl, 256);
+  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, stdio: 'pipe' });
+  const client = createClient(system.gatewayUrl, 256, system.demoUsers);
   const bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'bench', silentLogger);
   const distributed = env.ORDERFLOW_STORE === 'postgres';
   let pgStats: PgStatsReader | undefined;
@@ -116,7 +116,7 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
     const tracker = await trackCompletions(bus, 'orders.events');
     // The orders service learns the catalog from inventory's events: wait until it prices orders.
     for (let tries = 0; ; tries++) {
-      const r = await client.placeOrder({ customerId: 'probe', items: [{ productId: productIds[productIds.length - 1], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } });
+      const r = await client.placeOrder({ items: [{ productId: productIds[productIds.length - 1], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } });
       if (r.status === 202) break;
       if (tries > 200) throw new Error(`catalog never reached orders: ${JSON.stringify(r.body)}`);
       await new Promise((r) => setTimeout(r, 100));

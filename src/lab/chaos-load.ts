@@ -21,7 +21,6 @@ export interface ChaosMix {
 export interface PlannedOrder {
   key: string;
   body: {
-    customerId: string;
     items: Array<{ productId: string; quantity: number }>;
     paymentMethod: 'card' | 'card-declined';
     shippingAddress: { country: string; city: string };
@@ -39,7 +38,6 @@ export function planOrder(rnd: () => number, mix: ChaosMix, i: number): PlannedO
   return {
     key: randomUUID(),
     body: {
-      customerId: `chaos-${i % 23}`,
       items: [...items].map(([productId, quantity]) => ({ productId, quantity })),
       paymentMethod: rnd() < mix.declineRatio ? 'card-declined' : 'card',
       shippingAddress: { country: rnd() < mix.unservedRatio ? 'XX' : 'DE', city: 'Berlin' },

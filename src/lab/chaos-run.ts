@@ -122,13 +122,13 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
       dataDir,
       replicas: o.replicas,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 },
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',
       log: o.serviceLog,
     });
     o.onSystem?.(system);
-    client = createClient(system.gatewayUrl, 64);
+    client = createClient(system.gatewayUrl, 64, system.demoUsers);
     const stock = new Map([...await createCatalog(client, PLENTIFUL, 1_000_000), ...await createCatalog(client, SCARCE, SCARCE_STOCK)]);
     const mix: ChaosMix = { productIds: [...stock.keys()], ...MIX };
     const probe = await untilPriced(client, mix);

@@ -72,7 +72,6 @@ let seq = 0;
 export function nextOrder(mix: OrderMix) {
   const i = seq++;
   return {
-    customerId: `bench-${i % 97}`,
     items: [{ productId: mix.productIds[i % mix.productIds.length], quantity: 1 + (i % 3) }],
     paymentMethod: (i * 7919) % 100 < mix.declineRatio * 100 ? 'card-declined' : 'card',
     shippingAddress: { country: (i * 104729) % 100 < mix.unservedRatio * 100 ? 'XX' : 'DE', city: 'Berlin' },

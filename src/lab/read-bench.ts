@@ -56,7 +56,7 @@ async function seed(client: Client, products: number, orders: number): Promise<s
   const ids: string[] = [];
   for (let tries = 0; ids.length < orders; ) {
     const country = ids.length % 10 === 9 ? 'XX' : 'DE'; // some cancelled orders too
-    const r = await client.placeOrder({ customerId: `reader-${ids.length % 50}`, items: [{ productId: productIds[ids.length % products], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country } });
+    const r = await client.placeOrder({ items: [{ productId: productIds[ids.length % products], quantity: 1 }], paymentMethod: 'card', shippingAddress: { country } });
     if (r.status === 202) ids.push(r.body.id);
     else if (++tries > 200) throw new Error(`catalog never reached orders: ${r.status} ${JSON.stringify(r.body)}`);
     else await new Promise((res) => setTimeout(res, 100));
@@ -121,8 +121,8 @@ export async function readBenchCommand(argv: string[]): Promise<number> {
   // The gateway's rate limits off: autocannon reads from one address, thousands a second.
   const env: Record<string, string> = { LOG_LEVEL: 'warn', ...unlimitedGateway };
   if (values['cpu-prof']) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}`;
-  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 }, stdio: 'pipe' });
-  const client = createClient(system.gatewayUrl, 16);
+  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, stdio: 'pipe' });
+  const client = createClient(system.gatewayUrl, 16, system.demoUsers);
   try {
     console.log(`seeding ${values.products} products and ${values.orders} orders`);
     const ids = await seed(client, Number(values.products), Number(values.orders));

@@ -60,7 +60,6 @@ export async function placeBurst(client: Client, productIds: string[], opts: Bur
     return {
       key: randomUUID(),
       body: {
-        customerId: `customer-${i % 17}`,
         items: [...items].map(([productId, quantity]) => ({ productId, quantity })),
         paymentMethod,
         shippingAddress: { country, city: 'Berlin' },

@@ -20,9 +20,10 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
+import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping'] as const;
+export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export const FaultInjectionFailed = defineError('PLT_ERR_FAULT_INJECTION_FAILED', 500);
@@ -43,7 +44,7 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084 });
+export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -57,7 +58,7 @@ export const unlimitedGateway: Readonly<Record<string, string>> = Object.freeze(
 // The backends together (each creates only its own database, topic creation is idempotent
 // and the embedded log takes concurrent openers), then the gateway, once there is
 // something behind it. Starting them together halves the start on Kafka + PostgreSQL.
-const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping'], ['gateway']];
+const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users'], ['gateway']];
 
 export interface SystemOptions {
   dataDir: string;
@@ -98,6 +99,8 @@ export type Target = ServiceName | (string & {});
 
 export interface System {
   gatewayUrl: string;
+  /** The demo customer and admin the users service was seeded with (demo-users.ts). */
+  demoUsers: DemoUsers;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
   /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
@@ -152,9 +155,12 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const of = (service: ServiceName) => instances.filter((i) => i.service === service);
   const urls = Object.fromEntries(serviceNames.map((n) => [n, of(n)[0].url])) as Record<ServiceName, string>;
   const metricsUrls = Object.fromEntries(serviceNames.map((n) => [n, of(n)[0].metricsUrl])) as Record<ServiceName, string>;
+  const env = { ...inheritedEnv(), ...opts.env };
+  const demoUsers = ensureDemoUsers(dataDir);
   const base = {
-    ...inheritedEnv(),
-    ...opts.env,
+    ...env,
+    ...(await signingKeyEnv(dataDir, env)),
+    USERS_SEED_FILE: demoUsers.file,
     ...(opts.faults ? { ORDERFLOW_FAULTS: '1' } : {}),
     HOST: '127.0.0.1',
     ORDERFLOW_DATA_DIR: dataDir,
@@ -163,6 +169,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     INVENTORY_URL: of('inventory').map((i) => i.url).join(','),
     PAYMENTS_URL: of('payments').map((i) => i.url).join(','),
     SHIPPING_URL: of('shipping').map((i) => i.url).join(','),
+    USERS_URL: of('users').map((i) => i.url).join(','),
   };
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.
@@ -202,6 +209,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   let stopping: Promise<void> | undefined;
   return {
     gatewayUrl: urls.gateway,
+    demoUsers,
     urls,
     metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),

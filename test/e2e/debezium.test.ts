@@ -47,7 +47,7 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
     });
     system = await startSystem({
       dataDir,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0 },
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
       stdio: 'pipe',
       env: {
         ORDERFLOW_ARCH: 'events', ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', ORDERFLOW_RELAY: 'debezium',
@@ -60,7 +60,7 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
     const slots = () => query<{ slot_name: string }>(databaseUrl, 'SELECT slot_name FROM pg_replication_slots WHERE slot_name = ANY($1)', [databases]);
     assert.equal((await slots()).length, databases.length, 'a slot per service database while the system runs');
 
-    client.current = createClient(system.gatewayUrl);
+    client.current = createClient(system.gatewayUrl, 32, system.demoUsers);
     const initialStock = await createCatalog(client.current, 3, 60);
     const { placed } = await placeBurst(client.current, [...initialStock.keys()], { count: 60, concurrency: 12, declineRatio: 0.15, unservedRatio: 0.1, seed: 11 });
     const views = await waitAllTerminal(client.current, placed, 90_000);

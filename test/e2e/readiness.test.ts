@@ -17,6 +17,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
 import { startServiceHost } from '#platform/service/host.ts';
+import { createTokenVerifier } from '#platform/http/access-tokens.ts';
 import { buildGatewayApp } from '#services/gateway/app.ts';
 import { upstreamNames } from '#services/gateway/config.ts';
 import type { Upstreams } from '#services/gateway/http.ts';
@@ -65,7 +66,9 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   t.after(() => standIn.close());
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: name === 'payments' ? url : standInUrl, timeoutMs: 3_000 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
-  const gateway = await buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 5_000 });
+  // Only /health is asked here: no token is ever verified.
+  const verifier = createTokenVerifier({ jwks: `${standInUrl}/.well-known/jwks.json`, issuer: 'i', audience: 'a' });
+  const gateway = await buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 5_000 });
   const gatewayUrl = await gateway.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => gateway.close());
 
@@ -80,7 +83,7 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
     return r.status === 200 ? r : undefined;
   }, 60_000);
   assert.deepEqual(joined.body.checks, { consumers: 'ok' });
-  assert.deepEqual((await get(`${gatewayUrl}/health`)).body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up' } });
+  assert.deepEqual((await get(`${gatewayUrl}/health`)).body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up' } });
 
   await broker.stop();
   const down = await until('readiness says the bus is down', async () => {
@@ -92,7 +95,7 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   assert.equal(down.body.checks.database, 'ok');
   const aggregate = await get(`${gatewayUrl}/health`);
   assert.equal(aggregate.status, 503);
-  assert.deepEqual(aggregate.body.services, { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up' });
+  assert.deepEqual(aggregate.body.services, { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up' });
 
   // A row waiting while every publish fails: after a few seconds the relay is named too.
   await host.db.transaction((tx) => appendToOutbox(tx, [{ topic: 'ready.events', message: newEnvelope({ type: 'Pinged', key: 'k', payload: {} }) }]));

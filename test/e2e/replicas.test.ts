@@ -42,7 +42,6 @@ function steadyLoad(client: Client, productIds: string[], workers: number) {
   const run = Promise.all(Array.from({ length: workers }, async (_, w) => {
     for (let i = 0; !stopped; i++) {
       const body = {
-        customerId: `customer-${w}`,
         items: [{ productId: productIds[Math.floor(rnd() * productIds.length)], quantity: 1 + Math.floor(rnd() * 2) }],
         paymentMethod: rnd() < 0.15 ? 'card-declined' : 'card',
         shippingAddress: { country: rnd() < 0.1 ? 'XX' : 'DE', city: 'Berlin' },

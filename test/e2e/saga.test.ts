@@ -15,7 +15,7 @@ for (const deployment of deployments) for (const arch of architectures) {
 
       const health = await client.health();
       assert.equal(health.status, 200, JSON.stringify(health.body));
-      assert.deepEqual(health.body.services, { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up' });
+      assert.deepEqual(health.body.services, { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up' });
 
       // Few products and scarce stock, so that reservations contend and some run out.
       const initialStock = await createCatalog(client, 3, 60);
@@ -45,7 +45,7 @@ for (const deployment of deployments) for (const arch of architectures) {
       const initialStock = await createCatalog(client, 1, 100);
       const [productId] = initialStock.keys();
       const { placed } = await placeBurst(client, [productId], { count: 1, concurrency: 1, declineRatio: 0, unservedRatio: 0 });
-      const body = { customerId: 'c-1', items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
+      const body = { items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
       const key = `key-${placed[0].id}`;
       const answers = await Promise.all(Array.from({ length: 8 }, () => client.placeOrder(body, key)));
       for (const a of answers) assert.equal(a.status, acceptedStatus(arch), JSON.stringify(a.body));
@@ -68,9 +68,9 @@ for (const deployment of deployments) for (const arch of architectures) {
 
       const cases: Array<[string, () => Promise<{ status: number; body: any }>, number]> = [
         ['malformed JSON', () => client.call('POST', '/api/orders', '{"customerId":'), 400],
-        ['an order without items', () => client.placeOrder({ customerId: 'c', items: [], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 400],
-        ['a negative quantity', () => client.placeOrder({ customerId: 'c', items: [{ productId: '0190a3c4-0000-7000-8000-000000000000', quantity: -1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 400],
-        ['an unknown product', () => client.placeOrder({ customerId: 'c', items: [{ productId: '0190a3c4-0000-7000-8000-000000000000', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 422],
+        ['an order without items', () => client.placeOrder({ items: [], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 400],
+        ['a negative quantity', () => client.placeOrder({ items: [{ productId: '0190a3c4-0000-7000-8000-000000000000', quantity: -1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 400],
+        ['an unknown product', () => client.placeOrder({ items: [{ productId: '0190a3c4-0000-7000-8000-000000000000', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }), 422],
         ['a product with a string price', () => client.createProduct({ sku: 'x', name: 'x', priceCents: '12' as unknown as number, stock: 1 }), 400],
         ['an unknown order', () => client.order('0190a3c4-0000-7000-8000-000000000000'), 404],
         ['an order id that is not a UUID', () => client.order('not-a-uuid'), 400],

@@ -44,7 +44,7 @@ for (const deployment of deployments) for (const arch of architectures) {
       // The client's own span: the gateway must continue it, not start a trace of its own.
       const traceId = randomBytes(16).toString('hex');
       const clientSpanId = randomBytes(8).toString('hex');
-      const body = { customerId: 'c-trace', items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
+      const body = { items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
       const res = await fetch(`${system.gatewayUrl}/api/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${clientSpanId}-01` },

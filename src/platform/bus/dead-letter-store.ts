@@ -116,8 +116,10 @@ export interface DeadLetterFilter {
   state?: DeadLetterState;
   /** Row ids or message ids. */
   ids?: string[];
-  /** At most this many, oldest first; default 1000. */
+  /** At most this many; default 1000. */
   limit?: number;
+  /** Oldest first (by failedAt, then id) unless `newest`. */
+  order?: 'oldest' | 'newest';
 }
 
 interface Row {
@@ -183,10 +185,11 @@ function where(filter: DeadLetterFilter, first: number): { sql: string; params: 
   return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
 }
 
-/** Dead letters matching `filter`, oldest first. */
+/** Dead letters matching `filter`, oldest first unless `filter.order` says newest. */
 export async function queryDeadLetters(sql: Sql, filter: DeadLetterFilter = {}): Promise<StoredDeadLetter[]> {
   const w = where(filter, 2);
-  const rows = await sql.query<Row>(`SELECT ${COLUMNS} FROM dead_letters ${w.sql} ORDER BY failed_at, id LIMIT $1`, [filter.limit ?? 1000, ...w.params]);
+  const order = filter.order === 'newest' ? 'failed_at DESC, id DESC' : 'failed_at, id';
+  const rows = await sql.query<Row>(`SELECT ${COLUMNS} FROM dead_letters ${w.sql} ORDER BY ${order} LIMIT $1`, [filter.limit ?? 1000, ...w.params]);
   return rows.map(toStored);
 }
 
@@ -194,7 +197,7 @@ export async function queryDeadLetters(sql: Sql, filter: DeadLetterFilter = {}):
  * Moves the pending dead letters matching `filter` to `to`, and returns them. Conditional on
  * `state = 'pending'`: of two callers racing for the same rows, each row goes to one.
  */
-export async function takePending(sql: Sql, filter: Omit<DeadLetterFilter, 'state' | 'limit'>, to: Exclude<DeadLetterState, 'pending'>): Promise<StoredDeadLetter[]> {
+export async function takePending(sql: Sql, filter: Omit<DeadLetterFilter, 'state' | 'limit' | 'order'>, to: Exclude<DeadLetterState, 'pending'>): Promise<StoredDeadLetter[]> {
   const w = where({ ...filter, state: 'pending' }, 3);
   const rows = await sql.query<Row>(`UPDATE dead_letters SET state = $1, state_changed_at = $2 ${w.sql} RETURNING ${COLUMNS}`, [to, new Date().toISOString(), ...w.params]);
   return rows.map(toStored).sort((a, b) => (a.failedAt < b.failedAt ? -1 : a.failedAt > b.failedAt ? 1 : a.id < b.id ? -1 : 1));

@@ -144,7 +144,7 @@ export async function replayDeadLetters(bus: Bus, topic: string, opts: { ids?: s
  * comment); the caller's relay publishes them. Returns those it took; none when another
  * replay took them first.
  */
-export async function replayStoredDeadLetters(db: Db, filter: Omit<DeadLetterFilter, 'state' | 'limit'>): Promise<StoredDeadLetter[]> {
+export async function replayStoredDeadLetters(db: Db, filter: Omit<DeadLetterFilter, 'state' | 'limit' | 'order'>): Promise<StoredDeadLetter[]> {
   return db.transaction(async (tx) => {
     const taken = await takePending(tx, filter, 'replayed');
     const seen = new Set<string>();
@@ -164,6 +164,6 @@ export async function replayStoredDeadLetters(db: Db, filter: Omit<DeadLetterFil
 }
 
 /** Marks the pending dead letters that match `filter` discarded; returns them. */
-export function discardDeadLetters(sql: Sql, filter: Omit<DeadLetterFilter, 'state' | 'limit'>): Promise<StoredDeadLetter[]> {
+export function discardDeadLetters(sql: Sql, filter: Omit<DeadLetterFilter, 'state' | 'limit' | 'order'>): Promise<StoredDeadLetter[]> {
   return takePending(sql, filter, 'discarded');
 }

@@ -15,6 +15,9 @@
  * (re)started instance listens and is routed to while its consumers join (main.ts listens
  * before it consumes), which on Kafka takes seconds its routes need not wait for.
  *
+ * Every host serves its dead letters on /_admin/dead-letters (dead-letter-routes.ts), for the
+ * gateway's admin API.
+ *
  * The inbox is purged in the background past ORDERFLOW_INBOX_RETENTION_HOURS (inbox-purge.ts),
  * and so are dead letters replayed or discarded past ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS.
  */
@@ -41,6 +44,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { createBusMetrics, type BusMetrics } from '../telemetry/bus-metrics.ts';
 import { createOutboxMetrics, type OutboxMetrics } from '../telemetry/outbox-metrics.ts';
+import { installDeadLetterRoutes } from './dead-letter-routes.ts';
 import { createFaults, failingHandlers, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
@@ -125,6 +129,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   });
   const faults = platform.faultInjection ? createFaults() : undefined;
   if (faults) installFaultRoutes(app, faults);
+  installDeadLetterRoutes(app, { service: opts.name, db });
   const consumerBus = measuredBus(bus, createMessageMetrics(app.metrics), busMetrics, faults);
 
   const host: ServiceHost = {

@@ -7,13 +7,12 @@ import { Type } from '@sinclair/typebox';
 import { ShippingAddress as ContractAddress, Uuid } from '#contracts/shared.ts';
 
 export const ErrorBody = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) },
-  { $id: 'Error', description: 'Every error answer: a stable code and a message for people.' },
+  { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) }, { description: 'Every error answer: a stable code and a message for people.' },
 );
 
 export const Role = Type.Union([Type.Literal('customer'), Type.Literal('admin')]);
 
-export const User = Type.Object({ id: Uuid, email: Type.String(), name: Type.String(), role: Role }, { $id: 'User' });
+export const User = Type.Object({ id: Uuid, email: Type.String(), name: Type.String(), role: Role });
 
 export const RegisterBody = Type.Object(
   {
@@ -35,12 +34,10 @@ export const TokenPair = Type.Object(
     expiresIn: Type.Integer({ description: 'Seconds the access token is valid.' }),
     tokenType: Type.Literal('Bearer'),
   },
-  { $id: 'TokenPair' },
 );
 
 export const Product = Type.Object(
   { id: Uuid, sku: Type.String(), name: Type.String(), priceCents: Type.Integer({ minimum: 0 }), available: Type.Integer({ minimum: 0 }) },
-  { $id: 'Product' },
 );
 
 const MAX_INT = 2_147_483_647;
@@ -71,7 +68,7 @@ export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Replays within 24 h answer the same order; the same key with another body is a 422.' })),
 });
 
-export const PlacedOrder = Type.Object({ id: Uuid, status: Status, reason: Type.Optional(Reason) }, { $id: 'PlacedOrder' });
+export const PlacedOrder = Type.Object({ id: Uuid, status: Status, reason: Type.Optional(Reason) });
 
 export const Order = Type.Object(
   {
@@ -84,10 +81,9 @@ export const Order = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Order' },
 );
 
-export const OrderPage = Type.Object({ orders: Type.Array(Type.Ref(Order)), nextCursor: Type.Union([Uuid, Type.Null()]) }, { $id: 'OrderPage' });
+export const OrderPage = Type.Object({ orders: Type.Array(Order), nextCursor: Type.Union([Uuid, Type.Null()]) });
 
 export const OrdersQuery = Type.Object(
   {
@@ -99,13 +95,23 @@ export const OrdersQuery = Type.Object(
 
 export const OrderDetails = Type.Object(
   {
-    order: Type.Ref(Order),
+    order: Order,
     payment: Type.Union([Type.Object({ status: Type.String(), amountCents: Type.Integer() }), Type.Null()]),
     shipment: Type.Union([Type.Object({ status: Type.String(), trackingNumber: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
   },
-  { $id: 'OrderDetails' },
 );
 
 export const IdParams = Type.Object({ id: Uuid });
+
+export const UpdateProductBody = Type.Object(
+  {
+    priceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'The new price, for orders placed from now on.' })),
+    restock: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INT, description: 'Units added to the stock.' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+// The admin's dead letters: each consuming service answers in these shapes, the gateway gathers them.
+export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
 
 export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });

@@ -1,27 +1,37 @@
 /**
- * The gateway's HTTP app. It is built like every service's (coded errors, its own
- * /health/live and /health/ready), but answers /health from the services' readiness, and keeps request bodies as bytes:
- * the services validate them, the gateway only carries them. Its edge (edge.ts) limits and
- * guards the public port; its metrics are served on an internal port (metrics-server.ts),
- * from the registry on `app.metrics`.
+ * The gateway's HTTP app. It is built like every service's (the platform's Fastify options,
+ * coded errors, the JSON body parser, its own /health/live and /health/ready), but
+ * answers /health from the services' readiness, checks who calls (auth.ts), and describes
+ * the public API: OpenAPI 3.1 from the route schemas at /docs/openapi.json, Swagger UI at /docs.
+ * Its edge (edge.ts) limits and guards the public port; its metrics are served on an
+ * internal port (metrics-server.ts), from the registry on `app.metrics`.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { HttpApp } from '#platform/http/app.ts';
-import { errorServerOptions, installErrorHandling } from '#platform/http/errors.ts';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TokenVerifier } from '#platform/http/access-tokens.ts';
+import { fastifyOptions, type HttpApp } from '#platform/http/app.ts';
+import { installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
+import { installJsonBodyParser } from '#platform/http/json-body.ts';
 import { serverTimeoutOptions, type HttpTimeouts } from '#platform/http/server-options.ts';
 import { breakersOf } from '#platform/resilience/balanced-upstream.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
 import type { Tracing } from '#platform/telemetry/tracing.ts';
+import { asyncApiDocument } from '#contracts/asyncapi.ts';
+import { createAuth } from './auth.ts';
 import type { EdgeConfig } from './config.ts';
 import { defaultEdgeConfig, edgeServerOptions, installEdge } from './edge.ts';
+import { openApiInfo } from './openapi.ts';
 import { registerRoutes, type Upstreams } from './http.ts';
 
 export interface GatewayAppOptions {
   log: Logger;
   upstreams: Upstreams;
+  /** Verifies the access tokens the users service signs. */
+  verifier: TokenVerifier;
   healthTimeoutMs?: number;
   /** A server span per request, and the trace context carried on every call, when tracing is on. */
   tracing?: Tracing;
@@ -33,28 +43,30 @@ export interface GatewayAppOptions {
 
 export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
   const edge = opts.edge ?? defaultEdgeConfig;
-  const server = serverTimeoutOptions(opts.timeouts);
   const app: FastifyInstance = Fastify({
-    loggerInstance: opts.log as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 256 * 1024,
-    ...server,
-    ...edgeServerOptions(edge, server.http),
-    ...errorServerOptions,
+    ...fastifyOptions({ log: opts.log, timeouts: opts.timeouts }),
+    ...edgeServerOptions(edge, serverTimeoutOptions(opts.timeouts).http),
   });
   opts.tracing?.instrumentHttp(app);
   await installEdge(app, edge);
   installErrorHandling(app);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  installJsonBodyParser(app);
 
   const registry = createMetricsRegistry('gateway');
   installRequestMetrics(app, registry);
   registerCircuitStates(registry, Object.values(opts.upstreams).flatMap(breakersOf));
+  // Collects the routes registered after it (plugins load in order): the API's routes below.
+  void app.register(swagger, { openapi: openApiInfo, hideUntagged: true });
+  void app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', persistAuthorization: true } });
   // The gateway's own readiness has no dependency: a service down turns its routes into
   // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'] });
 
-  registerRoutes(app, { upstreams: opts.upstreams, healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
+  void app.register(async (api) => {
+    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
+    api.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    const asyncApi = JSON.stringify(asyncApiDocument());
+    api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));
+  });
   return app.decorate('metrics', registry) as HttpApp;
 }

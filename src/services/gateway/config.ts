@@ -7,7 +7,7 @@ import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
 
-export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping'] as const;
+export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users'] as const;
 export type UpstreamName = (typeof upstreamNames)[number];
 
 export interface GatewayConfig {
@@ -23,6 +23,12 @@ export interface GatewayConfig {
   tracing: Readonly<TracingConfig>;
   /** Its own server's waits for slow clients (ORDERFLOW_HTTP_*_TIMEOUT_MS, as every service). */
   http: Readonly<HttpTimeouts>;
+  /**
+   * What an access token must say to be taken (the users service signs them): the same
+   * USERS_TOKEN_ISSUER / USERS_TOKEN_AUDIENCE settings as the users service reads, so one
+   * setting changes both.
+   */
+  tokens: Readonly<{ issuer: string; audience: string }>;
   /** What the public port refuses or adds before any route runs (edge.ts, metrics-server.ts). */
   edge: Readonly<EdgeConfig>;
 }
@@ -118,11 +124,13 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
       inventory: Object.freeze(originList('INVENTORY_URL', env.INVENTORY_URL ?? 'http://127.0.0.1:8082')),
       payments: Object.freeze(originList('PAYMENTS_URL', env.PAYMENTS_URL ?? 'http://127.0.0.1:8083')),
       shipping: Object.freeze(originList('SHIPPING_URL', env.SHIPPING_URL ?? 'http://127.0.0.1:8084')),
+      users: Object.freeze(originList('USERS_URL', env.USERS_URL ?? 'http://127.0.0.1:8085')),
     }),
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),
     tracing: loadTracingConfig(env),
     http: loadHttpTimeouts(env),
     edge: loadEdgeConfig(env),
+    tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),
   });
 }

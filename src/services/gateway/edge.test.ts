@@ -2,45 +2,59 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import Fastify from 'fastify';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { request } from 'undici';
+import { createTokenVerifier } from '#platform/http/access-tokens.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
 import { buildGatewayApp } from './app.ts';
-import { loadEdgeConfig, upstreamNames, type EdgeConfig } from './config.ts';
+import { loadEdgeConfig, upstreamNames } from './config.ts';
 import type { Upstreams } from './http.ts';
 import { startMetricsServer } from './metrics-server.ts';
 
+// Tokens signed as the users service signs them, verified with the stand-in's keys.
+const signer = await generateKeyPair('ES256', { extractable: true });
+const publicJwk = { ...(await exportJWK(signer.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+const tokens = { issuer: 'orderflow-users', audience: 'orderflow-api' };
+const tokenOf = async (sub: string) =>
+  `Bearer ${await new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setSubject(sub).setIssuer(tokens.issuer).setAudience(tokens.audience).setIssuedAt().setExpirationTime('15m').sign(signer.privateKey)}`;
+const realToken = await tokenOf('0190f5b2-7c4e-7d2a-9f00-000000000001');
+/** The real token's header and claims with another signature: what a forger can make. */
+const forge = (signature: string) => `${realToken.slice(0, realToken.lastIndexOf('.'))}.${signature}`;
+
 /**
- * The gateway in front of one stand-in service (every upstream), with the edge set by `env`
- * (the GATEWAY_* settings) and stand-ins of the auth routes the users service will bring:
- * login and register answer 200, /api/me 401 (a refused token).
+ * The gateway in front of one stand-in service (every upstream, users included: its keys,
+ * login and register), with the edge set by `env` (the GATEWAY_* settings).
  */
 async function startEdge(t: TestContext, env: Record<string, string> = {}) {
   const service = Fastify();
   service.get('/health/ready', async () => ({ status: 'ok' }));
   service.get('/products', async () => []);
+  service.get('/.well-known/jwks.json', async () => ({ keys: [publicJwk] }));
+  service.get('/users/:id', async (req) => ({ id: (req.params as { id: string }).id, email: 'a@example.com', name: 'A', role: 'customer' }));
+  service.post('/auth/login', async () => ({ accessToken: 'a', refreshToken: 'r', expiresIn: 900, tokenType: 'Bearer' }));
+  service.post('/auth/register', async (_req, reply) => reply.code(201).send({ id: '0190f5b2-7c4e-7d2a-9f00-000000000002', email: 'b@example.com', name: 'B', role: 'customer' }));
   const serviceUrl = await service.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => service.close());
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: serviceUrl, timeoutMs: 2_000 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
-  const edge: EdgeConfig = loadEdgeConfig(env);
-  const app = await buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 300, edge });
-  app.post('/api/auth/login', async () => ({ accessToken: 'stand-in' }));
-  app.post('/api/auth/register', async () => ({ id: 'stand-in' }));
-  app.get('/api/me', async (_req, reply) => reply.code(401).send({ error: { code: 'GW_ERR_UNAUTHENTICATED', message: 'the token is not valid' } }));
+  const verifier = createTokenVerifier({ jwks: `${serviceUrl}/.well-known/jwks.json`, ...tokens });
+  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 300, edge: loadEdgeConfig(env) });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => app.close());
   const metrics = await startMetricsServer({ registry: app.metrics, host: '127.0.0.1', port: 0, log: silentLogger });
   t.after(() => metrics.close());
-  const call = async (method: string, path: string, headers: Record<string, string> = {}) => {
-    const res = await request(url + path, { method: method as 'GET', headers });
+  const call = async (method: string, path: string, headers: Record<string, string> = {}, body?: unknown) => {
+    const res = await request(url + path, { method: method as 'GET', headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
   };
-  return { call, url, metricsUrl: metrics.url };
+  const login = (headers: Record<string, string> = {}) => call('POST', '/api/auth/login', headers, { email: 'a@example.com', password: 'a long password' });
+  const register = () => call('POST', '/api/auth/register', {}, { email: 'b@example.com', password: 'a long password', name: 'B' });
+  return { call, login, register, url, metricsUrl: metrics.url };
 }
 
-const bearer = (signature: string) => ({ authorization: `Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.${signature}` });
+const bearer = (token: string) => ({ authorization: token });
 
 test('past its budget a caller gets a 429 in the envelope, with Retry-After and the RateLimit headers', async (t) => {
   const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '3' });
@@ -75,41 +89,53 @@ test('requests to paths that do not exist spend the same budget', async (t) => {
 });
 
 test('each token has its own budget, and a forged token naming the same user spends only its own', async (t) => {
-  const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '2' });
-  const real = bearer('real-signature');
-  const forged = bearer('forged-signature');
+  const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '2', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '0' });
+  const forged = bearer(forge('forged-signature'));
   for (let i = 0; i < 2; i++) assert.equal((await call('GET', '/api/products', forged)).status, 200);
   assert.equal((await call('GET', '/api/products', forged)).status, 429, 'the forged token is past its budget');
-  assert.equal((await call('GET', '/api/products', real)).status, 200, "the real token's budget is untouched");
-  assert.equal((await call('GET', '/api/products', bearer('another'))).status, 200);
+  assert.equal((await call('GET', '/api/me', bearer(realToken))).status, 200, "the real token's budget is untouched");
+  assert.equal((await call('GET', '/api/me', bearer(await tokenOf('0190f5b2-7c4e-7d2a-9f00-000000000003')))).status, 200);
   assert.equal((await call('GET', '/api/products')).status, 200, 'nor is the address budget of calls without a token');
+  assert.equal((await call('GET', '/api/me', bearer(realToken))).status, 200);
+  const spent = await call('GET', '/api/me', bearer(realToken));
+  assert.equal(spent.status, 429, 'the real token has its own two');
 });
 
-test('login and register are limited per address, more strictly than the rest, whatever token comes along', async (t) => {
-  const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '100', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '2' });
-  assert.equal((await call('POST', '/api/auth/login')).status, 200);
-  const second = await call('POST', '/api/auth/login', bearer('one'));
+test('the limit comes before the token check: a caller past its budget costs no verification', async (t) => {
+  const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '1', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '0' });
+  const forged = bearer(forge('x'));
+  assert.equal((await call('GET', '/api/me', forged)).status, 401);
+  const refused = await call('GET', '/api/me', forged);
+  assert.equal(refused.status, 429, 'refused by the limit, not by the token check');
+});
+
+test('login and register share a stricter budget per address, whatever token comes along', async (t) => {
+  const { call, login, register } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '100', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '3' });
+  assert.equal((await login()).status, 200);
+  const second = await login(bearer(forge('one')));
   assert.equal(second.status, 200);
-  assert.equal(second.headers['ratelimit-limit'], '2');
-  const third = await call('POST', '/api/auth/login', bearer('two'));
-  assert.equal(third.status, 429, 'a fresh token does not buy a login budget');
-  assert.equal(third.body.error.code, 'PLT_ERR_RATE_LIMITED');
-  assert.ok(Number(third.headers['retry-after']) > 0);
-  assert.equal((await call('POST', '/api/auth/register')).status, 200, 'register has its own budget');
-  assert.equal((await call('POST', '/api/auth/register')).status, 200);
-  assert.equal((await call('POST', '/api/auth/register')).status, 429);
+  assert.equal(second.headers['ratelimit-limit'], '3');
+  assert.equal((await register()).status, 201);
+  const fourth = await login(bearer(forge('two')));
+  assert.equal(fourth.status, 429, 'a fresh token does not buy a login budget');
+  assert.equal(fourth.body.error.code, 'PLT_ERR_RATE_LIMITED');
+  assert.ok(Number(fourth.headers['retry-after']) > 0);
+  assert.equal((await register()).status, 429, 'register spends the same budget');
   const other = await call('GET', '/api/products');
   assert.equal(other.status, 200, 'the rest of the API is on the general budget');
   assert.equal(other.headers['ratelimit-limit'], '100');
+  assert.equal((await call('POST', '/api/auth/refresh', {}, { refreshToken: 'r' })).headers['ratelimit-limit'], '100', 'refresh is on the general budget');
 });
 
-test('tokens the gateway refuses count against their address: past the auth budget, calls with a token are refused', async (t) => {
+test('tokens the gateway refuses count against their address, each once: past the auth budget, calls with a token are refused', async (t) => {
   const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '100', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '2' });
-  assert.equal((await call('GET', '/api/me', bearer('guess-1'))).status, 401);
-  assert.equal((await call('GET', '/api/me', bearer('guess-2'))).status, 401);
-  const refused = await call('GET', '/api/products', bearer('guess-3'));
+  for (let i = 0; i < 3; i++) assert.equal((await call('GET', '/api/me', bearer(forge('expired')))).status, 401, 'the same token again counts once');
+  assert.equal((await call('GET', '/api/me', bearer(realToken))).status, 200);
+  assert.equal((await call('GET', '/api/me', bearer(forge('guess-2')))).status, 401);
+  const refused = await call('GET', '/api/me', bearer(realToken));
   assert.equal(refused.status, 429);
   assert.equal(refused.body.error.code, 'PLT_ERR_RATE_LIMITED');
+  assert.match(refused.body.error.message, /refused tokens/);
   assert.ok(Number(refused.headers['retry-after']) > 0);
   assert.equal(refused.headers['ratelimit-remaining'], '0');
   assert.equal((await call('GET', '/api/products')).status, 200, 'without a token the address is served');
@@ -127,9 +153,9 @@ test('the health probes are never limited', async (t) => {
 });
 
 test('0 turns the limits off', async (t) => {
-  const { call } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '0', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '0' });
+  const { call, login } = await startEdge(t, { GATEWAY_RATE_LIMIT_PER_MINUTE: '0', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '0' });
   for (let i = 0; i < 30; i++) {
-    const res = await call('POST', i % 2 ? '/api/auth/login' : '/api/orders', i % 3 ? bearer('x') : {});
+    const res = i % 2 ? await login() : await call('GET', '/api/me', i % 3 ? bearer(forge(String(i))) : bearer(realToken));
     assert.notEqual(res.status, 429);
     assert.equal(res.headers['ratelimit-limit'], undefined);
   }
@@ -238,7 +264,7 @@ test('headers past GATEWAY_MAX_HEADER_BYTES are a 431 in the envelope; a long pa
   const param = await call('GET', `/api/orders/${'a'.repeat(101)}`);
   assert.equal(param.status, 414);
   assert.equal(param.body.error.code, 'PLT_ERR_URI_TOO_LONG');
-  const body = await request(`${url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(256 * 1024 + 1) });
+  const body = await request(`${url}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: realToken }, body: 'x'.repeat(256 * 1024 + 1) });
   assert.equal(body.statusCode, 413);
   assert.equal((await body.body.json() as { error: { code: string } }).error.code, 'PLT_ERR_BODY_TOO_LARGE');
 });

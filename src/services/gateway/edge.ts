@@ -19,7 +19,7 @@ import type { ServerOptions } from 'node:http';
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import rateLimit, { normalizeIP, type RateLimitOptions } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
 import { RateLimited } from '#platform/errors.ts';
 import { loadEdgeConfig, type EdgeConfig } from './config.ts';
 
@@ -114,22 +114,22 @@ export function corsOptions(origins: readonly string[]): FastifyCorsOptions {
 const refusal = (_req: FastifyRequest, ctx: { max: number; after: string }) =>
   RateLimited(`too many requests: at most ${ctx.max} a minute; retry in ${ctx.after}`);
 
+type OnRequest = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** Puts `hook` first among a route's onRequest hooks: a limit runs before the token check it guards. */
+function prepend(route: RouteOptions, hook: OnRequest): void {
+  const own = route.onRequest;
+  route.onRequest = [hook, ...(own === undefined ? [] : Array.isArray(own) ? own : [own])] as RouteOptions['onRequest'];
+}
+
 async function installRateLimits(app: FastifyInstance, edge: Readonly<EdgeConfig>): Promise<void> {
   const perCaller = edge.rateLimitPerMinute;
   const perAddress = edge.authRateLimitPerMinute;
   if (perCaller === 0 && perAddress === 0) return;
-  const authLimit: RateLimitOptions | undefined = perAddress > 0
-    ? { max: perAddress, timeWindow: WINDOW_MS, keyGenerator: (req) => `auth:${addressOf(req)}`, cache: BUCKETS } as RateLimitOptions
-    : undefined;
-  // Each route's limit by its URL, so that routes added later (the auth routes) get theirs;
-  // this hook runs before the plugin's, which reads config.rateLimit.
-  app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (probes.test(route.url)) route.config = { ...route.config, rateLimit: false };
-    else if (authLimit && authRoutes.includes(route.url) && methods.includes('POST')) route.config = { ...route.config, rateLimit: authLimit };
-  });
+  // The plugin's limiters are attached here, per route, rather than by the plugin itself: it
+  // would add them after a route's own hooks, after the token check (auth.ts) they must spare.
   await app.register(rateLimit, {
-    global: perCaller > 0,
+    global: false,
     max: perCaller,
     timeWindow: WINDOW_MS,
     keyGenerator: callerKey,
@@ -137,12 +137,22 @@ async function installRateLimits(app: FastifyInstance, edge: Readonly<EdgeConfig
     enableDraftSpec: true,
     errorResponseBuilder: refusal,
   });
-  // A request no route matches spends the caller's budget too (the plugin limits routes):
-  // probing for paths is no free lunch.
-  if (perCaller > 0) {
-    const unmatched = app.rateLimit();
+  const general = perCaller > 0 ? (app.rateLimit() as OnRequest) : undefined;
+  // One budget per address for login and register together.
+  const auth = perAddress > 0
+    ? (app.rateLimit({ max: perAddress, timeWindow: WINDOW_MS, keyGenerator: (req: FastifyRequest) => `auth:${addressOf(req)}`, cache: BUCKETS } as RateLimitOptions) as OnRequest)
+    : undefined;
+  // By URL, so that routes added later (the API's, in http.ts) get theirs.
+  app.addHook('onRoute', (route) => {
+    if (probes.test(route.url)) return;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const limiter = auth && authRoutes.includes(route.url) && methods.includes('POST') ? auth : general;
+    if (limiter) prepend(route, limiter);
+  });
+  // A request no route matches spends the caller's budget too: probing for paths is no free lunch.
+  if (general) {
     app.addHook('onRequest', async (req, reply) => {
-      if (req.routeOptions.url === undefined) await unmatched.call(app, req, reply);
+      if (req.routeOptions.url === undefined) await general.call(app, req, reply);
     });
   }
   if (perAddress > 0) limitRefusedTokens(app, perAddress);
@@ -151,11 +161,22 @@ async function installRateLimits(app: FastifyInstance, edge: Readonly<EdgeConfig
 /**
  * Every forged token has a fresh bucket of its own (callerKey), so guessing tokens would
  * be limited by nothing; instead, each token the gateway refuses (a 401) counts against
- * its address, and past the auth budget that address's requests with a token are refused
- * until the minute is over.
+ * its address, once per token (a client retrying its expired token counts once), and past
+ * the auth budget that address's requests with a token are refused until the minute is over.
  */
 function limitRefusedTokens(app: FastifyInstance, max: number): void {
-  const refused = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (req) => `refused-token:${addressOf(req)}`, cache: BUCKETS } as Parameters<FastifyInstance['createRateLimit']>[0]);
+  const refused = app.createRateLimit({ max, timeWindow: WINDOW_MS, keyGenerator: (req: FastifyRequest) => `refused-token:${addressOf(req)}`, cache: BUCKETS } as Parameters<FastifyInstance['createRateLimit']>[0]);
+  // The tokens counted this minute, oldest first (a Map keeps its insertion order).
+  const counted = new Map<string, number>();
+  const firstRefusal = (key: string): boolean => {
+    const now = Date.now();
+    const at = counted.get(key);
+    if (at !== undefined && now - at < WINDOW_MS) return false;
+    counted.delete(key);
+    counted.set(key, now);
+    if (counted.size > BUCKETS) counted.delete(counted.keys().next().value!);
+    return true;
+  };
   const hasToken = (req: FastifyRequest) => typeof req.headers.authorization === 'string';
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!hasToken(req) || probes.test(req.url)) return;
@@ -165,7 +186,7 @@ function limitRefusedTokens(app: FastifyInstance, max: number): void {
     throw RateLimited(`too many refused tokens from this address: at most ${max} a minute; retry in ${state.ttlInSeconds} s`);
   });
   app.addHook('onResponse', async (req, reply) => {
-    if (reply.statusCode === 401 && hasToken(req)) await refused(req);
+    if (reply.statusCode === 401 && hasToken(req) && firstRefusal(`${addressOf(req)} ${callerKey(req)}`)) await refused(req);
   });
 }
 

@@ -6,6 +6,8 @@ import { request } from 'undici';
 import { loadHttpTimeouts, type HttpTimeouts } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
+import { createTokenVerifier } from '#platform/http/access-tokens.ts';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildGatewayApp } from './app.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import type { Upstreams } from './http.ts';
@@ -13,11 +15,23 @@ import { startMetricsServer } from './metrics-server.ts';
 
 const orderId = '0190f5b2-7c4e-7d2a-9f00-0123456789ab';
 const unknownId = '0190f5b2-7c4e-7d2a-9f00-ffffffffffff';
-const order = { id: orderId, customerId: 'c-1', items: [{ productId: 'p-1', quantity: 2 }], totalCents: 1000, status: 'CONFIRMED', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:01.000Z' };
+const order = { id: orderId, customerId: 'c-1', items: [{ productId: '0190f5b2-7c4e-7d2a-9f00-000000000001', quantity: 2, unitPriceCents: 500 }], totalCents: 1000, status: 'CONFIRMED', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:01.000Z' };
 const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such order' } };
+const productId = '0190f5b2-7c4e-7d2a-9f00-000000000001';
+const placeBody = { items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
+
+// Tokens signed as the users service signs them (ES256, its issuer and audience), verified
+// by the gateway as in production.
+const signer = await generateKeyPair('ES256', { extractable: true });
+const key = { publicJwk: { ...(await exportJWK(signer.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' } };
+const tokenSettings = { issuer: 'orderflow-users', audience: 'orderflow-api' };
+const tokenOf = async (sub: string, role: 'customer' | 'admin') =>
+  `Bearer ${await new SignJWT({ role }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setSubject(sub).setIssuer(tokenSettings.issuer).setAudience(tokenSettings.audience).setIssuedAt().setExpirationTime('15m').sign(signer.privateKey)}`;
+const customer = await tokenOf('c-1', 'customer');
+const admin = await tokenOf('a-1', 'admin');
 
 /** Small real services standing in for the four upstreams; `faults` makes one slow or sick. */
-function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[]; shedding?: boolean } = {}) {
+function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[]; shedding?: boolean; sick?: boolean } = {}) {
   const seen: Array<{ service: string; method: string; url: string; headers: Record<string, unknown>; body: unknown }> = [];
   const build = (name: UpstreamName, routes: (app: FastifyInstance) => void) => {
     const app = Fastify();
@@ -26,6 +40,8 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
       if (delay && !req.url.startsWith('/health')) await new Promise((r) => setTimeout(r, delay));
     });
     app.addHook('preHandler', async (req) => {
+      // The gateway's fetch of the keys that verify tokens is not a call a test counts.
+      if (req.url === '/.well-known/jwks.json') return;
       seen.push({ service: name, method: req.method, url: req.url, headers: req.headers, body: req.body });
     });
     app.get('/health/ready', async (_req, reply) =>
@@ -49,13 +65,21 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
           if (req.headers['if-none-match'] === '"v1"') return reply.code(304).send();
           return [{ id: 'p-1', sku: 'SKU-1', name: 'Kettle', priceCents: 500, available: 3 }];
         });
-        app.post('/products', async (req, reply) => reply.code(201).send({ id: 'p-2', ...(req.body as object) }));
+        app.post('/products', async (req, reply) => {
+          const { sku } = req.body as { sku: string };
+          if (faults.sick && sku === 'BOOM') return reply.code(500).send({ error: { code: 'PLT_ERR_INTERNAL', message: 'ENOENT /srv/secret/config.json' } });
+          if (faults.sick && sku === 'HTML') return reply.code(400).type('text/html').send('<h1>Bad</h1>');
+          return reply.code(201).send({ id: 'p-2', ...(req.body as object) });
+        });
       }),
       payments: build('payments', (app) => {
         app.get('/payments/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? { orderId, status: 'CHARGED', amountCents: 1000, method: 'card' } : reply.code(404).send(notFound)));
       }),
       shipping: build('shipping', (app) => {
         app.get('/shipments/:id', async (_req, reply) => reply.code(404).send(notFound));
+      }),
+      users: build('users', (app) => {
+        app.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk] }));
       }),
     } satisfies Record<UpstreamName, FastifyInstance>,
   };
@@ -82,13 +106,15 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
   }
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: urls[name], timeoutMs: opts.timeoutMs ?? 2_000, connections: 4, retries: 1 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
-  const app = await buildGatewayApp({ log: silentLogger, upstreams, healthTimeoutMs: 300, timeouts: opts.timeouts });
+  const verifier = createTokenVerifier({ jwks: `${urls.users}/.well-known/jwks.json`, issuer: tokenSettings.issuer, audience: tokenSettings.audience });
+  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 300, timeouts: opts.timeouts });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => app.close());
   const metrics = await startMetricsServer({ registry: app.metrics, host: '127.0.0.1', port: 0, log: silentLogger });
   t.after(() => metrics.close());
-  const call = async (method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}) => {
-    const res = await request(url + path, { method, body, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } });
+  const call = async (method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}, as: string | null = customer) => {
+    const all = { ...(as ? { authorization: as } : {}), ...headers };
+    const res = await request(url + path, { method, body, headers: body === undefined ? all : { 'content-type': 'application/json', ...all } });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
@@ -99,21 +125,21 @@ test('the gateway reports ok when every service answers its health check', async
   const { call } = await startGateway(t);
   const res = await call('GET', '/health');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up' } });
+  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up' } });
 });
 
 test('the gateway reports degraded and names the service that is down', async (t) => {
   const { call } = await startGateway(t, { down: ['payments'] });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up' } });
+  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up' } });
 });
 
 test('the gateway counts a service that answers but is not ready as down', async (t) => {
   const { call } = await startGateway(t, { faults: { notReady: ['inventory'] } });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up' });
+  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up' });
 });
 
 test("the gateway's own liveness and readiness need no service", async (t) => {
@@ -142,7 +168,7 @@ test('products are listed and created through inventory with its status and body
   const list = await call('GET', '/api/products');
   assert.equal(list.status, 200);
   assert.equal(list.body[0].sku, 'SKU-1');
-  const created = await call('POST', '/api/products', JSON.stringify({ sku: 'SKU-2', name: 'Mug', priceCents: 300, stock: 5 }));
+  const created = await call('POST', '/api/products', JSON.stringify({ sku: 'SKU-2', name: 'Mug', priceCents: 300, stock: 5 }), {}, admin);
   assert.equal(created.status, 201);
   assert.deepEqual(created.body, { id: 'p-2', sku: 'SKU-2', name: 'Mug', priceCents: 300, stock: 5 });
   assert.deepEqual(seen.map((s) => `${s.service} ${s.method} ${s.url}`), ['inventory GET /products', 'inventory POST /products']);
@@ -161,12 +187,11 @@ test("the catalog's ETag and If-None-Match pass through, and a 304 comes back wi
   assert.equal(seen[1].headers['if-none-match'], '"v1"');
 });
 
-test('placing an order forwards the body bytes and the Idempotency-Key to orders', async (t) => {
+test("placing an order forwards the body as the caller's and the Idempotency-Key to orders", async (t) => {
   const { call, seen } = await startGateway(t);
-  const body = '{"customerId":"c-1","items":[{"productId":"p-1","quantity":2}],"paymentMethod":"card","shippingAddress":{"country":"FR"}}';
-  const res = await call('POST', '/api/orders', body, { 'idempotency-key': 'key-42' });
+  const res = await call('POST', '/api/orders', JSON.stringify(placeBody), { 'idempotency-key': 'key-42' });
   assert.equal(res.status, 202);
-  assert.deepEqual(res.body, { id: orderId, status: 'PENDING', echo: JSON.parse(body) });
+  assert.deepEqual(res.body.echo, { ...placeBody, customerId: 'c-1' });
   assert.equal(seen[0].headers['idempotency-key'], 'key-42');
   assert.equal(seen[0].headers['content-type'], 'application/json');
 });
@@ -199,7 +224,7 @@ test('order details compose the order, its payment and its shipment, with null f
 
 test('a service that is down is a coded 503, never a 500', async (t) => {
   const { call } = await startGateway(t, { down: ['orders', 'shipping'] });
-  const placed = await call('POST', '/api/orders', '{}');
+  const placed = await call('POST', '/api/orders', JSON.stringify(placeBody));
   assert.equal(placed.status, 503);
   assert.equal(placed.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
   assert.match(placed.body.error.message, /orders/);
@@ -211,7 +236,7 @@ test('a service that is down is a coded 503, never a 500', async (t) => {
 test("a service shedding load answers through the gateway with its Retry-After, and its reads still pass (the breaker stays closed)", async (t) => {
   const { call } = await startGateway(t, { faults: { shedding: true } });
   for (let i = 0; i < 12; i++) {
-    const refused = await call('POST', '/api/orders', '{}');
+    const refused = await call('POST', '/api/orders', JSON.stringify(placeBody));
     assert.equal(refused.status, 503);
     assert.equal(refused.headers['retry-after'], '2');
     assert.equal(refused.body.error.code, 'ORD_ERR_SAGA_BACKLOG_FULL');
@@ -223,7 +248,7 @@ test("a service shedding load answers through the gateway with its Retry-After, 
 test('a service slower than the timeout is a coded 503 once the timeout passes', async (t) => {
   const { call } = await startGateway(t, { faults: { slowMs: { inventory: 3_000 } }, timeoutMs: 200 });
   const started = Date.now();
-  const res = await call('POST', '/api/products', '{"sku":"S","name":"n","priceCents":1,"stock":1}');
+  const res = await call('POST', '/api/products', '{"sku":"S","name":"n","priceCents":1,"stock":1}', {}, admin);
   assert.equal(res.status, 503);
   assert.equal(res.body.error.code, 'PLT_ERR_DEPENDENCY_UNAVAILABLE');
   assert.match(res.body.error.message, /inventory did not answer within 200 ms/);
@@ -235,7 +260,7 @@ test('the gateway answers a request whose body never finishes with a 408 envelop
   const { url, seen } = await startGateway(t, { timeouts });
   const start = performance.now();
   const text = await new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write('POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"customerId":'));
+    const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(`POST /api/orders HTTP/1.1\r\nHost: x\r\nAuthorization: ${customer}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"customerId":`));
     let got = '';
     const give = setTimeout(() => reject(new Error(`socket still open after 5 s; got ${JSON.stringify(got)}`)), 5_000);
     socket.setEncoding('utf8');
@@ -248,4 +273,42 @@ test('the gateway answers a request whose body never finishes with a 408 envelop
   assert.deepEqual(JSON.parse(text.split('\r\n\r\n')[1]), { error: { code: 'PLT_ERR_REQUEST_TIMEOUT', message: 'the request did not arrive in time' } });
   assert.ok(ms < 2_000, `closed after ${ms} ms; the request timeout is 400 ms`);
   assert.equal(seen.filter((s) => s.url.startsWith('/orders')).length, 0, 'nothing was forwarded');
+});
+
+test('who may call what: 401 without a valid token, 403 for a role that may not, 404 for somebody else\'s order', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const other = await tokenOf('c-2', 'customer');
+  const product = JSON.stringify({ sku: 'S', name: 'n', priceCents: 1, stock: 1 });
+  const cases: Array<[string, Promise<{ status: number; body: any }>, number, string]> = [
+    ['anonymous order', call('POST', '/api/orders', JSON.stringify(placeBody), {}, null), 401, 'PLT_ERR_UNAUTHENTICATED'],
+    ['anonymous read', call('GET', `/api/orders/${orderId}`, undefined, {}, null), 401, 'PLT_ERR_UNAUTHENTICATED'],
+    ['a forged token', call('GET', `/api/orders/${orderId}`, undefined, {}, `${customer.slice(0, -4)}AAAA`), 401, 'PLT_ERR_UNAUTHENTICATED'],
+    ['anonymous with a bad body: 401 first', call('POST', '/api/orders', '{"x":', {}, null), 401, 'PLT_ERR_UNAUTHENTICATED'],
+    ['a customer adds a product', call('POST', '/api/products', product), 403, 'PLT_ERR_FORBIDDEN'],
+    ['an admin places an order', call('POST', '/api/orders', JSON.stringify(placeBody), {}, admin), 403, 'PLT_ERR_FORBIDDEN'],
+    ['an order for somebody else', call('POST', '/api/orders', JSON.stringify({ ...placeBody, customerId: 'c-2' })), 403, 'PLT_ERR_FORBIDDEN'],
+    ['somebody else\'s order', call('GET', `/api/orders/${orderId}`, undefined, {}, other), 404, 'ORD_ERR_ORDER_NOT_FOUND'],
+    ['somebody else\'s details', call('GET', `/api/orders/${orderId}/details`, undefined, {}, other), 404, 'ORD_ERR_ORDER_NOT_FOUND'],
+    ['a customer lists dead letters', call('GET', '/api/admin/dead-letters'), 403, 'PLT_ERR_FORBIDDEN'],
+  ];
+  for (const [name, answer, status, code] of cases) {
+    const res = await answer;
+    assert.deepEqual([res.status, res.body?.error?.code], [status, code], name);
+  }
+  assert.deepEqual(seen.filter((s) => s.method !== 'GET'), [], 'nothing refused reached a service');
+  assert.equal((await call('GET', `/api/orders/${orderId}`, undefined, {}, admin)).status, 200, 'an admin reads any order');
+  assert.equal((await call('GET', `/api/orders/${orderId}`)).status, 200, 'the owner reads it');
+});
+
+test("a service's error answer is written anew: a 4xx keeps its code and message, a 5xx says only the request id, a body that is no envelope is a 502", async (t) => {
+  const { call } = await startGateway(t, { faults: { sick: true } });
+  const bad = await call('GET', `/api/orders/${unknownId}`);
+  assert.deepEqual(bad.body, notFound);
+  const failed = await call('POST', '/api/products', JSON.stringify({ sku: 'BOOM', name: 'n', priceCents: 1, stock: 1 }), {}, admin);
+  assert.equal(failed.status, 502);
+  assert.equal(failed.body.error.code, 'PLT_ERR_INTERNAL');
+  assert.doesNotMatch(failed.body.error.message, /\/srv|secret/);
+  assert.match(failed.body.error.message, /request id [0-9a-f-]{36}/);
+  const garbage = await call('POST', '/api/products', JSON.stringify({ sku: 'HTML', name: 'n', priceCents: 1, stock: 1 }), {}, admin);
+  assert.deepEqual([garbage.status, garbage.body.error.code], [502, 'PLT_ERR_UPSTREAM_FAILED']);
 });

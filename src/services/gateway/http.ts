@@ -1,94 +1,88 @@
 /**
- * The public API. Most routes forward to one service and pass its answer back byte for
- * byte; /api/orders/:id/details composes three services; /health asks the readiness of all four.
+ * The public API. Every route carries its schemas (api.ts): they check requests at the
+ * edge, document the API (OpenAPI at /docs) and name the roles that may call it (auth.ts).
+ * Most routes forward to one service and pass a success back byte for byte (answers.ts maps
+ * errors); /api/orders/:id/details composes three services; /health asks every service's
+ * readiness; the admin's dead letters gather the four consumers'.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DependencyUnavailable, defineError } from '#platform/errors.ts';
+import { Forbidden, type Role } from '#platform/http/access-tokens.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '#platform/resilience/upstream.ts';
+import { logRequestFields } from '#platform/telemetry/log-context.ts';
+import * as api from './api.ts';
+import { json, passBack } from './answers.ts';
+import type { Auth } from './auth.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import { createGatheredReads } from './gathered-reads.ts';
 import { createSharedReads } from './shared-reads.ts';
-import { logRequestFields } from '#platform/telemetry/log-context.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
 
 export interface RoutesOptions {
   upstreams: Upstreams;
+  auth: Auth;
   /** Timeout of each service's health probe. */
   healthTimeoutMs?: number;
   /** Pass a client's traceparent on as it is (when the gateway does not trace itself); default true. */
   passTraceparent?: boolean;
 }
 
-const InvalidParam = defineError('PLT_ERR_VALIDATION', 400);
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The same answer as the orders service's for an id it does not know.
+const OrderNotFound = defineError('ORD_ERR_ORDER_NOT_FOUND', 404);
 
-// Checked here, so a malformed id costs no call to a service.
-const IdParams = {
-  preValidation: async (req: FastifyRequest) => {
-    if (!uuid.test((req.params as { id: string }).id)) throw InvalidParam('params/id must be a UUID');
-  },
-};
+/** The services that consume from the bus, hence hold dead letters. */
+const consumers = ['orders', 'inventory', 'payments', 'shipping'] as const;
+
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, api.ErrorBody]));
+const bearer = [{ bearer: [] }];
+
+/** A route's schema, with the answers every route may give (400 bad input, 429 limited, 503 away). */
+function schema(tag: string, summary: string, parts: FastifySchema & { response: Record<number, TSchema> }, opts: { auth?: boolean } = {}): FastifySchema {
+  return {
+    tags: [tag],
+    summary,
+    ...(opts.auth ? { security: bearer } : {}),
+    ...parts,
+    response: { ...parts.response, ...errors(400, 429, 503), ...(opts.auth ? errors(401, 403) : {}) },
+  } as FastifySchema;
+}
 
 // Request headers worth carrying to a service; everything else stays at the edge.
 // If-None-Match lets the service that owns the data answer 304 (the gateway keeps no copy
-// it would have to invalidate).
-// A client's traceparent is passed through as it is only when the gateway does not trace:
-// tracing, its HTTP client instrumentation sends the gateway's own span as the parent.
-const forwarded = ['content-type', 'idempotency-key', 'if-none-match'] as const;
-// And the answer headers worth carrying back: the validators of a cacheable answer, and
-// when a service that shed load asks to be retried.
-const passedBack = ['content-type', 'etag', 'cache-control', 'retry-after'] as const;
-
-function forwardHeaders(req: FastifyRequest, passTraceparent: boolean): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of forwarded) {
-    const value = req.headers[name];
-    if (typeof value === 'string') out[name] = value;
-  }
-  if (passTraceparent && typeof req.headers.traceparent === 'string') out.traceparent = req.headers.traceparent;
-  return out;
-}
-
-function passBack(reply: FastifyReply, res: UpstreamResponse): FastifyReply {
-  for (const name of passedBack) {
-    const value = res.headers[name];
-    if (typeof value === 'string') reply.header(name, value);
-  }
-  return reply.code(res.statusCode).send(res.statusCode === 304 ? undefined : res.body);
-}
-
-function json(res: UpstreamResponse, name: string): unknown {
-  try {
-    return JSON.parse(res.body.toString('utf8'));
-  } catch (cause) {
-    throw DependencyUnavailable(`${name} answered something that is not JSON`, { cause });
-  }
-}
-
-/** A 200 answer as JSON, a 404 as null; anything else means the service cannot say. */
-function optional(res: UpstreamResponse, name: string): Record<string, unknown> | null {
-  if (res.statusCode === 404) return null;
-  if (res.statusCode !== 200) throw DependencyUnavailable(`${name} answered ${res.statusCode}`);
-  return json(res, name) as Record<string, unknown>;
-}
+// it would have to invalidate). A client's traceparent is passed through as it is only when
+// the gateway does not trace: tracing, its HTTP client instrumentation sends the gateway's
+// own span as the parent.
+const forwarded = ['idempotency-key', 'if-none-match'] as const;
 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
-  const { orders, inventory, payments, shipping } = opts.upstreams;
+  const { orders, inventory, payments, shipping, users } = opts.upstreams;
+  const { auth } = opts;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
   const passTraceparent = opts.passTraceparent ?? true;
-  const headersOf = (req: FastifyRequest) => forwardHeaders(req, passTraceparent);
+  const only = (...roles: Role[]) => ({ onRequest: auth.only(roles) });
   logRequestFields(app, (req) => (req.routeOptions.url?.startsWith('/api/orders/:id') ? { orderId: (req.params as { id: string }).id } : undefined));
 
-  const forward = (upstream: Upstream, method: UpstreamRequest['method'], path: (req: FastifyRequest) => string) =>
+  const headersOf = (req: FastifyRequest, withBody = false): Record<string, string> => {
+    const out: Record<string, string> = withBody ? { 'content-type': 'application/json' } : {};
+    for (const name of forwarded) {
+      const value = req.headers[name];
+      if (typeof value === 'string') out[name] = value;
+    }
+    if (passTraceparent && typeof req.headers.traceparent === 'string') out.traceparent = req.headers.traceparent;
+    return out;
+  };
+  /** Calls one service with the request's (validated, re-serialised) body and passes its answer back. */
+  const forward = (upstream: Upstream, service: UpstreamName, method: UpstreamRequest['method'], path: (req: FastifyRequest) => string, body: (req: FastifyRequest) => unknown = (req) => req.body) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
-      const body = req.body as Buffer | undefined;
-      const res = await upstream.request({ method, path: path(req), headers: headersOf(req), body: body?.length ? body : undefined });
-      return passBack(reply, res);
+      const payload = body(req);
+      const res = await upstream.request({ method, path: path(req), headers: headersOf(req, payload !== undefined), body: payload === undefined ? undefined : JSON.stringify(payload) });
+      return passBack(req, reply, res, service);
     };
-  const id = (req: FastifyRequest) => encodeURIComponent((req.params as { id: string }).id);
+  const id = (req: FastifyRequest) => (req.params as { id: string }).id.toLowerCase();
 
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', { schema: { tags: ['health'], summary: 'Whether every service is ready', response: { 200: api.Health, 503: api.Health } } }, async (_req, reply) => {
     const answers = await Promise.all(upstreamNames.map(async (name) => {
       try {
         const res = await opts.upstreams[name].probe('/health/ready', healthTimeoutMs);
@@ -102,36 +96,107 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', services });
   });
 
+  // Identity: the users service's routes, public (a login is how a caller gets a token).
+  app.post('/api/auth/register', { schema: schema('auth', 'Open a customer account', { body: api.RegisterBody, response: { 201: api.User, ...errors(409) } }) },
+    forward(users, 'users', 'POST', () => '/auth/register'));
+  app.post('/api/auth/login', { schema: schema('auth', 'Log in: an access token and a refresh token', { body: api.LoginBody, response: { 200: api.TokenPair, ...errors(401) } }) },
+    forward(users, 'users', 'POST', () => '/auth/login'));
+  app.post('/api/auth/refresh', { schema: schema('auth', 'A new token pair for a refresh token (which is spent)', { body: api.RefreshBody, response: { 200: api.TokenPair, ...errors(401) } }) },
+    forward(users, 'users', 'POST', () => '/auth/refresh'));
+  app.post('/api/auth/logout', { schema: schema('auth', 'End the login the refresh token belongs to', { body: api.RefreshBody, response: { 204: Type.Null() } }) },
+    forward(users, 'users', 'POST', () => '/auth/logout'));
+  app.get('/api/me', { ...only('customer', 'admin'), schema: schema('auth', 'The caller', { response: { 200: api.User, ...errors(404) } }, { auth: true }) },
+    async (req, reply) => passBack(req, reply, await users.request({ method: 'GET', path: `/users/${auth.identity(req).id}`, headers: headersOf(req) }), 'users'));
+
+  // The catalog: anyone reads it, an admin changes it.
   const catalogReads = createSharedReads(inventory);
-  app.get('/api/products', async (req, reply) => {
+  app.get('/api/products', { schema: schema('products', 'The catalog, with what is available', { response: { 200: Type.Array(api.Product), 304: Type.Null() } }) }, async (req, reply) => {
     const ifNoneMatch = req.headers['if-none-match'];
-    return passBack(reply, await catalogReads.get('/products', typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined));
+    return passBack(req, reply, await catalogReads.get('/products', typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined), 'inventory');
   });
-  app.post('/api/products', forward(inventory, 'POST', () => '/products'));
-  app.post('/api/orders', forward(orders, 'POST', () => '/orders'));
+  app.post('/api/products', { ...only('admin'), schema: schema('products', 'Add a product', { body: api.CreateProductBody, response: { 201: api.Product, ...errors(409) } }, { auth: true }) },
+    forward(inventory, 'inventory', 'POST', () => '/products'));
+  app.patch('/api/products/:id', { ...only('admin'), schema: schema('products', 'Change a price, restock', { params: api.IdParams, body: api.UpdateProductBody, response: { 200: api.Product, ...errors(404, 422) } }, { auth: true }) },
+    forward(inventory, 'inventory', 'PATCH', (req) => `/products/${id(req)}`));
+
+  // Orders: a customer's own. The customer is the token's subject: a body may leave it out,
+  // and one that names somebody else is refused rather than quietly corrected.
+  app.post('/api/orders', {
+    ...only('customer'),
+    schema: schema('orders', 'Place an order', { body: api.PlaceOrderBody, headers: api.IdempotencyHeaders, response: { 201: api.PlacedOrder, 202: api.PlacedOrder, ...errors(404, 422) } }, { auth: true }),
+  }, forward(orders, 'orders', 'POST', () => '/orders', (req) => {
+    const caller = auth.identity(req).id;
+    const body = req.body as Static<typeof api.PlaceOrderBody>;
+    if (body.customerId !== undefined && body.customerId !== caller) throw Forbidden('an order is placed for the caller: leave customerId out, or give your own id');
+    return { ...body, customerId: caller };
+  }));
+  app.get('/api/orders', { ...only('customer', 'admin'), schema: schema('orders', 'The caller\'s orders, newest first, a page at a time', { querystring: api.OrdersQuery, response: { 200: api.OrderPage } }, { auth: true }) }, async (req, reply) => {
+    const query = new URLSearchParams({ customerId: auth.identity(req).id, ...(req.query as Record<string, string>) });
+    return passBack(req, reply, await orders.request({ method: 'GET', path: `/orders?${query}`, headers: headersOf(req) }), 'orders');
+  });
+
   const orderReads = createGatheredReads(orders, { one: (id) => `/orders/${id}`, many: '/order-views' });
   const paymentReads = createGatheredReads(payments, { one: (id) => `/payments/${id}`, many: '/payments-by-order' });
   const shipmentReads = createGatheredReads(shipping, { one: (id) => `/shipments/${id}`, many: '/shipments-by-order' });
-  app.get('/api/orders/:id', IdParams, async (req, reply) => passBack(reply, await orderReads.get(id(req), headersOf(req))));
-
-  app.get('/api/orders/:id/details', IdParams, async (req, reply) => {
+  /**
+   * The order, if the caller may see it. Somebody else's order answers as an unknown one
+   * (404, not 403): whether an id exists is itself not for others to learn.
+   */
+  const ownOrder = async (req: FastifyRequest, res: UpstreamResponse): Promise<{ customerId: string } | undefined> => {
+    if (res.statusCode !== 200) return undefined;
+    const caller = auth.identity(req);
+    const order = json<{ customerId: string }>(res, 'orders');
+    if (caller.role !== 'admin' && order.customerId !== caller.id) throw OrderNotFound(`no order ${id(req)}`);
+    return order;
+  };
+  app.get('/api/orders/:id', { ...only('customer', 'admin'), schema: schema('orders', 'One order', { params: api.IdParams, response: { 200: api.Order, ...errors(404) } }, { auth: true }) }, async (req, reply) => {
+    const res = await orderReads.get(id(req), headersOf(req));
+    await ownOrder(req, res);
+    return passBack(req, reply, res, 'orders');
+  });
+  app.get('/api/orders/:id/details', { ...only('customer', 'admin'), schema: schema('orders', 'An order with its payment and shipment', { params: api.IdParams, response: { 200: api.OrderDetails, ...errors(404) } }, { auth: true }) }, async (req, reply) => {
     const orderId = id(req);
     // All three at once: the details cost one round trip, not three.
-    const [order, payment, shipment] = await Promise.allSettled([
-      orderReads.get(orderId),
-      paymentReads.get(orderId),
-      shipmentReads.get(orderId),
-    ]);
+    const [order, payment, shipment] = await Promise.allSettled([orderReads.get(orderId), paymentReads.get(orderId), shipmentReads.get(orderId)]);
     if (order.status === 'rejected') throw order.reason;
-    if (order.value.statusCode !== 200) return passBack(reply, order.value);
+    const own = await ownOrder(req, order.value);
+    if (own === undefined) return passBack(req, reply, order.value, 'orders');
     if (payment.status === 'rejected') throw payment.reason;
     if (shipment.status === 'rejected') throw shipment.reason;
     const p = optional(payment.value, 'payments');
     const s = optional(shipment.value, 'shipping');
     return reply.send({
-      order: json(order.value, 'orders'),
+      order: own,
       payment: p && { status: p.status, amountCents: p.amountCents },
       shipment: s && { status: s.status, trackingNumber: s.trackingNumber ?? null },
     });
   });
+
+  // Operations: the dead letters of the four consumers, for an admin.
+  app.get('/api/admin/dead-letters', { ...only('admin'), schema: schema('admin', 'Dead letters of every service, newest first', { querystring: api.DeadLettersQuery, response: { 200: api.DeadLetterList } }, { auth: true }) }, async (req) => {
+    const query = new URLSearchParams(req.query as Record<string, string>);
+    const limit = Number((req.query as { limit?: string }).limit ?? 100);
+    const lists = await Promise.all(consumers.map(async (name) => {
+      const res = await opts.upstreams[name].request({ method: 'GET', path: `/_admin/dead-letters?${query}`, headers: headersOf(req) });
+      if (res.statusCode !== 200) throw DependencyUnavailable(`${name} could not list its dead letters (${res.statusCode})`);
+      return json<{ deadLetters: Array<{ failedAt: string }> }>(res, name).deadLetters;
+    }));
+    const all = lists.flat().sort((a, b) => (a.failedAt < b.failedAt ? 1 : a.failedAt > b.failedAt ? -1 : 0));
+    return { deadLetters: all.slice(0, limit) };
+  });
+  app.post('/api/admin/dead-letters/replay', { ...only('admin'), schema: schema('admin', 'Publish pending dead letters again, once', { body: api.ReplayBody, response: { 200: api.Replayed } }, { auth: true }) }, async (req) => {
+    const replayed = await Promise.all(consumers.map(async (name) => {
+      const res = await opts.upstreams[name].request({ method: 'POST', path: '/_admin/dead-letters/replay', headers: headersOf(req, true), body: JSON.stringify(req.body) });
+      if (res.statusCode !== 200) throw DependencyUnavailable(`${name} could not replay its dead letters (${res.statusCode})`);
+      return json<{ replayed: string[] }>(res, name).replayed;
+    }));
+    return { replayed: replayed.flat() };
+  });
+}
+
+/** A 200 answer as JSON, a 404 as null; anything else means the service cannot say. */
+function optional(res: UpstreamResponse, name: string): Record<string, unknown> | null {
+  if (res.statusCode === 404) return null;
+  if (res.statusCode !== 200) throw DependencyUnavailable(`${name} answered ${res.statusCode}`);
+  return json<Record<string, unknown>>(res, name);
 }

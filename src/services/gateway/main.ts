@@ -8,14 +8,16 @@ import { startTracing } from '#platform/telemetry/tracing.ts';
 import { buildGatewayApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { startMetricsServer } from './metrics-server.ts';
-import { closeUpstreams, createUpstreams } from './upstreams.ts';
+import { closeUpstreams, createUpstreams, fetchJwks } from './upstreams.ts';
+import { createTokenVerifier } from '#platform/http/access-tokens.ts';
 
 exitWithParent();
 const config = loadConfig();
 const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
-const app = await buildGatewayApp({ log, upstreams, tracing, timeouts: config.http, edge: config.edge });
+const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
+const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge });
 const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, log });
 
 let stopping = false;

@@ -1,4 +1,6 @@
+import type { JSONWebKeySet } from 'jose';
 import { createBalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
+import type { Upstream } from '#platform/resilience/upstream.ts';
 import { upstreamNames, type GatewayConfig } from './config.ts';
 import type { Upstreams } from './http.ts';
 
@@ -13,4 +15,13 @@ export function createUpstreams(config: Pick<GatewayConfig, 'upstreams' | 'timeo
 
 export async function closeUpstreams(upstreams: Upstreams): Promise<void> {
   await Promise.allSettled(Object.values(upstreams).map((u) => u.close()));
+}
+
+/** The users service's public keys, asked of whichever of its instances answers. */
+export async function fetchJwks(users: Upstream): Promise<JSONWebKeySet> {
+  const res = await users.request({ method: 'GET', path: '/.well-known/jwks.json', headers: {} });
+  if (res.statusCode !== 200) throw new Error(`users answered ${res.statusCode} for its keys`);
+  const set = JSON.parse(res.body.toString('utf8')) as JSONWebKeySet;
+  if (!Array.isArray(set?.keys)) throw new Error('users answered keys that are not a JWKS');
+  return set;
 }

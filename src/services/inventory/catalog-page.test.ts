@@ -65,6 +65,28 @@ test('GET /products gets a new ETag and the new available count once stock is re
   assert.equal((await products(url, after.headers.get('etag')!)).status, 304);
 });
 
+test('GET /products and GET /products/:id answer a new price and a new ETag at once after PATCH /products/:id', async (t) => {
+  const { url } = await startInventory(t);
+  const created = (await (await post(url, { sku: 'A', name: 'A', priceCents: 100, stock: 5 })).json()) as { id: string };
+  const etag = (await products(url)).headers.get('etag')!;
+  const patch = (body: unknown) => fetch(`${url}/products/${created.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal((await patch({ priceCents: 90 })).status, 200);
+  const after = await products(url, etag);
+  assert.equal(after.status, 200);
+  const newTag = after.headers.get('etag')!;
+  assert.notEqual(newTag, etag);
+  assert.deepEqual(((await after.json()) as Array<{ priceCents: number }>).map((p) => p.priceCents), [90]);
+  assert.equal(((await (await fetch(`${url}/products/${created.id}`)).json()) as { priceCents: number }).priceCents, 90);
+  // A restock changes the page too; the same price again changes nothing, so the tag stays.
+  assert.equal((await patch({ restock: 3 })).status, 200);
+  const restocked = await products(url, newTag);
+  assert.equal(restocked.status, 200);
+  const restockedTag = restocked.headers.get('etag')!;
+  assert.equal(((await restocked.json()) as Array<{ available: number }>)[0].available, 8);
+  assert.equal((await patch({ priceCents: 90 })).status, 200);
+  assert.equal((await products(url, restockedTag)).status, 304);
+});
+
 test('a catalog read racing a commit never keeps the older page as current', async (t) => {
   const { host, url } = await startInventory(t);
   const created = (await (await post(url, { sku: 'A', name: 'A', priceCents: 100, stock: 100 })).json()) as { id: string };

@@ -9,3 +9,5 @@ export const ProductNotFound = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
  * transaction back (earlier decrements included) and the consumer retries it.
  */
 export const StockChanged = defineError('ORD_ERR_STOCK_CHANGED', 500);
+/** A restock that would take a product's stock past the INTEGER column's largest value. */
+export const StockOverflow = defineError('ORD_ERR_STOCK_OVERFLOW', 422);

@@ -128,3 +128,72 @@ test('PUT /reservations with a malformed order id or body answers 400', async (t
   assert.equal((await call(url, 'PUT', `/reservations/${host.ids.newId()}`, { items: [] })).status, 400);
   assert.equal((await call(url, 'PUT', `/reservations/${host.ids.newId()}`, { items: [{ productId: host.ids.newId(), quantity: 0 }] })).status, 400);
 });
+
+const patch = (url: string, id: string, body: unknown) => call(url, 'PATCH', `/products/${id}`, body);
+
+test('PATCH /products/:id changes the price, restocks, or both, and answers the product as GET does', async (t) => {
+  const { host, url } = await startInventory(t);
+  const created = (await (await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 7 })).json()) as { id: string };
+  const price = await patch(url, created.id, { priceCents: 3999 });
+  assert.deepEqual(price, { status: 200, body: { ...created, priceCents: 3999 } });
+  assert.deepEqual(await call(url, 'GET', `/products/${created.id}`), price);
+  assert.deepEqual(await patch(url, created.id, { restock: 3 }), { status: 200, body: { ...created, priceCents: 3999, available: 10 } });
+  const both = await patch(url, created.id, { priceCents: 0, restock: 1 });
+  assert.deepEqual(both, { status: 200, body: { ...created, priceCents: 0, available: 11 } });
+  assert.deepEqual(await call(url, 'GET', `/products/${created.id}`), both);
+
+  await host.relay.flush();
+  const events = (await host.bus.read(Topics.inventoryEvents)).map(decode).filter((e) => e.type !== 'ProductCreated');
+  const facts = { productId: created.id, sku: 'KB-1', name: 'Keyboard' };
+  assert.deepEqual(events.map((e) => ({ type: e.type, key: e.key, payload: e.payload })), [
+    { type: 'ProductPriceChanged', key: created.id, payload: { ...facts, priceCents: 3999, previousPriceCents: 4999, revision: 1 } },
+    { type: 'ProductRestocked', key: created.id, payload: { productId: created.id, quantity: 3, available: 10 } },
+    { type: 'ProductPriceChanged', key: created.id, payload: { ...facts, priceCents: 0, previousPriceCents: 3999, revision: 2 } },
+    { type: 'ProductRestocked', key: created.id, payload: { productId: created.id, quantity: 1, available: 11 } },
+  ]);
+});
+
+test('PATCH /products/:id of an unknown product answers 404 ORD_ERR_PRODUCT_NOT_FOUND', async (t) => {
+  const { host, url } = await startInventory(t);
+  const res = await patch(url, host.ids.newId(), { priceCents: 1 });
+  assert.equal(res.status, 404);
+  assert.equal(res.body.error.code, 'ORD_ERR_PRODUCT_NOT_FOUND');
+});
+
+test('PATCH /products/:id with a malformed body answers 400 and changes nothing', async (t) => {
+  const { url } = await startInventory(t);
+  const created = (await (await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 7 })).json()) as { id: string };
+  const bad: unknown[] = [
+    {},
+    { priceCents: -1 },
+    { priceCents: 1.5 },
+    { priceCents: '100' },
+    { priceCents: 2_147_483_648 },
+    { restock: 0 },
+    { restock: -2 },
+    { restock: 2_147_483_648 },
+    { priceCents: 100, name: 'Renamed' },
+    { available: 100 },
+    [],
+    null,
+  ];
+  for (const body of bad) {
+    const res = await patch(url, created.id, body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.match(res.body.error.code, /_ERR_/);
+  }
+  const notJson = await fetch(`${url}/products/${created.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{' });
+  assert.equal(notJson.status, 400);
+  assert.equal((await call(url, 'PATCH', `/products/${created.id}`)).status, 400, 'no body at all');
+  assert.deepEqual((await call(url, 'GET', `/products/${created.id}`)).body, created);
+});
+
+test('PATCH /products/:id refuses a restock past the largest stock with 422 ORD_ERR_STOCK_OVERFLOW', async (t) => {
+  const { url } = await startInventory(t);
+  const created = (await (await post(url, { sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 2_147_483_000 })).json()) as { id: string };
+  const res = await patch(url, created.id, { restock: 648, priceCents: 1 });
+  assert.equal(res.status, 422);
+  assert.equal(res.body.error.code, 'ORD_ERR_STOCK_OVERFLOW');
+  assert.deepEqual((await call(url, 'GET', `/products/${created.id}`)).body, created);
+  assert.equal((await patch(url, created.id, { restock: 647 })).body.available, 2_147_483_647);
+});

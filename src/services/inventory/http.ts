@@ -1,5 +1,6 @@
 /**
- * Inventory's HTTP routes: the catalog, and the reservations the rest architecture asks
+ * Inventory's HTTP routes: the catalog (PATCH for the admin's price and restock; the
+ * gateway authorizes it), and the reservations the rest architecture asks
  * for synchronously (PUT and DELETE are idempotent by order id, so callers may retry them).
  * Bodies and params are validated by fastify against the TypeBox schemas (a mismatch is a
  * 400 from the platform error handler).
@@ -8,7 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { StockLine, Uuid } from '#contracts/shared.ts';
 import { createBatchWriter, type BatchWriter } from '#platform/db/batch-writer.ts';
-import { createProduct, type CatalogDeps } from './catalog.ts';
+import { changeProduct, createProduct, type CatalogDeps } from './catalog.ts';
 import { MAX_INT } from './domain/product.ts';
 import { releaseStock, reserveStock } from './reservations.ts';
 import { getProduct } from './store.ts';
@@ -21,6 +22,15 @@ const CreateProductBody = Type.Object({
   priceCents: Type.Integer({ minimum: 0, maximum: MAX_INT }),
   stock: Type.Integer({ minimum: 0, maximum: MAX_INT }),
 });
+
+// At least one of the two; anything else is a client's mistake, not something to ignore.
+const PatchProductBody = Type.Object(
+  {
+    priceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT })),
+    restock: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INT })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 
 const ProductParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 const ReservationParams = Type.Object({ orderId: Uuid });
@@ -55,6 +65,13 @@ export function registerRoutes(app: FastifyInstance, deps: CatalogDeps & { write
     const product = await createProduct(deps, req.body);
     return reply.code(201).send(product);
   });
+
+  // Commits through the Db like every writer, so the catalog page sees it at once (Db.onCommit).
+  app.patch<{ Params: Static<typeof ProductParams>; Body: Static<typeof PatchProductBody> }>(
+    '/products/:id',
+    { schema: { params: ProductParams, body: PatchProductBody } },
+    async (req) => changeProduct(deps, req.params.id, req.body),
+  );
 
   // no-cache: a client may keep the page but must revalidate it every time (available
   // counts change with every order); the revalidation is a 304 without a body.

@@ -3,7 +3,7 @@
  * to run on (a transaction or the Db), so callers choose the transaction boundaries.
  */
 import type { Dialect, Migration, Sql } from '#platform/db/db.ts';
-import type { Product } from './domain/product.ts';
+import type { Product, RevisedProduct } from './domain/product.ts';
 import type { Reservation, ReservationStatus, StockLine } from './domain/reservation.ts';
 
 // CHECK (available >= 0) is the last line against overselling: even a bug in the locked
@@ -34,6 +34,10 @@ export const migrations: Migration[] = [
         updated_at TEXT NOT NULL
       );`,
   },
+  // The revision of a product's catalog facts (sku, name, price), carried by its events so
+  // that a consumer never lets an older fact overwrite a newer one. Existing rows are 0,
+  // the revision of their ProductCreated.
+  { id: 'inventory-003-product-revision', sql: 'ALTER TABLE products ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;' },
 ];
 
 interface ProductRow {
@@ -68,6 +72,21 @@ export async function getProduct(sql: Sql, id: string): Promise<Product | undefi
 
 export async function hasProducts(sql: Sql): Promise<boolean> {
   return (await sql.query('SELECT 1 AS one FROM products LIMIT 1')).length > 0;
+}
+
+// Locked like lockStock's read (same row lock), so that the change decided on it holds.
+const PRODUCT_SQL = 'SELECT id, sku, name, price_cents, available, revision FROM products WHERE id = $1';
+const productSql: Record<Dialect, string> = { sqlite: PRODUCT_SQL, postgres: `${PRODUCT_SQL} FOR UPDATE` };
+
+/** Reads a product with its revision and, on PostgreSQL, locks its row until the transaction ends. */
+export async function lockProduct(sql: Sql, dialect: Dialect, id: string): Promise<RevisedProduct | undefined> {
+  const rows = await sql.query<ProductRow & { revision: number }>(productSql[dialect], [id]);
+  return rows.length === 0 ? undefined : { ...toProduct(rows[0]), revision: Number(rows[0].revision) };
+}
+
+/** Writes a product's price, stock and revision, as decided on its locked row. */
+export async function updateProduct(sql: Sql, p: RevisedProduct): Promise<void> {
+  await sql.execute('UPDATE products SET price_cents = $2, available = $3, revision = $4 WHERE id = $1', [p.id, p.priceCents, p.available, p.revision]);
 }
 
 // An arbitrary constant: the advisory lock key of inventory's stock writers.

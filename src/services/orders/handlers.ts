@@ -1,10 +1,10 @@
-// Bus handlers (group `orders`): the saga's replies and the catalog facts. The consumer
-// layer runs each in a transaction with inbox dedup; what a handler emits goes to the
-// outbox in that transaction. StockReleased and PaymentRefunded have no handler (the
+// Bus handlers (group `orders`): the saga's replies and the catalog facts (ProductCreated,
+// ProductPriceChanged). The consumer layer runs each in a transaction with inbox dedup;
+// what a handler emits goes to the outbox in that transaction. StockReleased and PaymentRefunded have no handler (the
 // consumer acknowledges and skips them): the order is CANCELLED when its compensations are
 // sent, see domain/saga.ts. In the choreography the same machinery runs the follower
 // (domain/choreography.ts) on the same facts instead of the orchestrating saga.
-import { message, type PayloadOf, type ProductCreated } from '#contracts/index.ts';
+import { message, type PayloadOf, type ProductCreated, type ProductPriceChanged } from '#contracts/index.ts';
 import type { MessageHandler } from '#platform/bus/consumer.ts';
 import type { Logger } from '#platform/log.ts';
 import { fold, isTerminal, type OrderState } from './domain/order.ts';
@@ -94,12 +94,19 @@ export function createHandlers(deps: HandlerDeps): Record<string, MessageHandler
     });
   };
 
+  // The catalog copy. An order is priced when placed (its lines keep their unit price), so a
+  // new price reaches only the orders placed after it is handled here.
   const onProductCreated: MessageHandler = async (ctx) => {
-    const p = ctx.message.payload as PayloadOf<typeof ProductCreated>;
-    await upsertProduct(ctx.tx, p, deps.clock.now().toISOString());
+    const { productId, sku, name, priceCents } = ctx.message.payload as PayloadOf<typeof ProductCreated>;
+    await upsertProduct(ctx.tx, { productId, sku, name, priceCents }, deps.clock.now().toISOString());
   };
 
-  const handlers: Record<string, MessageHandler> = { ProductCreated: onProductCreated };
+  const onProductPriceChanged: MessageHandler = async (ctx) => {
+    const { productId, sku, name, priceCents, revision } = ctx.message.payload as PayloadOf<typeof ProductPriceChanged>;
+    await upsertProduct(ctx.tx, { productId, sku, name, priceCents, revision }, deps.clock.now().toISOString());
+  };
+
+  const handlers: Record<string, MessageHandler> = { ProductCreated: onProductCreated, ProductPriceChanged: onProductPriceChanged };
   for (const type of sagaReplyTypes) handlers[type] = onReply;
   return handlers;
 }

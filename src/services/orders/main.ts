@@ -62,11 +62,12 @@ if (choreography) {
   delete handlers.StockReserved;
   delete handlers.PaymentCharged;
 }
-// rest: no saga on the bus, only the catalog copy from inventory's product events.
+// rest: no saga on the bus, only the catalog copy from inventory's product events (it
+// prices orders from the same table as the other architectures).
 await host.consume({
   groupId: 'orders',
   topics: rest ? [Topics.inventoryEvents] : [Topics.inventoryEvents, Topics.paymentsEvents, Topics.shippingEvents],
-  handlers: rest ? { ProductCreated: handlers.ProductCreated } : handlers,
+  handlers: rest ? { ProductCreated: handlers.ProductCreated, ProductPriceChanged: handlers.ProductPriceChanged } : handlers,
 });
 // Every architecture: no order stays PENDING past its step's deadline. A writer of its own:
 // the HTTP writer refuses jobs past ORDERFLOW_WRITE_QUEUE_MAX, and an overload, when the

@@ -208,5 +208,18 @@ for (const adapter of adapters) {
       assert.deepEqual([...prices], [[productA, 1250]]);
       assert.equal((await pricesOf(db, db.dialect, [])).size, 0);
     });
+
+    test('the catalog copy keeps the newest revision: a late older fact does not overwrite it', async () => {
+      const product = '0190a1b2-0000-7000-8000-0000000000c1';
+      const created = { productId: product, sku: 'C-1', name: 'Cherry', priceCents: 500 };
+      assert.equal(await upsertProduct(db, created, t0), true);
+      assert.equal(await upsertProduct(db, { ...created, priceCents: 400, revision: 2 }, t0), true);
+      assert.equal(await upsertProduct(db, { ...created, priceCents: 450, revision: 1 }, t0), false, 'an older price change');
+      assert.equal(await upsertProduct(db, created, t0), false, 'a ProductCreated replayed late');
+      assert.equal(await upsertProduct(db, { ...created, priceCents: 400, revision: 2 }, t0), true, 'the same revision again writes the same facts');
+      assert.deepEqual([...(await pricesOf(db, db.dialect, [product]))], [[product, 400]]);
+      assert.equal(await upsertProduct(db, { ...created, priceCents: 300, revision: 3 }, t0), true);
+      assert.deepEqual(await getProduct(db, product), { ...created, priceCents: 300 });
+    });
   });
 }

@@ -87,6 +87,9 @@ export const migrations: Migration[] = [
   // A customer's orders, newest first (GET /orders?customerId=): ids are UUIDv7, in the order
   // they were made, so the page after an id is a range scan of this index.
   { id: 'orders-006-customer-orders-index', sql: 'CREATE INDEX orders_view_customer ON orders_view (customer_id, id);' },
+  // The revision of the catalog facts a row holds (inventory's count of a product's changes;
+  // ProductCreated is 0): an older fact arriving late does not overwrite a newer one.
+  { id: 'orders-007-catalog-revision', sql: 'ALTER TABLE catalog ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;' },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -289,13 +292,21 @@ export interface CatalogProduct {
   priceCents: number;
 }
 
-/** Idempotent: a redelivered or replayed ProductCreated writes the same row again. */
-export async function upsertProduct(sql: Sql, p: CatalogProduct, at: string): Promise<void> {
-  await sql.execute(
-    `INSERT INTO catalog (product_id, sku, name, price_cents, updated_at) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (product_id) DO UPDATE SET sku = excluded.sku, name = excluded.name, price_cents = excluded.price_cents, updated_at = excluded.updated_at`,
-    [p.productId.toLowerCase(), p.sku, p.name, p.priceCents, at],
+/**
+ * Keeps the product's facts of `revision` (0, ProductCreated's, unless told) unless the row
+ * holds a newer revision: a redelivered or replayed event writes the same row again, and a
+ * late older one (a ProductCreated after a ProductPriceChanged) does not bring the old
+ * price back. True when the row was written.
+ */
+export async function upsertProduct(sql: Sql, p: CatalogProduct & { revision?: number }, at: string): Promise<boolean> {
+  const changed = await sql.execute(
+    `INSERT INTO catalog (product_id, sku, name, price_cents, revision, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (product_id) DO UPDATE SET sku = excluded.sku, name = excluded.name, price_cents = excluded.price_cents,
+       revision = excluded.revision, updated_at = excluded.updated_at
+     WHERE catalog.revision <= excluded.revision`,
+    [p.productId.toLowerCase(), p.sku, p.name, p.priceCents, p.revision ?? 0, at],
   );
+  return changed === 1;
 }
 
 export async function getProduct(sql: Sql, productId: string): Promise<CatalogProduct | undefined> {

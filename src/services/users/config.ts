@@ -17,6 +17,8 @@ export interface UsersConfig extends ServiceConfig {
   passwordCost: PasswordCost;
   /** How often expired refresh tokens are purged. */
   tokenPurgeIntervalMs: number;
+  /** Accounts made at start when missing (seed.ts): USERS_SEED_FILE, set by `orderflow up` for the demo users. */
+  seedFile?: string;
 }
 
 export const DEFAULT_USERS_PORT = 8085;
@@ -47,6 +49,7 @@ export function loadConfig(env: Env = process.env): Readonly<UsersConfig> {
       parallelism: int(env, 'USERS_ARGON2_LANES', defaultPasswordCost.parallelism, 1, 16),
     }),
     tokenPurgeIntervalMs: int(env, 'USERS_TOKEN_PURGE_INTERVAL_MS', 3_600_000, 1_000),
+    seedFile: env.USERS_SEED_FILE || undefined,
   });
 }
 

@@ -7,6 +7,7 @@ import { loadConfig } from './config.ts';
 import { registerRoutes } from './http.ts';
 import { loadSigningKey } from './keys.ts';
 import { createPasswords } from './passwords.ts';
+import { readSeedFile, seedAccounts } from './seed.ts';
 import { deleteExpiredTokens, migrations } from './store.ts';
 
 const config = loadConfig();
@@ -15,6 +16,10 @@ const host = await startServiceHost({ name: 'users', platform: config.platform, 
 closeOnSignals(host);
 const accounts = createAccounts({ db: host.db, passwords: createPasswords(config.passwordCost), key, tokens: config.tokens, ids: host.ids, clock: host.clock });
 registerRoutes(host.app, { db: host.db, accounts, key });
+if (config.seedFile) {
+  const made = await seedAccounts(host.db, accounts, readSeedFile(config.seedFile));
+  if (made.length > 0) host.log.info({ accounts: made }, 'seeded accounts');
+}
 const purge = startRetention({
   name: 'refresh tokens',
   log: host.log,
