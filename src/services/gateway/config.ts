@@ -39,8 +39,8 @@ export interface GatewayConfig {
  *   bearer token when the request has an Authorization header (its hash: a forged token gets
  *   a bucket of its own, never a real user's) and the client address otherwise; 0 = off.
  * - GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE (10): the stricter limit per client address on
- *   POST /api/auth/login and /api/auth/register (password guessing, sign-up floods), and on
- *   requests whose token the gateway refused (401: token guessing); 0 = off.
+ *   POST /api/auth/login and /api/auth/register together (password guessing, sign-up
+ *   floods), and on tokens the gateway refused (401s, each token once: token guessing); 0 = off.
  *   The lab, bench, chaos and e2e runs set both to 0: they drive thousands of orders a second
  *   through one token from one address.
  * - GATEWAY_TRUST_PROXY (off): the client address is the socket's peer unless this names the

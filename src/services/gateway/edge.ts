@@ -2,8 +2,9 @@
  * The gateway's edge: what the public port does to every request before a route runs.
  * - Rate limits (@fastify/rate-limit): a budget a minute per caller, the caller being the
  *   bearer token's hash when there is an Authorization header and the client address
- *   otherwise; a stricter budget per address on POST /api/auth/login and /api/auth/register,
- *   and on tokens the gateway refused (a 401); the /health probes are never limited. A
+ *   otherwise; a stricter budget per address shared by POST /api/auth/login and
+ *   /api/auth/register, and on tokens the gateway refused (a 401); the /health probes are
+ *   never limited. Each limit runs first among a route's hooks, before the token check. A
  *   refusal is a 429 in the envelope (PLT_ERR_RATE_LIMITED) with Retry-After and the
  *   RateLimit-* headers of the IETF draft, which every answer under a limit carries too.
  * - Security headers (@fastify/helmet) for a JSON API, see helmetOptions.
