@@ -65,6 +65,11 @@ export const promtoolSkip = (): string | undefined =>
 export const prometheusBinarySkip = (): string | undefined =>
   executable('prometheus') ? undefined : absent(`prometheus is not installed: ${debianPrometheus}`).skip;
 
+/** Chromium, for the tests of pages in a real browser (apt-get install chromium); required under CI too. */
+export const chromiumPath = (): string | undefined => process.env.CHROMIUM_PATH || executable('chromium') || executable('chromium-browser');
+export const chromiumSkip = (): string | undefined =>
+  chromiumPath() ? undefined : absent('Chromium is not installed: apt-get install chromium, or set CHROMIUM_PATH').skip;
+
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
   const r = need('KAFKA_BROKERS', 'Kafka', 'kafka');

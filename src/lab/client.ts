@@ -36,7 +36,14 @@ export interface Credentials { email: string; password: string }
 /** Who the client calls as: a role it has credentials for, or nobody. */
 export type As = 'customer' | 'admin' | 'anonymous';
 
-export function createClient(baseUrl: string, connections = 32, identities: { customer?: Credentials; admin?: Credentials } = {}) {
+export interface ClientOptions {
+  customer?: Credentials;
+  admin?: Credentials;
+  /** Sees every answer (the end-to-end tests check each against the OpenAPI document). */
+  onAnswer?: (method: string, path: string, status: number, body: unknown) => void;
+}
+
+export function createClient(baseUrl: string, connections = 32, identities: ClientOptions = {}) {
   const pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const sessions = new Map<As, { token: string; renewAt: number }>();
   const logins = new Map<As, Promise<string>>();
@@ -85,6 +92,7 @@ export function createClient(baseUrl: string, connections = 32, identities: { cu
     } catch {
       // not JSON: keep the text so a failing assertion shows it
     }
+    identities.onAnswer?.(method, path, res.statusCode, parsed);
     return { status: res.statusCode, body: parsed as T };
   }
 

@@ -129,9 +129,11 @@ export async function readBenchCommand(argv: string[]): Promise<number> {
     const etag = await productsEtag(system.gatewayUrl);
     let i = 0;
     const nextId = () => ids[i++ % ids.length];
+    // The reads are the demo customer's own orders, with its token, as its browser would send them.
+    const auth = { authorization: `Bearer ${await client.token('customer')}` };
     const targets: Target[] = [
-      { name: 'order', paths: () => `/api/orders/${nextId()}` },
-      { name: 'details', paths: () => `/api/orders/${nextId()}/details` },
+      { name: 'order', paths: () => `/api/orders/${nextId()}`, headers: auth },
+      { name: 'details', paths: () => `/api/orders/${nextId()}/details`, headers: auth },
       { name: 'products', paths: () => '/api/products' },
       ...(etag ? [{ name: 'products-304', paths: () => '/api/products', headers: { 'if-none-match': etag } }] : []),
     ].filter((t) => !values.only || values.only.split(',').includes(t.name));

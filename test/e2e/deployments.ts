@@ -8,6 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from '#lab/client.ts';
+import { createOpenApiChecker } from '#test/support/openapi-check.ts';
+
+const openApi = createOpenApiChecker();
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
@@ -84,13 +87,22 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
   const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...unlimitedGateway, ...extraEnv };
   let system: System | undefined;
   let client: Client | undefined;
+  // Every answer the test's client gets is checked against the OpenAPI document.
+  const outside: string[] = [];
   // One hook, so the order is certain: the client, then the processes, then their data.
   t.after(async () => {
     await client?.close();
     await system?.stop();
     await cleanup();
+    if (outside.length > 0) throw new Error(`answers outside the OpenAPI document (${outside.length}):\n${[...new Set(outside)].slice(0, 10).join('\n')}`);
   });
   system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe', replicas: opts.replicas });
-  client = createClient(system.gatewayUrl, 32, system.demoUsers);
+  client = createClient(system.gatewayUrl, 32, {
+    ...system.demoUsers,
+    onAnswer: (method, path, status, body) => {
+      const problem = openApi.check(method, path, status, body);
+      if (problem) outside.push(problem);
+    },
+  });
   return { system, client, dataDir, env };
 }

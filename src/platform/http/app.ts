@@ -41,6 +41,16 @@ export type HttpApp = FastifyInstance & { readonly metrics: Registry };
  * per-request log line, bounded waits, router errors in the envelope, request ids, strict
  * validation.
  */
+// Ajv 8 calls `unicode` deprecated and warns at every compile, but still honours it
+// (limitLength counts .length when it is false): the warning alone is dropped.
+const ajvLogger = {
+  log: (...args: unknown[]) => console.log(...args),
+  warn: (...args: unknown[]) => {
+    if (!String(args[0]).includes('option unicode')) console.warn(...args);
+  },
+  error: (...args: unknown[]) => console.error(...args),
+};
+
 export function fastifyOptions(opts: { log: Logger; bodyLimit?: number; timeouts?: Readonly<HttpTimeouts> }): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
   return {
     loggerInstance: opts.log as FastifyBaseLogger,
@@ -53,7 +63,7 @@ export function fastifyOptions(opts: { log: Logger; bodyLimit?: number; timeouts
     // Lengths in UTF-16 code units (unicode: false), as JavaScript's String.length and the
     // contracts' TypeBox checks count them: with ajv's default (code points) a string of 101
     // to 200 emoji passed the route and failed the event it became, naming an internal message.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, unicode: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, unicode: false, logger: ajvLogger } },
   };
 }
 
