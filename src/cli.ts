@@ -21,7 +21,9 @@ const USAGE = `usage: orderflow <command> [options]
      [--data-dir ./data] [--port 8080] [--service-ports 8081] [--replicas 1] [--no-seed] [--tracing]
         Start every service as its own process behind the gateway; Ctrl-C stops.
         Lists the services' /metrics for Prometheus (npm run infra:prometheus) in
-        <ORDERFLOW_INFRA_DIR or .infra>/prometheus/targets/orderflow.json while it runs.
+        <ORDERFLOW_INFRA_DIR or .infra>/prometheus/targets/orderflow.json while it runs (the
+        gateway's on its internal port, 9080, or a free one with --port 0). The gateway's rate
+        limits are on (GATEWAY_RATE_LIMIT_PER_MINUTE, GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE; 0 = off).
         --arch         how the order saga runs: events (default; orders orchestrates over the bus),
                        choreography (each service reacts to the events before it), rest (orders
                        calls the others over HTTP inside POST /api/orders)
@@ -167,7 +169,7 @@ orderflow is up: ${gw}   (the API described: ${gw}/docs)
   curl -s -X POST ${gw}/api/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${order}'
   curl -s ${gw}/api/orders -H "authorization: Bearer $TOKEN"
   curl -s ${gw}/api/orders/<id>/details -H "authorization: Bearer $TOKEN"
-${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus)
+${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus); the gateway's on ${system.metricsUrls.gateway}/metrics, not its public port
 Ctrl-C stops.
 `);
   // Runs until a signal; the handlers above exit.

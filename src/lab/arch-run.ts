@@ -13,7 +13,7 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
-import { serviceNames, startSystem, type System } from '#runtime/system.ts';
+import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { archLabel, type Architecture, type ArchResult, type StepResult } from './lab-result.ts';
 import { createClient, type Client } from './client.ts';
 import { runFault, type FaultTiming, type Scenario } from './faults.ts';
@@ -80,6 +80,8 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     ORDERFLOW_NAMESPACE: namespace,
     // The deadline the outage-past-deadline scenario outlasts (the orders default in a full run).
     ORDERS_STEP_DEADLINE_MS: String(o.faultTiming.deadline * 1000),
+    // The gateway's rate limits off: the load comes from one address (and soon one token).
+    ...unlimitedGateway,
   };
   if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
   if (o.postgres) env.DATABASE_URL = o.postgres.url;

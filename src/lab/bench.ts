@@ -13,7 +13,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { silentLogger } from '#platform/log.ts';
-import { serviceNames, startSystem, type System } from '#runtime/system.ts';
+import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createClient } from './client.ts';
 import { loadLabEnv } from './config.ts';
 import { medianCost } from './cost.ts';
@@ -73,7 +73,8 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const labEnv = loadLabEnv();
   const results: DeploymentResult[] = [];
   for (const deployment of values.deployments!.split(',')) {
-    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions! };
+    // The gateway's rate limits off: the load comes from one address (and soon one token).
+    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway };
     if (deployment === 'distributed') {
       if (!labEnv.kafkaBrokers || !labEnv.databaseUrl) {
         console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Architecture } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
-import { serviceNames, startSystem, type ServiceName, type System } from '#runtime/system.ts';
+import { serviceNames, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
 import { tracingEnv } from './arch-run.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
 import { startOwnInfra, type OwnInfra } from './chaos-infra.ts';
@@ -109,6 +109,8 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
     ORDERFLOW_NAMESPACE: namespace,
     ...tracingEnv(undefined),
+    // The gateway's rate limits off: the load comes from one address (and soon one token).
+    ...unlimitedGateway,
   };
   if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
   if (o.postgres) env.DATABASE_URL = o.postgres.url;

@@ -23,7 +23,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
-import { serviceNames, startSystem, type System } from '#runtime/system.ts';
+import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createCatalog, tracingEnv } from './arch-run.ts';
 import { createClient, type Client } from './client.ts';
 import { timestamp } from './lab.ts';
@@ -123,6 +123,8 @@ export function soakEnv(o: SoakOptions, namespace: string): Record<string, strin
     ORDERFLOW_INBOX_PURGE_INTERVAL_MS: String(o.purgeSeconds * 1000),
     ...(o.distributed ? { KAFKA_BROKERS: o.distributed.brokers, DATABASE_URL: o.distributed.databaseUrl } : {}),
     ...tracingEnv(undefined),
+    // The gateway's rate limits off: the load comes from one address (and soon one token).
+    ...unlimitedGateway,
   };
 }
 

@@ -55,7 +55,7 @@ async function scrape(url: string): Promise<Sample[]> {
 export async function scrapeAll(system: System): Promise<Map<string, Sample[]>> {
   const out = new Map<string, Sample[]>();
   // Counters and histograms sum over samples, so the instances' samples together are the service's.
-  await Promise.all(serviceNames.map(async (name) => out.set(name, (await Promise.all(instancesOf(system, name).map((i) => scrape(i.url)))).flat())));
+  await Promise.all(serviceNames.map(async (name) => out.set(name, (await Promise.all(instancesOf(system, name).map((i) => scrape(i.metricsUrl)))).flat())));
   return out;
 }
 

@@ -48,6 +48,8 @@ export const DependencyUnavailable = defineError('PLT_ERR_DEPENDENCY_UNAVAILABLE
 export const ShuttingDown = defineError('PLT_ERR_SHUTTING_DOWN', 503);
 /** Refused at once, nothing done: a queue or backlog is past its bound (load shedding). */
 export const Overloaded = defineError('PLT_ERR_OVERLOADED', 503);
+/** A caller past its rate limit (the gateway's edge): 429 with Retry-After and the RateLimit headers. */
+export const RateLimited = defineError('PLT_ERR_RATE_LIMITED', 429);
 /**
  * A record the bus refuses for its size (Kafka: MESSAGE_TOO_LARGE, or the producer's own
  * check; the embedded log: its limit). `details.records`, when present, holds the indices of

@@ -27,11 +27,16 @@ test('the system lists every service for Prometheus while it runs, each target s
   for (const g of groups) {
     assert.deepEqual(g.labels, { arch: 'events', deployment: 'embedded', service: g.labels.service });
     assert.equal(g.targets.length, 1);
-    assert.equal(`http://${g.targets[0]}`, system.urls[g.labels.service as keyof System['urls']]);
+    assert.equal(`http://${g.targets[0]}`, system.metricsUrls[g.labels.service as keyof System['urls']]);
     const res = await fetch(`http://${g.targets[0]}/metrics`);
     assert.equal(res.status, 200, `${g.labels.service} serves /metrics`);
     assert.match(await res.text(), /^process_cpu_seconds_total/m);
   }
+  // The gateway's /metrics is on its internal port, not the public one.
+  assert.notEqual(system.metricsUrls.gateway, system.gatewayUrl);
+  const pub = await fetch(`${system.gatewayUrl}/metrics`);
+  assert.equal(pub.status, 404, 'the public port does not serve /metrics');
+  assert.equal((await pub.json() as { error: { code: string } }).error.code, 'PLT_ERR_ROUTE_NOT_FOUND');
 
   await system.stop();
   assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), []);
@@ -52,12 +57,12 @@ test('with replicas, each backend runs as named instances on their own ports, li
     prometheusTargets: { file, labels: {} },
   });
   const instances = system.instances();
-  assert.deepEqual(instances.map((i) => i.name), ['gateway', 'orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'payments-1', 'payments-2', 'shipping-1', 'shipping-2']);
+  assert.deepEqual(instances.map((i) => i.name), ['gateway', 'orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'payments-1', 'payments-2', 'shipping-1', 'shipping-2', 'users-1', 'users-2']);
   assert.equal(new Set(instances.map((i) => i.url)).size, instances.length, 'each its own port');
   for (const i of instances) assert.equal((await fetch(`${i.url}/health/ready`)).status, 200, `${i.name} is ready`);
   assert.equal(system.urls.orders, instances[1].url);
   const groups = JSON.parse(readFileSync(file, 'utf8')) as TargetGroup[];
-  assert.deepEqual(Object.fromEntries(groups.map((g) => [g.labels.service, g.targets.length])), { gateway: 1, orders: 2, inventory: 2, payments: 2, shipping: 2 });
+  assert.deepEqual(Object.fromEntries(groups.map((g) => [g.labels.service, g.targets.length])), { gateway: 1, orders: 2, inventory: 2, payments: 2, shipping: 2, users: 2 });
 
   assert.equal(system.pid('orders'), system.pid('orders-1'));
   assert.notEqual(system.pid('orders-1'), system.pid('orders-2'));

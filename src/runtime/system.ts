@@ -35,6 +35,8 @@ export interface Instance {
   name: string;
   service: ServiceName;
   url: string;
+  /** Where its /metrics is: its own url for a service; the gateway's internal listener (GATEWAY_METRICS_PORT) for the gateway. */
+  metricsUrl: string;
 }
 
 /** The name of instance `index` (0-based) of a service that runs `replicas` instances. */
@@ -43,6 +45,15 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
 }
 
 export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085 });
+/** The gateway's internal /metrics port (its public port answers 404 there). */
+export const defaultGatewayMetricsPort = 9080;
+
+/**
+ * The gateway's rate limits off. For the runs that drive thousands of orders a second
+ * through one token from one address (the lab, bench, chaos, soak, the end-to-end tests):
+ * each sets it in its env, on purpose. `orderflow up` keeps the limits on.
+ */
+export const unlimitedGateway: Readonly<Record<string, string>> = Object.freeze({ GATEWAY_RATE_LIMIT_PER_MINUTE: '0', GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE: '0' });
 
 // The backends together (each creates only its own database, topic creation is idempotent
 // and the embedded log takes concurrent openers), then the gateway, once there is
@@ -55,6 +66,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** 0 picks a free port. With replicas, the first instance's; the others take free ports. */
   ports?: Partial<Record<ServiceName, number>>;
+  /** The gateway's /metrics port: 0 picks a free one; by default a free one when the gateway's port is picked so, 9080 otherwise. */
+  gatewayMetricsPort?: number;
   /** Instances of each backend service (default 1); the gateway is one (see above). */
   replicas?: number;
   restart?: boolean;
@@ -90,6 +103,8 @@ export interface System {
   demoUsers: DemoUsers;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
+  /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
+  metricsUrls: Record<ServiceName, string>;
   /** Every instance, the gateway first, then each service's in order. */
   instances(): Instance[];
   pid(name: Target): number | undefined;
@@ -129,13 +144,17 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   if (!Number.isInteger(replicas) || replicas < 1) throw UnknownInstance(`replicas must be a whole number >= 1; got ${replicas}`);
   const wanted = (service: ServiceName, index: number) => (index === 0 ? (opts.ports?.[service] ?? defaultPorts[service]) : 0);
   const layout = serviceNames.flatMap((service) => Array.from({ length: service === 'gateway' ? 1 : replicas }, (_, index) => ({ service, index })));
-  const free = await freePorts(layout.filter(({ service, index }) => wanted(service, index) === 0).length);
+  const wantedMetrics = opts.gatewayMetricsPort ?? (wanted('gateway', 0) === 0 ? 0 : defaultGatewayMetricsPort);
+  const free = await freePorts(layout.filter(({ service, index }) => wanted(service, index) === 0).length + (wantedMetrics === 0 ? 1 : 0));
+  const gatewayMetricsPort = wantedMetrics || free.pop()!;
   const instances: Instance[] = layout.map(({ service, index }) => {
     const port = wanted(service, index) || free.shift()!;
-    return { name: instanceName(service, index, replicas), service, url: `http://127.0.0.1:${port}` };
+    const url = `http://127.0.0.1:${port}`;
+    return { name: instanceName(service, index, replicas), service, url, metricsUrl: service === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPort}` : url };
   });
   const of = (service: ServiceName) => instances.filter((i) => i.service === service);
   const urls = Object.fromEntries(serviceNames.map((n) => [n, of(n)[0].url])) as Record<ServiceName, string>;
+  const metricsUrls = Object.fromEntries(serviceNames.map((n) => [n, of(n)[0].metricsUrl])) as Record<ServiceName, string>;
   const env = { ...inheritedEnv(), ...opts.env };
   const demoUsers = ensureDemoUsers(dataDir);
   const base = {
@@ -172,7 +191,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     for (const wave of startWaves) {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
-        supervisor.start({ name: i.name, script: mainOf(i.service), env: { ...base, PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name }, healthUrl: `${i.url}/health/ready` })));
+        supervisor.start({ name: i.name, script: mainOf(i.service), env: { ...base, ...instanceEnv(i) }, healthUrl: `${i.url}/health/ready` })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // Ready is "the routes serve"; a system that starts also has its consumers in their groups.
@@ -180,7 +199,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
       if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
-    if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.url)])), opts.prometheusTargets.labels));
+    if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
     await removeConnectors();
@@ -192,6 +211,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     gatewayUrl: urls.gateway,
     demoUsers,
     urls,
+    metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),
     pid: (name) => supervisor.pid(find(name).name),
     kill: (name, signal = 'SIGKILL') => supervisor.kill(find(name).name, signal),
@@ -212,6 +232,13 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       return stopping;
     },
   };
+}
+
+/** An instance's own settings: its port, its name, and the gateway's metrics port. */
+function instanceEnv(i: Instance): Record<string, string> {
+  const env: Record<string, string> = { PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name };
+  if (i.service === 'gateway') env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
+  return env;
 }
 
 /** Waits until the instance's consumers are members of their groups (/health/consumers answers 200). */

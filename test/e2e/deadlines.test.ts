@@ -80,7 +80,7 @@ async function deadLetterThenDeadline(t: TestContext, deployment: Deployment, ar
   assert.deepEqual(again.body, { replayed: [] }, 'a second replay replays nothing');
   // Handled this time (the payments process counts each message's outcome on /metrics).
   const handledCharges = async () => {
-    const text = await (await fetch(`${system.urls.payments}/metrics`)).text();
+    const text = await (await fetch(`${system.metricsUrls.payments}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith('orderflow_messages_total{') && l.includes('group="payments"') && l.includes(`type="${chargeType}"`) && l.includes('outcome="handled"'));
     return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
   };

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { createClient } from '#lab/client.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
-import { serviceNames, startSystem, type System } from '#runtime/system.ts';
+import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { connectSkip, kafkaSkip, logicalWalSkip, postgresSkip, uniqueName } from '../infra.ts';
 import { settledInvariants } from '#lab/invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
@@ -53,6 +53,8 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
         ORDERFLOW_ARCH: 'events', ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', ORDERFLOW_RELAY: 'debezium',
         KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '', DATABASE_URL: databaseUrl, CONNECT_URL: process.env.CONNECT_URL ?? '',
         ORDERFLOW_NAMESPACE: namespace, ORDERFLOW_PARTITIONS: '4', LOG_LEVEL: 'warn',
+        // The gateway's rate limits off, as for every end-to-end run (deployments.ts).
+        ...unlimitedGateway,
       },
     });
     const slots = () => query<{ slot_name: string }>(databaseUrl, 'SELECT slot_name FROM pg_replication_slots WHERE slot_name = ANY($1)', [databases]);

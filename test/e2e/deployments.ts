@@ -14,7 +14,7 @@ const openApi = createOpenApiChecker();
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
-import { serviceNames, startSystem, type System } from '#runtime/system.ts';
+import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
 export interface Deployment {
@@ -82,7 +82,9 @@ const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0
 export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number } = {}): Promise<{ system: System; client: Client; dataDir: string; env: Record<string, string> }> {
   const prepared = deployment.prepare();
   const { dataDir, cleanup } = prepared;
-  const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...extraEnv };
+  // The gateway's rate limits off (a test may set its own in extraEnv): the suites place
+  // bursts of orders from one address; the limits themselves are tested at the gateway (edge.test.ts).
+  const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...unlimitedGateway, ...extraEnv };
   let system: System | undefined;
   let client: Client | undefined;
   // Every answer the test's client gets is checked against the OpenAPI document.

@@ -29,7 +29,8 @@ for (const deployment of deployments) for (const arch of architectures) {
       const [view] = await waitAllTerminal(client, placed, 30_000);
       assert.equal(view.status, 'CONFIRMED');
 
-      const scrape = async (name: keyof typeof system.urls) => (await fetch(`${system.urls[name]}/metrics`)).text();
+      // The gateway's /metrics is on its internal port (system.metricsUrls), the services' on their own.
+      const scrape = async (name: keyof typeof system.metricsUrls) => (await fetch(`${system.metricsUrls[name]}/metrics`)).text();
       const orders = await scrape('orders');
       assert.equal(sum(orders, 'orderflow_orders_total', { status: 'CONFIRMED', reason: '' }), 1);
       assert.equal(sum(orders, 'orderflow_saga_duration_seconds_count', { arch, outcome: 'confirmed' }), 1);

@@ -68,7 +68,7 @@ test('readiness turns 503 naming the bus while the broker is stopped, and 200 on
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
   // Only /health is asked here: no token is ever verified.
   const verifier = createTokenVerifier({ jwks: `${standInUrl}/.well-known/jwks.json`, issuer: 'i', audience: 'a' });
-  const gateway = buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 5_000 });
+  const gateway = await buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 5_000 });
   const gatewayUrl = await gateway.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => gateway.close());
 

@@ -8,9 +8,9 @@ import { loadInfraConfig } from './config.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './prometheus-targets.ts';
 
 test('one target group per service, its /metrics host:port labelled with its name and the shared labels', () => {
-  const groups = serviceTargets({ gateway: 'http://127.0.0.1:8080', orders: 'http://127.0.0.1:8081' }, { arch: 'rest', deployment: 'distributed' });
+  const groups = serviceTargets({ gateway: 'http://127.0.0.1:9080', orders: 'http://127.0.0.1:8081' }, { arch: 'rest', deployment: 'distributed' });
   assert.deepEqual(groups, [
-    { targets: ['127.0.0.1:8080'], labels: { arch: 'rest', deployment: 'distributed', service: 'gateway' } },
+    { targets: ['127.0.0.1:9080'], labels: { arch: 'rest', deployment: 'distributed', service: 'gateway' } },
     { targets: ['127.0.0.1:8081'], labels: { arch: 'rest', deployment: 'distributed', service: 'orders' } },
   ]);
 });

@@ -1,18 +1,20 @@
 /**
  * The gateway's HTTP app. It is built like every service's (the platform's Fastify options,
- * coded errors, the JSON body parser, /metrics, its own /health/live and /health/ready), but
+ * coded errors, the JSON body parser, its own /health/live and /health/ready), but
  * answers /health from the services' readiness, checks who calls (auth.ts), and describes
  * the public API: OpenAPI 3.1 from the route schemas at /docs/openapi.json, Swagger UI at /docs.
+ * Its edge (edge.ts) limits and guards the public port; its metrics are served on an
+ * internal port (metrics-server.ts), from the registry on `app.metrics`.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TokenVerifier } from '#platform/http/access-tokens.ts';
-import { fastifyOptions } from '#platform/http/app.ts';
+import { fastifyOptions, type HttpApp } from '#platform/http/app.ts';
 import { installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
 import { installJsonBodyParser } from '#platform/http/json-body.ts';
-import type { HttpTimeouts } from '#platform/http/server-options.ts';
+import { serverTimeoutOptions, type HttpTimeouts } from '#platform/http/server-options.ts';
 import { breakersOf } from '#platform/resilience/balanced-upstream.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
@@ -20,6 +22,8 @@ import type { Logger } from '#platform/log.ts';
 import type { Tracing } from '#platform/telemetry/tracing.ts';
 import { asyncApiDocument } from '#contracts/asyncapi.ts';
 import { createAuth } from './auth.ts';
+import type { EdgeConfig } from './config.ts';
+import { defaultEdgeConfig, edgeServerOptions, installEdge } from './edge.ts';
 import { openApiInfo } from './openapi.ts';
 import { registerRoutes, type Upstreams } from './http.ts';
 
@@ -33,11 +37,18 @@ export interface GatewayAppOptions {
   tracing?: Tracing;
   /** The server's waits (platform/http/server-options.ts); the platform's defaults when absent. */
   timeouts?: Readonly<HttpTimeouts>;
+  /** Rate limits, headers, CORS, bounds (edge.ts); config.ts's defaults when absent. */
+  edge?: Readonly<EdgeConfig>;
 }
 
-export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
-  const app: FastifyInstance = Fastify(fastifyOptions({ log: opts.log, timeouts: opts.timeouts }));
+export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
+  const edge = opts.edge ?? defaultEdgeConfig;
+  const app: FastifyInstance = Fastify({
+    ...fastifyOptions({ log: opts.log, timeouts: opts.timeouts }),
+    ...edgeServerOptions(edge, serverTimeoutOptions(opts.timeouts).http),
+  });
   opts.tracing?.instrumentHttp(app);
+  await installEdge(app, edge);
   installErrorHandling(app);
   installJsonBodyParser(app);
 
@@ -50,10 +61,6 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
   // The gateway's own readiness has no dependency: a service down turns its routes into
   // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'] });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
-  });
 
   void app.register(async (api) => {
     registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
@@ -61,5 +68,5 @@ export function buildGatewayApp(opts: GatewayAppOptions): FastifyInstance {
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));
   });
-  return app;
+  return app.decorate('metrics', registry) as HttpApp;
 }

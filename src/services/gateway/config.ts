@@ -1,6 +1,7 @@
 /**
- * The gateway's settings: where it listens and where the internal services are.
+ * The gateway's settings: where it listens, where the internal services are, and its edge.
  */
+import { isIP } from 'node:net';
 import { loadHttpTimeouts, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
 import { ConfigError } from '#platform/errors.ts';
 
@@ -28,12 +29,89 @@ export interface GatewayConfig {
    * setting changes both.
    */
   tokens: Readonly<{ issuer: string; audience: string }>;
+  /** What the public port refuses or adds before any route runs (edge.ts, metrics-server.ts). */
+  edge: Readonly<EdgeConfig>;
+}
+
+/**
+ * The edge: limits, security headers, CORS, and where /metrics is served.
+ * - GATEWAY_RATE_LIMIT_PER_MINUTE (1200): requests a minute per caller, the caller being the
+ *   bearer token when the request has an Authorization header (its hash: a forged token gets
+ *   a bucket of its own, never a real user's) and the client address otherwise; 0 = off.
+ * - GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE (10): the stricter limit per client address on
+ *   POST /api/auth/login and /api/auth/register together (password guessing, sign-up
+ *   floods), and on tokens the gateway refused (401s, each token once: token guessing); 0 = off.
+ *   The lab, bench, chaos and e2e runs set both to 0: they drive thousands of orders a second
+ *   through one token from one address.
+ * - GATEWAY_TRUST_PROXY (off): the client address is the socket's peer unless this names the
+ *   proxies in front whose X-Forwarded-For to believe: a hop count (1) or addresses and CIDRs
+ *   (10.0.0.0/8,127.0.0.1). Behind an ingress without it, every client is the ingress.
+ * - GATEWAY_CORS_ORIGINS (none): browser origins allowed to call the API from another origin,
+ *   exact (https://shop.example.com), comma-separated; none = no CORS headers at all.
+ * - GATEWAY_HSTS_MAX_AGE_S (0 = off): Strict-Transport-Security's max-age. The gateway speaks
+ *   plain HTTP; turn it on only when every client reaches it through TLS (an ingress that
+ *   terminates TLS and does not add the header itself).
+ * - GATEWAY_MAX_HEADER_BYTES (16384): request line and headers together, larger is a 431.
+ * - GATEWAY_METRICS_PORT (9080; 0 = a free port): the internal listener serving /metrics on
+ *   HOST, for Prometheus; the public port answers 404 there.
+ */
+export interface EdgeConfig {
+  rateLimitPerMinute: number;
+  authRateLimitPerMinute: number;
+  trustProxy: false | number | readonly string[];
+  corsOrigins: readonly string[];
+  hstsMaxAgeS: number;
+  maxHeaderBytes: number;
+  metricsPort: number;
 }
 
 function int(name: string, value: string, min: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw ConfigError(`${name} must be an integer >= ${min}; got "${value}"`);
   return n;
+}
+
+function corsOrigins(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean).map((origin) => {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    // Exact origins only: a browser sends scheme://host[:port], never a path, and no wildcard.
+    if (!parsed || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+      throw ConfigError(`GATEWAY_CORS_ORIGINS must be exact origins like https://shop.example.com, separated by commas; got "${origin}"`);
+    }
+    return origin;
+  });
+}
+
+function trustProxy(value: string): EdgeConfig['trustProxy'] {
+  if (value.trim() === '') return false;
+  if (/^\d+$/.test(value.trim())) return int('GATEWAY_TRUST_PROXY', value.trim(), 1);
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of list) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= bits))) {
+      throw ConfigError(`GATEWAY_TRUST_PROXY must be a hop count or addresses and CIDRs separated by commas; got "${entry}"`);
+    }
+  }
+  return Object.freeze(list);
+}
+
+export function loadEdgeConfig(env: Env = process.env): Readonly<EdgeConfig> {
+  return Object.freeze({
+    rateLimitPerMinute: int('GATEWAY_RATE_LIMIT_PER_MINUTE', env.GATEWAY_RATE_LIMIT_PER_MINUTE ?? '1200', 0),
+    authRateLimitPerMinute: int('GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE', env.GATEWAY_AUTH_RATE_LIMIT_PER_MINUTE ?? '10', 0),
+    trustProxy: trustProxy(env.GATEWAY_TRUST_PROXY ?? ''),
+    corsOrigins: Object.freeze(corsOrigins(env.GATEWAY_CORS_ORIGINS ?? '')),
+    hstsMaxAgeS: int('GATEWAY_HSTS_MAX_AGE_S', env.GATEWAY_HSTS_MAX_AGE_S ?? '0', 0),
+    maxHeaderBytes: int('GATEWAY_MAX_HEADER_BYTES', env.GATEWAY_MAX_HEADER_BYTES ?? '16384', 1024),
+    metricsPort: int('GATEWAY_METRICS_PORT', env.GATEWAY_METRICS_PORT ?? '9080', 0),
+  });
 }
 
 export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
@@ -52,6 +130,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),
     tracing: loadTracingConfig(env),
     http: loadHttpTimeouts(env),
+    edge: loadEdgeConfig(env),
     tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),
   });
 }

@@ -16,7 +16,7 @@ import type { Upstreams } from './http.ts';
 test('/docs shows the public API in Chromium: every operation, no script refused', { skip: chromiumSkip() }, async (t) => {
   const nowhere = 'http://127.0.0.1:9';
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: nowhere, timeoutMs: 100 })])) as Upstreams;
-  const app = buildGatewayApp({ log: silentLogger, upstreams, verifier: createTokenVerifier({ jwks: `${nowhere}/jwks`, issuer: 'i', audience: 'a' }) });
+  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier: createTokenVerifier({ jwks: `${nowhere}/jwks`, issuer: 'i', audience: 'a' }) });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   t.after(async () => {
     await app.close();

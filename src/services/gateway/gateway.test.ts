@@ -11,6 +11,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildGatewayApp } from './app.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import type { Upstreams } from './http.ts';
+import { startMetricsServer } from './metrics-server.ts';
 
 const orderId = '0190f5b2-7c4e-7d2a-9f00-0123456789ab';
 const unknownId = '0190f5b2-7c4e-7d2a-9f00-ffffffffffff';
@@ -106,16 +107,18 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: urls[name], timeoutMs: opts.timeoutMs ?? 2_000, connections: 4, retries: 1 })])) as Upstreams;
   t.after(() => Promise.all(Object.values(upstreams).map((u) => u.close())));
   const verifier = createTokenVerifier({ jwks: `${urls.users}/.well-known/jwks.json`, issuer: tokenSettings.issuer, audience: tokenSettings.audience });
-  const app = buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 300, timeouts: opts.timeouts });
+  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier, healthTimeoutMs: 300, timeouts: opts.timeouts });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => app.close());
+  const metrics = await startMetricsServer({ registry: app.metrics, host: '127.0.0.1', port: 0, log: silentLogger });
+  t.after(() => metrics.close());
   const call = async (method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}, as: string | null = customer) => {
     const all = { ...(as ? { authorization: as } : {}), ...headers };
     const res = await request(url + path, { method, body, headers: body === undefined ? all : { 'content-type': 'application/json', ...all } });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
-  return { call, url, seen: fakes.seen };
+  return { call, url, metricsUrl: metrics.url, seen: fakes.seen };
 }
 
 test('the gateway reports ok when every service answers its health check', async (t) => {
@@ -148,9 +151,9 @@ test("the gateway's own liveness and readiness need no service", async (t) => {
 });
 
 test("the gateway's /metrics shows each upstream's circuit, open once calls to a service keep failing", async (t) => {
-  const { call, url } = await startGateway(t, { down: ['payments'] });
+  const { call, metricsUrl } = await startGateway(t, { down: ['payments'] });
   const circuit = async (upstream: string) => {
-    const text = await (await request(`${url}/metrics`)).body.text();
+    const text = await (await request(`${metricsUrl}/metrics`)).body.text();
     return Number(new RegExp(`^orderflow_circuit_state\\{[^}]*upstream="${upstream}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1]);
   };
   assert.equal(await circuit('payments'), 0, 'closed before any call');

@@ -1,12 +1,13 @@
 /**
- * The gateway process: the public API on :8080, in front of the four services.
- * No database, no bus.
+ * The gateway process: the public API on :8080, in front of the four services, and its
+ * /metrics on an internal port (:9080). No database, no bus.
  */
 import { createLogger } from '#platform/log.ts';
 import { exitWithParent } from '#platform/service/parent-watch.ts';
 import { startTracing } from '#platform/telemetry/tracing.ts';
 import { buildGatewayApp } from './app.ts';
 import { loadConfig } from './config.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { closeUpstreams, createUpstreams, fetchJwks } from './upstreams.ts';
 import { createTokenVerifier } from '#platform/http/access-tokens.ts';
 
@@ -16,7 +17,8 @@ const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
 const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
-const app = buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http });
+const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge });
+const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, log });
 
 let stopping = false;
 const stop = (signal: string) => {
@@ -25,6 +27,7 @@ const stop = (signal: string) => {
   log.info({ signal }, 'shutting down');
   setTimeout(() => process.exit(1), 20_000).unref();
   app.close()
+    .then(() => metrics.close())
     .then(() => closeUpstreams(upstreams))
     .then(() => tracing.shutdown())
     .then(() => process.exit(0), (err) => {
@@ -37,4 +40,4 @@ process.once('SIGINT', () => stop('SIGINT'));
 
 await app.listen({ port: config.port, host: config.host });
 const address = app.server.address();
-log.info({ port: typeof address === 'object' && address ? address.port : config.port, upstreams: config.upstreams }, 'gateway listening');
+log.info({ port: typeof address === 'object' && address ? address.port : config.port, metricsPort: metrics.port, upstreams: config.upstreams }, 'gateway listening');

@@ -16,7 +16,7 @@ export const OPENAPI_PATH = 'docs/openapi.json';
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const nowhere = 'http://127.0.0.1:9';
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: nowhere, timeoutMs: 1 })])) as Upstreams;
-  const app = buildGatewayApp({ log: silentLogger, upstreams, verifier: createTokenVerifier({ jwks: `${nowhere}/jwks`, issuer: 'i', audience: 'a' }) });
+  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier: createTokenVerifier({ jwks: `${nowhere}/jwks`, issuer: 'i', audience: 'a' }) });
   try {
     await app.ready();
     return app.swagger() as unknown as Record<string, unknown>;
