@@ -14,6 +14,12 @@ const ErrorBody = {
   properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
 } as const;
 
+const Note = {
+  type: 'object',
+  required: ['id', 'title', 'stars'],
+  properties: { id: { type: 'string', format: 'uuid' }, title: { type: 'string' }, stars: { type: 'integer' } },
+} as const;
+
 /**
  * An app as the services build theirs (the platform's factory: coded errors, the JSON body
  * parser), documented by @fastify/swagger at /docs/openapi.json with a bearer token, as the
@@ -57,6 +63,45 @@ function faultyRoutes(app: HttpApp): void {
   });
 }
 
+/** Routes whose every answer is in the document, behind a bearer token; `seen` counts the requests that carried it. */
+function cleanRoutes(app: HttpApp, seen: { authorized: number }): void {
+  const notes = new Map<string, object>();
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/docs') && req.headers.authorization !== `Bearer ${TOKEN}`) {
+      return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'a bearer token is needed' } });
+    }
+    if (!req.url.startsWith('/docs')) seen.authorized++;
+  });
+  app.post('/notes', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['title', 'stars'],
+        additionalProperties: false,
+        properties: { title: { type: 'string', minLength: 1, maxLength: 40 }, stars: { type: 'integer', minimum: 0, maximum: 5 } },
+      },
+      response: {
+        201: Note,
+        400: ErrorBody,
+        401: ErrorBody,
+      },
+    },
+  }, async (req, reply) => {
+    const note = { id: crypto.randomUUID(), ...(req.body as { title: string; stars: number }) };
+    notes.set(note.id, note);
+    return reply.code(201).send(note);
+  });
+  app.get('/notes/:id', {
+    schema: {
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: { 200: Note, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+    },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    return notes.get(id) ?? reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no note ${id}` } });
+  });
+}
+
 const found = (failures: FuzzFailure[], operation: string, check: string): FuzzFailure | undefined =>
   failures.find((f) => f.operation === operation && f.check === check);
 
@@ -93,42 +138,25 @@ describe('Schemathesis against a real Fastify app', { skip: schemathesisSkip() }
     assert.equal(await run(), first);
   });
 
-  test('an app whose answers all match its document passes with no failure, the token on every request', async (t) => {
-    let authorized = 0;
-    const urls = await serve(t, (app) => {
-      app.addHook('onRequest', async (req, reply) => {
-        if (!req.url.startsWith('/docs') && req.headers.authorization !== `Bearer ${TOKEN}`) {
-          return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'a bearer token is needed' } });
-        }
-        if (!req.url.startsWith('/docs')) authorized++;
-      });
-      app.post('/notes', {
-        schema: {
-          body: {
-            type: 'object',
-            required: ['title', 'stars'],
-            additionalProperties: false,
-            properties: { title: { type: 'string', minLength: 1, maxLength: 40 }, stars: { type: 'integer', minimum: 0, maximum: 5 } },
-          },
-          response: {
-            201: { type: 'object', required: ['id', 'title', 'stars'], properties: { id: { type: 'string', format: 'uuid' }, title: { type: 'string' }, stars: { type: 'integer' } } },
-            400: ErrorBody,
-            401: ErrorBody,
-          },
-        },
-      }, async (req, reply) => reply.code(201).send({ id: crypto.randomUUID(), ...(req.body as object) }));
-      app.get('/notes/:id', {
-        schema: {
-          params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
-          response: { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
-        },
-      }, async (req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no note ${(req.params as { id: string }).id}` } }));
-    });
+  test('an app whose answers all match its document passes with no failure nor warning, the token on every request', async (t) => {
+    const seen = { authorized: 0 };
+    const urls = await serve(t, (app) => cleanRoutes(app, seen));
     const result = await runSchemathesis({ ...urls, headers: { authorization: `Bearer ${TOKEN}` }, maxExamples: 20, timeoutMs: 60_000 });
 
     assert.deepEqual(result.failures, [], formatFailures(result.failures));
+    assert.equal(result.warnings, '');
     assert.deepEqual(result.operations.sort(), ['GET /notes/{id}', 'POST /notes']);
-    assert.ok(authorized > 20, `only ${authorized} requests carried the token`);
+    assert.ok(seen.authorized > 20, `only ${seen.authorized} requests carried the token`);
+  });
+
+  test('a wrong token fails no check but shows as a warning, so a caller can refuse a run that tested only its 401s', async (t) => {
+    const seen = { authorized: 0 };
+    const urls = await serve(t, (app) => cleanRoutes(app, seen));
+    const result = await runSchemathesis({ ...urls, headers: { authorization: 'Bearer wrong' }, maxExamples: 5, phases: ['fuzzing'], timeoutMs: 60_000 });
+
+    assert.deepEqual(result.failures, []);
+    assert.equal(seen.authorized, 0);
+    assert.match(result.warnings, /Authentication failed: 2 operations returned only 401\/403 responses/);
   });
 
   test('a document it cannot load is an error, not a pass', async () => {
