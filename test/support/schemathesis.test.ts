@@ -159,6 +159,19 @@ describe('Schemathesis against a real Fastify app', { skip: schemathesisSkip() }
     assert.match(result.warnings, /Authentication failed: 2 operations returned only 401\/403 responses/);
   });
 
+  test('a run past its time limit is stopped and throws, rather than hold up CI', async (t) => {
+    const urls = await serve(t, (app) => {
+      app.get('/slow', { schema: { response: { 200: { type: 'object' } } } }, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return {};
+      });
+    });
+    const started = Date.now();
+    // 25 examples of half a second each in two phases: well past the limit if it did not hold.
+    await assert.rejects(runSchemathesis({ ...urls, maxExamples: 25, timeoutMs: 4000 }), /schemathesis ran past 4000 ms and was stopped/);
+    assert.ok(Date.now() - started < 12_000, `stopped after ${Date.now() - started} ms`);
+  });
+
   test('a document it cannot load is an error, not a pass', async () => {
     await assert.rejects(runSchemathesis({ schemaUrl: 'http://127.0.0.1:1/docs/openapi.json', baseUrl: 'http://127.0.0.1:1', timeoutMs: 30_000 }), /schemathesis exited with 2/);
   });
