@@ -41,6 +41,8 @@ const USAGE = `usage: orderflow <command> [options]
                        an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
   infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
+  infra schemathesis [install|status]
+        The OpenAPI fuzzer the tests run (test/support/schemathesis.ts), pinned, from PyPI.
 ${DLQ_USAGE}
 ${USERS_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]

@@ -1,12 +1,15 @@
 /**
  * How tests find real infrastructure. Tests that need Kafka, PostgreSQL, Kafka Connect,
  * Zipkin or Prometheus read KAFKA_BROKERS / DATABASE_URL / CONNECT_URL / ZIPKIN_URL /
- * PROMETHEUS_URL. Without them they skip with a clear message; with
- * ORDERFLOW_REQUIRE_INFRA=1 (CI) their absence is a failure instead.
+ * PROMETHEUS_URL; tools (promtool, Chromium, Schemathesis) are looked for where they are installed.
+ * Without them they skip with a clear message; with ORDERFLOW_REQUIRE_INFRA=1 (CI) their
+ * absence is a failure instead.
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { infraDir } from '#runtime/infra/config.ts';
+import { installedSchemathesis, SCHEMATHESIS_VERSION } from '#runtime/infra/schemathesis.ts';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
 
@@ -69,6 +72,10 @@ export const prometheusBinarySkip = (): string | undefined =>
 export const chromiumPath = (): string | undefined => process.env.CHROMIUM_PATH || executable('chromium') || executable('chromium-browser');
 export const chromiumSkip = (): string | undefined =>
   chromiumPath() ? undefined : absent('Chromium is not installed: apt-get install chromium, or set CHROMIUM_PATH').skip;
+
+/** Schemathesis in the infra dir (npm run infra:schemathesis), for the API fuzzing tests; required under CI too. */
+export const schemathesisSkip = (): string | undefined =>
+  installedSchemathesis(infraDir()) ? undefined : absent(`Schemathesis ${SCHEMATHESIS_VERSION} is not installed in ${infraDir()}: npm run infra:schemathesis`).skip;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {

@@ -1,6 +1,7 @@
 /**
  * `orderflow infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]`: local Kafka,
- * PostgreSQL, Kafka Connect, Zipkin and Prometheus for dev and CI. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
+ * PostgreSQL, Kafka Connect, Zipkin and Prometheus for dev and CI; `orderflow infra schemathesis
+ * [install|status]`: the API fuzzer the tests run. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
  */
 import { loadInfraConfig } from './config.ts';
 import { kafkaInfra } from './kafka.ts';
@@ -8,6 +9,7 @@ import { postgresInfra } from './postgres.ts';
 import { connectInfra } from './connect.ts';
 import { zipkinInfra } from './zipkin.ts';
 import { prometheusInfra } from './prometheus.ts';
+import { schemathesisInfra } from './schemathesis.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { stdIo, type InfraIo, type InfraState } from './processes.ts';
 
@@ -16,16 +18,24 @@ type Action = (typeof ACTIONS)[number];
 
 const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'all'];
 
+// A tool, not a server: installed, never started.
+const TOOL_ACTIONS = ['install', 'status'] as const;
+type ToolAction = (typeof TOOL_ACTIONS)[number];
+
 const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|all> [start|stop|status] [--secure]
+       orderflow infra schemathesis [install|status]
   all is kafka and postgres. --secure (kafka start): a SASL_SSL listener on the Kafka port + 2 as well.
+  schemathesis: the OpenAPI fuzzer, pinned, in a venv under <infra dir>/schemathesis (pip from PyPI, Python 3.11+).
   env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
        ORDERFLOW_PG_PORT (5432), ORDERFLOW_PG_WAL_LEVEL (replica; logical for the Debezium relay),
        ORDERFLOW_CONNECT_PORT (18083; Kafka Connect), KAFKA_BROKERS (for connect),
        ORDERFLOW_ZIPKIN_PORT (9411; traces, UI at /zipkin/),
-       ORDERFLOW_PROMETHEUS_PORT (9090; scrapes what orderflow up lists in <infra dir>/prometheus/targets/orderflow.json)`;
+       ORDERFLOW_PROMETHEUS_PORT (9090; scrapes what orderflow up lists in <infra dir>/prometheus/targets/orderflow.json),
+       ORDERFLOW_PYTHON (python3; makes Schemathesis's venv)`;
 
 /** Runs one infra command and returns the process exit code: 0 ok, 1 failure, 2 usage, 3 status of a stopped service. */
 export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise<number> {
+  if (argv[0] === 'schemathesis') return toolCommand(argv.slice(1), io);
   const secure = argv.includes('--secure');
   const [what, rawAction = 'start', ...rest] = argv.filter((a) => a !== '--secure');
   const action = rawAction as Action;
@@ -55,7 +65,28 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
     } else states = [await postgres(), await kafka()];
     return action === 'status' && states.some((s) => !s.running) ? 3 : 0;
   } catch (err) {
-    io.say(isOrderflowError(err) ? `infra: ${err.message} [${err.code}]` : `infra: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    return failed(err, io);
   }
+}
+
+/** `schemathesis [install|status]`: 0 installed, 1 failure, 2 usage, 3 status when not installed. */
+async function toolCommand(argv: string[], io: InfraIo): Promise<number> {
+  const [rawAction = 'install', ...rest] = argv;
+  const action = rawAction as ToolAction;
+  if (!TOOL_ACTIONS.includes(action) || rest.length > 0) {
+    io.say(USAGE);
+    return 2;
+  }
+  try {
+    const config = loadInfraConfig();
+    const state = await schemathesisInfra(action, { dir: config.dir, python: config.python, io });
+    return state.running ? 0 : 3;
+  } catch (err) {
+    return failed(err, io);
+  }
+}
+
+function failed(err: unknown, io: InfraIo): number {
+  io.say(isOrderflowError(err) ? `infra: ${err.message} [${err.code}]` : `infra: ${(err as Error).stack ?? String(err)}`);
+  return 1;
 }

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '#platform/errors.ts';
 
 export type InfraConfig = Readonly<{
-  /** Cache root: Kafka under `<dir>/kafka`, PostgreSQL under `<dir>/postgres`, Zipkin, Prometheus... */
+  /** Cache root: Kafka under `<dir>/kafka`, PostgreSQL under `<dir>/postgres`, Zipkin, Prometheus, Schemathesis... */
   dir: string;
   kafkaPort: number;
   pgPort: number;
@@ -21,6 +21,8 @@ export type InfraConfig = Readonly<{
   /** ORDERFLOW_PROMETHEUS_PORT: Prometheus's API, UI and console templates. */
   prometheusPort: number;
   prometheus: PrometheusFiles;
+  /** ORDERFLOW_PYTHON: the interpreter that makes Schemathesis's venv (3.11 or newer); python3 by default. */
+  python: string;
 }>;
 
 /** What the local Prometheus reads: the services to scrape (from `orderflow up`) and the repository's rules and consoles. */
@@ -81,5 +83,6 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env): InfraConf
       consoles: join(assets, 'consoles'),
       consoleLibraries: join(assets, 'console_libraries'),
     }),
+    python: env.ORDERFLOW_PYTHON || 'python3',
   });
 }
