@@ -34,6 +34,12 @@ for (const deployment of deployments) {
       assert.equal((await other.details(placed.body.id)).status, 404);
       const theirs = await other.call('GET', '/api/orders');
       assert.deepEqual([theirs.status, theirs.body.orders], [200, []], 'a new customer has no orders');
+      // An Idempotency-Key is the customer's own: the same key from another customer is another order.
+      const same = await other.placeOrder({ items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }, 'identity-1');
+      assert.equal(same.status, acceptedStatus('events'), JSON.stringify(same.body));
+      assert.notEqual(same.body.id, placed.body.id);
+      const changed = await client.placeOrder({ items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } }, 'identity-1');
+      assert.deepEqual([changed.status, (changed.body as any).error?.code], [422, 'ORD_ERR_IDEMPOTENCY_KEY_REUSED'], 'the same key with another body');
       const mine = await client.call('GET', '/api/orders');
       assert.deepEqual(mine.body.orders.map((o: { id: string }) => o.id), [placed.body.id]);
       assert.equal((await client.order(placed.body.id, 'anonymous')).status, 401);
