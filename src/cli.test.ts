@@ -98,36 +98,53 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
   up.stderr!.resume();
   const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: up.stdout! });
-  const gateway = await new Promise<string>((resolve, reject) => {
+  // The banner: the gateway's address, then the demo accounts a user logs in with.
+  const banner = await new Promise<string[]>((resolve, reject) => {
+    const seen: string[] = [];
     lines.on('line', (line) => {
-      const m = /orderflow is up: (\S+)/.exec(line);
-      if (m) resolve(m[1]);
+      seen.push(line);
+      if (/^Ctrl-C stops/.test(line)) resolve(seen);
     });
     exited.then((code) => reject(new Error(`orderflow up exited with ${code} before it was up`)));
   });
+  const gateway = /orderflow is up: (\S+)/.exec(banner.join('\n'))![1];
+  const [, email, password] = /demo customer\s+(\S+)\s+password (\S+)/.exec(banner.join('\n'))!;
 
   const health = await fetch(`${gateway}/health`);
   assert.equal(health.status, 200);
   const products = (await (await fetch(`${gateway}/api/products`)).json()) as Array<{ id: string }>;
   assert.ok(products.length > 0, 'the demo catalog is seeded');
+  const login = await fetch(`${gateway}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  assert.equal(login.status, 200, 'the printed demo customer logs in');
+  const auth = { authorization: `Bearer ${((await login.json()) as { accessToken: string }).accessToken}` };
   const placed = await fetch(`${gateway}/api/orders`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ customerId: 'cli-test', items: [{ productId: products[0].id, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } }),
+    headers: { 'content-type': 'application/json', ...auth },
+    body: JSON.stringify({ items: [{ productId: products[0].id, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } }),
   });
   assert.equal(placed.status, placedStatus);
   const { id, status: answered } = (await placed.json()) as { id: string; status: string };
   if (arch === 'rest') assert.equal(answered, 'CONFIRMED', 'rest answers once the saga is done');
   let status = 'PENDING';
   for (let i = 0; i < 100 && status === 'PENDING'; i++) {
-    status = ((await (await fetch(`${gateway}/api/orders/${id}`)).json()) as { status: string }).status;
+    status = ((await (await fetch(`${gateway}/api/orders/${id}`, { headers: auth })).json()) as { status: string }).status;
     if (status === 'PENDING') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(status, 'CONFIRMED');
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
-  assert.equal(children.length, 5, 'one process per service');
+  assert.equal(children.length, 6, 'one process per service');
   up.kill('SIGINT');
   assert.equal(await exited, 0);
   assert.deepEqual(children.filter(alive), [], 'no service outlives orderflow up');
 }
+
+test('orderflow users create-admin makes an admin, then promotes rather than duplicates; users new-key prints a private P-256 JWK', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const run = (...args: string[]) => execFileSync(process.execPath, [cli, 'users', ...args], { encoding: 'utf8', env: { ...process.env, ORDERFLOW_STORE: 'sqlite', USERS_ARGON2_MEMORY_KIB: '8192', USERS_ARGON2_PASSES: '1' } });
+  assert.match(run('create-admin', '--email', 'Root@Example.org', '--data-dir', dataDir), /^admin root@example\.org created \(id [0-9a-f-]{36}\); password \S{20}\n$/);
+  assert.match(run('create-admin', '--email', 'root@example.org', '--data-dir', dataDir), /exists: now an admin/);
+  const jwk = JSON.parse(run('new-key')) as Record<string, string>;
+  assert.deepEqual([jwk.kty, jwk.crv, typeof jwk.d], ['EC', 'P-256', 'string']);
+});
