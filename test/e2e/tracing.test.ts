@@ -47,7 +47,7 @@ for (const deployment of deployments) for (const arch of architectures) {
       const body = { items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
       const res = await fetch(`${system.gatewayUrl}/api/orders`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${clientSpanId}-01` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await client.token('customer')}`, traceparent: `00-${traceId}-${clientSpanId}-01` },
         body: JSON.stringify(body),
       });
       const placed = (await res.json()) as { id: string };
