@@ -39,8 +39,8 @@ const USAGE = `usage: orderflow <command> [options]
                        (as infra zipkin does, ORDERFLOW_ZIPKIN_PORT, default 9411; it keeps running after
                        Ctrl-C), then sets OTEL_TRACES_EXPORTER=zipkin and OTEL_EXPORTER_ZIPKIN_ENDPOINT;
                        an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
-  infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]
-        Local Kafka, PostgreSQL, Kafka Connect, Zipkin and Prometheus for development and CI.
+  infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
+        Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI.
   infra schemathesis [install|status]
         The OpenAPI fuzzer the tests run (test/support/schemathesis.ts), pinned, from PyPI.
 ${DLQ_USAGE}

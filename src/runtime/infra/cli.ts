@@ -1,6 +1,6 @@
 /**
- * `orderflow infra kafka|postgres|connect|zipkin|prometheus|all [start|stop|status]`: local Kafka,
- * PostgreSQL, Kafka Connect, Zipkin and Prometheus for dev and CI; `orderflow infra schemathesis
+ * `orderflow infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]`: local
+ * Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for dev and CI; `orderflow infra schemathesis
  * [install|status]`: the API fuzzer the tests run. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
  */
 import { loadInfraConfig } from './config.ts';
@@ -9,6 +9,7 @@ import { postgresInfra } from './postgres.ts';
 import { connectInfra } from './connect.ts';
 import { zipkinInfra } from './zipkin.ts';
 import { prometheusInfra } from './prometheus.ts';
+import { mailpitInfra } from './mailpit.ts';
 import { schemathesisInfra } from './schemathesis.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { stdIo, type InfraIo, type InfraState } from './processes.ts';
@@ -16,13 +17,13 @@ import { stdIo, type InfraIo, type InfraState } from './processes.ts';
 const ACTIONS = ['start', 'stop', 'status'] as const;
 type Action = (typeof ACTIONS)[number];
 
-const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'all'];
+const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'mailpit', 'all'];
 
 // A tool, not a server: installed, never started.
 const TOOL_ACTIONS = ['install', 'status'] as const;
 type ToolAction = (typeof TOOL_ACTIONS)[number];
 
-const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|all> [start|stop|status] [--secure]
+const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|mailpit|all> [start|stop|status] [--secure]
        orderflow infra schemathesis [install|status]
   all is kafka and postgres. --secure (kafka start): a SASL_SSL listener on the Kafka port + 2 as well.
   schemathesis: the OpenAPI fuzzer, pinned, in a venv under <infra dir>/schemathesis (pip from PyPI, Python 3.11+).
@@ -31,6 +32,7 @@ const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|
        ORDERFLOW_CONNECT_PORT (18083; Kafka Connect), KAFKA_BROKERS (for connect),
        ORDERFLOW_ZIPKIN_PORT (9411; traces, UI at /zipkin/),
        ORDERFLOW_PROMETHEUS_PORT (9090; scrapes what orderflow up lists in <infra dir>/prometheus/targets/orderflow.json),
+       ORDERFLOW_MAILPIT_SMTP_PORT (1025) and ORDERFLOW_MAILPIT_HTTP_PORT (8025; API at /api/v1/; built with go install, Go 1.26+),
        ORDERFLOW_PYTHON (python3; makes Schemathesis's venv)`;
 
 /** Runs one infra command and returns the process exit code: 0 ok, 1 failure, 2 usage, 3 status of a stopped service. */
@@ -50,12 +52,14 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
     const connect = () => connectInfra(action, { dir: config.dir, port: config.connectPort, kafkaBrokers: config.kafkaBrokers, io });
     const zipkin = () => zipkinInfra(action, { dir: config.dir, port: config.zipkinPort, io });
     const prometheus = () => prometheusInfra(action, { dir: config.dir, port: config.prometheusPort, files: config.prometheus, io });
+    const mailpit = () => mailpitInfra(action, { dir: config.dir, smtpPort: config.mailpitSmtpPort, httpPort: config.mailpitHttpPort, io });
     let states: InfraState[];
     if (what === 'kafka') states = [await kafka()];
     else if (what === 'postgres') states = [await postgres()];
     else if (what === 'connect') states = [await connect()];
     else if (what === 'zipkin') states = [await zipkin()];
     else if (what === 'prometheus') states = [await prometheus()];
+    else if (what === 'mailpit') states = [await mailpit()];
     else if (action === 'stop') {
       // Stop both even when one fails.
       const results = await Promise.allSettled([kafka(), postgres()]);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '#platform/errors.ts';
 
 export type InfraConfig = Readonly<{
-  /** Cache root: Kafka under `<dir>/kafka`, PostgreSQL under `<dir>/postgres`, Zipkin, Prometheus, Schemathesis... */
+  /** Cache root: Kafka under `<dir>/kafka`, PostgreSQL under `<dir>/postgres`, Zipkin, Prometheus, Mailpit, Schemathesis... */
   dir: string;
   kafkaPort: number;
   pgPort: number;
@@ -21,6 +21,10 @@ export type InfraConfig = Readonly<{
   /** ORDERFLOW_PROMETHEUS_PORT: Prometheus's API, UI and console templates. */
   prometheusPort: number;
   prometheus: PrometheusFiles;
+  /** ORDERFLOW_MAILPIT_SMTP_PORT: where Mailpit takes e-mail (SMTP_URL). */
+  mailpitSmtpPort: number;
+  /** ORDERFLOW_MAILPIT_HTTP_PORT: Mailpit's REST API and web UI (MAILPIT_URL). */
+  mailpitHttpPort: number;
   /** ORDERFLOW_PYTHON: the interpreter that makes Schemathesis's venv (3.11 or newer); python3 by default. */
   python: string;
 }>;
@@ -84,5 +88,7 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env): InfraConf
       consoleLibraries: join(assets, 'console_libraries'),
     }),
     python: env.ORDERFLOW_PYTHON || 'python3',
+    mailpitSmtpPort: port(env, 'ORDERFLOW_MAILPIT_SMTP_PORT', 1025),
+    mailpitHttpPort: port(env, 'ORDERFLOW_MAILPIT_HTTP_PORT', 8025),
   });
 }
