@@ -1,7 +1,7 @@
 /**
  * How tests find real infrastructure. Tests that need Kafka, PostgreSQL, Kafka Connect,
- * Zipkin or Prometheus read KAFKA_BROKERS / DATABASE_URL / CONNECT_URL / ZIPKIN_URL /
- * PROMETHEUS_URL; tools (promtool, Chromium, Schemathesis) are looked for where they are installed.
+ * Zipkin, Prometheus or Mailpit read KAFKA_BROKERS / DATABASE_URL / CONNECT_URL / ZIPKIN_URL /
+ * PROMETHEUS_URL / SMTP_URL and MAILPIT_URL; tools (promtool, Chromium, Schemathesis) are looked for where they are installed.
  * Without them they skip with a clear message; with ORDERFLOW_REQUIRE_INFRA=1 (CI) their
  * absence is a failure instead.
  */
@@ -43,6 +43,9 @@ export const logicalWalSkip = (walLevel: string | undefined): string | undefined
 
 /** Zipkin (npm run infra:zipkin), for the tracing tests; required under CI too. */
 export const zipkinSkip = (): string | undefined => need('ZIPKIN_URL', 'Zipkin', 'zipkin').skip;
+
+/** Mailpit (npm run infra:mailpit), for e-mails sent to SMTP_URL and read back at MAILPIT_URL; required under CI too. */
+export const mailpitSkip = (): string | undefined => need('SMTP_URL', 'Mailpit', 'mailpit').skip ?? need('MAILPIT_URL', 'Mailpit', 'mailpit').skip;
 
 /** The path of an executable on PATH, or undefined. */
 export function executable(name: string): string | undefined {
