@@ -136,11 +136,12 @@ test('the infra command shows its usage and exits 2 on a wrong word', async () =
   assert.equal(await infraCommand(['connect', 'restart'], io), 2);
   assert.equal(await infraCommand(['zipkin', 'restart'], io), 2);
   assert.equal(await infraCommand(['prometheus', 'start', 'now'], io), 2);
+  assert.equal(await infraCommand(['mailpit', 'restart'], io), 2);
   assert.equal(await infraCommand([], io), 2);
   assert.equal(await infraCommand(['kafka', 'install'], io), 2);
   assert.equal(await infraCommand(['schemathesis', 'start'], io), 2);
   assert.equal(await infraCommand(['schemathesis', 'install', 'now'], io), 2);
-  assert.match(said.join('\n'), /usage: orderflow infra <kafka\|postgres\|connect\|zipkin\|prometheus\|all>/);
+  assert.match(said.join('\n'), /usage: orderflow infra <kafka\|postgres\|connect\|zipkin\|prometheus\|mailpit\|all>/);
   assert.match(said.join('\n'), /orderflow infra schemathesis \[install\|status\]/);
 });
 
