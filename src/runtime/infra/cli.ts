@@ -1,7 +1,7 @@
 /**
  * `orderflow infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]`: local
- * Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for dev and CI; `orderflow infra schemathesis
- * [install|status]`: the API fuzzer the tests run. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
+ * Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for dev and CI;
+ * `orderflow infra schemathesis [install|status]`: the API fuzzer the tests run. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
  */
 import { loadInfraConfig } from './config.ts';
 import { kafkaInfra } from './kafka.ts';

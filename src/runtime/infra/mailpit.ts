@@ -6,7 +6,9 @@
  *
  * The Go module has the API and the SMTP server but not the web UI's script and stylesheet
  * (Mailpit's repository builds them with npm and does not commit them), so the UI page served
- * by a `go install` build is blank; the API is complete.
+ * by a `go install` build is blank; the API is complete. Building them here would mean npm ci
+ * of Mailpit's own lock file, and one package it pins (sass-embedded 1.108.1) is not served by
+ * the npm registry this project reaches.
  */
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
