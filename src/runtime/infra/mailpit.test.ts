@@ -34,7 +34,12 @@ function tempDir(t: TestContext): string {
  */
 async function ownInfraDir(t: TestContext): Promise<string> {
   const bin = await buildMailpit(loadInfraConfig().dir, recordingIo().io);
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'mailpit-infra-'));
+  // One hook, the server stopped before its pid file goes with the directory.
+  t.after(async () => {
+    await mailpitInfra('stop', { dir, smtpPort: 0, httpPort: 0, io: recordingIo().io });
+    rmSync(dir, { recursive: true, force: true });
+  });
   const p = mailpitPaths(dir);
   mkdirSync(p.gobin, { recursive: true });
   symlinkSync(bin, p.bin);
@@ -100,7 +105,6 @@ test('mailpit start, status, an e-mail over SMTP read back through the API, dele
   const [smtpPort, httpPort] = await freePorts(2);
   const env = { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, MAILPIT_URL: `http://127.0.0.1:${httpPort}` };
   const { io, said, emitted } = recordingIo();
-  t.after(() => mailpitInfra('stop', { dir, smtpPort, httpPort, io }));
 
   const started = await mailpitInfra('start', { dir, smtpPort, httpPort, io });
   assert.deepEqual(started, { running: true, owned: true, env });
