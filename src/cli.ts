@@ -292,7 +292,7 @@ async function rebuildView(env: Record<string, string | undefined>, check: boole
     if (check) {
       process.stdout.write(report.differing === 0
         ? `orders_view matches the events of ${report.orders} orders\n`
-        : `${rows(report.differing)} of orders_view differ from the events (${report.orders} orders); orderflow orders rebuild-view repairs them\n`);
+        : `${rows(report.differing)} of orders_view ${report.differing === 1 ? 'differs' : 'differ'} from the events (${report.orders} orders); orderflow orders rebuild-view repairs them\n`);
       return report.differing === 0 ? 0 : 1;
     }
     process.stdout.write(`orders_view rebuilt from the events of ${report.orders} orders: ${rows(report.repaired)} repaired\n`);
