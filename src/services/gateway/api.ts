@@ -85,6 +85,7 @@ export const Order = Type.Object(
 
 export const OrderQuery = Type.Object({
   asOf: Type.Optional(Type.String({
+    minLength: 1,
     maxLength: 64,
     description: 'An ISO 8601 time with its zone (2026-01-31T12:00:00Z): the order as it was then, replayed from its events; 404 if it did not exist yet.',
   })),

@@ -1,3 +1,5 @@
+// rebuild-view.ts and history.ts on both stores, over the same orders: each derives views from
+// the streams, and both must agree with the rows the writers keep.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -18,7 +18,7 @@
 // it served until its own next commit (view-reads.ts), so a repaired row may be answered
 // stale until the service writes anything.
 import { isDeepStrictEqual } from 'node:util';
-import type { Db } from '#platform/db/db.ts';
+import type { Db, Sql } from '#platform/db/db.ts';
 import { fold } from './domain/order.ts';
 import { deleteView, putView, streamIdsAfter, streamsBetween, viewOf, viewsBetween, type OrderView } from './store.ts';
 
@@ -56,7 +56,7 @@ export async function rebuildViews(db: Db, opts: RebuildOptions): Promise<Rebuil
   const report: RebuildReport = { orders: 0, differing: 0, differences: [], repaired: 0 };
   const lock = opts.check ? 'share' : 'update';
 
-  const settle = async (tx: Parameters<Parameters<Db['transaction']>[0]>[0], diffs: ViewDifference[]) => {
+  const settle = async (tx: Sql, diffs: ViewDifference[]) => {
     for (const d of diffs) {
       report.differing++;
       if (report.differences.length < maxListed) report.differences.push(d);
