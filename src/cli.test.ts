@@ -30,6 +30,9 @@ test('a bad flag or an unknown command exits 2 with the usage', async () => {
   assert.equal(await main(['chaos', '--services', 'orders,billing']), 2);
   assert.equal(await main(['orders', 'stick']), 2);
   assert.equal(await main(['orders', 'stuck', '--deadline-ms', 'soon']), 2);
+  assert.equal(await main(['orders', 'stuck', '--check']), 2);
+  assert.equal(await main(['orders', 'rebuild-view', '--json']), 2);
+  assert.equal(await main(['orders', 'rebuild-view', '--batch', '0']), 2);
 });
 
 test('orderflow orders stuck lists the orders pending past their deadline from the orders store', async (t) => {
@@ -68,6 +71,40 @@ test('orderflow orders stuck lists the orders pending past their deadline from t
   t.mock.method(process.stderr, 'write', () => true);
   assert.equal(await main(['orders', 'stuck', '--data-dir', empty]), 1, 'no orders database there');
   t.mock.restoreAll();
+});
+
+test('orderflow orders rebuild-view --check reports a corrupt row of orders_view (exit 1); the rebuild repairs it', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const db = openSqlite({ file: join(dataDir, 'orders.sqlite') });
+  t.after(() => db.close());
+  await migrate(db, [...outboxMigrations, ...ordersMigrations]);
+  const productId = '0190a1b2-0000-7000-8000-00000000000a';
+  await upsertProduct(db, { productId, sku: 'A-1', name: 'Apple', priceCents: 250 }, new Date().toISOString());
+  const ids = ['0190a1b2-0000-7000-8000-0000000000c1', '0190a1b2-0000-7000-8000-0000000000c2'];
+  for (const id of ids) {
+    await placeOrder(
+      { db, ids: { newId: () => id }, clock: { now: () => new Date() } },
+      { customerId: 'c-1', items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } },
+    );
+  }
+  const run = async (...args: string[]) => {
+    const out: string[] = [];
+    t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
+    try {
+      return { code: await main(['orders', 'rebuild-view', '--data-dir', dataDir, ...args]), out: out.join('') };
+    } finally {
+      t.mock.restoreAll();
+    }
+  };
+  assert.deepEqual(await run('--check'), { code: 0, out: 'orders_view matches the events of 2 orders\n' });
+  await db.execute("UPDATE orders_view SET total_cents = 1 WHERE id = $1", [ids[1]]);
+  assert.deepEqual(await run('--check', '--batch', '1'), {
+    code: 1,
+    out: `${ids[1]}  totalCents: 1 → 250\n1 row of orders_view differs from the events (2 orders); orderflow orders rebuild-view repairs them\n`,
+  });
+  assert.deepEqual(await run(), { code: 0, out: `${ids[1]}  totalCents: 1 → 250\norders_view rebuilt from the events of 2 orders: 1 row repaired\n` });
+  assert.deepEqual(await run('--check'), { code: 0, out: 'orders_view matches the events of 2 orders\n' });
 });
 
 test('orderflow lab --help describes its options without running anything', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * `orderflow`: run the system on this machine (up), manage local Kafka and PostgreSQL
  * (infra), look at, replay and discard dead letters (dlq: runtime/dlq-command.ts), list the
- * orders stuck past their saga deadline (orders stuck), measure (bench, lab), and break it on
+ * orders stuck past their saga deadline (orders stuck), rebuild the orders' read model from
+ * their events (orders rebuild-view), measure (bench, lab), and break it on
  * purpose (chaos).
  */
 import { existsSync } from 'node:fs';
@@ -49,6 +50,10 @@ ${USERS_USAGE}
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
         such orders as TIMEOUT; any listed here mean it is not running or not keeping up.
+  orders rebuild-view [--postgres] [--data-dir ./data] [--check] [--batch 500]
+        Rebuild the orders' read model (orders_view) from their events (order_events), a batch
+        of orders a transaction, rewriting only the rows that differ; safe with the service
+        running. --check compares without writing, prints each difference, exit 1 if any.
   bench [options]
         Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
   bench read [options]
@@ -214,12 +219,23 @@ async function orders(args: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     'deadline-ms': { type: 'string' },
     json: { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
+    batch: { type: 'string' },
   }, 1);
-  if (positionals[0] !== 'stuck') throw new UsageError('orders needs a subcommand: orderflow orders stuck');
+  const sub = positionals[0];
+  if (sub !== 'stuck' && sub !== 'rebuild-view') throw new UsageError('orders needs a subcommand: orderflow orders stuck|rebuild-view');
+  const only = (flag: 'deadline-ms' | 'json' | 'check' | 'batch', of: string) => {
+    if (sub !== of && values[flag] !== undefined && values[flag] !== false) throw new UsageError(`--${flag} is an option of orders ${of}`);
+  };
+  only('deadline-ms', 'stuck');
+  only('json', 'stuck');
+  only('check', 'rebuild-view');
+  only('batch', 'rebuild-view');
   const overlay: Record<string, string> = {};
   if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);
   if (values.postgres) Object.assign(overlay, { ORDERFLOW_STORE: 'postgres', DATABASE_URL: loadRuntimeConfig().databaseUrl });
   const env = { ...inheritedEnv(), ...overlay };
+  if (sub === 'rebuild-view') return rebuildView(env, values.check, values.batch);
   let deadlineMs: number;
   if (values['deadline-ms'] !== undefined) {
     deadlineMs = Number(values['deadline-ms']);
@@ -233,14 +249,9 @@ async function orders(args: string[]): Promise<number> {
       throw isOrderflowError(err, 'PLT_ERR_CONFIG') ? new UsageError((err as Error).message) : err;
     }
   }
-  const platform = loadPlatformConfig(env);
-  if (platform.store === 'sqlite' && !existsSync(join(platform.dataDir, 'orders.sqlite'))) {
-    process.stderr.write(`orderflow: no orders database in ${platform.dataDir} (use --data-dir, or --postgres)\n`);
-    return 1;
-  }
-  const { openServiceDb } = await import('#platform/db/open.ts');
+  const db = await openOrdersDb(env);
+  if (!db) return 1;
   const { stuckOrders } = await import('#services/orders/stuck.ts');
-  const db = await openServiceDb({ ...platform, poolSize: 1 }, 'orders');
   try {
     const stuck = await stuckOrders(db, new Date(), deadlineMs);
     if (values.json) {
@@ -251,6 +262,40 @@ async function orders(args: string[]): Promise<number> {
     for (const o of stuck) {
       process.stdout.write(`${o.id}  ${o.step}  since ${o.stepStartedAt}  overdue ${(o.overdueMs / 1000).toFixed(1)} s  placed ${o.createdAt}\n`);
     }
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function openOrdersDb(env: Record<string, string | undefined>) {
+  const platform = loadPlatformConfig(env);
+  if (platform.store === 'sqlite' && !existsSync(join(platform.dataDir, 'orders.sqlite'))) {
+    process.stderr.write(`orderflow: no orders database in ${platform.dataDir} (use --data-dir, or --postgres)\n`);
+    return undefined;
+  }
+  const { openServiceDb } = await import('#platform/db/open.ts');
+  return openServiceDb({ ...platform, poolSize: 1 }, 'orders');
+}
+
+async function rebuildView(env: Record<string, string | undefined>, check: boolean, batch: string | undefined): Promise<number> {
+  const batchSize = batch === undefined ? 500 : Number(batch);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw new UsageError(`--batch must be an integer from 1 to 100000; got "${batch}"`);
+  const db = await openOrdersDb(env);
+  if (!db) return 1;
+  const { rebuildViews, describeDifference } = await import('#services/orders/rebuild-view.ts');
+  try {
+    const report = await rebuildViews(db, { check, batchSize });
+    for (const d of report.differences) process.stdout.write(`${d.id}  ${describeDifference(d)}\n`);
+    if (report.differing > report.differences.length) process.stdout.write(`... and ${report.differing - report.differences.length} more\n`);
+    const rows = (n: number) => `${n} row${n === 1 ? '' : 's'}`;
+    if (check) {
+      process.stdout.write(report.differing === 0
+        ? `orders_view matches the events of ${report.orders} orders\n`
+        : `${rows(report.differing)} of orders_view ${report.differing === 1 ? 'differs' : 'differ'} from the events (${report.orders} orders); orderflow orders rebuild-view repairs them\n`);
+      return report.differing === 0 ? 0 : 1;
+    }
+    process.stdout.write(`orders_view rebuilt from the events of ${report.orders} orders: ${rows(report.repaired)} repaired\n`);
     return 0;
   } finally {
     await db.close();

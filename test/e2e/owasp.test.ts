@@ -43,7 +43,7 @@ test('OWASP API Security Top 10 (2023), on one system', async (t) => {
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   await t.test('API1 broken object level authorization: somebody else\'s order is unknown to them, and their list is their own', async () => {
-    for (const path of [`/api/orders/${orderId}`, `/api/orders/${orderId}/details`]) {
+    for (const path of [`/api/orders/${orderId}`, `/api/orders/${orderId}/details`, `/api/orders/${orderId}/history`, `/api/orders/${orderId}?asOf=${new Date().toISOString()}`]) {
       const res = await mallory.call('GET', path);
       assert.deepEqual([res.status, res.body.error.code], [404, 'ORD_ERR_ORDER_NOT_FOUND'], path);
     }

@@ -83,6 +83,23 @@ export const Order = Type.Object(
   },
 );
 
+export const OrderQuery = Type.Object({
+  asOf: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'An ISO 8601 time with its zone (2026-01-31T12:00:00Z): the order as it was then, replayed from its events; 404 if it did not exist yet.',
+  })),
+});
+
+export const OrderHistory = Type.Object({
+  events: Type.Array(Type.Object({
+    type: Type.String({ description: 'OrderPlaced, StockReserved, PaymentCharged, ShipmentScheduled, OrderConfirmed, OrderCancelled; others may come.' }),
+    at: Type.String({ format: 'date-time', description: 'When it happened.' }),
+    version: Type.Integer({ minimum: 1, description: 'Its place in the order\'s stream: 1, 2, 3...' }),
+    data: Type.Object({}, { additionalProperties: true, description: 'What the event recorded (OrderPlaced: the order as placed; OrderCancelled: the reason...).' }),
+  })),
+}, { description: 'The order\'s events, oldest first: its audit trail.' });
+
 export const OrderPage = Type.Object({ orders: Type.Array(Order), nextCursor: Type.Union([Uuid, Type.Null()]) });
 
 export const OrdersQuery = Type.Object(

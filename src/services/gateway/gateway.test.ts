@@ -16,6 +16,7 @@ import { startMetricsServer } from './metrics-server.ts';
 const orderId = '0190f5b2-7c4e-7d2a-9f00-0123456789ab';
 const unknownId = '0190f5b2-7c4e-7d2a-9f00-ffffffffffff';
 const order = { id: orderId, customerId: 'c-1', items: [{ productId: '0190f5b2-7c4e-7d2a-9f00-000000000001', quantity: 2, unitPriceCents: 500 }], totalCents: 1000, status: 'CONFIRMED', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:01.000Z' };
+const history = { events: [{ type: 'OrderPlaced', at: order.createdAt, version: 1, data: { orderId, customerId: 'c-1' } }, { type: 'OrderConfirmed', at: order.updatedAt, version: 2, data: {} }] };
 const notFound = { error: { code: 'ORD_ERR_ORDER_NOT_FOUND', message: 'no such order' } };
 const productId = '0190f5b2-7c4e-7d2a-9f00-000000000001';
 const placeBody = { items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'FR' } };
@@ -57,7 +58,13 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
           faults.shedding
             ? reply.code(503).header('retry-after', '2').send({ error: { code: 'ORD_ERR_SAGA_BACKLOG_FULL', message: 'too many orders pending' } })
             : reply.code(202).send({ id: orderId, status: 'PENDING', echo: req.body }));
-        app.get('/orders/:id', async (req, reply) => ((req.params as { id: string }).id === orderId ? order : reply.code(404).send(notFound)));
+        app.get('/orders/:id', async (req, reply) => {
+          if ((req.params as { id: string }).id !== orderId) return reply.code(404).send(notFound);
+          const { asOf } = req.query as { asOf?: string };
+          if (asOf === undefined) return order;
+          return asOf < order.createdAt ? reply.code(404).send(notFound) : { ...order, status: 'PENDING', updatedAt: order.createdAt };
+        });
+        app.get('/orders/:id/history', async (req, reply) => ((req.params as { id: string }).id === orderId ? history : reply.code(404).send(notFound)));
       }),
       inventory: build('inventory', (app) => {
         app.get('/products', async (req, reply) => {
@@ -298,6 +305,23 @@ test('who may call what: 401 without a valid token, 403 for a role that may not,
   assert.deepEqual(seen.filter((s) => s.method !== 'GET'), [], 'nothing refused reached a service');
   assert.equal((await call('GET', `/api/orders/${orderId}`, undefined, {}, admin)).status, 200, 'an admin reads any order');
   assert.equal((await call('GET', `/api/orders/${orderId}`)).status, 200, 'the owner reads it');
+});
+
+test('an order\'s history and the order as of a time: for its owner or an admin; anybody else gets 404, as for the order', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const other = await tokenOf('c-2', 'customer');
+  assert.deepEqual(await call('GET', `/api/orders/${orderId}/history`).then((r) => [r.status, r.body]), [200, history]);
+  assert.equal((await call('GET', `/api/orders/${orderId}/history`, undefined, {}, admin)).status, 200, 'an admin reads any history');
+  const foreign = await call('GET', `/api/orders/${orderId}/history`, undefined, {}, other);
+  assert.deepEqual([foreign.status, foreign.body.error.code, JSON.stringify(foreign.body).includes('OrderPlaced')], [404, 'ORD_ERR_ORDER_NOT_FOUND', false]);
+  assert.equal((await call('GET', `/api/orders/${unknownId}/history`)).status, 404);
+
+  const then = await call('GET', `/api/orders/${orderId}?asOf=2026-01-01T00:00:00.500Z`);
+  assert.deepEqual([then.status, then.body.status], [200, 'PENDING']);
+  assert.ok(seen.some((s) => s.url === `/orders/${orderId}?asOf=2026-01-01T00%3A00%3A00.500Z`), 'asked of orders directly, with the time');
+  assert.equal((await call('GET', `/api/orders/${orderId}?asOf=2025-12-31T00:00:00Z`)).status, 404, 'before it was placed');
+  assert.equal((await call('GET', `/api/orders/${orderId}?asOf=2026-01-01T00:00:00.500Z`, undefined, {}, other)).status, 404, 'somebody else\'s, at any time');
+  assert.equal((await call('GET', `/api/orders/${orderId}/history`, undefined, {}, null)).status, 401);
 });
 
 test("a service's error answer is written anew: a 4xx keeps its code and message, a 5xx says only the request id, a body that is no envelope is a 502", async (t) => {

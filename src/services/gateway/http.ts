@@ -2,8 +2,10 @@
  * The public API. Every route carries its schemas (api.ts): they check requests at the
  * edge, document the API (OpenAPI at /docs) and name the roles that may call it (auth.ts).
  * Most routes forward to one service and pass a success back byte for byte (answers.ts maps
- * errors); /api/orders/:id/details composes three services; /health asks every service's
- * readiness; the admin's dead letters gather the four consumers'.
+ * errors); /api/orders/:id/details composes three services; /api/orders/:id?asOf= and
+ * /api/orders/:id/history ask orders for an order's past (the history alongside the order's
+ * read, which says whose it is); /health asks every service's readiness; the admin's dead
+ * letters gather the four consumers'.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -149,10 +151,24 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     if (caller.role !== 'admin' && order.customerId !== caller.id) throw OrderNotFound(`no order ${id(req)}`);
     return order;
   };
-  app.get('/api/orders/:id', { ...only('customer', 'admin'), schema: schema('orders', 'One order', { params: api.IdParams, response: { 200: api.Order, ...errors(404) } }, { auth: true }) }, async (req, reply) => {
-    const res = await orderReads.get(id(req), headersOf(req));
+  app.get('/api/orders/:id', {
+    ...only('customer', 'admin'),
+    schema: schema('orders', 'One order; with asOf, as it was at that time', { params: api.IdParams, querystring: api.OrderQuery, response: { 200: api.Order, ...errors(404) } }, { auth: true }),
+  }, async (req, reply) => {
+    // As of a time: replayed by orders from the order's events, one read, not gathered.
+    const { asOf } = req.query as { asOf?: string };
+    const res = asOf === undefined
+      ? await orderReads.get(id(req), headersOf(req))
+      : await orders.request({ method: 'GET', path: `/orders/${id(req)}?${new URLSearchParams({ asOf })}`, headers: headersOf(req) });
     await ownOrder(req, res);
     return passBack(req, reply, res, 'orders');
+  });
+  app.get('/api/orders/:id/history', { ...only('customer', 'admin'), schema: schema('orders', 'An order\'s events, oldest first: its audit trail', { params: api.IdParams, response: { 200: api.OrderHistory, ...errors(404) } }, { auth: true }) }, async (req, reply) => {
+    const orderId = id(req);
+    // Both at once; the order (gathered with the other reads) says whose it is.
+    const [order, history] = await Promise.all([orderReads.get(orderId), orders.request({ method: 'GET', path: `/orders/${orderId}/history`, headers: headersOf(req) })]);
+    if ((await ownOrder(req, order)) === undefined) return passBack(req, reply, order, 'orders');
+    return passBack(req, reply, history, 'orders');
   });
   app.get('/api/orders/:id/details', { ...only('customer', 'admin'), schema: schema('orders', 'An order with its payment and shipment', { params: api.IdParams, response: { 200: api.OrderDetails, ...errors(404) } }, { auth: true }) }, async (req, reply) => {
     const orderId = id(req);

@@ -30,6 +30,7 @@ test('the documented inventory is the served one: every /api route, its method a
     'GET /api/orders (bearer)',
     'GET /api/orders/{id} (bearer)',
     'GET /api/orders/{id}/details (bearer)',
+    'GET /api/orders/{id}/history (bearer)',
     'GET /api/products',
     'GET /health',
     'PATCH /api/products/{id} (bearer)',

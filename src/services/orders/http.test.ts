@@ -134,6 +134,29 @@ test('GET /orders/:id answers 404 for an unknown order and 400 for a non-UUID id
   assert.equal(bad.body.error.code, 'PLT_ERR_VALIDATION');
 });
 
+test('GET /orders/:id/history lists the events; ?asOf= replays them up to a time (404 before the order, 400 for a bad time)', async (t) => {
+  const { url } = await startOrders(t);
+  const placed = await post(url, orderBody());
+  const id = placed.body.id;
+  const history = await get(url, `/orders/${id}/history`);
+  assert.equal(history.status, 200);
+  assert.deepEqual(history.body.events.map((e: any) => [e.version, e.type]), [[1, 'OrderPlaced']]);
+  const [event] = history.body.events;
+  assert.deepEqual([event.data.orderId, event.data.customerId, event.data.totalCents, event.data.shippingAddress], [id, 'c-1', 900, { country: 'DE', city: 'Berlin' }]);
+
+  const live = await get(url, `/orders/${id}`);
+  assert.deepEqual(await get(url, `/orders/${id}?asOf=${encodeURIComponent(event.at)}`), live, 'as of its placement: the view placed');
+  const before = new Date(Date.parse(event.at) - 1).toISOString();
+  const early = await get(url, `/orders/${id}?asOf=${before}`);
+  assert.deepEqual([early.status, early.body.error.code], [404, 'ORD_ERR_ORDER_NOT_FOUND']);
+  for (const bad of ['yesterday', '2026-01-01', '2026-13-01T00:00:00Z', '2026-01-01T00:00:00']) {
+    const answer = await get(url, `/orders/${id}?asOf=${encodeURIComponent(bad)}`);
+    assert.deepEqual([answer.status, answer.body.error.code], [400, 'ORD_ERR_INVALID_AS_OF'], bad);
+  }
+  const unknown = await get(url, '/orders/0190a1b2-0000-7000-8000-0000000000ff/history');
+  assert.deepEqual([unknown.status, unknown.body.error.code], [404, 'ORD_ERR_ORDER_NOT_FOUND']);
+});
+
 test('GET /catalog/:productId shows what orders learnt from inventory', async (t) => {
   const { url } = await startOrders(t);
   assert.deepEqual((await get(url, `/catalog/${apple.productId}`)).body, apple);

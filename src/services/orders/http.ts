@@ -9,6 +9,7 @@ import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { placeOrder, type OrdersDeps } from './place-order.ts';
 import { DependencyUnavailable, type Downstream } from './rest/downstream.ts';
 import type { RestDriver } from './rest/drive.ts';
+import { orderAsOf, orderHistory } from './history.ts';
 import { getOrderView, getProduct, listCustomerOrders } from './store.ts';
 import { createViewReads, type ViewReads } from './view-reads.ts';
 import { IdsQuery, jsonLines, jsonLinesType } from '#platform/http/json-lines.ts';
@@ -16,6 +17,17 @@ import { defineError, OrderflowError } from '#platform/errors.ts';
 import { logRequestFields } from '#platform/telemetry/log-context.ts';
 
 export const ProductNotInCatalog = defineError('ORD_ERR_PRODUCT_NOT_FOUND', 404);
+export const InvalidAsOf = defineError('ORD_ERR_INVALID_AS_OF', 400);
+
+// An ISO 8601 time with its zone (what the events' `at` are); anything else is a 400 rather
+// than a guess at what a local time meant.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function asOfTime(value: string): Date {
+  const time = ISO_TIME.test(value) ? new Date(value) : undefined;
+  if (time === undefined || Number.isNaN(time.getTime())) throw InvalidAsOf(`asOf must be an ISO 8601 time with a zone, like 2026-01-31T12:00:00Z; got "${value}"`);
+  return time;
+}
 
 const CustomerOrdersQuery = Type.Object(
   {
@@ -66,6 +78,11 @@ const OrderBody = Type.Object({
   updatedAt: Type.String(),
 });
 
+const OrderQuery = Type.Object({ asOf: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
+const History = Type.Object({
+  events: Type.Array(Type.Object({ type: Type.String(), at: Type.String(), version: Type.Integer(), data: Type.Unknown() })),
+});
+
 const ProductParams = Type.Object({ productId: Uuid });
 const ProductBody = Type.Object({ productId: Type.String(), sku: Type.String(), name: Type.String(), priceCents: Type.Integer() });
 
@@ -91,7 +108,7 @@ function unfinished(err: unknown, orderId: string): unknown {
 export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSaga?: RestSaga; views?: ViewReads }): void {
   const deps: OrdersDeps = { ...base, write: base.write ?? createBatchWriter(base.db), arch: base.restSaga ? 'rest' : base.arch };
   const rest = base.restSaga;
-  logRequestFields(app, (req) => (req.routeOptions.url === '/orders/:id' ? { orderId: (req.params as { id: string }).id } : undefined));
+  logRequestFields(app, (req) => (req.routeOptions.url?.startsWith('/orders/:id') ? { orderId: (req.params as { id: string }).id } : undefined));
   app.post<{ Body: Static<typeof PlaceOrderBody>; Headers: Static<typeof PlaceOrderHeaders> }>(
     '/orders',
     { schema: { body: PlaceOrderBody, headers: PlaceOrderHeaders, response: { 201: Finished, 202: Accepted } } },
@@ -120,10 +137,23 @@ export function registerRoutes(app: FastifyInstance, base: OrdersDeps & { restSa
   // The response schema documents the answer; the bytes come serialised from the reads
   // (view-reads.ts), which keep them between commits.
   const viewReads = base.views ?? createViewReads(deps.db);
-  app.get<{ Params: Static<typeof OrderParams> }>('/orders/:id', { schema: { params: OrderParams, response: { 200: OrderBody } } }, async (req, reply) => {
+  app.get<{ Params: Static<typeof OrderParams>; Querystring: Static<typeof OrderQuery> }>('/orders/:id', { schema: { params: OrderParams, querystring: OrderQuery, response: { 200: OrderBody } } }, async (req, reply) => {
+    // As of a time: replayed from the stream (history.ts), never from the kept views.
+    if (req.query.asOf !== undefined) {
+      const view = await orderAsOf(deps.db, req.params.id.toLowerCase(), asOfTime(req.query.asOf));
+      if (!view) throw OrderNotFound(`no order ${req.params.id} as of ${req.query.asOf}`);
+      return view;
+    }
     const json = await viewReads.json(req.params.id.toLowerCase());
     if (!json) throw OrderNotFound(`no order ${req.params.id}`);
     return reply.type('application/json; charset=utf-8').send(json);
+  });
+
+  // The order's events, oldest first: its audit trail.
+  app.get<{ Params: Static<typeof OrderParams> }>('/orders/:id/history', { schema: { params: OrderParams, response: { 200: History } } }, async (req) => {
+    const events = await orderHistory(deps.db, req.params.id.toLowerCase());
+    if (events.length === 0) throw OrderNotFound(`no order ${req.params.id}`);
+    return { events };
   });
 
   // A customer's orders, newest first, a page at a time: the cursor is the last id of the

@@ -3,7 +3,7 @@
 // local catalog copy. Every function takes a Sql (a transaction or the Db) first.
 import type { Dialect, Migration, Sql } from '#platform/db/db.ts';
 import { ConcurrencyConflict } from '#platform/errors.ts';
-import { statusOf, type OrderEvent, type OrderLine, type OrderState, type OrderStatus } from './domain/order.ts';
+import { statusOf, Step, type OrderEvent, type OrderLine, type OrderState, type OrderStatus } from './domain/order.ts';
 
 // SQLite: WITHOUT ROWID clusters rows by their text primary key, so a stream's events sit
 // together and a lookup is one B-tree walk instead of index + table.
@@ -102,6 +102,38 @@ export async function loadEvents(sql: Sql, orderId: string): Promise<OrderEvent[
   return rows.map((r) => ({ type: r.type, data: JSON.parse(r.data), at: r.occurred_at }) as OrderEvent);
 }
 
+/** An event as the audit trail shows it: with its place in the stream (1 for the first). */
+export type RecordedEvent = OrderEvent & { version: number };
+
+export async function loadHistory(sql: Sql, orderId: string): Promise<RecordedEvent[]> {
+  const rows = await sql.query<{ version: number; type: string; data: string; occurred_at: string }>(
+    'SELECT version, type, data, occurred_at FROM order_events WHERE order_id = $1 ORDER BY version',
+    [orderId],
+  );
+  return rows.map((r) => ({ type: r.type, at: r.occurred_at, version: Number(r.version), data: JSON.parse(r.data) }) as RecordedEvent);
+}
+
+/** At most `limit` order ids that have events, after `after` (ids sort as text), in order. */
+export async function streamIdsAfter(sql: Sql, after: string, limit: number): Promise<string[]> {
+  const rows = await sql.query<{ order_id: string }>('SELECT DISTINCT order_id FROM order_events WHERE order_id > $1 ORDER BY order_id LIMIT $2', [after, limit]);
+  return rows.map((r) => r.order_id);
+}
+
+/** The streams of the orders with ids in (after, upTo], each in version order. */
+export async function streamsBetween(sql: Sql, after: string, upTo: string): Promise<Map<string, OrderEvent[]>> {
+  const rows = await sql.query<{ order_id: string; type: string; data: string; occurred_at: string }>(
+    'SELECT order_id, type, data, occurred_at FROM order_events WHERE order_id > $1 AND order_id <= $2 ORDER BY order_id, version',
+    [after, upTo],
+  );
+  const streams = new Map<string, OrderEvent[]>();
+  for (const r of rows) {
+    let events = streams.get(r.order_id);
+    if (events === undefined) streams.set(r.order_id, (events = []));
+    events.push({ type: r.type, data: JSON.parse(r.data), at: r.occurred_at } as OrderEvent);
+  }
+  return streams;
+}
+
 const APPEND = 'INSERT INTO order_events (order_id, version, type, data, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id, version) DO NOTHING';
 
 /**
@@ -164,11 +196,36 @@ export interface OrderView {
   updatedAt: string;
 }
 
+/**
+ * The view row of a state: what insertView and updateView write, and what a rebuild from the
+ * events (rebuild-view.ts) and a read as of a time (history.ts) derive. Undefined before the
+ * order exists.
+ */
+export function viewOf(s: OrderState): OrderView | undefined {
+  if (s.step === Step.NONE) return undefined;
+  const view: OrderView = { id: s.id, customerId: s.customerId, items: s.items, totalCents: s.totalCents, status: statusOf(s), createdAt: s.createdAt, updatedAt: s.updatedAt };
+  if (s.reason !== undefined) view.reason = s.reason;
+  return view;
+}
+
+const INSERT_VIEW = 'INSERT INTO orders_view (id, customer_id, items, total_cents, status, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)';
+const viewParams = (v: OrderView) => [v.id, v.customerId, JSON.stringify(v.items), v.totalCents, v.status, v.reason ?? null, v.createdAt, v.updatedAt];
+
 export async function insertView(sql: Sql, s: OrderState): Promise<void> {
+  await sql.execute(INSERT_VIEW, [s.id, s.customerId, JSON.stringify(s.items), s.totalCents, statusOf(s), s.reason ?? null, s.createdAt, s.updatedAt]);
+}
+
+/** Writes the whole row, whatever it held (the rebuild's repair). */
+export async function putView(sql: Sql, v: OrderView): Promise<void> {
   await sql.execute(
-    'INSERT INTO orders_view (id, customer_id, items, total_cents, status, reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-    [s.id, s.customerId, JSON.stringify(s.items), s.totalCents, statusOf(s), s.reason ?? null, s.createdAt, s.updatedAt],
+    `${INSERT_VIEW} ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, items = excluded.items, total_cents = excluded.total_cents,
+       status = excluded.status, reason = excluded.reason, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+    viewParams(v),
   );
+}
+
+export async function deleteView(sql: Sql, id: string): Promise<void> {
+  await sql.execute('DELETE FROM orders_view WHERE id = $1', [id]);
 }
 
 /** Only what a saga step can change: status, reason, updatedAt. */
@@ -181,6 +238,22 @@ type ViewRow = { id: string; customer_id: string; items: string; total_cents: nu
 export async function getOrderView(sql: Sql, id: string): Promise<OrderView | undefined> {
   const [r] = await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE id = $1', [id]);
   return r && toView(r);
+}
+
+const LOCK: Record<'share' | 'update', string> = { share: ' FOR SHARE', update: ' FOR UPDATE' };
+
+/**
+ * The view rows with ids in (after, upTo], or all after `after` when `upTo` is undefined (at
+ * most `limit`), in id order. On PostgreSQL `lock` takes the rows' lock, so no saga step
+ * changes them until the caller's transaction ends (SQLite's transactions are exclusive).
+ */
+export async function viewsBetween(sql: Sql, dialect: Dialect, after: string, upTo: string | undefined, opts: { limit: number; lock?: 'share' | 'update' }): Promise<OrderView[]> {
+  const lock = dialect === 'postgres' && opts.lock ? LOCK[opts.lock] : '';
+  const cols = 'SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view';
+  const rows = upTo === undefined
+    ? await sql.query<ViewRow>(`${cols} WHERE id > $1 ORDER BY id LIMIT $2${lock}`, [after, opts.limit])
+    : await sql.query<ViewRow>(`${cols} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3${lock}`, [after, upTo, opts.limit]);
+  return rows.map(toView);
 }
 
 function toView(r: ViewRow): OrderView {
