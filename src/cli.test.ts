@@ -49,15 +49,7 @@ test('orderflow orders stuck lists the orders pending past their deadline from t
     { customerId: 'c-1', items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } },
   );
 
-  const run = async (...args: string[]) => {
-    const out: string[] = [];
-    t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
-    try {
-      return { code: await main(['orders', 'stuck', '--data-dir', dataDir, ...args]), out: out.join('') };
-    } finally {
-      t.mock.restoreAll();
-    }
-  };
+  const run = (...args: string[]) => captured(t, ['orders', 'stuck', '--data-dir', dataDir, ...args]);
   const listed = await run('--json');
   assert.equal(listed.code, 0);
   const stuck = JSON.parse(listed.out) as Array<{ id: string; step: string; overdueMs: number }>;
@@ -88,15 +80,7 @@ test('orderflow orders rebuild-view --check reports a corrupt row of orders_view
       { customerId: 'c-1', items: [{ productId, quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'DE' } },
     );
   }
-  const run = async (...args: string[]) => {
-    const out: string[] = [];
-    t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
-    try {
-      return { code: await main(['orders', 'rebuild-view', '--data-dir', dataDir, ...args]), out: out.join('') };
-    } finally {
-      t.mock.restoreAll();
-    }
-  };
+  const run = (...args: string[]) => captured(t, ['orders', 'rebuild-view', '--data-dir', dataDir, ...args]);
   assert.deepEqual(await run('--check'), { code: 0, out: 'orders_view matches the events of 2 orders\n' });
   await db.execute("UPDATE orders_view SET total_cents = 1 WHERE id = $1", [ids[1]]);
   assert.deepEqual(await run('--check', '--batch', '1'), {
@@ -123,6 +107,17 @@ test('orderflow up serves the API, places an order, and stops every process on C
 test('orderflow up --arch rest answers an order with its final status', { timeout: 120_000 }, async (t) => {
   await upPlacesAnOrder(t, 'rest', 201);
 });
+
+/** `orderflow <argv>` in this process, with its exit code and what it wrote to stdout. */
+async function captured(t: TestContext, argv: string[]): Promise<{ code: number; out: string }> {
+  const out: string[] = [];
+  t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
+  try {
+    return { code: await main(argv), out: out.join('') };
+  } finally {
+    t.mock.restoreAll();
+  }
+}
 
 async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: number): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));

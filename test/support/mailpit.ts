@@ -10,8 +10,8 @@ export interface MailAddress {
   Address: string;
 }
 
-/** One message of a list or a search, without its bodies. */
-export interface MailSummary {
+/** Who sent a message to whom, as Mailpit names the fields in lists and in a whole message. */
+interface MailEnvelope {
   ID: string;
   MessageID: string;
   From: MailAddress | null;
@@ -19,6 +19,10 @@ export interface MailSummary {
   Cc: MailAddress[] | null;
   Bcc: MailAddress[] | null;
   Subject: string;
+}
+
+/** One message of a list or a search, without its bodies. */
+export interface MailSummary extends MailEnvelope {
   /** When Mailpit received it, ISO 8601. */
   Created: string;
   Snippet: string;
@@ -33,15 +37,8 @@ export interface MailAttachment {
 }
 
 /** One message whole: its text and HTML bodies (each '' when absent), attachments and headers. */
-export interface Mail {
-  ID: string;
-  MessageID: string;
-  From: MailAddress | null;
-  To: MailAddress[] | null;
-  Cc: MailAddress[] | null;
-  Bcc: MailAddress[] | null;
+export interface Mail extends MailEnvelope {
   ReplyTo: MailAddress[] | null;
-  Subject: string;
   /** The Date header, ISO 8601. */
   Date: string;
   Text: string;

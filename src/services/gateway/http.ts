@@ -188,25 +188,24 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     });
   });
 
-  // Operations: the dead letters of the four consumers, for an admin.
+  // Operations: the dead letters of the four consumers, for an admin. Each is asked at once;
+  // one that cannot answer makes the whole answer a 503 (a partial list would look whole).
+  const fromConsumers = <T>(req: FastifyRequest, what: string, call: { method: UpstreamRequest['method']; path: string; body?: string }): Promise<T[]> =>
+    Promise.all(consumers.map(async (name) => {
+      const res = await opts.upstreams[name].request({ ...call, headers: headersOf(req, call.body !== undefined) });
+      if (res.statusCode !== 200) throw DependencyUnavailable(`${name} could not ${what} its dead letters (${res.statusCode})`);
+      return json<T>(res, name);
+    }));
   app.get('/api/admin/dead-letters', { ...only('admin'), schema: schema('admin', 'Dead letters of every service, newest first', { querystring: api.DeadLettersQuery, response: { 200: api.DeadLetterList } }, { auth: true }) }, async (req) => {
     const query = new URLSearchParams(req.query as Record<string, string>);
     const limit = Number((req.query as { limit?: string }).limit ?? 100);
-    const lists = await Promise.all(consumers.map(async (name) => {
-      const res = await opts.upstreams[name].request({ method: 'GET', path: `/_admin/dead-letters?${query}`, headers: headersOf(req) });
-      if (res.statusCode !== 200) throw DependencyUnavailable(`${name} could not list its dead letters (${res.statusCode})`);
-      return json<{ deadLetters: Array<{ failedAt: string }> }>(res, name).deadLetters;
-    }));
-    const all = lists.flat().sort((a, b) => (a.failedAt < b.failedAt ? 1 : a.failedAt > b.failedAt ? -1 : 0));
+    const lists = await fromConsumers<{ deadLetters: Array<{ failedAt: string }> }>(req, 'list', { method: 'GET', path: `/_admin/dead-letters?${query}` });
+    const all = lists.flatMap((l) => l.deadLetters).sort((a, b) => (a.failedAt < b.failedAt ? 1 : a.failedAt > b.failedAt ? -1 : 0));
     return { deadLetters: all.slice(0, limit) };
   });
   app.post('/api/admin/dead-letters/replay', { ...only('admin'), schema: schema('admin', 'Publish pending dead letters again, once', { body: api.ReplayBody, response: { 200: api.Replayed } }, { auth: true }) }, async (req) => {
-    const replayed = await Promise.all(consumers.map(async (name) => {
-      const res = await opts.upstreams[name].request({ method: 'POST', path: '/_admin/dead-letters/replay', headers: headersOf(req, true), body: JSON.stringify(req.body) });
-      if (res.statusCode !== 200) throw DependencyUnavailable(`${name} could not replay its dead letters (${res.statusCode})`);
-      return json<{ replayed: string[] }>(res, name).replayed;
-    }));
-    return { replayed: replayed.flat() };
+    const answers = await fromConsumers<{ replayed: string[] }>(req, 'replay', { method: 'POST', path: '/_admin/dead-letters/replay', body: JSON.stringify(req.body) });
+    return { replayed: answers.flatMap((a) => a.replayed) };
   });
 }
 
