@@ -119,7 +119,6 @@ test('the stream sends each new notification live, heartbeats while quiet, and r
 test('another customer\'s notifications never reach a stream; past the limit of streams a coded 503; a bad Last-Event-ID a coded 400', async (t) => {
   const { base, order, url } = await startNotifications(t, { maxStreams: 2 });
   const other = uuidv7();
-  console.log('S', Date.now());
   const mine = await openSse(t, `${base}/notifications/stream`);
   const theirs = await openSse(t, `${url}/customers/${other}/notifications/stream`);
   await order('confirmed', other);
@@ -127,14 +126,11 @@ test('another customer\'s notifications never reach a stream; past the limit of 
   assert.deepEqual((await mine.waitFor(1)).map((e) => JSON.parse(e.data).data.orderId), [own]);
   await theirs.waitFor(1);
   assert.equal(mine.events.length, 1);
-  console.log('T0', Date.now());
   const full = await fetch(`${base}/notifications/stream`);
   assert.equal(full.status, 503);
   assert.equal(((await full.json()) as any).error.code, 'NTF_ERR_TOO_MANY_STREAMS');
   mine.close();
   theirs.close();
-  console.log('T1', Date.now());
   const bad = await fetch(`${base}/notifications/stream`, { headers: { 'last-event-id': 'x1' } });
-  console.log('T2', Date.now());
   assert.deepEqual([bad.status, ((await bad.json()) as any).error.code], [400, 'NTF_ERR_INVALID_CURSOR']);
 });
