@@ -3,6 +3,7 @@
  * notification streams: the events in order, with a wait for the next ones.
  */
 import type { TestContext } from 'node:test';
+import { Agent, fetch } from 'undici';
 
 export interface SseEvent {
   id?: string;
@@ -12,7 +13,7 @@ export interface SseEvent {
 
 export interface SseStream {
   status: number;
-  headers: Headers;
+  headers: { get(name: string): string | null };
   /** Every event so far, in order. */
   events: SseEvent[];
   /** Comment lines so far (heartbeats), without the leading colon. */
@@ -24,7 +25,10 @@ export interface SseStream {
 
 export async function openSse(t: TestContext, url: string, headers: Record<string, string> = {}): Promise<SseStream> {
   const abort = new AbortController();
-  const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
+  // A client of its own, destroyed with the stream: a shared one may keep a spare socket
+  // open (never used, so never idle), which would hold the server's close until it times out.
+  const client = new Agent();
+  const res = await fetch(url, { dispatcher: client, headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();
@@ -50,7 +54,10 @@ export async function openSse(t: TestContext, url: string, headers: Record<strin
       }
       return events.slice(0, count);
     },
-    close: () => abort.abort(),
+    close: () => {
+      abort.abort();
+      void client.destroy().catch(() => undefined);
+    },
   };
   t.after(() => stream.close());
   if (res.status !== 200 || !res.body) return stream;

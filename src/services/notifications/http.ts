@@ -24,7 +24,7 @@ import { getPreferences, listEmails, listNotifications, notificationsAfter, repl
 
 const Params = Type.Object({ customerId: Type.String({ minLength: 1, maxLength: 100 }) });
 const Cursor = Type.String({ pattern: '^[0-9]{1,15}$' });
-const ListQuery = Type.Object({ cursor: Type.Optional(Cursor), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })) }, { additionalProperties: false });
+const ListQuery = Type.Object({ cursor: Type.Optional(Cursor), limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })) }, { additionalProperties: false });
 const StreamQuery = Type.Object({ lastEventId: Type.Optional(Cursor) }, { additionalProperties: false });
 const ChannelSwitches = Type.Object(Object.fromEntries(channels.map((c) => [c, Type.Optional(Type.Boolean())])), { additionalProperties: false });
 export const PreferencesBody = Type.Object(Object.fromEntries(kinds.map((k) => [k, Type.Optional(ChannelSwitches)])), { additionalProperties: false });
