@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '#platform/db/db.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { silentLogger } from '#platform/log.ts';
-import { freePorts } from '#runtime/supervisor.ts';
 import { message, OrderConfirmed, OrderPlaced, UserRegistered } from '#contracts/index.ts';
 import { mailpitSkip } from '#test/infra.ts';
 import { dbVariants, deferrer } from '#test/support/db.ts';
@@ -22,6 +23,16 @@ import { insertEmail, listEmails, migrations, upsertCustomer } from './store.ts'
 
 const skip = mailpitSkip();
 const retry = { maxAttempts: 3, baseMs: 1_000, maxMs: 60_000 };
+
+/** A port nothing listens on (taken, then let go): a connection there is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
 
 /** A clock the test moves, so that backoffs come due without waiting for them. */
 function testClock() {
@@ -81,9 +92,9 @@ for (const variant of dbVariants('notifications_mailer')) {
       const clock = testClock();
       const mp = mailpit();
       const refuser = await startSmtpRefuser(t);
-      const [closedPort] = await freePorts(1);
+      const port = await closedPort();
       const good = transport(t, process.env.SMTP_URL as string);
-      const down = transport(t, `smtp://127.0.0.1:${closedPort}`);
+      const down = transport(t, `smtp://127.0.0.1:${port}`);
       const refusing = transport(t, refuser.url);
       // Where each customer's mail goes: the fault is the server, the mailer is the same.
       const send: Send = (mail) => (mail.to.endsWith('@down.test') ? down : mail.to.endsWith('@refused.test') ? refusing : good).send(mail);
