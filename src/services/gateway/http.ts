@@ -5,7 +5,7 @@
  * errors); /api/orders/:id/details composes three services; /api/orders/:id?asOf= and
  * /api/orders/:id/history ask orders for an order's past (the history alongside the order's
  * read, which says whose it is); /health asks every service's readiness; the admin's dead
- * letters gather the four consumers'; /api/me/notifications/stream passes a server-sent
+ * letters gather the consumers'; /api/me/notifications/stream passes a server-sent
  * events stream through as it comes (event-streams.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
@@ -37,7 +37,7 @@ export interface RoutesOptions {
 const OrderNotFound = defineError('ORD_ERR_ORDER_NOT_FOUND', 404);
 
 /** The services that consume from the bus, hence hold dead letters. */
-const consumers = ['orders', 'inventory', 'payments', 'shipping'] as const;
+const consumers = ['orders', 'inventory', 'payments', 'shipping', 'notifications'] as const;
 
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, api.ErrorBody]));
 const bearer = [{ bearer: [] }];
@@ -224,7 +224,7 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     schema: schema('notifications', 'Set the caller\'s notification switches (what is left out is on)', { body: api.NotificationPreferencesBody, response: { 200: api.NotificationPreferences } }, { auth: true }),
   }, forward(notifications, 'notifications', 'PUT', (req) => `${me(req)}/notification-preferences`));
 
-  // Operations: the dead letters of the four consumers, for an admin. Each is asked at once;
+  // Operations: the dead letters of the consumers, for an admin. Each is asked at once;
   // one that cannot answer makes the whole answer a 503 (a partial list would look whole).
   const fromConsumers = <T>(req: FastifyRequest, what: string, call: { method: UpstreamRequest['method']; path: string; body?: string }): Promise<T[]> =>
     Promise.all(consumers.map(async (name) => {
