@@ -141,6 +141,8 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
   });
   const gateway = /orderflow is up: (\S+)/.exec(banner.join('\n'))![1];
   const [, email, password] = /demo customer\s+(\S+)\s+password (\S+)/.exec(banner.join('\n'))!;
+  // Where the notifications' e-mail goes (the SMTP server of SMTP_URL), or that it is off.
+  assert.match(banner.join('\n'), process.env.SMTP_URL ? /^e-mail: sent over smtp:\/\//m : /^e-mail: off, SMTP_URL is not set/m);
 
   const health = await fetch(`${gateway}/health`);
   assert.equal(health.status, 200);
@@ -165,7 +167,7 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
   assert.equal(status, 'CONFIRMED');
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
-  assert.equal(children.length, 6, 'one process per service');
+  assert.equal(children.length, 7, 'one process per service');
   up.kill('SIGINT');
   assert.equal(await exited, 0);
   assert.deepEqual(children.filter(alive), [], 'no service outlives orderflow up');
