@@ -13,7 +13,7 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { archLabel, type Architecture, type ArchResult, type StepResult } from './lab-result.ts';
 import { createClient, type Client } from './client.ts';
 import { runFault, type FaultTiming, type Scenario } from './faults.ts';
@@ -114,7 +114,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url, connectUrl: o.connectUrl, zipkinUrl: o.zipkin?.url }))];
     if (o.zipkin && !extra.some((p) => p.name === 'zipkin')) o.say(`${name}: Zipkin at ${o.zipkin.url} is not a process of this machine: its CPU is not counted`);
     if (o.postgres) {
-      const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
+      const databases = databaseServices.map((s) => serviceDatabaseName(namespace, s));
       pgStats = await openPgStats(o.postgres.url, databases);
     }
     const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress, pgStats: pgStats ?? null };
@@ -156,9 +156,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     o.onSystem?.(undefined);
     rmSync(dataDir, { recursive: true, force: true });
     if (o.postgres) {
-      for (const service of serviceNames) {
-        if (service !== 'gateway') await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
-      }
+      for (const service of databaseServices) await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
     }
   }
 }

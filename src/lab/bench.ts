@@ -13,7 +13,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { silentLogger } from '#platform/log.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createClient } from './client.ts';
 import { loadLabEnv } from './config.ts';
 import { medianCost } from './cost.ts';
@@ -100,7 +100,7 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
   const distributed = env.ORDERFLOW_STORE === 'postgres';
   let pgStats: PgStatsReader | undefined;
   try {
-    if (distributed) pgStats = await openPgStats(env.DATABASE_URL, serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
+    if (distributed) pgStats = await openPgStats(env.DATABASE_URL, databaseServices.map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
     const watched = await benchProcesses(system, distributed ? env : undefined);
     const costed = async (run: () => Promise<RunResult>): Promise<CostedRun> => {
       const window = await openCostWindow({ watched, scrape: () => scrapeAll(system), pgStats });

@@ -14,7 +14,7 @@ const openApi = createOpenApiChecker();
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
 export interface Deployment {
@@ -56,9 +56,7 @@ export const deployments: Deployment[] = [
         },
         async cleanup() {
           rmSync(dataDir, { recursive: true, force: true });
-          for (const service of serviceNames) {
-            if (service !== 'gateway') await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
-          }
+          for (const service of databaseServices) await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
         },
       };
     },
@@ -73,7 +71,7 @@ export const architectures: readonly Architecture[] = process.env.E2E_ARCH
 /** What POST /api/orders answers on success: 202 PENDING, except in rest (201 with the final status). */
 export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ? 201 : 202);
 
-const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 };
+const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, ingestion: 0 };
 
 /**
  * Starts every service as its own process on the deployment and architecture (with `extraEnv`

@@ -54,6 +54,8 @@ export async function startStatelessHost(opts: StatelessHostOptions): Promise<St
     timeouts: platform.http,
     bodyLimit: opts.bodyLimit,
     checks: { bus: () => bus.reachable() },
+    // No consumers: answered, so a supervisor waiting for every instance's groups does not wait on this one.
+    consumerChecks: {},
   });
   let closing: Promise<void> | undefined;
   return {
