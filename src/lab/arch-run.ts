@@ -13,7 +13,7 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
-import { databaseServices, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { archLabel, type Architecture, type ArchResult, type StepResult } from './lab-result.ts';
 import { createClient, type Client } from './client.ts';
 import { runFault, type FaultTiming, type Scenario } from './faults.ts';
@@ -98,7 +98,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     system = await startSystem({
       dataDir,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: freePortsForAll,
       replicas: o.replicas,
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',

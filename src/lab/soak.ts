@@ -23,7 +23,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
-import { databaseServices, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createCatalog, tracingEnv } from './arch-run.ts';
 import { createClient, type Client } from './client.ts';
 import { timestamp } from './lab.ts';
@@ -147,7 +147,7 @@ export async function runSoak(o: SoakOptions, io: { say: (text: string) => void;
   const samples: SoakSample[] = [];
   try {
     io.say(`soak: starting the system (${o.arch}, ${o.distributed ? 'Kafka and PostgreSQL' : `embedded, data in ${dataDir}`})`);
-    system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, restart: true, stdio: 'ignore' });
+    system = await startSystem({ dataDir, env, ports: freePortsForAll, restart: true, stdio: 'ignore' });
     client = createClient(system.gatewayUrl, 256, system.demoUsers);
     // The soak's own view of the bus, for the lag: it trims nothing itself (the services do).
     bus = await openBus({ ...loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), embeddedLog: undefined }, 'soak', silentLogger);

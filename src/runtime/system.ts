@@ -25,6 +25,8 @@ import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from
 
 export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion'] as const;
 export type ServiceName = (typeof serviceNames)[number];
+/** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
+export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
 /** The services that own a database (the gateway keeps none; ingestion's store is the log). */
 export const databaseServices: readonly ServiceName[] = serviceNames.filter((n) => n !== 'gateway' && n !== 'ingestion');
 

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { createClient } from '#lab/client.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
-import { databaseServices, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { connectSkip, kafkaSkip, logicalWalSkip, postgresSkip, uniqueName } from '../infra.ts';
 import { settledInvariants } from '#lab/invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
@@ -47,7 +47,7 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
     });
     system = await startSystem({
       dataDir,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: freePortsForAll,
       stdio: 'pipe',
       env: {
         ORDERFLOW_ARCH: 'events', ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', ORDERFLOW_RELAY: 'debezium',
