@@ -44,6 +44,8 @@ export interface ArchRunOptions {
    */
   zipkin?: { url: string };
   partitions: number;
+  /** Products a shopper views before each order (client events, for analytics); 0 for orders alone. */
+  viewsPerOrder: number;
   /** Instances of each backend service (the system's replicas); default 1. */
   replicas?: number;
   progress: Progress;
@@ -110,7 +112,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'lab', silentLogger);
       tracker = await trackCompletions(bus, 'orders.events');
     }
-    const mix = await createCatalog(client);
+    const mix = { ...(await createCatalog(client)), viewsPerOrder: o.viewsPerOrder };
     const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url, connectUrl: o.connectUrl, zipkinUrl: o.zipkin?.url }))];
     if (o.zipkin && !extra.some((p) => p.name === 'zipkin')) o.say(`${name}: Zipkin at ${o.zipkin.url} is not a process of this machine: its CPU is not counted`);
     if (o.postgres) {
