@@ -6,7 +6,8 @@
  *   until it catches up, or until it has been gone for the group expiry, as Kafka forgets the
  *   offsets of a group gone for a week). A topic no group reads is bounded by the retention alone.
  * Dead-letter topics are never trimmed: a dead letter stays until someone replays or
- * discards it (dead-letters.ts), never because of its age.
+ * discards it (dead-letters.ts), never because of its age. Neither are compacted topics
+ * (TopicSpec.compact, a processor's changelogs): their state is the whole log, not its tail.
  *
  * Every process that opens the log runs its own trim (db/retention.ts: a pass every interval,
  * chunks of records each deleted in one short IMMEDIATE transaction, a pause in between), so
