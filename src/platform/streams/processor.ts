@@ -59,6 +59,8 @@ export interface ProcessorStats {
   restoredRecords: number;
   /** Changelog records ignored by restores: written by fenced owners. */
   ignoredRecords: number;
+  /** Input records this instance processed (those below a marker, skipped, are not counted). */
+  processed: number;
   late: number;
   duplicates: number;
   skipped: number;
@@ -109,7 +111,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
 
   const slots = new Map<number, TaskSlot>();
   const locks = new Map<number, Promise<unknown>>();
-  const totals = { restores: 0, restoredRecords: 0, ignoredRecords: 0 };
+  const totals = { restores: 0, restoredRecords: 0, ignoredRecords: 0, processed: 0 };
 
   // Batches of two topics of one partition are delivered concurrently: one task, one at a time.
   function locked<T>(p: number, fn: () => Promise<T>): Promise<T> {
@@ -146,8 +148,10 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
       slot.expected[topic] = Number(batch[batch.length - 1].offset) + 1;
       if (from !== undefined && slot.expected[topic] <= from) return; // all processed already
       try {
+        const fresh = from === undefined ? batch.length : batch.filter((r) => Number(r.offset) >= from).length;
         const { outputs: out, changes } = task.process(topic, batch);
         await bus.publish(changelogRecords(app, p, slot.gen, changes, task.position, out));
+        totals.processed += fresh;
         if (out.length > 0) await bus.publish(out);
       } catch (err) {
         // The stores may hold half a batch, or a batch whose write is in doubt: start over from the changelog.
