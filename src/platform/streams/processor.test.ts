@@ -4,7 +4,7 @@ import type { Bus, OutRecord } from '#platform/bus/bus.ts';
 import { caughtUp, closing, decodeEvent, embeddedBus, event, outputs, table, until, type Event } from '#test/support/streams.ts';
 import { windowedAggregate, type WindowResult } from './aggregate.ts';
 import { changelogTopic } from './changelog.ts';
-import { startProcessor, type Processor } from './processor.ts';
+import { input, startProcessor, type Processor } from './processor.ts';
 import { count, hopping, reducer, tumbling, type WindowSpec } from './windows.ts';
 
 const MIN = 60_000;
@@ -21,7 +21,7 @@ async function start(t: TestContext, bus: Bus, windows: { tumble?: WindowSpec; h
     bus,
     app: 'sales-app',
     partitions: 2,
-    inputs: [{ topic: SALES, decode: decodeEvent, time: (e: Event) => e.t }],
+    inputs: [input({ topic: SALES, decode: decodeEvent, time: (e) => e.t })],
     operators: [
       windowedAggregate({ name: 'per-minute', topics: [SALES], windows: windows.tumble ?? tumbling(MIN), aggregator: totals, output: OUT }),
       windowedAggregate({ name: 'per-2min-every-min', topics: [SALES], windows: windows.hop ?? hopping(2 * MIN, MIN), aggregator: count(), output: OUT }),

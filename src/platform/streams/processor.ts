@@ -43,7 +43,8 @@ export interface ProcessorOptions {
   app: string;
   /** Partitions of the direct inputs (checked), the internal topics and the outputs (created). */
   partitions: number;
-  inputs: InputSpec<never>[];
+  /** Declared with `input(...)`, which types each spec by its decoded value. */
+  inputs: InputSpec[];
   operators: OperatorSpec[];
   /** Most input records per batch (and so per changelog write); default 200. */
   maxBatch?: number;
@@ -82,11 +83,16 @@ interface TaskSlot {
 
 const CHANGELOG_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
+/** Declares an input; its functions are typed by what `decode` returns. */
+export function input<V>(spec: InputSpec<V>): InputSpec {
+  return spec as unknown as InputSpec;
+}
+
 /** Starts a processor: creates its internal and output topics, checks co-partitioning, subscribes. */
 export async function startProcessor(opts: ProcessorOptions): Promise<Processor> {
   const { bus, app, partitions, operators } = opts;
   const log = opts.log ?? silentLogger;
-  const inputs = opts.inputs as InputSpec[];
+  const inputs = opts.inputs;
   validate(opts);
   const repartitionTopic = (topic: string) => `${app}.${topic}.repartition`;
   const bySubscribed = new Map<string, InputSpec>();
