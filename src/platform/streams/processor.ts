@@ -60,6 +60,8 @@ export interface ProcessorStats {
   restoredRecords: number;
   /** Changelog records ignored by restores: written by fenced owners. */
   ignoredRecords: number;
+  /** Entries held in the stores of this instance's tasks. */
+  stateEntries: number;
   /** Input records this instance processed (those below a marker, skipped, are not counted). */
   processed: number;
   late: number;
@@ -204,8 +206,9 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
 
   return {
     stats() {
-      const s: ProcessorStats = { tasks: [...slots.keys()].sort((a, b) => a - b), ...totals, late: 0, duplicates: 0, skipped: 0 };
+      const s: ProcessorStats = { tasks: [...slots.keys()].sort((a, b) => a - b), ...totals, late: 0, duplicates: 0, skipped: 0, stateEntries: 0 };
       for (const slot of slots.values()) {
+        for (const store of slot.task.stores().values()) s.stateEntries += store.size;
         s.late += slot.task.position.counters.late;
         s.duplicates += slot.task.position.counters.duplicates;
         s.skipped += slot.task.position.counters.skipped;
