@@ -210,3 +210,29 @@ test('records redelivered after their marker was written are not counted twice, 
   assert.deepEqual(out.get('per-minute|eu|0')?.value, { n: 5, cents: 31 });
   assert.equal(second.stats().processed, 2);
 });
+
+test('an input that names an id drops a producer duplicate seen within its time, and counts it', async (t) => {
+  const { bus } = embeddedBus(t);
+  await bus.ensureTopics([{ name: SALES, partitions: 2 }]);
+  const p = closing(
+    t,
+    await startProcessor({
+      bus,
+      app: 'sales-app',
+      partitions: 2,
+      inputs: [input({ topic: SALES, decode: decodeEvent, time: (e) => e.t, dedupe: { id: (e) => e.id as string, withinMs: 2 * MIN } })],
+      operators: [windowedAggregate({ name: 'per-minute', topics: [SALES], windows: tumbling(MIN), aggregator: totals, output: OUT })],
+    }),
+  );
+  const s = (id: string, t: number) => event(SALES, 0, 'eu', { id, t, cents: 1 });
+  // An outbox relay published o1 twice, around another sale
+  await run(bus, [s('o1', 1_000), s('o2', 2_000), s('o1', 1_000)]);
+  await run(bus, [s('o3', 61_000)]);
+  const out = await table<WindowResult<Totals>>(bus, OUT);
+  assert.deepEqual(out.get('per-minute|eu|0')?.value, { n: 2, cents: 2 });
+  assert.equal(p.stats().duplicates, 1);
+  assert.equal(p.stats().stateEntries, 3 + 1, 'ids o1 o2 o3, and the window of 1 min (the one of 0 closed at 61 s)');
+  // Ids are forgotten once their time plus 2 min is behind the watermark, as closed windows are
+  await run(bus, [s('o4', 182_000)]);
+  assert.equal(p.stats().stateEntries, 1 + 1, "o4's id and its window: the rest was evicted");
+});
