@@ -8,18 +8,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Bus, InRecord, OutRecord } from '#platform/bus/bus.ts';
-import { openEmbeddedLog } from '#platform/bus/embedded/embedded-log.ts';
+import { openEmbeddedLog, type EmbeddedLog } from '#platform/bus/embedded/embedded-log.ts';
+import type { TrimOptions } from '#platform/bus/embedded/trim.ts';
 import { silentLogger } from '#platform/log.ts';
 import type { Processor } from '#platform/streams/processor.ts';
 import { SOURCE_HEADER } from '#platform/streams/task.ts';
 
-/** A fresh embedded log, closed and removed after the test. */
-export function embeddedBus(t: TestContext): { bus: Bus; file: string; reopen(): Bus } {
+/** A fresh embedded log (with a trim when `retention` is given), closed and removed after the test. */
+export function embeddedBus(t: TestContext, retention?: TrimOptions): { bus: EmbeddedLog; file: string; reopen(): EmbeddedLog } {
   const dir = mkdtempSync(join(tmpdir(), 'streams-'));
   const file = join(dir, 'bus.sqlite');
   const opened: Bus[] = [];
   const open = () => {
-    const bus = openEmbeddedLog({ file, log: silentLogger, commitIntervalMs: 20, pollMs: 2 });
+    const bus = openEmbeddedLog({ file, log: silentLogger, commitIntervalMs: 20, pollMs: 2, retention });
     opened.push(bus);
     return bus;
   };

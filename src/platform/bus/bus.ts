@@ -33,8 +33,8 @@ export interface TopicSpec {
   /**
    * A compacted topic (Kafka: cleanup.policy=compact, on creation): the log keeps at least the
    * last record of every key, and drops a key whose last record is a tombstone. For state
-   * changelogs (streams/). The embedded log keeps every record of such a topic (its trim
-   * never deletes them), which is a valid compaction: none.
+   * changelogs (streams/). The embedded log compacts them in its trim (trim.ts), where a
+   * record with an empty value is a tombstone; without a retention it keeps them whole.
    */
   compact?: boolean;
 }

@@ -102,7 +102,8 @@ export async function restoreTask(bus: Bus, app: string, task: Task, nonce: stri
   };
 
   let end = await readFrom(0);
-  await bus.publish([{ topic, key: CLAIM_PREFIX + nonce, value: '', headers: {}, toPartition: p }]);
+  // Not empty: an empty value is a tombstone to the embedded log's compaction.
+  await bus.publish([{ topic, key: CLAIM_PREFIX + nonce, value: JSON.stringify({ nonce }), headers: {}, toPartition: p }]);
   // Whatever landed between our read and our claim (a zombie's last batch) is read too.
   while (claimedAt === undefined) end = await readFrom(end);
 

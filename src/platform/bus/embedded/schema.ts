@@ -142,6 +142,13 @@ export function prepareStatements(db: DatabaseSync) {
          (SELECT r.ts FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_ts
        FROM partition_heads h WHERE h.topic NOT IN (SELECT name FROM compacted_topics)`,
     ),
+    // Compaction of the compacted topics (trim.ts): their partitions, the keys and times of
+    // one partition's records (no values: a tombstone is an empty one), and deletion by offsets.
+    compactedPartitions: p(
+      `SELECT h.topic, h.partition FROM partition_heads h WHERE h.topic IN (SELECT name FROM compacted_topics) ORDER BY h.topic, h.partition`,
+    ),
+    compactScan: p("SELECT offset, key, value = '' AS tombstone, ts FROM records WHERE topic = ? AND partition = ? ORDER BY offset"),
+    deleteOffsets: p('DELETE FROM records WHERE topic = ? AND partition = ? AND offset IN (SELECT value FROM json_each(?))'),
     // A group holds its topics' records until it has shown no sign of life since ?1 (ms):
     // offsets of a group gone for good (a consumer removed, an architecture switched) expire,
     // as Kafka's do (offsets.retention.minutes). A row without a time holds.
