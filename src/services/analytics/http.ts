@@ -23,7 +23,7 @@ export const RangeQuery = Type.Object({
   to: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 time: windows starting before it; now by default' })),
 }, { additionalProperties: false });
 
-export const TopQuery = Type.Composite([RangeQuery, Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) })], { additionalProperties: false });
+export const TopQuery = Type.Composite([RangeQuery, Type.Object({ limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 10 by default' })) })], { additionalProperties: false });
 
 type Range = Static<typeof RangeQuery>;
 
@@ -61,7 +61,7 @@ export function registerRoutes(app: FastifyInstance, deps: AnalyticsRoutesDeps):
 
   app.get<{ Querystring: Static<typeof TopQuery> }>('/analytics/products/top', { schema: { querystring: TopQuery } }, async (req) => {
     const { range, rows } = await read<Record<string, ProductFigures>>('products', req.query);
-    return { ...range, products: topProducts(rows.map((w) => w.value), req.query.limit ?? 10) };
+    return { ...range, products: topProducts(rows.map((w) => w.value), Number(req.query.limit ?? 10)) };
   });
 
   app.get<{ Querystring: Range }>('/analytics/conversion', { schema: { querystring: RangeQuery } }, async (req) => {

@@ -158,7 +158,7 @@ const AnalyticsRange = {
   to: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 time: windows starting before it; now by default' })),
 };
 export const AnalyticsQuery = Type.Object(AnalyticsRange, { additionalProperties: false });
-export const AnalyticsTopQuery = Type.Object({ ...AnalyticsRange, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }, { additionalProperties: false });
+export const AnalyticsTopQuery = Type.Object({ ...AnalyticsRange, limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 10 by default' })) }, { additionalProperties: false });
 const RangeAnswer = { window: Type.String(), from: Type.String(), to: Type.String() };
 export const SalesWindows = Type.Object({
   ...RangeAnswer,
