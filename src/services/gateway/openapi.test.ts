@@ -29,6 +29,9 @@ test('the documented inventory is the served one: every /api route, its method a
   const operations = Object.entries(paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => `${method.toUpperCase()} ${path}${label(op.security)}`)).sort();
   assert.deepEqual(operations, [
     'GET /api/admin/dead-letters (bearer)',
+    'GET /api/analytics/conversion (bearer)',
+    'GET /api/analytics/products/top (bearer)',
+    'GET /api/analytics/sales (bearer)',
     'GET /api/me (bearer)',
     'GET /api/orders (bearer)',
     'GET /api/orders/{id} (bearer)',
