@@ -8,6 +8,8 @@ export const Topics = {
   shippingCommands: 'shipping.commands',
   shippingEvents: 'shipping.events',
   usersEvents: 'users.events',
+  /** What shoppers' clients report (views, searches, cart changes), keyed by session: the ingestion service's store. */
+  clientEvents: 'client.events',
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];
