@@ -66,9 +66,9 @@ export function createStreamProxy(app: FastifyInstance, upstream: Upstream, serv
         open.delete(end);
         abort.abort();
         res.body.destroy();
-        // The socket with it: the stream's connection is its own (connection: close), and a
-        // client that went away may leave it half open, which would hold the server's close.
-        reply.raw.destroy();
+        // A clean end (the socket closes after it: connection: close), so a client sees the
+        // stream over, not broken, and reconnects.
+        if (!reply.raw.writableEnded) reply.raw.end();
       };
       open.add(end);
       reply.raw.on('close', end);

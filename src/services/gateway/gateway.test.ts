@@ -148,7 +148,7 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
-  return { call, url, metricsUrl: metrics.url, seen: fakes.seen, faults: opts.faults };
+  return { call, url, metricsUrl: metrics.url, seen: fakes.seen, faults: opts.faults, close: () => app.close() };
 }
 
 test('the gateway reports ok when every service answers its health check', async (t) => {
@@ -426,4 +426,23 @@ test('analytics is for admins: a customer gets 403, an anonymous caller 401, a b
   assert.equal((await call('GET', '/api/analytics/sales?window=1m', undefined, {}, null)).status, 401);
   assert.equal((await call('GET', '/api/analytics/sales?window=5m', undefined, {}, admin)).status, 400);
   assert.deepEqual(seen.filter((s) => s.service === 'analytics').map((s) => s.url), ['/analytics/sales?window=1m']);
+});
+
+test('closing the gateway ends its open streams (clients reconnect elsewhere) without waiting for them', async (t) => {
+  const faults: NonNullable<Parameters<typeof fakeServices>[0]> = {};
+  const { url, close } = await startGateway(t, { faults });
+  const client = new Agent();
+  t.after(() => client.destroy());
+  const stream = await request(`${url}/api/me/notifications/stream`, { dispatcher: client, headers: { authorization: customer } });
+  assert.equal(stream.statusCode, 200);
+  const ended = (async () => {
+    for await (const _ of stream.body) { /* read until the gateway ends it */ }
+  })();
+  const started = Date.now();
+  await close();
+  await ended;
+  assert.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms`);
+  const deadline = Date.now() + 5_000;
+  while (!faults.streamsClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(faults.streamsClosed, 1, 'and the service\'s stream with it');
 });

@@ -65,6 +65,7 @@ export function startFeed(o: { db: Db; pollMs: number; log: Logger }): Feed {
 
   const periodic = startPeriodic({ name: 'notification feed', intervalMs: o.pollMs, log: o.log, run, failed: 0 });
   let woken = false;
+  let stopped = false;
 
   return {
     async subscribe(customerId, listener) {
@@ -96,7 +97,7 @@ export function startFeed(o: { db: Db; pollMs: number; log: Logger }): Feed {
       }
     },
     wake() {
-      if (woken || count === 0) return;
+      if (woken || stopped || count === 0) return;
       woken = true;
       setImmediate(() => {
         woken = false;
@@ -104,7 +105,10 @@ export function startFeed(o: { db: Db; pollMs: number; log: Logger }): Feed {
       });
     },
     size: () => count,
-    stop: () => periodic.stop(),
+    stop() {
+      stopped = true;
+      return periodic.stop();
+    },
   };
 
   function remove(customerId: string, listener: FeedListener, set: Set<FeedListener>): void {

@@ -130,6 +130,8 @@ export function registerRoutes(app: FastifyInstance, deps: NotificationRoutesDep
         end();
         return;
       }
+      // The client may have gone during the catch-up: then nothing is left to start.
+      if (ended) return;
       const live = waiting;
       waiting = undefined;
       for (const row of live) send(row);

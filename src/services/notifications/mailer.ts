@@ -109,10 +109,11 @@ export function startMailer(o: MailerOptions): Mailer {
 
   const periodic = startPeriodic({ name: 'e-mail delivery', intervalMs: o.pollMs, log: o.log, run, failed: 0 });
   let woken = false;
+  let stopped = false;
   return {
     wake() {
       // Many commits in a row ask for one pass.
-      if (woken) return;
+      if (woken || stopped) return;
       woken = true;
       setImmediate(() => {
         woken = false;
@@ -120,6 +121,9 @@ export function startMailer(o: MailerOptions): Mailer {
       });
     },
     pass: () => periodic.pass(),
-    stop: () => periodic.stop(),
+    stop() {
+      stopped = true;
+      return periodic.stop();
+    },
   };
 }
