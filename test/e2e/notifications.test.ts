@@ -2,8 +2,9 @@
  * Notifications end to end, as a customer meets them: a new customer opens the live stream,
  * orders, and the outcome arrives both on the stream and by e-mail in a real SMTP server
  * (Mailpit, searched by the recipient); a declined payment mails the cancellation with its
- * reason; switching e-mail off for a kind stops that mail and only that one. On both
- * deployments, in the events architecture.
+ * reason; switching e-mail off for a kind stops that mail and only that one; an order that
+ * cannot ship is cancelled and its charge refunded, both told. On both deployments, in the
+ * events architecture (the choreography publishes the same events).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -18,7 +19,7 @@ const kindsOf = (events: Array<{ data: string }>) => events.map((e) => JSON.pars
 
 for (const deployment of deployments) {
   describe(`notifications, on the ${deployment.name} deployment`, { skip: deployment.skip() ?? mailpitSkip() }, () => {
-    test('an order\'s outcome arrives live and by e-mail, once; a declined payment mails its reason; a kind switched off is not mailed', async (t) => {
+    test('an order\'s outcome arrives live and by e-mail, once; a declined payment mails its reason; a kind switched off is not mailed; a refund is told', async (t) => {
       const { system, client } = await startDeployment(t, deployment, 'events');
       const mp = mailpit();
       const [productId] = [...(await createCatalog(client, 1, 50)).keys()];
@@ -31,10 +32,10 @@ for (const deployment of deployments) {
       const stream = await openSse(t, `${system.gatewayUrl}/api/me/notifications/stream`, { authorization: `Bearer ${await nia.token('customer')}` });
       assert.equal(stream.status, 200);
 
-      const order = async (paymentMethod: string) => {
-        const placed = await nia.placeOrder({ items: [{ productId, quantity: 1 }], paymentMethod, shippingAddress: { country: 'DE' } });
+      const order = async (paymentMethod: string, country = 'DE') => {
+        const placed = await nia.placeOrder({ items: [{ productId, quantity: 1 }], paymentMethod, shippingAddress: { country } });
         assert.equal(placed.status, 202, JSON.stringify(placed.body));
-        const [view] = await waitAllTerminal(nia, [{ id: placed.body.id, items: [{ productId, quantity: 1 }], paymentMethod, country: 'DE' }], 60_000);
+        const [view] = await waitAllTerminal(nia, [{ id: placed.body.id, items: [{ productId, quantity: 1 }], paymentMethod, country }], 60_000);
         return view;
       };
 
@@ -76,6 +77,15 @@ for (const deployment of deployments) {
       const all = await mp.waitFor(email, { count: 4, timeoutMs: 30_000 });
       assert.equal(all.filter((m) => /is confirmed/.test(m.Subject)).length, 1, 'the second confirmation was not mailed');
       assert.equal(new Set(all.map((m) => m.MessageID)).size, all.length, 'each e-mail once');
+
+      // Not shippable: cancelled after the charge, which is refunded: both told, both mailed.
+      const unshipped = await order('card', 'XX');
+      assert.deepEqual([unshipped.status, unshipped.reason], ['CANCELLED', 'SHIPPING_UNAVAILABLE']);
+      assert.deepEqual(kindsOf(await stream.waitFor(7, 30_000)).slice(5).map((n) => n.kind).sort(), ['orderCancelled', 'paymentRefunded']);
+      const last = await mp.waitFor(email, { count: 6, timeoutMs: 30_000 });
+      const refund = last.find((m) => /^Refund for order/.test(m.Subject));
+      assert.ok(refund, last.map((m) => m.Subject).join(' | '));
+      assert.match(refund.Text, new RegExp(`We refunded \\d+\\.\\d{2} for your order ${unshipped.id}`));
     });
   });
 }
