@@ -29,14 +29,15 @@ import { input, startProcessor, type Processor } from '#platform/streams/process
 import { createDeadlines } from '#platform/streams/state-store.ts';
 import type { OperatorSpec } from '#platform/streams/task.ts';
 import { tumbling } from '#platform/streams/windows.ts';
-import { Topics } from '#contracts/index.ts';
+import { ConversionRecord, OrderOutcomeRecord, Topics, WindowRecord } from '#contracts/index.ts';
 import { factOf, type Conversion, type Fact, type Outcome } from './domain/facts.ts';
 import { conversion, products, sales, timeOf, type Figure } from './domain/figures.ts';
 
+/** The topics the processors publish; their records are described in contracts/analytics.ts. */
 export const AnalyticsTopics = {
-  outcomes: 'analytics.order-outcomes',
-  conversions: 'analytics.conversions',
-  windows: 'analytics.windows',
+  outcomes: OrderOutcomeRecord.topic,
+  conversions: ConversionRecord.topic,
+  windows: WindowRecord.topic,
 } as const;
 
 /** The window sizes served, by their name in the API. */
