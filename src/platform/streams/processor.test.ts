@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { Bus, OutRecord } from '#platform/bus/bus.ts';
 import { caughtUp, closing, decodeEvent, embeddedBus, event, outputs, table, until, type Event } from '#test/support/streams.ts';
 import { windowedAggregate, type WindowResult } from './aggregate.ts';
-import { changelogTopic } from './changelog.ts';
+import { changelogTopic, restoreTask } from './changelog.ts';
+import { createTask } from './task.ts';
 import { input, startProcessor, type Processor } from './processor.ts';
 import { count, hopping, reducer, tumbling, type WindowSpec } from './windows.ts';
 
@@ -263,4 +264,24 @@ test('an input that names an id drops a producer duplicate seen within its time,
   // Ids are forgotten once their time plus 2 min is behind the watermark, as closed windows are
   await run(bus, [s('o4', 182_000)]);
   assert.equal(p.stats().stateEntries, 1 + 1, "o4's id and its window: the rest was evicted");
+});
+
+test('a partition given back after another instance claimed it is restored, so what follows is not fenced', async (t) => {
+  const { bus: inner } = embeddedBus(t);
+  // The group's assignments, as the bus reports them to the processor.
+  let assigned: ((topic: string, partitions: number[]) => void) | undefined;
+  const observed: Bus = { ...inner, kind: inner.kind, subscribe: (opts) => ((assigned = opts.onAssigned), inner.subscribe(opts)) };
+  const p = await start(t, observed);
+  await run(inner, [sale(0, 'eu', 1_000, 1), sale(0, 'eu', 2_000, 2)]);
+  // Another instance had partition 0 for a while: it restored and claimed it, and processed nothing.
+  const other = createTask({ app: 'sales-app', partition: 0, operators: [], inputOf: () => undefined });
+  await restoreTask(inner, 'sales-app', other, 'other-instance');
+  // When the partition is given back, and more sales come
+  assigned!(SALES, [0]);
+  await run(inner, [sale(0, 'eu', 3_000, 4)]);
+  assert.equal(p.stats().restores, 1 + 1, 'partition 0 restored at its first batch, and again on getting it back');
+  // Then a later restore sees all three sales: the last batch was written under a new claim.
+  const later = createTask({ app: 'sales-app', partition: 0, operators: [], inputOf: () => undefined });
+  await restoreTask(inner, 'sales-app', later, 'later');
+  assert.deepEqual((later.stores().get('per-minute')?.get('0|eu') as { value: Totals } | undefined)?.value, { n: 3, cents: 7 });
 });

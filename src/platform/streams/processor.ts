@@ -20,8 +20,9 @@
  *   interleave as delivered), so a join's replayed outputs would differ from those already
  *   sent. From the outbox, they are sent again unchanged on restore: at least once, each
  *   with its source position, which processors downstream deduplicate (task.ts).
- * - Restore: a task seen for the first time, after a failure, or given a batch that does
- *   not start where it stopped (the partition moved away and back) reads its changelog
+ * - Restore: a task seen for the first time, after a failure, after its partition was
+ *   assigned to this member again (Bus onAssigned), or given a batch that does not start
+ *   where it stopped (the partition moved away and back) reads its changelog
  *   partition from the start (compaction keeps it short), claims it (changelog.ts fences a
  *   zombie owner's late writes) and skips input below the marker.
  *
@@ -198,7 +199,24 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     if (rekeyed.length > 0) {
       subscriptions.push(await bus.subscribe({ groupId: `${app}.repartition`, topics: rekeyed.map((i) => i.topic), maxBatch: opts.maxBatch ?? 200, handle: repartition }));
     }
-    subscriptions.push(await bus.subscribe({ groupId: app, topics: [...bySubscribed.keys()], maxBatch: opts.maxBatch ?? 200, handle }));
+    subscriptions.push(
+      await bus.subscribe({
+        groupId: app,
+        topics: [...bySubscribed.keys()],
+        maxBatch: opts.maxBatch ?? 200,
+        handle,
+        // A task is one partition of every input: one member must get them all.
+        copartitioned: true,
+        // A partition given back to us may have been another member's meanwhile (its claim
+        // then fences what this task would write): its task starts over from the changelog.
+        onAssigned: (_topic, partitions) => {
+          for (const p of partitions) {
+            const slot = slots.get(p);
+            if (slot) slot.broken = true;
+          }
+        },
+      }),
+    );
   } catch (err) {
     await Promise.allSettled(subscriptions.map((s) => s.close()));
     throw err;
