@@ -36,7 +36,7 @@ import type { Bus, InRecord, OutRecord, Subscription, TopicSpec } from '#platfor
 import { ConfigError } from '#platform/errors.ts';
 import { silentLogger, type Logger } from '#platform/log.ts';
 import { changelogRecords, changelogTopic, restoreTask } from './changelog.ts';
-import { createTask, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
+import { createTask, parseSource, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
 
 export interface ProcessorOptions {
   bus: Bus;
@@ -54,7 +54,7 @@ export interface ProcessorOptions {
 
 /** Counters for metrics and tests. late/duplicates/skipped are exact: they live in the markers. */
 export interface ProcessorStats {
-  /** Partitions this instance has a task for. */
+  /** Partitions this instance has had a task for (one that moved away keeps its slot, restored if it comes back). */
   tasks: number[];
   restores: number;
   /** Changelog records read by restores (not input records). */
@@ -178,17 +178,18 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     const input = inputs.find((i) => i.topic === topic)!;
     const out: OutRecord[] = [];
     for (const r of batch) {
-      const value = input.decode(r);
-      const key = value === undefined ? undefined : input.rekey!(value);
+      let key: string | undefined;
+      try {
+        const value = input.decode(r);
+        key = value === undefined ? undefined : input.rekey!(value);
+      } catch {
+        key = undefined; // unreadable: the task would skip it too
+      }
       if (key === undefined) continue;
       let source = `${app}|rekey|${topic}`;
       let position: [number, number] = [Number(r.offset), 0];
-      const upstream = r.headers[SOURCE_HEADER];
-      if (upstream !== undefined) {
-        const [s, o, i] = JSON.parse(upstream) as [string, number, number];
-        source = s;
-        position = [o, i];
-      }
+      const upstream = parseSource(r.headers[SOURCE_HEADER]);
+      if (upstream) [source, ...position] = upstream;
       out.push({ topic: repartitionTopic(topic), key, value: r.value, headers: { ...r.headers, [SOURCE_HEADER]: JSON.stringify([`${source}@${topic}:${q}`, ...position]) } });
     }
     if (out.length > 0) await bus.publish(out);
@@ -247,7 +248,10 @@ function validate(opts: ProcessorOptions): void {
   if (topics.size !== inputs.length) throw ConfigError(`processor ${app}: an input topic is declared twice`);
   const names = new Set<string>();
   for (const o of operators) {
-    if (o.name.includes('|') || names.has(o.name)) throw ConfigError(`processor ${app}: operator name ${o.name} is repeated or holds '|'`);
+    // '__' starts the changelog's own keys (marker, claims, outbox, seen ids).
+    if (!o.name || o.name.includes('|') || o.name.startsWith('__') || names.has(o.name)) {
+      throw ConfigError(`processor ${app}: operator name ${JSON.stringify(o.name)} is empty, repeated, holds '|' or starts with '__'`);
+    }
     names.add(o.name);
     for (const t of o.topics) if (!topics.has(t)) throw ConfigError(`processor ${app}: operator ${o.name} reads ${t}, which is not among the inputs`);
   }
