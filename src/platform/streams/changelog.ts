@@ -27,6 +27,7 @@ import type { Task, TaskPosition } from './task.ts';
 /** A restore that could not read its own claim back (the bus lost or hid it). Retryable. */
 export const RestoreFailed = defineError('PLT_ERR_STREAM_RESTORE', 503);
 
+/** Key of the commit marker, the last record of every batch. */
 export const MARKER_KEY = '__position';
 // How long a restore waits to read back the claim it published (it is durable once published).
 const CLAIM_READ_ATTEMPTS = 100;
@@ -54,6 +55,7 @@ export function changelogRecords(app: string, partition: number, gen: number, ch
   return out;
 }
 
+/** What a restore found. */
 export interface Restored {
   /** The last marker, or undefined for a partition never processed. */
   position: TaskPosition | undefined;

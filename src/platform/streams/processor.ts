@@ -38,6 +38,7 @@ import { silentLogger, type Logger } from '#platform/log.ts';
 import { changelogRecords, changelogTopic, restoreTask } from './changelog.ts';
 import { createTask, parseSource, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
 
+/** A processor: its bus, its name, its partitions, its inputs and operators. */
 export interface ProcessorOptions {
   bus: Bus;
   /** Names the group and the internal topics (`<app>.changelog`, `<app>.<topic>.repartition`); without '|'. */
@@ -70,6 +71,7 @@ export interface ProcessorStats {
   skipped: number;
 }
 
+/** A running processor. */
 export interface Processor {
   stats(): ProcessorStats;
   /** Stops consuming, waits for batches in flight, leaves the groups. */

@@ -105,12 +105,14 @@ export interface TaskPosition {
   seq: number;
 }
 
+/** What one batch produced, for the processor to make durable. */
 export interface BatchResult {
   /** Outputs in source order (offset, then index), each with its SOURCE_HEADER. */
   outputs: OutRecord[];
   changes: Changes;
 }
 
+/** One partition's processing (see the module comment). */
 export interface Task {
   readonly partition: number;
   position: TaskPosition;
@@ -134,6 +136,7 @@ function attempt<T>(fn: () => T): T | undefined {
   }
 }
 
+/** Where a partition never processed stands. */
 export function emptyPosition(): TaskPosition {
   return { positions: {}, watermark: null, sources: {}, counters: { late: 0, duplicates: 0, skipped: 0 }, seq: 0 };
 }
