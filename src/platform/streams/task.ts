@@ -88,7 +88,11 @@ export interface InputSpec<V = unknown> {
    * `<app>.<topic>.repartition` first (undefined drops the record, counted as skipped).
    */
   rekey?(value: V): string | undefined;
-  /** Drops a record whose id was seen within `withinMs` of event time (a producer's duplicate). */
+  /**
+   * Drops a record whose id was seen within `withinMs` of event time (a producer's duplicate).
+   * An id is forgotten once the watermark passes its time + withinMs; with withinMs at least
+   * the largest window size + grace, a copy arriving later is late for every window anyway.
+   */
   dedupe?: { id(value: V): string; withinMs: number };
 }
 
