@@ -151,7 +151,8 @@ function collapse(s: Sketch): void {
 export function quantile(s: Sketch, q: number): number | undefined {
   if (s.n === 0) return undefined;
   const gamma = (1 + s.a) / (1 - s.a);
-  const rank = Math.max(0, Math.min(s.n - 1, Math.floor(q * (s.n - 1))));
+  // Nearest rank (as HdrHistogram reads a percentile): the p99 of three samples is the largest, not the middle one.
+  const rank = Math.max(0, Math.min(s.n - 1, Math.ceil(q * s.n) - 1));
   if (rank < s.zero) return Math.max(s.min, Math.min(0, s.max));
   let seen = s.zero;
   for (const i of Object.keys(s.b).map(Number).sort((x, y) => x - y)) {
