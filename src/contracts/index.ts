@@ -26,11 +26,13 @@ import * as inventory from './inventory.ts';
 import * as orders from './orders.ts';
 import * as payments from './payments.ts';
 import * as shipping from './shipping.ts';
+import * as cart from './cart.ts';
 
 export * from './inventory.ts';
 export * from './orders.ts';
 export * from './payments.ts';
 export * from './shipping.ts';
+export * from './cart.ts';
 export { Topics, allTopics, deadLetterTopic } from './topics.ts';
 export type { Contract, PayloadOf } from './contract.ts';
 export { createRegistry, type Registry } from './registry.ts';
@@ -40,6 +42,7 @@ export const contracts: Contract[] = [
   ...Object.values(inventory),
   ...Object.values(payments),
   ...Object.values(shipping),
+  ...Object.values(cart),
 ];
 
 const registry = createRegistry(contracts);

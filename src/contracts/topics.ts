@@ -7,6 +7,7 @@ export const Topics = {
   paymentsEvents: 'payments.events',
   shippingCommands: 'shipping.commands',
   shippingEvents: 'shipping.events',
+  cartEvents: 'cart.events',
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];
