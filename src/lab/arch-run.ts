@@ -98,7 +98,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     system = await startSystem({
       dataDir,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 },
       replicas: o.replicas,
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',

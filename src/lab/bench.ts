@@ -94,7 +94,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
 
 async function benchDeployment(deployment: string, env: Record<string, string>, o: { rate: number; seconds: number; concurrency: number; warmup: number; runs: number }): Promise<DeploymentResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-bench-'));
-  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, stdio: 'pipe' });
+  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 }, stdio: 'pipe' });
   const client = createClient(system.gatewayUrl, 256, system.demoUsers);
   const bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'bench', silentLogger);
   const distributed = env.ORDERFLOW_STORE === 'postgres';

@@ -122,7 +122,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
       dataDir,
       replicas: o.replicas,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 },
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',
       log: o.serviceLog,

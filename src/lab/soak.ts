@@ -147,7 +147,7 @@ export async function runSoak(o: SoakOptions, io: { say: (text: string) => void;
   const samples: SoakSample[] = [];
   try {
     io.say(`soak: starting the system (${o.arch}, ${o.distributed ? 'Kafka and PostgreSQL' : `embedded, data in ${dataDir}`})`);
-    system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, restart: true, stdio: 'ignore' });
+    system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 }, restart: true, stdio: 'ignore' });
     client = createClient(system.gatewayUrl, 256, system.demoUsers);
     // The soak's own view of the bus, for the lag: it trims nothing itself (the services do).
     bus = await openBus({ ...loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), embeddedLog: undefined }, 'soak', silentLogger);

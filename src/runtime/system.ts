@@ -23,7 +23,7 @@ import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from '
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users'] as const;
+export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'cart'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export const FaultInjectionFailed = defineError('PLT_ERR_FAULT_INJECTION_FAILED', 500);
@@ -44,7 +44,7 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085 });
+export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -58,7 +58,7 @@ export const unlimitedGateway: Readonly<Record<string, string>> = Object.freeze(
 // The backends together (each creates only its own database, topic creation is idempotent
 // and the embedded log takes concurrent openers), then the gateway, once there is
 // something behind it. Starting them together halves the start on Kafka + PostgreSQL.
-const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users'], ['gateway']];
+const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users', 'cart'], ['gateway']];
 
 export interface SystemOptions {
   dataDir: string;
@@ -170,6 +170,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     PAYMENTS_URL: of('payments').map((i) => i.url).join(','),
     SHIPPING_URL: of('shipping').map((i) => i.url).join(','),
     USERS_URL: of('users').map((i) => i.url).join(','),
+    CART_URL: of('cart').map((i) => i.url).join(','),
   };
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.

@@ -47,7 +47,7 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
     });
     system = await startSystem({
       dataDir,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 },
       stdio: 'pipe',
       env: {
         ORDERFLOW_ARCH: 'events', ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', ORDERFLOW_RELAY: 'debezium',

@@ -73,7 +73,7 @@ export const architectures: readonly Architecture[] = process.env.E2E_ARCH
 /** What POST /api/orders answers on success: 202 PENDING, except in rest (201 with the final status). */
 export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ? 201 : 202);
 
-const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 };
+const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 };
 
 /**
  * Starts every service as its own process on the deployment and architecture (with `extraEnv`

@@ -59,6 +59,6 @@ for (const store of stores) {
     await put('ada', 3);
     now = new Date(now.getTime() + 2 * HOUR);
     assert.equal(await passes(), 1, 'the changed cart, idle again');
-    assert.deepEqual((await announced(db)).filter((e) => e.key === ada.cartId).map((e) => [e.payload.version, e.payload.totalCents]), [[1, 500], [2, 750]]);
+    assert.deepEqual((await announced(db)).filter((e) => e.key === ada.cartId).map((e) => [(e.payload as { version: number }).version, (e.payload as { totalCents: number }).totalCents]), [[1, 500], [2, 750]]);
   });
 }

@@ -25,7 +25,9 @@ test('the documented inventory is the served one: every /api route, its method a
   const paths = document.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
   const operations = Object.entries(paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => `${method.toUpperCase()} ${path}${op.security ? ' (bearer)' : ''}`)).sort();
   assert.deepEqual(operations, [
+    'DELETE /api/cart/items/{productId} (bearer)',
     'GET /api/admin/dead-letters (bearer)',
+    'GET /api/cart (bearer)',
     'GET /api/me (bearer)',
     'GET /api/orders (bearer)',
     'GET /api/orders/{id} (bearer)',
@@ -39,8 +41,10 @@ test('the documented inventory is the served one: every /api route, its method a
     'POST /api/auth/logout',
     'POST /api/auth/refresh',
     'POST /api/auth/register',
+    'POST /api/cart/checkout (bearer)',
     'POST /api/orders (bearer)',
     'POST /api/products (bearer)',
+    'PUT /api/cart/items/{productId} (bearer)',
   ]);
   for (const [path, methods] of Object.entries(paths)) {
     if (path === '/health') continue;
