@@ -57,12 +57,12 @@ test('with replicas, each backend runs as named instances on their own ports, li
     prometheusTargets: { file, labels: {} },
   });
   const instances = system.instances();
-  assert.deepEqual(instances.map((i) => i.name), ['gateway', 'orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'payments-1', 'payments-2', 'shipping-1', 'shipping-2', 'users-1', 'users-2']);
+  assert.deepEqual(instances.map((i) => i.name), ['gateway', 'orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'payments-1', 'payments-2', 'shipping-1', 'shipping-2', 'users-1', 'users-2', 'cart-1', 'cart-2']);
   assert.equal(new Set(instances.map((i) => i.url)).size, instances.length, 'each its own port');
   for (const i of instances) assert.equal((await fetch(`${i.url}/health/ready`)).status, 200, `${i.name} is ready`);
   assert.equal(system.urls.orders, instances[1].url);
   const groups = JSON.parse(readFileSync(file, 'utf8')) as TargetGroup[];
-  assert.deepEqual(Object.fromEntries(groups.map((g) => [g.labels.service, g.targets.length])), { gateway: 1, orders: 2, inventory: 2, payments: 2, shipping: 2, users: 2 });
+  assert.deepEqual(Object.fromEntries(groups.map((g) => [g.labels.service, g.targets.length])), { gateway: 1, orders: 2, inventory: 2, payments: 2, shipping: 2, users: 2, cart: 2 });
 
   assert.equal(system.pid('orders'), system.pid('orders-1'));
   assert.notEqual(system.pid('orders-1'), system.pid('orders-2'));
