@@ -101,5 +101,16 @@ for (const deployment of deployments) {
       const perVersion = events.filter((e) => e.type === 'CartAbandoned').map((e) => `${e.key}@${e.payload.version}`);
       assert.equal(new Set(perVersion).size, perVersion.length, 'no cart version announced twice');
     });
+
+    test('rest: the checkout answers 202 with the final status, and the cart shows no stock count (no reservation is announced)', async (t) => {
+      const { client } = await startDeployment(t, deployment, 'rest');
+      const apple = (await client.createProduct({ sku: `CART-R-${randomUUID().slice(0, 8)}`, name: 'Apple', priceCents: 1000, stock: 5 })).body.id;
+      await waitFor('the cart to know the product', async () => ((await client.call('PUT', `/api/cart/items/${apple}`, { quantity: 2 })).status === 200 ? true : undefined), 30_000, 200);
+      assert.equal((await client.call('GET', '/api/cart')).body.lines[0].available, null);
+      const placed = await client.call('POST', '/api/cart/checkout', { paymentMethod: 'card', shippingAddress: { country: 'DE' } });
+      assert.deepEqual([placed.status, placed.body.status], [202, 'CONFIRMED'], JSON.stringify(placed.body));
+      assert.equal((await client.order(placed.body.orderId)).body.status, 'CONFIRMED');
+      assert.deepEqual((await client.call('GET', '/api/cart')).body.lines, []);
+    });
   });
 }
