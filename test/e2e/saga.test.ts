@@ -15,7 +15,7 @@ for (const deployment of deployments) for (const arch of architectures) {
 
       const health = await client.health();
       assert.equal(health.status, 200, JSON.stringify(health.body));
-      assert.deepEqual(health.body.services, { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up' });
+      assert.deepEqual(health.body.services, { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', cart: 'up' });
 
       // Few products and scarce stock, so that reservations contend and some run out.
       const initialStock = await createCatalog(client, 3, 60);
