@@ -25,6 +25,8 @@ interface StandIn {
   fail?: { status: number; body: unknown };
   /** The status a placed order is answered with (rest: CONFIRMED with 201). */
   placedStatus: { code: number; status: string };
+  /** How long POST /orders takes to answer. */
+  delayMs: number;
 }
 
 async function ordersStandIn(t: TestContext): Promise<StandIn> {
@@ -35,7 +37,7 @@ async function ordersStandIn(t: TestContext): Promise<StandIn> {
     for await (const chunk of req) text += chunk;
     return text;
   };
-  const standIn: StandIn = { url: '', calls: [], placedStatus: { code: 202, status: 'PENDING' } };
+  const standIn: StandIn = { url: '', calls: [], placedStatus: { code: 202, status: 'PENDING' }, delayMs: 0 };
   const server = createServer(async (req, res) => {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -49,6 +51,7 @@ async function ordersStandIn(t: TestContext): Promise<StandIn> {
     const key = req.headers['idempotency-key'] as string | undefined;
     const body = JSON.parse(text);
     standIn.calls.push({ key, body });
+    if (standIn.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, standIn.delayMs));
     if (standIn.fail) return send(standIn.fail.status, standIn.fail.body);
     const prior = key ? byKey.get(`${body.customerId}/${key}`) : undefined;
     if (prior && prior.body !== text) return send(422, { error: { code: 'ORD_ERR_IDEMPOTENCY_KEY_REUSED', message: 'reused', details: { orderId: prior.id } } });
@@ -165,6 +168,19 @@ test('a cart that failed between the order and emptying gets the same order on t
   assert.equal(orders!.calls.length, 2);
   assert.equal(orders!.calls[0].key, orders!.calls[1].key, 'the same key: orders answers with the order it made');
   assert.equal((await call('GET', '/carts/ada')).body.lastOrderId, retried.body.orderId);
+});
+
+test('two checkouts of one cart version at once make one order, and both answer it', async (t) => {
+  const { call, orders, host } = await startCart(t);
+  await call('PUT', `/carts/ada/items/${apple.productId}`, { quantity: 1 });
+  // Orders slow enough that both are there at once, as with two instances of the cart.
+  orders!.delayMs = 300;
+  const [a, b] = await Promise.all([call('POST', '/carts/ada/checkout', order), call('POST', '/carts/ada/checkout', order)]);
+  assert.deepEqual([a.status, b.status], [202, 202], JSON.stringify([a.body, b.body]));
+  assert.equal(a.body.orderId, b.body.orderId);
+  assert.equal(new Set(orders!.calls.map((c) => c.key)).size, 1, 'one key, so one order at orders');
+  await host.relay.flush();
+  assert.equal((await host.bus.read(Topics.cartEvents)).length, 1, 'one CartCheckedOut');
 });
 
 test('a client Idempotency-Key replays the answer; the same key with another body is 422', async (t) => {
