@@ -4,6 +4,8 @@ import { ConfigError } from '#platform/errors.ts';
 export interface CartConfig extends ServiceConfig {
   /** The orders service's instances, for checkout (ORDERS_URL, comma-separated). */
   ordersUrls: string[];
+  /** Inventory's instances (INVENTORY_URL), read once to fill an empty catalog copy (bootstrap.ts). */
+  inventoryUrls: string[];
   /**
    * Timeout of a checkout's call to orders (CART_ORDERS_TIMEOUT_MS, default 4 s): under the
    * gateway's own (5 s), as orders keeps its rest saga under it, so the cart answers first.
@@ -29,6 +31,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     ...loadServiceConfig(env, 8086),
     ordersUrls: originList('ORDERS_URL', env.ORDERS_URL ?? 'http://127.0.0.1:8081'),
+    inventoryUrls: originList('INVENTORY_URL', env.INVENTORY_URL ?? 'http://127.0.0.1:8082'),
     ordersTimeoutMs: positiveInt('CART_ORDERS_TIMEOUT_MS', env.CART_ORDERS_TIMEOUT_MS ?? '4000'),
     abandonedAfterMs,
     abandonedCheckMs: positiveInt('CART_ABANDONED_CHECK_MS', env.CART_ABANDONED_CHECK_MS ?? String(defaultCheck)),

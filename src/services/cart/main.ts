@@ -3,6 +3,7 @@ import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
 import { createBalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
 import { allTopics, Topics, checkMessage } from '#contracts/index.ts';
 import { startAbandonedCarts } from './abandoned.ts';
+import { startCatalogBootstrap } from './bootstrap.ts';
 import { loadConfig } from './config.ts';
 import { createHandlers } from './handlers.ts';
 import { registerRoutes } from './http.ts';
@@ -23,5 +24,12 @@ const abandoned = startAbandonedCarts({
 });
 host.onClose(() => abandoned.stop());
 await host.listen(config.port, config.host);
-// The catalog copy, in every architecture.
+// The catalog copy, in every architecture: once from inventory if it is empty (products older
+// than the log's retention), then from its events.
+const inventory = createBalancedUpstream({ name: 'inventory', urls: config.inventoryUrls });
+const bootstrap = startCatalogBootstrap({ db: host.db, inventory, clock: host.clock, log: host.log });
+host.onClose(async () => {
+  await bootstrap.stop();
+  await inventory.close();
+});
 await host.consume({ groupId: 'cart', topics: [Topics.inventoryEvents], handlers: createHandlers({ clock: host.clock }) });
