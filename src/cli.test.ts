@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
+import { serviceNames } from '#runtime/system.ts';
 import { alive } from '#test/support/process.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import { migrate } from '#platform/db/migrate.ts';
@@ -165,7 +166,7 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
   assert.equal(status, 'CONFIRMED');
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
-  assert.equal(children.length, 6, 'one process per service');
+  assert.equal(children.length, serviceNames.length, 'one process per service');
   up.kill('SIGINT');
   assert.equal(await exited, 0);
   assert.deepEqual(children.filter(alive), [], 'no service outlives orderflow up');

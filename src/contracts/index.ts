@@ -22,12 +22,14 @@ import type { MessageCheck } from '#platform/bus/consumer.ts';
 import { InvalidMessage } from '#platform/errors.ts';
 import type { Contract, PayloadOf } from './contract.ts';
 import { createRegistry } from './registry.ts';
+import * as ingestion from './ingestion.ts';
 import * as inventory from './inventory.ts';
 import * as orders from './orders.ts';
 import * as payments from './payments.ts';
 import * as shipping from './shipping.ts';
 import * as cart from './cart.ts';
 
+export * from './ingestion.ts';
 export * from './inventory.ts';
 export * from './orders.ts';
 export * from './payments.ts';
@@ -42,6 +44,7 @@ export const contracts: Contract[] = [
   ...Object.values(inventory),
   ...Object.values(payments),
   ...Object.values(shipping),
+  ...Object.values(ingestion),
   ...Object.values(cart),
 ];
 

@@ -11,7 +11,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { serviceNames, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
+import { freePortsForAll, serviceNames, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
 import { createClient, type Client } from './client.ts';
 import { median } from './stats.ts';
 
@@ -121,7 +121,7 @@ export async function readBenchCommand(argv: string[]): Promise<number> {
   // The gateway's rate limits off: autocannon reads from one address, thousands a second.
   const env: Record<string, string> = { LOG_LEVEL: 'warn', ...unlimitedGateway };
   if (values['cpu-prof']) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}`;
-  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 }, stdio: 'pipe' });
+  const system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe' });
   const client = createClient(system.gatewayUrl, 16, system.demoUsers);
   try {
     console.log(`seeding ${values.products} products and ${values.orders} orders`);

@@ -14,7 +14,7 @@ const openApi = createOpenApiChecker();
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
 export interface Deployment {
@@ -56,9 +56,7 @@ export const deployments: Deployment[] = [
         },
         async cleanup() {
           rmSync(dataDir, { recursive: true, force: true });
-          for (const service of serviceNames) {
-            if (service !== 'gateway') await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
-          }
+          for (const service of databaseServices) await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
         },
       };
     },
@@ -72,8 +70,6 @@ export const architectures: readonly Architecture[] = process.env.E2E_ARCH
 
 /** What POST /api/orders answers on success: 202 PENDING, except in rest (201 with the final status). */
 export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ? 201 : 202);
-
-const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0, cart: 0 };
 
 /**
  * Starts every service as its own process on the deployment and architecture (with `extraEnv`
@@ -96,7 +92,7 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
     await cleanup();
     if (outside.length > 0) throw new Error(`answers outside the OpenAPI document (${outside.length}):\n${[...new Set(outside)].slice(0, 10).join('\n')}`);
   });
-  system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe', replicas: opts.replicas });
+  system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe', replicas: opts.replicas });
   client = createClient(system.gatewayUrl, 32, {
     ...system.demoUsers,
     onAnswer: (method, path, status, body) => {

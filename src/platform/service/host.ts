@@ -228,7 +228,7 @@ function measuredBus(bus: Bus, metrics: MessageMetrics, busMetrics: BusMetrics, 
 }
 
 /** Closes the host on SIGTERM/SIGINT and exits; a second signal exits at once. */
-export function closeOnSignals(host: ServiceHost): void {
+export function closeOnSignals(host: Pick<ServiceHost, 'log' | 'close'>): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);

@@ -172,3 +172,21 @@ export const UpdateProductBody = Type.Object(
 export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
 
 export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });
+
+// Each event is checked on its own by the ingestion service, so that one bad event costs
+// only itself: the edge checks the batch's shape, the items are described, not validated.
+export const ClientEventsBody = Type.Object(
+  {
+    events: Type.Array(Type.Unknown({
+      description: 'A client event: {"type": "product.viewed" | "product.searched" | "cart.updated", "sessionId": string (1-100), '
+        + '"at": ISO 8601 time with a zone, "id"?: UUID (the same on a retry), and per type "productId": UUID (viewed, cart.updated), '
+        + '"query": string (1-200) and "resultCount"?: integer (searched), "quantity": 0-1000 (cart.updated)}. The customer is the token\'s subject, when a token is sent.',
+    }), { minItems: 1, maxItems: 500 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ClientEventsAccepted = Type.Object({
+  accepted: Type.Integer({ minimum: 0, description: 'How many events the log stored.' }),
+  rejected: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), error: Type.Object({ code: Type.String(), message: Type.String() }) }), { description: 'The events refused, by their index in the batch, and why.' }),
+});

@@ -88,6 +88,9 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
       users: build('users', (app) => {
         app.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk] }));
       }),
+      ingestion: build('ingestion', (app) => {
+        app.post('/events', async (req, reply) => reply.code(202).send({ accepted: (req.body as { events: unknown[] }).events.length, rejected: [] }));
+      }),
       cart: build('cart', (app) => {
         const view = (customerId: string) => ({ cartId: null, version: 0, lines: [], totalCents: 0, lastOrderId: null, updatedAt: null, echo: customerId });
         app.get('/carts/:customerId', async (req) => view((req.params as { customerId: string }).customerId));
@@ -139,21 +142,21 @@ test('the gateway reports ok when every service answers its health check', async
   const { call } = await startGateway(t);
   const res = await call('GET', '/health');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', cart: 'up' } });
+  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', cart: 'up' } });
 });
 
 test('the gateway reports degraded and names the service that is down', async (t) => {
   const { call } = await startGateway(t, { down: ['payments'] });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', cart: 'up' } });
+  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', ingestion: 'up', cart: 'up' } });
 });
 
 test('the gateway counts a service that answers but is not ready as down', async (t) => {
   const { call } = await startGateway(t, { faults: { notReady: ['inventory'] } });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', cart: 'up' });
+  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', cart: 'up' });
 });
 
 test("the gateway's own liveness and readiness need no service", async (t) => {
@@ -342,6 +345,21 @@ test("a service's error answer is written anew: a 4xx keeps its code and message
   assert.match(failed.body.error.message, /request id [0-9a-f-]{36}/);
   const garbage = await call('POST', '/api/products', JSON.stringify({ sku: 'HTML', name: 'n', priceCents: 1, stock: 1 }), {}, admin);
   assert.deepEqual([garbage.status, garbage.body.error.code], [502, 'PLT_ERR_UPSTREAM_FAILED']);
+});
+
+test('client events are taken from anybody; a logged-in caller\'s are stamped with the token\'s subject, an anonymous one\'s with nobody', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const batch = JSON.stringify({ events: [{ type: 'product.viewed', sessionId: 's-1' }] });
+  assert.equal((await call('POST', '/api/events', batch, {}, customer)).status, 202);
+  assert.equal((await call('POST', '/api/events', batch, {}, null)).status, 202);
+  const sent = seen.filter((s) => s.service === 'ingestion').map((s) => s.body as { customerId?: string });
+  assert.deepEqual(sent.map((b) => b.customerId), ['c-1', undefined]);
+
+  const forged = await call('POST', '/api/events', batch, {}, 'Bearer not-a-token');
+  assert.equal(forged.status, 401, 'a token, when sent, must be valid');
+  assert.equal((await call('POST', '/api/events', JSON.stringify({ events: [] }), {}, null)).status, 400);
+  assert.equal((await call('POST', '/api/events', JSON.stringify({ events: [{}], customerId: 'c-2' }), {}, null)).status, 400, 'nobody names the customer in the body');
+  assert.equal(seen.filter((s) => s.service === 'ingestion').length, 2, 'nothing refused reached the service');
 });
 
 test("the cart routes reach the caller's own cart (the token's subject), with the body and the Idempotency-Key; only a customer has one", async (t) => {

@@ -59,7 +59,7 @@ function schema(tag: string, summary: string, parts: FastifySchema & { response:
 const forwarded = ['idempotency-key', 'if-none-match'] as const;
 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
-  const { orders, inventory, payments, shipping, users, cart } = opts.upstreams;
+  const { orders, inventory, payments, shipping, users, ingestion, cart } = opts.upstreams;
   const { auth } = opts;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
   const passTraceparent = opts.passTraceparent ?? true;
@@ -120,6 +120,17 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     forward(inventory, 'inventory', 'POST', () => '/products'));
   app.patch('/api/products/:id', { ...only('admin'), schema: schema('products', 'Change a price, restock', { params: api.IdParams, body: api.UpdateProductBody, response: { 200: api.Product, ...errors(404, 422) } }, { auth: true }) },
     forward(inventory, 'inventory', 'PATCH', (req) => `/products/${id(req)}`));
+
+  // What shoppers' clients report, anonymous or logged in (then the token says who): the
+  // ingestion service appends it to the log. Up to 500 events a request, hence the larger body.
+  app.post('/api/events', {
+    onRequest: auth.optional(),
+    bodyLimit: 1024 * 1024,
+    schema: schema('events', 'Report client events (views, searches, cart changes), up to 500 at once', { security: [{}, ...bearer], body: api.ClientEventsBody, response: { 202: api.ClientEventsAccepted, ...errors(401, 413) } }),
+  }, forward(ingestion, 'ingestion', 'POST', () => '/events', (req) => {
+    const caller = auth.caller(req);
+    return caller === undefined ? req.body : { ...(req.body as object), customerId: caller.id };
+  }));
 
   // Orders: a customer's own. The customer is the token's subject: a body may leave it out,
   // and one that names somebody else is refused rather than quietly corrected.
