@@ -3,7 +3,7 @@
  * announced with CartAbandoned, once per cart version. Each pass claims idle carts in the
  * transaction that queues their events (store.ts claimAbandoned), so two instances running
  * it at once announce each cart once. The same loop forgets clients' checkout keys past
- * their TTL and the stock holds of long-settled orders, so neither table grows for ever.
+ * their TTL and the stock holds of settled orders, so neither table grows for ever.
  */
 import { CartAbandoned, message } from '#contracts/index.ts';
 import { appendToOutbox } from '#platform/bus/outbox.ts';
@@ -24,8 +24,15 @@ export interface AbandonedCartsOptions {
   batch?: number;
 }
 
-/** A reservation is released within a saga's deadlines (minutes); a week is far past any. */
-const HOLD_RETENTION_MS = 7 * 86_400_000;
+/**
+ * A reservation is released, if ever, within its saga's deadlines (minutes; a confirmed order
+ * keeps its stock). Its StockReserved and StockReleased share a key, hence a partition, and
+ * are handled in order, so the two handlings are no further apart than the two events were
+ * made: an hour is far past any. A hold is a row per order, so it must not be kept longer.
+ */
+const HOLD_RETENTION_MS = 3_600_000;
+/** Rows a purge deletes per statement, so that one pass never holds SQLite's write lock long. */
+const PURGE_BATCH = 1_000;
 
 /** Starts the loop; each pass resolves with how many carts it announced. */
 export function startAbandonedCarts(o: AbandonedCartsOptions): Periodic<number> {
@@ -55,7 +62,8 @@ export function startAbandonedCarts(o: AbandonedCartsOptions): Periodic<number> 
         if (n < batch || stopped()) break;
       }
       await purgeCheckoutKeys(o.db, new Date(now.getTime() - o.idempotencyTtlMs).toISOString());
-      await purgeHolds(o.db, new Date(now.getTime() - HOLD_RETENTION_MS).toISOString());
+      const holdsBefore = new Date(now.getTime() - HOLD_RETENTION_MS).toISOString();
+      while ((await purgeHolds(o.db, holdsBefore, PURGE_BATCH)) === PURGE_BATCH && !stopped());
       return announced;
     },
   });

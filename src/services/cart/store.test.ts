@@ -13,7 +13,7 @@ import { postgresTestDb, sqliteTestDb } from '#test/support/db.ts';
 import { runHandler } from '#test/support/handlers.ts';
 import { createHandlers } from './handlers.ts';
 import {
-  claimAbandoned, findCheckoutKey, getCart, getCheckout, getLines, getProductPrice, keepCheckoutKey, migrations, nextVersion, putLine, recordCheckout, removeLine,
+  claimAbandoned, findCheckoutKey, getCart, getCheckout, getLines, getProductPrice, keepCheckoutKey, migrations, nextVersion, purgeHolds, putLine, recordCheckout, removeLine,
 } from './store.ts';
 
 const all = [...outboxMigrations, ...migrations];
@@ -129,5 +129,10 @@ for (const store of stores) {
     await deliver(db, ProductCreated, { ...pear });
     const other = await put(db, 'bob', pear.productId, 1);
     assert.equal((await getLines(db, other.cartId, true))[0].available, null, 'a creation without its stock leaves the count unknown');
+
+    // orderB's hold (orderA's was released) is forgotten once old, a batch at a time.
+    await deliver(db, StockReserved, { orderId: uuidv7(), items: [{ productId: pear.productId, quantity: 1 }] });
+    assert.equal(await purgeHolds(db, '2026-01-01T00:00:00.000Z', 10), 0, 'none older than that');
+    assert.deepEqual([await purgeHolds(db, '2026-01-02T00:00:00.000Z', 1), await purgeHolds(db, '2026-01-02T00:00:00.000Z', 1), await purgeHolds(db, '2026-01-02T00:00:00.000Z', 1)], [1, 1, 0]);
   });
 }

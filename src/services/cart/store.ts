@@ -21,7 +21,8 @@ export const migrations: Migration[] = [
         abandoned_version INTEGER NOT NULL DEFAULT 0,
         last_order_id TEXT
       );
-      CREATE INDEX carts_updated_at ON carts (updated_at);
+      -- The abandoned-cart loop's candidates only: an announced or emptied cart leaves the index.
+      CREATE INDEX carts_not_announced ON carts (updated_at) WHERE abandoned_version < version;
       -- set_in_version: the cart version that last set the line, so that a checkout of
       -- version v removes the lines as of v and keeps those changed while it ran.
       CREATE TABLE cart_lines (
@@ -147,7 +148,8 @@ export async function recordCheckout(sql: Sql, cartId: string, version: number, 
   );
   if (n === 0) return false;
   await sql.execute('DELETE FROM cart_lines WHERE cart_id = $1 AND set_in_version <= $2', [cartId, version]);
-  await sql.execute('UPDATE carts SET version = version + 1, updated_at = $2, last_order_id = $3 WHERE cart_id = $1', [cartId, at, answer.orderId]);
+  // The emptied version has nothing to announce; a line put in later makes a newer one.
+  await sql.execute('UPDATE carts SET version = version + 1, abandoned_version = version + 1, updated_at = $2, last_order_id = $3 WHERE cart_id = $1', [cartId, at, answer.orderId]);
   return true;
 }
 
@@ -253,7 +255,7 @@ export async function takeHold(sql: Sql, orderId: string): Promise<HeldLine[] | 
   return rows[0] && (JSON.parse(rows[0].lines) as HeldLine[]);
 }
 
-/** Forgets holds older than `before` (their orders were long settled); returns how many. */
-export async function purgeHolds(sql: Sql, before: string): Promise<number> {
-  return sql.execute('DELETE FROM stock_holds WHERE held_at < $1', [before]);
+/** Forgets up to `limit` holds older than `before` (their orders were long settled); returns how many. */
+export async function purgeHolds(sql: Sql, before: string, limit: number): Promise<number> {
+  return sql.execute('DELETE FROM stock_holds WHERE order_id IN (SELECT order_id FROM stock_holds WHERE held_at < $1 LIMIT $2)', [before, limit]);
 }
