@@ -10,7 +10,7 @@ import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import { cartView, MAX_QUANTITY, type CartView } from './domain/cart.ts';
 import { checkout, type CheckoutDeps } from './checkout.ts';
 import { UnknownProduct } from './errors.ts';
-import { getCart, getLines, getProductPrice, nextVersion, putLine, removeLine } from './store.ts';
+import { getCart, getLines, getProductPrice, markEmptyAnnounced, nextVersion, putLine, removeLine } from './store.ts';
 
 const CartParams = Type.Object({ customerId: Type.String({ minLength: 1, maxLength: 200 }) });
 const LineParams = Type.Object({ customerId: Type.String({ minLength: 1, maxLength: 200 }), productId: Uuid });
@@ -52,7 +52,9 @@ export function registerRoutes(app: FastifyInstance, base: CartRoutesDeps): void
   const remove = async (customerId: string, productId: string): Promise<CartView> => {
     const at = deps.clock.now().toISOString();
     await deps.write(async (tx) => {
-      if (await removeLine(tx, customerId, productId)) await nextVersion(tx, customerId, deps.ids.newId(), at);
+      if (!(await removeLine(tx, customerId, productId))) return;
+      const { cartId } = await nextVersion(tx, customerId, deps.ids.newId(), at);
+      await markEmptyAnnounced(tx, cartId);
     });
     return read(customerId);
   };

@@ -13,7 +13,7 @@ import { postgresTestDb, sqliteTestDb } from '#test/support/db.ts';
 import { runHandler } from '#test/support/handlers.ts';
 import { createHandlers } from './handlers.ts';
 import {
-  claimAbandoned, findCheckoutKey, getCart, getCheckout, getLines, getProductPrice, keepCheckoutKey, migrations, nextVersion, purgeHolds, putLine, recordCheckout, removeLine,
+  claimAbandoned, findCheckoutKey, getCart, getCheckout, getLines, getProductPrice, keepCheckoutKey, markEmptyAnnounced, migrations, nextVersion, purgeHolds, putLine, recordCheckout, removeLine,
 } from './store.ts';
 
 const all = [...outboxMigrations, ...migrations];
@@ -77,6 +77,15 @@ for (const store of stores) {
     // An emptied cart is not abandoned.
     const emptied = await put(db, 'emptied', apple.productId, 1, '2026-01-01T00:00:00.000Z');
     await db.transaction((tx) => recordCheckout(tx, emptied.cartId, emptied.version, { orderId: uuidv7(), status: 'PENDING' }, '2026-01-01T00:00:00.000Z'));
+
+    // Nor is one emptied by taking its line out.
+    const removed = await put(db, 'removed', apple.productId, 1, '2026-01-01T00:00:00.000Z');
+    await db.transaction(async (tx) => {
+      await removeLine(tx, 'removed', apple.productId);
+      await nextVersion(tx, 'removed', uuidv7(), '2026-01-01T00:00:00.000Z');
+      await markEmptyAnnounced(tx, removed.cartId);
+    });
+    assert.deepEqual(await db.query('SELECT version, abandoned_version FROM carts WHERE cart_id = $1', [removed.cartId]).then((r) => r.map((x) => [Number(x.version), Number(x.abandoned_version)])), [[2, 2]]);
 
     const cutoff = '2026-01-01T01:00:00.000Z';
     const claims = await Promise.all(Array.from({ length: 4 }, () => db.transaction((tx) => claimAbandoned(tx, cutoff, 5))));

@@ -132,6 +132,11 @@ export async function removeLine(sql: Sql, customerId: string, productId: string
   return n > 0;
 }
 
+/** An emptied cart has nothing to announce: it leaves the abandoned-cart loop's index. */
+export async function markEmptyAnnounced(sql: Sql, cartId: string): Promise<void> {
+  await sql.execute('UPDATE carts SET abandoned_version = version WHERE cart_id = $1 AND NOT EXISTS (SELECT 1 FROM cart_lines WHERE cart_id = $1)', [cartId]);
+}
+
 // --- checkouts ---------------------------------------------------------------------------
 
 export interface CheckoutAnswer { orderId: string; status: string; reason?: string }
