@@ -7,8 +7,8 @@ export interface CartConfig extends ServiceConfig {
   /** Inventory's instances (INVENTORY_URL), read once to fill an empty catalog copy (bootstrap.ts). */
   inventoryUrls: string[];
   /**
-   * Timeout of a checkout's call to orders (CART_ORDERS_TIMEOUT_MS, default 4 s): under the
-   * gateway's own (5 s), as orders keeps its rest saga under it, so the cart answers first.
+   * Timeout of a checkout's call to orders (CART_ORDERS_TIMEOUT_MS, default 4.5 s): past orders'
+   * rest deadline (4 s), under the gateway's own timeout (5 s), so the cart answers first.
    */
   ordersTimeoutMs: number;
   /** A cart with lines untouched this long is announced as abandoned (CART_ABANDONED_AFTER_MS, default 1 h). */
@@ -32,7 +32,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...loadServiceConfig(env, 8086),
     ordersUrls: originList('ORDERS_URL', env.ORDERS_URL ?? 'http://127.0.0.1:8081'),
     inventoryUrls: originList('INVENTORY_URL', env.INVENTORY_URL ?? 'http://127.0.0.1:8082'),
-    ordersTimeoutMs: positiveInt('CART_ORDERS_TIMEOUT_MS', env.CART_ORDERS_TIMEOUT_MS ?? '4000'),
+    ordersTimeoutMs: positiveInt('CART_ORDERS_TIMEOUT_MS', env.CART_ORDERS_TIMEOUT_MS ?? '4500'),
     abandonedAfterMs,
     abandonedCheckMs: positiveInt('CART_ABANDONED_CHECK_MS', env.CART_ABANDONED_CHECK_MS ?? String(defaultCheck)),
     idempotencyTtlMs: positiveInt('CART_IDEMPOTENCY_TTL_MS', env.CART_IDEMPOTENCY_TTL_MS ?? '86400000'),

@@ -125,9 +125,24 @@ test('bad input is refused: an unknown product 422, a quantity out of 0..1000 or
     assert.equal((await call('PUT', `/carts/ada/items/${apple.productId}`, { quantity })).status, 400, `quantity ${quantity}`);
   }
   assert.equal((await call('PUT', '/carts/ada/items/not-a-uuid', { quantity: 1 })).status, 400);
+  assert.equal((await call('PUT', `/carts/ada/items/${apple.productId}`, { quantity: 1 })).status, 200);
+  assert.equal((await call('PUT', `/carts/ada/items/${apple.productId}`, { quantity: 0 })).status, 200);
   const empty = await call('POST', '/carts/ada/checkout', order);
   assert.deepEqual([empty.status, empty.body.error.code], [422, 'CART_ERR_EMPTY']);
   assert.equal((await call('POST', '/carts/ada/checkout', { paymentMethod: 'card', shippingAddress: { country: 'Germany' } })).status, 400);
+});
+
+test('a cart holds at most 100 products, as an order does: the 101st is refused and changes nothing', async (t) => {
+  const { call, host } = await startCart(t);
+  const handlers = createHandlers({ clock: host.clock });
+  const ids = Array.from({ length: 101 }, () => uuidv7());
+  for (const [i, productId] of ids.entries()) await runHandler(host.db, handlers, message(ProductCreated, { payload: { productId, sku: `S-${i}`, name: `Thing ${i}`, priceCents: 100 } }));
+  for (const productId of ids.slice(0, 100)) assert.equal((await call('PUT', `/carts/ada/items/${productId}`, { quantity: 1 })).status, 200);
+  const refused = await call('PUT', `/carts/ada/items/${ids[100]}`, { quantity: 1 });
+  assert.deepEqual([refused.status, refused.body.error.code], [422, 'CART_ERR_TOO_MANY_LINES']);
+  const cart = (await call('GET', '/carts/ada')).body;
+  assert.deepEqual([cart.lines.length, cart.version], [100, 100]);
+  assert.equal((await call('PUT', `/carts/ada/items/${ids[0]}`, { quantity: 5 })).status, 200, 'a line already there still changes');
 });
 
 test('checkout places one order under the cart version\'s key, empties the cart and announces CartCheckedOut', async (t) => {

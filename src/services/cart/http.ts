@@ -7,10 +7,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Uuid } from '#contracts/shared.ts';
 import { createBatchWriter } from '#platform/db/batch-writer.ts';
-import { cartView, MAX_QUANTITY, type CartView } from './domain/cart.ts';
+import { cartView, MAX_LINES, MAX_QUANTITY, type CartView } from './domain/cart.ts';
 import { checkout, type CheckoutDeps } from './checkout.ts';
-import { UnknownProduct } from './errors.ts';
-import { getCart, getLines, getProductPrice, markEmptyAnnounced, nextVersion, putLine, removeLine } from './store.ts';
+import { TooManyLines, UnknownProduct } from './errors.ts';
+import { countLines, getCart, getLines, getProductPrice, markEmptyAnnounced, nextVersion, putLine, removeLine } from './store.ts';
 
 const CartParams = Type.Object({ customerId: Type.String({ minLength: 1, maxLength: 200 }) });
 const LineParams = Type.Object({ customerId: Type.String({ minLength: 1, maxLength: 200 }), productId: Uuid });
@@ -72,6 +72,8 @@ export function registerRoutes(app: FastifyInstance, base: CartRoutesDeps): void
       await deps.write(async (tx) => {
         const { cartId, version } = await nextVersion(tx, customerId, deps.ids.newId(), at);
         await putLine(tx, cartId, productId, quantity, version);
+        // Thrown, the change is rolled back (the group commit runs a failing job alone).
+        if ((await countLines(tx, cartId)) > MAX_LINES) throw TooManyLines(`a cart holds at most ${MAX_LINES} products, as an order does`);
       });
       return read(customerId);
     },

@@ -126,6 +126,11 @@ export async function putLine(sql: Sql, cartId: string, productId: string, quant
   );
 }
 
+export async function countLines(sql: Sql, cartId: string): Promise<number> {
+  const [row] = await sql.query<{ n: number }>('SELECT COUNT(*) AS n FROM cart_lines WHERE cart_id = $1', [cartId]);
+  return Number(row.n);
+}
+
 /** Removes a line; false when the cart had none for the product (nothing changed). */
 export async function removeLine(sql: Sql, customerId: string, productId: string): Promise<boolean> {
   const n = await sql.execute('DELETE FROM cart_lines WHERE cart_id = (SELECT cart_id FROM carts WHERE customer_id = $1) AND product_id = $2', [customerId, productId]);

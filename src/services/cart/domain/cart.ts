@@ -5,6 +5,8 @@
 
 /** The most of one product a line may hold (quantity 0 removes the line). */
 export const MAX_QUANTITY = 1000;
+/** The most lines a cart may hold: what one order may carry (orders' POST /orders takes 100 items). */
+export const MAX_LINES = 100;
 
 /** A cart line joined with what the catalog copy knows of its product. */
 export interface LineFacts {
