@@ -37,6 +37,7 @@ export * from './shipping.ts';
 export * from './cart.ts';
 export { Topics, allTopics, deadLetterTopic } from './topics.ts';
 export type { Contract, PayloadOf } from './contract.ts';
+export { streamRecords, OrderOutcomeRecord, ConversionRecord, WindowRecord, type OrderOutcome, type Conversion, type StreamRecordContract } from './analytics.ts';
 export { createRegistry, type Registry } from './registry.ts';
 
 export const contracts: Contract[] = [

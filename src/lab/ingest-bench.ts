@@ -183,7 +183,7 @@ export async function ingestBenchCommand(argv: string[]): Promise<number> {
     console.log(`\n== ${deployment} ==`);
     const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-ingest-bench-'));
     const system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe' });
-    const bus = await openBus(loadPlatformConfig({ ...process.env, ...env, ORDERFLOW_DATA_DIR: dataDir }), 'ingest-bench', silentLogger);
+    const bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'ingest-bench', silentLogger);
     try {
       const infra = deployment === 'distributed' ? await infraProcesses({ kafkaBrokers: env.KAFKA_BROKERS }) : [];
       const watched = [

@@ -203,6 +203,7 @@ function measuredBus(bus: Bus, metrics: MessageMetrics, busMetrics: BusMetrics, 
     publish: (records) => bus.publish(records),
     lag: (groupId, topics) => bus.lag(groupId, topics),
     read: (topic, readOpts) => bus.read(topic, readOpts),
+    readPartition: (topic, partition, readOpts) => bus.readPartition(topic, partition, readOpts),
     close: () => bus.close(),
     subscribe(sub) {
       const duration = metrics.batchDuration.labels(sub.groupId);

@@ -190,3 +190,39 @@ export const ClientEventsAccepted = Type.Object({
   accepted: Type.Integer({ minimum: 0, description: 'How many events the log stored.' }),
   rejected: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), error: Type.Object({ code: Type.String(), message: Type.String() }) }), { description: 'The events refused, by their index in the batch, and why.' }),
 });
+
+// Analytics (admin): the read model's windows.
+const AnalyticsRange = {
+  window: Type.Union([Type.Literal('1m'), Type.Literal('1h')], { description: 'Tumbling windows of a minute or an hour' }),
+  from: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 time: windows starting at or after it; by default the last 60 windows' })),
+  to: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 time: windows starting before it; now by default' })),
+};
+export const AnalyticsQuery = Type.Object(AnalyticsRange, { additionalProperties: false });
+export const AnalyticsTopQuery = Type.Object({ ...AnalyticsRange, limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 10 by default' })) }, { additionalProperties: false });
+const RangeAnswer = { window: Type.String(), from: Type.String(), to: Type.String() };
+export const SalesWindows = Type.Object({
+  ...RangeAnswer,
+  windows: Type.Array(Type.Object({
+    start: Type.String(),
+    end: Type.String(),
+    final: Type.Boolean({ description: 'Closed: the value will not change again' }),
+    placed: Type.Integer({ minimum: 0 }),
+    confirmed: Type.Integer({ minimum: 0 }),
+    revenueCents: Type.Integer({ minimum: 0 }),
+    cancelled: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Cancellations by reason' }),
+    sagaLatencyMs: Type.Object({ p50: Type.Union([Type.Number(), Type.Null()]), p99: Type.Union([Type.Number(), Type.Null()]) }, { description: 'Placement to outcome' }),
+  })),
+});
+export const TopProducts = Type.Object({
+  ...RangeAnswer,
+  products: Type.Array(Type.Object({ productId: Type.String(), units: Type.Integer({ minimum: 0 }), revenueCents: Type.Integer({ minimum: 0 }), views: Type.Integer({ minimum: 0 }) })),
+});
+export const Conversion = Type.Object({
+  ...RangeAnswer,
+  products: Type.Array(Type.Object({
+    productId: Type.String(),
+    views: Type.Integer({ minimum: 0 }),
+    converted: Type.Integer({ minimum: 0, description: 'Views followed by an order of the product by the same customer within 30 minutes' }),
+    rate: Type.Union([Type.Number(), Type.Null()]),
+  })),
+});

@@ -88,6 +88,9 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
       users: build('users', (app) => {
         app.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk] }));
       }),
+      analytics: build('analytics', (app) => {
+        app.get('/analytics/sales', async (req) => ({ window: (req.query as { window: string }).window, from: 'a', to: 'b', windows: [] }));
+      }),
       ingestion: build('ingestion', (app) => {
         app.post('/events', async (req, reply) => reply.code(202).send({ accepted: (req.body as { events: unknown[] }).events.length, rejected: [] }));
       }),
@@ -142,21 +145,21 @@ test('the gateway reports ok when every service answers its health check', async
   const { call } = await startGateway(t);
   const res = await call('GET', '/health');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', cart: 'up' } });
+  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
 });
 
 test('the gateway reports degraded and names the service that is down', async (t) => {
   const { call } = await startGateway(t, { down: ['payments'] });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', ingestion: 'up', cart: 'up' } });
+  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
 });
 
 test('the gateway counts a service that answers but is not ready as down', async (t) => {
   const { call } = await startGateway(t, { faults: { notReady: ['inventory'] } });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', cart: 'up' });
+  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' });
 });
 
 test("the gateway's own liveness and readiness need no service", async (t) => {
@@ -360,6 +363,17 @@ test('client events are taken from anybody; a logged-in caller\'s are stamped wi
   assert.equal((await call('POST', '/api/events', JSON.stringify({ events: [] }), {}, null)).status, 400);
   assert.equal((await call('POST', '/api/events', JSON.stringify({ events: [{}], customerId: 'c-2' }), {}, null)).status, 400, 'nobody names the customer in the body');
   assert.equal(seen.filter((s) => s.service === 'ingestion').length, 2, 'nothing refused reached the service');
+});
+
+test('analytics is for admins: a customer gets 403, an anonymous caller 401, a bad window 400 before the service', async (t) => {
+  const { call, seen } = await startGateway(t);
+  const read = await call('GET', '/api/analytics/sales?window=1m', undefined, {}, admin);
+  assert.equal(read.status, 200);
+  assert.equal(read.body.window, '1m');
+  assert.equal((await call('GET', '/api/analytics/sales?window=1m', undefined, {}, customer)).status, 403);
+  assert.equal((await call('GET', '/api/analytics/sales?window=1m', undefined, {}, null)).status, 401);
+  assert.equal((await call('GET', '/api/analytics/sales?window=5m', undefined, {}, admin)).status, 400);
+  assert.deepEqual(seen.filter((s) => s.service === 'analytics').map((s) => s.url), ['/analytics/sales?window=1m']);
 });
 
 test("the cart routes reach the caller's own cart (the token's subject), with the body and the Idempotency-Key; only a customer has one", async (t) => {

@@ -59,7 +59,7 @@ function schema(tag: string, summary: string, parts: FastifySchema & { response:
 const forwarded = ['idempotency-key', 'if-none-match'] as const;
 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
-  const { orders, inventory, payments, shipping, users, ingestion, cart } = opts.upstreams;
+  const { orders, inventory, payments, shipping, users, ingestion, analytics, cart } = opts.upstreams;
   const { auth } = opts;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
   const passTraceparent = opts.passTraceparent ?? true;
@@ -198,6 +198,16 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
       shipment: s && { status: s.status, trackingNumber: s.trackingNumber ?? null },
     });
   });
+
+  // Analytics, for an admin: the windows the stream pipeline keeps, as they stand.
+  const analyticsRead = (path: string) => async (req: FastifyRequest, reply: FastifyReply) =>
+    passBack(req, reply, await analytics.request({ method: 'GET', path: `${path}?${new URLSearchParams(req.query as Record<string, string>)}`, headers: headersOf(req) }), 'analytics');
+  app.get('/api/analytics/sales', { ...only('admin'), schema: schema('analytics', 'Orders, revenue, cancellations by reason and saga latency per window', { querystring: api.AnalyticsQuery, response: { 200: api.SalesWindows } }, { auth: true }) },
+    analyticsRead('/analytics/sales'));
+  app.get('/api/analytics/products/top', { ...only('admin'), schema: schema('analytics', 'Best-selling products over a range of windows', { querystring: api.AnalyticsTopQuery, response: { 200: api.TopProducts } }, { auth: true }) },
+    analyticsRead('/analytics/products/top'));
+  app.get('/api/analytics/conversion', { ...only('admin'), schema: schema('analytics', 'Per product: views, and views followed by an order within 30 minutes', { querystring: api.AnalyticsQuery, response: { 200: api.Conversion } }, { auth: true }) },
+    analyticsRead('/analytics/conversion'));
 
   // The cart: the caller's own, the customer being the token's subject.
   const cartOf = (req: FastifyRequest) => `/carts/${encodeURIComponent(auth.identity(req).id)}`;

@@ -30,6 +30,9 @@ test('the documented inventory is the served one: every /api route, its method a
   assert.deepEqual(operations, [
     'DELETE /api/cart/items/{productId} (bearer)',
     'GET /api/admin/dead-letters (bearer)',
+    'GET /api/analytics/conversion (bearer)',
+    'GET /api/analytics/products/top (bearer)',
+    'GET /api/analytics/sales (bearer)',
     'GET /api/cart (bearer)',
     'GET /api/me (bearer)',
     'GET /api/orders (bearer)',
