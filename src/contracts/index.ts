@@ -27,6 +27,7 @@ import * as inventory from './inventory.ts';
 import * as orders from './orders.ts';
 import * as payments from './payments.ts';
 import * as shipping from './shipping.ts';
+import * as cart from './cart.ts';
 import * as users from './users.ts';
 
 export * from './ingestion.ts';
@@ -34,9 +35,11 @@ export * from './inventory.ts';
 export * from './orders.ts';
 export * from './payments.ts';
 export * from './shipping.ts';
+export * from './cart.ts';
 export * from './users.ts';
 export { Topics, allTopics, deadLetterTopic } from './topics.ts';
 export type { Contract, PayloadOf } from './contract.ts';
+export { streamRecords, OrderOutcomeRecord, ConversionRecord, WindowRecord, type OrderOutcome, type Conversion, type StreamRecordContract } from './analytics.ts';
 export { createRegistry, type Registry } from './registry.ts';
 
 export const contracts: Contract[] = [
@@ -46,6 +49,7 @@ export const contracts: Contract[] = [
   ...Object.values(shipping),
   ...Object.values(users),
   ...Object.values(ingestion),
+  ...Object.values(cart),
 ];
 
 const registry = createRegistry(contracts);

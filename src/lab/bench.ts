@@ -15,7 +15,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { silentLogger } from '#platform/log.ts';
 import { databaseServices, freePortsForAll, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createClient } from './client.ts';
-import { loadLabEnv } from './config.ts';
+import { benchDeploymentEnv, loadLabEnv } from './config.ts';
 import { medianCost } from './cost.ts';
 import { openCostWindow } from './cost-window.ts';
 import type { StepCost } from './lab-result.ts';
@@ -74,15 +74,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const results: DeploymentResult[] = [];
   for (const deployment of values.deployments!.split(',')) {
     // The gateway's rate limits off: the load comes from one address (and soon one token).
-    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway };
-    if (deployment === 'distributed') {
-      if (!labEnv.kafkaBrokers || !labEnv.databaseUrl) {
-        console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
-        continue;
-      }
-      Object.assign(env, { ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', KAFKA_BROKERS: labEnv.kafkaBrokers, DATABASE_URL: labEnv.databaseUrl, ORDERFLOW_NAMESPACE: `bench_${randomUUID().slice(0, 8)}` });
-    } else if (deployment !== 'embedded') {
-      throw new Error(`unknown deployment ${deployment}: use embedded or distributed`);
+    const env = benchDeploymentEnv(deployment, labEnv, { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway }, `bench_${randomUUID().slice(0, 8)}`);
+    if (!env) {
+      console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
+      continue;
     }
     console.log(`\n== ${deployment} ==`);
     results.push(await benchDeployment(deployment, env, { rate, seconds, concurrency, warmup, runs }));

@@ -8,7 +8,7 @@
  * that lost an event fails the bench. The issue's target: ≥ 10,000 events/s with p99 ≤ 35 ms.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,9 @@ import { silentLogger } from '#platform/log.ts';
 import { Topics } from '#contracts/index.ts';
 import { freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { infraProcesses } from './infra-processes.ts';
-import { loadLabEnv } from './config.ts';
+import { benchDeploymentEnv, loadLabEnv } from './config.ts';
+import { cpuDelta, cpuSnapshot } from './cpu-time.ts';
+import type { Watched } from './sampler.ts';
 import { median } from './stats.ts';
 import { createLatencyHistogram } from './histogram.ts';
 import { pace } from './pacer.ts';
@@ -37,17 +39,6 @@ interface Run {
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
-
-function ticks(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
 
 /** Bodies of `batch` events each, over many sessions and products, as browsers would send them. */
 function bodies(count: number, batch: number, products: string[]): string[] {
@@ -78,8 +69,8 @@ async function logged(bus: Bus): Promise<number> {
   }
 }
 
-async function measure(system: System, bus: Bus, watched: Array<{ name: string; pid: () => number | undefined }>, o: { bodies: string[]; batch: number; connections: number; seconds: number; rate?: number }): Promise<Run> {
-  const before = watched.map((w) => ticks(w.pid()));
+async function measure(system: System, bus: Bus, watched: Watched[], o: { bodies: string[]; batch: number; connections: number; seconds: number; rate?: number }): Promise<Run> {
+  const before = cpuSnapshot(watched);
   const loggedBefore = await logged(bus);
   const self0 = process.cpuUsage();
   const t0 = performance.now();
@@ -87,7 +78,7 @@ async function measure(system: System, bus: Bus, watched: Array<{ name: string; 
   const wallMs = performance.now() - t0;
   const self = process.cpuUsage(self0);
   const cpu: Record<string, number> = { 'load tool': ((self.user + self.system) / 1000 / wallMs) * 100 };
-  watched.forEach((w, i) => (cpu[w.name] = (((ticks(w.pid()) - before[i]) * 10) / wallMs) * 100));
+  for (const [name, ms] of Object.entries(cpuDelta(before, cpuSnapshot(watched), new Set()))) cpu[name] = (ms / wallMs) * 100;
   const accepted = load.ok * o.batch;
   const gained = (await logged(bus)) - loggedBefore;
   // autocannon stops at the deadline with requests in flight: those were stored but never
@@ -170,15 +161,11 @@ export async function ingestBenchCommand(argv: string[]): Promise<number> {
   const labEnv = loadLabEnv();
   const lines: string[] = [];
   for (const deployment of values.deployments!.split(',')) {
-    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway };
-    if (deployment === 'distributed') {
-      if (!labEnv.kafkaBrokers || !labEnv.databaseUrl) {
-        console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
-        continue;
-      }
-      Object.assign(env, { ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', KAFKA_BROKERS: labEnv.kafkaBrokers, DATABASE_URL: labEnv.databaseUrl, ORDERFLOW_NAMESPACE: `bench_${randomUUID().slice(0, 8)}` });
-    } else if (deployment !== 'embedded') {
-      throw new Error(`unknown deployment ${deployment}: use embedded or distributed`);
+    // The gateway's rate limits off: the load comes from one address.
+    const env = benchDeploymentEnv(deployment, labEnv, { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway }, `bench_${randomUUID().slice(0, 8)}`);
+    if (!env) {
+      console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
+      continue;
     }
     console.log(`\n== ${deployment} ==`);
     const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-ingest-bench-'));
@@ -186,11 +173,8 @@ export async function ingestBenchCommand(argv: string[]): Promise<number> {
     const bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'ingest-bench', silentLogger);
     try {
       const infra = deployment === 'distributed' ? await infraProcesses({ kafkaBrokers: env.KAFKA_BROKERS }) : [];
-      const watched = [
-        { name: 'gateway', pid: () => system.pid('gateway') },
-        { name: 'ingestion', pid: () => system.pid('ingestion') },
-        ...infra.filter((p) => p.name === 'kafka').map((p) => ({ name: p.name, pid: () => p.pids()[0] })),
-      ];
+      const pidOf = (name: string) => () => [system.pid(name)].filter((pid): pid is number => pid !== undefined);
+      const watched: Watched[] = [{ name: 'gateway', pids: pidOf('gateway') }, { name: 'ingestion', pids: pidOf('ingestion') }, ...infra.filter((p) => p.name === 'kafka')];
       const products = Array.from({ length: 50 }, () => randomUUID());
       const all = bodies(500, o.batch, products);
       // Warm-up: connections, JIT, the first segment of each partition.

@@ -103,6 +103,19 @@ export interface SubscribeOptions {
   handle(batch: InRecord[]): Promise<void>;
   /** Most records in one batch; default 500. */
   maxBatch?: number;
+  /**
+   * Called when this member is given partitions of `topic` it did not hold (not for those it
+   * keeps across a rebalance), before any of their batches is delivered. Whatever it knew of
+   * them may be stale: another member may have had them meanwhile. For the stream processor,
+   * whose in-memory state of a partition must then be restored.
+   */
+  onAssigned?(topic: string, partitions: number[]): void;
+  /**
+   * Partition p of every topic goes to the same member (Kafka: an assignor of its own instead
+   * of round robin, which may split them). For co-partitioned inputs processed together, as a
+   * stream processor's task does. The embedded log gives a member whole topics anyway.
+   */
+  copartitioned?: boolean;
 }
 
 export interface Subscription {

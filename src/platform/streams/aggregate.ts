@@ -24,6 +24,7 @@ export interface WindowResult<A> {
   final: boolean;
 }
 
+/** What `windowedAggregate` aggregates, how, and where it writes. */
 export interface WindowedAggregateOptions<V, A> {
   /** Names the store and prefixes output keys: unique in the processor, without '|'. */
   name: string;

@@ -18,11 +18,20 @@
  * a task fenced by a later claim, and is ignored. What a zombie wrote before the new claim
  * is read by the new owner like any record: it then holds.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus, InRecord, OutRecord } from '#platform/bus/bus.ts';
+import { defineError } from '#platform/errors.ts';
 import type { Changes } from './state-store.ts';
 import type { Task, TaskPosition } from './task.ts';
 
+/** A restore that could not read its own claim back (the bus lost or hid it). Retryable. */
+export const RestoreFailed = defineError('PLT_ERR_STREAM_RESTORE', 503);
+
+/** Key of the commit marker, the last record of every batch. */
 export const MARKER_KEY = '__position';
+// How long a restore waits to read back the claim it published (it is durable once published).
+const CLAIM_READ_ATTEMPTS = 100;
+const CLAIM_READ_PAUSE_MS = 20;
 const CLAIM_PREFIX = '__claim|';
 const OUT_PREFIX = '__out|';
 const GEN_HEADER = 'gen';
@@ -46,6 +55,7 @@ export function changelogRecords(app: string, partition: number, gen: number, ch
   return out;
 }
 
+/** What a restore found. */
 export interface Restored {
   /** The last marker, or undefined for a partition never processed. */
   position: TaskPosition | undefined;
@@ -105,7 +115,11 @@ export async function restoreTask(bus: Bus, app: string, task: Task, nonce: stri
   // Not empty: an empty value is a tombstone to the embedded log's compaction.
   await bus.publish([{ topic, key: CLAIM_PREFIX + nonce, value: JSON.stringify({ nonce }), headers: {}, toPartition: p }]);
   // Whatever landed between our read and our claim (a zombie's last batch) is read too.
-  while (claimedAt === undefined) end = await readFrom(end);
+  for (let attempt = 1; claimedAt === undefined; attempt++) {
+    if (attempt > CLAIM_READ_ATTEMPTS) throw RestoreFailed(`restoring ${topic} partition ${p}: its claim ${nonce} is not to be read back`);
+    if (attempt > 1) await sleep(CLAIM_READ_PAUSE_MS);
+    end = await readFrom(end);
+  }
 
   let position: TaskPosition | undefined;
   let outputs: OutRecord[] = [];

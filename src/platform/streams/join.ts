@@ -20,12 +20,14 @@ import { ConfigError } from '#platform/errors.ts';
 import { createDeadlines } from './state-store.ts';
 import type { OperatorSpec, StreamRecord } from './task.ts';
 
+/** One side of a join: its topic and join key. */
 export interface JoinSide<V> {
   topic: string;
   /** The join key (customer, session); the record's key by default; undefined skips the record. */
   key?(value: V, record: StreamRecord<V>): string | undefined;
 }
 
+/** What `windowedJoin` joins, within which times, and where it writes. */
 export interface WindowedJoinOptions<L, R> {
   /** Names the two buffer stores (`<name>.left`, `<name>.right`); without '|'. */
   name: string;

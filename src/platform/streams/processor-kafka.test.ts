@@ -12,6 +12,7 @@ import { silentLogger } from '#platform/log.ts';
 import { kafkaBrokers, kafkaSkip, uniqueName } from '#test/infra.ts';
 import { caughtUp, closing, decodeEvent, embeddedBus, event, table, until, type Event } from '#test/support/streams.ts';
 import { windowedAggregate } from './aggregate.ts';
+import { windowedJoin } from './join.ts';
 import { changelogTopic } from './changelog.ts';
 import { input, startProcessor, type Processor } from './processor.ts';
 import { hopping, reducer, tumbling } from './windows.ts';
@@ -98,4 +99,68 @@ test('two instances share the partitions; when one stops the other restores its 
   t.after(() => admin.close());
   const [described] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: `${namespace}.${changelogTopic(APP)}`, configurationKeys: ['cleanup.policy'] }] });
   assert.equal(described.configs.find((c) => c.name === 'cleanup.policy')?.value, 'compact');
+});
+
+test('a join on three instances keeps both inputs of a partition on one instance, and matches as one instance does', { skip: kafkaSkip(), timeout: 240_000 }, async (t) => {
+  const brokers = kafkaBrokers(t);
+  if (!brokers) return;
+  const startJoin = async (bus: Bus) => {
+    await bus.ensureTopics([{ name: 'views', partitions: PARTITIONS }, { name: 'orders', partitions: PARTITIONS }]);
+    return closing(
+      t,
+      await startProcessor({
+        bus,
+        app: 'conv-k',
+        partitions: PARTITIONS,
+        inputs: [input({ topic: 'views', decode: decodeEvent, time: (e) => e.t }), input({ topic: 'orders', decode: decodeEvent, time: (e) => e.t })],
+        operators: [
+          windowedJoin<Event, Event>({
+            name: 'view-order',
+            left: { topic: 'views' },
+            right: { topic: 'orders' },
+            beforeMs: 0,
+            afterMs: 30 * MIN,
+            graceMs: 24 * 60 * MIN,
+            output: 'conversions',
+            join: (v, o) => ((o.value.products as string[]).includes(v.value.product as string) ? { customer: v.key, product: v.value.product, at: o.time } : undefined),
+          }),
+        ],
+        maxBatch: 10,
+      }),
+    );
+  };
+  // 24 customers: each views p<i%3> at i min, and orders it (or not) 10 or 40 min later.
+  const views: OutRecord[] = [];
+  const orders: OutRecord[] = [];
+  for (let i = 0; i < 24; i++) {
+    views.push({ topic: 'views', key: `c${i}`, value: JSON.stringify({ t: i * MIN, product: `p${i % 3}` }), headers: {} });
+    orders.push({ topic: 'orders', key: `c${i}`, value: JSON.stringify({ t: i * MIN + (i % 2 === 0 ? 10 : 40) * MIN, products: [`p${i % 3}`] }), headers: {} });
+  }
+
+  const { bus: local } = embeddedBus(t);
+  await startJoin(local);
+  await local.publish(views);
+  await local.publish(orders);
+  await caughtUp(local, 'conv-k', ['views', 'orders']);
+  const expected = await table(local, 'conversions');
+  assert.equal(expected.size, 12);
+
+  const namespace = uniqueName('streams-join');
+  const buses = await Promise.all(['x', 'y', 'z'].map(async (n) => {
+    const bus = await openKafkaBus({ brokers, clientId: `streams-${n}`, namespace, log: silentLogger, commitPolicy: { intervalMs: 100 } });
+    t.after(() => bus.close());
+    return bus;
+  }));
+  const instances: Processor[] = [];
+  for (const bus of buses) instances.push(await startJoin(bus));
+  await buses[0].publish(views.slice(0, 12));
+  await until('all three instances have tasks', () => instances.every((p) => p.stats().tasks.length > 0), 90_000);
+  await caughtUp(buses[0], 'conv-k', ['views', 'orders'], 90_000);
+  await buses[0].publish(orders.slice(0, 12));
+  await caughtUp(buses[0], 'conv-k', ['views', 'orders'], 90_000);
+  await instances[2].close();
+  await buses[0].publish([...views.slice(12), ...orders.slice(12)]);
+  await caughtUp(buses[0], 'conv-k', ['views', 'orders'], 120_000);
+  assert.deepEqual(await table(buses[0], 'conversions'), expected);
+  assert.equal(instances.reduce((n, p) => n + p.stats().ignoredRecords, 0), 0, 'no instance wrote under another one\'s claim');
 });

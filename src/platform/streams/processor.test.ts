@@ -1,42 +1,11 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Bus, OutRecord } from '#platform/bus/bus.ts';
-import { caughtUp, closing, decodeEvent, embeddedBus, event, outputs, table, until, type Event } from '#test/support/streams.ts';
+import { isOrderflowError } from '#platform/errors.ts';
+import { closing, decodeEvent, embeddedBus, event, table, type Event } from '#test/support/streams.ts';
+import { MIN, OUT, SALES, run, sale, start, totals, type Totals } from '#test/support/streams-sales.ts';
 import { windowedAggregate, type WindowResult } from './aggregate.ts';
-import { changelogTopic } from './changelog.ts';
-import { input, startProcessor, type Processor } from './processor.ts';
-import { count, hopping, reducer, tumbling, type WindowSpec } from './windows.ts';
-
-const MIN = 60_000;
-const SALES = 'sales';
-const OUT = 'sales-per-window';
-
-type Totals = { n: number; cents: number };
-const totals = reducer<Event, Totals>(() => ({ n: 0, cents: 0 }), (a, e) => ({ n: a.n + 1, cents: a.cents + (e.cents as number) }));
-
-/** A processor over `sales` (2 partitions, keyed by region) with a tumbling and a hopping aggregation. */
-async function start(t: TestContext, bus: Bus, windows: { tumble?: WindowSpec; hop?: WindowSpec } = {}): Promise<Processor> {
-  await bus.ensureTopics([{ name: SALES, partitions: 2 }]);
-  const p = await startProcessor({
-    bus,
-    app: 'sales-app',
-    partitions: 2,
-    inputs: [input({ topic: SALES, decode: decodeEvent, time: (e) => e.t })],
-    operators: [
-      windowedAggregate({ name: 'per-minute', topics: [SALES], windows: windows.tumble ?? tumbling(MIN), aggregator: totals, output: OUT }),
-      windowedAggregate({ name: 'per-2min-every-min', topics: [SALES], windows: windows.hop ?? hopping(2 * MIN, MIN), aggregator: count(), output: OUT }),
-    ],
-    maxBatch: 7,
-  });
-  return closing(t, p);
-}
-
-const sale = (partition: number, region: string, t: number, cents = 100) => event(SALES, partition, region, { t, cents });
-
-async function run(bus: Bus, records: OutRecord[]): Promise<void> {
-  await bus.publish(records);
-  await caughtUp(bus, 'sales-app', [SALES]);
-}
+import { input, startProcessor, type ProcessorOptions } from './processor.ts';
+import { count, hopping, tumbling } from './windows.ts';
 
 test('a tumbling window aggregates its records, the record on its end boundary going to the next window', async (t) => {
   const { bus } = embeddedBus(t);
@@ -92,153 +61,6 @@ test('the watermark is per partition: one partition far ahead does not close the
   assert.equal(p.stats().late, 0);
 });
 
-/** Sales over 2 partitions and 3 regions, 10 s apart; every 4th 75 s behind, late for some windows. */
-function history(from: number, n: number): OutRecord[] {
-  return Array.from({ length: n }, (_, j) => {
-    const i = from + j;
-    const region = ['eu', 'us', 'asia'][i % 3];
-    const partition = region === 'us' ? 1 : 0;
-    return sale(partition, region, i * 10_000 - (i % 4 === 0 ? 75_000 : 0), 100 + i);
-  });
-}
-
-async function uninterrupted(t: TestContext, records: OutRecord[]): Promise<{ table: Map<string, unknown>; late: number }> {
-  const { bus } = embeddedBus(t);
-  const p = await start(t, bus);
-  for (let i = 0; i < records.length; i += 10) await run(bus, records.slice(i, i + 10));
-  const late = p.stats().late;
-  await p.close();
-  return { table: await table(bus, OUT), late };
-}
-
-test('a restarted processor restores from its changelog only, resumes, and ends as one uninterrupted run', async (t) => {
-  const all = history(0, 60);
-  const expected = await uninterrupted(t, all);
-
-  const { bus, reopen } = embeddedBus(t);
-  const first = await start(t, bus);
-  await run(bus, all.slice(0, 40));
-  assert.equal(first.stats().processed, 40);
-  await first.close();
-  await bus.close();
-
-  // A new process: another handle on the log, another processor.
-  const bus2 = reopen();
-  const changelog = (await bus2.positions([changelogTopic('sales-app')])).reduce((n, p) => n + p.end, 0);
-  const second = await start(t, bus2);
-  await run(bus2, all.slice(40));
-  const s = second.stats();
-  assert.equal(s.processed, 20, 'only the new records were processed');
-  assert.equal(s.restores, 2, 'one restore per partition');
-  assert.equal(s.restoredRecords, changelog + 2, 'it read the changelog (and its own two claims), not the input');
-  assert.deepEqual(await table(bus2, OUT), expected.table);
-  assert.equal(s.late, expected.late, 'the late counter came back with the state');
-});
-
-test('a restore after the changelog was compacted reads far fewer records and ends in the same state', async (t) => {
-  const all = history(0, 60);
-  const expected = await uninterrupted(t, all);
-  const HOUR = 3_600_000;
-  const { bus, reopen } = embeddedBus(t, { retentionMs: HOUR, intervalMs: HOUR, now: () => Date.now() + 2 * HOUR });
-  const first = await start(t, bus);
-  for (let i = 0; i < 40; i += 10) await run(bus, all.slice(i, i + 10));
-  await first.close();
-  const stored = async () => {
-    let n = 0;
-    for (const p of [0, 1]) n += (await bus.readPartition(changelogTopic('sales-app'), p)).records.length;
-    return n;
-  };
-  const before = await stored();
-  // The trim also drops the output topic's old records (no group reads it): kept aside here.
-  const earlier = await table(bus, OUT);
-  assert.ok((await bus.trim()) > 0, 'compaction removed superseded records');
-  const kept = await stored();
-  await bus.close();
-
-  const bus2 = reopen();
-  const second = await start(t, bus2);
-  await run(bus2, all.slice(40));
-  assert.ok(second.stats().restoredRecords <= kept + 2 && kept < before / 2, `read ${second.stats().restoredRecords}, kept ${kept} of ${before} written`);
-  assert.deepEqual(new Map([...earlier, ...(await table(bus2, OUT))]), expected.table);
-  assert.equal(second.stats().late, expected.late);
-});
-
-test('a failed changelog write, then a failed output write, change nothing: state and outputs equal the uninterrupted run (exactly once)', async (t) => {
-  const all = history(0, 60);
-  const expected = await uninterrupted(t, all);
-
-  const { bus: inner } = embeddedBus(t);
-  // A bus that fails the 3rd changelog write before it happens, and the 6th output write after the marker.
-  let changelogWrites = 0;
-  let outputWrites = 0;
-  const faulty: Bus = {
-    ...inner,
-    kind: inner.kind,
-    async publish(records) {
-      if (records[0]?.topic === changelogTopic('sales-app') && !records[0].key.startsWith('__claim') && ++changelogWrites === 3) throw new Error('injected: changelog write lost');
-      if (records[0]?.topic === OUT && ++outputWrites === 6) throw new Error('injected: crash before the outputs');
-      return inner.publish(records);
-    },
-  };
-  const p = await start(t, faulty);
-  for (let i = 0; i < all.length; i += 10) await run(inner, all.slice(i, i + 10));
-  assert.ok(changelogWrites >= 3 && outputWrites >= 6, 'both faults were hit');
-  assert.ok(p.stats().restores >= 4, `tasks restored after each fault (${p.stats().restores})`);
-  assert.deepEqual(await table(inner, OUT), expected.table);
-  assert.equal(p.stats().late, expected.late);
-  assert.ok(expected.late > 0, 'the history has late records, so lateness is part of what is compared');
-});
-
-test('outputs sent twice carry the same source position, so a downstream processor can drop the copy', async (t) => {
-  const { bus } = embeddedBus(t);
-  const first = await start(t, bus);
-  await run(bus, history(0, 20));
-  await first.close();
-  // A restore always sends the last batch's outbox again.
-  const second = await start(t, bus);
-  await run(bus, history(20, 1));
-  await second.close();
-  const all = await outputs(bus, OUT);
-  const distinct = new Set(all.map((o) => `${o.key} ${o.source}`));
-  assert.ok(all.length > distinct.size, 'some outputs were sent again');
-  const bySource = new Map<string, string>();
-  for (const o of all) {
-    const prior = bySource.get(o.source);
-    if (prior !== undefined) assert.equal(JSON.stringify(o.value), prior, 'a repeated source position repeats the same value');
-    bySource.set(o.source, JSON.stringify(o.value));
-  }
-});
-
-test('records redelivered after their marker was written are not counted twice, also within a longer batch', async (t) => {
-  const { bus: inner } = embeddedBus(t);
-  // A process that handles batches (state and marker written) but dies before any offset commit.
-  const neverAcked: Bus = {
-    ...inner,
-    kind: inner.kind,
-    subscribe: (opts) =>
-      inner.subscribe({
-        ...opts,
-        async handle(batch) {
-          await opts.handle(batch);
-          throw new Error('injected: died before acknowledging');
-        },
-      }),
-  };
-  const first = await start(t, neverAcked);
-  await inner.publish([sale(0, 'eu', 1_000, 1), sale(0, 'eu', 2_000, 2), sale(0, 'eu', 3_000, 4)]);
-  await until('the three sales are processed', () => first.stats().processed === 3);
-  await first.close();
-  assert.equal((await inner.positions([SALES], 'sales-app')).find((x) => x.partition === 0)?.committed ?? 0, 0, 'nothing was committed');
-  // When a new process starts, the group hands it the three again with two new ones in one batch
-  await inner.publish([sale(0, 'eu', 4_000, 8), sale(0, 'eu', 5_000, 16)]);
-  const second = await start(t, inner);
-  await caughtUp(inner, 'sales-app', [SALES]);
-  // Then each sale counts once
-  const out = await table<WindowResult<Totals>>(inner, OUT);
-  assert.deepEqual(out.get('per-minute|eu|0')?.value, { n: 5, cents: 31 });
-  assert.equal(second.stats().processed, 2);
-});
-
 test('an input that names an id drops a producer duplicate seen within its time, and counts it', async (t) => {
   const { bus } = embeddedBus(t);
   await bus.ensureTopics([{ name: SALES, partitions: 2 }]);
@@ -263,4 +85,39 @@ test('an input that names an id drops a producer duplicate seen within its time,
   // Ids are forgotten once their time plus 2 min is behind the watermark, as closed windows are
   await run(bus, [s('o4', 182_000)]);
   assert.equal(p.stats().stateEntries, 1 + 1, "o4's id and its window: the rest was evicted");
+});
+
+test('a record its input cannot read, or without a time, is skipped and counted, and the rest goes on', async (t) => {
+  const { bus } = embeddedBus(t);
+  await bus.ensureTopics([{ name: SALES, partitions: 2 }]);
+  const p = closing(
+    t,
+    await startProcessor({
+      bus,
+      app: 'sales-app',
+      partitions: 2,
+      inputs: [input({ topic: SALES, decode: (r) => JSON.parse(r.value) as Event, time: (e) => e.t })],
+      operators: [windowedAggregate({ name: 'per-minute', topics: [SALES], windows: tumbling(MIN), aggregator: totals, output: OUT })],
+    }),
+  );
+  await run(bus, [sale(0, 'eu', 1_000, 1), { ...sale(0, 'eu', 0), value: 'not json' }, event(SALES, 0, 'eu', { t: Number.NaN, cents: 5 }), sale(0, 'eu', 2_000, 2)]);
+  const out = await table<WindowResult<Totals>>(bus, OUT);
+  assert.deepEqual(out.get('per-minute|eu|0')?.value, { n: 2, cents: 3 });
+  assert.equal(p.stats().skipped, 2);
+});
+
+test('a processor declared wrong is refused with a coded error before it subscribes', async (t) => {
+  const { bus } = embeddedBus(t);
+  await bus.ensureTopics([{ name: SALES, partitions: 2 }, { name: 'three', partitions: 3 }]);
+  const agg = (name: string, topic = SALES) => windowedAggregate({ name, topics: [topic], windows: tumbling(MIN), aggregator: count(), output: OUT });
+  const sales = input({ topic: SALES, decode: decodeEvent, time: (e) => e.t });
+  const cases: Array<[string, Pick<ProcessorOptions, 'inputs' | 'operators'>]> = [
+    ['an operator named like the changelog keys', { inputs: [sales], operators: [agg('__out')] }],
+    ['two operators of one name', { inputs: [sales], operators: [agg('a'), agg('a')] }],
+    ['an operator reading a topic not among the inputs', { inputs: [sales], operators: [agg('a', 'other')] }],
+    ['an input with another partition count', { inputs: [sales, input({ topic: 'three', decode: decodeEvent, time: (e) => e.t })], operators: [agg('a')] }],
+  ];
+  for (const [why, opts] of cases) {
+    await assert.rejects(startProcessor({ bus, app: 'bad', partitions: 2, ...opts }), (err) => isOrderflowError(err, 'PLT_ERR_CONFIG'), why);
+  }
 });

@@ -20,8 +20,9 @@
  *   interleave as delivered), so a join's replayed outputs would differ from those already
  *   sent. From the outbox, they are sent again unchanged on restore: at least once, each
  *   with its source position, which processors downstream deduplicate (task.ts).
- * - Restore: a task seen for the first time, after a failure, or given a batch that does
- *   not start where it stopped (the partition moved away and back) reads its changelog
+ * - Restore: a task seen for the first time, after a failure, after its partition was
+ *   assigned to this member again (Bus onAssigned), or given a batch that does not start
+ *   where it stopped (the partition moved away and back) reads its changelog
  *   partition from the start (compaction keeps it short), claims it (changelog.ts fences a
  *   zombie owner's late writes) and skips input below the marker.
  *
@@ -35,8 +36,9 @@ import type { Bus, InRecord, OutRecord, Subscription, TopicSpec } from '#platfor
 import { ConfigError } from '#platform/errors.ts';
 import { silentLogger, type Logger } from '#platform/log.ts';
 import { changelogRecords, changelogTopic, restoreTask } from './changelog.ts';
-import { createTask, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
+import { createTask, parseSource, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
 
+/** A processor: its bus, its name, its partitions, its inputs and operators. */
 export interface ProcessorOptions {
   bus: Bus;
   /** Names the group and the internal topics (`<app>.changelog`, `<app>.<topic>.repartition`); without '|'. */
@@ -53,7 +55,7 @@ export interface ProcessorOptions {
 
 /** Counters for metrics and tests. late/duplicates/skipped are exact: they live in the markers. */
 export interface ProcessorStats {
-  /** Partitions this instance has a task for. */
+  /** Partitions this instance has had a task for (one that moved away keeps its slot, restored if it comes back). */
   tasks: number[];
   restores: number;
   /** Changelog records read by restores (not input records). */
@@ -69,6 +71,7 @@ export interface ProcessorStats {
   skipped: number;
 }
 
+/** A running processor. */
 export interface Processor {
   stats(): ProcessorStats;
   /** Stops consuming, waits for batches in flight, leaves the groups. */
@@ -177,17 +180,18 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     const input = inputs.find((i) => i.topic === topic)!;
     const out: OutRecord[] = [];
     for (const r of batch) {
-      const value = input.decode(r);
-      const key = value === undefined ? undefined : input.rekey!(value);
+      let key: string | undefined;
+      try {
+        const value = input.decode(r);
+        key = value === undefined ? undefined : input.rekey!(value);
+      } catch {
+        key = undefined; // unreadable: the task would skip it too
+      }
       if (key === undefined) continue;
       let source = `${app}|rekey|${topic}`;
       let position: [number, number] = [Number(r.offset), 0];
-      const upstream = r.headers[SOURCE_HEADER];
-      if (upstream !== undefined) {
-        const [s, o, i] = JSON.parse(upstream) as [string, number, number];
-        source = s;
-        position = [o, i];
-      }
+      const upstream = parseSource(r.headers[SOURCE_HEADER]);
+      if (upstream) [source, ...position] = upstream;
       out.push({ topic: repartitionTopic(topic), key, value: r.value, headers: { ...r.headers, [SOURCE_HEADER]: JSON.stringify([`${source}@${topic}:${q}`, ...position]) } });
     }
     if (out.length > 0) await bus.publish(out);
@@ -198,7 +202,24 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     if (rekeyed.length > 0) {
       subscriptions.push(await bus.subscribe({ groupId: `${app}.repartition`, topics: rekeyed.map((i) => i.topic), maxBatch: opts.maxBatch ?? 200, handle: repartition }));
     }
-    subscriptions.push(await bus.subscribe({ groupId: app, topics: [...bySubscribed.keys()], maxBatch: opts.maxBatch ?? 200, handle }));
+    subscriptions.push(
+      await bus.subscribe({
+        groupId: app,
+        topics: [...bySubscribed.keys()],
+        maxBatch: opts.maxBatch ?? 200,
+        handle,
+        // A task is one partition of every input: one member must get them all.
+        copartitioned: true,
+        // A partition given back to us may have been another member's meanwhile (its claim
+        // then fences what this task would write): its task starts over from the changelog.
+        onAssigned: (_topic, partitions) => {
+          for (const p of partitions) {
+            const slot = slots.get(p);
+            if (slot) slot.broken = true;
+          }
+        },
+      }),
+    );
   } catch (err) {
     await Promise.allSettled(subscriptions.map((s) => s.close()));
     throw err;
@@ -229,7 +250,10 @@ function validate(opts: ProcessorOptions): void {
   if (topics.size !== inputs.length) throw ConfigError(`processor ${app}: an input topic is declared twice`);
   const names = new Set<string>();
   for (const o of operators) {
-    if (o.name.includes('|') || names.has(o.name)) throw ConfigError(`processor ${app}: operator name ${o.name} is repeated or holds '|'`);
+    // '__' starts the changelog's own keys (marker, claims, outbox, seen ids).
+    if (!o.name || o.name.includes('|') || o.name.startsWith('__') || names.has(o.name)) {
+      throw ConfigError(`processor ${app}: operator name ${JSON.stringify(o.name)} is empty, repeated, holds '|' or starts with '__'`);
+    }
     names.add(o.name);
     for (const t of o.topics) if (!topics.has(t)) throw ConfigError(`processor ${app}: operator ${o.name} reads ${t}, which is not among the inputs`);
   }

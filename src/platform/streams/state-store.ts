@@ -66,6 +66,7 @@ export interface Deadlines {
   readonly size: number;
 }
 
+/** An empty deadline index. */
 export function createDeadlines(): Deadlines {
   const byTime = new Map<number, Set<string>>();
   const times: number[] = [];

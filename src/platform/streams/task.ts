@@ -22,6 +22,18 @@ import { createDeadlines, createStore, type Changes, type StateStore } from './s
 /** Header of every record a processor publishes: JSON [upstream task, offset, index]. */
 export const SOURCE_HEADER = 'x-stream-source';
 
+/** A SOURCE_HEADER's [upstream task, offset, index], or undefined when absent or malformed. */
+export function parseSource(raw: string | undefined): [string, number, number] | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (Array.isArray(v) && v.length === 3 && typeof v[0] === 'string' && Number.isSafeInteger(v[1]) && Number.isSafeInteger(v[2])) return v as [string, number, number];
+  } catch {
+    // not ours: no position to deduplicate by
+  }
+  return undefined;
+}
+
 /** A record as operators see it: decoded value and event time. */
 export interface StreamRecord<V = unknown> {
   /** The input topic (the original one for a repartitioned input). */
@@ -76,7 +88,11 @@ export interface InputSpec<V = unknown> {
    * `<app>.<topic>.repartition` first (undefined drops the record, counted as skipped).
    */
   rekey?(value: V): string | undefined;
-  /** Drops a record whose id was seen within `withinMs` of event time (a producer's duplicate). */
+  /**
+   * Drops a record whose id was seen within `withinMs` of event time (a producer's duplicate).
+   * An id is forgotten once the watermark passes its time + withinMs; with withinMs at least
+   * the largest window size + grace, a copy arriving later is late for every window anyway.
+   */
   dedupe?: { id(value: V): string; withinMs: number };
 }
 
@@ -93,12 +109,14 @@ export interface TaskPosition {
   seq: number;
 }
 
+/** What one batch produced, for the processor to make durable. */
 export interface BatchResult {
   /** Outputs in source order (offset, then index), each with its SOURCE_HEADER. */
   outputs: OutRecord[];
   changes: Changes;
 }
 
+/** One partition's processing (see the module comment). */
 export interface Task {
   readonly partition: number;
   position: TaskPosition;
@@ -112,6 +130,17 @@ export interface Task {
 
 const SEEN_STORE = '__seen';
 
+// A record its input cannot read (a decoder that throws) is skipped and counted, not retried
+// for ever: the same bytes would fail the same way. An operator's error fails the batch.
+function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a partition never processed stands. */
 export function emptyPosition(): TaskPosition {
   return { positions: {}, watermark: null, sources: {}, counters: { late: 0, duplicates: 0, skipped: 0 }, seq: 0 };
 }
@@ -159,14 +188,9 @@ export function createTask(opts: { app: string; partition: number; operators: re
   }
 
   function isDuplicateSource(r: InRecord): boolean {
-    const raw = r.headers[SOURCE_HEADER];
-    if (raw === undefined) return false;
-    let source: string, offset: number, index: number;
-    try {
-      [source, offset, index] = JSON.parse(raw) as [string, number, number];
-    } catch {
-      return false;
-    }
+    const parsed = parseSource(r.headers[SOURCE_HEADER]);
+    if (!parsed) return false;
+    const [source, offset, index] = parsed;
     const mark = position.sources[source];
     if (mark && (offset < mark[0] || (offset === mark[0] && index <= mark[1]))) return true;
     position.sources[source] = [offset, index];
@@ -180,8 +204,8 @@ export function createTask(opts: { app: string; partition: number; operators: re
       position.counters.duplicates++;
       return;
     }
-    const value = input.decode(r);
-    const time = value === undefined ? NaN : input.time(value);
+    const value = attempt(() => input.decode(r));
+    const time = value === undefined ? NaN : attempt(() => input.time(value)) ?? NaN;
     if (value === undefined || !Number.isFinite(time)) {
       position.counters.skipped++;
       return;

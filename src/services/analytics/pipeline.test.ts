@@ -12,7 +12,7 @@ import type { WindowResult } from '#platform/streams/aggregate.ts';
 import { message, OrderCancelled, OrderConfirmed, OrderPlaced, ProductViewed, Topics } from '#contracts/index.ts';
 import { embeddedBus, table, until } from '#test/support/streams.ts';
 import { conversionRates, salesView, topProducts, type ConversionFigures, type ProductFigures, type Sales } from './domain/figures.ts';
-import { AnalyticsTopics, startPipeline } from './pipeline.ts';
+import { AnalyticsTopics, startPipeline, untilIdle } from './pipeline.ts';
 
 const T0 = Date.parse('2026-12-05T10:00:00.000Z');
 const s = 1_000;
@@ -43,19 +43,6 @@ async function start(t: TestContext): Promise<Bus> {
   return bus;
 }
 
-/** Until every group of the pipeline has committed all there is (twice in a row: one stage feeds the next). */
-async function settled(bus: Bus): Promise<void> {
-  const groups: Array<[string, string[]]> = [
-    ['analytics-lifecycle', [Topics.ordersEvents]],
-    ['analytics-conversion.repartition', [Topics.clientEvents, Topics.ordersEvents]],
-    ['analytics-conversion', ['analytics-conversion.client.events.repartition', 'analytics-conversion.orders.events.repartition']],
-    ['analytics-windows.repartition', [Topics.ordersEvents, Topics.clientEvents, AnalyticsTopics.outcomes, AnalyticsTopics.conversions]],
-    ['analytics-windows', ['analytics-windows.orders.events.repartition', 'analytics-windows.client.events.repartition', 'analytics-windows.analytics.order-outcomes.repartition', 'analytics-windows.analytics.conversions.repartition']],
-  ];
-  const idle = async () => (await Promise.all(groups.map(([g, topics]) => bus.lag(g, topics)))).every((n) => n === 0);
-  await until('the pipeline is idle', async () => (await idle()) && (await new Promise((r) => setTimeout(r, 200))) === undefined && (await idle()), 30_000);
-}
-
 const windows = async <V>(bus: Bus, name: string) => {
   const out = new Map<number, WindowResult<V>>();
   for (const w of (await table<WindowResult<V>>(bus, AnalyticsTopics.windows)).values()) if (w.name === name) out.set(w.start, w);
@@ -82,7 +69,7 @@ test('a known sequence of orders and views gives exactly the expected sales, pro
   // And once all of it went through, the clock moves on: a view three hours later closes
   // every window of the first hour (sent after, as time would: the watermark is the
   // largest event time a task has seen, whichever input it came from).
-  await settled(bus);
+  await untilIdle(bus, 30_000);
   await bus.publish([viewed('s9', undefined, C, T0 + 3 * 60 * m)]);
 
   await until('the first hour\'s windows are final', async () => {

@@ -7,7 +7,7 @@ import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
 
-export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics'] as const;
+export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
 export type UpstreamName = (typeof upstreamNames)[number];
 
 export interface GatewayConfig {
@@ -128,6 +128,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
       notifications: Object.freeze(originList('NOTIFICATIONS_URL', env.NOTIFICATIONS_URL ?? 'http://127.0.0.1:8087')),
       ingestion: Object.freeze(originList('INGESTION_URL', env.INGESTION_URL ?? 'http://127.0.0.1:8088')),
       analytics: Object.freeze(originList('ANALYTICS_URL', env.ANALYTICS_URL ?? 'http://127.0.0.1:8089')),
+      cart: Object.freeze(originList('CART_URL', env.CART_URL ?? 'http://127.0.0.1:8086')),
     }),
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '#platform/db/db.ts';
 import { migrate } from '#platform/db/migrate.ts';
-import { message, OrderCancelled, OrderConfirmed, OrderPlaced, PaymentRefunded, ShipmentScheduled, UserRegistered } from '#contracts/index.ts';
+import { CartAbandoned, message, OrderCancelled, OrderConfirmed, OrderPlaced, PaymentRefunded, ShipmentScheduled, UserRegistered } from '#contracts/index.ts';
 import { dbVariants, deferrer } from '#test/support/db.ts';
 import { runHandler, type Delivery } from '#test/support/handlers.ts';
 import { createHandlers } from './handlers.ts';
@@ -84,6 +84,19 @@ for (const variant of dbVariants('notifications_handlers')) {
       // The same event redelivered now that the order is known: still one.
       await runHandler(db, handlers, early);
       assert.equal((await listNotifications(db, customerId, { limit: 10 })).length, 1);
+    });
+
+    test('an abandoned cart reminds its customer once, however often it is redelivered', async (t) => {
+      const db = await open(t);
+      const handlers = handlersOf(db);
+      const customerId = uuidv7();
+      const abandoned = message(CartAbandoned, { payload: { cartId: uuidv7(), customerId, version: 3, lines: [{ productId: uuidv7(), quantity: 2, unitPriceCents: 250 }], totalCents: 500, idleSince: '2026-01-01T00:00:00Z' } });
+      await runHandler(db, handlers, abandoned);
+      await runHandler(db, handlers, abandoned);
+      const list = await listNotifications(db, customerId, { limit: 10 });
+      assert.deepEqual(list.map((n) => [n.kind, n.data.items, n.data.amountCents]), [['cartAbandoned', 2, 500]]);
+      assert.match(list[0].text, /Your cart \(2 items, 5\.00\)/);
+      assert.deepEqual((await listEmails(db, { limit: 10 })).map((e) => e.kind), ['cartAbandoned']);
     });
 
     test('a channel switched off for a kind gets nothing of that kind; without SMTP no e-mail is queued', async (t) => {

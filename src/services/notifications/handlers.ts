@@ -1,19 +1,18 @@
 /**
  * Bus handlers of notifications: they learn customers' addresses (UserRegistered) and whose
- * each order is (OrderPlaced), and turn an order's outcome, its shipment and its refund into
- * notifications (notify.ts). The same handlers serve the events architecture and the
+ * each order is (OrderPlaced), and turn an order's outcome, its shipment, its refund and an
+ * abandoned cart into notifications (notify.ts). The same handlers serve the events architecture and the
  * choreography: both publish these events on these topics (main.ts says which per
  * architecture).
  *
  * An order's later events come on other topics than its OrderPlaced, so nothing orders them:
  * one that comes first is parked, and made into notifications when the OrderPlaced comes.
  *
- * TODO(cart, issue 11): CartAbandoned (src/contracts/cart.ts, being written in parallel) is
- * a kind here (cartAbandoned, with its template) but has no handler yet: it names its
- * customer, so its handler is `notify` with the cart's customer id.
+ * A CartAbandoned names its customer: it is told at once, nothing to wait for. The cart
+ * announces one per cart version, and its event id keys the reminder like any other.
  */
 import type { MessageContext, MessageHandler } from '#platform/bus/consumer.ts';
-import { OrderCancelled, OrderConfirmed, OrderPlaced, PaymentRefunded, ShipmentScheduled, UserRegistered, type PayloadOf } from '#contracts/index.ts';
+import { CartAbandoned, OrderCancelled, OrderConfirmed, OrderPlaced, PaymentRefunded, ShipmentScheduled, UserRegistered, type PayloadOf } from '#contracts/index.ts';
 import { notify, type NotifyDeps } from './notify.ts';
 import { customerOfOrder, parkEvent, recordOrderCustomer, takeParked, upsertCustomer, type OrderEvent } from './store.ts';
 
@@ -25,7 +24,7 @@ export interface NotificationHandlerDeps extends NotifyDeps {
 export function createHandlers(deps: NotificationHandlerDeps): Record<string, MessageHandler> {
   const now = () => deps.clock.now().toISOString();
 
-  async function deliver(ctx: MessageContext, customerId: string, e: OrderEvent): Promise<void> {
+  async function deliver(ctx: MessageContext, customerId: string, e: Omit<OrderEvent, 'orderId'>): Promise<void> {
     const made = await notify(ctx.tx, deps, customerId, e);
     if ((made.inApp || made.email) && deps.onNotified) ctx.afterCommit?.(deps.onNotified);
   }
@@ -62,6 +61,12 @@ export function createHandlers(deps: NotificationHandlerDeps): Record<string, Me
     async [ShipmentScheduled.type](ctx) {
       const { orderId, trackingNumber } = ctx.message.payload as PayloadOf<typeof ShipmentScheduled>;
       await onOrderEvent(ctx, { orderId, kind: 'shipmentScheduled', data: { orderId, trackingNumber } });
+    },
+
+    async [CartAbandoned.type](ctx) {
+      const { cartId, customerId, lines, totalCents } = ctx.message.payload as PayloadOf<typeof CartAbandoned>;
+      const items = lines.reduce((n, l) => n + l.quantity, 0);
+      await deliver(ctx, customerId, { eventId: ctx.message.id, kind: 'cartAbandoned', data: { cartId, items, amountCents: totalCents }, occurredAt: ctx.message.occurredAt });
     },
 
     async [PaymentRefunded.type](ctx) {

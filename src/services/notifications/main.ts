@@ -46,10 +46,11 @@ registerRoutes(host.app, { db: host.db, feed, clock: host.clock, heartbeatMs: co
 await host.listen(config.port, config.host);
 
 // The same events in the events architecture and the choreography; in rest, orders calls
-// the others over HTTP and publishes no order events, so only addresses are learnt (README).
+// the others over HTTP and publishes no order events: there only addresses and abandoned
+// carts (the cart publishes in every architecture) are heard of (README).
 const topics = config.platform.arch === 'rest'
-  ? [Topics.usersEvents]
-  : [Topics.usersEvents, Topics.ordersEvents, Topics.shippingEvents, Topics.paymentsEvents];
+  ? [Topics.usersEvents, Topics.cartEvents]
+  : [Topics.usersEvents, Topics.ordersEvents, Topics.shippingEvents, Topics.paymentsEvents, Topics.cartEvents];
 await host.consume({
   groupId: 'notifications',
   topics,

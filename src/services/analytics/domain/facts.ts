@@ -20,24 +20,8 @@ export type Fact =
   | { kind: 'cancelled'; id: string; orderId: string; at: number; reason: string }
   | { kind: 'viewed'; id: string; sessionId: string; customerId?: string; productId: string; at: number };
 
-/** An order's end, with what analytics needs of its start: written by the lifecycle step (pipeline.ts). */
-export interface Outcome {
-  orderId: string;
-  status: 'CONFIRMED' | 'CANCELLED';
-  reason?: string;
-  placedAt: number;
-  at: number;
-  totalCents: number;
-  items: OrderLineFact[];
-}
-
-/** A view followed by an order of the viewed product, by the same customer, within the join's window. */
-export interface Conversion {
-  productId: string;
-  viewedAt: number;
-  orderedAt: number;
-  orderId: string;
-}
+/** An order's end with its start's facts, and a view that converted: the records of contracts/analytics.ts. */
+export type { OrderOutcome as Outcome, Conversion } from '#contracts/index.ts';
 
 export function factOf(m: Envelope): Fact | undefined {
   const at = Date.parse(m.occurredAt);

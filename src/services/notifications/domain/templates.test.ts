@@ -42,3 +42,8 @@ test('every kind renders a non-empty subject, text and HTML', () => {
     assert.ok(m.subject.length > 0 && m.text.length > 0 && m.html.length > 0, kind);
   }
 });
+
+test('an abandoned cart reminds of how many items it holds and their total', () => {
+  assert.match(render('cartAbandoned', { cartId: orderId, items: 3, amountCents: 4500 }).text, /^Your cart \(3 items, 45\.00\) is still waiting for you\./);
+  assert.match(render('cartAbandoned', { cartId: orderId, items: 1, amountCents: 100 }).text, /\(1 item, 1\.00\)/);
+});

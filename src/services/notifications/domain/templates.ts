@@ -11,6 +11,8 @@ export interface TemplateData {
   trackingNumber?: string;
   amountCents?: number;
   cartId?: string;
+  /** Units in an abandoned cart. */
+  items?: number;
 }
 
 export interface Rendered {
@@ -54,7 +56,9 @@ export function render(kind: Kind, data: TemplateData): Rendered {
       return page(`Your order …${short(data.orderId)} is on its way`, [`Your ${order} is scheduled for shipping.`, `Tracking number: ${data.trackingNumber ?? 'not yet known'}.`]);
     case 'paymentRefunded':
       return page(`Refund for order …${short(data.orderId)}`, [`We refunded ${money(data.amountCents ?? 0)} for your ${order}.`, 'It may take a few days to show on your statement.']);
-    case 'cartAbandoned':
-      return page('You left something in your cart', ['Your cart is still waiting for you.', 'Come back and finish your order whenever you like.']);
+    case 'cartAbandoned': {
+      const what = data.items === undefined ? 'Your cart' : `Your cart (${data.items} item${data.items === 1 ? '' : 's'}${data.amountCents === undefined ? '' : `, ${money(data.amountCents)}`})`;
+      return page('You left something in your cart', [`${what} is still waiting for you.`, 'Come back and finish your order whenever you like.']);
+    }
   }
 }
