@@ -3,7 +3,8 @@
  * orders, and the outcome arrives both on the stream and by e-mail in a real SMTP server
  * (Mailpit, searched by the recipient); a declined payment mails the cancellation with its
  * reason; switching e-mail off for a kind stops that mail and only that one; an order that
- * cannot ship is cancelled and its charge refunded, both told. On both deployments, in the
+ * cannot ship is cancelled and its charge refunded, both told; a cart left alone is a
+ * reminder. On both deployments, in the
  * events architecture (the choreography publishes the same events).
  */
 import assert from 'node:assert/strict';
@@ -19,8 +20,9 @@ const kindsOf = (events: Array<{ data: string }>) => events.map((e) => JSON.pars
 
 for (const deployment of deployments) {
   describe(`notifications, on the ${deployment.name} deployment`, { skip: deployment.skip() ?? mailpitSkip() }, () => {
-    test('an order\'s outcome arrives live and by e-mail, once; a declined payment mails its reason; a kind switched off is not mailed; a refund is told', async (t) => {
-      const { system, client } = await startDeployment(t, deployment, 'events');
+    test('an order\'s outcome arrives live and by e-mail, once; a declined payment mails its reason; a kind switched off is not mailed; a refund and an abandoned cart are told', async (t) => {
+      // A cart idle 1.5 s counts as abandoned (an hour by default).
+      const { system, client } = await startDeployment(t, deployment, 'events', { CART_ABANDONED_AFTER_MS: '1500', CART_ABANDONED_CHECK_MS: '200' });
       const mp = mailpit();
       const [productId] = [...(await createCatalog(client, 1, 50)).keys()];
       // A customer of this run: the mailbox is shared, its address is not.
@@ -86,6 +88,14 @@ for (const deployment of deployments) {
       const refund = last.find((m) => /^Refund for order/.test(m.Subject));
       assert.ok(refund, last.map((m) => m.Subject).join(' | '));
       assert.match(refund.Text, new RegExp(`We refunded \\d+\\.\\d{2} for your order ${unshipped.id}`));
+
+      // A cart left alone: a reminder, live and by e-mail.
+      assert.equal((await nia.call('PUT', `/api/cart/items/${productId}`, { quantity: 2 })).status, 200);
+      const [reminder] = kindsOf(await stream.waitFor(8, 30_000)).slice(7);
+      assert.deepEqual([reminder.kind, (reminder.data as { items?: number }).items], ['cartAbandoned', 2]);
+      const mailed = (await mp.waitFor(email, { count: 7, timeoutMs: 30_000 })).filter((m) => m.Subject === 'You left something in your cart');
+      assert.equal(mailed.length, 1);
+      assert.match(mailed[0].Text, /Your cart \(2 items, /);
     });
   });
 }
