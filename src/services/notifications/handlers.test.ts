@@ -10,7 +10,8 @@ import { CartAbandoned, message, OrderCancelled, OrderConfirmed, OrderPlaced, Pa
 import { dbVariants, deferrer } from '#test/support/db.ts';
 import { runHandler, type Delivery } from '#test/support/handlers.ts';
 import { createHandlers } from './handlers.ts';
-import { listEmails, listNotifications, migrations, replacePreferences } from './store.ts';
+import { listEmails } from './email-queue.ts';
+import { listNotifications, migrations, replacePreferences } from './store.ts';
 
 const clock = { now: () => new Date('2026-01-01T00:00:00Z') };
 

@@ -20,7 +20,8 @@ import type { Db } from '#platform/db/db.ts';
 import { channels, fullPreferences, kinds, type Preferences } from './domain/kinds.ts';
 import { InvalidCursor, TooManyStreams } from './errors.ts';
 import type { Feed } from './feed.ts';
-import { getPreferences, listEmails, listNotifications, notificationsAfter, replacePreferences, toNotification, type FeedRow } from './store.ts';
+import { listEmails } from './email-queue.ts';
+import { getPreferences, listNotifications, notificationsAfter, replacePreferences, toNotification, type FeedRow } from './store.ts';
 
 const Params = Type.Object({ customerId: Type.String({ minLength: 1, maxLength: 100 }) });
 const Cursor = Type.String({ pattern: '^[0-9]{1,15}$' });

@@ -19,7 +19,8 @@ import { startSmtpRefuser } from '#test/support/smtp-refuser.ts';
 import { createHandlers } from './handlers.ts';
 import { startMailer, type Send } from './mailer.ts';
 import { createSmtpTransport } from './smtp.ts';
-import { insertEmail, listEmails, migrations, upsertCustomer } from './store.ts';
+import { insertEmail, listEmails } from './email-queue.ts';
+import { migrations, upsertCustomer } from './store.ts';
 
 const skip = mailpitSkip();
 const retry = { maxAttempts: 3, baseMs: 1_000, maxMs: 60_000 };

@@ -3,7 +3,7 @@
  * partition (the handlers only queue rows), and one customer's failing mail never holds
  * another's (each row is sent, retried and given up on its own).
  *
- * A pass claims the due rows (store.ts: leased, SKIP LOCKED on PostgreSQL, so replicas share
+ * A pass claims the due rows (email-queue.ts: leased, SKIP LOCKED on PostgreSQL, so replicas share
  * the queue), sends them concurrently, and records each end: sent; a transient failure
  * rescheduled with exponential backoff and jitter; a permanent one (an SMTP 5xx, or the
  * attempts exhausted) dead, counted in orderflow_notification_emails_total{outcome="dead"}
@@ -20,7 +20,7 @@ import type { Db } from '#platform/db/db.ts';
 import type { Logger } from '#platform/log.ts';
 import { startPeriodic } from '#platform/periodic.ts';
 import { afterFailure, messageIdOf, type RetryPolicy } from './domain/delivery.ts';
-import { claimDueEmails, markDead, markSent, reschedule, type ClaimedEmail } from './store.ts';
+import { claimDueEmails, markDead, markSent, reschedule, type ClaimedEmail } from './email-queue.ts';
 
 /** One e-mail as the transport sends it. */
 export interface Mail {

@@ -6,7 +6,8 @@
 import type { Dialect, Sql } from '#platform/db/db.ts';
 import { wants } from './domain/kinds.ts';
 import { render } from './domain/templates.ts';
-import { getPreferences, insertEmail, insertInApp, lockNotificationWriters, type OrderEvent } from './store.ts';
+import { insertEmail } from './email-queue.ts';
+import { getPreferences, insertInApp, lockNotificationWriters, type OrderEvent } from './store.ts';
 
 export interface NotifyDeps {
   dialect: Dialect;

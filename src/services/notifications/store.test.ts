@@ -10,7 +10,8 @@ import { silentLogger } from '#platform/log.ts';
 import { dbVariants, deferrer } from '#test/support/db.ts';
 import { startFeed } from './feed.ts';
 import { notify } from './notify.ts';
-import { claimDueEmails, insertEmail, markSent, migrations, type FeedRow } from './store.ts';
+import { claimDueEmails, insertEmail, markSent } from './email-queue.ts';
+import { migrations, type FeedRow } from './store.ts';
 
 const at = '2026-03-01T10:00:00.000Z';
 const later = (ms: number) => new Date(Date.parse(at) + ms).toISOString();
