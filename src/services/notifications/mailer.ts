@@ -3,8 +3,8 @@
  * partition (the handlers only queue rows), and one customer's failing mail never holds
  * another's (each row is sent, retried and given up on its own).
  *
- * A pass claims the due rows (email-queue.ts: leased, SKIP LOCKED on PostgreSQL, so replicas share
- * the queue), sends them concurrently, and records each end: sent; a transient failure
+ * A pass claims the due rows (email-queue.ts: leased, SKIP LOCKED on PostgreSQL, so
+ * replicas share the queue), sends them concurrently, and records each end: sent; a transient failure
  * rescheduled with exponential backoff and jitter; a permanent one (an SMTP 5xx, or the
  * attempts exhausted) dead, counted in orderflow_notification_emails_total{outcome="dead"}
  * and listed on GET /_admin/emails?status=dead. A pass runs when a commit made e-mails (wake),
