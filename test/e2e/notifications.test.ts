@@ -22,7 +22,7 @@ for (const deployment of deployments) {
   describe(`notifications, on the ${deployment.name} deployment`, { skip: deployment.skip() ?? mailpitSkip() }, () => {
     test('an order\'s outcome arrives live and by e-mail, once; a declined payment mails its reason; a kind switched off is not mailed; a refund and an abandoned cart are told', async (t) => {
       // A cart idle 1.5 s counts as abandoned (an hour by default).
-      const { system, client } = await startDeployment(t, deployment, 'events', { CART_ABANDONED_AFTER_MS: '1500', CART_ABANDONED_CHECK_MS: '200' });
+      const { system, client } = await startDeployment(t, deployment, 'events', { SMTP_URL: process.env.SMTP_URL ?? '', CART_ABANDONED_AFTER_MS: '1500', CART_ABANDONED_CHECK_MS: '200' });
       const mp = mailpit();
       const [productId] = [...(await createCatalog(client, 1, 50)).keys()];
       // A customer of this run: the mailbox is shared, its address is not.
