@@ -30,13 +30,14 @@ export interface InputProducers {
 export interface CaughtUp {
   stale(now: number): boolean;
   refresh(): Promise<void>;
-  /** `position` is the task's next offset of `topic` (undefined: it processed none). */
+  /** `position` is the next offset of `topic` the caller had (undefined: none, then the group's commit). */
   caughtUp(topic: string, partition: number, position: number | undefined): boolean;
 }
 
 const atEnd = (p: PartitionPosition) => (p.committed ?? p.start) >= p.end;
 
-export function createCaughtUp(bus: Bus, inputs: readonly InputProducers[], ttlMs: number): CaughtUp {
+/** `groupId`: the group that reads the inputs, whose commit stands for a position the caller does not know. */
+export function createCaughtUp(bus: Bus, inputs: readonly InputProducers[], ttlMs: number, groupId?: string): CaughtUp {
   const groups = new Map<string, GroupTopics>();
   for (const i of inputs) for (const g of i.producers) groups.set(g.groupId, g);
   const groupDone = new Map<string, boolean>();
@@ -49,7 +50,7 @@ export function createCaughtUp(bus: Bus, inputs: readonly InputProducers[], ttlM
     // Upstream first (declared so), then the inputs themselves: see the module comment.
     const done = new Map<string, boolean>();
     for (const g of groups.values()) done.set(g.groupId, (await bus.positions([...g.topics], g.groupId)).every(atEnd));
-    const positions = await bus.positions(inputs.map((i) => i.topic));
+    const positions = await bus.positions(inputs.map((i) => i.topic), groupId);
     for (const [g, d] of done) groupDone.set(g, d);
     for (const p of positions) ends.set(`${p.topic}:${p.partition}`, p);
     readAt = started;
@@ -66,7 +67,7 @@ export function createCaughtUp(bus: Bus, inputs: readonly InputProducers[], ttlM
       const end = ends.get(`${topic}:${partition}`);
       if (!input || !end) return false;
       if (!input.producers.every((g) => groupDone.get(g.groupId) === true)) return false;
-      return (position ?? end.start) >= end.end;
+      return (position ?? end.committed ?? end.start) >= end.end;
     },
   };
 }

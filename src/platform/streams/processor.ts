@@ -32,13 +32,14 @@
  * unique keys).
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, InRecord, OutRecord, Subscription, TopicSpec } from '#platform/bus/bus.ts';
-import { ConfigError, defineError } from '#platform/errors.ts';
+import type { Bus, InRecord, Subscription, TopicSpec } from '#platform/bus/bus.ts';
+import { ConfigError } from '#platform/errors.ts';
 import { silentLogger, type Logger } from '#platform/log.ts';
 import { createCaughtUp, type GroupTopics } from './caught-up.ts';
 import { changelogRecords, changelogTopic, restoreTask } from './changelog.ts';
 import { createInputBuffers, type Buffered, type InputBuffers } from './input-buffers.ts';
-import { createTask, parseSource, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
+import { createRepartitionStep, newDelivery, StreamTaskReset, type Delivery, type RepartitionStep } from './repartition.ts';
+import { createTask, type InputSpec, type OperatorSpec, type Task } from './task.ts';
 
 /** A processor: its bus, its name, its partitions, its inputs and operators. */
 export interface ProcessorOptions {
@@ -100,20 +101,12 @@ interface TaskSlot {
   timer?: NodeJS.Timeout;
 }
 
-/** A delivered batch: its handle resolves once its last record is processed and durable. */
-interface Delivery {
-  left: number;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
 const CHANGELOG_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_IDLE_MS = 2_000;
 // How often a waiting task asks again whether the inputs it waits for are caught up.
 const CAUGHT_UP_TTL_MS = 100;
 
-/** A batch handed to a task that was reset (restored) or closed before processing it; the bus delivers it again. */
-export const StreamTaskReset = defineError('PLT_ERR_STREAM_TASK_RESET', 503);
+export { StreamTaskReset };
 
 /** Declares an input; its functions are typed by what `decode` returns. */
 export function input<V>(spec: InputSpec<V>): InputSpec {
@@ -153,11 +146,14 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
   const maxBatch = opts.maxBatch ?? 200;
   const maxIdleMs = opts.maxIdleMs ?? DEFAULT_MAX_IDLE_MS;
   const subscribed = [...bySubscribed.keys()];
-  const stepGroup: GroupTopics = { groupId: `${app}.repartition`, topics: rekeyed.map((i) => i.topic) };
-  const groups: GroupTopics[] = [...(rekeyed.length > 0 ? [stepGroup] : []), { groupId: app, topics: subscribed }];
+  const step: RepartitionStep | undefined = rekeyed.length > 0
+    ? await createRepartitionStep({ bus, app, inputs: rekeyed, maxBatch, maxIdleMs, caughtUpTtlMs: CAUGHT_UP_TTL_MS })
+    : undefined;
+  const stepGroup = step?.group;
+  const groups: GroupTopics[] = [...(stepGroup ? [stepGroup] : []), { groupId: app, topics: subscribed }];
   const caught = createCaughtUp(bus, subscribed.map((topic) => {
     const i = bySubscribed.get(topic)!;
-    return { topic, producers: [...(i.upstream ?? []), ...(i.rekey ? [{ groupId: stepGroup.groupId, topics: [i.topic] }] : [])] };
+    return { topic, producers: [...(i.upstream ?? []), ...(stepGroup && i.rekey ? [{ groupId: stepGroup.groupId, topics: [i.topic] }] : [])] };
   }), CAUGHT_UP_TTL_MS);
   let closing = false;
 
@@ -246,9 +242,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
       slot.expected[topic] = Number(batch[batch.length - 1].offset) + 1;
       const fresh = from === undefined ? batch : batch.filter((r) => Number(r.offset) >= from);
       if (fresh.length === 0) return undefined; // all processed already
-      let delivery!: Delivery;
-      const done = new Promise<void>((resolve, reject) => (delivery = { left: fresh.length, resolve, reject }));
-      done.catch(() => {}); // failed before the handle awaits it: awaited below all the same
+      const { delivery, done } = newDelivery(fresh.length);
       slot.deliveries.add(delivery);
       slot.buffers.add(topic, fresh.map((r): Buffered<Delivery> => ({ ...task.read(topic, r), delivery })));
       await drain(p, slot);
@@ -257,36 +251,9 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     await waiting?.done;
   }
 
-  // The stateless step: each record of a re-keyed input to its repartition topic, keyed by
-  // its grouping key. Its source position goes with it (kept when it came from a processor),
-  // qualified by the partition it came through, so that downstream sees it in order.
-  async function repartition(batch: InRecord[]): Promise<void> {
-    const { topic, partition: q } = batch[0];
-    const input = inputs.find((i) => i.topic === topic)!;
-    const out: OutRecord[] = [];
-    for (const r of batch) {
-      let key: string | undefined;
-      try {
-        const value = input.decode(r);
-        key = value === undefined ? undefined : input.rekey!(value);
-      } catch {
-        key = undefined; // unreadable: the task would skip it too
-      }
-      if (key === undefined) continue;
-      let source = `${app}|rekey|${topic}`;
-      let position: [number, number] = [Number(r.offset), 0];
-      const upstream = parseSource(r.headers[SOURCE_HEADER]);
-      if (upstream) [source, ...position] = upstream;
-      out.push({ topic: repartitionTopic(topic), key, value: r.value, headers: { ...r.headers, [SOURCE_HEADER]: JSON.stringify([`${source}@${topic}:${q}`, ...position]) } });
-    }
-    if (out.length > 0) await bus.publish(out);
-  }
-
   const subscriptions: Subscription[] = [];
   try {
-    if (rekeyed.length > 0) {
-      subscriptions.push(await bus.subscribe({ groupId: stepGroup.groupId, topics: stepGroup.topics as string[], maxBatch, handle: repartition }));
-    }
+    if (step) subscriptions.push(await bus.subscribe({ groupId: step.group.groupId, topics: [...step.group.topics], maxBatch, handle: step.handle }));
     subscriptions.push(
       await bus.subscribe({
         groupId: app,
@@ -327,6 +294,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
       // delivered again to whoever has the partition next.
       closing = true;
       const closed = subscriptions.reverse().map((s) => s.close());
+      step?.close();
       for (const slot of slots.values()) fail(slot, StreamTaskReset(`stream processor ${app} is closing`));
       await Promise.all(closed);
     },
