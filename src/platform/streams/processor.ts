@@ -4,7 +4,23 @@
  *
  * - A task per input partition p (task.ts). All direct inputs are co-partitioned (the same
  *   partition count, keyed by the grouping key); an input that is not names `rekey` and is
- *   re-keyed through `<app>.<topic>.repartition` by a stateless step of the processor.
+ *   re-keyed through `<app>.<topic>.repartition` by a stateless step of the processor
+ *   (repartition.ts), which merges its source partitions in event-time order.
+ * - Stream time across inputs. The bus delivers each input's batches on its own, so one input
+ *   may run far ahead of another (a backlog, a burst, a rebuild). A task buffers what it is
+ *   handed and processes the record with the smallest event time among its inputs' heads
+ *   (input-buffers.ts); an input with nothing buffered is waited for, unless it is caught up
+ *   (caught-up.ts: its end offset reached, and the stages that write it, the re-keying step
+ *   and the upstream processors an input names, at their ends), for at most `maxIdleMs`,
+ *   then the task goes on without it until it has data again (Kafka Streams'
+ *   max.task.idle.ms). A batch's handle resolves only once all its records are processed and
+ *   their marker written: until then the bus holds that input partition's next batch and
+ *   commits nothing past it, so a buffered record is never committed unprocessed; a task that
+ *   is restored or closed fails the batches it holds, and the bus delivers them again. The
+ *   wait costs latency, never records: at most maxIdleMs each time an input that is not
+ *   caught up runs dry, and Bus.positions reads (a few per processor every 100 ms, only
+ *   while a task waits). Batches of one partition's inputs are handed in concurrently: the
+ *   per-partition lock covers buffering and processing, never the wait.
  * - State lives in memory; after every batch, its changes, its outputs and last a commit
  *   marker (the next offset per input topic, the watermark, the sources' high marks) go to
  *   partition p of the compacted `<app>.changelog` in ONE publish. That is atomic on both

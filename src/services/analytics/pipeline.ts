@@ -19,6 +19,11 @@
  *
  * Conversions are counted at the view's time, and a view's conversion can come up to 30
  * minutes later, so the conversion windows wait that long plus the grace before they close.
+ *
+ * Each task takes its inputs in event-time order (platform/streams/input-buffers.ts), and the
+ * windows processor names lifecycle and conversion as the upstream of their topics: it waits
+ * for them, a stage behind, rather than run ahead on views and placements. So a backlog or a
+ * burst counts as if it had come live; the grace is for facts that come late from outside.
  */
 import type { Bus, InRecord } from '#platform/bus/bus.ts';
 import { decode } from '#platform/bus/envelope.ts';
