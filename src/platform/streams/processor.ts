@@ -280,10 +280,12 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
         copartitioned: true,
         // A partition given back to us may have been another member's meanwhile (its claim
         // then fences what this task would write): its task starts over from the changelog.
+        // The batches it still holds fail (they belong to the ownership before; the embedded
+        // log waits for their handles before a member takes a topic over).
         onAssigned: (_topic, partitions) => {
           for (const p of partitions) {
             const slot = slots.get(p);
-            if (slot) slot.broken = true;
+            if (slot) fail(slot, StreamTaskReset(`stream task ${app}:${p} reassigned: its buffered batches are delivered again`));
           }
         },
       }),
