@@ -7,6 +7,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bus, OutRecord } from '#platform/bus/bus.ts';
+import { openKafkaBus } from '#platform/bus/kafka/kafka-bus.ts';
+import { silentLogger } from '#platform/log.ts';
+import { kafkaBrokers, kafkaSkip, uniqueName } from '#test/infra.ts';
 import { caughtUp, closing, decodeEvent, embeddedBus, event, table, type Event } from '#test/support/streams.ts';
 import { windowedAggregate, type WindowResult } from './aggregate.ts';
 import type { GroupTopics } from './caught-up.ts';
@@ -146,4 +149,40 @@ test('a processor closed while batches wait for another input commits nothing pa
   const counts = await table<WindowResult<number>>(bus, 'counts');
   assert.equal([...counts.values()].reduce((n, w) => n + w.value, 0), 30);
   assert.equal(second.stats().processed, 30);
+});
+
+test('the re-keying step merges its source partitions in event-time order: a backlog of partition 1 before partition 0 is not late downstream', async (t) => {
+  const { bus } = embeddedBus(t);
+  await bus.ensureTopics([{ name: 'r', partitions: 2 }]);
+  // Given twenty minutes in each partition of a topic not keyed by the grouping key, partition 1's published first
+  const of = (q: number) => Array.from({ length: 120 }, (_, i) => event('r', q, `x${q}`, { t: i * 10 * S + q }));
+  await bus.publish(of(1));
+  await bus.publish(of(0));
+  // When a processor re-keys it to one group and counts per minute with a grace of 1 s
+  const p = closing(t, await startProcessor({
+    bus, app: 'rekey-skew', partitions: 2, maxBatch: 10,
+    inputs: [input({ topic: 'r', decode: decodeEvent, time: (e) => e.t, rekey: () => 'all' })],
+    operators: [windowedAggregate({ name: 'per-minute', topics: ['r'], windows: tumbling(60 * S, { graceMs: S }), aggregator: count(), output: 'rekey-counts' })],
+  }));
+  await caughtUp(bus, 'rekey-skew.repartition', ['r']);
+  await caughtUp(bus, 'rekey-skew', ['rekey-skew.r.repartition']);
+  // Then nothing is late: 12 records in each of the 20 minutes
+  assert.equal(p.stats().late, 0);
+  const counts = [...(await table<WindowResult<number>>(bus, 'rekey-counts')).values()].map((w) => w.value);
+  assert.deepEqual(counts, Array.from({ length: 20 }, () => 12));
+});
+
+test('on Kafka too, a backlog of one input then the other is processed as if interleaved', { skip: kafkaSkip(), timeout: 120_000 }, async (t) => {
+  const brokers = kafkaBrokers(t);
+  if (!brokers) return;
+  const expected = await interleavedRun(t);
+  const bus = await openKafkaBus({ brokers, clientId: 'skew-test', namespace: uniqueName('skew'), log: silentLogger, commitPolicy: { intervalMs: 100 } });
+  t.after(() => bus.close());
+  await bus.ensureTopics([{ name: 'a', partitions: 2 }, { name: 'b', partitions: 2 }]);
+  await bus.publish(as);
+  await bus.publish(bs);
+  const p = await start(t, bus);
+  await settled(bus);
+  assert.equal(p.stats().late, 0);
+  assert.deepEqual(await results(bus), expected);
 });
