@@ -28,6 +28,8 @@ export interface Taken<D> {
 }
 
 export interface InputBuffers<D> {
+  /** Adds an input (waited for from now on when empty); `add` adds one too. */
+  open(topic: string): void;
   add(topic: string, records: Buffered<D>[]): void;
   /** True when some input has nothing buffered (whether it is caught up decides a wait). */
   anyEmpty(): boolean;
@@ -39,7 +41,7 @@ export interface InputBuffers<D> {
   size(): number;
 }
 
-/** Buffers for a task over `topics` (in declaration order, which breaks ties of event time). */
+/** Buffers for a task over `topics` (in the order opened, which breaks ties of event time). */
 export function createInputBuffers<D>(topics: readonly string[], idleMs: number): InputBuffers<D> {
   const queues = new Map(topics.map((t) => [t, { items: [] as Buffered<D>[], head: 0 }]));
   // Since when an input has been empty while not caught up; deleted once it has data.
@@ -48,10 +50,17 @@ export function createInputBuffers<D>(topics: readonly string[], idleMs: number)
   // An unreadable record (NaN) is skipped when processed: it goes first, holding nothing up.
   const timeOf = (b: Buffered<D>) => (Number.isNaN(b.time) ? Number.NEGATIVE_INFINITY : b.time);
 
+  const open = (topic: string) => {
+    let q = queues.get(topic);
+    if (!q) queues.set(topic, (q = { items: [], head: 0 }));
+    return q;
+  };
+
   return {
+    open,
     add(topic, records) {
-      const q = queues.get(topic);
-      if (!q || records.length === 0) return;
+      const q = open(topic);
+      if (records.length === 0) return;
       if (q.head > 0) {
         q.items = q.items.slice(q.head);
         q.head = 0;

@@ -163,7 +163,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
   const maxIdleMs = opts.maxIdleMs ?? DEFAULT_MAX_IDLE_MS;
   const subscribed = [...bySubscribed.keys()];
   const step: RepartitionStep | undefined = rekeyed.length > 0
-    ? await createRepartitionStep({ bus, app, inputs: rekeyed, maxBatch, maxIdleMs, caughtUpTtlMs: CAUGHT_UP_TTL_MS })
+    ? createRepartitionStep({ bus, app, inputs: rekeyed, maxBatch, maxIdleMs, caughtUpTtlMs: CAUGHT_UP_TTL_MS })
     : undefined;
   const stepGroup = step?.group;
   const groups: GroupTopics[] = [...(stepGroup ? [stepGroup] : []), { groupId: app, topics: subscribed }];
@@ -269,7 +269,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
 
   const subscriptions: Subscription[] = [];
   try {
-    if (step) subscriptions.push(await bus.subscribe({ groupId: step.group.groupId, topics: [...step.group.topics], maxBatch, handle: step.handle }));
+    if (step) subscriptions.push(await bus.subscribe({ groupId: step.group.groupId, topics: [...step.group.topics], maxBatch, handle: step.handle, onAssigned: step.assigned }));
     subscriptions.push(
       await bus.subscribe({
         groupId: app,

@@ -41,23 +41,26 @@ export function newDelivery(records: number): { delivery: Delivery; done: Promis
 export interface RepartitionStep {
   readonly group: GroupTopics;
   handle(batch: InRecord[]): Promise<void>;
+  /** The subscription's onAssigned: its partitions become lanes. */
+  assigned(topic: string, partitions: number[]): void;
   /** Fails the batches waiting (they are delivered again to the next owner). */
   close(): void;
 }
 
-export async function createRepartitionStep(opts: {
+export function createRepartitionStep(opts: {
   bus: Bus;
   app: string;
   inputs: readonly InputSpec[];
   maxBatch: number;
   maxIdleMs: number;
   caughtUpTtlMs: number;
-}): Promise<RepartitionStep> {
+}): RepartitionStep {
   const { bus, app, inputs, maxBatch } = opts;
   const group: GroupTopics = { groupId: `${app}.repartition`, topics: inputs.map((i) => i.topic) };
-  const lanes = (await bus.positions([...group.topics])).map((p) => `${p.topic}:${p.partition}`);
   const laneOf = (topic: string, q: number) => `${topic}:${q}`;
-  const buffers = createInputBuffers<Delivery>(lanes, opts.maxIdleMs);
+  // Lanes are the partitions assigned to this member (on Kafka the group spreads them): one
+  // another member reads is not waited for.
+  const buffers = createInputBuffers<Delivery>([], opts.maxIdleMs);
   const caught = createCaughtUp(bus, inputs.map((i) => ({ topic: i.topic, producers: i.upstream ?? [] })), opts.caughtUpTtlMs, group.groupId);
   // Next offset delivered per lane: a lane with nothing buffered is caught up once that is its end.
   const delivered = new Map<string, number>();
@@ -146,6 +149,9 @@ export async function createRepartitionStep(opts: {
         await drain();
       });
       await done;
+    },
+    assigned(topic, partitions) {
+      for (const q of partitions) buffers.open(laneOf(topic, q));
     },
     close() {
       closing = true;
