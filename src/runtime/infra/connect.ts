@@ -49,6 +49,8 @@ export function connectPaths(dir: string, port: number) {
 export function connectPom(): string {
   return mavenPom('connect-runtime', [
     `org.apache.kafka:connect-runtime:${KAFKA_VERSION}`,
+    // FileStreamSinkConnector, for the event archive (platform/bus/archive-connector.ts).
+    `org.apache.kafka:connect-file:${KAFKA_VERSION}`,
     `io.debezium:debezium-connector-postgres:${DEBEZIUM_VERSION}`,
     `org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}`,
     `org.apache.logging.log4j:log4j-slf4j2-impl:${LOG4J_VERSION}`,
