@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
 import { alive } from '#test/support/process.ts';
+import { readArchive } from '#platform/bus/archive.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { openSqlite } from '#platform/db/sqlite.ts';
@@ -163,6 +164,15 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
     if (status === 'PENDING') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(status, 'CONFIRMED');
+  // The event archive is on by default: the order's events land in <data-dir>/archive (rest
+  // publishes no order events: its saga is calls, not messages).
+  const archived = async () => {
+    const types: string[] = [];
+    for await (const e of readArchive(join(dataDir, 'archive'), 'orders.events')) if (e.key === id) types.push(e.type);
+    return types;
+  };
+  for (let i = 0; i < 100 && arch !== 'rest' && !(await archived()).includes('OrderConfirmed'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual((await archived()).filter((type) => type === 'OrderPlaced' || type === 'OrderConfirmed'), arch === 'rest' ? [] : ['OrderPlaced', 'OrderConfirmed']);
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
   assert.equal(children.length, 6, 'one process per service');

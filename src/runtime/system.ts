@@ -208,7 +208,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
       if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
-    if (opts.archive) archive = await startArchive(base, opts.archive, opts.log);
+    // Its lines where the supervisor's go: the log given, else the terminal of `orderflow up`.
+    if (opts.archive) archive = await startArchive(base, opts.archive, opts.log ?? (opts.stdio === 'inherit' ? (line) => process.stderr.write(`${line}\n`) : undefined));
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
