@@ -1,6 +1,8 @@
 /**
  * A Kafka Connect worker with Debezium's PostgreSQL connector, for the Debezium outbox relay
- * (ORDERFLOW_RELAY=debezium). Built from Maven Central jars like the broker.
+ * (ORDERFLOW_RELAY=debezium), and Kafka's file sink (connect-file), for the event archive
+ * (platform/bus/archive-connector.ts). Built from Maven Central jars like the broker; a worker
+ * started before connect-file was added lacks it (the archive says so): stop and start it.
  *
  * Standalone mode with a file offset store, not distributed mode: one worker is all a
  * machine runs, it starts without creating and waiting for three internal topics, and the

@@ -98,6 +98,7 @@ test('the Connect worker listens on loopback and passes keys, values and headers
   const pom = connectPom();
   assert.match(pom, /<artifactId>connect-runtime<\/artifactId><version>4\.1\.1<\/version>/);
   assert.match(pom, new RegExp(`<artifactId>debezium-connector-postgres</artifactId><version>${DEBEZIUM_VERSION}</version>`));
+  assert.match(pom, /<artifactId>connect-file<\/artifactId><version>4\.1\.1<\/version>/, 'the file sink, for the event archive');
 });
 
 test('the newest installed PostgreSQL is chosen', (t) => {
