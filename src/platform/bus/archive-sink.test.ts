@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '#platform/log.ts';
 import { recordingLogger } from '#test/support/log.ts';
+import { kafkaSkip, uniqueName } from '#test/infra.ts';
+import { Admin } from '@platformatic/kafka';
+import { openKafkaBus } from './kafka/kafka-bus.ts';
 import type { Bus, InRecord } from './bus.ts';
 import { openEmbeddedLog } from './embedded/embedded-log.ts';
 import { encode, newEnvelope } from './envelope.ts';
@@ -165,4 +168,30 @@ test('a torn last line: the sink ends it with a newline before appending; the re
   for await (const e of after) ids.push(e.id);
   assert.deepEqual(ids.sort(), [first, ...rest].map((r) => JSON.parse(r.value).id).sort());
   assert.deepEqual(after.stats, { lines: 22, distinct: 21, duplicates: 0, torn: 1 });
+});
+
+test('on Kafka without a Connect worker the same sink writes the same files', { skip: kafkaSkip(), timeout: 120_000 }, async (t) => {
+  const namespace = uniqueName('arcsink').toLowerCase();
+  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',');
+  const dir = mkdtempSync(join(tmpdir(), 'archive-sink-kafka-'));
+  const bus = await openKafkaBus({ brokers, clientId: 'archive-sink-test', namespace });
+  let sink: Awaited<ReturnType<typeof startArchiveSink>> | undefined;
+  t.after(async () => {
+    await sink?.close();
+    const admin = new Admin({ clientId: 'archive-sink-cleanup', bootstrapBrokers: brokers });
+    await admin.deleteTopics({ topics: [`${namespace}.orders.events`] }).catch(() => {});
+    await admin.deleteGroups({ groups: [`${namespace}.${ARCHIVE_GROUP}`] }).catch(() => {});
+    await admin.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await bus.ensureTopics([{ name: 'orders.events', partitions: 3 }]);
+  const sent = records('orders.events', 90);
+  await bus.publish(sent.slice(0, 60));
+  sink = await startArchiveSink({ bus, topics: ['orders.events'], dir, log: silentLogger });
+  await bus.publish(sent.slice(60));
+  await until('every record', async () => (await archivedIds(dir, 'orders.events')).length === 90, 60_000);
+  assert.deepEqual(new Set(await archivedIds(dir, 'orders.events')), new Set(sent.map((r) => JSON.parse(r.value).id)));
+  await sink.close();
+  assert.equal(await bus.lag(ARCHIVE_GROUP, ['orders.events']), 0, 'closing commits what was written');
 });
