@@ -59,28 +59,37 @@ export function archiveConnectorConfig(t: ArchiveConnectorTarget): Record<string
  * worker must have the file sink: one started before it was added to its jars does not.
  */
 export async function registerArchiveConnectors(targets: ArchiveConnectorTarget[], timeoutMs = 60_000): Promise<void> {
-  if (targets.length === 0) return;
-  const connectUrl = targets[0].connectUrl;
-  const plugins = await connectCall('GET', `${connectUrl}/connector-plugins`);
-  if (!Array.isArray(plugins.body) || !plugins.body.some((p: { class?: string }) => p.class === FILE_SINK)) {
-    throw ConnectFailed(`the Kafka Connect worker at ${connectUrl} has no ${FILE_SINK} (the connect-file jar): restart it (npm run infra:connect -- stop; npm run infra:connect) to fetch it`);
-  }
   for (const t of targets) {
     if (!isAbsolute(t.dir)) throw ConnectFailed(`the archive directory must be an absolute path for the Connect worker; got "${t.dir}"`);
     mkdirSync(t.dir, { recursive: true });
-    const name = archiveConnectorName(t);
-    const put = await connectCall('PUT', `${t.connectUrl}/connectors/${name}/config`, archiveConnectorConfig(t));
-    if (put.status !== 200 && put.status !== 201) throw ConnectFailed(`registering connector ${name} answered ${put.status}: ${JSON.stringify(put.body)}`);
+  }
+  await registerAndAwait(
+    targets.map((t) => ({ connectUrl: t.connectUrl, name: archiveConnectorName(t), config: archiveConnectorConfig(t) })),
+    FILE_SINK,
+    'the connect-file jar: restart it (npm run infra:connect -- stop; npm run infra:connect) to fetch it',
+    timeoutMs,
+  );
+}
+
+async function registerAndAwait(connectors: Array<{ connectUrl: string; name: string; config: Record<string, string> }>, plugin: string, hint: string, timeoutMs: number): Promise<void> {
+  if (connectors.length === 0) return;
+  const connectUrl = connectors[0].connectUrl;
+  const plugins = await connectCall('GET', `${connectUrl}/connector-plugins`);
+  if (!Array.isArray(plugins.body) || !plugins.body.some((p: { class?: string }) => p.class === plugin)) {
+    throw ConnectFailed(`the Kafka Connect worker at ${connectUrl} has no ${plugin} (${hint})`);
+  }
+  for (const c of connectors) {
+    const put = await connectCall('PUT', `${c.connectUrl}/connectors/${c.name}/config`, c.config);
+    if (put.status !== 200 && put.status !== 201) throw ConnectFailed(`registering connector ${c.name} answered ${put.status}: ${JSON.stringify(put.body)}`);
   }
   const deadline = Date.now() + timeoutMs;
-  for (const t of targets) {
-    const name = archiveConnectorName(t);
+  for (const c of connectors) {
     for (;;) {
-      const st = await connectCall('GET', `${t.connectUrl}/connectors/${name}/status`);
+      const st = await connectCall('GET', `${c.connectUrl}/connectors/${c.name}/status`);
       const task = st.body?.tasks?.[0];
-      if (task?.state === 'FAILED') throw ConnectFailed(`connector ${name} failed: ${String(task.trace).split('\n').slice(0, 3).join(' ')}`);
+      if (task?.state === 'FAILED') throw ConnectFailed(`connector ${c.name} failed: ${String(task.trace).split('\n').slice(0, 3).join(' ')}`);
       if (task?.state === 'RUNNING') break;
-      if (Date.now() > deadline) throw ConnectFailed(`connector ${name} is not running after ${timeoutMs} ms (task ${task?.state ?? 'not started'})`);
+      if (Date.now() > deadline) throw ConnectFailed(`connector ${c.name} is not running after ${timeoutMs} ms (task ${task?.state ?? 'not started'})`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -88,7 +97,75 @@ export async function registerArchiveConnectors(targets: ArchiveConnectorTarget[
 
 /** Removes the connector (its task commits what it wrote first); idempotent. Its group's offsets stay with Kafka. */
 export async function removeArchiveConnector(t: ArchiveConnectorTarget): Promise<void> {
-  const name = archiveConnectorName(t);
-  const del = await connectCall('DELETE', `${t.connectUrl}/connectors/${name}`);
+  await removeConnector(t.connectUrl, archiveConnectorName(t));
+}
+
+async function removeConnector(connectUrl: string, name: string): Promise<void> {
+  const del = await connectCall('DELETE', `${connectUrl}/connectors/${name}`);
   if (del.status !== 204 && del.status !== 404) throw ConnectFailed(`removing connector ${name} answered ${del.status}: ${JSON.stringify(del.body)}`);
+}
+
+/**
+ * The archive as PostgreSQL tables, for a cluster whose Connect workers do not share a disk
+ * with anyone: Debezium's JDBC sink (`npm run infra:connect -- --jdbc-sink` adds its plugin)
+ * writes each record of the topic as a row of `<namespace>_<topic with _ for .>` in
+ * `database`: the envelope JSON as text in `envelope` (HoistField wraps the plain string
+ * value into a one-field struct, which the sink needs), keyed by the record's topic,
+ * partition and offset (`primary.key.mode=kafka`) with upserts, so a redelivery rewrites its
+ * own row: exactly one row per record. The database must exist; the table is created.
+ * Reporting reads `envelope::jsonb`. Not started by the system: the files are this machine's
+ * archive; this is the shape it takes on a cluster.
+ */
+export interface ArchiveTableTarget {
+  connectUrl: string;
+  /** postgres://user:password@host:port/... of the server (its database part is ignored). */
+  databaseUrl: string;
+  /** The archive database, e.g. `<namespace>_archive`. */
+  database: string;
+  topic: string;
+  namespace?: string;
+}
+
+const JDBC_SINK = 'io.debezium.connector.jdbc.JdbcSinkConnector';
+
+export function archiveTableConnectorName(t: Pick<ArchiveTableTarget, 'namespace' | 'topic'>): string {
+  return `${archiveConnectorName(t)}-table`;
+}
+
+export function archiveTableConnectorConfig(t: ArchiveTableTarget): Record<string, string> {
+  const url = new URL(t.databaseUrl);
+  return {
+    'connector.class': JDBC_SINK,
+    'tasks.max': '1',
+    topics: t.namespace ? `${t.namespace}.${t.topic}` : t.topic,
+    'connection.url': `jdbc:postgresql://${url.hostname}:${url.port || '5432'}/${t.database}`,
+    'connection.username': decodeURIComponent(url.username || 'postgres'),
+    'connection.password': decodeURIComponent(url.password),
+    'insert.mode': 'upsert',
+    'primary.key.mode': 'kafka',
+    'schema.evolution': 'basic',
+    'key.converter': STRING,
+    'value.converter': STRING,
+    transforms: 'envelope',
+    'transforms.envelope.type': 'org.apache.kafka.connect.transforms.HoistField$Value',
+    'transforms.envelope.field': 'envelope',
+  };
+}
+
+/** The table the JDBC sink writes a topic into: the Kafka topic name with `_` for `.`, Debezium's default naming. */
+export function archiveTableName(t: Pick<ArchiveTableTarget, 'namespace' | 'topic'>): string {
+  return (t.namespace ? `${t.namespace}.${t.topic}` : t.topic).replace(/\./g, '_');
+}
+
+export async function registerArchiveTableConnector(t: ArchiveTableTarget, timeoutMs = 90_000): Promise<void> {
+  await registerAndAwait(
+    [{ connectUrl: t.connectUrl, name: archiveTableConnectorName(t), config: archiveTableConnectorConfig(t) }],
+    JDBC_SINK,
+    'Debezium\'s JDBC sink plugin: npm run infra:connect -- stop; npm run infra:connect -- --jdbc-sink',
+    timeoutMs,
+  );
+}
+
+export async function removeArchiveTableConnector(t: ArchiveTableTarget): Promise<void> {
+  await removeConnector(t.connectUrl, archiveTableConnectorName(t));
 }
