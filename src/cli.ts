@@ -63,6 +63,9 @@ ${ARCHIVE_USAGE}
         Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
   bench read [options]
         The read path through the gateway with autocannon (orderflow bench read --help).
+  bench ingest [options]
+        Client events through the gateway into the log, at a fixed rate of events/s and at
+        saturation, on each deployment (orderflow bench ingest --help).
   lab [--arch events,choreography,rest] [--distributed] [--quick] [options]
         Measure each architecture: open-model load up to saturation, its knee, fault scenarios;
         writes lab-results/<timestamp>/ report.html, report.json, summary.md (orderflow lab --help).
@@ -327,6 +330,7 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./runtime/archive-command.ts').then((m) => m.archiveCommand(args));
       case 'bench':
         if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
+        if (args[0] === 'ingest') return await import('./lab/ingest-bench.ts').then((m) => m.ingestBenchCommand(args.slice(1)));
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
         if (args[0] === 'soak') return await import('./lab/soak.ts').then((m) => m.soakCommand(args.slice(1)));

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { Parser } from '@asyncapi/parser';
 import { ASYNCAPI_PATH, asyncApiDocument } from './asyncapi.ts';
 import { allTopics, contracts } from './index.ts';
+import { streamRecords } from './analytics.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -19,9 +20,9 @@ test('the AsyncAPI parser finds the document valid, with every topic, message ve
   assert.deepEqual(errors.map((d) => `${d.path.join('/')}: ${d.message}`), []);
   assert.ok(document);
   const channels = document.channels().all().map((c) => c.address()).sort();
-  assert.deepEqual(channels, [...allTopics, ...allTopics.map((t) => `${t}.dlq`)].sort());
+  assert.deepEqual(channels, [...allTopics, ...allTopics.map((t) => `${t}.dlq`), ...streamRecords.map((r) => r.topic)].sort());
   const messages = document.components().messages().all();
-  assert.equal(messages.length, contracts.length);
+  assert.equal(messages.length, contracts.length + streamRecords.length);
   for (const c of contracts) {
     const m = messages.find((x) => x.id() === `${c.type}.v${c.version}`);
     assert.ok(m, `${c.type} v${c.version}`);

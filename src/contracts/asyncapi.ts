@@ -8,6 +8,7 @@
 import type { Contract } from './contract.ts';
 import { contracts as allContracts } from './index.ts';
 import { allTopics, deadLetterTopic } from './topics.ts';
+import { streamRecords } from './analytics.ts';
 
 export const ASYNCAPI_PATH = 'docs/asyncapi.json';
 
@@ -82,10 +83,33 @@ export function asyncApiDocument(contracts: readonly Contract[] = allContracts, 
       operations[`${owner}-sends-${topic}`] = {
         action: 'send',
         channel: { $ref: `#/channels/${topic}` },
-        summary: `${owner} publishes to ${topic} through its transactional outbox.`,
+        // Ingestion keeps no database: the log is its store, appended to straight away.
+        summary: owner === 'ingestion' ? `${owner} appends to ${topic} directly: the log is where client events are kept.` : `${owner} publishes to ${topic} through its transactional outbox.`,
         messages: here.map((c) => ({ $ref: `#/channels/${topic}/messages/${messageId(c)}` })),
       };
     }
+  }
+  // The stream processors' records: no envelope, the value is the record (contracts/analytics.ts).
+  for (const r of streamRecords) {
+    const id = `${r.topic}.record`;
+    messages[id] = {
+      name: r.topic,
+      title: r.topic,
+      summary: r.description,
+      contentType: 'application/json',
+      payload: jsonSchema(r.schema),
+      bindings: { kafka: { key: { type: 'string', description: r.key }, bindingVersion: '0.5.0' } },
+      'x-owner': r.owner,
+      'x-kind': 'stream-record',
+      'x-key': r.key,
+    };
+    channels[r.topic] = { address: r.topic, title: r.topic, description: `Records ${r.owner}'s stream processors publish. ${r.description}`, messages: { [id]: { $ref: `#/components/messages/${id}` } }, 'x-owner': r.owner };
+    operations[`${r.owner}-sends-${r.topic}`] = {
+      action: 'send',
+      channel: { $ref: `#/channels/${r.topic}` },
+      summary: `${r.owner}'s stream processors publish to ${r.topic} from the outbox of their changelog (platform/streams).`,
+      messages: [{ $ref: `#/channels/${r.topic}/messages/${id}` }],
+    };
   }
   return {
     asyncapi: '3.0.0',

@@ -22,17 +22,22 @@ import type { MessageCheck } from '#platform/bus/consumer.ts';
 import { InvalidMessage } from '#platform/errors.ts';
 import type { Contract, PayloadOf } from './contract.ts';
 import { createRegistry } from './registry.ts';
+import * as ingestion from './ingestion.ts';
 import * as inventory from './inventory.ts';
 import * as orders from './orders.ts';
 import * as payments from './payments.ts';
 import * as shipping from './shipping.ts';
+import * as cart from './cart.ts';
 
+export * from './ingestion.ts';
 export * from './inventory.ts';
 export * from './orders.ts';
 export * from './payments.ts';
 export * from './shipping.ts';
+export * from './cart.ts';
 export { Topics, allTopics, deadLetterTopic } from './topics.ts';
 export type { Contract, PayloadOf } from './contract.ts';
+export { streamRecords, OrderOutcomeRecord, ConversionRecord, WindowRecord, type OrderOutcome, type Conversion, type StreamRecordContract } from './analytics.ts';
 export { createRegistry, type Registry } from './registry.ts';
 
 export const contracts: Contract[] = [
@@ -40,6 +45,8 @@ export const contracts: Contract[] = [
   ...Object.values(inventory),
   ...Object.values(payments),
   ...Object.values(shipping),
+  ...Object.values(ingestion),
+  ...Object.values(cart),
 ];
 
 const registry = createRegistry(contracts);

@@ -7,6 +7,9 @@ export const Topics = {
   paymentsEvents: 'payments.events',
   shippingCommands: 'shipping.commands',
   shippingEvents: 'shipping.events',
+  /** What shoppers' clients report (views, searches, cart changes), keyed by session: the ingestion service's store. */
+  clientEvents: 'client.events',
+  cartEvents: 'cart.events',
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];

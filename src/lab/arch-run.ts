@@ -13,7 +13,7 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { archLabel, type Architecture, type ArchResult, type StepResult } from './lab-result.ts';
 import { createClient, type Client } from './client.ts';
 import { runFault, type FaultTiming, type Scenario } from './faults.ts';
@@ -44,6 +44,8 @@ export interface ArchRunOptions {
    */
   zipkin?: { url: string };
   partitions: number;
+  /** Products a shopper views before each order (client events, for analytics); 0 for orders alone. */
+  viewsPerOrder: number;
   /** Instances of each backend service (the system's replicas); default 1. */
   replicas?: number;
   progress: Progress;
@@ -98,7 +100,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     system = await startSystem({
       dataDir,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: freePortsForAll,
       replicas: o.replicas,
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',
@@ -110,11 +112,11 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'lab', silentLogger);
       tracker = await trackCompletions(bus, 'orders.events');
     }
-    const mix = await createCatalog(client);
+    const mix = { ...(await createCatalog(client)), viewsPerOrder: o.viewsPerOrder };
     const extra = [{ name: 'lab', pids: () => [process.pid] }, ...(await infraProcesses({ kafkaBrokers: o.kafka?.brokers, postgresUrl: o.postgres?.url, connectUrl: o.connectUrl, zipkinUrl: o.zipkin?.url }))];
     if (o.zipkin && !extra.some((p) => p.name === 'zipkin')) o.say(`${name}: Zipkin at ${o.zipkin.url} is not a process of this machine: its CPU is not counted`);
     if (o.postgres) {
-      const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
+      const databases = databaseServices.map((s) => serviceDatabaseName(namespace, s));
       pgStats = await openPgStats(o.postgres.url, databases);
     }
     const target: LabTarget = { arch, system, client, tracker: tracker ?? null, bus: bus ?? null, mix, extraProcesses: extra, progress: o.progress, pgStats: pgStats ?? null };
@@ -156,9 +158,7 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
     o.onSystem?.(undefined);
     rmSync(dataDir, { recursive: true, force: true });
     if (o.postgres) {
-      for (const service of serviceNames) {
-        if (service !== 'gateway') await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
-      }
+      for (const service of databaseServices) await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
     }
   }
 }

@@ -13,9 +13,9 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { silentLogger } from '#platform/log.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createClient } from './client.ts';
-import { loadLabEnv } from './config.ts';
+import { benchDeploymentEnv, loadLabEnv } from './config.ts';
 import { medianCost } from './cost.ts';
 import { openCostWindow } from './cost-window.ts';
 import type { StepCost } from './lab-result.ts';
@@ -74,15 +74,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
   const results: DeploymentResult[] = [];
   for (const deployment of values.deployments!.split(',')) {
     // The gateway's rate limits off: the load comes from one address (and soon one token).
-    const env: Record<string, string> = { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway };
-    if (deployment === 'distributed') {
-      if (!labEnv.kafkaBrokers || !labEnv.databaseUrl) {
-        console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
-        continue;
-      }
-      Object.assign(env, { ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', KAFKA_BROKERS: labEnv.kafkaBrokers, DATABASE_URL: labEnv.databaseUrl, ORDERFLOW_NAMESPACE: `bench_${randomUUID().slice(0, 8)}` });
-    } else if (deployment !== 'embedded') {
-      throw new Error(`unknown deployment ${deployment}: use embedded or distributed`);
+    const env = benchDeploymentEnv(deployment, labEnv, { LOG_LEVEL: 'warn', ORDERFLOW_PARTITIONS: values.partitions!, ...unlimitedGateway }, `bench_${randomUUID().slice(0, 8)}`);
+    if (!env) {
+      console.log('skipping distributed: set KAFKA_BROKERS and DATABASE_URL (npm run infra:kafka, npm run infra:postgres)');
+      continue;
     }
     console.log(`\n== ${deployment} ==`);
     results.push(await benchDeployment(deployment, env, { rate, seconds, concurrency, warmup, runs }));
@@ -94,13 +89,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
 
 async function benchDeployment(deployment: string, env: Record<string, string>, o: { rate: number; seconds: number; concurrency: number; warmup: number; runs: number }): Promise<DeploymentResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-bench-'));
-  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, stdio: 'pipe' });
+  const system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe' });
   const client = createClient(system.gatewayUrl, 256, system.demoUsers);
   const bus = await openBus(loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), 'bench', silentLogger);
   const distributed = env.ORDERFLOW_STORE === 'postgres';
   let pgStats: PgStatsReader | undefined;
   try {
-    if (distributed) pgStats = await openPgStats(env.DATABASE_URL, serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
+    if (distributed) pgStats = await openPgStats(env.DATABASE_URL, databaseServices.map((s) => serviceDatabaseName(env.ORDERFLOW_NAMESPACE, s)));
     const watched = await benchProcesses(system, distributed ? env : undefined);
     const costed = async (run: () => Promise<RunResult>): Promise<CostedRun> => {
       const window = await openCostWindow({ watched, scrape: () => scrapeAll(system), pgStats });
@@ -142,7 +137,7 @@ async function benchDeployment(deployment: string, env: Record<string, string>, 
     await system.stop();
     rmSync(dataDir, { recursive: true, force: true });
     if (env.ORDERFLOW_STORE === 'postgres') {
-      for (const service of ['orders', 'inventory', 'payments', 'shipping']) {
+      for (const service of databaseServices) {
         await dropPostgresDatabase(env.DATABASE_URL, serviceDatabaseName(env.ORDERFLOW_NAMESPACE, service)).catch(() => undefined);
       }
     }

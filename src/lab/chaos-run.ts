@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Architecture } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
-import { serviceNames, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
 import { tracingEnv } from './arch-run.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
 import { startOwnInfra, type OwnInfra } from './chaos-infra.ts';
@@ -122,7 +122,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
       dataDir,
       replicas: o.replicas,
       env,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: freePortsForAll,
       restart: true,
       stdio: o.serviceLog ? 'pipe' : 'ignore',
       log: o.serviceLog,
@@ -229,9 +229,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     // A server of the run's own goes with all it holds.
     if (own) await own.stop();
     if (o.postgres && !own?.postgres) {
-      for (const service of serviceNames) {
-        if (service !== 'gateway') await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
-      }
+      for (const service of databaseServices) await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
     }
   }
 }

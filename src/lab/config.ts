@@ -1,3 +1,5 @@
+import { ConfigError } from '#platform/errors.ts';
+
 /** What the bench and the lab take from the environment: where Kafka, PostgreSQL and Zipkin are. */
 export interface LabEnv {
   kafkaBrokers?: string;
@@ -12,4 +14,16 @@ export function loadLabEnv(env: Record<string, string | undefined> = process.env
     databaseUrl: env.DATABASE_URL || undefined,
     zipkinUrl: env.ZIPKIN_URL?.replace(/\/+$/, '') || undefined,
   });
+}
+
+/**
+ * The environment of a bench's system on `deployment`: the embedded default, or Kafka and
+ * PostgreSQL from `lab` with a namespace of its own. Undefined when distributed cannot run
+ * here (no KAFKA_BROKERS or DATABASE_URL); a coded error for an unknown name.
+ */
+export function benchDeploymentEnv(deployment: string, lab: Readonly<LabEnv>, base: Record<string, string>, namespace: string): Record<string, string> | undefined {
+  if (deployment === 'embedded') return { ...base };
+  if (deployment !== 'distributed') throw ConfigError(`unknown deployment ${deployment}: use embedded or distributed`);
+  if (!lab.kafkaBrokers || !lab.databaseUrl) return undefined;
+  return { ...base, ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', KAFKA_BROKERS: lab.kafkaBrokers, DATABASE_URL: lab.databaseUrl, ORDERFLOW_NAMESPACE: namespace };
 }

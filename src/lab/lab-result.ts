@@ -99,6 +99,8 @@ export interface StepResult {
   healthy: boolean;
   /** Per-order cost; absent in reports written before the lab counted it, null when no order completed. */
   cost?: StepCost | null;
+  /** Browsing alongside the orders: client events the log took, and batches refused or lost; absent before the lab browsed. */
+  views?: { accepted: number; failedBatches: number };
 }
 
 /** A point of a fault timeline, one per second. */

@@ -17,6 +17,8 @@ describe('lab options', () => {
     assert.deepEqual(o.rates, DEFAULT_RATES);
     assert.deepEqual(o.faults, ['kill-restart', 'latency', 'outage-past-deadline']);
     assert.equal(o.stepSeconds, 15);
+    assert.equal(o.viewsPerOrder, 2, 'shoppers browse before they order');
+    assert.equal(parseLabArgs(['--views', '0'], {})!.viewsPerOrder, 0);
     assert.equal(o.kafka, undefined);
     assert.equal(o.postgres, undefined);
   });
@@ -99,6 +101,8 @@ for (const arch of architectures) {
     assert.equal(result.arch, arch);
     assert.ok(result.steps.length > 0);
     for (const step of result.steps) assert.ok(step.completed > 0, `step ${step.targetRate}/s completed orders: ${JSON.stringify(step)}`);
+    // Two views per order went to the log alongside the orders (analytics' browsing).
+    for (const step of result.steps) assert.ok(step.views!.accepted >= step.offered, `step ${step.targetRate}/s browsed: ${JSON.stringify(step.views)}`);
     assert.ok(result.knee === null || options.rates.includes(result.knee));
     assert.deepEqual(result.faults.map((f) => f.scenario), ['kill-restart', 'latency', 'outage-past-deadline']);
     for (const f of result.faults) {

@@ -22,7 +22,7 @@ import { stderrProgress, type Progress } from './progress.ts';
 export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--kafka] [--postgres] [--distributed]
        [--rates 50,100,200,...] [--step-seconds 15] [--warmup 5] [--no-faults]
        [--fault-rate N] [--fault-seconds 40] [--partitions 8] [--replicas 1] [--tracing off|on|both]
-       [--out lab-results] [--quick] [--verbose]
+       [--views 2] [--out lab-results] [--quick] [--verbose]
   For each architecture: starts the whole system (every service its own process), drives an
   open-model load through the gateway at each rate until saturation, finds the knee (highest
   rate with completion p99 < 1 s and errors < 1 %), then runs fault scenarios on payments
@@ -34,6 +34,8 @@ export const USAGE = `usage: orderflow lab [--arch events,choreography,rest] [--
   --replicas instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1); the
              faults then hit one instance of payments
   --tracing  on: spans to Zipkin at ZIPKIN_URL (its CPU counted); both: each arch untraced, then traced
+  --views    products a shopper views before each order, sent to POST /api/events with the order
+             (not in the orders' figures; the report counts them); 0 for orders alone
   --quick    a short smoke run: rates 20,40, 3 s steps, short fault scenarios`;
 
 export const DEFAULT_RATES = [50, 100, 200, 300, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
@@ -89,6 +91,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
       'fault-rate': { type: 'string' },
       'fault-seconds': { type: 'string' },
       partitions: { type: 'string', default: '8' },
+      views: { type: 'string', default: '2' },
       replicas: { type: 'string' },
       tracing: { type: 'string', default: 'off' },
       out: { type: 'string', default: 'lab-results' },
@@ -126,6 +129,7 @@ export function parseLabArgs(argv: string[], env?: Record<string, string | undef
     postgres: v.postgres || v.distributed ? { url: runtime.databaseUrl } : undefined,
     connectUrl: v.kafka || v.distributed ? runtime.debeziumConnectUrl : undefined,
     partitions: positive('partitions', v.partitions, 8),
+    viewsPerOrder: positive('views', v.views, 2, true),
     replicas: wholeNumber('replicas', v.replicas ?? runtime.replicas),
     tracing,
     zipkinUrl: tracing === 'off' ? undefined : zipkinUrl,

@@ -66,6 +66,24 @@ export interface OrderMix {
   productIds: string[];
   declineRatio: number;
   unservedRatio: number;
+  /**
+   * Products a shopper views before each order (POST /api/events, the ordered one among
+   * them), so analytics has browsing to join with orders; 0 sends orders alone.
+   */
+  viewsPerOrder?: number;
+}
+
+let visit = 0;
+/** The views of one shopper's visit before `order`: the ordered products first, then others of the catalog. */
+export function viewsBefore(order: ReturnType<typeof nextOrder>, mix: OrderMix, at: Date): Array<Record<string, unknown>> {
+  const n = mix.viewsPerOrder ?? 0;
+  if (n <= 0) return [];
+  const v = visit++;
+  const sessionId = `lab-visit-${v}`;
+  const ordered = order.items.map((i) => i.productId);
+  const others = mix.productIds.filter((id) => !ordered.includes(id));
+  const products = [...ordered, ...Array.from({ length: Math.max(0, n - ordered.length) }, (_, i) => others[(v * 31 + i) % Math.max(1, others.length)])].slice(0, n);
+  return products.filter(Boolean).map((productId) => ({ type: 'product.viewed', sessionId, productId, at: at.toISOString() }));
 }
 
 let seq = 0;

@@ -11,7 +11,7 @@
 import type { Architecture } from './lab-result.ts';
 import type { Client } from './client.ts';
 import { createLatencyHistogram, type LatencyHistogram } from './histogram.ts';
-import { nextOrder, type CompletionTracker, type OrderMix } from './load.ts';
+import { nextOrder, viewsBefore, type CompletionTracker, type OrderMix } from './load.ts';
 
 export interface Second {
   offered: number;
@@ -33,6 +33,8 @@ export interface Totals {
   pending: number;
   /** Completed as CANCELLED(TIMEOUT): a saga step outlived its deadline. */
   timedOut: number;
+  /** Browsing before the orders (mix.viewsPerOrder): views the log took, and batches that failed. Not counted in the orders' figures. */
+  views: { accepted: number; failedBatches: number };
 }
 
 export interface OrderRun {
@@ -74,7 +76,7 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
   const http = createLatencyHistogram();
   const completion = createLatencyHistogram();
   const seconds: Second[] = [];
-  const totals: Totals = { offered: 0, accepted: 0, completed: 0, failed: 0, errors: {}, inFlight: 0, pending: 0, timedOut: 0 };
+  const totals: Totals = { offered: 0, accepted: 0, completed: 0, failed: 0, errors: {}, inFlight: 0, pending: 0, timedOut: 0, views: { accepted: 0, failedBatches: 0 } };
   // Accepted orders not yet terminal; `measured` is false where the completion time is unknown.
   const pending = new Map<string, { due: number; measured: boolean }>();
   let lastCompletion: number | null = null;
@@ -114,9 +116,14 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
     totals.offered++;
     second(due).offered++;
     totals.inFlight++;
+    const order = nextOrder(o.mix);
+    const views = viewsBefore(order, o.mix, new Date());
+    // The shopper's views go out with the order, not before it: the order's latency is its
+    // own, and analytics joins by event time, whichever reaches the log first.
+    if (views.length > 0) void browse(views);
     let r;
     try {
-      r = await o.client.placeOrder(nextOrder(o.mix));
+      r = await o.client.placeOrder(order);
     } catch (err) {
       fail(networkErrorKind(err), performance.now());
       return;
@@ -140,6 +147,16 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
     const id = acceptedIdOf(r.body);
     // Counted as failed and as accepted: orders' recovery still owes it a terminal status.
     if (id) accept(id, due, at, false);
+  }
+
+  async function browse(events: Array<Record<string, unknown>>): Promise<void> {
+    try {
+      const r = await o.client.call('POST', '/api/events', { events });
+      if (r.status === 202) totals.views.accepted += (r.body as { accepted: number }).accepted;
+      else totals.views.failedBatches++;
+    } catch {
+      totals.views.failedBatches++;
+    }
   }
 
   async function poll(ids: string[]): Promise<void> {
@@ -178,7 +195,7 @@ export function createOrderRun(o: { arch: Architecture; client: Client; tracker:
       second(due).offered++;
       fail('client-overload', due);
     },
-    totals: () => ({ ...totals, errors: { ...totals.errors }, pending: pending.size }),
+    totals: () => ({ ...totals, errors: { ...totals.errors }, views: { ...totals.views }, pending: pending.size }),
     http,
     completion,
     seconds,

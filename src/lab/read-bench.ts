@@ -6,14 +6,16 @@
  * /api/products with and without If-None-Match. The load tool shares the machine's cores
  * with the services, so its own CPU is reported beside theirs.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { serviceNames, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
+import { freePortsForAll, serviceNames, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
 import { createClient, type Client } from './client.ts';
 import { median } from './stats.ts';
+import { cpuDelta, cpuSnapshot } from './cpu-time.ts';
+import type { Watched } from './sampler.ts';
 
 interface Target {
   name: string;
@@ -32,19 +34,6 @@ interface Run {
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '-');
-
-// utime + stime of a process, in clock ticks (USER_HZ, 100 on Linux): enough to say which
-// process burns the cores during a run without sampling.
-function ticks(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
 
 async function seed(client: Client, products: number, orders: number): Promise<string[]> {
   const productIds: string[] = [];
@@ -73,7 +62,8 @@ async function seed(client: Client, products: number, orders: number): Promise<s
 }
 
 async function measure(system: System, target: Target, o: { connections: number; seconds: number }): Promise<Run> {
-  const before = Object.fromEntries(serviceNames.map((n) => [n, ticks(system.pid(n))])) as Record<ServiceName, number>;
+  const watched: Watched[] = serviceNames.map((n) => ({ name: n, pids: () => [system.pid(n)].filter((pid): pid is number => pid !== undefined) }));
+  const before = cpuSnapshot(watched);
   const self0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await autocannon({
@@ -87,7 +77,7 @@ async function measure(system: System, target: Target, o: { connections: number;
   const wallMs = performance.now() - t0;
   const self = process.cpuUsage(self0);
   const cpu: Record<string, number> = { 'load tool': ((self.user + self.system) / 1000 / wallMs) * 100 };
-  for (const n of serviceNames) cpu[n] = (((ticks(system.pid(n)) - before[n]) * 10) / wallMs) * 100;
+  for (const [name, ms] of Object.entries(cpuDelta(before, cpuSnapshot(watched), new Set()))) cpu[name] = (ms / wallMs) * 100;
   const statuses: Record<string, number> = {};
   for (const [code, v] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = (v as { count: number }).count;
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, statuses, cpu };
@@ -121,7 +111,7 @@ export async function readBenchCommand(argv: string[]): Promise<number> {
   // The gateway's rate limits off: autocannon reads from one address, thousands a second.
   const env: Record<string, string> = { LOG_LEVEL: 'warn', ...unlimitedGateway };
   if (values['cpu-prof']) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}`;
-  const system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, stdio: 'pipe' });
+  const system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe' });
   const client = createClient(system.gatewayUrl, 16, system.demoUsers);
   try {
     console.log(`seeding ${values.products} products and ${values.orders} orders`);

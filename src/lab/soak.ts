@@ -23,7 +23,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { ConfigError, isOrderflowError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { createCatalog, tracingEnv } from './arch-run.ts';
 import { createClient, type Client } from './client.ts';
 import { timestamp } from './lab.ts';
@@ -138,7 +138,7 @@ export async function runSoak(o: SoakOptions, io: { say: (text: string) => void;
   const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-soak-'));
   const namespace = `soak_${randomUUID().slice(0, 8)}`;
   const env = soakEnv(o, namespace);
-  const databases = Object.fromEntries(serviceNames.filter((s) => s !== 'gateway').map((s) => [s, serviceDatabaseName(namespace, s)]));
+  const databases = Object.fromEntries(databaseServices.map((s) => [s, serviceDatabaseName(namespace, s)]));
   const turnover = Math.max(o.logRetentionMinutes, o.inboxRetentionMinutes) + (2 * o.purgeSeconds) / 60;
   if (turnover > o.minutes / 3) io.say(`soak: the retentions turn over in about ${turnover.toFixed(1)} min, more than a third of the run: the bounded tables may still be filling when the verdict looks`);
   let system: System | undefined;
@@ -147,7 +147,7 @@ export async function runSoak(o: SoakOptions, io: { say: (text: string) => void;
   const samples: SoakSample[] = [];
   try {
     io.say(`soak: starting the system (${o.arch}, ${o.distributed ? 'Kafka and PostgreSQL' : `embedded, data in ${dataDir}`})`);
-    system = await startSystem({ dataDir, env, ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 }, restart: true, stdio: 'ignore' });
+    system = await startSystem({ dataDir, env, ports: freePortsForAll, restart: true, stdio: 'ignore' });
     client = createClient(system.gatewayUrl, 256, system.demoUsers);
     // The soak's own view of the bus, for the lag: it trims nothing itself (the services do).
     bus = await openBus({ ...loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir }), embeddedLog: undefined }, 'soak', silentLogger);

@@ -113,6 +113,7 @@ export async function runStep(target: LabTarget, targetRate: number, seconds: nu
     lag: usage.lag,
     healthy: false,
     cost,
+    views: t.views,
   };
   step.healthy = healthy(step);
   return step;

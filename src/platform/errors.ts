@@ -56,3 +56,5 @@ export const RateLimited = defineError('PLT_ERR_RATE_LIMITED', 429);
  * the refused records in the publish call; absent when the broker refused a whole batch.
  */
 export const RecordTooLarge = defineError('PLT_ERR_RECORD_TOO_LARGE', 413);
+/** A record published to a partition its topic does not have (OutRecord.toPartition), or a read of one. */
+export const UnknownPartition = defineError('PLT_ERR_UNKNOWN_PARTITION', 500);

@@ -21,11 +21,12 @@ import { startArchiveSink } from '#platform/bus/archive-sink.ts';
 import { registerArchiveConnectors, removeArchiveConnector, type ArchiveConnectorTarget } from '#platform/bus/archive-connector.ts';
 
 /**
- * What is archived unless told otherwise: the order topics. `client.events` is the ingestion
- * service's topic (its branch adds it to the contracts); a topic the bus does not have is
- * left out with a log line, so this list can name it before it exists.
+ * What is archived unless told otherwise: the orders' events and the shoppers' client events
+ * (the ingestion service's log), the inputs analytics derives its read model from and a
+ * rebuild reads back (services/analytics/rebuild.ts). A topic the bus does not have is left
+ * out with a log line.
  */
-export const defaultArchivedTopics: readonly string[] = [Topics.ordersEvents, 'client.events'];
+export const defaultArchivedTopics: readonly string[] = [Topics.ordersEvents, Topics.clientEvents];
 
 export interface ArchiveOptions {
   /** The archive directory (made absolute: the Connect worker needs a full path). */

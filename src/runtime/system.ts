@@ -24,8 +24,12 @@ import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from '
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users'] as const;
+export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'] as const;
 export type ServiceName = (typeof serviceNames)[number];
+/** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
+export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
+/** The services that own a database (the gateway keeps none; ingestion's store is the log). */
+export const databaseServices: readonly ServiceName[] = serviceNames.filter((n) => n !== 'gateway' && n !== 'ingestion');
 
 export const FaultInjectionFailed = defineError('PLT_ERR_FAULT_INJECTION_FAILED', 500);
 export const UnknownInstance = defineError('PLT_ERR_UNKNOWN_INSTANCE', 400);
@@ -45,7 +49,7 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085 });
+export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, ingestion: 8088, analytics: 8089, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -59,7 +63,7 @@ export const unlimitedGateway: Readonly<Record<string, string>> = Object.freeze(
 // The backends together (each creates only its own database, topic creation is idempotent
 // and the embedded log takes concurrent openers), then the gateway, once there is
 // something behind it. Starting them together halves the start on Kafka + PostgreSQL.
-const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users'], ['gateway']];
+const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'], ['gateway']];
 
 export interface SystemOptions {
   dataDir: string;
@@ -178,6 +182,9 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     PAYMENTS_URL: of('payments').map((i) => i.url).join(','),
     SHIPPING_URL: of('shipping').map((i) => i.url).join(','),
     USERS_URL: of('users').map((i) => i.url).join(','),
+    INGESTION_URL: of('ingestion').map((i) => i.url).join(','),
+    ANALYTICS_URL: of('analytics').map((i) => i.url).join(','),
+    CART_URL: of('cart').map((i) => i.url).join(','),
   };
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.
@@ -275,7 +282,7 @@ function outboxConnectors(env: Record<string, string>): OutboxConnectorTarget[] 
   // Other deployments are not validated here: their services report their own settings' mistakes.
   if (env.ORDERFLOW_RELAY !== 'debezium') return [];
   const platform = loadPlatformConfig(env);
-  return serviceNames.filter((n) => n !== 'gateway').map((n) => ({
+  return databaseServices.map((n) => ({
     connectUrl: platform.connectUrl!,
     databaseUrl: platform.databaseUrl!,
     database: serviceDatabaseName(platform.namespace, n),

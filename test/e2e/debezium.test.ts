@@ -12,7 +12,7 @@ import pg from 'pg';
 import { createClient } from '#lab/client.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import { connectSkip, kafkaSkip, logicalWalSkip, postgresSkip, uniqueName } from '../infra.ts';
 import { settledInvariants } from '#lab/invariants.ts';
 import { createCatalog, expectation, placeBurst, waitAllTerminal } from '#lab/scenario.ts';
@@ -36,7 +36,7 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
   test('orders settle with every invariant, and stopping the system drops every replication slot', async (t) => {
     const namespace = uniqueName('dbz').toLowerCase();
     const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-dbz-'));
-    const databases = serviceNames.filter((s) => s !== 'gateway').map((s) => serviceDatabaseName(namespace, s));
+    const databases = databaseServices.map((s) => serviceDatabaseName(namespace, s));
     let system: System | undefined;
     const client = { current: undefined as ReturnType<typeof createClient> | undefined };
     t.after(async () => {
@@ -47,7 +47,7 @@ describe('the system with the Debezium outbox relay', { skip, timeout: 300_000 }
     });
     system = await startSystem({
       dataDir,
-      ports: { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 },
+      ports: freePortsForAll,
       stdio: 'pipe',
       env: {
         ORDERFLOW_ARCH: 'events', ORDERFLOW_BUS: 'kafka', ORDERFLOW_STORE: 'postgres', ORDERFLOW_RELAY: 'debezium',

@@ -14,7 +14,7 @@ const openApi = createOpenApiChecker();
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
-import { serviceNames, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
 import type { ArchiveOptions } from '#runtime/archive.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
@@ -57,9 +57,7 @@ export const deployments: Deployment[] = [
         },
         async cleanup() {
           rmSync(dataDir, { recursive: true, force: true });
-          for (const service of serviceNames) {
-            if (service !== 'gateway') await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
-          }
+          for (const service of databaseServices) await dropPostgresDatabase(databaseUrl, serviceDatabaseName(namespace, service));
         },
       };
     },
@@ -73,8 +71,6 @@ export const architectures: readonly Architecture[] = process.env.E2E_ARCH
 
 /** What POST /api/orders answers on success: 202 PENDING, except in rest (201 with the final status). */
 export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ? 201 : 202);
-
-const allPorts = { gateway: 0, orders: 0, inventory: 0, payments: 0, shipping: 0, users: 0 };
 
 /**
  * Starts every service as its own process on the deployment and architecture (with `extraEnv`
@@ -99,7 +95,7 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
     if (outside.length > 0) throw new Error(`answers outside the OpenAPI document (${outside.length}):\n${[...new Set(outside)].slice(0, 10).join('\n')}`);
   });
   const archive = opts.archive && { ...opts.archive, dir: join(dataDir, 'archive') };
-  system = await startSystem({ dataDir, env, ports: allPorts, stdio: 'pipe', replicas: opts.replicas, archive });
+  system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe', replicas: opts.replicas, archive });
   client = createClient(system.gatewayUrl, 32, {
     ...system.demoUsers,
     onAnswer: (method, path, status, body) => {

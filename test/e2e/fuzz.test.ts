@@ -13,7 +13,7 @@ import { formatFailures, runSchemathesis, type SchemathesisOptions } from '../su
 import { deployments, startDeployment } from './deployments.ts';
 
 /** What only an admin may call; a new admin route belongs here, or the customer's run fails on its 403s. */
-const ADMIN_ONLY = ['POST /api/products', 'PATCH /api/products/{id}', 'GET /api/admin/dead-letters', 'POST /api/admin/dead-letters/replay'];
+const ADMIN_ONLY = ['POST /api/products', 'PATCH /api/products/{id}', 'GET /api/admin/dead-letters', 'POST /api/admin/dead-letters/replay', 'GET /api/analytics/sales', 'GET /api/analytics/products/top', 'GET /api/analytics/conversion'];
 
 const runs: Array<{ as: 'customer' | 'admin'; scope: Pick<SchemathesisOptions, 'include' | 'exclude'> }> = [
   { as: 'customer', scope: { exclude: ADMIN_ONLY } },

@@ -4,6 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '#platform/log.ts';
+import { decode } from '#platform/bus/envelope.ts';
 import { createBatchWriter } from '#platform/db/batch-writer.ts';
 import type { ServiceHost } from '#platform/service/host.ts';
 import { startTestHost, openTestHost } from '#test/support/host.ts';
@@ -63,7 +64,12 @@ async function startSystem(t: TestContext) {
   };
   const available = async () => (await get(inventory.url, `/products/${product.id}`)).available as number;
   const unfinished = () => staleRestSagas(orders.db, '9999', 100);
-  return { orders: orders as ServiceHost, driver, downstream, failOnce, loseAnswers, place, available, unfinished, payment: (id: string) => get(payments.url, `/payments/${id}`), shipment: (id: string) => get(shipping.url, `/shipments/${id}`) };
+  // What orders announced on the bus about an order, in order: its facts, for whoever follows orders.
+  const announced = async (id: string) => {
+    await orders.relay.flush();
+    return (await orders.bus.read('orders.events', { limit: 10_000 })).map(decode).filter((m) => m.key === id).map((m) => [m.type, (m.payload as { reason?: string }).reason].filter(Boolean).join(' '));
+  };
+  return { orders: orders as ServiceHost, driver, announced, downstream, failOnce, loseAnswers, place, available, unfinished, payment: (id: string) => get(payments.url, `/payments/${id}`), shipment: (id: string) => get(shipping.url, `/shipments/${id}`) };
 }
 
 test('a rest order is reserved, charged and shipped by calls, and confirmed in one append', async (t) => {
@@ -75,6 +81,7 @@ test('a rest order is reserved, charged and shipped by calls, and confirmed in o
   assert.equal((await s.payment(id)).status, 'CHARGED');
   assert.equal((await s.shipment(id)).status, 'SCHEDULED');
   assert.deepEqual(await s.unfinished(), [], 'nothing left to recover');
+  assert.deepEqual(await s.announced(id), ['OrderPlaced', 'OrderConfirmed'], 'the facts are announced, no command is sent');
 });
 
 test('a declined card cancels the order and the stock is given back before the saga is finished', async (t) => {
@@ -85,6 +92,7 @@ test('a declined card cancels the order and the stock is given back before the s
   assert.equal(final.reason, 'PAYMENT_DECLINED');
   assert.equal(await s.available(), 10);
   assert.deepEqual(await s.unfinished(), []);
+  assert.deepEqual(await s.announced(id), ['OrderPlaced', 'OrderCancelled PAYMENT_DECLINED']);
 });
 
 test('a saga cut short by a failed call stays unfinished, and recovery finishes it with one charge', async (t) => {
@@ -130,6 +138,7 @@ test('two drives of one order at once make one charge and agree on the outcome',
   assert.equal(statusOf(a), 'CONFIRMED');
   assert.equal(statusOf(b), 'CONFIRMED');
   assert.equal(await s.available(), 8);
+  assert.deepEqual(await s.announced(id), ['OrderPlaced', 'OrderConfirmed'], 'the outcome is announced once: the losing drive appended nothing');
 });
 
 test('a saga whose calls keep failing ends CANCELLED(TIMEOUT) past its deadline, and recovery undoes the charge it made', async (t) => {
@@ -159,4 +168,5 @@ test('a saga whose calls keep failing ends CANCELLED(TIMEOUT) past its deadline,
   assert.deepEqual([statusOf(final), final.reason], ['CANCELLED', 'TIMEOUT']);
   // A ScheduleShipment arriving now (a request cut short long ago) books nothing.
   assert.equal((await s.shipment(id)).status, 'CANCELLED');
+  assert.deepEqual(await s.announced(id), ['OrderPlaced', 'OrderCancelled TIMEOUT'], 'the sweeper announces the timeout; recovery\'s compensations announce nothing');
 });

@@ -30,6 +30,13 @@ export interface TopicSpec {
   retentionMs?: number;
   /** Kafka only (max.message.bytes), on creation: the largest record batch the broker accepts. Default: the broker's (1 MiB). */
   maxRecordBytes?: number;
+  /**
+   * A compacted topic (Kafka: cleanup.policy=compact, on creation): the log keeps at least the
+   * last record of every key, and drops a key whose last record is a tombstone. For state
+   * changelogs (streams/). The embedded log compacts them in its trim (trim.ts), where a
+   * record with an empty value is a tombstone; without a retention it keeps them whole.
+   */
+  compact?: boolean;
 }
 
 /**
@@ -70,6 +77,17 @@ export interface OutRecord {
   key: string;
   value: string;
   headers: Record<string, string>;
+  /**
+   * The partition to append to, instead of the key's (partitionFor): for a processor's state
+   * changelog, which lives in the partition of its task. A partition the topic lacks is refused
+   * with PLT_ERR_UNKNOWN_PARTITION, nothing of the call stored.
+   */
+  toPartition?: number;
+  /**
+   * Deletes the key on a compacted topic (Kafka: a null value). `value` must be ''; a reader
+   * sees the record with value ''.
+   */
+  tombstone?: boolean;
 }
 
 /** A record as delivered to a consumer. */
@@ -85,6 +103,19 @@ export interface SubscribeOptions {
   handle(batch: InRecord[]): Promise<void>;
   /** Most records in one batch; default 500. */
   maxBatch?: number;
+  /**
+   * Called when this member is given partitions of `topic` it did not hold (not for those it
+   * keeps across a rebalance), before any of their batches is delivered. Whatever it knew of
+   * them may be stale: another member may have had them meanwhile. For the stream processor,
+   * whose in-memory state of a partition must then be restored.
+   */
+  onAssigned?(topic: string, partitions: number[]): void;
+  /**
+   * Partition p of every topic goes to the same member (Kafka: an assignor of its own instead
+   * of round robin, which may split them). For co-partitioned inputs processed together, as a
+   * stream processor's task does. The embedded log gives a member whole topics anyway.
+   */
+  copartitioned?: boolean;
 }
 
 export interface Subscription {
@@ -95,6 +126,16 @@ export interface Subscription {
    * membership; the embedded log: open and not fenced by a newer member). For readiness.
    */
   joined(): boolean;
+}
+
+/** One page of a partition read from an offset (Bus.readPartition). */
+export interface PartitionPage {
+  /** In offset order; on a compacted topic the offsets have gaps. */
+  records: InRecord[];
+  /** Offset to read the next page from; equals `end` once the partition was read to its end. */
+  next: number;
+  /** The partition's end offset when the read began. */
+  end: number;
 }
 
 /** Where a partition stands: its log and, when asked for a group, the group's commit. */
@@ -130,7 +171,19 @@ export interface Bus {
   reachable(): Promise<void>;
   /** Reads records of a topic from the beginning (for dead-letter listing); at most `limit`. */
   read(topic: string, opts?: { limit?: number }): Promise<InRecord[]>;
+  /**
+   * Reads one partition from offset `from` (clamped to the first record still in the log)
+   * towards the end it had when the call began, at most `limit` records (default 10,000):
+   * without a group, committing nothing. A caller reads to the end by calling again from
+   * `next` until `next` reaches `end`. For restoring a processor's state from its changelog.
+   */
+  readPartition(topic: string, partition: number, opts?: { from?: number; limit?: number }): Promise<PartitionPage>;
   close(): Promise<void>;
+}
+
+/** The partition a record is appended to: its `toPartition`, or its key's. */
+export function partitionOf(r: OutRecord, partitions: number): number {
+  return r.toPartition ?? partitionFor(r.key, partitions);
 }
 
 /** Partition of a key: the same function on both adapters (murmur2, as Kafka's default partitioner). */

@@ -203,6 +203,7 @@ function measuredBus(bus: Bus, metrics: MessageMetrics, busMetrics: BusMetrics, 
     publish: (records) => bus.publish(records),
     lag: (groupId, topics) => bus.lag(groupId, topics),
     read: (topic, readOpts) => bus.read(topic, readOpts),
+    readPartition: (topic, partition, readOpts) => bus.readPartition(topic, partition, readOpts),
     close: () => bus.close(),
     subscribe(sub) {
       const duration = metrics.batchDuration.labels(sub.groupId);
@@ -228,7 +229,7 @@ function measuredBus(bus: Bus, metrics: MessageMetrics, busMetrics: BusMetrics, 
 }
 
 /** Closes the host on SIGTERM/SIGINT and exits; a second signal exits at once. */
-export function closeOnSignals(host: ServiceHost): void {
+export function closeOnSignals(host: Pick<ServiceHost, 'log' | 'close'>): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);

@@ -120,6 +120,46 @@ export const OrderDetails = Type.Object(
 
 export const IdParams = Type.Object({ id: Uuid });
 
+// The cart: the caller's own, priced from the cart's copy of the catalog.
+export const CartItemParams = Type.Object({ productId: Uuid });
+
+export const CartLineBody = Type.Object(
+  { quantity: Type.Integer({ minimum: 0, maximum: 1000, description: 'How many of the product the cart holds; 0 removes the line.' }) },
+  { additionalProperties: false },
+);
+
+export const Cart = Type.Object(
+  {
+    cartId: Type.Union([Uuid, Type.Null()], { description: 'Null until the caller first puts something in.' }),
+    version: Type.Integer({ minimum: 0, description: 'Moves on with every change and checkout; a checkout is one order per version.' }),
+    lines: Type.Array(Type.Object({
+      productId: Uuid,
+      name: Type.String(),
+      quantity: Type.Integer({ minimum: 1 }),
+      unitPriceCents: Type.Integer({ minimum: 0 }),
+      lineTotalCents: Type.Integer({ minimum: 0 }),
+      available: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Units available as the cart last heard; null when it cannot tell (the rest architecture).' }),
+      problem: Type.Optional(Type.Union([Type.Literal('UNAVAILABLE'), Type.Literal('SHORT_OF_STOCK')], { description: 'Advice: inventory decides when the order is placed.' })),
+    })),
+    totalCents: Type.Integer({ minimum: 0 }),
+    lastOrderId: Type.Union([Uuid, Type.Null()], { description: 'The order the last checkout placed.' }),
+    updatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+);
+
+export const CheckoutBody = Type.Object(
+  {
+    paymentMethod: Type.String({ minLength: 1, maxLength: 100 }),
+    shippingAddress: Type.Intersect([ContractAddress, Type.Object({ country: Type.String({ pattern: '^[A-Za-z]{2}$' }) })], { maxProperties: 20 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CheckedOut = Type.Object(
+  { orderId: Uuid, status: Status, reason: Type.Optional(Reason) },
+  { description: 'The order the cart became. 202 in every architecture; in rest the status is already final (CONFIRMED or CANCELLED), elsewhere PENDING.' },
+);
+
 export const UpdateProductBody = Type.Object(
   {
     priceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'The new price, for orders placed from now on.' })),
@@ -132,3 +172,57 @@ export const UpdateProductBody = Type.Object(
 export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
 
 export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });
+
+// Each event is checked on its own by the ingestion service, so that one bad event costs
+// only itself: the edge checks the batch's shape, the items are described, not validated.
+export const ClientEventsBody = Type.Object(
+  {
+    events: Type.Array(Type.Unknown({
+      description: 'A client event: {"type": "product.viewed" | "product.searched" | "cart.updated", "sessionId": string (1-100), '
+        + '"at": ISO 8601 time with a zone, "id"?: UUID (the same on a retry), and per type "productId": UUID (viewed, cart.updated), '
+        + '"query": string (1-200) and "resultCount"?: integer (searched), "quantity": 0-1000 (cart.updated)}. The customer is the token\'s subject, when a token is sent.',
+    }), { minItems: 1, maxItems: 500 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ClientEventsAccepted = Type.Object({
+  accepted: Type.Integer({ minimum: 0, description: 'How many events the log stored.' }),
+  rejected: Type.Array(Type.Object({ index: Type.Integer({ minimum: 0 }), error: Type.Object({ code: Type.String(), message: Type.String() }) }), { description: 'The events refused, by their index in the batch, and why.' }),
+});
+
+// Analytics (admin): the read model's windows.
+const AnalyticsRange = {
+  window: Type.Union([Type.Literal('1m'), Type.Literal('1h')], { description: 'Tumbling windows of a minute or an hour' }),
+  from: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 time: windows starting at or after it; by default the last 60 windows' })),
+  to: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 time: windows starting before it; now by default' })),
+};
+export const AnalyticsQuery = Type.Object(AnalyticsRange, { additionalProperties: false });
+export const AnalyticsTopQuery = Type.Object({ ...AnalyticsRange, limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 10 by default' })) }, { additionalProperties: false });
+const RangeAnswer = { window: Type.String(), from: Type.String(), to: Type.String() };
+export const SalesWindows = Type.Object({
+  ...RangeAnswer,
+  windows: Type.Array(Type.Object({
+    start: Type.String(),
+    end: Type.String(),
+    final: Type.Boolean({ description: 'Closed: the value will not change again' }),
+    placed: Type.Integer({ minimum: 0 }),
+    confirmed: Type.Integer({ minimum: 0 }),
+    revenueCents: Type.Integer({ minimum: 0 }),
+    cancelled: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Cancellations by reason' }),
+    sagaLatencyMs: Type.Object({ p50: Type.Union([Type.Number(), Type.Null()]), p99: Type.Union([Type.Number(), Type.Null()]) }, { description: 'Placement to outcome' }),
+  })),
+});
+export const TopProducts = Type.Object({
+  ...RangeAnswer,
+  products: Type.Array(Type.Object({ productId: Type.String(), units: Type.Integer({ minimum: 0 }), revenueCents: Type.Integer({ minimum: 0 }), views: Type.Integer({ minimum: 0 }) })),
+});
+export const Conversion = Type.Object({
+  ...RangeAnswer,
+  products: Type.Array(Type.Object({
+    productId: Type.String(),
+    views: Type.Integer({ minimum: 0 }),
+    converted: Type.Integer({ minimum: 0, description: 'Views followed by an order of the product by the same customer within 30 minutes' }),
+    rate: Type.Union([Type.Number(), Type.Null()]),
+  })),
+});

@@ -12,6 +12,13 @@ export interface Auth {
   only(roles: readonly Role[]): (req: FastifyRequest) => Promise<void>;
   /** The caller a route's hook let through. */
   identity(req: FastifyRequest): Identity;
+  /**
+   * An onRequest hook for a public route that knows its caller when there is one: without an
+   * Authorization header the caller is anonymous; with one, the token must be valid (401).
+   */
+  optional(): (req: FastifyRequest) => Promise<void>;
+  /** The caller of a route with the optional hook; undefined when anonymous. */
+  caller(req: FastifyRequest): Identity | undefined;
 }
 
 export function createAuth(verifier: TokenVerifier): Auth {
@@ -23,6 +30,15 @@ export function createAuth(verifier: TokenVerifier): Auth {
         requireRole(identity, roles);
         identities.set(req, identity);
       };
+    },
+    optional() {
+      return async (req) => {
+        if (req.headers.authorization === undefined) return;
+        identities.set(req, await verifier.verify(req.headers.authorization));
+      };
+    },
+    caller(req) {
+      return identities.get(req);
     },
     identity(req) {
       const identity = identities.get(req);

@@ -35,7 +35,7 @@ export interface RoutesOptions {
 const OrderNotFound = defineError('ORD_ERR_ORDER_NOT_FOUND', 404);
 
 /** The services that consume from the bus, hence hold dead letters. */
-const consumers = ['orders', 'inventory', 'payments', 'shipping'] as const;
+const consumers = ['orders', 'inventory', 'payments', 'shipping', 'cart'] as const;
 
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, api.ErrorBody]));
 const bearer = [{ bearer: [] }];
@@ -59,7 +59,7 @@ function schema(tag: string, summary: string, parts: FastifySchema & { response:
 const forwarded = ['idempotency-key', 'if-none-match'] as const;
 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
-  const { orders, inventory, payments, shipping, users } = opts.upstreams;
+  const { orders, inventory, payments, shipping, users, ingestion, analytics, cart } = opts.upstreams;
   const { auth } = opts;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
   const passTraceparent = opts.passTraceparent ?? true;
@@ -120,6 +120,17 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     forward(inventory, 'inventory', 'POST', () => '/products'));
   app.patch('/api/products/:id', { ...only('admin'), schema: schema('products', 'Change a price, restock', { params: api.IdParams, body: api.UpdateProductBody, response: { 200: api.Product, ...errors(404, 422) } }, { auth: true }) },
     forward(inventory, 'inventory', 'PATCH', (req) => `/products/${id(req)}`));
+
+  // What shoppers' clients report, anonymous or logged in (then the token says who): the
+  // ingestion service appends it to the log. Up to 500 events a request, hence the larger body.
+  app.post('/api/events', {
+    onRequest: auth.optional(),
+    bodyLimit: 1024 * 1024,
+    schema: schema('events', 'Report client events (views, searches, cart changes), up to 500 at once', { security: [{}, ...bearer], body: api.ClientEventsBody, response: { 202: api.ClientEventsAccepted, ...errors(401, 413) } }),
+  }, forward(ingestion, 'ingestion', 'POST', () => '/events', (req) => {
+    const caller = auth.caller(req);
+    return caller === undefined ? req.body : { ...(req.body as object), customerId: caller.id };
+  }));
 
   // Orders: a customer's own. The customer is the token's subject: a body may leave it out,
   // and one that names somebody else is refused rather than quietly corrected.
@@ -188,7 +199,33 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     });
   });
 
-  // Operations: the dead letters of the four consumers, for an admin. Each is asked at once;
+  // Analytics, for an admin: the windows the stream pipeline keeps, as they stand.
+  const analyticsRead = (path: string) => async (req: FastifyRequest, reply: FastifyReply) =>
+    passBack(req, reply, await analytics.request({ method: 'GET', path: `${path}?${new URLSearchParams(req.query as Record<string, string>)}`, headers: headersOf(req) }), 'analytics');
+  app.get('/api/analytics/sales', { ...only('admin'), schema: schema('analytics', 'Orders, revenue, cancellations by reason and saga latency per window', { querystring: api.AnalyticsQuery, response: { 200: api.SalesWindows } }, { auth: true }) },
+    analyticsRead('/analytics/sales'));
+  app.get('/api/analytics/products/top', { ...only('admin'), schema: schema('analytics', 'Best-selling products over a range of windows', { querystring: api.AnalyticsTopQuery, response: { 200: api.TopProducts } }, { auth: true }) },
+    analyticsRead('/analytics/products/top'));
+  app.get('/api/analytics/conversion', { ...only('admin'), schema: schema('analytics', 'Per product: views, and views followed by an order within 30 minutes', { querystring: api.AnalyticsQuery, response: { 200: api.Conversion } }, { auth: true }) },
+    analyticsRead('/analytics/conversion'));
+
+  // The cart: the caller's own, the customer being the token's subject.
+  const cartOf = (req: FastifyRequest) => `/carts/${encodeURIComponent(auth.identity(req).id)}`;
+  const item = (req: FastifyRequest) => `${cartOf(req)}/items/${(req.params as { productId: string }).productId.toLowerCase()}`;
+  app.get('/api/cart', { ...only('customer'), schema: schema('cart', 'The caller\'s cart, priced from the catalog', { response: { 200: api.Cart } }, { auth: true }) },
+    forward(cart, 'cart', 'GET', cartOf, () => undefined));
+  app.put('/api/cart/items/:productId', {
+    ...only('customer'),
+    schema: schema('cart', 'Set how many of a product the cart holds (0 removes the line)', { params: api.CartItemParams, body: api.CartLineBody, response: { 200: api.Cart, ...errors(422) } }, { auth: true }),
+  }, forward(cart, 'cart', 'PUT', item));
+  app.delete('/api/cart/items/:productId', { ...only('customer'), schema: schema('cart', 'Take a product out of the cart', { params: api.CartItemParams, response: { 200: api.Cart } }, { auth: true }) },
+    forward(cart, 'cart', 'DELETE', item, () => undefined));
+  app.post('/api/cart/checkout', {
+    ...only('customer'),
+    schema: schema('cart', 'Order what the cart holds; the cart empties', { body: api.CheckoutBody, headers: api.IdempotencyHeaders, response: { 202: api.CheckedOut, ...errors(422) } }, { auth: true }),
+  }, forward(cart, 'cart', 'POST', (req) => `${cartOf(req)}/checkout`));
+
+  // Operations: the dead letters of the consuming services, for an admin. Each is asked at once;
   // one that cannot answer makes the whole answer a 503 (a partial list would look whole).
   const fromConsumers = <T>(req: FastifyRequest, what: string, call: { method: UpstreamRequest['method']; path: string; body?: string }): Promise<T[]> =>
     Promise.all(consumers.map(async (name) => {

@@ -11,7 +11,8 @@
 // - events: the compensating commands and OrderCancelled(TIMEOUT), through the outbox;
 // - choreography: OrderCancelled(TIMEOUT) alone: orders sends no commands there, inventory
 //   and payments undo what they hold for a cancelled order when they see it;
-// - rest: nothing on the bus. The saga's rest_sagas row stays until its compensations are
+// - rest: OrderCancelled(TIMEOUT) on the bus for whoever follows orders (notifications,
+//   analytics); no commands. The saga's rest_sagas row stays until its compensations are
 //   done, and recovery (rest/recovery.ts) finds the order CANCELLED and makes the calls.
 import { message } from '#contracts/index.ts';
 import { appendToOutbox } from '#platform/bus/outbox.ts';
@@ -58,7 +59,8 @@ export function startSweeper(opts: SweeperOptions): Sweeper {
       const step = expire(state, now, opts.deadlineMs);
       if (step.events.length === 0) return undefined;
       await appendStep(tx, db.dialect, state.version, step.events, step.state);
-      const send = opts.arch === 'rest' ? [] : opts.arch === 'choreography' ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
+      // rest and choreography announce the outcome only (rest's compensations are recovery's calls).
+      const send = opts.arch === 'events' ? step.send : step.send.filter((o) => o.contract.kind === 'event');
       const outgoing: Array<ReturnType<typeof message>> = [];
       for (const o of send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: now, cause: outgoing[0]?.message }));
       await appendToOutbox(tx, outgoing);

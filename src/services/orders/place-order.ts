@@ -29,8 +29,9 @@ export interface OrdersDeps {
   cache?: StateCache;
   /**
    * How the saga runs (events by default): events sends OrderPlaced and ReserveStock;
-   * choreography announces OrderPlaced alone (inventory reacts to it); rest puts nothing on
-   * the bus and marks the order unfinished until its calls are done (rest/drive.ts).
+   * choreography announces OrderPlaced alone (inventory reacts to it); rest announces it
+   * too (for whoever follows orders: notifications, analytics), sends no command, and marks
+   * the order unfinished until its calls are done (rest/drive.ts).
    */
   arch?: Architecture;
   /** Admission control (events, choreography): refuses a new order while the saga backlog is past its bound. */
@@ -100,7 +101,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
   );
   // One trace per order: the first message (OrderPlaced) starts it, the others follow from it.
   const outgoing: Array<ReturnType<typeof message>> = [];
-  const send = deps.arch === 'choreography' ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
+  const send = deps.arch === 'choreography' || deps.arch === 'rest' ? step.send.filter((o) => o.contract.kind === 'event') : step.send;
   markSpan('saga PlaceOrder', () => ({ 'orderflow.order.id': orderId, 'orderflow.saga.to': step.state.step, 'orderflow.saga.sends': send.map((o) => o.contract.type) }));
   for (const o of send) outgoing.push(message(o.contract, { key: orderId, payload: o.payload, occurredAt: at, cause: outgoing[0]?.message }));
 
@@ -111,7 +112,7 @@ export async function placeOrder(deps: OrdersDeps, body: PlaceOrderRequest, idem
     await appendEvents(tx, orderId, 0, step.events);
     await insertView(tx, step.state);
     if (deps.arch === 'rest') await insertRestSaga(tx, orderId, at);
-    else await appendToOutbox(tx, outgoing);
+    await appendToOutbox(tx, outgoing);
     return true;
   });
   if (created) {

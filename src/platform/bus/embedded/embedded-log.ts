@@ -20,9 +20,9 @@
  * past; dead letters are kept. A group, new or resumed, starts at the first record left.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
-import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionFor } from '#platform/bus/bus.ts';
-import { ConfigError, DependencyUnavailable, RecordTooLarge, ShuttingDown, defineError, isOrderflowError } from '#platform/errors.ts';
+import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '#platform/bus/bus.ts';
+import { ConfigError, DependencyUnavailable, RecordTooLarge, ShuttingDown, UnknownPartition, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
 import { subscribeGroup } from './group-subscription.ts';
 import { immediate, openDatabase, prepareStatements } from './schema.ts';
@@ -114,7 +114,11 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
     // Records grouped per partition, in the order given, so each group takes one head update.
     const groups = new Map<string, { topic: string; partition: number; records: OutRecord[] }>();
     for (const r of records) {
-      const partition = partitionFor(r.key, partitionsOf(r.topic));
+      const partitions = partitionsOf(r.topic);
+      const partition = partitionOf(r, partitions);
+      if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+        throw UnknownPartition(`topic ${r.topic} has no partition ${partition} (it has ${partitions})`);
+      }
       const id = `${r.topic}\u0000${partition}`;
       let g = groups.get(id);
       if (!g) groups.set(id, (g = { topic: r.topic, partition, records: [] }));
@@ -147,6 +151,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
         immediate(db, () =>
           topics.map((t) => {
             st.insertTopic.run(t.name, t.partitions);
+            if (t.compact) st.insertCompacted.run(t.name);
             const { partitions } = st.topicPartitions.get(t.name) as { partitions: number };
             for (let p = 0; p < partitions; p++) st.insertHead.run(t.name, p);
             return [t.name, partitions] as const;
@@ -236,6 +241,27 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
           headers: JSON.parse(r.headers) as Record<string, string>,
         }),
       );
+    },
+
+    async readPartition(topic: string, partition: number, readOpts?: { from?: number; limit?: number }): Promise<PartitionPage> {
+      assertOpen();
+      const partitions = partitionsOf(topic);
+      if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+        throw UnknownPartition(`topic ${topic} has no partition ${partition} (it has ${partitions})`);
+      }
+      const limit = readOpts?.limit ?? 10_000;
+      // One read transaction: the end and the page are of the same moment.
+      return guard('readPartition', () => {
+        db.exec('BEGIN');
+        try {
+          const { next_offset: end } = st.head.get(topic, partition) as { next_offset: number };
+          const rows = st.fetchBelow.all(topic, partition, readOpts?.from ?? 0, end, limit) as unknown as Array<{ offset: number; key: string; value: string; headers: string }>;
+          const records = rows.map((r): InRecord => ({ topic, partition, offset: String(r.offset), key: r.key, value: r.value, headers: JSON.parse(r.headers) as Record<string, string> }));
+          return { records, next: rows.length < limit ? end : rows[rows.length - 1].offset + 1, end };
+        } finally {
+          db.exec('COMMIT');
+        }
+      });
     },
 
     async trim() {

@@ -101,7 +101,10 @@ export function subscribeGroup(ctx: GroupContext, opts: SubscribeOptions): Subsc
       Object.assign(t, { active: true, generation, positions, abort: new AbortController(), fenced: false, dirty: new Set<number>() });
       return true;
     });
-    if (took) t.loops = t.positions.map((_, p) => runPartition(t, p));
+    if (took) {
+      opts.onAssigned?.(t.topic, t.positions.map((_, p) => p));
+      t.loops = t.positions.map((_, p) => runPartition(t, p));
+    }
     return took;
   }
 

@@ -12,6 +12,11 @@ CREATE TABLE IF NOT EXISTS topics (
   name TEXT PRIMARY KEY,
   partitions INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Topics whose records are never trimmed (TopicSpec.compact: state changelogs). A table of
+-- its own rather than a column, so that files made before it need no migration.
+CREATE TABLE IF NOT EXISTS compacted_topics (
+  name TEXT PRIMARY KEY
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS partition_heads (
   topic TEXT NOT NULL,
   partition INTEGER NOT NULL,
@@ -68,6 +73,11 @@ export function prepareStatements(db: DatabaseSync) {
   return {
     topicPartitions: p('SELECT partitions FROM topics WHERE name = ?'),
     insertTopic: p('INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)'),
+    insertCompacted: p('INSERT OR IGNORE INTO compacted_topics (name) VALUES (?)'),
+    head: p('SELECT next_offset FROM partition_heads WHERE topic = ? AND partition = ?'),
+    fetchBelow: p(
+      'SELECT offset, key, value, headers FROM records WHERE topic = ? AND partition = ? AND offset >= ? AND offset < ? ORDER BY offset LIMIT ?',
+    ),
     insertHead: p('INSERT OR IGNORE INTO partition_heads (topic, partition, next_offset) VALUES (?, ?, 0)'),
     advanceHead: p(
       'UPDATE partition_heads SET next_offset = next_offset + ? WHERE topic = ? AND partition = ? RETURNING next_offset',
@@ -130,8 +140,15 @@ export function prepareStatements(db: DatabaseSync) {
       `SELECT h.topic, h.partition, h.next_offset,
          (SELECT r.offset FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_offset,
          (SELECT r.ts FROM records r WHERE r.topic = h.topic AND r.partition = h.partition ORDER BY r.offset LIMIT 1) AS first_ts
-       FROM partition_heads h`,
+       FROM partition_heads h WHERE h.topic NOT IN (SELECT name FROM compacted_topics)`,
     ),
+    // Compaction of the compacted topics (trim.ts): their partitions, the keys and times of
+    // one partition's records (no values: a tombstone is an empty one), and deletion by offsets.
+    compactedPartitions: p(
+      `SELECT h.topic, h.partition FROM partition_heads h WHERE h.topic IN (SELECT name FROM compacted_topics) ORDER BY h.topic, h.partition`,
+    ),
+    compactScan: p("SELECT offset, key, value = '' AS tombstone, ts FROM records WHERE topic = ? AND partition = ? ORDER BY offset"),
+    deleteOffsets: p('DELETE FROM records WHERE topic = ? AND partition = ? AND offset IN (SELECT value FROM json_each(?))'),
     // A group holds its topics' records until it has shown no sign of life since ?1 (ms):
     // offsets of a group gone for good (a consumer removed, an architecture switched) expire,
     // as Kafka's do (offsets.retention.minutes). A row without a time holds.

@@ -195,3 +195,24 @@ test('two processes trimming one file while records flow lose no record a group 
   assert.equal(parentTrimmed + Number(out.trim()), 1000, 'every record trimmed exactly once, by one of the two');
   assert.deepEqual(await bus.read('orders'), []);
 });
+
+test('a compacted topic keeps the last record of each key and drops keys whose last record is a tombstone', async (t) => {
+  const { open, later } = setup(t);
+  const bus = open(later);
+  await bus.ensureTopics([{ name: 'app.changelog', partitions: 1, compact: true }]);
+  const at = (key: string, value: string): OutRecord => ({ ...rec('app.changelog', key, value), toPartition: 0, ...(value === '' ? { tombstone: true } : {}) });
+  await bus.publish([at('k1', 'a'), at('k2', 'b'), at('k1', 'c'), at('k2', ''), at('k3', 'd'), at('k3', 'e')]);
+  assert.equal(await bus.trim(), 4);
+  const left = (await bus.readPartition('app.changelog', 0)).records.map((r) => [r.key, r.value, r.offset]);
+  assert.deepEqual(left, [['k1', 'c', '2'], ['k3', 'e', '5']]);
+  assert.equal(await bus.trim(), 0, 'a second pass finds nothing more');
+});
+
+test('a compacted topic loses nothing younger than the retention', async (t) => {
+  const { open } = setup(t);
+  const bus = open({ retentionMs: HOUR, intervalMs: HOUR });
+  await bus.ensureTopics([{ name: 'app.changelog', partitions: 1, compact: true }]);
+  await bus.publish([{ ...rec('app.changelog', 'k1', 'a'), toPartition: 0 }, { ...rec('app.changelog', 'k1', ''), toPartition: 0, tombstone: true }]);
+  assert.equal(await bus.trim(), 0);
+  assert.equal((await bus.readPartition('app.changelog', 0)).records.length, 2);
+});

@@ -8,6 +8,14 @@
  * Dead-letter topics are never trimmed: a dead letter stays until someone replays or
  * discards it (dead-letters.ts), never because of its age.
  *
+ * Compacted topics (TopicSpec.compact: a stream processor's changelogs) are compacted instead,
+ * as Kafka does: a record older than the retention goes when a later record of its key exists,
+ * and a tombstone (an empty value) older than the retention goes when it is its key's last;
+ * the retention plays Kafka's min.compaction.lag.ms and delete.retention.ms, so a restore that
+ * reads a partition while it is compacted still sees every deletion. The latest record of a
+ * live key stays forever. A pass reads the keys (not the values) of each compacted partition:
+ * what compaction keeps is about one record per live key, so that stays small.
+ *
  * Every process that opens the log runs its own trim (db/retention.ts: a pass every interval,
  * chunks of records each deleted in one short IMMEDIATE transaction, a pause in between), so
  * a publisher waits for the file's write lock at most one chunk's delete. Several processes
@@ -66,6 +74,28 @@ export function trimRecords(db: DatabaseSync, st: Statements, before: number, al
   return total;
 }
 
+/** Compacts the compacted topics (see above): deletes at most `limit` records older than `before` (ms); returns how many. */
+export function compactRecords(db: DatabaseSync, st: Statements, before: number, limit: number): number {
+  let total = 0;
+  for (const { topic, partition } of st.compactedPartitions.all() as unknown as Array<{ topic: string; partition: number }>) {
+    if (total >= limit) break;
+    const rows = st.compactScan.all(topic, partition) as unknown as Array<{ offset: number; key: string; tombstone: number; ts: number }>;
+    const last = new Map<string, number>();
+    for (const r of rows) last.set(r.key, r.offset);
+    const doomed: number[] = [];
+    for (const r of rows) {
+      if (doomed.length >= limit - total) break;
+      if (r.ts >= before) break; // in offset order, so the rest is younger too (up to clock steps)
+      if (last.get(r.key) !== r.offset || r.tombstone) doomed.push(r.offset);
+    }
+    if (doomed.length === 0) continue;
+    // Deleted by offset: a record appended since the scan is not among them, and a key
+    // superseded since is only compacted later.
+    total += immediate(db, () => Number(st.deleteOffsets.run(topic, partition, JSON.stringify(doomed)).changes));
+  }
+  return total;
+}
+
 /** Starts the background trim of the log in `db`. */
 export function startTrim(db: DatabaseSync, st: Statements, log: RetentionLog, opts: TrimOptions): Retention {
   const now = opts.now ?? Date.now;
@@ -75,6 +105,9 @@ export function startTrim(db: DatabaseSync, st: Statements, log: RetentionLog, o
     intervalMs: opts.intervalMs,
     chunk: opts.chunk,
     horizon: () => new Date(now() - opts.retentionMs).toISOString(),
-    deleteOlder: async (before, limit) => trimRecords(db, st, Date.parse(before), opts.groupExpiryMs === undefined ? 0 : now() - opts.groupExpiryMs, limit),
+    deleteOlder: async (before, limit) => {
+      const trimmed = trimRecords(db, st, Date.parse(before), opts.groupExpiryMs === undefined ? 0 : now() - opts.groupExpiryMs, limit);
+      return trimmed + (trimmed < limit ? compactRecords(db, st, Date.parse(before), limit - trimmed) : 0);
+    },
   });
 }

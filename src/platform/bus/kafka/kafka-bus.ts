@@ -12,10 +12,10 @@
  *   test runs and deployments can share a cluster; callers only ever see unprefixed names.
  */
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes, Producer, stringSerializers } from '@platformatic/kafka';
-import type { Bus, InRecord, OutRecord, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
-import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionFor } from '../bus.ts';
+import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '../bus.ts';
 import { silentLogger } from '../../log.ts';
-import { RecordTooLarge } from '../../errors.ts';
+import { RecordTooLarge, UnknownPartition } from '../../errors.ts';
 import { coalesce } from './coalesce.ts';
 import {
   KafkaAdminFailed,
@@ -29,7 +29,7 @@ import {
   sleep,
   withTimeout,
 } from './kafka-errors.ts';
-import { readTopic } from './kafka-read.ts';
+import { readPartition, readTopic } from './kafka-read.ts';
 import { subscribeKafka } from './kafka-subscription.ts';
 import type { FetchSettings, KafkaContext, KafkaLogger } from './kafka-context.ts';
 import type { CommitPolicy } from './lazy-commits.ts';
@@ -69,7 +69,8 @@ export interface KafkaBusOptions {
   maxRecordBytes?: number;
 }
 
-type ProducedMessage = { topic: string; key: string; value: string; headers: Record<string, string>; partition: number };
+// A tombstone's value is undefined: the serializer sends it as Kafka's null value.
+type ProducedMessage = { topic: string; key: string; value: string | undefined; headers: Record<string, string>; partition: number };
 
 const PARTITION_COUNT_TTL_MS = 30_000;
 const TOPICS_READY_TIMEOUT_MS = 30_000;
@@ -195,6 +196,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       const configs: Array<{ name: string; value: string }> = [];
       if (spec.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(spec.retentionMs) });
       if (spec.maxRecordBytes !== undefined) configs.push({ name: 'max.message.bytes', value: String(spec.maxRecordBytes) });
+      if (spec.compact) configs.push({ name: 'cleanup.policy', value: 'compact' });
       try {
         await admin.createTopics({
           topics: [name],
@@ -308,9 +310,14 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
         });
       }
       const counts = await partitionCountsOf([...new Set(records.map((r) => ctx.full(r.topic)))]);
-      const messages = records.map((r) => {
+      const messages = records.map((r): ProducedMessage => {
         const topic = ctx.full(r.topic);
-        return { topic, key: r.key, value: r.value, headers: r.headers, partition: partitionFor(r.key, counts.get(topic)!) };
+        const partitions = counts.get(topic)!;
+        const partition = partitionOf(r, partitions);
+        if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+          throw UnknownPartition(`topic ${r.topic} has no partition ${partition} (it has ${partitions})`);
+        }
+        return { topic, key: r.key, value: r.tombstone ? undefined : r.value, headers: r.headers, partition };
       });
       try {
         await send(messages);
@@ -339,6 +346,10 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async read(topic: string, readOpts?: { limit?: number }): Promise<InRecord[]> {
       checkOpen();
       return readTopic(ctx, admin, topic, readOpts?.limit ?? 1000);
+    },
+    async readPartition(topic: string, partition: number, readOpts?: { from?: number; limit?: number }): Promise<PartitionPage> {
+      checkOpen();
+      return readPartition(ctx, admin, topic, partition, readOpts?.from ?? 0, readOpts?.limit ?? 10_000);
     },
     async close(): Promise<void> {
       if (closed) return;

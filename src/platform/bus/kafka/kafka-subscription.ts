@@ -11,7 +11,7 @@
  * so a batch is never handled twice by us nor out of order.
  */
 import { Consumer, consumerGroupChannel, stringDeserializers } from '@platformatic/kafka';
-import type { Message, MessagesStream } from '@platformatic/kafka';
+import type { GroupPartitionsAssigner, Message, MessagesStream } from '@platformatic/kafka';
 import type { InRecord, SubscribeOptions, Subscription } from '../bus.ts';
 import type { KafkaContext } from './kafka-context.ts';
 import { defaultCommitPolicy, lazyCommits } from './lazy-commits.ts';
@@ -80,6 +80,7 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     ...(ctx.instance ? { groupInstanceId: ctx.instance } : {}),
     deserializers: stringDeserializers,
     autocommit: false,
+    ...(opts.copartitioned ? { partitionAssigner: copartitionedAssigner } : {}),
     retries: 5,
     retryDelay: 250,
     ...settings,
@@ -170,7 +171,15 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
       commits.forget(st.topic, st.partition);
       log.info({ groupId, topic: st.topic, partition: st.partition }, 'kafka partition revoked');
     }
+    const given = new Map<string, number[]>();
+    for (const key of next) {
+      if (assigned.has(key)) continue;
+      const at = key.lastIndexOf(':');
+      const topic = ctx.short(key.slice(0, at));
+      given.set(topic, [...(given.get(topic) ?? []), Number(key.slice(at + 1))]);
+    }
     assigned = next;
+    for (const [topic, partitions] of given) opts.onAssigned?.(topic, partitions);
     lastTopic = undefined;
     lastPartition = -1;
     lastState = undefined;
@@ -355,3 +364,23 @@ export async function subscribeKafka(ctx: KafkaContext, opts: SubscribeOptions):
     },
   };
 }
+
+/**
+ * Partition p of every subscribed topic to the same member: the (p mod members)-th, members in
+ * id order. The library's round robin carries on its count from one topic to the next, so
+ * with 3 members and 4 partitions partition 0 of the second topic lands elsewhere than the first's.
+ */
+export const copartitionedAssigner: GroupPartitionsAssigner = (_current, members, topics, metadata) => {
+  const ids = [...members.keys()].sort();
+  const out = ids.map((memberId) => ({ memberId, assignments: new Map<string, { topic: string; partitions: number[] }>() }));
+  for (const topic of topics) {
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    for (let p = 0; p < count; p++) {
+      const member = out[p % out.length];
+      let a = member.assignments.get(topic);
+      if (!a) member.assignments.set(topic, (a = { topic, partitions: [] }));
+      a.partitions.push(p);
+    }
+  }
+  return out;
+};

@@ -9,11 +9,14 @@
 // crash, a timeout, a service down) is finished by driving it again from its stream: the
 // repeated calls answer what was decided the first time. Two drivers racing on one order
 // (a replayed request, recovery) are settled by the stream's optimistic concurrency.
+// The outcome's facts (OrderConfirmed, OrderCancelled) go to the outbox in the transaction
+// that appends it, as in the other architectures, for whoever follows orders.
 import type { Logger } from '#platform/log.ts';
 import type { BatchWriter } from '#platform/db/batch-writer.ts';
 import type { Db } from '#platform/db/db.ts';
 import { isOrderflowError } from '#platform/errors.ts';
-import { ChargePayment, ReserveStock, ScheduleShipment, type PayloadOf } from '#contracts/index.ts';
+import { appendToOutbox } from '#platform/bus/outbox.ts';
+import { ChargePayment, message, ReserveStock, ScheduleShipment, type PayloadOf } from '#contracts/index.ts';
 import { fold, isTerminal, OrderNotFound, Step, type OrderEvent, type OrderState } from '../domain/order.ts';
 import { compensationsFor, react, type Outgoing } from '../domain/saga.ts';
 import { appendStep, deleteRestSaga, loadEvents } from '../store.ts';
@@ -78,11 +81,15 @@ export function createRestDriver(deps: DriverDeps): RestDriver {
       const from = state.version;
       const events: OrderEvent[] = [];
       const queue: Outgoing[] = [pendingCommand(state)];
+      const facts: Outgoing[] = [];
       let owed = false;
       for (let command = queue.shift(); command; command = queue.shift()) {
-        // The facts (OrderConfirmed/OrderCancelled) are the events architecture's messages:
-        // here the answer to the client says it. Compensations wait for the outcome's record.
-        if (command.contract.kind === 'event') continue;
+        // The facts (OrderConfirmed/OrderCancelled) are announced with the outcome's record.
+        // Compensations wait for that record.
+        if (command.contract.kind === 'event') {
+          facts.push(command);
+          continue;
+        }
         if (compensating.has(command.contract.type)) {
           owed = true;
           continue;
@@ -104,9 +111,12 @@ export function createRestDriver(deps: DriverDeps): RestDriver {
         queue.push(...step.send);
       }
       const outcome = state;
+      const at = deps.clock.now().toISOString();
+      const announced = facts.map((f) => message(f.contract, { key: orderId, payload: f.payload, occurredAt: at }));
       try {
         await write(async (tx) => {
           await appendStep(tx, db.dialect, from, events, outcome);
+          await appendToOutbox(tx, announced);
           if (!owed) await deleteRestSaga(tx, orderId);
         });
         if (isTerminal(outcome)) deps.onOutcome?.(outcome);
