@@ -1,6 +1,7 @@
 /**
- * The event archive end to end, on both deployments: orders placed through the gateway, and
- * the archive holds exactly the orders.events messages the bus holds, as the bus holds them.
+ * The event archive end to end, on both deployments: orders placed and client events sent
+ * through the gateway, and the archive holds exactly the orders.events and client.events
+ * messages the bus holds, as the bus holds them.
  * Embedded: the platform sink in the supervisor. Distributed: Kafka Connect's file sink on
  * the worker at CONNECT_URL (skips without it, fails under ORDERFLOW_REQUIRE_INFRA=1).
  */
@@ -21,36 +22,43 @@ for (const deployment of deployments) {
   const via = deployment.name === 'distributed' ? 'connect' : 'sink';
   const skip = deployment.skip() ?? (via === 'connect' ? connectSkip() : undefined);
   describe(`the event archive on the ${deployment.name} deployment (${via === 'connect' ? 'Kafka Connect' : 'the platform sink'})`, { skip, timeout: 240_000 }, () => {
-    test('the archive holds exactly the orders.events messages of the bus', async (t) => {
+    test('the archive holds exactly the orders.events and client.events messages of the bus', async (t) => {
       const { system, client, dataDir, env } = await startDeployment(t, deployment, 'events', {}, { archive: { via } });
       assert.equal(system.archive?.via, via);
-      assert.ok(system.archive?.topics.includes(Topics.ordersEvents), `archived: ${system.archive?.topics.join(', ')}`);
+      assert.deepEqual(system.archive?.topics, [Topics.ordersEvents, Topics.clientEvents]);
 
       const products = [...(await createCatalog(client, 2, 100)).keys()];
       const { placed } = await placeBurst(client, products, { count: 8, concurrency: 4, declineRatio: 0.25, unservedRatio: 0.15, seed: 5 });
+      const at = new Date().toISOString();
+      const sent = await client.call('POST', '/api/events', { events: products.map((productId, i) => ({ type: 'product.viewed', sessionId: `visit-archive-${i}`, productId, at })) }, {}, 'anonymous');
+      assert.deepEqual([sent.status, sent.body.accepted], [202, products.length], JSON.stringify(sent.body));
       const views = await waitAllTerminal(client, placed, 60_000);
 
       const platform = loadPlatformConfig({ ...env, ORDERFLOW_DATA_DIR: dataDir });
       const bus = await openBus({ ...platform, embeddedLog: undefined }, 'archive-e2e');
       t.after(() => bus.close());
-      const inBus = (await bus.read(Topics.ordersEvents, { limit: 100_000 })).map((r) => withoutHeaders(decode(r)));
-      const byId = new Map(inBus.map((e) => [e.id, e]));
+      const onBus = async (topic: string) => new Map((await bus.read(topic, { limit: 100_000 })).map((r) => withoutHeaders(decode(r))).map((e) => [e.id, e]));
+      const archivedOf = async (topic: string, want: number) => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const reader = readArchive(system.archive!.dir, topic);
+          const archived: ReturnType<typeof withoutHeaders>[] = [];
+          for await (const e of reader) archived.push(withoutHeaders(e));
+          if (archived.length >= want || Date.now() > deadline) return { archived, stats: reader.stats };
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      const inBus = await onBus(Topics.ordersEvents);
       // Every order's last event is on the bus: what the archive must catch up with.
-      for (const v of views) assert.ok(inBus.some((e) => e.key === v.id && /^Order(Confirmed|Cancelled)$/.test(e.type)), `${v.id}'s outcome on the bus`);
-
-      const deadline = Date.now() + 60_000;
-      let archived: ReturnType<typeof withoutHeaders>[] = [];
-      let reader = readArchive(system.archive!.dir, Topics.ordersEvents);
-      for (;;) {
-        reader = readArchive(system.archive!.dir, Topics.ordersEvents);
-        archived = [];
-        for await (const e of reader) archived.push(withoutHeaders(e));
-        if (archived.length >= byId.size || Date.now() > deadline) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.deepEqual(new Set(archived.map((e) => e.id)), new Set(byId.keys()), 'the archive\'s ids are the bus\'s');
-      for (const e of archived) assert.deepEqual(e, byId.get(e.id), `${e.type} ${e.id} archived as the bus holds it`);
-      assert.equal(reader.stats.torn, 0);
+      for (const v of views) assert.ok([...inBus.values()].some((e) => e.key === v.id && /^Order(Confirmed|Cancelled)$/.test(e.type)), `${v.id}'s outcome on the bus`);
+      const { archived, stats } = await archivedOf(Topics.ordersEvents, inBus.size);
+      assert.deepEqual(new Set(archived.map((e) => e.id)), new Set(inBus.keys()), 'the archive\'s ids are the bus\'s');
+      for (const e of archived) assert.deepEqual(e, inBus.get(e.id), `${e.type} ${e.id} archived as the bus holds it`);
+      assert.equal(stats.torn, 0);
+      const clientInBus = await onBus(Topics.clientEvents);
+      assert.equal(clientInBus.size, products.length);
+      const clientArchived = await archivedOf(Topics.clientEvents, clientInBus.size);
+      assert.deepEqual(clientArchived.archived.map((e) => [e.id, e]).sort(), [...clientInBus].sort(), 'client.events archived as the bus holds it');
       // Each order's own events are in the archive in the order they happened (one key, one partition).
       for (const v of views) {
         const types = archived.filter((e) => e.key === v.id).map((e) => e.type);
