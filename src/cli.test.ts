@@ -165,15 +165,14 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
     if (status === 'PENDING') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(status, 'CONFIRMED');
-  // The event archive is on by default: the order's events land in <data-dir>/archive (rest
-  // publishes no order events: its saga is calls, not messages).
+  // The event archive is on by default: the order's events land in <data-dir>/archive.
   const archived = async () => {
     const types: string[] = [];
     for await (const e of readArchive(join(dataDir, 'archive'), 'orders.events')) if (e.key === id) types.push(e.type);
     return types;
   };
-  for (let i = 0; i < 100 && arch !== 'rest' && !(await archived()).includes('OrderConfirmed'); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual((await archived()).filter((type) => type === 'OrderPlaced' || type === 'OrderConfirmed'), arch === 'rest' ? [] : ['OrderPlaced', 'OrderConfirmed']);
+  for (let i = 0; i < 100 && !(await archived()).includes('OrderConfirmed'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual((await archived()).filter((type) => type === 'OrderPlaced' || type === 'OrderConfirmed'), ['OrderPlaced', 'OrderConfirmed']);
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
   assert.equal(children.length, serviceNames.length, 'one process per service');
