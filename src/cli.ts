@@ -41,7 +41,7 @@ const USAGE = `usage: orderflow <command> [options]
                        (as infra zipkin does, ORDERFLOW_ZIPKIN_PORT, default 9411; it keeps running after
                        Ctrl-C), then sets OTEL_TRACES_EXPORTER=zipkin and OTEL_EXPORTER_ZIPKIN_ENDPOINT;
                        an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
-        --no-archive   keep no event archive; by default orders.events (and client.events when it exists)
+        --no-archive   keep no event archive; by default orders.events and client.events
                        are appended to <data-dir>/archive/<topic>.jsonl (ORDERFLOW_ARCHIVE_DIR): by Kafka
                        Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
   infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
