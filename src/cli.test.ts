@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
 import { serviceNames } from '#runtime/system.ts';
 import { alive } from '#test/support/process.ts';
+import { readArchive } from '#platform/bus/archive.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { openSqlite } from '#platform/db/sqlite.ts';
@@ -164,6 +165,14 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
     if (status === 'PENDING') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(status, 'CONFIRMED');
+  // The event archive is on by default: the order's events land in <data-dir>/archive.
+  const archived = async () => {
+    const types: string[] = [];
+    for await (const e of readArchive(join(dataDir, 'archive'), 'orders.events')) if (e.key === id) types.push(e.type);
+    return types;
+  };
+  for (let i = 0; i < 100 && !(await archived()).includes('OrderConfirmed'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual((await archived()).filter((type) => type === 'OrderPlaced' || type === 'OrderConfirmed'), ['OrderPlaced', 'OrderConfirmed']);
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
   assert.equal(children.length, serviceNames.length, 'one process per service');
