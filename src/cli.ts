@@ -59,6 +59,9 @@ ${ARCHIVE_USAGE}
         Rebuild the orders' read model (orders_view) from their events (order_events), a batch
         of orders a transaction, rewriting only the rows that differ; safe with the service
         running. --check compares without writing, prints each difference, exit 1 if any.
+  analytics rebuild [--archive <dir>] [--data-dir ./data] [--postgres] [--check]
+        Rebuild analytics' read model from the event archive with the same stream pipeline and
+        compare it window by window with the live one; without --check, write what differs.
   bench [options]
         Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
   bench read [options]
@@ -324,6 +327,8 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
         return await orders(args);
+      case 'analytics':
+        return await import('./runtime/analytics-command.ts').then((m) => m.analyticsCommand(args));
       case 'users':
         return await import('./runtime/users-command.ts').then((m) => m.usersCommand(args));
       case 'archive':
