@@ -27,12 +27,14 @@ import * as inventory from './inventory.ts';
 import * as orders from './orders.ts';
 import * as payments from './payments.ts';
 import * as shipping from './shipping.ts';
+import * as cart from './cart.ts';
 
 export * from './ingestion.ts';
 export * from './inventory.ts';
 export * from './orders.ts';
 export * from './payments.ts';
 export * from './shipping.ts';
+export * from './cart.ts';
 export { Topics, allTopics, deadLetterTopic } from './topics.ts';
 export type { Contract, PayloadOf } from './contract.ts';
 export { streamRecords, OrderOutcomeRecord, ConversionRecord, WindowRecord, type OrderOutcome, type Conversion, type StreamRecordContract } from './analytics.ts';
@@ -44,6 +46,7 @@ export const contracts: Contract[] = [
   ...Object.values(payments),
   ...Object.values(shipping),
   ...Object.values(ingestion),
+  ...Object.values(cart),
 ];
 
 const registry = createRegistry(contracts);

@@ -37,6 +37,8 @@ export const ProductCreated = defineContract({
     sku: Type.String({ minLength: 1 }),
     name: Type.String({ minLength: 1 }),
     priceCents: Cents,
+    // Added for the cart's stock figure (issue 11): additive; absent in older records.
+    stock: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
 });
 

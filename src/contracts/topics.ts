@@ -9,6 +9,7 @@ export const Topics = {
   shippingEvents: 'shipping.events',
   /** What shoppers' clients report (views, searches, cart changes), keyed by session: the ingestion service's store. */
   clientEvents: 'client.events',
+  cartEvents: 'cart.events',
 } as const;
 
 export type TopicName = (typeof Topics)[keyof typeof Topics];

@@ -112,4 +112,4 @@ export function createClient(baseUrl: string, connections = 32, identities: Clie
 }
 
 export type Client = ReturnType<typeof createClient>;
-type Method = 'GET' | 'POST' | 'PATCH';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

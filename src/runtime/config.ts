@@ -19,6 +19,8 @@ export interface RuntimeConfig {
   tracesExporter?: string;
   /** Instances of each backend service for `up` when --replicas is not given (ORDERFLOW_REPLICAS, default 1). */
   replicas: string;
+  /** The event archive of `up` and `archive status` (ORDERFLOW_ARCHIVE_DIR); `<data dir>/archive` when unset. */
+  archiveDir?: string;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
@@ -30,6 +32,7 @@ export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfi
     tracesExporter: env.OTEL_TRACES_EXPORTER || undefined,
     // Validated where it is used, with the flag's message (cli.ts).
     replicas: env.ORDERFLOW_REPLICAS || '1',
+    archiveDir: env.ORDERFLOW_ARCHIVE_DIR || undefined,
   });
 }
 

@@ -23,12 +23,12 @@ import type { DeadLetterState, StoredDeadLetter } from '#platform/bus/dead-lette
 import { inheritedEnv, loadRuntimeConfig } from './config.ts';
 
 /** The services that consume from the bus, hence may hold dead letters. */
-const consumingServices = ['orders', 'inventory', 'payments', 'shipping'] as const;
+const consumingServices = ['orders', 'inventory', 'payments', 'shipping', 'cart'] as const;
 
 export const DLQ_USAGE = `  dlq list <topic> [--state pending|replayed|discarded|all] [--from-topic] [--json]
   dlq replay <topic> [--id <id>]... [--from-topic]
   dlq discard <topic> (--id <id>... | --all)
-      [--kafka] [--postgres] [--data-dir ./data] [--service orders|inventory|payments|shipping]...
+      [--kafka] [--postgres] [--data-dir ./data] [--service orders|inventory|payments|shipping|cart]...
         Dead letters of a topic, from the dead_letters table of each consuming service (or --service).
         list shows the pending ones unless --state says otherwise; replay publishes the pending ones
         (or those --id names: a dead letter's id or its message id) back to the topic, once, and marks

@@ -19,11 +19,12 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
+import { startArchive, type ArchiveOptions, type RunningArchive } from './archive.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics'] as const;
+export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 /** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
 export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
@@ -48,7 +49,7 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, ingestion: 8088, analytics: 8089 });
+export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, ingestion: 8088, analytics: 8089, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -62,7 +63,7 @@ export const unlimitedGateway: Readonly<Record<string, string>> = Object.freeze(
 // The backends together (each creates only its own database, topic creation is idempotent
 // and the embedded log takes concurrent openers), then the gateway, once there is
 // something behind it. Starting them together halves the start on Kafka + PostgreSQL.
-const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users', 'ingestion', 'analytics'], ['gateway']];
+const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'], ['gateway']];
 
 export interface SystemOptions {
   dataDir: string;
@@ -93,6 +94,11 @@ export interface SystemOptions {
    * system stops. For `orderflow up`; the lab and tests leave a developer's file alone.
    */
   prometheusTargets?: { file: string; labels: Record<string, string> };
+  /**
+   * Keeps the event archive (runtime/archive.ts) while the system runs: from once every
+   * service is up (the topics exist) until it stops. Off unless given: `orderflow up` gives it.
+   */
+  archive?: ArchiveOptions;
 }
 
 /**
@@ -105,6 +111,8 @@ export interface System {
   gatewayUrl: string;
   /** The demo customer and admin the users service was seeded with (demo-users.ts). */
   demoUsers: DemoUsers;
+  /** The archive, when the system was started with one: where, by whom, which topics. */
+  archive?: Pick<RunningArchive, 'dir' | 'via' | 'topics'>;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
   /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
@@ -176,6 +184,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     USERS_URL: of('users').map((i) => i.url).join(','),
     INGESTION_URL: of('ingestion').map((i) => i.url).join(','),
     ANALYTICS_URL: of('analytics').map((i) => i.url).join(','),
+    CART_URL: of('cart').map((i) => i.url).join(','),
   };
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.
@@ -192,6 +201,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const removeConnectors = async () => {
     for (const c of connectors) await removeOutboxConnector(c, { keepSlot: opts.keepOutboxSlots }).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
   };
+  let archive: RunningArchive | undefined;
   const consumersJoined = (list: Instance[], timeoutMs = opts.startTimeoutMs ?? 60_000) => Promise.all(list.filter((i) => i.service !== 'gateway').map((i) => untilJoined(i, timeoutMs)));
   try {
     for (const wave of startWaves) {
@@ -205,9 +215,12 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
       if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
+    // Its lines where the supervisor's go: the log given, else the terminal of `orderflow up`.
+    if (opts.archive) archive = await startArchive(base, opts.archive, opts.log ?? (opts.stdio === 'inherit' ? (line) => process.stderr.write(`${line}\n`) : undefined));
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
+    await archive?.stop();
     await removeConnectors();
     throw err;
   }
@@ -216,6 +229,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   return {
     gatewayUrl: urls.gateway,
     demoUsers,
+    ...(archive ? { archive: { dir: archive.dir, via: archive.via, topics: archive.topics } } : {}),
     urls,
     metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),
@@ -233,8 +247,12 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     stop() {
       // Unlisted first: a service stopped on purpose is not a service down for Prometheus.
       if (opts.prometheusTargets && !stopping) clearPrometheusTargets(opts.prometheusTargets.file);
-      // The connectors go last: a dropped slot must not miss a last commit of a service.
-      stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(removeConnectors);
+      // The connectors go last: a dropped slot must not miss a last commit of a service. The
+      // archive after the services: what they published last is archived now or at the next start.
+      stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
+        await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
+        await removeConnectors();
+      });
       return stopping;
     },
   };

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { acceptedStatus, architectures, deployments, startDeployment } from './deployments.ts';
 import { settledInvariants } from '#lab/invariants.ts';
 import { createCatalog, expectation, placeBurst, replayPlaced, waitAllTerminal } from '#lab/scenario.ts';
+import { upstreamNames } from '#services/gateway/config.ts';
 
 for (const deployment of deployments) for (const arch of architectures) {
   describe(`the order saga, ${arch} architecture, on the ${deployment.name} deployment`, { skip: deployment.skip() }, () => {
@@ -15,7 +16,7 @@ for (const deployment of deployments) for (const arch of architectures) {
 
       const health = await client.health();
       assert.equal(health.status, 200, JSON.stringify(health.body));
-      assert.deepEqual(health.body.services, { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up' });
+      assert.deepEqual(health.body.services, Object.fromEntries(upstreamNames.map((n) => [n, 'up'])));
 
       // Few products and scarce stock, so that reservations contend and some run out.
       const initialStock = await createCatalog(client, 3, 60);

@@ -13,7 +13,7 @@ import type { Processor } from '#platform/streams/processor.ts';
 import { message, OrderCancelled, OrderConfirmed, OrderPlaced, ProductViewed, Topics } from '#contracts/index.ts';
 import { embeddedBus, table, until } from '#test/support/streams.ts';
 import { conversionRates, salesView, topProducts, type ConversionFigures, type ProductFigures, type Sales } from './domain/figures.ts';
-import { AnalyticsTopics, startPipeline } from './pipeline.ts';
+import { AnalyticsTopics, startPipeline, untilIdle } from './pipeline.ts';
 
 const T0 = Date.parse('2026-12-05T10:00:00.000Z');
 const s = 1_000;
@@ -42,19 +42,6 @@ async function start(t: TestContext): Promise<{ bus: Bus; processors: Processor[
     for (const p of processors) await p.close();
   });
   return { bus, processors };
-}
-
-/** Until every group of the pipeline has committed all there is (twice in a row: one stage feeds the next). */
-async function settled(bus: Bus): Promise<void> {
-  const groups: Array<[string, string[]]> = [
-    ['analytics-lifecycle', [Topics.ordersEvents]],
-    ['analytics-conversion.repartition', [Topics.clientEvents, Topics.ordersEvents]],
-    ['analytics-conversion', ['analytics-conversion.client.events.repartition', 'analytics-conversion.orders.events.repartition']],
-    ['analytics-windows.repartition', [Topics.ordersEvents, Topics.clientEvents, AnalyticsTopics.outcomes, AnalyticsTopics.conversions]],
-    ['analytics-windows', ['analytics-windows.orders.events.repartition', 'analytics-windows.client.events.repartition', 'analytics-windows.analytics.order-outcomes.repartition', 'analytics-windows.analytics.conversions.repartition']],
-  ];
-  const idle = async () => (await Promise.all(groups.map(([g, topics]) => bus.lag(g, topics)))).every((n) => n === 0);
-  await until('the pipeline is idle', async () => (await idle()) && (await new Promise((r) => setTimeout(r, 200))) === undefined && (await idle()), 30_000);
 }
 
 const windows = async <V>(bus: Bus, name: string) => {
@@ -88,7 +75,7 @@ test('a known sequence of orders and views gives exactly the expected sales, pro
     const [sales, conv] = [await windows(bus, 'sales-1h'), await windows(bus, 'conversion-1h')];
     return sales.get(T0)?.final === true && conv.get(T0)?.final === true;
   }, 30_000);
-  await settled(bus);
+  await untilIdle(bus, 30_000);
   assert.deepEqual(processors.map((p) => p.stats().late), [0, 0, 0], 'nothing came late');
 
   const sales1m = await windows<Sales>(bus, 'sales-1m');

@@ -36,6 +36,7 @@ import type { OperatorSpec } from '#platform/streams/task.ts';
 import { tumbling } from '#platform/streams/windows.ts';
 import { ConversionRecord, OrderOutcomeRecord, Topics, WindowRecord } from '#contracts/index.ts';
 import { factOf, type Conversion, type Fact, type Outcome } from './domain/facts.ts';
+import { PipelineBusy } from './errors.ts';
 import { conversion, products, sales, timeOf, type Figure } from './domain/figures.ts';
 
 /** The topics the processors publish; their records are described in contracts/analytics.ts. */
@@ -174,6 +175,30 @@ export async function startPipeline(o: PipelineOptions): Promise<Processor[]> {
   } catch (err) {
     for (const p of started) await p.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** The consumer groups of the pipeline and what each reads: for a wait until it is idle. */
+export function pipelineGroups(): Array<[string, string[]]> {
+  const rekeyed = (app: string, topics: string[]) => topics.map((t) => `${app}.${t}.repartition`);
+  const windowInputs = [Topics.ordersEvents, Topics.clientEvents, AnalyticsTopics.outcomes, AnalyticsTopics.conversions];
+  return [
+    ['analytics-lifecycle', [Topics.ordersEvents]],
+    ['analytics-conversion.repartition', [Topics.clientEvents, Topics.ordersEvents]],
+    ['analytics-conversion', rekeyed('analytics-conversion', [Topics.clientEvents, Topics.ordersEvents])],
+    ['analytics-windows.repartition', windowInputs],
+    ['analytics-windows', rekeyed('analytics-windows', windowInputs)],
+  ];
+}
+
+/** Resolves once every group of the pipeline has consumed all there is, twice in a row 200 ms apart (one stage feeds the next). */
+export async function untilIdle(bus: Bus, timeoutMs: number): Promise<void> {
+  const idle = async () => (await Promise.all(pipelineGroups().map(([g, topics]) => bus.lag(g, topics)))).every((n) => n === 0);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await idle()) && (await new Promise((r) => setTimeout(r, 200))) === undefined && (await idle())) return;
+    if (Date.now() > deadline) throw PipelineBusy(`the analytics pipeline still had records to process after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -46,3 +46,11 @@ export async function windowsBetween(db: Db, name: string, from: number, to: num
   );
   return rows.map((r) => ({ name: r.name, start: Number(r.window_start), end: Number(r.window_end), value: JSON.parse(r.value), final: Number(r.final) === 1 }));
 }
+
+/** Every window of the read model, by aggregation and start (for a rebuild's comparison). */
+export async function allWindows(db: Db): Promise<WindowRow[]> {
+  const rows = await db.query<{ name: string; window_start: number | string; window_end: number | string; value: string; final: number }>(
+    'SELECT name, window_start, window_end, value, final FROM analytics_windows ORDER BY name, window_start',
+  );
+  return rows.map((r) => ({ name: r.name, start: Number(r.window_start), end: Number(r.window_end), value: JSON.parse(r.value), final: Number(r.final) === 1 }));
+}

@@ -120,6 +120,46 @@ export const OrderDetails = Type.Object(
 
 export const IdParams = Type.Object({ id: Uuid });
 
+// The cart: the caller's own, priced from the cart's copy of the catalog.
+export const CartItemParams = Type.Object({ productId: Uuid });
+
+export const CartLineBody = Type.Object(
+  { quantity: Type.Integer({ minimum: 0, maximum: 1000, description: 'How many of the product the cart holds; 0 removes the line.' }) },
+  { additionalProperties: false },
+);
+
+export const Cart = Type.Object(
+  {
+    cartId: Type.Union([Uuid, Type.Null()], { description: 'Null until the caller first puts something in.' }),
+    version: Type.Integer({ minimum: 0, description: 'Moves on with every change and checkout; a checkout is one order per version.' }),
+    lines: Type.Array(Type.Object({
+      productId: Uuid,
+      name: Type.String(),
+      quantity: Type.Integer({ minimum: 1 }),
+      unitPriceCents: Type.Integer({ minimum: 0 }),
+      lineTotalCents: Type.Integer({ minimum: 0 }),
+      available: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Units available as the cart last heard; null when it cannot tell (the rest architecture).' }),
+      problem: Type.Optional(Type.Union([Type.Literal('UNAVAILABLE'), Type.Literal('SHORT_OF_STOCK')], { description: 'Advice: inventory decides when the order is placed.' })),
+    })),
+    totalCents: Type.Integer({ minimum: 0 }),
+    lastOrderId: Type.Union([Uuid, Type.Null()], { description: 'The order the last checkout placed.' }),
+    updatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+);
+
+export const CheckoutBody = Type.Object(
+  {
+    paymentMethod: Type.String({ minLength: 1, maxLength: 100 }),
+    shippingAddress: Type.Intersect([ContractAddress, Type.Object({ country: Type.String({ pattern: '^[A-Za-z]{2}$' }) })], { maxProperties: 20 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CheckedOut = Type.Object(
+  { orderId: Uuid, status: Status, reason: Type.Optional(Reason) },
+  { description: 'The order the cart became. 202 in every architecture; in rest the status is already final (CONFIRMED or CANCELLED), elsewhere PENDING.' },
+);
+
 export const UpdateProductBody = Type.Object(
   {
     priceCents: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'The new price, for orders placed from now on.' })),

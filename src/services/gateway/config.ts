@@ -7,7 +7,7 @@ import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
 
-export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics'] as const;
+export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'] as const;
 export type UpstreamName = (typeof upstreamNames)[number];
 
 export interface GatewayConfig {
@@ -127,6 +127,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
       users: Object.freeze(originList('USERS_URL', env.USERS_URL ?? 'http://127.0.0.1:8085')),
       ingestion: Object.freeze(originList('INGESTION_URL', env.INGESTION_URL ?? 'http://127.0.0.1:8088')),
       analytics: Object.freeze(originList('ANALYTICS_URL', env.ANALYTICS_URL ?? 'http://127.0.0.1:8089')),
+      cart: Object.freeze(originList('CART_URL', env.CART_URL ?? 'http://127.0.0.1:8086')),
     }),
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),

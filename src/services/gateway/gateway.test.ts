@@ -94,6 +94,13 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
       ingestion: build('ingestion', (app) => {
         app.post('/events', async (req, reply) => reply.code(202).send({ accepted: (req.body as { events: unknown[] }).events.length, rejected: [] }));
       }),
+      cart: build('cart', (app) => {
+        const view = (customerId: string) => ({ cartId: null, version: 0, lines: [], totalCents: 0, lastOrderId: null, updatedAt: null, echo: customerId });
+        app.get('/carts/:customerId', async (req) => view((req.params as { customerId: string }).customerId));
+        app.put('/carts/:customerId/items/:productId', async (req) => view((req.params as { customerId: string }).customerId));
+        app.delete('/carts/:customerId/items/:productId', async (req) => view((req.params as { customerId: string }).customerId));
+        app.post('/carts/:customerId/checkout', async (_req, reply) => reply.code(202).send({ orderId, status: 'PENDING' }));
+      }),
     } satisfies Record<UpstreamName, FastifyInstance>,
   };
 }
@@ -125,7 +132,7 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
   t.after(() => app.close());
   const metrics = await startMetricsServer({ registry: app.metrics, host: '127.0.0.1', port: 0, log: silentLogger });
   t.after(() => metrics.close());
-  const call = async (method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}, as: string | null = customer) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: string, headers: Record<string, string> = {}, as: string | null = customer) => {
     const all = { ...(as ? { authorization: as } : {}), ...headers };
     const res = await request(url + path, { method, body, headers: body === undefined ? all : { 'content-type': 'application/json', ...all } });
     const text = await res.body.text();
@@ -138,21 +145,21 @@ test('the gateway reports ok when every service answers its health check', async
   const { call } = await startGateway(t);
   const res = await call('GET', '/health');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up' } });
+  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
 });
 
 test('the gateway reports degraded and names the service that is down', async (t) => {
   const { call } = await startGateway(t, { down: ['payments'] });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up' } });
+  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
 });
 
 test('the gateway counts a service that answers but is not ready as down', async (t) => {
   const { call } = await startGateway(t, { faults: { notReady: ['inventory'] } });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up' });
+  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' });
 });
 
 test("the gateway's own liveness and readiness need no service", async (t) => {
@@ -367,4 +374,23 @@ test('analytics is for admins: a customer gets 403, an anonymous caller 401, a b
   assert.equal((await call('GET', '/api/analytics/sales?window=1m', undefined, {}, null)).status, 401);
   assert.equal((await call('GET', '/api/analytics/sales?window=5m', undefined, {}, admin)).status, 400);
   assert.deepEqual(seen.filter((s) => s.service === 'analytics').map((s) => s.url), ['/analytics/sales?window=1m']);
+});
+
+test("the cart routes reach the caller's own cart (the token's subject), with the body and the Idempotency-Key; only a customer has one", async (t) => {
+  const { call, seen } = await startGateway(t);
+  assert.equal((await call('GET', '/api/cart')).status, 200);
+  const put = await call('PUT', `/api/cart/items/${productId.toUpperCase()}`, JSON.stringify({ quantity: 3 }));
+  assert.equal(put.status, 200);
+  assert.equal((await call('DELETE', `/api/cart/items/${productId}`)).status, 200);
+  const checkout = await call('POST', '/api/cart/checkout', JSON.stringify({ paymentMethod: 'card', shippingAddress: { country: 'FR' } }), { 'idempotency-key': 'cart-key-1' });
+  assert.deepEqual([checkout.status, checkout.body], [202, { orderId, status: 'PENDING' }]);
+  assert.deepEqual(seen.map((s) => `${s.service} ${s.method} ${s.url}`), [
+    'cart GET /carts/c-1', `cart PUT /carts/c-1/items/${productId}`, `cart DELETE /carts/c-1/items/${productId}`, 'cart POST /carts/c-1/checkout',
+  ]);
+  assert.deepEqual(seen[1].body, { quantity: 3 });
+  assert.equal(seen[3].headers['idempotency-key'], 'cart-key-1');
+  assert.equal((await call('PUT', `/api/cart/items/${productId}`, JSON.stringify({ quantity: 1001 }))).status, 400, 'checked at the edge');
+  assert.equal((await call('GET', '/api/cart', undefined, {}, null)).status, 401);
+  assert.equal((await call('GET', '/api/cart', undefined, {}, admin)).status, 403);
+  assert.equal(seen.length, 4);
 });

@@ -35,7 +35,7 @@ export interface RoutesOptions {
 const OrderNotFound = defineError('ORD_ERR_ORDER_NOT_FOUND', 404);
 
 /** The services that consume from the bus, hence hold dead letters. */
-const consumers = ['orders', 'inventory', 'payments', 'shipping'] as const;
+const consumers = ['orders', 'inventory', 'payments', 'shipping', 'cart'] as const;
 
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, api.ErrorBody]));
 const bearer = [{ bearer: [] }];
@@ -59,7 +59,7 @@ function schema(tag: string, summary: string, parts: FastifySchema & { response:
 const forwarded = ['idempotency-key', 'if-none-match'] as const;
 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
-  const { orders, inventory, payments, shipping, users, ingestion, analytics } = opts.upstreams;
+  const { orders, inventory, payments, shipping, users, ingestion, analytics, cart } = opts.upstreams;
   const { auth } = opts;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
   const passTraceparent = opts.passTraceparent ?? true;
@@ -209,7 +209,23 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   app.get('/api/analytics/conversion', { ...only('admin'), schema: schema('analytics', 'Per product: views, and views followed by an order within 30 minutes', { querystring: api.AnalyticsQuery, response: { 200: api.Conversion } }, { auth: true }) },
     analyticsRead('/analytics/conversion'));
 
-  // Operations: the dead letters of the four consumers, for an admin. Each is asked at once;
+  // The cart: the caller's own, the customer being the token's subject.
+  const cartOf = (req: FastifyRequest) => `/carts/${encodeURIComponent(auth.identity(req).id)}`;
+  const item = (req: FastifyRequest) => `${cartOf(req)}/items/${(req.params as { productId: string }).productId.toLowerCase()}`;
+  app.get('/api/cart', { ...only('customer'), schema: schema('cart', 'The caller\'s cart, priced from the catalog', { response: { 200: api.Cart } }, { auth: true }) },
+    forward(cart, 'cart', 'GET', cartOf, () => undefined));
+  app.put('/api/cart/items/:productId', {
+    ...only('customer'),
+    schema: schema('cart', 'Set how many of a product the cart holds (0 removes the line)', { params: api.CartItemParams, body: api.CartLineBody, response: { 200: api.Cart, ...errors(422) } }, { auth: true }),
+  }, forward(cart, 'cart', 'PUT', item));
+  app.delete('/api/cart/items/:productId', { ...only('customer'), schema: schema('cart', 'Take a product out of the cart', { params: api.CartItemParams, response: { 200: api.Cart } }, { auth: true }) },
+    forward(cart, 'cart', 'DELETE', item, () => undefined));
+  app.post('/api/cart/checkout', {
+    ...only('customer'),
+    schema: schema('cart', 'Order what the cart holds; the cart empties', { body: api.CheckoutBody, headers: api.IdempotencyHeaders, response: { 202: api.CheckedOut, ...errors(422) } }, { auth: true }),
+  }, forward(cart, 'cart', 'POST', (req) => `${cartOf(req)}/checkout`));
+
+  // Operations: the dead letters of the consuming services, for an admin. Each is asked at once;
   // one that cannot answer makes the whole answer a 503 (a partial list would look whole).
   const fromConsumers = <T>(req: FastifyRequest, what: string, call: { method: UpstreamRequest['method']; path: string; body?: string }): Promise<T[]> =>
     Promise.all(consumers.map(async (name) => {

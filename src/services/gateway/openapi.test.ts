@@ -28,10 +28,12 @@ test('the documented inventory is the served one: every /api route, its method a
   const label = (security: unknown[] | undefined) => (security ? (optional(security) ? ' (optional bearer)' : ' (bearer)') : '');
   const operations = Object.entries(paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => `${method.toUpperCase()} ${path}${label(op.security)}`)).sort();
   assert.deepEqual(operations, [
+    'DELETE /api/cart/items/{productId} (bearer)',
     'GET /api/admin/dead-letters (bearer)',
     'GET /api/analytics/conversion (bearer)',
     'GET /api/analytics/products/top (bearer)',
     'GET /api/analytics/sales (bearer)',
+    'GET /api/cart (bearer)',
     'GET /api/me (bearer)',
     'GET /api/orders (bearer)',
     'GET /api/orders/{id} (bearer)',
@@ -45,9 +47,11 @@ test('the documented inventory is the served one: every /api route, its method a
     'POST /api/auth/logout',
     'POST /api/auth/refresh',
     'POST /api/auth/register',
+    'POST /api/cart/checkout (bearer)',
     'POST /api/events (optional bearer)',
     'POST /api/orders (bearer)',
     'POST /api/products (bearer)',
+    'PUT /api/cart/items/{productId} (bearer)',
   ]);
   for (const [path, methods] of Object.entries(paths)) {
     if (path === '/health') continue;

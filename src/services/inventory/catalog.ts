@@ -26,7 +26,7 @@ export async function createProduct(deps: CatalogDeps, input: NewProduct): Promi
   const createdAt = deps.clock.now().toISOString();
   await deps.db.transaction(async (tx) => {
     if (!(await insertProduct(tx, { ...product, createdAt }))) throw DuplicateSku(`a product with sku ${sku} already exists`);
-    const event = message(ProductCreated, { key: product.id, payload: { productId: product.id, sku, name, priceCents }, occurredAt: createdAt });
+    const event = message(ProductCreated, { key: product.id, payload: { productId: product.id, sku, name, priceCents, stock }, occurredAt: createdAt });
     await appendToOutbox(tx, [event]);
   });
   return product;

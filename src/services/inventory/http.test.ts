@@ -29,7 +29,7 @@ test('POST /products creates a product, publishes ProductCreated, and GET finds 
   const events = (await host.bus.read(Topics.inventoryEvents)).map(decode);
   assert.deepEqual(
     events.map((e) => ({ type: e.type, key: e.key, payload: e.payload })),
-    [{ type: 'ProductCreated', key: created.id, payload: { productId: created.id, sku: 'KB-1', name: 'Keyboard', priceCents: 4999 } }],
+    [{ type: 'ProductCreated', key: created.id, payload: { productId: created.id, sku: 'KB-1', name: 'Keyboard', priceCents: 4999, stock: 7 } }],
   );
 });
 
