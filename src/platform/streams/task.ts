@@ -50,7 +50,7 @@ export interface StreamRecord<V = unknown> {
 /** What an operator instance may do while handling a record. */
 export interface OperatorContext {
   readonly partition: number;
-  /** The task's watermark: the largest event time seen in its partition. */
+  /** The task's watermark: the largest event time it processed (its inputs are taken in event-time order: input-buffers.ts). */
   readonly watermark: number;
   store<T>(name: string): StateStore<T>;
   /** Queues an output record; in one batch, the last value per topic and key wins (an upsert). */
