@@ -42,9 +42,11 @@ export async function rebuildWindows(o: RebuildInput): Promise<WindowRow[]> {
   try {
     await bus.ensureTopics(Object.keys(o.sources).map((name) => ({ name, partitions: o.partitions })));
     // In event-time order, a slice of at most half the grace at a time, each processed before
-    // the next is published: a task's watermark is the largest event time of any of its
-    // inputs, so the archive of one topic published ahead of the other's would make the
-    // other's facts late (docs/architecture.md, Analytics: skew between inputs).
+    // the next is published. A task takes its direct inputs in event-time order whatever they
+    // were published in (platform/streams, stream time across inputs), but a derived input
+    // (a conversion, made when the order arrives) can come after the windows processor has
+    // moved past its window: published whole, the archive made some conversions late that
+    // live were not. Slices keep the rebuild to the pace the facts had live.
     const all: Array<{ at: number; record: OutRecord }> = [];
     for (const [topic, envelopes] of Object.entries(o.sources)) {
       for await (const e of envelopes) all.push({ at: Date.parse(e.occurredAt), record: encode(topic, e) });
