@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli.ts';
+import { encode } from '#platform/bus/envelope.ts';
+import { message, OrderConfirmed, OrderPlaced, ProductViewed } from '#contracts/index.ts';
+import { migrations as analyticsMigrations } from '#services/analytics/store.ts';
 import { serviceNames } from '#runtime/system.ts';
 import { alive } from '#test/support/process.ts';
+import { readArchive } from '#platform/bus/archive.ts';
 import { outboxMigrations } from '#platform/bus/outbox.ts';
 import { migrate } from '#platform/db/migrate.ts';
 import { openSqlite } from '#platform/db/sqlite.ts';
@@ -92,6 +96,34 @@ test('orderflow orders rebuild-view --check reports a corrupt row of orders_view
   assert.deepEqual(await run('--check'), { code: 0, out: 'orders_view matches the events of 2 orders\n' });
 });
 
+test('orderflow analytics rebuild derives the read model from the archive; --check finds a spoiled window (exit 1)', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'orderflow-cli-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const archive = join(dataDir, 'archive');
+  mkdirSync(archive);
+  const at = Date.parse('2026-12-05T10:00:10.000Z');
+  const orderId = '0190a1b2-0000-7000-8000-0000000000d1';
+  const productId = '0190a1b2-0000-7000-8000-00000000000a';
+  const line = (topic: string, m: { message: unknown }) => appendFileSync(join(archive, `${topic}.jsonl`), `${encode(topic, m.message as never).value}\n`);
+  line('client.events', message(ProductViewed, { occurredAt: new Date(at).toISOString(), payload: { sessionId: 's-1', customerId: 'c-1', productId } }));
+  line('orders.events', message(OrderPlaced, { occurredAt: new Date(at + 1_000).toISOString(), payload: { orderId, customerId: 'c-1', items: [{ productId, quantity: 1, unitPriceCents: 250 }], totalCents: 250, paymentMethod: 'card', shippingAddress: { country: 'DE' } } }));
+  line('orders.events', message(OrderConfirmed, { occurredAt: new Date(at + 2_000).toISOString(), payload: { orderId } }));
+  const db = openSqlite({ file: join(dataDir, 'analytics.sqlite') });
+  t.after(() => db.close());
+  await migrate(db, analyticsMigrations);
+  const run = (...args: string[]) => captured(t, ['analytics', 'rebuild', '--data-dir', dataDir, ...args]);
+
+  const first = await run();
+  assert.equal(first.code, 0);
+  assert.match(first.out, /rebuilt from the archive: \d+ windows, \d+ written/);
+  assert.match((await run('--check')).out, /the read model matches the archive/);
+  await db.execute("UPDATE analytics_windows SET value = '{}' WHERE name = 'sales-1m'");
+  const spoiled = await run('--check');
+  assert.equal(spoiled.code, 1);
+  assert.match(spoiled.out, /^sales-1m 2026-12-05T10:00:00.000Z  live \{\}/m);
+  assert.equal((await captured(t, ['analytics', 'rebuild', '--data-dir', join(dataDir, 'nowhere')])).code, 1);
+});
+
 test('orderflow lab --help describes its options without running anything', async (t) => {
   const out: string[] = [];
   t.mock.method(process.stdout, 'write', (chunk: string) => out.push(String(chunk)));
@@ -166,6 +198,14 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
     if (status === 'PENDING') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(status, 'CONFIRMED');
+  // The event archive is on by default: the order's events land in <data-dir>/archive.
+  const archived = async () => {
+    const types: string[] = [];
+    for await (const e of readArchive(join(dataDir, 'archive'), 'orders.events')) if (e.key === id) types.push(e.type);
+    return types;
+  };
+  for (let i = 0; i < 100 && !(await archived()).includes('OrderConfirmed'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual((await archived()).filter((type) => type === 'OrderPlaced' || type === 'OrderConfirmed'), ['OrderPlaced', 'OrderConfirmed']);
 
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(up.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
   assert.equal(children.length, serviceNames.length, 'one process per service');

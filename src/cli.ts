@@ -15,11 +15,12 @@ import { startSystem, type System } from './runtime/system.ts';
 import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 import { DLQ_USAGE } from './runtime/dlq-command.ts';
 import { USERS_USAGE } from './runtime/users-command.ts';
+import { ARCHIVE_USAGE, archiveDir } from './runtime/archive-command.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
   up [--arch events|choreography|rest] [--kafka] [--postgres] [--distributed]
-     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--replicas 1] [--no-seed] [--tracing]
+     [--data-dir ./data] [--port 8080] [--service-ports 8081] [--replicas 1] [--no-seed] [--tracing] [--no-archive]
         Start every service as its own process behind the gateway; Ctrl-C stops.
         Lists the services' /metrics for Prometheus (npm run infra:prometheus) in
         <ORDERFLOW_INFRA_DIR or .infra>/prometheus/targets/orderflow.json while it runs (the
@@ -40,12 +41,16 @@ const USAGE = `usage: orderflow <command> [options]
                        (as infra zipkin does, ORDERFLOW_ZIPKIN_PORT, default 9411; it keeps running after
                        Ctrl-C), then sets OTEL_TRACES_EXPORTER=zipkin and OTEL_EXPORTER_ZIPKIN_ENDPOINT;
                        an OTEL_TRACES_EXPORTER already set is left as it is, and Zipkin is not started
+        --no-archive   keep no event archive; by default orders.events and client.events
+                       are appended to <data-dir>/archive/<topic>.jsonl (ORDERFLOW_ARCHIVE_DIR): by Kafka
+                       Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
   infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI.
   infra schemathesis [install|status]
         The OpenAPI fuzzer the tests run (test/support/schemathesis.ts), pinned, from PyPI.
 ${DLQ_USAGE}
 ${USERS_USAGE}
+${ARCHIVE_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
@@ -54,6 +59,9 @@ ${USERS_USAGE}
         Rebuild the orders' read model (orders_view) from their events (order_events), a batch
         of orders a transaction, rewriting only the rows that differ; safe with the service
         running. --check compares without writing, prints each difference, exit 1 if any.
+  analytics rebuild [--archive <dir>] [--data-dir ./data] [--postgres] [--check]
+        Rebuild analytics' read model from the event archive with the same stream pipeline and
+        compare it window by window with the live one; without --check, write what differs.
   bench [options]
         Start the system on each deployment, load it, and write BENCHMARKS.md (orderflow bench --help).
   bench read [options]
@@ -104,6 +112,7 @@ async function up(args: string[]): Promise<number> {
     replicas: { type: 'string' },
     seed: { type: 'boolean', default: true },
     tracing: { type: 'boolean', default: false },
+    archive: { type: 'boolean', default: true },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -162,6 +171,7 @@ async function up(args: string[]): Promise<number> {
   const deployment = kafka && postgres ? 'distributed' : !kafka && !postgres ? 'embedded' : kafka ? 'kafka+sqlite' : 'embedded+postgres';
   system = await startSystem({
     dataDir, env, ports, replicas, stdio: 'inherit', keepOutboxSlots: true,
+    archive: values.archive ? { dir: archiveDir(dataDir) } : undefined,
     prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
   });
   const gw = system.gatewayUrl;
@@ -186,7 +196,7 @@ orderflow is up: ${gw}   (the API described: ${gw}/docs)
   curl -sN ${gw}/api/me/notifications/stream -H "authorization: Bearer $TOKEN"   (live, Ctrl-C ends it)
 ${mail}
 ${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus); the gateway's on ${system.metricsUrls.gateway}/metrics, not its public port
-Ctrl-C stops.
+${system.archive ? `archive: ${system.archive.topics.join(', ')} into ${system.archive.dir} (${system.archive.via === 'connect' ? 'by Kafka Connect' : 'by this process'}; orderflow archive status)\n` : ''}Ctrl-C stops.
 `);
   // Runs until a signal; the handlers above exit.
   return new Promise<number>(() => {});
@@ -323,8 +333,12 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
         return await orders(args);
+      case 'analytics':
+        return await import('./runtime/analytics-command.ts').then((m) => m.analyticsCommand(args));
       case 'users':
         return await import('./runtime/users-command.ts').then((m) => m.usersCommand(args));
+      case 'archive':
+        return await import('./runtime/archive-command.ts').then((m) => m.archiveCommand(args));
       case 'bench':
         if (args[0] === 'read') return await import('./lab/read-bench.ts').then((m) => m.readBenchCommand(args.slice(1)));
         if (args[0] === 'ingest') return await import('./lab/ingest-bench.ts').then((m) => m.ingestBenchCommand(args.slice(1)));

@@ -174,7 +174,8 @@ export async function ingestBenchCommand(argv: string[]): Promise<number> {
     try {
       const infra = deployment === 'distributed' ? await infraProcesses({ kafkaBrokers: env.KAFKA_BROKERS }) : [];
       const pidOf = (name: string) => () => [system.pid(name)].filter((pid): pid is number => pid !== undefined);
-      const watched: Watched[] = [{ name: 'gateway', pids: pidOf('gateway') }, { name: 'ingestion', pids: pidOf('ingestion') }, ...infra.filter((p) => p.name === 'kafka')];
+      // Analytics consumes every event (its pipeline): its CPU is part of what an event costs.
+      const watched: Watched[] = [{ name: 'gateway', pids: pidOf('gateway') }, { name: 'ingestion', pids: pidOf('ingestion') }, { name: 'analytics', pids: pidOf('analytics') }, ...infra.filter((p) => p.name === 'kafka')];
       const products = Array.from({ length: 50 }, () => randomUUID());
       const all = bodies(500, o.batch, products);
       // Warm-up: connections, JIT, the first segment of each partition.

@@ -23,6 +23,8 @@ export interface RuntimeConfig {
   smtpUrl?: string;
   /** Mailpit's web UI and API (MAILPIT_URL), to say where a developer reads the mail. */
   mailpitUrl?: string;
+  /** The event archive of `up` and `archive status` (ORDERFLOW_ARCHIVE_DIR); `<data dir>/archive` when unset. */
+  archiveDir?: string;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
@@ -36,6 +38,7 @@ export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfi
     replicas: env.ORDERFLOW_REPLICAS || '1',
     smtpUrl: env.SMTP_URL || undefined,
     mailpitUrl: env.MAILPIT_URL || undefined,
+    archiveDir: env.ORDERFLOW_ARCHIVE_DIR || undefined,
   });
 }
 

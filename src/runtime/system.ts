@@ -19,6 +19,7 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { registerOutboxConnector, removeOutboxConnector, type OutboxConnectorTarget } from '#platform/bus/debezium.ts';
 import { inheritedEnv } from './config.ts';
+import { startArchive, type ArchiveOptions, type RunningArchive } from './archive.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
@@ -93,6 +94,11 @@ export interface SystemOptions {
    * system stops. For `orderflow up`; the lab and tests leave a developer's file alone.
    */
   prometheusTargets?: { file: string; labels: Record<string, string> };
+  /**
+   * Keeps the event archive (runtime/archive.ts) while the system runs: from once every
+   * service is up (the topics exist) until it stops. Off unless given: `orderflow up` gives it.
+   */
+  archive?: ArchiveOptions;
 }
 
 /**
@@ -105,6 +111,8 @@ export interface System {
   gatewayUrl: string;
   /** The demo customer and admin the users service was seeded with (demo-users.ts). */
   demoUsers: DemoUsers;
+  /** The archive, when the system was started with one: where, by whom, which topics. */
+  archive?: Pick<RunningArchive, 'dir' | 'via' | 'topics'>;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
   /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
@@ -194,6 +202,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const removeConnectors = async () => {
     for (const c of connectors) await removeOutboxConnector(c, { keepSlot: opts.keepOutboxSlots }).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
   };
+  let archive: RunningArchive | undefined;
   const consumersJoined = (list: Instance[], timeoutMs = opts.startTimeoutMs ?? 60_000) => Promise.all(list.filter((i) => i.service !== 'gateway').map((i) => untilJoined(i, timeoutMs)));
   try {
     for (const wave of startWaves) {
@@ -207,9 +216,12 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // The services have created their databases and outbox tables: capture them before anyone takes a request.
       if (wave.includes('orders')) await Promise.all(connectors.map((c) => registerOutboxConnector(c)));
     }
+    // Its lines where the supervisor's go: the log given, else the terminal of `orderflow up`.
+    if (opts.archive) archive = await startArchive(base, opts.archive, opts.log ?? (opts.stdio === 'inherit' ? (line) => process.stderr.write(`${line}\n`) : undefined));
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
+    await archive?.stop();
     await removeConnectors();
     throw err;
   }
@@ -218,6 +230,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   return {
     gatewayUrl: urls.gateway,
     demoUsers,
+    ...(archive ? { archive: { dir: archive.dir, via: archive.via, topics: archive.topics } } : {}),
     urls,
     metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),
@@ -235,8 +248,12 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     stop() {
       // Unlisted first: a service stopped on purpose is not a service down for Prometheus.
       if (opts.prometheusTargets && !stopping) clearPrometheusTargets(opts.prometheusTargets.file);
-      // The connectors go last: a dropped slot must not miss a last commit of a service.
-      stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(removeConnectors);
+      // The connectors go last: a dropped slot must not miss a last commit of a service. The
+      // archive after the services: what they published last is archived now or at the next start.
+      stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
+        await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
+        await removeConnectors();
+      });
       return stopping;
     },
   };

@@ -15,6 +15,7 @@ import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { architectures as allArchitectures, type Architecture } from '#platform/config.ts';
 import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import type { ArchiveOptions } from '#runtime/archive.ts';
 import { kafkaSkip, postgresSkip, uniqueName } from '../infra.ts';
 
 export interface Deployment {
@@ -73,9 +74,10 @@ export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ?
 
 /**
  * Starts every service as its own process on the deployment and architecture (with `extraEnv`
- * added, and `replicas` instances of each backend), and a client of its gateway; all stopped after the test.
+ * added, `replicas` instances of each backend, and the event archive in `<dataDir>/archive` when
+ * `archive` is given), and a client of its gateway; all stopped after the test.
  */
-export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number } = {}): Promise<{ system: System; client: Client; dataDir: string; env: Record<string, string> }> {
+export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number; archive?: Omit<ArchiveOptions, 'dir'> } = {}): Promise<{ system: System; client: Client; dataDir: string; env: Record<string, string> }> {
   const prepared = deployment.prepare();
   const { dataDir, cleanup } = prepared;
   // The gateway's rate limits off (a test may set its own in extraEnv): the suites place
@@ -94,7 +96,8 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
     await cleanup();
     if (outside.length > 0) throw new Error(`answers outside the OpenAPI document (${outside.length}):\n${[...new Set(outside)].slice(0, 10).join('\n')}`);
   });
-  system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe', replicas: opts.replicas });
+  const archive = opts.archive && { ...opts.archive, dir: join(dataDir, 'archive') };
+  system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe', replicas: opts.replicas, archive });
   client = createClient(system.gatewayUrl, 32, {
     ...system.demoUsers,
     onAnswer: (method, path, status, body) => {

@@ -101,5 +101,5 @@ export function closing(t: TestContext, p: Processor): Processor {
     await p.close();
   };
   t.after(close);
-  return { stats: () => p.stats(), close };
+  return { groups: p.groups, stats: () => p.stats(), close };
 }

@@ -68,7 +68,8 @@ export function outboxConnectorConfig(t: OutboxConnectorTarget): Record<string, 
   };
 }
 
-async function call(method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** One request to Kafka Connect's REST API; the body parsed. Also used by the archive's connectors (archive-connector.ts). */
+export async function connectCall(method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }> {
   try {
     const res = await request(url, {
       method,
@@ -105,11 +106,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function registerOutboxConnector(t: OutboxConnectorTarget, timeoutMs = 60_000): Promise<void> {
   const name = t.database;
-  const put = await call('PUT', `${t.connectUrl}/connectors/${name}/config`, outboxConnectorConfig(t));
+  const put = await connectCall('PUT', `${t.connectUrl}/connectors/${name}/config`, outboxConnectorConfig(t));
   if (put.status !== 200 && put.status !== 201) throw ConnectFailed(`registering connector ${name} answered ${put.status}: ${JSON.stringify(put.body)}`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const st = await call('GET', `${t.connectUrl}/connectors/${name}/status`);
+    const st = await connectCall('GET', `${t.connectUrl}/connectors/${name}/status`);
     const task = st.body?.tasks?.[0];
     if (task?.state === 'FAILED') throw ConnectFailed(`connector ${name} failed: ${String(task.trace).split('\n').slice(0, 3).join(' ')}`);
     if (task?.state === 'RUNNING') {
@@ -131,7 +132,7 @@ export async function registerOutboxConnector(t: OutboxConnectorTarget, timeoutM
 export async function removeOutboxConnector(t: OutboxConnectorTarget, opts: { keepSlot?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const name = t.database;
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const del = await call('DELETE', `${t.connectUrl}/connectors/${name}`);
+  const del = await connectCall('DELETE', `${t.connectUrl}/connectors/${name}`);
   if (del.status !== 204 && del.status !== 404) throw ConnectFailed(`removing connector ${name} answered ${del.status}: ${JSON.stringify(del.body)}`);
   if (opts.keepSlot) return;
   const deadline = Date.now() + timeoutMs;

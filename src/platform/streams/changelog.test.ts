@@ -19,7 +19,7 @@ const records = (n: number): InRecord[] =>
 
 /** Processes `n` new input records in `task` and writes its batch as the processor does. */
 async function batch(bus: Bus, task: Task, gen: number, n: number): Promise<void> {
-  const { outputs, changes } = task.process('in', records(n));
+  const { outputs, changes } = task.process(records(n).map((r) => task.read('in', r)));
   await bus.publish(changelogRecords(APP, 0, gen, changes, task.position, outputs));
 }
 

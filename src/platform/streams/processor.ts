@@ -4,7 +4,23 @@
  *
  * - A task per input partition p (task.ts). All direct inputs are co-partitioned (the same
  *   partition count, keyed by the grouping key); an input that is not names `rekey` and is
- *   re-keyed through `<app>.<topic>.repartition` by a stateless step of the processor.
+ *   re-keyed through `<app>.<topic>.repartition` by a stateless step of the processor
+ *   (repartition.ts), which merges its source partitions in event-time order.
+ * - Stream time across inputs. The bus delivers each input's batches on its own, so one input
+ *   may run far ahead of another (a backlog, a burst, a rebuild). A task buffers what it is
+ *   handed and processes the record with the smallest event time among its inputs' heads
+ *   (input-buffers.ts); an input with nothing buffered is waited for, unless it is caught up
+ *   (caught-up.ts: its end offset reached, and the stages that write it, the re-keying step
+ *   and the upstream processors an input names, at their ends), for at most `maxIdleMs`,
+ *   then the task goes on without it until it has data again (Kafka Streams'
+ *   max.task.idle.ms). A batch's handle resolves only once all its records are processed and
+ *   their marker written: until then the bus holds that input partition's next batch and
+ *   commits nothing past it, so a buffered record is never committed unprocessed; a task that
+ *   is restored or closed fails the batches it holds, and the bus delivers them again. The
+ *   wait costs latency, never records: at most maxIdleMs each time an input that is not
+ *   caught up runs dry, and Bus.positions reads (a few per processor every 100 ms, only
+ *   while a task waits). Batches of one partition's inputs are handed in concurrently: the
+ *   per-partition lock covers buffering and processing, never the wait.
  * - State lives in memory; after every batch, its changes, its outputs and last a commit
  *   marker (the next offset per input topic, the watermark, the sources' high marks) go to
  *   partition p of the compacted `<app>.changelog` in ONE publish. That is atomic on both
@@ -32,11 +48,14 @@
  * unique keys).
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, InRecord, OutRecord, Subscription, TopicSpec } from '#platform/bus/bus.ts';
+import type { Bus, InRecord, Subscription, TopicSpec } from '#platform/bus/bus.ts';
 import { ConfigError } from '#platform/errors.ts';
 import { silentLogger, type Logger } from '#platform/log.ts';
+import { createCaughtUp, type GroupTopics } from './caught-up.ts';
 import { changelogRecords, changelogTopic, restoreTask } from './changelog.ts';
-import { createTask, parseSource, SOURCE_HEADER, type InputSpec, type OperatorSpec, type Task } from './task.ts';
+import { createInputBuffers, type Buffered, type InputBuffers } from './input-buffers.ts';
+import { createRepartitionStep, newDelivery, StreamTaskReset, type Delivery, type RepartitionStep } from './repartition.ts';
+import { createTask, type InputSpec, type OperatorSpec, type Task } from './task.ts';
 
 /** A processor: its bus, its name, its partitions, its inputs and operators. */
 export interface ProcessorOptions {
@@ -50,6 +69,11 @@ export interface ProcessorOptions {
   operators: OperatorSpec[];
   /** Most input records per batch (and so per changelog write); default 200. */
   maxBatch?: number;
+  /**
+   * How long a task waits for an input that has nothing buffered and is not caught up before
+   * it goes on without it (Kafka Streams' max.task.idle.ms; input-buffers.ts); default 2,000 ms.
+   */
+  maxIdleMs?: number;
   log?: Logger;
 }
 
@@ -73,6 +97,8 @@ export interface ProcessorStats {
 
 /** A running processor. */
 export interface Processor {
+  /** Its consumer groups, the re-keying step first: name them as `upstream` of an input fed by this processor's outputs. */
+  readonly groups: readonly GroupTopics[];
   stats(): ProcessorStats;
   /** Stops consuming, waits for batches in flight, leaves the groups. */
   close(): Promise<void>;
@@ -84,9 +110,19 @@ interface TaskSlot {
   /** Next offset per topic this task itself expects (unset until it handled a batch of it). */
   expected: Record<string, number>;
   broken: boolean;
+  /** Records delivered and not yet processed; their deliveries wait (input-buffers.ts). */
+  buffers: InputBuffers<Delivery>;
+  /** Deliveries whose records are not all processed yet. */
+  deliveries: Set<Delivery>;
+  timer?: NodeJS.Timeout;
 }
 
 const CHANGELOG_MAX_BATCH_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_IDLE_MS = 2_000;
+// How often a waiting task asks again whether the inputs it waits for are caught up.
+const CAUGHT_UP_TTL_MS = 100;
+
+export { StreamTaskReset };
 
 /** Declares an input; its functions are typed by what `decode` returns. */
 export function input<V>(spec: InputSpec<V>): InputSpec {
@@ -123,6 +159,19 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
   const slots = new Map<number, TaskSlot>();
   const locks = new Map<number, Promise<unknown>>();
   const totals = { restores: 0, restoredRecords: 0, ignoredRecords: 0, processed: 0 };
+  const maxBatch = opts.maxBatch ?? 200;
+  const maxIdleMs = opts.maxIdleMs ?? DEFAULT_MAX_IDLE_MS;
+  const subscribed = [...bySubscribed.keys()];
+  const step: RepartitionStep | undefined = rekeyed.length > 0
+    ? createRepartitionStep({ bus, app, inputs: rekeyed, maxBatch, maxIdleMs, caughtUpTtlMs: CAUGHT_UP_TTL_MS })
+    : undefined;
+  const stepGroup = step?.group;
+  const groups: GroupTopics[] = [...(stepGroup ? [stepGroup] : []), { groupId: app, topics: subscribed }];
+  const caught = createCaughtUp(bus, subscribed.map((topic) => {
+    const i = bySubscribed.get(topic)!;
+    return { topic, producers: [...(i.upstream ?? []), ...(stepGroup && i.rekey ? [{ groupId: stepGroup.groupId, topics: [i.topic] }] : [])] };
+  }), CAUGHT_UP_TTL_MS);
+  let closing = false;
 
   // Batches of two topics of one partition are delivered concurrently: one task, one at a time.
   function locked<T>(p: number, fn: () => Promise<T>): Promise<T> {
@@ -131,7 +180,18 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     return run;
   }
 
+  // The deliveries waiting in a task that is dropped are failed: the bus delivers them again.
+  function fail(slot: TaskSlot, err: unknown): void {
+    slot.broken = true;
+    clearTimeout(slot.timer);
+    slot.buffers.clear();
+    for (const d of slot.deliveries) d.reject(err);
+    slot.deliveries.clear();
+  }
+
   async function restore(p: number): Promise<TaskSlot> {
+    const old = slots.get(p);
+    if (old) fail(old, StreamTaskReset(`stream task ${app}:${p} restored: its buffered batches are delivered again`));
     const task = createTask({ app, partition: p, operators, inputOf: (t) => bySubscribed.get(t) });
     const r = await restoreTask(bus, app, task, randomUUID());
     totals.restores++;
@@ -140,14 +200,53 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
     // The last batch's outputs may not have gone out before the previous owner stopped.
     if (r.outbox.length > 0) await bus.publish(r.outbox);
     log.info({ app, partition: p, read: r.read, ignored: r.ignored, gen: r.gen }, 'stream task restored');
-    const slot: TaskSlot = { task, gen: r.gen, expected: {}, broken: false };
+    const slot: TaskSlot = { task, gen: r.gen, expected: {}, broken: false, buffers: createInputBuffers(subscribed, maxIdleMs), deliveries: new Set() };
     slots.set(p, slot);
     return slot;
   }
 
+  // Processes what the buffers give in stream-time order, a changelog write per maxBatch
+  // records, and settles the deliveries whose records are all durable; when it stops for an
+  // input that is not caught up, it comes back when that wait ends (or to ask again).
+  async function drain(p: number, slot: TaskSlot): Promise<void> {
+    clearTimeout(slot.timer);
+    const task = slot.task;
+    try {
+      for (;;) {
+        if (slot.broken || closing) return;
+        if (slot.buffers.size() > 0 && slot.buffers.anyEmpty() && caught.stale(Date.now())) await caught.refresh();
+        const { records, waitUntil } = slot.buffers.take(maxBatch, Date.now(), (t) => caught.caughtUp(t, p, task.position.positions[t]));
+        if (records.length > 0) {
+          const { outputs: out, changes } = task.process(records);
+          await bus.publish(changelogRecords(app, p, slot.gen, changes, task.position, out));
+          totals.processed += records.length;
+          if (out.length > 0) await bus.publish(out);
+          for (const r of records) if (--r.delivery.left === 0) settle(slot, r.delivery);
+        }
+        if (waitUntil !== undefined) {
+          const delay = Math.max(0, Math.min(waitUntil - Date.now(), CAUGHT_UP_TTL_MS));
+          slot.timer = setTimeout(() => void locked(p, () => (slots.get(p) === slot ? drain(p, slot) : Promise.resolve())), delay);
+          return;
+        }
+        if (records.length === 0) return;
+      }
+    } catch (err) {
+      // The stores may hold half a batch, or a batch whose write is in doubt: start over from the changelog.
+      fail(slot, err);
+    }
+  }
+
+  function settle(slot: TaskSlot, d: Delivery): void {
+    slot.deliveries.delete(d);
+    d.resolve();
+  }
+
   async function handle(batch: InRecord[]): Promise<void> {
     const { topic, partition: p } = batch[0];
-    await locked(p, async () => {
+    if (closing) throw StreamTaskReset(`stream processor ${app} is closing`);
+    // The wait for the batch's records to be processed is outside the lock: the other
+    // inputs' batches must get in meanwhile.
+    const waiting = await locked(p, async () => {
       let slot = slots.get(p);
       const first = Number(batch[0].offset);
       if (!slot || slot.broken || (slot.expected[topic] !== undefined && slot.expected[topic] !== first)) slot = await restore(p);
@@ -157,65 +256,36 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
         log.warn({ app, topic, partition: p, first, expected: from }, 'stream task: input offsets skipped past the marker');
       }
       slot.expected[topic] = Number(batch[batch.length - 1].offset) + 1;
-      if (from !== undefined && slot.expected[topic] <= from) return; // all processed already
-      try {
-        const fresh = from === undefined ? batch.length : batch.filter((r) => Number(r.offset) >= from).length;
-        const { outputs: out, changes } = task.process(topic, batch);
-        await bus.publish(changelogRecords(app, p, slot.gen, changes, task.position, out));
-        totals.processed += fresh;
-        if (out.length > 0) await bus.publish(out);
-      } catch (err) {
-        // The stores may hold half a batch, or a batch whose write is in doubt: start over from the changelog.
-        slot.broken = true;
-        throw err;
-      }
+      const fresh = from === undefined ? batch : batch.filter((r) => Number(r.offset) >= from);
+      if (fresh.length === 0) return undefined; // all processed already
+      const { delivery, done } = newDelivery(fresh.length);
+      slot.deliveries.add(delivery);
+      slot.buffers.add(topic, fresh.map((r): Buffered<Delivery> => ({ ...task.read(topic, r), delivery })));
+      await drain(p, slot);
+      return { done };
     });
-  }
-
-  // The stateless step: each record of a re-keyed input to its repartition topic, keyed by
-  // its grouping key. Its source position goes with it (kept when it came from a processor),
-  // qualified by the partition it came through, so that downstream sees it in order.
-  async function repartition(batch: InRecord[]): Promise<void> {
-    const { topic, partition: q } = batch[0];
-    const input = inputs.find((i) => i.topic === topic)!;
-    const out: OutRecord[] = [];
-    for (const r of batch) {
-      let key: string | undefined;
-      try {
-        const value = input.decode(r);
-        key = value === undefined ? undefined : input.rekey!(value);
-      } catch {
-        key = undefined; // unreadable: the task would skip it too
-      }
-      if (key === undefined) continue;
-      let source = `${app}|rekey|${topic}`;
-      let position: [number, number] = [Number(r.offset), 0];
-      const upstream = parseSource(r.headers[SOURCE_HEADER]);
-      if (upstream) [source, ...position] = upstream;
-      out.push({ topic: repartitionTopic(topic), key, value: r.value, headers: { ...r.headers, [SOURCE_HEADER]: JSON.stringify([`${source}@${topic}:${q}`, ...position]) } });
-    }
-    if (out.length > 0) await bus.publish(out);
+    await waiting?.done;
   }
 
   const subscriptions: Subscription[] = [];
   try {
-    if (rekeyed.length > 0) {
-      subscriptions.push(await bus.subscribe({ groupId: `${app}.repartition`, topics: rekeyed.map((i) => i.topic), maxBatch: opts.maxBatch ?? 200, handle: repartition }));
-    }
+    if (step) subscriptions.push(await bus.subscribe({ groupId: step.group.groupId, topics: [...step.group.topics], maxBatch, handle: step.handle, onAssigned: step.assigned }));
     subscriptions.push(
       await bus.subscribe({
         groupId: app,
-        topics: [...bySubscribed.keys()],
-        maxBatch: opts.maxBatch ?? 200,
+        topics: subscribed,
+        maxBatch,
         handle,
         // A task is one partition of every input: one member must get them all.
         copartitioned: true,
         // A partition given back to us may have been another member's meanwhile (its claim
         // then fences what this task would write): its task starts over from the changelog.
+        // The batches it still holds fail (they belong to the ownership before; the embedded
+        // log waits for their handles before a member takes a topic over).
         onAssigned: (_topic, partitions) => {
           for (const p of partitions) {
             const slot = slots.get(p);
-            if (slot) slot.broken = true;
+            if (slot) fail(slot, StreamTaskReset(`stream task ${app}:${p} reassigned: its buffered batches are delivered again`));
           }
         },
       }),
@@ -226,6 +296,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
   }
 
   return {
+    groups,
     stats() {
       const s: ProcessorStats = { tasks: [...slots.keys()].sort((a, b) => a - b), ...totals, late: 0, duplicates: 0, skipped: 0, stateEntries: 0 };
       for (const slot of slots.values()) {
@@ -237,7 +308,13 @@ export async function startProcessor(opts: ProcessorOptions): Promise<Processor>
       return s;
     },
     async close() {
-      for (const s of subscriptions.reverse()) await s.close();
+      // Records buffered but not processed are not committed: their batches fail, and are
+      // delivered again to whoever has the partition next.
+      closing = true;
+      const closed = subscriptions.reverse().map((s) => s.close());
+      step?.close();
+      for (const slot of slots.values()) fail(slot, StreamTaskReset(`stream processor ${app} is closing`));
+      await Promise.all(closed);
     },
   };
 }

@@ -17,6 +17,7 @@
  *   time, which catches a producer's at-least-once duplicates (an outbox relay's).
  */
 import type { InRecord, OutRecord } from '#platform/bus/bus.ts';
+import type { GroupTopics } from './caught-up.ts';
 import { createDeadlines, createStore, type Changes, type StateStore } from './state-store.ts';
 
 /** Header of every record a processor publishes: JSON [upstream task, offset, index]. */
@@ -49,7 +50,7 @@ export interface StreamRecord<V = unknown> {
 /** What an operator instance may do while handling a record. */
 export interface OperatorContext {
   readonly partition: number;
-  /** The task's watermark: the largest event time seen in its partition. */
+  /** The task's watermark: the largest event time it processed (its inputs are taken in event-time order: input-buffers.ts). */
   readonly watermark: number;
   store<T>(name: string): StateStore<T>;
   /** Queues an output record; in one batch, the last value per topic and key wins (an upsert). */
@@ -94,6 +95,12 @@ export interface InputSpec<V = unknown> {
    * the largest window size + grace, a copy arriving later is late for every window anyway.
    */
   dedupe?: { id(value: V): string; withinMs: number };
+  /**
+   * The stages that write this topic (an upstream processor's `groups`): the input is caught
+   * up, not to be waited for when it has nothing buffered, only once they have read all of
+   * their inputs (caught-up.ts). Without it, only its own end offset tells.
+   */
+  upstream?: readonly GroupTopics[];
 }
 
 /** Where a task stands: written as the commit marker after every batch. */
@@ -107,6 +114,14 @@ export interface TaskPosition {
   counters: { late: number; duplicates: number; skipped: number };
   /** Batches committed by this partition's tasks so far. */
   seq: number;
+}
+
+/** A delivered record read ahead of processing: its decoded value and event time (NaN when unreadable). */
+export interface Pending {
+  topic: string;
+  record: InRecord;
+  value: unknown;
+  time: number;
 }
 
 /** What one batch produced, for the processor to make durable. */
@@ -124,7 +139,10 @@ export interface Task {
   load(storeKey: string, value: unknown): void;
   /** After a restore: rebuilds the operators' indexes. */
   restored(position: TaskPosition | undefined): void;
-  process(topic: string, records: InRecord[]): BatchResult;
+  /** Decodes a delivered record and reads its event time, so that it can be ordered before it is processed. */
+  read(topic: string, record: InRecord): Pending;
+  /** Processes records in the order given (in offset order per topic); those below the position are skipped. */
+  process(records: Pending[]): BatchResult;
   stores(): Map<string, StateStore<unknown>>;
 }
 
@@ -197,15 +215,20 @@ export function createTask(opts: { app: string; partition: number; operators: re
     return false;
   }
 
-  function handle(topic: string, r: InRecord): void {
+  function read(topic: string, r: InRecord): Pending {
+    const input = opts.inputOf(topic);
+    const value = input ? attempt(() => input.decode(r)) : undefined;
+    const time = value === undefined ? NaN : attempt(() => input!.time(value)) ?? NaN;
+    return { topic, record: r, value, time };
+  }
+
+  function handle({ topic, record: r, value, time }: Pending): void {
     const input = opts.inputOf(topic);
     if (!input) return;
     if (isDuplicateSource(r)) {
       position.counters.duplicates++;
       return;
     }
-    const value = attempt(() => input.decode(r));
-    const time = value === undefined ? NaN : attempt(() => input.time(value)) ?? NaN;
     if (value === undefined || !Number.isFinite(time)) {
       position.counters.skipped++;
       return;
@@ -249,17 +272,21 @@ export function createTask(opts: { app: string; partition: number; operators: re
       for (const [key, until] of storeOf(SEEN_STORE).entries()) seen.add(until as number, key);
       for (const o of operators) o.instance.restored();
     },
-    process(topic, records) {
+    read,
+    process(records) {
       outputs = new Map();
-      for (const r of records) {
+      for (const pending of records) {
+        const { topic, record: r } = pending;
         const offset = Number(r.offset);
         if (offset < (position.positions[topic] ?? 0)) continue;
         position.positions[topic] = offset + 1;
         current = { offset, index: 0, source: `${app}|${topic}|${partition}` };
-        handle(topic, r);
+        handle(pending);
       }
       position.seq++;
-      const out = [...outputs.values()].sort((a, b) => a.offset - b.offset || a.index - b.index).map((o) => o.record);
+      // In the order of their last update, which is processing order: per source (one input
+      // topic), increasing positions, as a downstream task's deduplication expects.
+      const out = [...outputs.values()].map((o) => o.record);
       return { outputs: out, changes: takeChanges() };
     },
     stores: () => stores as Map<string, StateStore<unknown>>,

@@ -6,7 +6,7 @@
  * ending there. Windows are aligned to the epoch (start is a multiple of the advance), as
  * Kafka Streams' are, so every partition and every instance cuts the same windows.
  *
- * A window is open until the watermark of its task (the largest event time seen in the
+ * A window is open until the watermark of its task (the largest event time processed in the
  * partition) reaches end + grace; it is then final, emitted with `final: true` and
  * evicted. A record arriving for a closed window is late: dropped from that window and
  * counted, never silently.

@@ -23,9 +23,10 @@ const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'mailp
 const TOOL_ACTIONS = ['install', 'status'] as const;
 type ToolAction = (typeof TOOL_ACTIONS)[number];
 
-const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|mailpit|all> [start|stop|status] [--secure]
+const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|mailpit|all> [start|stop|status] [--secure] [--jdbc-sink]
        orderflow infra schemathesis [install|status]
   all is kafka and postgres. --secure (kafka start): a SASL_SSL listener on the Kafka port + 2 as well.
+  --jdbc-sink (connect start): Debezium's JDBC sink plugin too, for the event archive as PostgreSQL tables.
   schemathesis: the OpenAPI fuzzer, pinned, in a venv under <infra dir>/schemathesis (pip from PyPI, Python 3.11+).
   env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
        ORDERFLOW_PG_PORT (5432), ORDERFLOW_PG_WAL_LEVEL (replica; logical for the Debezium relay),
@@ -39,9 +40,10 @@ const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|
 export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise<number> {
   if (argv[0] === 'schemathesis') return toolCommand(argv.slice(1), io);
   const secure = argv.includes('--secure');
-  const [what, rawAction = 'start', ...rest] = argv.filter((a) => a !== '--secure');
+  const jdbcSink = argv.includes('--jdbc-sink');
+  const [what, rawAction = 'start', ...rest] = argv.filter((a) => a !== '--secure' && a !== '--jdbc-sink');
   const action = rawAction as Action;
-  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0 || (secure && (what !== 'kafka' || action !== 'start'))) {
+  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0 || (secure && (what !== 'kafka' || action !== 'start')) || (jdbcSink && (what !== 'connect' || action !== 'start'))) {
     io.say(USAGE);
     return 2;
   }
@@ -49,7 +51,7 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
     const config = loadInfraConfig();
     const kafka = () => kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, secure, io });
     const postgres = () => postgresInfra(action, { dir: config.dir, port: config.pgPort, walLevel: config.pgWalLevel, io });
-    const connect = () => connectInfra(action, { dir: config.dir, port: config.connectPort, kafkaBrokers: config.kafkaBrokers, io });
+    const connect = () => connectInfra(action, { dir: config.dir, port: config.connectPort, kafkaBrokers: config.kafkaBrokers, jdbcSink, io });
     const zipkin = () => zipkinInfra(action, { dir: config.dir, port: config.zipkinPort, io });
     const prometheus = () => prometheusInfra(action, { dir: config.dir, port: config.prometheusPort, files: config.prometheus, io });
     const mailpit = () => mailpitInfra(action, { dir: config.dir, smtpPort: config.mailpitSmtpPort, httpPort: config.mailpitHttpPort, io });

@@ -1,6 +1,8 @@
 /**
  * A Kafka Connect worker with Debezium's PostgreSQL connector, for the Debezium outbox relay
- * (ORDERFLOW_RELAY=debezium). Built from Maven Central jars like the broker.
+ * (ORDERFLOW_RELAY=debezium), and Kafka's file sink (connect-file), for the event archive
+ * (platform/bus/archive-connector.ts). Built from Maven Central jars like the broker; a worker
+ * started before connect-file was added lacks it (the archive says so): stop and start it.
  *
  * Standalone mode with a file offset store, not distributed mode: one worker is all a
  * machine runs, it starts without creating and waiting for three internal topics, and the
@@ -9,18 +11,21 @@
  * connector's WAL position across a worker restart.
  */
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { KAFKA_VERSION, LOG4J_VERSION, SLF4J_VERSION } from './kafka.ts';
 import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
-import { fetchJars, mavenPom } from './maven.ts';
+import { fetchArtifact, fetchJars, mavenPom } from './maven.ts';
 import {
-  emitAll, InfraError, portOpen, stdIo, type InfraIo, type InfraState,
+  emitAll, InfraError, portOpen, run, stdIo, type InfraIo, type InfraState,
 } from './processes.ts';
 
 // 3.7.0.Final resolves whole from Maven Central (3.7.1.Final is served in part).
 export const DEBEZIUM_VERSION = '3.7.0.Final';
+// Debezium's JDBC sink ships as a plugin tarball (its own Hibernate and JDBC drivers), loaded
+// in isolation from plugin.path; the version the archive's table sink was tried with.
+export const DEBEZIUM_JDBC_VERSION = '3.6.0.Final';
 const MAIN = 'org.apache.kafka.connect.cli.ConnectStandalone';
 
 export type ConnectOptions = Readonly<{
@@ -28,6 +33,14 @@ export type ConnectOptions = Readonly<{
   dir: string;
   port: number;
   kafkaBrokers: string;
+  /**
+   * Also Debezium's JDBC sink (`--jdbc-sink`), for the archive as PostgreSQL tables
+   * (platform/bus/archive-connector.ts): a 58 MB tarball the CI has no use for, so only when
+   * asked. The worker logs two ERROR lines about Debezium's CloudEventsConverter
+   * at start (the PostgreSQL connector on the classpath registers a provider the plugin's own
+   * copy does not accept): harmless, the sink does not use it.
+   */
+  jdbcSink?: boolean;
   io?: InfraIo;
   startTimeoutMs?: number;
 }>;
@@ -38,6 +51,7 @@ export function connectPaths(dir: string, port: number) {
     home,
     pom: join(home, 'pom.xml'),
     libs: join(home, 'libs'),
+    plugins: join(home, 'plugins'),
     props: join(home, `worker-${port}.properties`),
     log4j: join(home, 'log4j2.properties'),
     offsets: join(home, `offsets-${port}.dat`),
@@ -49,6 +63,8 @@ export function connectPaths(dir: string, port: number) {
 export function connectPom(): string {
   return mavenPom('connect-runtime', [
     `org.apache.kafka:connect-runtime:${KAFKA_VERSION}`,
+    // FileStreamSinkConnector, for the event archive (platform/bus/archive-connector.ts).
+    `org.apache.kafka:connect-file:${KAFKA_VERSION}`,
     `io.debezium:debezium-connector-postgres:${DEBEZIUM_VERSION}`,
     `org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}`,
     `org.apache.logging.log4j:log4j-slf4j2-impl:${LOG4J_VERSION}`,
@@ -60,7 +76,7 @@ export function connectPom(): string {
  * The worker: REST on 127.0.0.1:`port`; keys, values and headers as plain strings, so the
  * outbox row's key and envelope JSON reach Kafka byte for byte as the in-process relay sends them.
  */
-export function connectWorkerProperties(opts: { port: number; kafkaBrokers: string; offsets: string }): string {
+export function connectWorkerProperties(opts: { port: number; kafkaBrokers: string; offsets: string; pluginPath?: string }): string {
   return [
     `bootstrap.servers=${opts.kafkaBrokers}`,
     `listeners=http://127.0.0.1:${opts.port}`,
@@ -73,6 +89,7 @@ export function connectWorkerProperties(opts: { port: number; kafkaBrokers: stri
     // The connector confirms its WAL position to PostgreSQL when offsets are flushed: this bounds the WAL a slot retains.
     'offset.flush.interval.ms=1000',
     'task.shutdown.graceful.timeout.ms=5000',
+    ...(opts.pluginPath ? [`plugin.path=${opts.pluginPath}`] : []),
     '',
   ].join('\n');
 }
@@ -135,7 +152,8 @@ async function start(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   }
   mkdirSync(p.home, { recursive: true });
   await fetchJars({ pom: connectPom(), pomFile: p.pom, libs: p.libs, marker: `debezium-connector-postgres-${DEBEZIUM_VERSION}.jar`, what: 'connect', io });
-  writeFileSync(p.props, connectWorkerProperties({ port: opts.port, kafkaBrokers: opts.kafkaBrokers, offsets: p.offsets }));
+  if (opts.jdbcSink) await fetchJdbcSinkPlugin(p.plugins, io);
+  writeFileSync(p.props, connectWorkerProperties({ port: opts.port, kafkaBrokers: opts.kafkaBrokers, offsets: p.offsets, pluginPath: opts.jdbcSink ? p.plugins : undefined }));
   writeFileSync(p.log4j, LOG4J2);
 
   await startJavaDaemon(daemon(p), {
@@ -153,6 +171,23 @@ async function stop(opts: ConnectOptions, io: InfraIo): Promise<InfraState> {
   const p = connectPaths(opts.dir, opts.port);
   const owned = await stopDaemon(daemon(p), ownPid(p), io);
   return { running: false, owned, env: {} };
+}
+
+/** The JDBC sink's plugin tarball from Maven Central, unpacked into `<plugins>/debezium-connector-jdbc` once. */
+async function fetchJdbcSinkPlugin(plugins: string, io: InfraIo): Promise<void> {
+  const folder = join(plugins, 'debezium-connector-jdbc');
+  if (existsSync(join(folder, `debezium-connector-jdbc-${DEBEZIUM_JDBC_VERSION}.jar`))) return;
+  const tarball = join(plugins, `debezium-connector-jdbc-${DEBEZIUM_JDBC_VERSION}-plugin.tar.gz`);
+  await fetchArtifact({ artifact: `io.debezium:debezium-connector-jdbc:${DEBEZIUM_JDBC_VERSION}:tar.gz:plugin`, file: tarball, what: 'connect (JDBC sink)', io });
+  // Unpacked aside, then moved: a failed unpack leaves no half plugin for the worker to scan.
+  const tmp = `${plugins}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  await run('tar', ['xzf', tarball, '-C', tmp], { capture: true });
+  rmSync(folder, { recursive: true, force: true });
+  renameSync(join(tmp, 'debezium-connector-jdbc'), folder);
+  rmSync(tmp, { recursive: true, force: true });
+  rmSync(tarball, { force: true });
 }
 
 const daemon = (p: ReturnType<typeof connectPaths>): Daemon => ({ name: 'connect', what: 'the worker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });

@@ -98,6 +98,9 @@ test('the Connect worker listens on loopback and passes keys, values and headers
   const pom = connectPom();
   assert.match(pom, /<artifactId>connect-runtime<\/artifactId><version>4\.1\.1<\/version>/);
   assert.match(pom, new RegExp(`<artifactId>debezium-connector-postgres</artifactId><version>${DEBEZIUM_VERSION}</version>`));
+  assert.match(pom, /<artifactId>connect-file<\/artifactId><version>4\.1\.1<\/version>/, 'the file sink, for the event archive');
+  assert.ok(!p['plugin.path'], 'no plugin folder unless the JDBC sink is asked for');
+  assert.match(connectWorkerProperties({ port: 18083, kafkaBrokers: '127.0.0.1:9092', offsets: '/o', pluginPath: '/c/connect/plugins' }), /^plugin\.path=\/c\/connect\/plugins$/m);
 });
 
 test('the newest installed PostgreSQL is chosen', (t) => {
@@ -137,6 +140,8 @@ test('the infra command shows its usage and exits 2 on a wrong word', async () =
   assert.equal(await infraCommand(['zipkin', 'restart'], io), 2);
   assert.equal(await infraCommand(['prometheus', 'start', 'now'], io), 2);
   assert.equal(await infraCommand(['mailpit', 'restart'], io), 2);
+  assert.equal(await infraCommand(['kafka', 'start', '--jdbc-sink'], io), 2);
+  assert.equal(await infraCommand(['connect', 'stop', '--jdbc-sink'], io), 2);
   assert.equal(await infraCommand([], io), 2);
   assert.equal(await infraCommand(['kafka', 'install'], io), 2);
   assert.equal(await infraCommand(['schemathesis', 'start'], io), 2);
