@@ -174,6 +174,8 @@ async function upPlacesAnOrder(t: TestContext, arch: string, placedStatus: numbe
   });
   const gateway = /orderflow is up: (\S+)/.exec(banner.join('\n'))![1];
   const [, email, password] = /demo customer\s+(\S+)\s+password (\S+)/.exec(banner.join('\n'))!;
+  // Where the notifications' e-mail goes (the SMTP server of SMTP_URL), or that it is off.
+  assert.match(banner.join('\n'), process.env.SMTP_URL ? /^e-mail: sent over smtp:\/\//m : /^e-mail: off, SMTP_URL is not set/m);
 
   const health = await fetch(`${gateway}/health`);
   assert.equal(health.status, 200);

@@ -32,7 +32,7 @@ const USAGE = `usage: orderflow <command> [options]
         --kafka        the bus is Apache Kafka at KAFKA_BROKERS (default 127.0.0.1:9092)
         --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
         --distributed  both
-        --service-ports  first of the five internal ports (orders, inventory, payments, shipping, users); 0 picks free ones
+        --service-ports  first of the internal ports (orders, inventory, payments, shipping, users, +6 notifications); 0 picks free ones
         --replicas     instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1):
                        orders-1, orders-2...; the first of each on --service-ports, the others on free
                        ports; the gateway balances across them and skips one that is down
@@ -135,7 +135,8 @@ async function up(args: string[]): Promise<number> {
   const first = portArg('service-ports', values['service-ports'], 8081);
   // 0 stays 0 for all five: each gets a free port of its own.
   const at = (i: number) => (first === 0 ? 0 : first + i);
-  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4) };
+  // notifications at +6 (8087): +5 (8086) is the cart's.
+  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4), notifications: at(6) };
   const dataDir = resolve(values['data-dir']);
   const replicasArg = values.replicas ?? runtime.replicas;
   const replicas = Number(replicasArg);
@@ -177,6 +178,9 @@ async function up(args: string[]): Promise<number> {
   const product = await firstProductId(gw);
   const order = JSON.stringify({ items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
   const { customer, admin } = system.demoUsers;
+  const mail = runtime.smtpUrl
+    ? `e-mail: sent over ${runtime.smtpUrl}${runtime.mailpitUrl ? ` (read it in Mailpit: ${runtime.mailpitUrl})` : ''}`
+    : 'e-mail: off, SMTP_URL is not set (in-app notifications only; npm run infra:mailpit starts a local SMTP server and prints what to export)';
   const login = JSON.stringify({ email: customer.email, password: customer.password });
   process.stdout.write(`
 orderflow is up: ${gw}   (the API described: ${gw}/docs)
@@ -189,6 +193,8 @@ orderflow is up: ${gw}   (the API described: ${gw}/docs)
   curl -s -X POST ${gw}/api/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '${order}'
   curl -s ${gw}/api/orders -H "authorization: Bearer $TOKEN"
   curl -s ${gw}/api/orders/<id>/details -H "authorization: Bearer $TOKEN"
+  curl -sN ${gw}/api/me/notifications/stream -H "authorization: Bearer $TOKEN"   (live, Ctrl-C ends it)
+${mail}
 ${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus); the gateway's on ${system.metricsUrls.gateway}/metrics, not its public port
 ${system.archive ? `archive: ${system.archive.topics.join(', ')} into ${system.archive.dir} (${system.archive.via === 'connect' ? 'by Kafka Connect' : 'by this process'}; orderflow archive status)\n` : ''}Ctrl-C stops.
 `);

@@ -55,7 +55,7 @@ test('npm run dashboards writes every file and removes the page of a dashboard t
 });
 
 test('there is an overview and a page for each service with a bus or a circuit to watch', () => {
-  assert.deepEqual(dashboards.map((d) => d.slug), ['overview', 'gateway', 'orders', 'inventory', 'payments', 'shipping', 'cart']);
+  assert.deepEqual(dashboards.map((d) => d.slug), ['overview', 'gateway', 'orders', 'inventory', 'payments', 'shipping', 'notifications', 'cart']);
   assert.deepEqual(services.map((s) => s.name), dashboards.slice(1).map((d) => d.slug));
 });
 

@@ -29,6 +29,7 @@ export const services: ServiceTraits[] = [
   { name: 'inventory', title: 'Inventory', description: 'The catalog and stock: reserves and releases stock for orders.', consumes: true, outbox: true, saga: false, circuits: false },
   { name: 'payments', title: 'Payments', description: 'Charges and refunds orders.', consumes: true, outbox: true, saga: false, circuits: false },
   { name: 'shipping', title: 'Shipping', description: 'Schedules shipments for paid orders.', consumes: true, outbox: true, saga: false, circuits: false },
+  { name: 'notifications', title: 'Notifications', description: 'Tells customers of their orders, shipments, refunds and abandoned carts: in-app (list, live stream) and by e-mail (its delivery queue).', consumes: true, outbox: false, saga: false, circuits: false },
   { name: 'cart', title: 'Cart', description: 'Customers\' carts, priced from its copy of the catalog; checkout places the order through orders.', consumes: true, outbox: true, saga: false, circuits: false },
 ];
 

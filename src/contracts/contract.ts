@@ -9,7 +9,7 @@ export interface Contract<S extends TSchema = TSchema> {
   type: string;
   version: number;
   topic: string;
-  owner: 'orders' | 'inventory' | 'payments' | 'shipping' | 'ingestion' | 'cart';
+  owner: 'orders' | 'inventory' | 'payments' | 'shipping' | 'users' | 'ingestion' | 'cart';
   kind: 'command' | 'event';
   /**
    * The payload field whose value is the record key: what a topic's partitions and their

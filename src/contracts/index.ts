@@ -28,6 +28,7 @@ import * as orders from './orders.ts';
 import * as payments from './payments.ts';
 import * as shipping from './shipping.ts';
 import * as cart from './cart.ts';
+import * as users from './users.ts';
 
 export * from './ingestion.ts';
 export * from './inventory.ts';
@@ -35,6 +36,7 @@ export * from './orders.ts';
 export * from './payments.ts';
 export * from './shipping.ts';
 export * from './cart.ts';
+export * from './users.ts';
 export { Topics, allTopics, deadLetterTopic } from './topics.ts';
 export type { Contract, PayloadOf } from './contract.ts';
 export { streamRecords, OrderOutcomeRecord, ConversionRecord, WindowRecord, type OrderOutcome, type Conversion, type StreamRecordContract } from './analytics.ts';
@@ -45,6 +47,7 @@ export const contracts: Contract[] = [
   ...Object.values(inventory),
   ...Object.values(payments),
   ...Object.values(shipping),
+  ...Object.values(users),
   ...Object.values(ingestion),
   ...Object.values(cart),
 ];

@@ -7,6 +7,7 @@ export const Topics = {
   paymentsEvents: 'payments.events',
   shippingCommands: 'shipping.commands',
   shippingEvents: 'shipping.events',
+  usersEvents: 'users.events',
   /** What shoppers' clients report (views, searches, cart changes), keyed by session: the ingestion service's store. */
   clientEvents: 'client.events',
   cartEvents: 'cart.events',

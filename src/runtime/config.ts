@@ -19,6 +19,10 @@ export interface RuntimeConfig {
   tracesExporter?: string;
   /** Instances of each backend service for `up` when --replicas is not given (ORDERFLOW_REPLICAS, default 1). */
   replicas: string;
+  /** Where the notifications service sends e-mail (SMTP_URL, passed on to it); unset, its e-mail channel is off. */
+  smtpUrl?: string;
+  /** Mailpit's web UI and API (MAILPIT_URL), to say where a developer reads the mail. */
+  mailpitUrl?: string;
   /** The event archive of `up` and `archive status` (ORDERFLOW_ARCHIVE_DIR); `<data dir>/archive` when unset. */
   archiveDir?: string;
 }
@@ -32,6 +36,8 @@ export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfi
     tracesExporter: env.OTEL_TRACES_EXPORTER || undefined,
     // Validated where it is used, with the flag's message (cli.ts).
     replicas: env.ORDERFLOW_REPLICAS || '1',
+    smtpUrl: env.SMTP_URL || undefined,
+    mailpitUrl: env.MAILPIT_URL || undefined,
     archiveDir: env.ORDERFLOW_ARCHIVE_DIR || undefined,
   });
 }

@@ -24,7 +24,7 @@ import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from '
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'] as const;
+export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 /** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
 export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
@@ -49,7 +49,7 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, ingestion: 8088, analytics: 8089, cart: 8086 });
+export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, notifications: 8087, ingestion: 8088, analytics: 8089, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -63,7 +63,7 @@ export const unlimitedGateway: Readonly<Record<string, string>> = Object.freeze(
 // The backends together (each creates only its own database, topic creation is idempotent
 // and the embedded log takes concurrent openers), then the gateway, once there is
 // something behind it. Starting them together halves the start on Kafka + PostgreSQL.
-const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'], ['gateway']];
+const startWaves: ServiceName[][] = [['inventory', 'orders', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'], ['gateway']];
 
 export interface SystemOptions {
   dataDir: string;
@@ -182,6 +182,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     PAYMENTS_URL: of('payments').map((i) => i.url).join(','),
     SHIPPING_URL: of('shipping').map((i) => i.url).join(','),
     USERS_URL: of('users').map((i) => i.url).join(','),
+    NOTIFICATIONS_URL: of('notifications').map((i) => i.url).join(','),
     INGESTION_URL: of('ingestion').map((i) => i.url).join(','),
     ANALYTICS_URL: of('analytics').map((i) => i.url).join(','),
     CART_URL: of('cart').map((i) => i.url).join(','),

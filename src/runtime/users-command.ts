@@ -67,6 +67,8 @@ async function run(args: string[]): Promise<number> {
   const { openServiceDb } = await import('#platform/db/open.ts');
   const { migrate } = await import('#platform/db/migrate.ts');
   const { migrations } = await import('#services/users/store.ts');
+  const { outboxMigrations } = await import('#platform/bus/outbox.ts');
+  const { inboxMigrations } = await import('#platform/bus/consumer.ts');
   const { createAccounts } = await import('#services/users/accounts.ts');
   const { createPasswords } = await import('#services/users/passwords.ts');
   const { loadConfig } = await import('#services/users/config.ts');
@@ -74,8 +76,9 @@ async function run(args: string[]): Promise<number> {
   const { v7: uuidv7 } = await import('uuid');
   const db = await openServiceDb({ ...platform, poolSize: 1 }, 'users');
   try {
-    // The tables may not exist yet (a system never started): made as the service makes them.
-    await migrate(db, migrations);
+    // The tables may not exist yet (a system never started): made as the service makes them,
+    // the outbox included: a new account's UserRegistered waits there for the service's relay.
+    await migrate(db, [...outboxMigrations, ...inboxMigrations, ...migrations]);
     // Registering signs no token; the key is only there because accounts can.
     const key = await loadSigningKey({ kind: 'jwk', json: await newSigningKeyJson() });
     const accounts = createAccounts({ db, passwords: createPasswords(loadConfig(env).passwordCost), key, tokens: loadConfig(env).tokens, ids: { newId: () => uuidv7() }, clock: { now: () => new Date() } });

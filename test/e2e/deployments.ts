@@ -82,7 +82,9 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
   const { dataDir, cleanup } = prepared;
   // The gateway's rate limits off (a test may set its own in extraEnv): the suites place
   // bursts of orders from one address; the limits themselves are tested at the gateway (edge.test.ts).
-  const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...unlimitedGateway, ...extraEnv };
+  // E-mail off unless a test turns it on (SMTP_URL in extraEnv, as notifications.test.ts
+  // does): a suite that places thousands of orders would otherwise mail each outcome.
+  const env = { ...prepared.env, ORDERFLOW_ARCH: arch, ...unlimitedGateway, SMTP_URL: '', ...extraEnv };
   let system: System | undefined;
   let client: Client | undefined;
   // Every answer the test's client gets is checked against the OpenAPI document.

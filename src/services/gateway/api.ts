@@ -171,6 +171,55 @@ export const UpdateProductBody = Type.Object(
 // The admin's dead letters: each consuming service answers in these shapes, the gateway gathers them.
 export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
 
+// Notifications (the notifications service answers in these shapes; the gateway passes them on).
+const notificationKinds = ['orderConfirmed', 'orderCancelled', 'shipmentScheduled', 'paymentRefunded', 'cartAbandoned'] as const;
+export const NotificationKind = Type.Union(notificationKinds.map((k) => Type.Literal(k)));
+const NotificationCursor = Type.String({ pattern: '^[0-9]{1,15}$', description: 'A notification\'s cursor: the list\'s `cursor` and the stream\'s event id.' });
+
+export const Notification = Type.Object({
+  id: Uuid,
+  cursor: NotificationCursor,
+  kind: NotificationKind,
+  subject: Type.String(),
+  text: Type.String(),
+  data: Type.Object({
+    orderId: Type.Optional(Uuid),
+    reason: Type.Optional(Type.String()),
+    trackingNumber: Type.Optional(Type.String()),
+    amountCents: Type.Optional(Type.Integer()),
+    cartId: Type.Optional(Type.String()),
+    items: Type.Optional(Type.Integer({ description: 'Units in an abandoned cart.' })),
+  }),
+  occurredAt: Type.String({ description: 'When the event it tells of happened.' }),
+});
+
+export const NotificationPage = Type.Object({ notifications: Type.Array(Notification), nextCursor: Type.Union([NotificationCursor, Type.Null()]) });
+
+export const NotificationsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 20 by default.' })),
+    cursor: Type.Optional(NotificationCursor),
+  },
+  { additionalProperties: false },
+);
+
+export const NotificationStreamQuery = Type.Object(
+  { lastEventId: Type.Optional({ ...NotificationCursor, description: 'As the Last-Event-ID header, for clients that cannot set it: what came after it is sent first.' }) },
+  { additionalProperties: false },
+);
+
+const channelSwitches = (optional: boolean) => Type.Object(
+  optional ? { email: Type.Optional(Type.Boolean()), inApp: Type.Optional(Type.Boolean()) } : { email: Type.Boolean(), inApp: Type.Boolean() },
+  { additionalProperties: false },
+);
+export const NotificationPreferences = Type.Object(Object.fromEntries(notificationKinds.map((k) => [k, channelSwitches(false)])), {
+  description: 'Per kind and channel, true when the customer gets it.',
+});
+export const NotificationPreferencesBody = Type.Object(Object.fromEntries(notificationKinds.map((k) => [k, Type.Optional(channelSwitches(true))])), {
+  additionalProperties: false,
+  description: 'The switches to set; a kind or channel left out is on.',
+});
+
 export const Health = Type.Object({ status: Type.String(), services: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])) });
 
 // Each event is checked on its own by the ingestion service, so that one bad event costs

@@ -7,7 +7,7 @@ import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
 
-export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users', 'ingestion', 'analytics', 'cart'] as const;
+export const upstreamNames = ['orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
 export type UpstreamName = (typeof upstreamNames)[number];
 
 export interface GatewayConfig {
@@ -125,6 +125,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
       payments: Object.freeze(originList('PAYMENTS_URL', env.PAYMENTS_URL ?? 'http://127.0.0.1:8083')),
       shipping: Object.freeze(originList('SHIPPING_URL', env.SHIPPING_URL ?? 'http://127.0.0.1:8084')),
       users: Object.freeze(originList('USERS_URL', env.USERS_URL ?? 'http://127.0.0.1:8085')),
+      notifications: Object.freeze(originList('NOTIFICATIONS_URL', env.NOTIFICATIONS_URL ?? 'http://127.0.0.1:8087')),
       ingestion: Object.freeze(originList('INGESTION_URL', env.INGESTION_URL ?? 'http://127.0.0.1:8088')),
       analytics: Object.freeze(originList('ANALYTICS_URL', env.ANALYTICS_URL ?? 'http://127.0.0.1:8089')),
       cart: Object.freeze(originList('CART_URL', env.CART_URL ?? 'http://127.0.0.1:8086')),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { loadHttpTimeouts, type HttpTimeouts } from '#platform/config.ts';
 import { silentLogger } from '#platform/log.ts';
 import { createUpstream } from '#platform/resilience/upstream.ts';
@@ -32,7 +32,7 @@ const customer = await tokenOf('c-1', 'customer');
 const admin = await tokenOf('a-1', 'admin');
 
 /** Small real services standing in for the four upstreams; `faults` makes one slow or sick. */
-function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[]; shedding?: boolean; sick?: boolean } = {}) {
+function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; notReady?: UpstreamName[]; shedding?: boolean; sick?: boolean; streamsClosed?: number } = {}) {
   const seen: Array<{ service: string; method: string; url: string; headers: Record<string, unknown>; body: unknown }> = [];
   const build = (name: UpstreamName, routes: (app: FastifyInstance) => void) => {
     const app = Fastify();
@@ -88,6 +88,23 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
       users: build('users', (app) => {
         app.get('/.well-known/jwks.json', async () => ({ keys: [key.publicJwk] }));
       }),
+      notifications: build('notifications', (app) => {
+        app.get('/customers/:id/notifications', async (req) => ({ notifications: [], nextCursor: null, query: req.query }));
+        app.get('/customers/:id/notification-preferences', async () => ({ orderConfirmed: { email: true, inApp: true } }));
+        app.put('/customers/:id/notification-preferences', async (req) => req.body);
+        // A stream that sends what it was asked from, then one event a tick, until closed.
+        app.get('/customers/:id/notifications/stream', async (req, reply) => {
+          if ((req.params as { id: string }).id !== 'c-1') return reply.code(404).send(notFound);
+          reply.hijack();
+          reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
+          let n = Number(req.headers['last-event-id'] ?? 0);
+          const tick = setInterval(() => reply.raw.write(`id: ${++n}\nevent: notification\ndata: {"n":${n}}\n\n`), 20);
+          reply.raw.on('close', () => {
+            clearInterval(tick);
+            faults.streamsClosed = (faults.streamsClosed ?? 0) + 1;
+          });
+        });
+      }),
       analytics: build('analytics', (app) => {
         app.get('/analytics/sales', async (req) => ({ window: (req.query as { window: string }).window, from: 'a', to: 'b', windows: [] }));
       }),
@@ -138,28 +155,28 @@ async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof f
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
-  return { call, url, metricsUrl: metrics.url, seen: fakes.seen };
+  return { call, url, metricsUrl: metrics.url, seen: fakes.seen, faults: opts.faults, close: () => app.close() };
 }
 
 test('the gateway reports ok when every service answers its health check', async (t) => {
   const { call } = await startGateway(t);
   const res = await call('GET', '/health');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
+  assert.deepEqual(res.body, { status: 'ok', services: { orders: 'up', inventory: 'up', payments: 'up', shipping: 'up', users: 'up', notifications: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
 });
 
 test('the gateway reports degraded and names the service that is down', async (t) => {
   const { call } = await startGateway(t, { down: ['payments'] });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
+  assert.deepEqual(res.body, { status: 'degraded', services: { orders: 'up', inventory: 'up', payments: 'down', shipping: 'up', users: 'up', notifications: 'up', ingestion: 'up', analytics: 'up', cart: 'up' } });
 });
 
 test('the gateway counts a service that answers but is not ready as down', async (t) => {
   const { call } = await startGateway(t, { faults: { notReady: ['inventory'] } });
   const res = await call('GET', '/health');
   assert.equal(res.status, 503);
-  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', ingestion: 'up', analytics: 'up', cart: 'up' });
+  assert.deepEqual(res.body.services, { orders: 'up', inventory: 'down', payments: 'up', shipping: 'up', users: 'up', notifications: 'up', ingestion: 'up', analytics: 'up', cart: 'up' });
 });
 
 test("the gateway's own liveness and readiness need no service", async (t) => {
@@ -350,6 +367,48 @@ test("a service's error answer is written anew: a 4xx keeps its code and message
   assert.deepEqual([garbage.status, garbage.body.error.code], [502, 'PLT_ERR_UPSTREAM_FAILED']);
 });
 
+test('the caller\'s notifications, preferences and live stream reach the notifications service as the token\'s subject', async (t) => {
+  const faults: NonNullable<Parameters<typeof fakeServices>[0]> = {};
+  const { call, url, seen } = await startGateway(t, { faults });
+  const list = await call('GET', '/api/me/notifications?limit=5&cursor=12');
+  assert.equal(list.status, 200);
+  assert.equal(seen.at(-1)?.url, '/customers/c-1/notifications?limit=5&cursor=12');
+  assert.equal((await call('GET', '/api/me/notifications?cursor=x')).status, 400);
+  assert.equal((await call('GET', '/api/me/notifications', undefined, {}, null)).status, 401);
+  const prefs = await request(`${url}/api/me/notification-preferences`, { method: 'PUT', headers: { authorization: customer, 'content-type': 'application/json' }, body: JSON.stringify({ orderConfirmed: { email: false } }) });
+  assert.equal(prefs.statusCode, 200);
+  assert.deepEqual(await prefs.body.json(), { orderConfirmed: { email: false } });
+  assert.equal(seen.at(-1)?.url, '/customers/c-1/notification-preferences');
+  const refused = await request(`${url}/api/me/notification-preferences`, { method: 'PUT', headers: { authorization: customer, 'content-type': 'application/json' }, body: JSON.stringify({ orderConfirmed: { sms: true } }) });
+  assert.equal(refused.statusCode, 400);
+  await refused.body.dump();
+
+  // Somebody else's stream (the service says 404) is an error envelope, not a stream.
+  const other = await request(`${url}/api/me/notifications/stream`, { headers: { authorization: admin } });
+  assert.deepEqual([other.statusCode, ((await other.body.json()) as any).error.code], [404, 'ORD_ERR_ORDER_NOT_FOUND']);
+
+  // The stream comes through as it is written, resumed after Last-Event-ID; closing it closes the service's.
+  // A client of its own, closed with the stream: the shared one may keep a spare socket open
+  // (never used, so never idle), which would hold the gateway's close until it times out.
+  const client = new Agent();
+  t.after(() => client.destroy());
+  const abort = new AbortController();
+  const stream = await request(`${url}/api/me/notifications/stream`, { dispatcher: client, headers: { authorization: customer, 'last-event-id': '41' }, signal: abort.signal });
+  assert.equal(stream.statusCode, 200);
+  assert.match(String(stream.headers['content-type']), /^text\/event-stream/);
+  let text = '';
+  for await (const chunk of stream.body) {
+    text += chunk.toString();
+    if ((text.match(/\n\n/g) ?? []).length >= 2) break;
+  }
+  assert.match(text, /^id: 42\nevent: notification\ndata: \{"n":42\}\n\nid: 43\n/);
+  abort.abort();
+  await client.destroy();
+  const deadline = Date.now() + 5_000;
+  while (!faults.streamsClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(faults.streamsClosed, 1);
+});
+
 test('client events are taken from anybody; a logged-in caller\'s are stamped with the token\'s subject, an anonymous one\'s with nobody', async (t) => {
   const { call, seen } = await startGateway(t);
   const batch = JSON.stringify({ events: [{ type: 'product.viewed', sessionId: 's-1' }] });
@@ -374,6 +433,25 @@ test('analytics is for admins: a customer gets 403, an anonymous caller 401, a b
   assert.equal((await call('GET', '/api/analytics/sales?window=1m', undefined, {}, null)).status, 401);
   assert.equal((await call('GET', '/api/analytics/sales?window=5m', undefined, {}, admin)).status, 400);
   assert.deepEqual(seen.filter((s) => s.service === 'analytics').map((s) => s.url), ['/analytics/sales?window=1m']);
+});
+
+test('closing the gateway ends its open streams (clients reconnect elsewhere) without waiting for them', async (t) => {
+  const faults: NonNullable<Parameters<typeof fakeServices>[0]> = {};
+  const { url, close } = await startGateway(t, { faults });
+  const client = new Agent();
+  t.after(() => client.destroy());
+  const stream = await request(`${url}/api/me/notifications/stream`, { dispatcher: client, headers: { authorization: customer } });
+  assert.equal(stream.statusCode, 200);
+  const ended = (async () => {
+    for await (const _ of stream.body) { /* read until the gateway ends it */ }
+  })();
+  const started = Date.now();
+  await close();
+  await ended;
+  assert.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms`);
+  const deadline = Date.now() + 5_000;
+  while (!faults.streamsClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(faults.streamsClosed, 1, 'and the service\'s stream with it');
 });
 
 test("the cart routes reach the caller's own cart (the token's subject), with the body and the Idempotency-Key; only a customer has one", async (t) => {

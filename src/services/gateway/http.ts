@@ -5,7 +5,8 @@
  * errors); /api/orders/:id/details composes three services; /api/orders/:id?asOf= and
  * /api/orders/:id/history ask orders for an order's past (the history alongside the order's
  * read, which says whose it is); /health asks every service's readiness; the admin's dead
- * letters gather the four consumers'.
+ * letters gather the consumers'; /api/me/notifications/stream passes a server-sent
+ * events stream through as it comes (event-streams.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -17,6 +18,7 @@ import * as api from './api.ts';
 import { json, passBack } from './answers.ts';
 import type { Auth } from './auth.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
+import { createStreamProxy } from './event-streams.ts';
 import { createGatheredReads } from './gathered-reads.ts';
 import { createSharedReads } from './shared-reads.ts';
 
@@ -35,7 +37,7 @@ export interface RoutesOptions {
 const OrderNotFound = defineError('ORD_ERR_ORDER_NOT_FOUND', 404);
 
 /** The services that consume from the bus, hence hold dead letters. */
-const consumers = ['orders', 'inventory', 'payments', 'shipping', 'cart'] as const;
+const consumers = ['orders', 'inventory', 'payments', 'shipping', 'cart', 'notifications'] as const;
 
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, api.ErrorBody]));
 const bearer = [{ bearer: [] }];
@@ -59,7 +61,7 @@ function schema(tag: string, summary: string, parts: FastifySchema & { response:
 const forwarded = ['idempotency-key', 'if-none-match'] as const;
 
 export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void {
-  const { orders, inventory, payments, shipping, users, ingestion, analytics, cart } = opts.upstreams;
+  const { orders, inventory, payments, shipping, users, notifications, ingestion, analytics, cart } = opts.upstreams;
   const { auth } = opts;
   const healthTimeoutMs = opts.healthTimeoutMs ?? 1_000;
   const passTraceparent = opts.passTraceparent ?? true;
@@ -198,6 +200,40 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
       shipment: s && { status: s.status, trackingNumber: s.trackingNumber ?? null },
     });
   });
+
+  // Notifications: the caller's own (the token's subject is the customer), as a list, a
+  // live stream, and the switches per kind and channel.
+  const me = (req: FastifyRequest) => `/customers/${encodeURIComponent(auth.identity(req).id)}`;
+  const streams = createStreamProxy(app, notifications, 'notifications');
+  app.get('/api/me/notifications', {
+    ...only('customer', 'admin'),
+    schema: schema('notifications', 'The caller\'s notifications, newest first, a page at a time', { querystring: api.NotificationsQuery, response: { 200: api.NotificationPage } }, { auth: true }),
+  }, async (req, reply) => {
+    const query = new URLSearchParams(req.query as Record<string, string>);
+    return passBack(req, reply, await notifications.request({ method: 'GET', path: `${me(req)}/notifications?${query}`, headers: headersOf(req) }), 'notifications');
+  });
+  app.get('/api/me/notifications/stream', {
+    ...only('customer', 'admin'),
+    schema: schema('notifications', 'The caller\'s new notifications, live (server-sent events; Last-Event-ID resumes)', {
+      querystring: api.NotificationStreamQuery,
+      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{0,15}$' })) }),
+      response: { 200: { description: 'text/event-stream: an event `notification` per new notification (data: a Notification, id: its cursor), a comment line as heartbeat.', content: { 'text/event-stream': { schema: Type.String() } } } as unknown as TSchema },
+    }, { auth: true }),
+  }, async (req, reply) => {
+    const query = new URLSearchParams(req.query as Record<string, string>);
+    const lastEventId = req.headers['last-event-id'];
+    const headers = { ...headersOf(req), ...(typeof lastEventId === 'string' && lastEventId !== '' ? { 'last-event-id': lastEventId } : {}) };
+    await streams.pipe(req, reply, `${me(req)}/notifications/stream${query.size > 0 ? `?${query}` : ''}`, headers);
+    return reply;
+  });
+  app.get('/api/me/notification-preferences', {
+    ...only('customer', 'admin'),
+    schema: schema('notifications', 'The caller\'s notification switches, per kind and channel', { response: { 200: api.NotificationPreferences } }, { auth: true }),
+  }, forward(notifications, 'notifications', 'GET', (req) => `${me(req)}/notification-preferences`, () => undefined));
+  app.put('/api/me/notification-preferences', {
+    ...only('customer', 'admin'),
+    schema: schema('notifications', 'Set the caller\'s notification switches (what is left out is on)', { body: api.NotificationPreferencesBody, response: { 200: api.NotificationPreferences } }, { auth: true }),
+  }, forward(notifications, 'notifications', 'PUT', (req) => `${me(req)}/notification-preferences`));
 
   // Analytics, for an admin: the windows the stream pipeline keeps, as they stand.
   const analyticsRead = (path: string) => async (req: FastifyRequest, reply: FastifyReply) =>

@@ -35,6 +35,9 @@ test('the documented inventory is the served one: every /api route, its method a
     'GET /api/analytics/sales (bearer)',
     'GET /api/cart (bearer)',
     'GET /api/me (bearer)',
+    'GET /api/me/notification-preferences (bearer)',
+    'GET /api/me/notifications (bearer)',
+    'GET /api/me/notifications/stream (bearer)',
     'GET /api/orders (bearer)',
     'GET /api/orders/{id} (bearer)',
     'GET /api/orders/{id}/details (bearer)',
@@ -52,6 +55,7 @@ test('the documented inventory is the served one: every /api route, its method a
     'POST /api/orders (bearer)',
     'POST /api/products (bearer)',
     'PUT /api/cart/items/{productId} (bearer)',
+    'PUT /api/me/notification-preferences (bearer)',
   ]);
   for (const [path, methods] of Object.entries(paths)) {
     if (path === '/health') continue;

@@ -1,8 +1,11 @@
 /**
- * What the users service does: register, log in, rotate a refresh token, log out, make an
- * admin. Used by the HTTP routes and by `orderflow users create-admin`.
+ * What the users service does: register (announced by UserRegistered), log in, rotate a
+ * refresh token, log out, make an admin. Used by the HTTP routes and by `orderflow users
+ * create-admin`.
  */
+import { appendToOutbox } from '#platform/bus/outbox.ts';
 import type { Db } from '#platform/db/db.ts';
+import { message, UserRegistered } from '#contracts/index.ts';
 import { normalizeEmail, passwordProblem, toPublic, type PublicUser, type Role } from './domain/user.ts';
 import { EmailTaken, InvalidCredentials, InvalidRefreshToken, WeakPassword } from './errors.ts';
 import type { SigningKey } from './keys.ts';
@@ -58,7 +61,14 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const problem = passwordProblem(input.password, email);
       if (problem) throw WeakPassword(problem);
       const user = { id: deps.ids.newId(), email, name: input.name.trim(), role, createdAt: clock.now().toISOString(), passwordHash: await passwords.hash(input.password) };
-      if (!(await insertUser(db, user))) throw EmailTaken(`an account with the email ${email} exists`);
+      // The account and its UserRegistered commit together: notifications learns every
+      // customer's address, and never one of an account that was not made.
+      const made = await db.transaction(async (tx) => {
+        if (!(await insertUser(tx, user))) return false;
+        await appendToOutbox(tx, [message(UserRegistered, { payload: { userId: user.id, email }, occurredAt: user.createdAt })]);
+        return true;
+      });
+      if (!made) throw EmailTaken(`an account with the email ${email} exists`);
       return toPublic(user);
     },
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { decode } from '#platform/bus/envelope.ts';
 import type { ServiceHost } from '#platform/service/host.ts';
+import { Topics } from '#contracts/index.ts';
 import { startTestHost } from '#test/support/host.ts';
 import { createAccounts } from './accounts.ts';
 import { registerRoutes } from './http.ts';
@@ -53,6 +55,15 @@ test('register answers the public user; the same email in another case is taken;
   const user = await call(url, 'GET', `/users/${created.body.id}`);
   assert.deepEqual(user.body, created.body);
   assert.equal((await call(url, 'GET', '/users/0190a1b2-0000-7000-8000-000000000000')).status, 404);
+});
+
+test('a new account is announced once by UserRegistered with its id and normalised email, and nothing secret', async (t) => {
+  const { host, url } = await startUsers(t);
+  const created = await call(url, 'POST', '/auth/register', ada);
+  assert.equal((await call(url, 'POST', '/auth/register', ada)).status, 409);
+  await host.relay.flush();
+  const published = (await host.bus.read(Topics.usersEvents)).map((r) => decode(r));
+  assert.deepEqual(published.map((m) => [m.type, m.key, m.payload]), [['UserRegistered', created.body.id, { userId: created.body.id, email: 'ada@example.org' }]]);
 });
 
 test('login gives an ES256 access token the JWKS verifies, with the subject, role, issuer, audience and lifetime', async (t) => {
