@@ -45,11 +45,11 @@ host.onClose(() => purge.stop());
 registerRoutes(host.app, { db: host.db, feed, clock: host.clock, heartbeatMs: config.heartbeatMs, maxStreams: config.maxStreams });
 await host.listen(config.port, config.host);
 
-// The same events in the events architecture and the choreography; in rest, orders calls
-// the others over HTTP and publishes no order events: there only addresses and abandoned
-// carts (the cart publishes in every architecture) are heard of (README).
+// The same events in the events architecture and the choreography. In rest, orders calls
+// the others over HTTP: it announces the order's facts (placed, confirmed, cancelled), but
+// payments and shipping publish nothing, so there is no shipment or refund to tell (README).
 const topics = config.platform.arch === 'rest'
-  ? [Topics.usersEvents, Topics.cartEvents]
+  ? [Topics.usersEvents, Topics.ordersEvents, Topics.cartEvents]
   : [Topics.usersEvents, Topics.ordersEvents, Topics.shippingEvents, Topics.paymentsEvents, Topics.cartEvents];
 await host.consume({
   groupId: 'notifications',
