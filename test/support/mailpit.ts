@@ -88,11 +88,14 @@ export function mailpit(url: string | undefined = mailpitUrl): Mailpit {
 
   const message = async (id: string): Promise<Mail> => {
     const path = `${api}/message/${encodeURIComponent(id)}`;
-    const [mail, headers] = await Promise.all([
+    const [mail, headers] = await Promise.allSettled([
       call<Omit<Mail, 'headers'>>('GET', path, `message ${id}`),
       call<Record<string, string[]>>('GET', `${path}/headers`, `the headers of message ${id}`),
     ]);
-    return { ...mail, headers };
+    // Both at once; the message's own answer says first whether it exists (whichever came back first).
+    if (mail.status === 'rejected') throw mail.reason;
+    if (headers.status === 'rejected') throw headers.reason;
+    return { ...mail.value, headers: headers.value };
   };
 
   const search = async (query: string, limit = 50): Promise<MailSummary[]> =>
