@@ -1,7 +1,8 @@
 /**
  * `orderflow infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]`: local
  * Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for dev and CI;
- * `orderflow infra schemathesis [install|status]`: the API fuzzer the tests run. Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
+ * `orderflow infra schemathesis|deploy-tools [install|status]`: the API fuzzer the tests run, and
+ * what `npm run deploy:check` runs (helm, kubeconform, check-jsonschema, the schemas). Settings are printed on stdout as KEY=VALUE lines (eval-able); progress goes to stderr.
  */
 import { loadInfraConfig } from './config.ts';
 import { kafkaInfra } from './kafka.ts';
@@ -11,6 +12,7 @@ import { zipkinInfra } from './zipkin.ts';
 import { prometheusInfra } from './prometheus.ts';
 import { mailpitInfra } from './mailpit.ts';
 import { schemathesisInfra } from './schemathesis.ts';
+import { deployToolsInfra } from './deploy-tools.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { stdIo, type InfraIo, type InfraState } from './processes.ts';
 
@@ -25,9 +27,12 @@ type ToolAction = (typeof TOOL_ACTIONS)[number];
 
 const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|mailpit|all> [start|stop|status] [--secure] [--jdbc-sink]
        orderflow infra schemathesis [install|status]
+       orderflow infra deploy-tools [install|status]
   all is kafka and postgres. --secure (kafka start): a SASL_SSL listener on the Kafka port + 2 as well.
   --jdbc-sink (connect start): Debezium's JDBC sink plugin too, for the event archive as PostgreSQL tables.
   schemathesis: the OpenAPI fuzzer, pinned, in a venv under <infra dir>/schemathesis (pip from PyPI, Python 3.11+).
+  deploy-tools: helm and kubeconform (go install), check-jsonschema and kubernetes-validate (PyPI), the
+       compose-spec schema (Go module proxy), pinned, under <infra dir>/deploy-tools: npm run deploy:check's.
   env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
        ORDERFLOW_PG_PORT (5432), ORDERFLOW_PG_WAL_LEVEL (replica; logical for the Debezium relay),
        ORDERFLOW_CONNECT_PORT (18083; Kafka Connect), KAFKA_BROKERS (for connect),
@@ -38,7 +43,7 @@ const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|
 
 /** Runs one infra command and returns the process exit code: 0 ok, 1 failure, 2 usage, 3 status of a stopped service. */
 export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise<number> {
-  if (argv[0] === 'schemathesis') return toolCommand(argv.slice(1), io);
+  if (argv[0] === 'schemathesis' || argv[0] === 'deploy-tools') return toolCommand(argv[0], argv.slice(1), io);
   const secure = argv.includes('--secure');
   const jdbcSink = argv.includes('--jdbc-sink');
   const [what, rawAction = 'start', ...rest] = argv.filter((a) => a !== '--secure' && a !== '--jdbc-sink');
@@ -75,8 +80,8 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
   }
 }
 
-/** `schemathesis [install|status]`: 0 installed, 1 failure, 2 usage, 3 status when not installed. */
-async function toolCommand(argv: string[], io: InfraIo): Promise<number> {
+/** `schemathesis|deploy-tools [install|status]`: 0 installed, 1 failure, 2 usage, 3 status when not installed. */
+async function toolCommand(tool: 'schemathesis' | 'deploy-tools', argv: string[], io: InfraIo): Promise<number> {
   const [rawAction = 'install', ...rest] = argv;
   const action = rawAction as ToolAction;
   if (!TOOL_ACTIONS.includes(action) || rest.length > 0) {
@@ -85,7 +90,8 @@ async function toolCommand(argv: string[], io: InfraIo): Promise<number> {
   }
   try {
     const config = loadInfraConfig();
-    const state = await schemathesisInfra(action, { dir: config.dir, python: config.python, io });
+    const opts = { dir: config.dir, python: config.python, io };
+    const state = tool === 'schemathesis' ? await schemathesisInfra(action, opts) : await deployToolsInfra(action, opts);
     return state.running ? 0 : 3;
   } catch (err) {
     return failed(err, io);
