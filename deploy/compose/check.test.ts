@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { isOrderflowError } from '#platform/errors.ts';
-import { deployTools } from '#test/infra.ts';
+import { deployTools, executable, promtoolSkip } from '#test/infra.ts';
 import { checkCompose, composeFile, composeProblems, schemaProblems, type ComposeProblem } from './check.ts';
 import { parseCompose, type ComposeFile } from './model.ts';
 
@@ -177,5 +179,17 @@ describe('the compose file against the compose-spec schema (check-jsonschema)', 
       assert.match(err.message, /service_ready/);
       return true;
     });
+  });
+});
+
+describe('the compose Prometheus configuration under promtool', { skip: promtoolSkip() }, () => {
+  test('promtool accepts the scrape configuration, with the rule files it mounts', async (t) => {
+    // The rules where the container would see them, here: the repository's.
+    const config = readFileSync(join(deployDir, 'compose/prometheus.yml'), 'utf8').replace('/etc/prometheus/rules/', `${join(deployDir, 'prometheus/rules')}/`);
+    const file = join(temp(t), 'prometheus.yml');
+    writeFileSync(file, config);
+    const { stdout } = await promisify(execFile)(executable('promtool')!, ['check', 'config', file]);
+    assert.match(stdout, /SUCCESS: .*prometheus\.yml is valid prometheus config file syntax/);
+    assert.match(stdout, /SUCCESS: 6 rules found/);
   });
 });

@@ -21,16 +21,12 @@ import { promisify } from 'node:util';
 import { defineError, isOrderflowError } from '#platform/errors.ts';
 import { defaultGatewayMetricsPort, defaultPorts, serviceNames } from '#runtime/system.ts';
 import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
-import { bindMountsOf, dependenciesOf, environmentOf, isRecord, parseCompose, publishedPortsOf, type ComposeFile } from './model.ts';
+import { bindMountsOf, dependenciesOf, environmentOf, isRecord, parseCompose, publishedPortsOf, type ComposeFile, type ComposeProblem } from './model.ts';
+
+export type { ComposeProblem };
 import { observabilityProblems } from './observability.ts';
 
 export const ComposeInvalid = defineError('DEP_ERR_COMPOSE_INVALID', 500);
-
-/** One thing wrong with the file: a stable code and what to fix. */
-export interface ComposeProblem {
-  code: string;
-  message: string;
-}
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const composeFile = resolve(repoRoot, 'deploy/compose.yaml');

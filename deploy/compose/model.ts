@@ -6,6 +6,12 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 
+/** One thing wrong with a compose file: a stable code and what to fix. */
+export interface ComposeProblem {
+  code: string;
+  message: string;
+}
+
 export type ComposeService = Record<string, unknown>;
 
 export interface ComposeFile {

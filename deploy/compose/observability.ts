@@ -9,12 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { defaultGatewayMetricsPort, defaultPorts, serviceNames, type ServiceName } from '#runtime/system.ts';
-import { bindMountsOf, hostPathOf, isRecord, type BindMount, type ComposeService } from './model.ts';
-
-interface Problem {
-  code: string;
-  message: string;
-}
+import { bindMountsOf, hostPathOf, isRecord, type BindMount, type ComposeProblem, type ComposeService } from './model.ts';
 
 /** The job the alert rules and the dashboards select (job="orderflow"). */
 export const SCRAPE_JOB = 'orderflow';
@@ -25,8 +20,8 @@ const GRAFANA_DASHBOARD_PROVIDERS = '/etc/grafana/provisioning/dashboards';
 /** Where Prometheus scrapes each service: its port, the gateway's internal metrics port. */
 const metricsPort = (service: ServiceName): number => (service === 'gateway' ? defaultGatewayMetricsPort : defaultPorts[service]);
 
-export function observabilityProblems(services: Record<string, ComposeService>, baseDir: string): Problem[] {
-  const problems: Problem[] = [];
+export function observabilityProblems(services: Record<string, ComposeService>, baseDir: string): ComposeProblem[] {
+  const problems: ComposeProblem[] = [];
   const problem = (code: string, message: string) => problems.push({ code, message });
   if (services.prometheus) prometheusProblems(services.prometheus, bindMountsOf(services.prometheus, baseDir), problem);
   if (services.grafana) grafanaProblems(services, bindMountsOf(services.grafana, baseDir), problem);
