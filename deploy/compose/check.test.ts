@@ -84,6 +84,16 @@ describe('the compose file\'s own checks', () => {
     assertProblem(problems, 'DEP_ERR_COMPOSE_SERVICE_PORT', /shipping must listen on its port 8084/);
   });
 
+  test('a setting a service would refuse, or one no service reads, is refused', () => {
+    const problems = problemsAfter((doc) => {
+      const env = services(doc).orders.environment as Record<string, string>;
+      env.ORDERFLOW_REPLICATION_FACTOR = 'three';
+      env.ORDERS_STEP_DEADLINE = '30000';
+    });
+    assertProblem(problems, 'DEP_ERR_COMPOSE_SETTINGS', /orders would refuse its environment at start: ORDERFLOW_REPLICATION_FACTOR must be a positive integer/);
+    assertProblem(problems, 'DEP_ERR_COMPOSE_SETTINGS', /orders sets ORDERS_STEP_DEADLINE, which no config.ts reads/);
+  });
+
   test('a mounted file that is not in the repository is refused', () => {
     const problems = problemsAfter((doc) => {
       (services(doc).prometheus.volumes as string[])[0] = './compose/prometheus.yaml:/etc/prometheus/prometheus.yml:ro';

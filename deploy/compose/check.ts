@@ -6,8 +6,9 @@
  * - then what a schema cannot see: every depends_on names a service (and one waited for as
  *   healthy has a healthcheck), every orderflow service is here with its port and a
  *   healthcheck on /health/ready, the backends run two replicas without a shared static
- *   group member id, the users service has its signing key, every bind-mounted file is in
- *   the repository, only the gateway, Grafana, Zipkin and Prometheus publish ports, and
+ *   group member id, the users service has its signing key, each service's own config
+ *   accepts its environment and reads every name set (settings.ts), every bind-mounted file
+ *   is in the repository, only the gateway, Grafana, Zipkin and Prometheus publish ports, and
  *   Prometheus and Grafana find what they are given (observability.ts).
  * Every problem found is reported, each with its code, in one DEP_ERR_COMPOSE_INVALID.
  *
@@ -25,6 +26,7 @@ import { bindMountsOf, dependenciesOf, environmentOf, isRecord, parseCompose, pu
 
 export type { ComposeProblem };
 import { observabilityProblems } from './observability.ts';
+import { settingsProblems } from './settings.ts';
 
 export const ComposeInvalid = defineError('DEP_ERR_COMPOSE_INVALID', 500);
 
@@ -102,6 +104,7 @@ export function composeProblems(doc: ComposeFile, baseDir: string): ComposeProbl
   if (services.gateway && environmentOf(services.gateway).GATEWAY_METRICS_PORT !== String(defaultGatewayMetricsPort)) {
     problem('SERVICE_PORT', `the gateway must serve /metrics on GATEWAY_METRICS_PORT=${defaultGatewayMetricsPort}, where Prometheus scrapes it`);
   }
+  problems.push(...settingsProblems(services, resolve(repoRoot, 'src')));
   problems.push(...observabilityProblems(services, baseDir));
   return problems;
 }
