@@ -16,6 +16,7 @@ import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 import { DLQ_USAGE } from './runtime/dlq-command.ts';
 import { USERS_USAGE } from './runtime/users-command.ts';
 import { ARCHIVE_USAGE, archiveDir } from './runtime/archive-command.ts';
+import { SERVICE_USAGE } from './runtime/service-command.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -51,6 +52,7 @@ const USAGE = `usage: orderflow <command> [options]
 ${DLQ_USAGE}
 ${USERS_USAGE}
 ${ARCHIVE_USAGE}
+${SERVICE_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
@@ -327,6 +329,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'up':
         return await up(args);
+      case 'service':
+        return await import('./runtime/service-command.ts').then((m) => m.serviceCommand(args));
       case 'infra':
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
       case 'dlq':

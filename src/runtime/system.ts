@@ -24,8 +24,10 @@ import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from '
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
-export type ServiceName = (typeof serviceNames)[number];
+import { defaultPorts, serviceNames, type ServiceName } from './services.ts';
+
+// In a module of their own so the image's health check loads only them (service-command.ts).
+export { defaultPorts, serviceNames, type ServiceName };
 /** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
 export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
 /** The services that own a database (the gateway keeps none; ingestion's store is the log). */
@@ -49,7 +51,6 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, notifications: 8087, ingestion: 8088, analytics: 8089, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 

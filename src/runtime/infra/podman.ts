@@ -58,7 +58,7 @@ export function podman(infraDir: string, args: readonly string[], opts: { inheri
     const child = spawn('podman', args, { env: podmanEnv(infraDir), stdio: ['ignore', 'pipe', opts.inherit ? 2 : 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (b: Buffer) => {
+    child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       if (opts.inherit) process.stderr.write(b);
     });
