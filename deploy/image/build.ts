@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { podman } from '#runtime/infra/podman.ts';
 
+const CA_IN_BUILD = '/run/orderflow-build-ca.crt';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface BuildOptions {
@@ -12,6 +13,8 @@ export interface BuildOptions {
   base?: string;
   /** localhost/orderflow:<tag>. */
   tag: string;
+  /** A CA bundle for the build's npm (loadImageConfig's extraCaCerts): mounted, not copied into a layer. */
+  extraCaCerts?: string;
   say?: (line: string) => void;
 }
 
@@ -36,6 +39,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuiltImage> {
     // The local base is in local storage only: never try to pull it.
     '--pull=never',
     ...(opts.base ? ['--build-arg', `BASE=${opts.base}`] : []),
+    ...(opts.extraCaCerts ? ['--volume', `${opts.extraCaCerts}:${CA_IN_BUILD}:ro`, '--build-arg', `NODE_EXTRA_CA_CERTS=${CA_IN_BUILD}`] : []),
     '-t', ref,
     repoRoot,
   ], { inherit: true });

@@ -3,16 +3,17 @@
 //   node deploy/image/main.ts build [--tag dev] [--base REF | --local-base]
 // `build` prints ORDERFLOW_IMAGE=<ref> on stdout (progress goes to stderr), for the container tests.
 import { parseArgs } from 'node:util';
-import { infraDir } from '#runtime/infra/config.ts';
 import { isOrderflowError } from '#platform/errors.ts';
 import { ensureBase } from './base.ts';
 import { buildImage } from './build.ts';
+import { loadImageConfig } from './config.ts';
 
 const USAGE = 'usage: node deploy/image/main.ts base | build [--tag dev] [--base <image> | --local-base]';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { tag: { type: 'string' }, base: { type: 'string' }, 'local-base': { type: 'boolean' } } });
-  const dir = infraDir();
+  const config = loadImageConfig();
+  const dir = config.infraDir;
   const say = (line: string) => void process.stderr.write(`${line}\n`);
   switch (positionals[0]) {
     case 'base':
@@ -20,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'build': {
       const base = values['local-base'] ? await ensureBase({ infraDir: dir, say }) : values.base;
-      const built = await buildImage({ infraDir: dir, base, tag: values.tag ?? 'dev', say });
+      const built = await buildImage({ infraDir: dir, base, tag: values.tag ?? 'dev', extraCaCerts: config.extraCaCerts, say });
       say(`image: ${built.ref}, ${(built.sizeBytes / 1e6).toFixed(0)} MB, built in ${built.buildSeconds} s`);
       process.stdout.write(`ORDERFLOW_IMAGE=${built.ref}\n`);
       return 0;
