@@ -10,6 +10,7 @@
  * what is in front of it (a user's browser, the lab) knows one address; a second gateway
  * would need a balancer of its own in front, which is what a Kubernetes Service is for.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,9 @@ import { inheritedEnv } from './config.ts';
 import { startArchive, type ArchiveOptions, type RunningArchive } from './archive.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
-import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
+import { ChildStartFailed, createSupervisor, freePorts, probe, type ChildSpec, type Stdio } from './supervisor.ts';
+import { containerSpec, containerUser, removeContainers, SYSTEM_LABEL, type ContainerSystem } from './container.ts';
+import { infraDir } from './infra/config.ts';
 
 import { defaultPorts, serviceNames, type ServiceName } from './services.ts';
 
@@ -100,6 +103,12 @@ export interface SystemOptions {
    * service is up (the topics exist) until it stops. Off unless given: `orderflow up` gives it.
    */
   archive?: ArchiveOptions;
+  /**
+   * Runs every instance as a container of this image (deploy/Dockerfile) instead of a process:
+   * `podman run --rm --network host ... <image> <service>` (runtime/container.ts). Same ports,
+   * environment, health checks, replicas, kill and stop.
+   */
+  image?: string;
 }
 
 /**
@@ -114,6 +123,8 @@ export interface System {
   demoUsers: DemoUsers;
   /** The archive, when the system was started with one: where, by whom, which topics. */
   archive?: Pick<RunningArchive, 'dir' | 'via' | 'topics'>;
+  /** With an image: the label (orderflow.system=<id>) every container of this system carries. */
+  containerLabel?: string;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
   /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
@@ -188,6 +199,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     ANALYTICS_URL: of('analytics').map((i) => i.url).join(','),
     CART_URL: of('cart').map((i) => i.url).join(','),
   };
+  // With an image, each instance a container of it; otherwise a process of this Node.
+  const containers: ContainerSystem | undefined = opts.image ? { image: opts.image, id: randomBytes(4).toString('hex'), infraDir: infraDir(env), dataDir, log: opts.log } : undefined;
+  const containerUserArgs = containers ? containerUser(containers) : [];
+  const childOf = (i: Instance, childEnv: Record<string, string>): ChildSpec => ({
+    name: i.name,
+    healthUrl: `${i.url}/health/ready`,
+    ...(containers ? containerSpec(containers, i.name, i.service, childEnv, containerUserArgs) : { script: mainOf(i.service), env: childEnv }),
+  });
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.
   const find = (name: string): Instance => {
@@ -209,7 +228,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     for (const wave of startWaves) {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
-        supervisor.start({ name: i.name, script: mainOf(i.service), env: { ...base, ...instanceEnv(i) }, healthUrl: `${i.url}/health/ready` })));
+        supervisor.start(childOf(i, { ...base, ...instanceEnv(i) }))));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // Ready is "the routes serve"; a system that starts also has its consumers in their groups.
@@ -222,6 +241,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
+    if (containers) await removeContainers(containers);
     await archive?.stop();
     await removeConnectors();
     throw err;
@@ -232,6 +252,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     gatewayUrl: urls.gateway,
     demoUsers,
     ...(archive ? { archive: { dir: archive.dir, via: archive.via, topics: archive.topics } } : {}),
+    ...(containers ? { containerLabel: `${SYSTEM_LABEL}=${containers.id}` } : {}),
     urls,
     metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),
@@ -252,6 +273,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // The connectors go last: a dropped slot must not miss a last commit of a service. The
       // archive after the services: what they published last is archived now or at the next start.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
+        if (containers) await removeContainers(containers);
         await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
         await removeConnectors();
       });
