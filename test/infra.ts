@@ -90,6 +90,15 @@ export async function deployTools(): Promise<{ tools?: DeployTools; skip?: strin
   return tools ? { tools } : absent(`the deploy tools are not installed in ${infraDir()}: npm run infra:deploy-tools -- install`);
 }
 
+/**
+ * The orderflow image the container tests run (ORDERFLOW_IMAGE, as `node deploy/image/main.ts
+ * build` prints it), and podman to run it; required under CI, which builds it first.
+ */
+export const imageSkip = (): string | undefined =>
+  !process.env.ORDERFLOW_IMAGE ? absent('ORDERFLOW_IMAGE is not set: build the image (node deploy/image/main.ts build --local-base, or without --local-base where the official Node image can be pulled) and export the ORDERFLOW_IMAGE=<ref> it prints').skip
+    : !executable('podman') ? absent('podman is not installed: apt-get install podman buildah runc').skip
+      : undefined;
+
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {
   const r = need('KAFKA_BROKERS', 'Kafka', 'kafka');
