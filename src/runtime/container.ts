@@ -64,8 +64,8 @@ export function containerSpec(sys: ContainerSystem, instance: string, service: s
     'podman', 'run', '--rm', '--replace', '--name', name,
     '--label', `${SYSTEM_LABEL}=${sys.id}`, '--label', `orderflow.instance=${instance}`,
     '--network', 'host', '--read-only', '--volume', `${sys.dataDir}:${sys.dataDir}`,
-    // The supervisor probes readiness itself; podman's timer would need systemd.
-    '--health-interval', 'disable',
+    // The supervisor probes readiness itself; podman's timer for the image's HEALTHCHECK needs systemd.
+    '--no-healthcheck',
     ...user,
     ...keys.flatMap((key) => ['--env', key]),
     sys.image, service,

@@ -23,7 +23,8 @@ describe('the system from the image, on the distributed deployment', { skip: ima
   test('every instance is a container of the image; a customer registers, orders and checks out through the gateway; a killed container comes back; none outlives the system', async (t) => {
     const image = process.env.ORDERFLOW_IMAGE!;
     const dir = infraDir();
-    const { system } = await startDeployment(t, distributed, 'events', {}, { image });
+    // Ten containers starting at once on a small shared machine: more time than processes get.
+    const { system } = await startDeployment(t, distributed, 'events', {}, { image, startTimeoutMs: 180_000 });
     const label = system.containerLabel!;
     const containers = async (all = false): Promise<Listed[]> => JSON.parse(await podman(dir, ['ps', ...(all ? ['--all'] : []), '--filter', `label=${label}`, '--format', 'json']));
     const imageId = (await podman(dir, ['image', 'inspect', '--format', '{{.Id}}', image])).trim();

@@ -42,11 +42,15 @@ export async function deployedScenario(gatewayUrl: string, admin: Credentials, o
     const productId = created.body.id;
     await waitFor('the product in the public catalog', async () => ((await client.products()).body.some((p) => p.id === productId) ? true : undefined), timeoutMs, 200);
 
-    const placed = await client.placeOrder({ items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'DE', city: 'Berlin' } }, `deployed-${run}`);
+    // The orders service prices from its own copy of the catalog, filled by the product's events.
+    const placed = await waitFor('the orders service to know the product', async () => {
+      const r = await client.placeOrder({ items: [{ productId, quantity: 2 }], paymentMethod: 'card', shippingAddress: { country: 'DE', city: 'Berlin' } }, `deployed-${run}`);
+      return r.status === 422 && r.body && (r.body as { error?: { code?: string } }).error?.code === 'ORD_ERR_UNKNOWN_PRODUCT' ? undefined : r;
+    }, timeoutMs, 200);
     assert.ok(placed.status === 201 || placed.status === 202, JSON.stringify(placed.body));
     const orderId = placed.body.id;
     const order = await terminal(client, orderId, timeoutMs);
-    assert.deepEqual([order.status, order.totalCents, order.customerId], ['CONFIRMED', 5000, me.body.id]);
+    assert.deepEqual([order.status, order.totalCents, order.customerId], ['CONFIRMED', 5000, me.body.id], `the order: ${JSON.stringify(order)}`);
     const history = await client.call('GET', `/api/orders/${orderId}/history`);
     assert.equal(history.status, 200, JSON.stringify(history.body));
     const types = (history.body.events as Array<{ type: string }>).map((e) => e.type);
@@ -58,7 +62,7 @@ export async function deployedScenario(gatewayUrl: string, admin: Credentials, o
     const checkout = await client.call('POST', '/api/cart/checkout', { paymentMethod: 'card', shippingAddress: { country: 'DE', city: 'Berlin' } }, { 'idempotency-key': `deployed-cart-${run}` });
     assert.ok(checkout.status === 201 || checkout.status === 202, JSON.stringify(checkout.body));
     const fromCart = await terminal(client, checkout.body.orderId, timeoutMs);
-    assert.deepEqual([fromCart.status, fromCart.totalCents], ['CONFIRMED', 2500]);
+    assert.deepEqual([fromCart.status, fromCart.totalCents], ['CONFIRMED', 2500], `the cart's order: ${JSON.stringify(fromCart)}`);
     assert.deepEqual((await client.call('GET', '/api/cart')).body.lines, [], 'the cart is empty after its checkout');
 
     const mine = await client.call('GET', '/api/orders');
