@@ -3,6 +3,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { podman } from '#runtime/infra/podman.ts';
+import { ensureBase } from './base.ts';
 
 const CA_IN_BUILD = '/run/orderflow-build-ca.crt';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,4 +47,13 @@ export async function buildImage(opts: BuildOptions): Promise<BuiltImage> {
   const buildSeconds = Math.round((Date.now() - t0) / 100) / 10;
   const sizeBytes = Number((await podman(opts.infraDir, ['image', 'inspect', '--format', '{{.Size}}', ref])).trim());
   return { ref, sizeBytes, buildSeconds };
+}
+
+/**
+ * What CI and `npm run deploy:check` run: the local base (made once, skipped when podman has
+ * it), then the image on it. Resolves with the image built; its ref is ORDERFLOW_IMAGE.
+ */
+export async function buildOnLocalBase(opts: Omit<BuildOptions, 'base'>): Promise<BuiltImage> {
+  const base = await ensureBase({ infraDir: opts.infraDir, say: opts.say });
+  return buildImage({ ...opts, base });
 }

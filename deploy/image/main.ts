@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { isOrderflowError } from '#platform/errors.ts';
 import { ensureBase } from './base.ts';
-import { buildImage } from './build.ts';
+import { buildImage, buildOnLocalBase } from './build.ts';
 import { loadImageConfig } from './config.ts';
 
 const USAGE = 'usage: node deploy/image/main.ts base | build [--tag dev] [--base <image> | --local-base]';
@@ -20,8 +20,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`ORDERFLOW_BASE_IMAGE=${await ensureBase({ infraDir: dir, say })}\n`);
       return 0;
     case 'build': {
-      const base = values['local-base'] ? await ensureBase({ infraDir: dir, say }) : values.base;
-      const built = await buildImage({ infraDir: dir, base, tag: values.tag ?? 'dev', extraCaCerts: config.extraCaCerts, say });
+      const build = { infraDir: dir, tag: values.tag ?? 'dev', extraCaCerts: config.extraCaCerts, say };
+      const built = values['local-base'] ? await buildOnLocalBase(build) : await buildImage({ ...build, base: values.base });
       say(`image: ${built.ref}, ${(built.sizeBytes / 1e6).toFixed(0)} MB, built in ${built.buildSeconds} s`);
       process.stdout.write(`ORDERFLOW_IMAGE=${built.ref}\n`);
       return 0;
