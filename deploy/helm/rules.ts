@@ -1,0 +1,151 @@
+/**
+ * What a schema cannot say about the chart's rendered objects, checked in code: each rule
+ * returns the problems it finds (none: it holds). check.ts runs them on every render; the
+ * tests spoil a real render to see each one fail.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { allTopics } from '#contracts/topics.ts';
+import { databaseServices, serviceNames, type ServiceName } from '#runtime/system.ts';
+
+/** A rendered object's insides, as loosely as YAML gives them: the rules look, they do not trust. */
+type Any = any;
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: Any; data?: Record<string, string>; stringData?: Record<string, string> };
+
+/** The chart's values after the files and --set are laid over values.yaml (check.ts mergeValues). */
+export type ChartValues = Any;
+
+/**
+ * Who calls whom over HTTP: the *_URL settings each service reads (services/<name>/config.ts).
+ * The NetworkPolicies must allow exactly these between the chart's pods.
+ */
+export const serviceCalls: Readonly<Partial<Record<ServiceName, readonly ServiceName[]>>> = {
+  gateway: serviceNames.filter((n) => n !== 'gateway'),
+  cart: ['orders', 'inventory'],
+  orders: ['inventory', 'payments', 'shipping'],
+};
+
+/** The keys of the stack's Secret (secrets.existingSecret must have those its services read). */
+export const secretKeys = ['DATABASE_URL', 'USERS_SIGNING_KEY', 'SMTP_URL'] as const;
+
+const of = (docs: K8sObject[], kind: string) => docs.filter((d) => d.kind === kind);
+const component = (labels: Record<string, string> | undefined) => labels?.['app.kubernetes.io/component'] ?? '?';
+const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>) => Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+const podLabels = (d: K8sObject): Record<string, string> => d.spec?.template?.metadata?.labels ?? {};
+const containers = (d: K8sObject): Any[] => d.spec?.template?.spec?.containers ?? [];
+const configMapEnv = (docs: K8sObject[]): Record<string, string> => Object.assign({}, ...of(docs, 'ConfigMap').map((c) => c.data ?? {}));
+
+/** Every Deployment: probes, resources, a rolling update that stops no pod first, a PDB. */
+export function deploymentRules(docs: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const pdbs = of(docs, 'PodDisruptionBudget');
+  for (const d of of(docs, 'Deployment')) {
+    const at = `Deployment ${d.metadata.name}`;
+    for (const c of containers(d)) {
+      if (c.readinessProbe?.httpGet?.path !== '/health/ready') problems.push(`${at}: container ${c.name} has no readiness probe on /health/ready`);
+      if (c.livenessProbe?.httpGet?.path !== '/health/live') problems.push(`${at}: container ${c.name} has no liveness probe on /health/live`);
+      for (const r of ['requests', 'limits']) {
+        for (const what of ['cpu', 'memory']) if (!c.resources?.[r]?.[what]) problems.push(`${at}: container ${c.name} has no resources.${r}.${what}`);
+      }
+    }
+    const strategy = d.spec?.strategy;
+    if ((strategy?.type ?? 'RollingUpdate') !== 'RollingUpdate' || !['0', '0%'].includes(String(strategy?.rollingUpdate?.maxUnavailable))) {
+      problems.push(`${at}: its rolling update must have maxUnavailable 0 (got ${JSON.stringify(strategy?.rollingUpdate?.maxUnavailable)})`);
+    }
+    if (!pdbs.some((p) => p.spec?.selector?.matchLabels && matches(p.spec.selector.matchLabels, podLabels(d)))) problems.push(`${at}: no PodDisruptionBudget selects its pods`);
+  }
+  return problems;
+}
+
+/**
+ * Autoscaling: the gateway and orders scale on CPU (an HPA, or KEDA's cpu trigger: KEDA makes
+ * the HPA); one autoscaler per Deployment; every ScaledObject's consumers are the service's
+ * group on real topics, at most one per partition; ORDERFLOW_REPLICAS covers the most pods
+ * that may run (a service above 1 keeps no cache another's commit could make stale).
+ */
+export function scalingRules(docs: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const env = configMapEnv(docs);
+  const partitions = Number(env.ORDERFLOW_PARTITIONS);
+  const ns = env.ORDERFLOW_NAMESPACE;
+  const deployments = new Map(of(docs, 'Deployment').map((d) => [d.metadata.name, d]));
+  const scalers = [...of(docs, 'HorizontalPodAutoscaler'), ...of(docs, 'ScaledObject')];
+  const onCpu = new Set<string>();
+  const most = new Map<string, number>();
+  for (const s of scalers) {
+    const at = `${s.kind} ${s.metadata.name}`;
+    const target = deployments.get(s.spec?.scaleTargetRef?.name);
+    if (!target || (s.spec.scaleTargetRef.kind ?? 'Deployment') !== 'Deployment') {
+      problems.push(`${at}: scales ${s.spec?.scaleTargetRef?.kind} ${s.spec?.scaleTargetRef?.name}, which the chart does not render`);
+      continue;
+    }
+    const service = component(podLabels(target));
+    if (scalers.filter((o) => o.spec?.scaleTargetRef?.name === target.metadata.name).length > 1) problems.push(`${at}: Deployment ${target.metadata.name} has more than one autoscaler`);
+    if (s.kind === 'HorizontalPodAutoscaler') {
+      if ((s.spec.metrics ?? []).some((m: Any) => m.type === 'Resource' && m.resource?.name === 'cpu')) onCpu.add(service);
+      most.set(target.metadata.name, s.spec.maxReplicas);
+      continue;
+    }
+    const triggers: Any[] = s.spec.triggers ?? [];
+    if (triggers.some((t) => t.type === 'cpu')) onCpu.add(service);
+    const max = s.spec.maxReplicaCount ?? 100;
+    most.set(target.metadata.name, max);
+    if (!(max <= partitions)) problems.push(`${at}: maxReplicaCount ${max} exceeds the ${partitions} partitions (ORDERFLOW_PARTITIONS)`);
+    const kafka = triggers.filter((t) => t.type === 'kafka');
+    if (kafka.length === 0) problems.push(`${at}: no kafka trigger (consumer lag)`);
+    for (const t of kafka) {
+      const m = t.metadata ?? {};
+      if (m.consumerGroup !== `${ns}.${service}`) problems.push(`${at}: consumerGroup ${m.consumerGroup} is not ${service}'s group ${ns}.${service}`);
+      if (!allTopics.some((topic) => m.topic === `${ns}.${topic}`)) problems.push(`${at}: topic ${m.topic} is none of the platform's topics (prefixed ${ns}.)`);
+      if (m.bootstrapServers !== env.KAFKA_BROKERS) problems.push(`${at}: bootstrapServers ${m.bootstrapServers} are not the services' KAFKA_BROKERS ${env.KAFKA_BROKERS}`);
+      if (m.allowIdleConsumers === 'true') problems.push(`${at}: allowIdleConsumers would scale past the partitions`);
+    }
+  }
+  for (const service of ['gateway', 'orders']) {
+    if (of(docs, 'Deployment').some((d) => component(podLabels(d)) === service) && !onCpu.has(service)) problems.push(`${service}: no HorizontalPodAutoscaler (nor KEDA cpu trigger) scales it on CPU`);
+  }
+  for (const d of deployments.values()) {
+    const value = containers(d).flatMap((c) => c.env ?? []).find((e: Any) => e.name === 'ORDERFLOW_REPLICAS')?.value;
+    const bound = Math.max(2, (most.get(d.metadata.name) ?? d.spec.replicas ?? 1) + Number(d.spec.strategy?.rollingUpdate?.maxSurge ?? 1));
+    if (!(Number(value) >= bound)) problems.push(`Deployment ${d.metadata.name}: ORDERFLOW_REPLICAS is ${value}; up to ${bound} pods may run (replicas or autoscaler's max, plus the rolling update's surge)`);
+    if (containers(d).some((c) => (c.env ?? []).some((e: Any) => e.name === 'ORDERFLOW_INSTANCE'))) problems.push(`Deployment ${d.metadata.name}: ORDERFLOW_INSTANCE is set; its pods share it, and one static group member id fences the others`);
+  }
+  if ('ORDERFLOW_INSTANCE' in env) problems.push('ConfigMap: ORDERFLOW_INSTANCE is set for every pod; one static group member id fences the others');
+  return problems;
+}
+
+/**
+ * Every env reference to a Secret or ConfigMap names one the render has, and a key it has;
+ * `externalSecrets` are made outside the chart (secrets.existingSecret) with secretKeys.
+ * The services that need a key get it: DATABASE_URL for those with a database,
+ * USERS_SIGNING_KEY for users (it will not start on PostgreSQL without it).
+ */
+export function referenceRules(docs: K8sObject[], externalSecrets: readonly string[] = []): string[] {
+  const problems: string[] = [];
+  const keysOf = (kind: string, name: string): readonly string[] | undefined => {
+    if (kind === 'Secret' && externalSecrets.includes(name)) return secretKeys;
+    const found = of(docs, kind).find((o) => o.metadata.name === name);
+    return found ? Object.keys({ ...found.data, ...found.stringData }) : undefined;
+  };
+  for (const d of of(docs, 'Deployment')) {
+    for (const c of containers(d)) {
+      const at = `Deployment ${d.metadata.name}`;
+      for (const from of c.envFrom ?? []) {
+        const [kind, name] = from.configMapRef ? ['ConfigMap', from.configMapRef.name] : ['Secret', from.secretRef?.name];
+        if (!keysOf(kind, name)) problems.push(`${at}: envFrom names ${kind} ${name}, which the chart does not render`);
+      }
+      for (const e of c.env ?? []) {
+        const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
+        if (!ref) continue;
+        const kind = e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap';
+        const keys = keysOf(kind, ref.name);
+        if (!keys) problems.push(`${at}: ${e.name} comes from ${kind} ${ref.name}, which the chart does not render`);
+        else if (!keys.includes(ref.key)) problems.push(`${at}: ${e.name} comes from key ${ref.key} of ${kind} ${ref.name}, which has only ${keys.join(', ')}`);
+      }
+      const names = new Set((c.env ?? []).map((e: Any) => e.name));
+      const service = component(podLabels(d)) as ServiceName;
+      if (databaseServices.includes(service) && !names.has('DATABASE_URL')) problems.push(`${at}: no DATABASE_URL, and ${service} keeps a database`);
+      if (service === 'users' && !names.has('USERS_SIGNING_KEY')) problems.push(`${at}: no USERS_SIGNING_KEY; users will not start on PostgreSQL without it`);
+    }
+  }
+  return problems;
+}
