@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { infraDir } from '#runtime/infra/config.ts';
 import { installedSchemathesis, SCHEMATHESIS_VERSION } from '#runtime/infra/schemathesis.ts';
+import { installedDeployTools, type DeployTools } from '#runtime/infra/deploy-tools.ts';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
 
@@ -79,6 +80,12 @@ export const chromiumSkip = (): string | undefined =>
 /** Schemathesis in the infra dir (npm run infra:schemathesis), for the API fuzzing tests; required under CI too. */
 export const schemathesisSkip = (): string | undefined =>
   installedSchemathesis(infraDir()) ? undefined : absent(`Schemathesis ${SCHEMATHESIS_VERSION} is not installed in ${infraDir()}: npm run infra:schemathesis`).skip;
+
+/** helm, kubeconform and the schemas in the infra dir (npm run infra:deploy-tools -- install), for the deploy checks; required under CI too. */
+export async function deployTools(): Promise<{ tools?: DeployTools; skip?: string }> {
+  const tools = await installedDeployTools(infraDir());
+  return tools ? { tools } : absent(`the deploy tools are not installed in ${infraDir()}: npm run infra:deploy-tools -- install`);
+}
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {

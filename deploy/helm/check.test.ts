@@ -1,0 +1,140 @@
+/**
+ * The chart's check with the real tools on the real chart: it passes as the chart is, and each
+ * of its parts fails on a render spoiled the way it is there to catch. Needs the deploy tools
+ * (npm run infra:deploy-tools -- install); skips without them, fails under ORDERFLOW_REQUIRE_INFRA=1.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { deployTools } from '#test/infra.ts';
+import { chartCases, chartProblems, checkChart, kubeconform, renderChart, type ChartCase } from './check.ts';
+import type { ChartValues, K8sObject } from './rules.ts';
+import { schemaFileName } from './schemas.ts';
+
+const { tools, skip } = await deployTools();
+const [defaults, production, green] = chartCases;
+
+test('schema file names are kubeconform\'s', () => {
+  assert.equal(schemaFileName('apps/v1', 'Deployment'), 'deployment-apps-v1.json');
+  assert.equal(schemaFileName('v1', 'Service'), 'service-v1.json');
+  assert.equal(schemaFileName('networking.k8s.io/v1', 'NetworkPolicy'), 'networkpolicy-networking-v1.json');
+  assert.equal(schemaFileName('keda.sh/v1alpha1', 'ScaledObject'), 'scaledobject-keda-v1alpha1.json');
+});
+
+describe('the Helm chart', { skip }, () => {
+  let dir: string;
+  const renders = new Map<string, { manifest: string; docs: K8sObject[]; values: ChartValues }>();
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'orderflow-chart-test-'));
+    for (const c of chartCases) renders.set(c.name, await renderChart(tools!, c, dir));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A deep copy of a case's render, `spoil` applied to its objects; the problems the rules find in it. */
+  const spoiled = (c: ChartCase, spoil: (find: (kind: string, name: string) => any, docs: K8sObject[]) => void): string[] => {
+    const { docs, values } = structuredClone(renders.get(c.name)!);
+    const find = (kind: string, name: string) => {
+      const found = docs.find((d) => d.kind === kind && d.metadata.name === name);
+      assert.ok(found, `the render has no ${kind} ${name}`);
+      return found;
+    };
+    spoil(find, docs);
+    return chartProblems(docs, values);
+  };
+  const assertProblem = (problems: string[], pattern: RegExp) => assert.ok(problems.some((p) => pattern.test(p)), `no problem matches ${pattern}; got:\n${problems.join('\n')}`);
+  const container = (d: any) => d.spec.template.spec.containers[0];
+
+  test('passes helm lint, kubeconform -strict and every rule, for each case', async () => {
+    const reports = await checkChart(tools!);
+    assert.deepEqual(reports.map((r) => r.name), chartCases.map((c) => c.name));
+    for (const r of reports) {
+      const count = renders.get(r.name)!.docs.length;
+      assert.match(r.kubeconform, new RegExp(`${count} resources found in 1 file - Valid: ${count}, Invalid: 0, Errors: 0, Skipped: 0`), r.name);
+      assert.match(r.lint, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+      assert.deepEqual(r.problems, []);
+    }
+  });
+
+  test('renders what the issue asks for', () => {
+    const kinds = (c: ChartCase) => renders.get(c.name)!.docs.map((d) => `${d.kind}/${d.metadata.name}`);
+    const prod = kinds(production);
+    for (const s of ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'cart', 'notifications', 'ingestion', 'analytics']) {
+      assert.ok(prod.includes(`Deployment/orderflow-${s}`) && prod.includes(`PodDisruptionBudget/orderflow-${s}`), s);
+    }
+    assert.ok(prod.includes('HorizontalPodAutoscaler/orderflow-gateway'));
+    assert.ok(prod.includes('ScaledObject/orderflow-orders') && prod.includes('ScaledObject/orderflow-notifications'));
+    assert.ok(prod.includes('NetworkPolicy/orderflow-default-deny'));
+    assert.deepEqual(kinds(green).sort(), ['ConfigMap/orderflow-green-env', 'Deployment/orderflow-green-gateway', 'HorizontalPodAutoscaler/orderflow-green-gateway', 'PodDisruptionBudget/orderflow-green-gateway', 'Service/orderflow-green-gateway-green']);
+    const stable = renders.get(production.name)!.docs.find((d) => d.kind === 'Service' && d.metadata.name === 'orderflow-gateway')!;
+    assert.equal(stable.spec.selector['orderflow.dev/track'], 'blue');
+    const greenPod = renders.get(green.name)!.docs.find((d) => d.kind === 'Deployment')!.spec.template.metadata.labels;
+    // The stable Service's selector, but for the track, matches the green pods: the switch is that one label.
+    assert.ok(Object.entries(stable.spec.selector).every(([k, v]) => k === 'orderflow.dev/track' || greenPod[k] === v));
+    assert.equal(greenPod['orderflow.dev/track'], 'green');
+  });
+
+  test('kubeconform -strict fails an unknown field, a wrong type, a kind without a schema', async () => {
+    const { manifest } = renders.get(production.name)!;
+    const cases: Array<[string, string, RegExp]> = [
+      ['a Deployment field misspelt', manifest.replace('revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'), /additional properties 'revisionHistoryLimt' not allowed/],
+      ['a ScaledObject field misspelt (KEDA\'s CRD)', manifest.replace('pollingInterval: 15', 'pollingIntervall: 15'), /additional properties 'pollingIntervall' not allowed/],
+      ['a list where a number goes', manifest.replace('maxUnavailable: 0', 'maxUnavailable: [0]'), /maxUnavailable/],
+      ['a kind no schema has', `${manifest}\n---\n${stringify({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: {} })}`, /could not find schema for ServiceMonitor/],
+    ];
+    for (const [what, spoilt, pattern] of cases) {
+      const ran = await kubeconform(tools!, spoilt, mkdtempSync(join(dir, 'kc-')));
+      assert.notEqual(ran.code, 0, what);
+      assert.match(ran.out, pattern, what);
+    }
+  });
+
+  test('the chart refuses a KEDA bound past the partitions, and the defaults without a signing key', async () => {
+    await assert.rejects(renderChart(tools!, { ...production, values: { services: { orders: { keda: { maxReplicaCount: 13 } } } } }, dir), /maxReplicaCount \(13\) exceeds config.partitions \(12\)/);
+    await assert.rejects(renderChart(tools!, { ...defaults, values: undefined }, dir), /secrets.usersSigningKey \(USERS_SIGNING_KEY/);
+  });
+
+  test('the Deployment rules fail without probes, resources, maxUnavailable 0 or a PDB', () => {
+    assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-orders')).readinessProbe), /orderflow-orders: container orders has no readiness probe/);
+    assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-cart')).livenessProbe), /orderflow-cart: container cart has no liveness probe/);
+    assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-users')).resources.limits), /orderflow-users: container users has no resources.limits.cpu/);
+    assertProblem(spoiled(production, (f) => (f('Deployment', 'orderflow-payments').spec.strategy.rollingUpdate.maxUnavailable = 1)), /orderflow-payments: its rolling update must have maxUnavailable 0/);
+    assertProblem(spoiled(production, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'PodDisruptionBudget' && d.metadata.name === 'orderflow-shipping'), 1)), /orderflow-shipping: no PodDisruptionBudget/);
+  });
+
+  test('the scaling rules fail past the partitions, off CPU, on a foreign group or topic, with two autoscalers, with too few ORDERFLOW_REPLICAS', () => {
+    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-inventory').spec.maxReplicaCount = 13)), /ScaledObject orderflow-inventory: maxReplicaCount 13 exceeds the 12 partitions/);
+    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-payments').spec.triggers[0].metadata.consumerGroup = 'orderflow.orders')), /consumerGroup orderflow.orders is not payments's group orderflow.payments/);
+    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-payments').spec.triggers[0].metadata.topic = 'orderflow.payments.command')), /topic orderflow.payments.command is none of the platform's topics/);
+    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-orders').spec.triggers = f('ScaledObject', 'orderflow-orders').spec.triggers.filter((t: any) => t.type !== 'cpu'))), /orders: no HorizontalPodAutoscaler \(nor KEDA cpu trigger\) scales it on CPU/);
+    assertProblem(spoiled(production, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'HorizontalPodAutoscaler'), 1)), /gateway: no HorizontalPodAutoscaler/);
+    assertProblem(spoiled(production, (f, docs) => docs.push({ ...structuredClone(f('HorizontalPodAutoscaler', 'orderflow-gateway')), metadata: { name: 'extra' } })), /Deployment orderflow-gateway has more than one autoscaler/);
+    assertProblem(spoiled(production, (f) => (container(f('Deployment', 'orderflow-orders')).env.find((e: any) => e.name === 'ORDERFLOW_REPLICAS').value = '2')), /orderflow-orders: ORDERFLOW_REPLICAS is 2; up to 13 pods may run/);
+    assertProblem(spoiled(defaults, (f) => container(f('Deployment', 'orderflow-cart')).env.push({ name: 'ORDERFLOW_INSTANCE', value: 'cart-1' })), /orderflow-cart: ORDERFLOW_INSTANCE is set/);
+  });
+
+  test('the reference rules fail on a Secret, a key or a ConfigMap the chart does not render', () => {
+    const env = (f: any, name: string) => container(f('Deployment', 'orderflow-orders')).env.find((e: any) => e.name === name);
+    assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.key = 'DATABASE_URI')), /DATABASE_URL comes from key DATABASE_URI of Secret orderflow-secrets, which has only DATABASE_URL, USERS_SIGNING_KEY/);
+    assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'other')), /DATABASE_URL comes from Secret other, which the chart does not render/);
+    assertProblem(spoiled(production, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'orderflow-secret')), /Secret orderflow-secret, which the chart does not render/);
+    assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-orders')).envFrom[0].configMapRef.name = 'orderflow-envs')), /envFrom names ConfigMap orderflow-envs/);
+    assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-users')).env = container(f('Deployment', 'orderflow-users')).env.filter((e: any) => e.name !== 'USERS_SIGNING_KEY'))), /no USERS_SIGNING_KEY/);
+  });
+
+  test('the NetworkPolicy rules fail without the default deny, on a flow too many or one missing', async () => {
+    const policy = (f: any, name: string) => f('NetworkPolicy', name).spec;
+    assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-default-deny').podSelector.matchLabels['app.kubernetes.io/component'] = 'orders')), /no default-deny NetworkPolicy/);
+    assertProblem(spoiled(production, (f) => policy(f, 'orderflow-orders').ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'orderflow', 'app.kubernetes.io/part-of': 'orderflow' } } }] })), /orders: the NetworkPolicies allow "in pod:\* any", which is no listed flow/);
+    assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-analytics').ingress = policy(f, 'orderflow-analytics').ingress.filter((r: any) => !r.from[0].namespaceSelector))), /analytics: the NetworkPolicies do not allow "in prometheus 8089\/TCP"/);
+    assertProblem(spoiled(production, (f) => policy(f, 'orderflow-payments').egress.push({})), /payments: the NetworkPolicies allow "out anyone any", which is no listed flow/);
+    assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 9092))), /gateway: the NetworkPolicies allow "out kafka 9092\/TCP"/);
+    // Through the chart: a call the services do not make, added in the values, is a flow too many both ways.
+    const { docs, values } = await renderChart(tools!, { ...production, values: { services: { payments: { calls: ['orders'] } } } }, dir);
+    const problems = chartProblems(docs, values);
+    assertProblem(problems, /payments: the NetworkPolicies allow "out pod:orders 8081\/TCP", which is no listed flow/);
+    assertProblem(problems, /orders: the NetworkPolicies allow "in pod:payments 8081\/TCP", which is no listed flow/);
+  });
+});
