@@ -5,16 +5,22 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { deployTools } from '#test/infra.ts';
-import { chartCases, chartProblems, checkChart, kubeconform, renderChart, type ChartCase } from './check.ts';
+import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
+import { chartCases, chartProblems, checkChart, kubeconform, parseManifest, productionValuesFile, renderChart, type ChartCase } from './check.ts';
 import type { ChartValues, K8sObject } from './rules.ts';
 import { schemaFileName } from './schemas.ts';
 
 const { tools, skip } = await deployTools();
+const run = promisify(execFile);
+const blueGreen = fileURLToPath(new URL('./blue-green.sh', import.meta.url));
 const [defaults, production, green] = chartCases;
 
 test('schema file names are kubeconform\'s', () => {
@@ -136,5 +142,21 @@ describe('the Helm chart', { skip }, () => {
     const problems = chartProblems(docs, values);
     assertProblem(problems, /payments: the NetworkPolicies allow "out pod:orders 8081\/TCP", which is no listed flow/);
     assertProblem(problems, /orders: the NetworkPolicies allow "in pod:payments 8081\/TCP", which is no listed flow/);
+  });
+
+  test('blue-green.sh installs the green gateway the check renders, and switches one label of the stable Service', async () => {
+    const env = { ...process.env, DRY_RUN: '1', HELM: tools!.helm, NAMESPACE: 'shop' };
+    const deploy = (await run('bash', [blueGreen, 'deploy', 'orderflow', '-f', productionValuesFile], { env })).stdout.trim().split('\n');
+    const install = deploy[0].trim().split(' ');
+    assert.deepEqual(install.slice(0, 4), [tools!.helm, 'upgrade', '--install', 'orderflow-green']);
+    // The same command as a template: what it would install.
+    const args = install.slice(3).filter((a, i, all) => !['--wait', '--timeout'].includes(a) && all[i - 1] !== '--timeout');
+    const { stdout } = await run(tools!.helm, ['template', ...args, '--kube-version', KUBERNETES_VERSION]);
+    const names = (docs: K8sObject[]) => docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
+    assert.deepEqual(names(parseManifest(stdout)), names(renders.get(green.name)!.docs));
+    assert.match(deploy[1], /kubectl --namespace shop rollout status deployment\/orderflow-green-gateway/);
+    const patch = (await run('bash', [blueGreen, 'switch', 'orderflow', 'green'], { env })).stdout;
+    assert.match(patch, /patch service orderflow-gateway --type merge -p .*orderflow\.dev\/track.*green/);
+    await assert.rejects(run('bash', [blueGreen, 'switch', 'orderflow', 'purple'], { env }), (err: { code: number }) => err.code === 2);
   });
 });
