@@ -40,7 +40,7 @@ describe('the Helm chart', { skip }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A deep copy of a case's render, `spoil` applied to its objects; the problems the rules find in it. */
-  const spoiled = (c: ChartCase, spoil: (find: (kind: string, name: string) => any, docs: K8sObject[]) => void): string[] => {
+  const spoiled = (c: ChartCase, spoil: (find: (kind: string, name: string) => any, docs: K8sObject[]) => void): Promise<string[]> => {
     const { docs, values } = structuredClone(renders.get(c.name)!);
     const find = (kind: string, name: string) => {
       const found = docs.find((d) => d.kind === kind && d.metadata.name === name);
@@ -50,7 +50,10 @@ describe('the Helm chart', { skip }, () => {
     spoil(find, docs);
     return chartProblems(docs, values);
   };
-  const assertProblem = (problems: string[], pattern: RegExp) => assert.ok(problems.some((p) => pattern.test(p)), `no problem matches ${pattern}; got:\n${problems.join('\n')}`);
+  const assertProblem = async (found: string[] | Promise<string[]>, pattern: RegExp) => {
+    const problems = await found;
+    assert.ok(problems.some((p) => pattern.test(p)), `no problem matches ${pattern}; got:\n${problems.join('\n')}`);
+  };
   const container = (d: any) => d.spec.template.spec.containers[0];
 
   test('passes helm lint, kubeconform -strict and every rule, for each case', async () => {
@@ -102,46 +105,54 @@ describe('the Helm chart', { skip }, () => {
     await assert.rejects(renderChart(tools!, { ...defaults, values: undefined }, dir), /secrets.usersSigningKey \(USERS_SIGNING_KEY/);
   });
 
-  test('the Deployment rules fail without probes, resources, maxUnavailable 0 or a PDB', () => {
-    assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-orders')).readinessProbe), /orderflow-orders: container orders has no readiness probe/);
-    assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-cart')).livenessProbe), /orderflow-cart: container cart has no liveness probe/);
-    assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-users')).resources.limits), /orderflow-users: container users has no resources.limits.cpu/);
-    assertProblem(spoiled(production, (f) => (f('Deployment', 'orderflow-payments').spec.strategy.rollingUpdate.maxUnavailable = 1)), /orderflow-payments: its rolling update must have maxUnavailable 0/);
-    assertProblem(spoiled(production, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'PodDisruptionBudget' && d.metadata.name === 'orderflow-shipping'), 1)), /orderflow-shipping: no PodDisruptionBudget/);
+  test('the Deployment rules fail without probes, resources, maxUnavailable 0 or a PDB', async () => {
+    await assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-orders')).readinessProbe), /orderflow-orders: container orders has no readiness probe/);
+    await assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-cart')).livenessProbe), /orderflow-cart: container cart has no liveness probe/);
+    await assertProblem(spoiled(production, (f) => delete container(f('Deployment', 'orderflow-users')).resources.limits), /orderflow-users: container users has no resources.limits.cpu/);
+    await assertProblem(spoiled(production, (f) => (f('Deployment', 'orderflow-payments').spec.strategy.rollingUpdate.maxUnavailable = 1)), /orderflow-payments: its rolling update must have maxUnavailable 0/);
+    await assertProblem(spoiled(production, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'PodDisruptionBudget' && d.metadata.name === 'orderflow-shipping'), 1)), /orderflow-shipping: no PodDisruptionBudget/);
   });
 
-  test('the scaling rules fail past the partitions, off CPU, on a foreign group or topic, with two autoscalers, with too few ORDERFLOW_REPLICAS', () => {
-    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-inventory').spec.maxReplicaCount = 13)), /ScaledObject orderflow-inventory: maxReplicaCount 13 exceeds the 12 partitions/);
-    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-payments').spec.triggers[0].metadata.consumerGroup = 'orderflow.orders')), /consumerGroup orderflow.orders is not payments's group orderflow.payments/);
-    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-payments').spec.triggers[0].metadata.topic = 'orderflow.payments.command')), /topic orderflow.payments.command is none of the platform's topics/);
-    assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-orders').spec.triggers = f('ScaledObject', 'orderflow-orders').spec.triggers.filter((t: any) => t.type !== 'cpu'))), /orders: no HorizontalPodAutoscaler \(nor KEDA cpu trigger\) scales it on CPU/);
-    assertProblem(spoiled(production, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'HorizontalPodAutoscaler'), 1)), /gateway: no HorizontalPodAutoscaler/);
-    assertProblem(spoiled(production, (f, docs) => docs.push({ ...structuredClone(f('HorizontalPodAutoscaler', 'orderflow-gateway')), metadata: { name: 'extra' } })), /Deployment orderflow-gateway has more than one autoscaler/);
-    assertProblem(spoiled(production, (f) => (container(f('Deployment', 'orderflow-orders')).env.find((e: any) => e.name === 'ORDERFLOW_REPLICAS').value = '2')), /orderflow-orders: ORDERFLOW_REPLICAS is 2; up to 13 pods may run/);
-    assertProblem(spoiled(defaults, (f) => container(f('Deployment', 'orderflow-cart')).env.push({ name: 'ORDERFLOW_INSTANCE', value: 'cart-1' })), /orderflow-cart: ORDERFLOW_INSTANCE is set/);
+  test('the scaling rules fail past the partitions, off CPU, on a foreign group or topic, with two autoscalers, with too few ORDERFLOW_REPLICAS', async () => {
+    await assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-inventory').spec.maxReplicaCount = 13)), /ScaledObject orderflow-inventory: maxReplicaCount 13 exceeds the 12 partitions/);
+    await assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-payments').spec.triggers[0].metadata.consumerGroup = 'orderflow.orders')), /consumerGroup orderflow.orders is not payments's group orderflow.payments/);
+    await assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-payments').spec.triggers[0].metadata.topic = 'orderflow.payments.command')), /topic orderflow.payments.command is none of the platform's topics/);
+    await assertProblem(spoiled(production, (f) => (f('ScaledObject', 'orderflow-orders').spec.triggers = f('ScaledObject', 'orderflow-orders').spec.triggers.filter((t: any) => t.type !== 'cpu'))), /orders: no HorizontalPodAutoscaler \(nor KEDA cpu trigger\) scales it on CPU/);
+    await assertProblem(spoiled(production, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'HorizontalPodAutoscaler'), 1)), /gateway: no HorizontalPodAutoscaler/);
+    await assertProblem(spoiled(production, (f, docs) => docs.push({ ...structuredClone(f('HorizontalPodAutoscaler', 'orderflow-gateway')), metadata: { name: 'extra' } })), /Deployment orderflow-gateway has more than one autoscaler/);
+    await assertProblem(spoiled(production, (f) => (container(f('Deployment', 'orderflow-orders')).env.find((e: any) => e.name === 'ORDERFLOW_REPLICAS').value = '2')), /orderflow-orders: ORDERFLOW_REPLICAS is 2; up to 13 pods may run/);
+    await assertProblem(spoiled(defaults, (f) => container(f('Deployment', 'orderflow-cart')).env.push({ name: 'ORDERFLOW_INSTANCE', value: 'cart-1' })), /orderflow-cart: ORDERFLOW_INSTANCE is set/);
   });
 
-  test('the reference rules fail on a Secret, a key or a ConfigMap the chart does not render', () => {
+  test('the reference rules fail on a Secret, a key or a ConfigMap the chart does not render', async () => {
     const env = (f: any, name: string) => container(f('Deployment', 'orderflow-orders')).env.find((e: any) => e.name === name);
-    assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.key = 'DATABASE_URI')), /DATABASE_URL comes from key DATABASE_URI of Secret orderflow-secrets, which has only DATABASE_URL, USERS_SIGNING_KEY/);
-    assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'other')), /DATABASE_URL comes from Secret other, which the chart does not render/);
-    assertProblem(spoiled(production, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'orderflow-secret')), /Secret orderflow-secret, which the chart does not render/);
-    assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-orders')).envFrom[0].configMapRef.name = 'orderflow-envs')), /envFrom names ConfigMap orderflow-envs/);
-    assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-users')).env = container(f('Deployment', 'orderflow-users')).env.filter((e: any) => e.name !== 'USERS_SIGNING_KEY'))), /no USERS_SIGNING_KEY/);
+    await assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.key = 'DATABASE_URI')), /DATABASE_URL comes from key DATABASE_URI of Secret orderflow-secrets, which has only DATABASE_URL, USERS_SIGNING_KEY/);
+    await assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'other')), /DATABASE_URL comes from Secret other, which the chart does not render/);
+    await assertProblem(spoiled(production, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'orderflow-secret')), /Secret orderflow-secret, which the chart does not render/);
+    await assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-orders')).envFrom[0].configMapRef.name = 'orderflow-envs')), /envFrom names ConfigMap orderflow-envs/);
+    await assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-users')).env = container(f('Deployment', 'orderflow-users')).env.filter((e: any) => e.name !== 'USERS_SIGNING_KEY'))), /no USERS_SIGNING_KEY/);
   });
 
   test('the NetworkPolicy rules fail without the default deny, on a flow too many or one missing', async () => {
     const policy = (f: any, name: string) => f('NetworkPolicy', name).spec;
-    assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-default-deny').podSelector.matchLabels['app.kubernetes.io/component'] = 'orders')), /no default-deny NetworkPolicy/);
-    assertProblem(spoiled(production, (f) => policy(f, 'orderflow-orders').ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'orderflow', 'app.kubernetes.io/part-of': 'orderflow' } } }] })), /orders: the NetworkPolicies allow "in pod:\* any", which is no listed flow/);
-    assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-analytics').ingress = policy(f, 'orderflow-analytics').ingress.filter((r: any) => !r.from[0].namespaceSelector))), /analytics: the NetworkPolicies do not allow "in prometheus 8089\/TCP"/);
-    assertProblem(spoiled(production, (f) => policy(f, 'orderflow-payments').egress.push({})), /payments: the NetworkPolicies allow "out anyone any", which is no listed flow/);
-    assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 9092))), /gateway: the NetworkPolicies allow "out kafka 9092\/TCP"/);
+    await assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-default-deny').podSelector.matchLabels['app.kubernetes.io/component'] = 'orders')), /no default-deny NetworkPolicy/);
+    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-orders').ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'orderflow', 'app.kubernetes.io/part-of': 'orderflow' } } }] })), /orders: the NetworkPolicies allow "in pod:\* any", which is no listed flow/);
+    await assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-analytics').ingress = policy(f, 'orderflow-analytics').ingress.filter((r: any) => !r.from[0].namespaceSelector))), /analytics: the NetworkPolicies do not allow "in prometheus 8089\/TCP"/);
+    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-payments').egress.push({})), /payments: the NetworkPolicies allow "out anyone any", which is no listed flow/);
+    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 9092))), /gateway: the NetworkPolicies allow "out kafka 9092\/TCP"/);
     // Through the chart: a call the services do not make, added in the values, is a flow too many both ways.
     const { docs, values } = await renderChart(tools!, { ...production, values: { services: { payments: { calls: ['orders'] } } } }, dir);
-    const problems = chartProblems(docs, values);
-    assertProblem(problems, /payments: the NetworkPolicies allow "out pod:orders 8081\/TCP", which is no listed flow/);
-    assertProblem(problems, /orders: the NetworkPolicies allow "in pod:payments 8081\/TCP", which is no listed flow/);
+    const problems = await chartProblems(docs, values);
+    await assertProblem(problems, /payments: the NetworkPolicies allow "out pod:orders 8081\/TCP", which is no listed flow/);
+    await assertProblem(problems, /orders: the NetworkPolicies allow "in pod:payments 8081\/TCP", which is no listed flow/);
+  });
+
+  test('the config rule runs each service\'s own loader on its pods\' env', async () => {
+    const env = (f: any, name: string) => container(f('Deployment', name)).env;
+    await assertProblem(spoiled(production, (f) => env(f, 'orderflow-ingestion').splice(env(f, 'orderflow-ingestion').findIndex((e: any) => e.name === 'ORDERFLOW_STORE'), 1)), /orderflow-ingestion: ingestion refuses its settings: ORDERFLOW_STORE=postgres needs DATABASE_URL/);
+    await assertProblem(spoiled(production, (f) => env(f, 'orderflow-users').splice(env(f, 'orderflow-users').findIndex((e: any) => e.name === 'USERS_SIGNING_KEY'), 1)), /users refuses its settings: the users service needs its signing key/);
+    await assertProblem(spoiled(production, (f) => env(f, 'orderflow-orders').push({ name: 'ORDERS_STEP_DEADLINE_MS', value: '1000' })), /orders refuses its settings: ORDERS_STEP_DEADLINE_MS \(1000\) must be greater/);
+    await assertProblem(spoiled(production, (f) => (f('ConfigMap', 'orderflow-env').data.ORDERFLOW_ARCH = 'saga')), /refuses its settings: ORDERFLOW_ARCH must be one of/);
   });
 
   test('blue-green.sh installs the green gateway the check renders, and switches one label of the stable Service', async () => {

@@ -5,7 +5,8 @@
  * - `helm template` through `kubeconform -strict -summary`, against the real schemas:
  *   kubernetes-validate's for Kubernetes' kinds and KEDA's CRD for ScaledObject (schemas.ts);
  *   no kind is skipped, a kind without a schema fails;
- * - the rules a schema cannot make, on the rendered objects (rules.ts, network-rules.ts).
+ * - the rules a schema cannot make, on the rendered objects (rules.ts, network-rules.ts),
+ *   each Deployment's env through its service's own config loader among them.
  * The defaults need one value no default may hold, the users service's signing key: each run
  * makes a fresh one, used for the render and thrown away.
  */
@@ -20,7 +21,7 @@ import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
 import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
 import { newSigningKeyJson } from '#services/users/keys.ts';
 import { networkPolicyRules } from './network-rules.ts';
-import { deploymentRules, referenceRules, scalingRules, type ChartValues, type K8sObject } from './rules.ts';
+import { configRules, deploymentRules, referenceRules, scalingRules, type ChartValues, type K8sObject } from './rules.ts';
 import { writeSchemas } from './schemas.ts';
 
 export const ChartCheckFailed = defineError('PLT_ERR_CHART_CHECK_FAILED', 500);
@@ -74,9 +75,9 @@ export function parseManifest(manifest: string): K8sObject[] {
 }
 
 /** Every rule on one render: the problems found, none when it holds. */
-export function chartProblems(docs: K8sObject[], values: ChartValues): string[] {
+export async function chartProblems(docs: K8sObject[], values: ChartValues): Promise<string[]> {
   const external = values.secrets?.existingSecret ? [values.secrets.existingSecret as string] : [];
-  return [...deploymentRules(docs), ...scalingRules(docs), ...referenceRules(docs, external), ...networkPolicyRules(docs, values)];
+  return [...deploymentRules(docs), ...scalingRules(docs), ...referenceRules(docs, external), ...(await configRules(docs)), ...networkPolicyRules(docs, values)];
 }
 
 type Ran = { code: number; out: string };
@@ -132,7 +133,7 @@ export async function checkChart(tools: ChartTools, opts: { cases?: readonly Cha
       if (lint.code !== 0) problems.push(`helm lint: ${lint.out}`);
       const conform = await kubeconform(tools, manifest, dir);
       if (conform.code !== 0) problems.push(`kubeconform: ${conform.out}`);
-      problems.push(...chartProblems(docs, values));
+      problems.push(...(await chartProblems(docs, values)));
       const report = { name: c.name, lint: lint.out.split('\n').at(-1) ?? '', kubeconform: conform.out.split('\n').at(-1) ?? '', problems };
       opts.log?.(`chart (${c.name}): ${report.kubeconform}; ${problems.length === 0 ? 'every rule holds' : `${problems.length} problem(s)`}`);
       reports.push(report);

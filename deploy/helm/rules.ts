@@ -149,3 +149,39 @@ export function referenceRules(docs: K8sObject[], externalSecrets: readonly stri
   }
   return problems;
 }
+
+/** What a Secret's key stands for when a service's settings are tried: the shape, not the secret. */
+const secretStandIns: Record<string, string> = {
+  DATABASE_URL: 'postgres://orderflow@postgres:5432/postgres',
+  USERS_SIGNING_KEY: '{"kty":"EC","crv":"P-256"}',
+  SMTP_URL: 'smtp://smtp:587',
+};
+
+/**
+ * Each Deployment's environment, as its pods would see it (the ConfigMap, then its own env,
+ * a Secret's key by a stand-in of its shape), through its service's own loadConfig
+ * (services/<name>/config.ts): a setting it refuses, or one it needs and lacks, fails here
+ * rather than in a crash-looping pod.
+ */
+export async function configRules(docs: K8sObject[]): Promise<string[]> {
+  const problems: string[] = [];
+  const maps = new Map(of(docs, 'ConfigMap').map((c) => [c.metadata.name, c.data ?? {}]));
+  for (const d of of(docs, 'Deployment')) {
+    const service = component(podLabels(d));
+    if (!(serviceNames as readonly string[]).includes(service)) {
+      problems.push(`Deployment ${d.metadata.name}: component ${service} is no service`);
+      continue;
+    }
+    const c = containers(d)[0] ?? {};
+    const env: Record<string, string> = {};
+    for (const from of c.envFrom ?? []) if (from.configMapRef) Object.assign(env, maps.get(from.configMapRef.name));
+    for (const e of c.env ?? []) env[e.name] = e.value ?? secretStandIns[e.valueFrom?.secretKeyRef?.key] ?? maps.get(e.valueFrom?.configMapKeyRef?.name)?.[e.valueFrom?.configMapKeyRef?.key] ?? '';
+    const { loadConfig } = (await import(`#services/${service}/config.ts`)) as { loadConfig: (env: Record<string, string>) => unknown };
+    try {
+      loadConfig(env);
+    } catch (err) {
+      problems.push(`Deployment ${d.metadata.name}: ${service} refuses its settings: ${(err as Error).message}`);
+    }
+  }
+  return problems;
+}
