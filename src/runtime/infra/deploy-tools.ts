@@ -137,7 +137,7 @@ const settings = (t: DeployTools): Record<string, string> => ({
   DEPLOY_PYTHON: t.python,
   COMPOSE_SCHEMA: t.composeSchema,
   KUBERNETES_SCHEMAS: t.kubernetesSchemas,
-  CRDS: t.crds.join(','),
+  KEDA_CRDS: t.crds.join(','),
 });
 
 /** `infra deploy-tools install|status`: the tools' paths go to `io.emit` as KEY=VALUE lines. */
