@@ -76,6 +76,7 @@ describe('the Helm chart', { skip }, () => {
     assert.ok(prod.includes('HorizontalPodAutoscaler/orderflow-gateway'));
     assert.ok(prod.includes('ScaledObject/orderflow-orders') && prod.includes('ScaledObject/orderflow-notifications'));
     assert.ok(prod.includes('NetworkPolicy/orderflow-default-deny'));
+    assert.ok(prod.includes('TriggerAuthentication/orderflow-kafka'));
     assert.deepEqual(kinds(green).sort(), ['ConfigMap/orderflow-green-env', 'Deployment/orderflow-green-gateway', 'HorizontalPodAutoscaler/orderflow-green-gateway', 'PodDisruptionBudget/orderflow-green-gateway', 'Service/orderflow-green-gateway-green']);
     const stable = renders.get(production.name)!.docs.find((d) => d.kind === 'Service' && d.metadata.name === 'orderflow-gateway')!;
     assert.equal(stable.spec.selector['orderflow.dev/track'], 'blue');
@@ -90,6 +91,7 @@ describe('the Helm chart', { skip }, () => {
     const cases: Array<[string, string, RegExp]> = [
       ['a Deployment field misspelt', manifest.replace('revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'), /additional properties 'revisionHistoryLimt' not allowed/],
       ['a ScaledObject field misspelt (KEDA\'s CRD)', manifest.replace('pollingInterval: 15', 'pollingIntervall: 15'), /additional properties 'pollingIntervall' not allowed/],
+      ['a TriggerAuthentication field misspelt (KEDA\'s CRD)', manifest.replace('secretTargetRef:', 'secretTargetRefs:'), /additional properties 'secretTargetRefs' not allowed/],
       ['a list where a number goes', manifest.replace('maxUnavailable: 0', 'maxUnavailable: [0]'), /maxUnavailable/],
       ['a kind no schema has', `${manifest}\n---\n${stringify({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: {} })}`, /could not find schema for ServiceMonitor/],
     ];
@@ -122,6 +124,11 @@ describe('the Helm chart', { skip }, () => {
     await assertProblem(spoiled(production, (f, docs) => docs.push({ ...structuredClone(f('HorizontalPodAutoscaler', 'orderflow-gateway')), metadata: { name: 'extra' } })), /Deployment orderflow-gateway has more than one autoscaler/);
     await assertProblem(spoiled(production, (f) => (container(f('Deployment', 'orderflow-orders')).env.find((e: any) => e.name === 'ORDERFLOW_REPLICAS').value = '2')), /orderflow-orders: ORDERFLOW_REPLICAS is 2; up to 13 pods may run/);
     await assertProblem(spoiled(defaults, (f) => container(f('Deployment', 'orderflow-cart')).env.push({ name: 'ORDERFLOW_INSTANCE', value: 'cart-1' })), /orderflow-cart: ORDERFLOW_INSTANCE is set/);
+    // KEDA must read the lag the way the services connect: TLS and SCRAM in production.
+    const trigger = (f: any) => f('ScaledObject', 'orderflow-cart').spec.triggers[0];
+    await assertProblem(spoiled(production, (f) => delete trigger(f).metadata.tls), /orderflow-cart: tls is disable but the services' KAFKA_SECURITY_PROTOCOL is SASL_SSL/);
+    await assertProblem(spoiled(production, (f) => (trigger(f).metadata.sasl = 'scram_sha256')), /orderflow-cart: sasl is scram_sha256 but the services use scram_sha512/);
+    await assertProblem(spoiled(production, (f) => delete trigger(f).authenticationRef), /orderflow-cart: SASL without a TriggerAuthentication the chart renders/);
   });
 
   test('the reference rules fail on a Secret, a key or a ConfigMap the chart does not render', async () => {
@@ -130,6 +137,7 @@ describe('the Helm chart', { skip }, () => {
     await assertProblem(spoiled(defaults, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'other')), /DATABASE_URL comes from Secret other, which the chart does not render/);
     await assertProblem(spoiled(production, (f) => (env(f, 'DATABASE_URL').valueFrom.secretKeyRef.name = 'orderflow-secret')), /Secret orderflow-secret, which the chart does not render/);
     await assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-orders')).envFrom[0].configMapRef.name = 'orderflow-envs')), /envFrom names ConfigMap orderflow-envs/);
+    await assertProblem(spoiled(production, (f) => (f('TriggerAuthentication', 'orderflow-kafka').spec.secretTargetRef[2].key = 'tls.crt')), /TriggerAuthentication orderflow-kafka: ca comes from key tls.crt of Secret kafka-ca/);
     await assertProblem(spoiled(defaults, (f) => (container(f('Deployment', 'orderflow-users')).env = container(f('Deployment', 'orderflow-users')).env.filter((e: any) => e.name !== 'USERS_SIGNING_KEY'))), /no USERS_SIGNING_KEY/);
   });
 
@@ -139,7 +147,7 @@ describe('the Helm chart', { skip }, () => {
     await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-orders').ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'orderflow', 'app.kubernetes.io/part-of': 'orderflow' } } }] })), /orders: the NetworkPolicies allow "in pod:\* any", which is no listed flow/);
     await assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-analytics').ingress = policy(f, 'orderflow-analytics').ingress.filter((r: any) => !r.from[0].namespaceSelector))), /analytics: the NetworkPolicies do not allow "in prometheus 8089\/TCP"/);
     await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-payments').egress.push({})), /payments: the NetworkPolicies allow "out anyone any", which is no listed flow/);
-    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 9092))), /gateway: the NetworkPolicies allow "out kafka 9092\/TCP"/);
+    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 9093))), /gateway: the NetworkPolicies allow "out kafka 9093\/TCP"/);
     // Through the chart: a call the services do not make, added in the values, is a flow too many both ways.
     const { docs, values } = await renderChart(tools!, { ...production, values: { services: { payments: { calls: ['orders'] } } } }, dir);
     const problems = await chartProblems(docs, values);

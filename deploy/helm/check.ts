@@ -21,7 +21,7 @@ import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
 import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
 import { newSigningKeyJson } from '#services/users/keys.ts';
 import { networkPolicyRules } from './network-rules.ts';
-import { configRules, deploymentRules, referenceRules, scalingRules, type ChartValues, type K8sObject } from './rules.ts';
+import { configRules, deploymentRules, referenceRules, scalingRules, secretKeys, type ChartValues, type K8sObject } from './rules.ts';
 import { writeSchemas } from './schemas.ts';
 
 export const ChartCheckFailed = defineError('PLT_ERR_CHART_CHECK_FAILED', 500);
@@ -76,7 +76,9 @@ export function parseManifest(manifest: string): K8sObject[] {
 
 /** Every rule on one render: the problems found, none when it holds. */
 export async function chartProblems(docs: K8sObject[], values: ChartValues): Promise<string[]> {
-  const external = values.secrets?.existingSecret ? [values.secrets.existingSecret as string] : [];
+  const external: Record<string, readonly string[]> = {};
+  if (values.secrets?.existingSecret) external[values.secrets.existingSecret] = secretKeys;
+  if (values.kafka?.caSecret) external[values.kafka.caSecret] = ['ca.crt'];
   return [...deploymentRules(docs), ...scalingRules(docs), ...referenceRules(docs, external), ...(await configRules(docs)), ...networkPolicyRules(docs, values)];
 }
 

@@ -25,7 +25,10 @@ export const serviceCalls: Readonly<Partial<Record<ServiceName, readonly Service
 };
 
 /** The keys of the stack's Secret (secrets.existingSecret must have those its services read). */
-export const secretKeys = ['DATABASE_URL', 'USERS_SIGNING_KEY', 'SMTP_URL'] as const;
+export const secretKeys = ['DATABASE_URL', 'USERS_SIGNING_KEY', 'SMTP_URL', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
+
+/** KEDA's name of each SASL mechanism (its kafka scaler's `sasl`). */
+const kedaSasl: Record<string, string> = { 'SCRAM-SHA-512': 'scram_sha512', 'SCRAM-SHA-256': 'scram_sha256', PLAIN: 'plaintext' };
 
 const of = (docs: K8sObject[], kind: string) => docs.filter((d) => d.kind === kind);
 const component = (labels: Record<string, string> | undefined) => labels?.['app.kubernetes.io/component'] ?? '?';
@@ -98,6 +101,14 @@ export function scalingRules(docs: K8sObject[]): string[] {
       if (!allTopics.some((topic) => m.topic === `${ns}.${topic}`)) problems.push(`${at}: topic ${m.topic} is none of the platform's topics (prefixed ${ns}.)`);
       if (m.bootstrapServers !== env.KAFKA_BROKERS) problems.push(`${at}: bootstrapServers ${m.bootstrapServers} are not the services' KAFKA_BROKERS ${env.KAFKA_BROKERS}`);
       if (m.allowIdleConsumers === 'true') problems.push(`${at}: allowIdleConsumers would scale past the partitions`);
+      // KEDA reads the lag over the connection the services make: the same TLS and SASL.
+      const protocol = env.KAFKA_SECURITY_PROTOCOL ?? 'PLAINTEXT';
+      const tls = protocol === 'SSL' || protocol === 'SASL_SSL';
+      if ((m.tls === 'enable') !== tls) problems.push(`${at}: tls is ${m.tls ?? 'disable'} but the services' KAFKA_SECURITY_PROTOCOL is ${protocol}`);
+      const sasl = protocol.startsWith('SASL_') ? kedaSasl[env.KAFKA_SASL_MECHANISM] : undefined;
+      if ((m.sasl ?? undefined) !== sasl) problems.push(`${at}: sasl is ${m.sasl ?? 'none'} but the services use ${sasl ?? 'none'} (${protocol} ${env.KAFKA_SASL_MECHANISM ?? ''})`.trim());
+      const auth = t.authenticationRef?.name;
+      if (sasl && !of(docs, 'TriggerAuthentication').some((a) => a.metadata.name === auth)) problems.push(`${at}: SASL without a TriggerAuthentication the chart renders (authenticationRef ${auth ?? 'none'})`);
     }
   }
   for (const service of ['gateway', 'orders']) {
@@ -114,15 +125,16 @@ export function scalingRules(docs: K8sObject[]): string[] {
 }
 
 /**
- * Every env reference to a Secret or ConfigMap names one the render has, and a key it has;
- * `externalSecrets` are made outside the chart (secrets.existingSecret) with secretKeys.
+ * Every env reference to a Secret or ConfigMap names one the render has, and a key it has (so
+ * does every TriggerAuthentication's); `externalSecrets` are made outside the chart, with their
+ * keys (secrets.existingSecret: secretKeys; kafka.caSecret: ca.crt).
  * The services that need a key get it: DATABASE_URL for those with a database,
  * USERS_SIGNING_KEY for users (it will not start on PostgreSQL without it).
  */
-export function referenceRules(docs: K8sObject[], externalSecrets: readonly string[] = []): string[] {
+export function referenceRules(docs: K8sObject[], externalSecrets: Readonly<Record<string, readonly string[]>> = {}): string[] {
   const problems: string[] = [];
   const keysOf = (kind: string, name: string): readonly string[] | undefined => {
-    if (kind === 'Secret' && externalSecrets.includes(name)) return secretKeys;
+    if (kind === 'Secret' && Object.hasOwn(externalSecrets, name)) return externalSecrets[name];
     const found = of(docs, kind).find((o) => o.metadata.name === name);
     return found ? Object.keys({ ...found.data, ...found.stringData }) : undefined;
   };
@@ -147,6 +159,12 @@ export function referenceRules(docs: K8sObject[], externalSecrets: readonly stri
       if (service === 'users' && !names.has('USERS_SIGNING_KEY')) problems.push(`${at}: no USERS_SIGNING_KEY; users will not start on PostgreSQL without it`);
     }
   }
+  for (const a of of(docs, 'TriggerAuthentication')) {
+    for (const ref of a.spec?.secretTargetRef ?? []) {
+      const keys = keysOf('Secret', ref.name);
+      if (!keys?.includes(ref.key)) problems.push(`TriggerAuthentication ${a.metadata.name}: ${ref.parameter} comes from key ${ref.key} of Secret ${ref.name}, which the chart does not render with it`);
+    }
+  }
   return problems;
 }
 
@@ -155,6 +173,8 @@ const secretStandIns: Record<string, string> = {
   DATABASE_URL: 'postgres://orderflow@postgres:5432/postgres',
   USERS_SIGNING_KEY: '{"kty":"EC","crv":"P-256"}',
   SMTP_URL: 'smtp://smtp:587',
+  KAFKA_SASL_USERNAME: 'orderflow',
+  KAFKA_SASL_PASSWORD: 'secret',
 };
 
 /**

@@ -7,8 +7,8 @@
  *   venv (pip-venv.ts);
  * - the compose-spec schema, `schema/compose-spec.json` of the Go module compose-go, the one
  *   Docker Compose itself validates with, fetched from the Go module proxy;
- * - KEDA's ScaledObject CRD, from KEDA's Go module the same way: the chart's ScaledObjects are
- *   checked against its openAPIV3Schema (deploy/helm/schemas.ts makes kubeconform's schema of it).
+ * - KEDA's ScaledObject and TriggerAuthentication CRDs, from KEDA's Go module the same way: the
+ *   chart's objects of those kinds are checked against their openAPIV3Schema (deploy/helm/schemas.ts makes kubeconform's schema of it).
  * Nothing here runs in the background.
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -22,7 +22,7 @@ export const HELM: GoTool = { name: 'helm', pkg: 'helm.sh/helm/v4/cmd/helm', ver
 export const KUBECONFORM: GoTool = { name: 'kubeconform', pkg: 'github.com/yannh/kubeconform/cmd/kubeconform', version: 'v0.7.0', needsGo: '1.22' };
 export const COMPOSE_GO = { module: 'github.com/compose-spec/compose-go/v2', version: 'v2.16.2', schema: 'schema/compose-spec.json' } as const;
 /** KEDA's CRDs: v2.20.2 is the newest the Go here (1.26) downloads (v2.21 needs Go 1.27.4). */
-export const KEDA = { module: 'github.com/kedacore/keda/v2', version: 'v2.20.2', crds: ['config/crd/bases/keda.sh_scaledobjects.yaml'] } as const;
+export const KEDA = { module: 'github.com/kedacore/keda/v2', version: 'v2.20.2', crds: ['config/crd/bases/keda.sh_scaledobjects.yaml', 'config/crd/bases/keda.sh_triggerauthentications.yaml'] } as const;
 /** The Kubernetes version whose schemas kubernetes-validate carries and the checks use. */
 export const KUBERNETES_VERSION = '1.37.0';
 
@@ -62,7 +62,7 @@ export type DeployTools = Readonly<{
   composeSchema: string;
   /** kubernetes-validate's schemas for KUBERNETES_VERSION (strict: no unknown fields), one file per kind: deployment-apps-v1.json... */
   kubernetesSchemas: string;
-  /** KEDA's CustomResourceDefinitions (YAML), one file each: keda.sh_scaledobjects.yaml. */
+  /** KEDA's CustomResourceDefinitions (YAML), one file each: keda.sh_scaledobjects.yaml, keda.sh_triggerauthentications.yaml. */
   crds: readonly string[];
 }>;
 

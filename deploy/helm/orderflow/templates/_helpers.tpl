@@ -119,3 +119,16 @@ The topics a service's consumer group reads, per architecture, as its main.ts su
 {{- define "orderflow.secretName" -}}
 {{- default (printf "%s-secrets" .Release.Name) .Values.secrets.existingSecret -}}
 {{- end -}}
+
+{{/* Whether the Kafka clients authenticate (SASL_*), and whether they speak TLS. */}}
+{{- define "orderflow.kafkaSasl" -}}
+{{- if hasPrefix "SASL_" .Values.kafka.securityProtocol }}true{{ end -}}
+{{- end -}}
+{{- define "orderflow.kafkaTls" -}}
+{{- if has .Values.kafka.securityProtocol (list "SSL" "SASL_SSL") }}true{{ end -}}
+{{- end -}}
+
+{{/* Where the brokers' CA is mounted in the pods. */}}
+{{- define "orderflow.kafkaCaDir" -}}
+/etc/orderflow/kafka-ca
+{{- end -}}
