@@ -3,7 +3,7 @@
  * values (the defaults, production, and production's green gateway of blue-green),
  * - `helm lint --strict`;
  * - `helm template` through `kubeconform -strict -summary`, against the real schemas:
- *   kubernetes-validate's for Kubernetes' kinds and KEDA's CRD for ScaledObject (schemas.ts);
+ *   kubernetes-validate's for Kubernetes' kinds, KEDA's CRDs for its kinds (schemas.ts);
  *   no kind is skipped, a kind without a schema fails;
  * - the rules a schema cannot make, on the rendered objects (rules.ts, network-rules.ts),
  *   each Deployment's env through its service's own config loader among them.

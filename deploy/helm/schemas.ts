@@ -6,7 +6,7 @@
  *   to `/api/_definitions.json`, which kubeconform cannot resolve (it would ask
  *   kubernetes.io): each kind here is made standalone, with the definitions it reaches copied
  *   into its `$defs`.
- * - Custom resources (KEDA's ScaledObject) from their CRD's openAPIV3Schema, converted as
+ * - Custom resources (KEDA's ScaledObject and TriggerAuthentication) from their CRD's openAPIV3Schema, converted as
  *   kubeconform's openapi2jsonschema.py does (no unknown properties, int-or-string as either),
  *   and strict at the root too.
  * A kind with neither is left out, and kubeconform, never told to ignore a missing schema,
