@@ -102,6 +102,12 @@ describe('the Helm chart', { skip }, () => {
     }
   });
 
+  test('values.schema.json refuses a misspelt or mistyped value at template time', async () => {
+    await assert.rejects(renderChart(tools!, { ...production, values: { services: { orders: { hpa: { maxReplica: 3 } } } } }, dir), /\/services\/orders\/hpa': additional properties 'maxReplica' not allowed/);
+    await assert.rejects(renderChart(tools!, { ...production, values: { config: { arch: 'saga' } } }, dir), /\/config\/arch': value must be one of/);
+    await assert.rejects(renderChart(tools!, { ...production, values: { services: { cart: { calls: ['gateway'] } } } }, dir), /\/services\/cart\/calls\/0/);
+  });
+
   test('the chart refuses a KEDA bound past the partitions, and the defaults without a signing key', async () => {
     await assert.rejects(renderChart(tools!, { ...production, values: { services: { orders: { keda: { maxReplicaCount: 13 } } } } }, dir), /maxReplicaCount \(13\) exceeds config.partitions \(12\)/);
     await assert.rejects(renderChart(tools!, { ...defaults, values: undefined }, dir), /secrets.usersSigningKey \(USERS_SIGNING_KEY/);
