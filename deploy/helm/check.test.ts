@@ -77,6 +77,7 @@ describe('the Helm chart', { skip }, () => {
     assert.ok(prod.includes('ScaledObject/orderflow-orders') && prod.includes('ScaledObject/orderflow-notifications'));
     assert.ok(prod.includes('NetworkPolicy/orderflow-default-deny'));
     assert.ok(prod.includes('TriggerAuthentication/orderflow-kafka'));
+    assert.ok(prod.includes('PodMonitor/orderflow-gateway') && prod.includes('PodMonitor/orderflow-services'));
     assert.deepEqual(kinds(green).sort(), ['ConfigMap/orderflow-green-env', 'Deployment/orderflow-green-gateway', 'HorizontalPodAutoscaler/orderflow-green-gateway', 'PodDisruptionBudget/orderflow-green-gateway', 'Service/orderflow-green-gateway-green']);
     const stable = renders.get(production.name)!.docs.find((d) => d.kind === 'Service' && d.metadata.name === 'orderflow-gateway')!;
     assert.equal(stable.spec.selector['orderflow.dev/track'], 'blue');
@@ -91,6 +92,7 @@ describe('the Helm chart', { skip }, () => {
     const cases: Array<[string, string, RegExp]> = [
       ['a Deployment field misspelt', manifest.replace('revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'), /additional properties 'revisionHistoryLimt' not allowed/],
       ['a ScaledObject field misspelt (KEDA\'s CRD)', manifest.replace('pollingInterval: 15', 'pollingIntervall: 15'), /additional properties 'pollingIntervall' not allowed/],
+      ['a PodMonitor field misspelt (the Prometheus Operator\'s CRD)', manifest.replace('podMetricsEndpoints:', 'podMetricEndpoints:'), /additional properties 'podMetricEndpoints' not allowed/],
       ['a TriggerAuthentication field misspelt (KEDA\'s CRD)', manifest.replace('secretTargetRef:', 'secretTargetRefs:'), /additional properties 'secretTargetRefs' not allowed/],
       ['a list where a number goes', manifest.replace('maxUnavailable: 0', 'maxUnavailable: [0]'), /maxUnavailable/],
       ['a kind no schema has', `${manifest}\n---\n${stringify({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: {} })}`, /could not find schema for ServiceMonitor/],
@@ -159,6 +161,14 @@ describe('the Helm chart', { skip }, () => {
     const problems = await chartProblems(docs, values);
     await assertProblem(problems, /payments: the NetworkPolicies allow "out pod:orders 8081\/TCP", which is no listed flow/);
     await assertProblem(problems, /orders: the NetworkPolicies allow "in pod:payments 8081\/TCP", which is no listed flow/);
+  });
+
+  test('the monitoring rule fails on a pod no PodMonitor or two scrape, or on the wrong port', async () => {
+    const monitor = (f: any, name: string) => f('PodMonitor', name).spec;
+    await assertProblem(spoiled(production, (f) => (monitor(f, 'orderflow-services').selector.matchExpressions[0].values = ['gateway', 'cart'])), /Deployment orderflow-cart: 0 PodMonitors select its pods/);
+    await assertProblem(spoiled(production, (f) => delete monitor(f, 'orderflow-services').selector.matchExpressions), /Deployment orderflow-gateway: 2 PodMonitors select its pods/);
+    await assertProblem(spoiled(production, (f) => (monitor(f, 'orderflow-gateway').podMetricsEndpoints[0].port = 'http')), /orderflow-gateway: PodMonitor orderflow-gateway scrapes 8080, its annotation says 9080/);
+    await assertProblem(spoiled(production, (f) => (monitor(f, 'orderflow-services').podMetricsEndpoints[0].port = 'metrics')), /orderflow-orders: PodMonitor orderflow-services scrapes port metrics, which its container does not name/);
   });
 
   test('the config rule runs each service\'s own loader on its pods\' env', async () => {

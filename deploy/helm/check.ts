@@ -21,7 +21,7 @@ import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
 import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
 import { newSigningKeyJson } from '#services/users/keys.ts';
 import { networkPolicyRules } from './network-rules.ts';
-import { configRules, deploymentRules, referenceRules, scalingRules, secretKeys, type ChartValues, type K8sObject } from './rules.ts';
+import { configRules, deploymentRules, monitoringRules, referenceRules, scalingRules, secretKeys, type ChartValues, type K8sObject } from './rules.ts';
 import { writeSchemas } from './schemas.ts';
 
 export const ChartCheckFailed = defineError('PLT_ERR_CHART_CHECK_FAILED', 500);
@@ -79,7 +79,7 @@ export async function chartProblems(docs: K8sObject[], values: ChartValues): Pro
   const external: Record<string, readonly string[]> = {};
   if (values.secrets?.existingSecret) external[values.secrets.existingSecret] = secretKeys;
   if (values.kafka?.caSecret) external[values.kafka.caSecret] = ['ca.crt'];
-  return [...deploymentRules(docs), ...scalingRules(docs), ...referenceRules(docs, external), ...(await configRules(docs)), ...networkPolicyRules(docs, values)];
+  return [...deploymentRules(docs), ...scalingRules(docs), ...referenceRules(docs, external), ...(await configRules(docs)), ...monitoringRules(docs), ...networkPolicyRules(docs, values)];
 }
 
 type Ran = { code: number; out: string };

@@ -205,3 +205,43 @@ export async function configRules(docs: K8sObject[]): Promise<string[]> {
   }
   return problems;
 }
+
+/** Whether a label selector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) selects these labels. */
+export function selects(selector: Any, labels: Record<string, string>): boolean {
+  if (!selector) return false;
+  const expressions: Any[] = selector.matchExpressions ?? [];
+  return matches(selector.matchLabels, labels) && expressions.every((e) => {
+    const has = Object.hasOwn(labels, e.key);
+    if (e.operator === 'In') return has && e.values.includes(labels[e.key]);
+    if (e.operator === 'NotIn') return !has || !e.values.includes(labels[e.key]);
+    return e.operator === 'Exists' ? has : !has;
+  });
+}
+
+/**
+ * With PodMonitors: each Deployment's pods are scraped by exactly one, on a port its container
+ * has, the one its prometheus.io/port annotation names, and the target gets the `service`
+ * label the alert rules group by.
+ */
+export function monitoringRules(docs: K8sObject[]): string[] {
+  const monitors = of(docs, 'PodMonitor');
+  if (monitors.length === 0) return [];
+  const problems: string[] = [];
+  for (const d of of(docs, 'Deployment')) {
+    const at = `Deployment ${d.metadata.name}`;
+    const mine = monitors.filter((m) => selects(m.spec?.selector, podLabels(d)));
+    if (mine.length !== 1) {
+      problems.push(`${at}: ${mine.length} PodMonitors select its pods (${mine.map((m) => m.metadata.name).join(', ') || 'none'}); one should`);
+      continue;
+    }
+    const ports: Any[] = containers(d).flatMap((c) => c.ports ?? []);
+    const annotated = Number(d.spec.template.metadata?.annotations?.['prometheus.io/port']);
+    for (const e of mine[0].spec.podMetricsEndpoints ?? []) {
+      const port = ports.find((p) => p.name === e.port);
+      if (!port) problems.push(`${at}: PodMonitor ${mine[0].metadata.name} scrapes port ${e.port}, which its container does not name`);
+      else if (annotated && port.containerPort !== annotated) problems.push(`${at}: PodMonitor ${mine[0].metadata.name} scrapes ${port.containerPort}, its annotation says ${annotated}`);
+      if (!(e.relabelings ?? []).some((r: Any) => r.targetLabel === 'service')) problems.push(`${at}: PodMonitor ${mine[0].metadata.name} gives its targets no service label (the alert rules group by it)`);
+    }
+  }
+  return problems;
+}

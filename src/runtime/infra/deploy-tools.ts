@@ -7,8 +7,9 @@
  *   venv (pip-venv.ts);
  * - the compose-spec schema, `schema/compose-spec.json` of the Go module compose-go, the one
  *   Docker Compose itself validates with, fetched from the Go module proxy;
- * - KEDA's ScaledObject and TriggerAuthentication CRDs, from KEDA's Go module the same way: the
- *   chart's objects of those kinds are checked against their openAPIV3Schema (deploy/helm/schemas.ts makes kubeconform's schema of it).
+ * - the CRDs of the custom resources the Helm chart renders, from their projects' Go modules the
+ *   same way (KEDA's ScaledObject and TriggerAuthentication, the Prometheus Operator's
+ *   PodMonitor): the chart's objects of those kinds are checked against their openAPIV3Schema (deploy/helm/schemas.ts makes kubeconform's schema of it).
  * Nothing here runs in the background.
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -21,8 +22,12 @@ import { emitAll, InfraError, run, stdIo, type InfraIo, type InfraState } from '
 export const HELM: GoTool = { name: 'helm', pkg: 'helm.sh/helm/v4/cmd/helm', version: 'v4.3.2', needsGo: '1.25' };
 export const KUBECONFORM: GoTool = { name: 'kubeconform', pkg: 'github.com/yannh/kubeconform/cmd/kubeconform', version: 'v0.7.0', needsGo: '1.22' };
 export const COMPOSE_GO = { module: 'github.com/compose-spec/compose-go/v2', version: 'v2.16.2', schema: 'schema/compose-spec.json' } as const;
+/** A project whose CustomResourceDefinitions the chart uses: its Go module and the CRD files in it. */
+export type CrdSource = Readonly<{ name: string; module: string; version: string; crds: readonly string[] }>;
 /** KEDA's CRDs: v2.20.2 is the newest the Go here (1.26) downloads (v2.21 needs Go 1.27.4). */
-export const KEDA = { module: 'github.com/kedacore/keda/v2', version: 'v2.20.2', crds: ['config/crd/bases/keda.sh_scaledobjects.yaml', 'config/crd/bases/keda.sh_triggerauthentications.yaml'] } as const;
+export const KEDA: CrdSource = { name: 'keda', module: 'github.com/kedacore/keda/v2', version: 'v2.20.2', crds: ['config/crd/bases/keda.sh_scaledobjects.yaml', 'config/crd/bases/keda.sh_triggerauthentications.yaml'] };
+export const PROMETHEUS_OPERATOR: CrdSource = { name: 'prometheus-operator', module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0', crds: ['example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml'] };
+export const CRD_SOURCES: readonly CrdSource[] = [KEDA, PROMETHEUS_OPERATOR];
 /** The Kubernetes version whose schemas kubernetes-validate carries and the checks use. */
 export const KUBERNETES_VERSION = '1.37.0';
 
@@ -62,7 +67,7 @@ export type DeployTools = Readonly<{
   composeSchema: string;
   /** kubernetes-validate's schemas for KUBERNETES_VERSION (strict: no unknown fields), one file per kind: deployment-apps-v1.json... */
   kubernetesSchemas: string;
-  /** KEDA's CustomResourceDefinitions (YAML), one file each: keda.sh_scaledobjects.yaml, keda.sh_triggerauthentications.yaml. */
+  /** The CustomResourceDefinitions of CRD_SOURCES (YAML), one file each: keda.sh_scaledobjects.yaml... */
   crds: readonly string[];
 }>;
 
@@ -75,7 +80,7 @@ export function deployToolPaths(dir: string) {
     kubeconformHome: join(home, `kubeconform-${KUBECONFORM.version}`),
     python: py,
     composeSchema: join(home, `compose-spec-${COMPOSE_GO.version}.json`),
-    crds: KEDA.crds.map((crd) => join(home, `keda-${KEDA.version}`, basename(crd))),
+    crds: CRD_SOURCES.flatMap((src) => src.crds.map((crd) => join(home, `${src.name}-${src.version}`, basename(crd)))),
     /** Where pip put kubernetes-validate's schemas, under the venv's Python version (3.11). */
     schemasUnder: (pythonVersion: string) => join(py.venv, 'lib', `python${pythonVersion}`, 'site-packages', 'kubernetes_validate', 'kubernetes-json-schema', `v${KUBERNETES_VERSION}-local-strict`),
   };
@@ -110,13 +115,15 @@ export async function installDeployTools(dir: string, python: string, io: InfraI
     mkdirSync(p.home, { recursive: true });
     copyFileSync(join(moduleDir, COMPOSE_GO.schema), p.composeSchema);
   }
-  if (!p.crds.every((f) => existsSync(f))) {
-    io.say(`deploy-tools: fetching ${KEDA.module}@${KEDA.version} from the Go module proxy for its CRDs`);
-    const moduleDir = await goModuleDir(KEDA.module, KEDA.version, KEDA.crds);
-    KEDA.crds.forEach((crd, i) => {
-      mkdirSync(dirname(p.crds[i]), { recursive: true });
-      copyFileSync(join(moduleDir, crd), p.crds[i]);
-    });
+  for (const src of CRD_SOURCES) {
+    const files = src.crds.map((crd) => ({ crd, to: join(p.home, `${src.name}-${src.version}`, basename(crd)) }));
+    if (files.every((f) => existsSync(f.to))) continue;
+    io.say(`deploy-tools: fetching ${src.module}@${src.version} from the Go module proxy for its CRDs`);
+    const moduleDir = await goModuleDir(src.module, src.version, src.crds);
+    for (const f of files) {
+      mkdirSync(dirname(f.to), { recursive: true });
+      copyFileSync(join(moduleDir, f.crd), f.to);
+    }
   }
   return { helm, kubeconform, checkJsonschema: venv.bin('check-jsonschema'), python: venv.python, composeSchema: p.composeSchema, kubernetesSchemas: await kubernetesSchemaDir(venv.python, dir), crds: p.crds };
 }
@@ -137,7 +144,7 @@ const settings = (t: DeployTools): Record<string, string> => ({
   DEPLOY_PYTHON: t.python,
   COMPOSE_SCHEMA: t.composeSchema,
   KUBERNETES_SCHEMAS: t.kubernetesSchemas,
-  KEDA_CRDS: t.crds.join(','),
+  CRDS: t.crds.join(','),
 });
 
 /** `infra deploy-tools install|status`: the tools' paths go to `io.emit` as KEY=VALUE lines. */
