@@ -21,7 +21,7 @@ import { schemaFileName } from './schemas.ts';
 const { tools, skip } = await deployTools();
 const run = promisify(execFile);
 const blueGreen = fileURLToPath(new URL('./blue-green.sh', import.meta.url));
-const [defaults, production, green] = chartCases;
+const [defaults, production, canary, green] = chartCases;
 
 test('schema file names are kubeconform\'s', () => {
   assert.equal(schemaFileName('apps/v1', 'Deployment'), 'deployment-apps-v1.json');
@@ -78,6 +78,9 @@ describe('the Helm chart', { skip }, () => {
     assert.ok(prod.includes('NetworkPolicy/orderflow-default-deny'));
     assert.ok(prod.includes('TriggerAuthentication/orderflow-kafka'));
     assert.ok(prod.includes('PodMonitor/orderflow-gateway') && prod.includes('PodMonitor/orderflow-services'));
+    const withCanary = kinds(canary);
+    assert.ok(withCanary.includes('Rollout/orderflow-gateway') && !withCanary.includes('Deployment/orderflow-gateway'));
+    assert.ok(withCanary.includes('AnalysisTemplate/orderflow-gateway-success-rate'));
     assert.deepEqual(kinds(green).sort(), ['ConfigMap/orderflow-green-env', 'Deployment/orderflow-green-gateway', 'HorizontalPodAutoscaler/orderflow-green-gateway', 'PodDisruptionBudget/orderflow-green-gateway', 'Service/orderflow-green-gateway-green']);
     const stable = renders.get(production.name)!.docs.find((d) => d.kind === 'Service' && d.metadata.name === 'orderflow-gateway')!;
     assert.equal(stable.spec.selector['orderflow.dev/track'], 'blue');
@@ -93,6 +96,7 @@ describe('the Helm chart', { skip }, () => {
       ['a Deployment field misspelt', manifest.replace('revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'), /additional properties 'revisionHistoryLimt' not allowed/],
       ['a ScaledObject field misspelt (KEDA\'s CRD)', manifest.replace('pollingInterval: 15', 'pollingIntervall: 15'), /additional properties 'pollingIntervall' not allowed/],
       ['a PodMonitor field misspelt (the Prometheus Operator\'s CRD)', manifest.replace('podMetricsEndpoints:', 'podMetricEndpoints:'), /additional properties 'podMetricEndpoints' not allowed/],
+      ['a Rollout field misspelt (Argo Rollouts\' CRD)', renders.get(canary.name)!.manifest.replace('startingStep: 1', 'startingStp: 1'), /additional properties 'startingStp' not allowed/],
       ['a TriggerAuthentication field misspelt (KEDA\'s CRD)', manifest.replace('secretTargetRef:', 'secretTargetRefs:'), /additional properties 'secretTargetRefs' not allowed/],
       ['a list where a number goes', manifest.replace('maxUnavailable: 0', 'maxUnavailable: [0]'), /maxUnavailable/],
       ['a kind no schema has', `${manifest}\n---\n${stringify({ apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'x' }, spec: {} })}`, /could not find schema for ServiceMonitor/],
@@ -161,6 +165,16 @@ describe('the Helm chart', { skip }, () => {
     const problems = await chartProblems(docs, values);
     await assertProblem(problems, /payments: the NetworkPolicies allow "out pod:orders 8081\/TCP", which is no listed flow/);
     await assertProblem(problems, /orders: the NetworkPolicies allow "in pod:payments 8081\/TCP", which is no listed flow/);
+  });
+
+  test('the canary rules fail without an analysis, without its template or its arg, with a Deployment\'s HPA', async () => {
+    const strategy = (f: any) => f('Rollout', 'orderflow-gateway').spec.strategy.canary;
+    await assertProblem(spoiled(canary, (f) => delete strategy(f).analysis), /Rollout orderflow-gateway: its canary has no analysis/);
+    await assertProblem(spoiled(canary, (_, docs) => docs.splice(docs.findIndex((d) => d.kind === 'AnalysisTemplate'), 1)), /its analysis names AnalysisTemplate orderflow-gateway-success-rate, which the chart does not render/);
+    await assertProblem(spoiled(canary, (f) => (strategy(f).analysis.args = [])), /AnalysisTemplate orderflow-gateway-success-rate needs the arg canary-hash/);
+    await assertProblem(spoiled(canary, (f) => (strategy(f).maxUnavailable = 1)), /Rollout orderflow-gateway: its canary must have maxUnavailable 0/);
+    await assertProblem(spoiled(canary, (f) => Object.assign(f('HorizontalPodAutoscaler', 'orderflow-gateway').spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment' })), /HorizontalPodAutoscaler orderflow-gateway: scales Deployment orderflow-gateway, which the chart does not render/);
+    await assert.rejects(renderChart(tools!, { ...green, values: { ...green.values, gateway: { track: 'green', canary: { enabled: true } } } }, dir), /gateway.canary and gatewayOnly are two ways of one rollout/);
   });
 
   test('the monitoring rule fails on a pod no PodMonitor or two scrape, or on the wrong port', async () => {

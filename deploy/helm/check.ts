@@ -44,6 +44,12 @@ export const chartCases: readonly ChartCase[] = [
   { name: 'default values', release: 'orderflow', valuesFiles: [], values: { secrets: { usersSigningKey: 'fresh' } } },
   { name: 'production values', release: 'orderflow', valuesFiles: [productionValuesFile] },
   {
+    name: 'production, the gateway an Argo Rollouts canary',
+    release: 'orderflow',
+    valuesFiles: [productionValuesFile],
+    values: { gateway: { canary: { enabled: true } } },
+  },
+  {
     name: 'production, the green gateway of blue-green',
     release: 'orderflow-green',
     valuesFiles: [productionValuesFile],

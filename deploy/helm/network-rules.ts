@@ -11,7 +11,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { databaseServices, type ServiceName } from '#runtime/system.ts';
-import { serviceCalls, type ChartValues, type K8sObject } from './rules.ts';
+import { serviceCalls, workloads, type ChartValues, type K8sObject } from './rules.ts';
 
 type Any = any;
 type Peer = Record<string, Any>;
@@ -23,7 +23,7 @@ export function networkPolicyRules(docs: K8sObject[], values: ChartValues): stri
   const policies = docs.filter((d) => d.kind === 'NetworkPolicy');
   // The gateway-only release relies on its stack's policies, which select its pods too.
   if (!np?.enabled || values.gatewayOnly) return policies.length === 0 ? [] : ['NetworkPolicies rendered though networkPolicy.enabled is off (or the release is gateway-only)'];
-  const pods = docs.filter((d) => d.kind === 'Deployment').map((d) => {
+  const pods = workloads(docs).map((d) => {
     const labels: Record<string, string> = d.spec.template.metadata.labels;
     const ports: Any[] = d.spec.template.spec.containers[0].ports ?? [];
     const port = (name: string) => ports.find((p) => p.name === name)?.containerPort;

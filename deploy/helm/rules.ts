@@ -31,18 +31,23 @@ export const secretKeys = ['DATABASE_URL', 'USERS_SIGNING_KEY', 'SMTP_URL', 'KAF
 const kedaSasl: Record<string, string> = { 'SCRAM-SHA-512': 'scram_sha512', 'SCRAM-SHA-256': 'scram_sha256', PLAIN: 'plaintext' };
 
 const of = (docs: K8sObject[], kind: string) => docs.filter((d) => d.kind === kind);
+/** What runs the pods: Deployments, and the gateway's Argo Rollout when it is a canary. */
+export const workloads = (docs: K8sObject[]) => docs.filter((d) => d.kind === 'Deployment' || (d.kind === 'Rollout' && d.apiVersion === 'argoproj.io/v1alpha1'));
 const component = (labels: Record<string, string> | undefined) => labels?.['app.kubernetes.io/component'] ?? '?';
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>) => Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 const podLabels = (d: K8sObject): Record<string, string> => d.spec?.template?.metadata?.labels ?? {};
 const containers = (d: K8sObject): Any[] => d.spec?.template?.spec?.containers ?? [];
 const configMapEnv = (docs: K8sObject[]): Record<string, string> => Object.assign({}, ...of(docs, 'ConfigMap').map((c) => c.data ?? {}));
 
-/** Every Deployment: probes, resources, a rolling update that stops no pod first, a PDB. */
+/**
+ * Every Deployment (and Rollout): probes, resources, an update that stops no pod before its
+ * successor is ready, a PDB; a canary's analysis names a template the chart renders.
+ */
 export function deploymentRules(docs: K8sObject[]): string[] {
   const problems: string[] = [];
   const pdbs = of(docs, 'PodDisruptionBudget');
-  for (const d of of(docs, 'Deployment')) {
-    const at = `Deployment ${d.metadata.name}`;
+  for (const d of workloads(docs)) {
+    const at = `${d.kind} ${d.metadata.name}`;
     for (const c of containers(d)) {
       if (c.readinessProbe?.httpGet?.path !== '/health/ready') problems.push(`${at}: container ${c.name} has no readiness probe on /health/ready`);
       if (c.livenessProbe?.httpGet?.path !== '/health/live') problems.push(`${at}: container ${c.name} has no liveness probe on /health/live`);
@@ -51,8 +56,17 @@ export function deploymentRules(docs: K8sObject[]): string[] {
       }
     }
     const strategy = d.spec?.strategy;
-    if ((strategy?.type ?? 'RollingUpdate') !== 'RollingUpdate' || !['0', '0%'].includes(String(strategy?.rollingUpdate?.maxUnavailable))) {
-      problems.push(`${at}: its rolling update must have maxUnavailable 0 (got ${JSON.stringify(strategy?.rollingUpdate?.maxUnavailable)})`);
+    const update = d.kind === 'Rollout' ? strategy?.canary : (strategy?.type ?? 'RollingUpdate') === 'RollingUpdate' ? strategy?.rollingUpdate : undefined;
+    if (!['0', '0%'].includes(String(update?.maxUnavailable))) problems.push(`${at}: its ${d.kind === 'Rollout' ? 'canary' : 'rolling update'} must have maxUnavailable 0 (got ${JSON.stringify(update?.maxUnavailable)})`);
+    if (d.kind === 'Rollout') {
+      const names: string[] = (update?.analysis?.templates ?? []).map((t: Any) => t.templateName);
+      if (names.length === 0) problems.push(`${at}: its canary has no analysis: nothing would stop a bad version`);
+      for (const name of names) {
+        const template = of(docs, 'AnalysisTemplate').find((a) => a.metadata.name === name);
+        if (!template) problems.push(`${at}: its analysis names AnalysisTemplate ${name}, which the chart does not render`);
+        const given = new Set((update.analysis.args ?? []).map((a: Any) => a.name));
+        for (const arg of template?.spec?.args ?? []) if (arg.value === undefined && !given.has(arg.name)) problems.push(`${at}: AnalysisTemplate ${name} needs the arg ${arg.name}, which its analysis does not give`);
+      }
     }
     if (!pdbs.some((p) => p.spec?.selector?.matchLabels && matches(p.spec.selector.matchLabels, podLabels(d)))) problems.push(`${at}: no PodDisruptionBudget selects its pods`);
   }
@@ -70,19 +84,19 @@ export function scalingRules(docs: K8sObject[]): string[] {
   const env = configMapEnv(docs);
   const partitions = Number(env.ORDERFLOW_PARTITIONS);
   const ns = env.ORDERFLOW_NAMESPACE;
-  const deployments = new Map(of(docs, 'Deployment').map((d) => [d.metadata.name, d]));
+  const deployments = new Map(workloads(docs).map((d) => [d.metadata.name, d]));
   const scalers = [...of(docs, 'HorizontalPodAutoscaler'), ...of(docs, 'ScaledObject')];
   const onCpu = new Set<string>();
   const most = new Map<string, number>();
   for (const s of scalers) {
     const at = `${s.kind} ${s.metadata.name}`;
     const target = deployments.get(s.spec?.scaleTargetRef?.name);
-    if (!target || (s.spec.scaleTargetRef.kind ?? 'Deployment') !== 'Deployment') {
+    if (!target || s.spec.scaleTargetRef.kind !== target.kind || s.spec.scaleTargetRef.apiVersion !== target.apiVersion) {
       problems.push(`${at}: scales ${s.spec?.scaleTargetRef?.kind} ${s.spec?.scaleTargetRef?.name}, which the chart does not render`);
       continue;
     }
     const service = component(podLabels(target));
-    if (scalers.filter((o) => o.spec?.scaleTargetRef?.name === target.metadata.name).length > 1) problems.push(`${at}: Deployment ${target.metadata.name} has more than one autoscaler`);
+    if (scalers.filter((o) => o.spec?.scaleTargetRef?.name === target.metadata.name).length > 1) problems.push(`${at}: ${target.kind} ${target.metadata.name} has more than one autoscaler`);
     if (s.kind === 'HorizontalPodAutoscaler') {
       if ((s.spec.metrics ?? []).some((m: Any) => m.type === 'Resource' && m.resource?.name === 'cpu')) onCpu.add(service);
       most.set(target.metadata.name, s.spec.maxReplicas);
@@ -112,13 +126,13 @@ export function scalingRules(docs: K8sObject[]): string[] {
     }
   }
   for (const service of ['gateway', 'orders']) {
-    if (of(docs, 'Deployment').some((d) => component(podLabels(d)) === service) && !onCpu.has(service)) problems.push(`${service}: no HorizontalPodAutoscaler (nor KEDA cpu trigger) scales it on CPU`);
+    if (workloads(docs).some((d) => component(podLabels(d)) === service) && !onCpu.has(service)) problems.push(`${service}: no HorizontalPodAutoscaler (nor KEDA cpu trigger) scales it on CPU`);
   }
   for (const d of deployments.values()) {
     const value = containers(d).flatMap((c) => c.env ?? []).find((e: Any) => e.name === 'ORDERFLOW_REPLICAS')?.value;
-    const bound = Math.max(2, (most.get(d.metadata.name) ?? d.spec.replicas ?? 1) + Number(d.spec.strategy?.rollingUpdate?.maxSurge ?? 1));
-    if (!(Number(value) >= bound)) problems.push(`Deployment ${d.metadata.name}: ORDERFLOW_REPLICAS is ${value}; up to ${bound} pods may run (replicas or autoscaler's max, plus the rolling update's surge)`);
-    if (containers(d).some((c) => (c.env ?? []).some((e: Any) => e.name === 'ORDERFLOW_INSTANCE'))) problems.push(`Deployment ${d.metadata.name}: ORDERFLOW_INSTANCE is set; its pods share it, and one static group member id fences the others`);
+    const bound = Math.max(2, (most.get(d.metadata.name) ?? d.spec.replicas ?? 1) + Number((d.spec.strategy?.rollingUpdate ?? d.spec.strategy?.canary)?.maxSurge ?? 1));
+    if (!(Number(value) >= bound)) problems.push(`${d.kind} ${d.metadata.name}: ORDERFLOW_REPLICAS is ${value}; up to ${bound} pods may run (replicas or autoscaler's max, plus the rolling update's surge)`);
+    if (containers(d).some((c) => (c.env ?? []).some((e: Any) => e.name === 'ORDERFLOW_INSTANCE'))) problems.push(`${d.kind} ${d.metadata.name}: ORDERFLOW_INSTANCE is set; its pods share it, and one static group member id fences the others`);
   }
   if ('ORDERFLOW_INSTANCE' in env) problems.push('ConfigMap: ORDERFLOW_INSTANCE is set for every pod; one static group member id fences the others');
   return problems;
@@ -138,9 +152,9 @@ export function referenceRules(docs: K8sObject[], externalSecrets: Readonly<Reco
     const found = of(docs, kind).find((o) => o.metadata.name === name);
     return found ? Object.keys({ ...found.data, ...found.stringData }) : undefined;
   };
-  for (const d of of(docs, 'Deployment')) {
+  for (const d of workloads(docs)) {
     for (const c of containers(d)) {
-      const at = `Deployment ${d.metadata.name}`;
+      const at = `${d.kind} ${d.metadata.name}`;
       for (const from of c.envFrom ?? []) {
         const [kind, name] = from.configMapRef ? ['ConfigMap', from.configMapRef.name] : ['Secret', from.secretRef?.name];
         if (!keysOf(kind, name)) problems.push(`${at}: envFrom names ${kind} ${name}, which the chart does not render`);
@@ -186,10 +200,10 @@ const secretStandIns: Record<string, string> = {
 export async function configRules(docs: K8sObject[]): Promise<string[]> {
   const problems: string[] = [];
   const maps = new Map(of(docs, 'ConfigMap').map((c) => [c.metadata.name, c.data ?? {}]));
-  for (const d of of(docs, 'Deployment')) {
+  for (const d of workloads(docs)) {
     const service = component(podLabels(d));
     if (!(serviceNames as readonly string[]).includes(service)) {
-      problems.push(`Deployment ${d.metadata.name}: component ${service} is no service`);
+      problems.push(`${d.kind} ${d.metadata.name}: component ${service} is no service`);
       continue;
     }
     const c = containers(d)[0] ?? {};
@@ -200,7 +214,7 @@ export async function configRules(docs: K8sObject[]): Promise<string[]> {
     try {
       loadConfig(env);
     } catch (err) {
-      problems.push(`Deployment ${d.metadata.name}: ${service} refuses its settings: ${(err as Error).message}`);
+      problems.push(`${d.kind} ${d.metadata.name}: ${service} refuses its settings: ${(err as Error).message}`);
     }
   }
   return problems;
@@ -227,8 +241,8 @@ export function monitoringRules(docs: K8sObject[]): string[] {
   const monitors = of(docs, 'PodMonitor');
   if (monitors.length === 0) return [];
   const problems: string[] = [];
-  for (const d of of(docs, 'Deployment')) {
-    const at = `Deployment ${d.metadata.name}`;
+  for (const d of workloads(docs)) {
+    const at = `${d.kind} ${d.metadata.name}`;
     const mine = monitors.filter((m) => selects(m.spec?.selector, podLabels(d)));
     if (mine.length !== 1) {
       problems.push(`${at}: ${mine.length} PodMonitors select its pods (${mine.map((m) => m.metadata.name).join(', ') || 'none'}); one should`);

@@ -9,7 +9,7 @@
  *   Docker Compose itself validates with, fetched from the Go module proxy;
  * - the CRDs of the custom resources the Helm chart renders, from their projects' Go modules the
  *   same way (KEDA's ScaledObject and TriggerAuthentication, the Prometheus Operator's
- *   PodMonitor): the chart's objects of those kinds are checked against their openAPIV3Schema (deploy/helm/schemas.ts makes kubeconform's schema of it).
+ *   PodMonitor, Argo Rollouts' Rollout and AnalysisTemplate): the chart's objects of those kinds are checked against their openAPIV3Schema (deploy/helm/schemas.ts makes kubeconform's schema of it).
  * Nothing here runs in the background.
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -27,7 +27,9 @@ export type CrdSource = Readonly<{ name: string; module: string; version: string
 /** KEDA's CRDs: v2.20.2 is the newest the Go here (1.26) downloads (v2.21 needs Go 1.27.4). */
 export const KEDA: CrdSource = { name: 'keda', module: 'github.com/kedacore/keda/v2', version: 'v2.20.2', crds: ['config/crd/bases/keda.sh_scaledobjects.yaml', 'config/crd/bases/keda.sh_triggerauthentications.yaml'] };
 export const PROMETHEUS_OPERATOR: CrdSource = { name: 'prometheus-operator', module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0', crds: ['example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml'] };
-export const CRD_SOURCES: readonly CrdSource[] = [KEDA, PROMETHEUS_OPERATOR];
+/** Argo Rollouts' CRDs: v1.8.5 is the newest the Go here (1.26.8) downloads (v1.9 needs 1.26.10). */
+export const ARGO_ROLLOUTS: CrdSource = { name: 'argo-rollouts', module: 'github.com/argoproj/argo-rollouts', version: 'v1.8.5', crds: ['manifests/crds/rollout-crd.yaml', 'manifests/crds/analysis-template-crd.yaml'] };
+export const CRD_SOURCES: readonly CrdSource[] = [KEDA, PROMETHEUS_OPERATOR, ARGO_ROLLOUTS];
 /** The Kubernetes version whose schemas kubernetes-validate carries and the checks use. */
 export const KUBERNETES_VERSION = '1.37.0';
 

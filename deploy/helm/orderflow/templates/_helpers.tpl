@@ -81,6 +81,25 @@ cache, inventory's sole writer).
 {{- max 2 (add $n (int $s.maxSurge)) -}}
 {{- end -}}
 
+{{/* Whether a service runs as an Argo Rollouts canary (the gateway, with gateway.canary.enabled). */}}
+{{- define "orderflow.canary" -}}
+{{- if and (eq .name "gateway") .root.Values.gateway.canary.enabled }}
+{{- if .root.Values.gatewayOnly }}{{ fail "gateway.canary and gatewayOnly are two ways of one rollout: choose one" }}{{ end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* A service's workload: apiVersion and kind, a Deployment or (canary) a Rollout. */}}
+{{- define "orderflow.workloadType" -}}
+{{- if include "orderflow.canary" . -}}
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+{{- else -}}
+apiVersion: apps/v1
+kind: Deployment
+{{- end -}}
+{{- end -}}
+
 {{/* Whether an autoscaler (HPA or KEDA) sets the replicas: then the Deployment leaves them alone. */}}
 {{- define "orderflow.autoscaled" -}}
 {{- $s := .svc -}}
