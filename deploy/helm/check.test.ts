@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { deployTools } from '#test/infra.ts';
+import { writeFileSync } from 'node:fs';
+import { deployTools, executable, promtoolSkip } from '#test/infra.ts';
 import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
 import { chartCases, chartProblems, checkChart, kubeconform, parseManifest, productionValuesFile, renderChart, type ChartCase } from './check.ts';
 import type { ChartValues, K8sObject } from './rules.ts';
@@ -191,6 +192,18 @@ describe('the Helm chart', { skip }, () => {
     await assertProblem(spoiled(production, (f) => env(f, 'orderflow-users').splice(env(f, 'orderflow-users').findIndex((e: any) => e.name === 'USERS_SIGNING_KEY'), 1)), /users refuses its settings: the users service needs its signing key/);
     await assertProblem(spoiled(production, (f) => env(f, 'orderflow-orders').push({ name: 'ORDERS_STEP_DEADLINE_MS', value: '1000' })), /orders refuses its settings: ORDERS_STEP_DEADLINE_MS \(1000\) must be greater/);
     await assertProblem(spoiled(production, (f) => (f('ConfigMap', 'orderflow-env').data.ORDERFLOW_ARCH = 'saga')), /refuses its settings: ORDERFLOW_ARCH must be one of/);
+  });
+
+  test('the canary\'s analysis query is PromQL Prometheus parses', { skip: promtoolSkip() }, async () => {
+    const template = renders.get(canary.name)!.docs.find((d) => d.kind === 'AnalysisTemplate')!;
+    const query: string = template.spec.metrics[0].provider.prometheus.query.replaceAll('{{args.canary-hash}}', '5d8f7c9b4');
+    const rules = join(dir, 'analysis-rules.yml');
+    writeFileSync(rules, stringify({ groups: [{ name: 'analysis', rules: [{ record: 'orderflow:gateway_canary_success_rate', expr: query }] }] }));
+    const { stdout } = await run(executable('promtool')!, ['check', 'rules', rules]);
+    assert.match(stdout, /SUCCESS: 1 rules found/);
+    const spoilt = join(dir, 'spoilt-rules.yml');
+    writeFileSync(spoilt, stringify({ groups: [{ name: 'analysis', rules: [{ record: 'x', expr: query.replace('[2m]', '[2m') }] }] }));
+    await assert.rejects(run(executable('promtool')!, ['check', 'rules', spoilt]));
   });
 
   test('blue-green.sh installs the green gateway the check renders, and switches one label of the stable Service', async () => {

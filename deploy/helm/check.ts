@@ -1,6 +1,7 @@
 /**
  * The Helm chart's check, without a cluster (`npm run deploy:check` runs it): for each set of
- * values (the defaults, production, and production's green gateway of blue-green),
+ * values (the defaults, production, production with the gateway's canary, and production's
+ * green gateway of blue-green),
  * - `helm lint --strict`;
  * - `helm template` through `kubeconform -strict -summary`, against the real schemas:
  *   kubernetes-validate's for Kubernetes' kinds, KEDA's CRDs for its kinds (schemas.ts);
