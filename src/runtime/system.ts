@@ -10,6 +10,7 @@
  * what is in front of it (a user's browser, the lab) knows one address; a second gateway
  * would need a balancer of its own in front, which is what a Kubernetes Service is for.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +23,14 @@ import { inheritedEnv } from './config.ts';
 import { startArchive, type ArchiveOptions, type RunningArchive } from './archive.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
-import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
+import { ChildStartFailed, createSupervisor, freePorts, probe, type ChildSpec, type Stdio } from './supervisor.ts';
+import { containerSpec, containerUser, removeContainers, SYSTEM_LABEL, type ContainerSystem } from './container.ts';
+import { infraDir } from './infra/config.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
-export type ServiceName = (typeof serviceNames)[number];
+import { defaultPorts, serviceNames, type ServiceName } from './services.ts';
+
+// In a module of their own so the image's health check loads only them (service-command.ts).
+export { defaultPorts, serviceNames, type ServiceName };
 /** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
 export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
 /** The services that own a database (the gateway keeps none; ingestion's store is the log). */
@@ -49,7 +54,6 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, notifications: 8087, ingestion: 8088, analytics: 8089, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -99,6 +103,12 @@ export interface SystemOptions {
    * service is up (the topics exist) until it stops. Off unless given: `orderflow up` gives it.
    */
   archive?: ArchiveOptions;
+  /**
+   * Runs every instance as a container of this image (deploy/Dockerfile) instead of a process:
+   * `podman run --rm --network host ... <image> <service>` (runtime/container.ts). Same ports,
+   * environment, health checks, replicas, kill and stop.
+   */
+  image?: string;
 }
 
 /**
@@ -113,6 +123,8 @@ export interface System {
   demoUsers: DemoUsers;
   /** The archive, when the system was started with one: where, by whom, which topics. */
   archive?: Pick<RunningArchive, 'dir' | 'via' | 'topics'>;
+  /** With an image: the label (orderflow.system=<id>) every container of this system carries. */
+  containerLabel?: string;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
   /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
@@ -187,6 +199,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     ANALYTICS_URL: of('analytics').map((i) => i.url).join(','),
     CART_URL: of('cart').map((i) => i.url).join(','),
   };
+  // With an image, each instance a container of it; otherwise a process of this Node.
+  const containers: ContainerSystem | undefined = opts.image ? { image: opts.image, id: randomBytes(4).toString('hex'), infraDir: infraDir(env), dataDir, log: opts.log } : undefined;
+  const containerUserArgs = containers ? containerUser(containers) : [];
+  const childOf = (i: Instance, childEnv: Record<string, string>): ChildSpec => ({
+    name: i.name,
+    healthUrl: `${i.url}/health/ready`,
+    ...(containers ? containerSpec(containers, i.name, i.service, childEnv, containerUserArgs) : { script: mainOf(i.service), env: childEnv }),
+  });
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.
   const find = (name: string): Instance => {
@@ -208,7 +228,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     for (const wave of startWaves) {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
-        supervisor.start({ name: i.name, script: mainOf(i.service), env: { ...base, ...instanceEnv(i) }, healthUrl: `${i.url}/health/ready` })));
+        supervisor.start(childOf(i, { ...base, ...instanceEnv(i) }))));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // Ready is "the routes serve"; a system that starts also has its consumers in their groups.
@@ -221,6 +241,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
+    if (containers) await removeContainers(containers);
     await archive?.stop();
     await removeConnectors();
     throw err;
@@ -231,6 +252,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     gatewayUrl: urls.gateway,
     demoUsers,
     ...(archive ? { archive: { dir: archive.dir, via: archive.via, topics: archive.topics } } : {}),
+    ...(containers ? { containerLabel: `${SYSTEM_LABEL}=${containers.id}` } : {}),
     urls,
     metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),
@@ -251,6 +273,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // The connectors go last: a dropped slot must not miss a last commit of a service. The
       // archive after the services: what they published last is archived now or at the next start.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
+        if (containers) await removeContainers(containers);
         await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
         await removeConnectors();
       });
