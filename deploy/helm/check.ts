@@ -10,6 +10,8 @@
  *   each Deployment's env through its service's own config loader among them.
  * The defaults need one value no default may hold, the users service's signing key: each run
  * makes a fresh one, used for the render and thrown away.
+ *
+ *   node deploy/helm/check.ts   (the tools from `orderflow infra deploy-tools install`)
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import { defineError } from '#platform/errors.ts';
+import { defineError, isOrderflowError } from '#platform/errors.ts';
 import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
 import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
 import { newSigningKeyJson } from '#services/users/keys.ts';
@@ -25,7 +27,7 @@ import { networkPolicyRules } from './network-rules.ts';
 import { configRules, deploymentRules, monitoringRules, referenceRules, scalingRules, secretKeys, type ChartValues, type K8sObject } from './rules.ts';
 import { writeSchemas } from './schemas.ts';
 
-export const ChartCheckFailed = defineError('PLT_ERR_CHART_CHECK_FAILED', 500);
+export const ChartInvalid = defineError('DEP_ERR_CHART_INVALID', 500);
 
 export const chartDir = fileURLToPath(new URL('./orderflow', import.meta.url));
 export const productionValuesFile = fileURLToPath(new URL('./values-production.yaml', import.meta.url));
@@ -117,7 +119,7 @@ async function caseValues(c: ChartCase, dir: string): Promise<{ files: string[];
 export async function renderChart(tools: ChartTools, c: ChartCase, dir: string): Promise<{ manifest: string; docs: K8sObject[]; values: ChartValues; files: string[] }> {
   const { files, values } = await caseValues(c, dir);
   const ran = await exec(tools.helm, ['template', c.release, chartDir, '--kube-version', KUBERNETES_VERSION, ...files.flatMap((f) => ['-f', f])]);
-  if (ran.code !== 0) throw ChartCheckFailed(`helm template (${c.name}) failed: ${ran.out}`);
+  if (ran.code !== 0) throw ChartInvalid(`helm template (${c.name}) failed: ${ran.out}`);
   return { manifest: ran.out, docs: parseManifest(ran.out), values, files };
 }
 
@@ -130,7 +132,7 @@ export async function kubeconform(tools: ChartTools, manifest: string, dir: stri
   return exec(tools.kubeconform, ['-strict', '-summary', '-schema-location', location, file]);
 }
 
-/** Lints, renders and checks every case; resolves to their reports, or throws PLT_ERR_CHART_CHECK_FAILED naming every problem. */
+/** Lints, renders and checks every case; resolves to their reports, or throws DEP_ERR_CHART_INVALID naming every problem (details: the reports). */
 export async function checkChart(tools: ChartTools, opts: { cases?: readonly ChartCase[]; log?: (line: string) => void } = {}): Promise<ChartReport[]> {
   const dir = mkdtempSync(join(tmpdir(), 'orderflow-chart-'));
   try {
@@ -148,9 +150,27 @@ export async function checkChart(tools: ChartTools, opts: { cases?: readonly Cha
       reports.push(report);
     }
     const failed = reports.filter((r) => r.problems.length > 0);
-    if (failed.length > 0) throw ChartCheckFailed(`the Helm chart fails its checks:\n${failed.flatMap((r) => r.problems.map((p) => `- ${r.name}: ${p}`)).join('\n')}`, { details: reports });
+    if (failed.length > 0) throw ChartInvalid(`the Helm chart fails its checks:\n${failed.flatMap((r) => r.problems.map((p) => `- ${r.name}: ${p}`)).join('\n')}`, { details: reports });
     return reports;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const { infraDir } = await import('#runtime/infra/config.ts');
+  const { installedDeployTools } = await import('#runtime/infra/deploy-tools.ts');
+  const tools = await installedDeployTools(infraDir());
+  if (!tools) {
+    process.stderr.write(`deploy/helm: the deploy tools are not installed in ${infraDir()}: npm run infra:deploy-tools -- install\n`);
+    process.exitCode = 1;
+  } else {
+    try {
+      await checkChart(tools, { log: (line) => process.stdout.write(`deploy/helm: ${line}\n`) });
+    } catch (err) {
+      if (!isOrderflowError(err)) throw err;
+      process.stderr.write(`deploy/helm: ${err.message}\n`);
+      process.exitCode = 1;
+    }
   }
 }
