@@ -32,7 +32,7 @@ const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|
   --jdbc-sink (connect start): Debezium's JDBC sink plugin too, for the event archive as PostgreSQL tables.
   schemathesis: the OpenAPI fuzzer, pinned, in a venv under <infra dir>/schemathesis (pip from PyPI, Python 3.11+).
   deploy-tools: helm and kubeconform (go install), check-jsonschema and kubernetes-validate (PyPI), the
-       compose-spec schema (Go module proxy), pinned, under <infra dir>/deploy-tools: npm run deploy:check's.
+       compose-spec schema and the chart's CRDs (Go module proxy), pinned, under <infra dir>/deploy-tools: npm run deploy:check's.
   env: ORDERFLOW_INFRA_DIR (cache, default ./.infra), ORDERFLOW_KAFKA_PORT (9092; port+1 for the controller),
        ORDERFLOW_PG_PORT (5432), ORDERFLOW_PG_WAL_LEVEL (replica; logical for the Debezium relay),
        ORDERFLOW_CONNECT_PORT (18083; Kafka Connect), KAFKA_BROKERS (for connect),
