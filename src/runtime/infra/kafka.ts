@@ -105,7 +105,7 @@ export function kafkaServerProperties(opts: { port: number; logDir: string; secu
 }
 
 // Kafka's own jars ship no log4j2 config; without one log4j prints only errors and a warning.
-const LOG4J2 = `status = warn
+export const KAFKA_LOG4J2 = `status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
 appender.out.layout.type = PatternLayout
@@ -154,8 +154,10 @@ export async function kafkaAnswers(port: number, timeoutMs = 3000): Promise<bool
   }
 }
 
-const java = (libs: string, log4j: string, main: string, ...args: string[]) =>
+/** The java arguments that run `main` of Kafka's jars in `libs` with our log4j2 settings. */
+export const kafkaJava = (libs: string, log4j: string, main: string, ...args: string[]) =>
   [`-Dlog4j2.configurationFile=${log4j}`, '-cp', join(libs, '*'), main, ...args];
+const java = kafkaJava;
 
 /** Formats the storage once (with the SCRAM user when secure); false when it was formatted before. */
 async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo, secure?: SecureMaterial): Promise<boolean> {
@@ -206,7 +208,7 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   await fetchJars({ pom: kafkaPom(), pomFile: p.pom, libs: p.libs, marker: `kafka_2.13-${KAFKA_VERSION}.jar`, what: 'kafka', io });
   if (secure && (await portOpen(opts.port + 2))) throw InfraError(`kafka: port ${opts.port + 2} for the SASL_SSL listener is taken; set ORDERFLOW_KAFKA_PORT`);
   writeFileSync(p.props, kafkaServerProperties({ port: opts.port, logDir: p.data, secure }));
-  writeFileSync(p.log4j, LOG4J2);
+  writeFileSync(p.log4j, KAFKA_LOG4J2);
   const formatted = await formatStorage(p, io, secure);
 
   await startJavaDaemon(daemon(p), {
