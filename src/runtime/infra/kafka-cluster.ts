@@ -21,6 +21,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
+import { replicationFor } from '#platform/bus/kafka/kafka-replication.ts';
 import { daemonPid, startDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars } from './maven.ts';
 import { KAFKA_LOG4J2, KAFKA_VERSION, kafkaAnswers, kafkaJava, kafkaPom } from './kafka.ts';
@@ -70,15 +71,10 @@ export function clusterPaths(dir: string, port: number, brokers: number) {
   return { home, pom: join(home, 'pom.xml'), libs: join(home, 'libs'), log4j: join(home, 'log4j2.properties'), cluster, clusterId: join(cluster, 'cluster-id'), nodes };
 }
 
-/** The replication factor topics get on a cluster of `brokers`, and the in-sync replicas a write needs. */
-export function replication(brokers: number): { factor: number; minInsync: number } {
-  const factor = Math.min(3, brokers);
-  return { factor, minInsync: factor >= 3 ? 2 : 1 };
-}
 
 /** server.properties of node `node` of the cluster `nodes`. */
 export function clusterNodeProperties(node: ClusterNode, nodes: readonly ClusterNode[]): string {
-  const { factor, minInsync } = replication(nodes.length);
+  const { factor, minInsync } = replicationFor(nodes.length);
   return [
     'process.roles=broker,controller',
     `node.id=${node.id}`,
@@ -183,7 +179,7 @@ async function start(o: KafkaClusterOptions, io: InfraIo): Promise<InfraState> {
     const live = await liveBrokers(brokersOf(c.nodes));
     throw InfraError(`kafka: ${live.length} of ${o.brokers} brokers registered (${live.join(', ') || 'none'}) after ${seconds(started)}; last lines of ${missing[0].logFile}:\n${tail(missing[0].logFile)}`);
   }
-  const { factor, minInsync } = replication(o.brokers);
+  const { factor, minInsync } = replicationFor(o.brokers);
   io.say(`kafka: ${o.brokers} nodes registered in ${seconds(started)}; topics default to replication factor ${factor}, min.insync.replicas ${minInsync}`);
   emitAll(io, settings(c.nodes));
   return { running: true, owned: true, env: settings(c.nodes) };
