@@ -24,7 +24,7 @@ import { Admin } from '@platformatic/kafka';
 import { replicationFor } from '#platform/bus/kafka/kafka-replication.ts';
 import { daemonPid, startDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars } from './maven.ts';
-import { KAFKA_LOG4J2, KAFKA_VERSION, kafkaAnswers, kafkaJava, kafkaPom } from './kafka.ts';
+import { KAFKA_LOG4J2, KAFKA_VERSION, kafkaAnswers, kafkaJava, kafkaPom, startupNotes } from './kafka.ts';
 import { emitAll, InfraError, portOpen, run, seconds, stdIo, tail, waitFor, type InfraIo, type InfraState } from './processes.ts';
 
 export const MAX_BROKERS = 9;
@@ -105,7 +105,7 @@ export function clusterNodeProperties(node: ClusterNode, nodes: readonly Cluster
 }
 
 const ownPid = (n: ClusterNode): number | undefined => daemonPid(n.pidFile, 'kafka.Kafka');
-const daemon = (n: ClusterNode): Daemon => ({ name: `kafka-${n.id}`, what: 'the broker', cwd: n.home, pidFile: n.pidFile, logFile: n.logFile });
+const daemon = (n: ClusterNode): Daemon => ({ name: `kafka-${n.id}`, what: 'the broker', cwd: n.home, pidFile: n.pidFile, logFile: n.logFile, stopGraceMs: 60_000 });
 const brokersOf = (nodes: readonly ClusterNode[]) => nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
 const settings = (nodes: readonly ClusterNode[]) => ({ KAFKA_BROKERS: brokersOf(nodes) });
 
@@ -158,17 +158,23 @@ async function start(o: KafkaClusterOptions, io: InfraIo): Promise<InfraState> {
     await formatNode(c, n, io);
   }
   const started = Date.now();
-  const timeoutMs = o.startTimeoutMs ?? 120_000;
+  const timeoutMs = o.startTimeoutMs ?? 180_000;
   // Together: a node answers clients only once a majority of the quorum has elected a controller.
-  const results = await Promise.allSettled(missing.map((n) => startDaemon(daemon(n), {
-    command: 'java',
-    // Three JVMs on one machine: a smaller heap than the single broker's.
-    args: ['-Xms128m', '-Xmx512m', ...kafkaJava(c.libs, c.log4j, 'kafka.Kafka', n.props)],
-    port: n.port,
-    answers: async () => (await portOpen(n.port)) && (await kafkaAnswers(n.port)),
-    timeoutMs,
-    io,
-  })));
+  const results = await Promise.allSettled(missing.map((n) => {
+    const notes = startupNotes(n.logFile, `kafka-${n.id}`, io.say);
+    return startDaemon(daemon(n), {
+      command: 'java',
+      // Three JVMs on one machine: a smaller heap than the single broker's.
+      args: ['-Xms128m', '-Xmx512m', ...kafkaJava(c.libs, c.log4j, 'kafka.Kafka', n.props)],
+      port: n.port,
+      answers: async () => {
+        notes();
+        return (await portOpen(n.port)) && (await kafkaAnswers(n.port));
+      },
+      timeoutMs,
+      io,
+    });
+  }));
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) {
     await stop(o, { say: io.say, emit: () => {} });

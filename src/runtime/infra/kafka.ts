@@ -3,7 +3,7 @@
  * built from Maven Central jars: no Docker, no tarball download.
  */
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
@@ -159,6 +159,44 @@ export const kafkaJava = (libs: string, log4j: string, main: string, ...args: st
   [`-Dlog4j2.configurationFile=${log4j}`, '-cp', join(libs, '*'), main, ...args];
 const java = kafkaJava;
 
+/**
+ * Why a broker restarted on an existing data dir may take long to answer, said once each:
+ * - a broker that was killed (SIGKILL, a crash, a machine gone) left its registration in the
+ *   metadata log, and the controller restores it with a fresh session: registering again is
+ *   refused (DUPLICATE_BROKER_REGISTRATION, retried every 2 s) until broker.session.timeout.ms
+ *   passes without a heartbeat (9 s by default);
+ * - then every partition in the data dir is loaded before the broker answers: the tests'
+ *   namespaced topics pile up in a long-lived dev or CI data dir (some 45 s for thousands).
+ * Called while waiting; reads only what the log gained since `from` (its size at the start).
+ */
+export function startupNotes(logFile: string, name: string, say: (line: string) => void): () => void {
+  const from = existsSync(logFile) ? statSync(logFile).size : 0;
+  const said = new Set<string>();
+  return () => {
+    let text: string;
+    try {
+      const size = statSync(logFile).size;
+      const fd = openSync(logFile, 'r');
+      try {
+        const buf = Buffer.alloc(Math.min(size - from, 1 << 20));
+        readSync(fd, buf, 0, buf.length, Math.max(from, size - buf.length));
+        text = buf.toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return;
+    }
+    const note = (key: string, line: string) => {
+      if (said.has(key)) return;
+      said.add(key);
+      say(`${name}: ${line}`);
+    };
+    if (text.includes('DUPLICATE_BROKER_REGISTRATION')) note('dup', 'the previous broker was killed and its registration is still in the metadata log; the controller refuses a new one until its session times out (broker.session.timeout.ms), then it registers');
+    if (text.includes('Successfully registered broker') && text.includes('Log loaded for partition')) note('load', 'registered; loading the partitions of its data dir before it answers (many old topics make this long)');
+  };
+}
+
 /** Formats the storage once (with the SCRAM user when secure); false when it was formatted before. */
 async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo, secure?: SecureMaterial): Promise<boolean> {
   if (existsSync(join(p.data, 'meta.properties'))) return false;
@@ -211,11 +249,17 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   writeFileSync(p.log4j, KAFKA_LOG4J2);
   const formatted = await formatStorage(p, io, secure);
 
+  const notes = startupNotes(p.logFile, 'kafka', io.say);
   await startJavaDaemon(daemon(p), {
     args: java(p.libs, p.log4j, 'kafka.Kafka', p.props),
     port: opts.port,
-    answers: async () => (await portOpen(opts.port)) && (await kafkaAnswers(opts.port)),
-    timeoutMs: opts.startTimeoutMs ?? 60_000,
+    answers: async () => {
+      notes();
+      return (await portOpen(opts.port)) && (await kafkaAnswers(opts.port));
+    },
+    // Not 60 s: a restart after a kill waits out the old session, then loads every partition;
+    // giving up at 60 s once stopped a broker seconds before it answered (57 s).
+    timeoutMs: opts.startTimeoutMs ?? 180_000,
     io,
   });
   if (secure && !formatted) {
@@ -235,7 +279,8 @@ async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   return { running: false, owned, env: {} };
 }
 
-const daemon = (p: ReturnType<typeof kafkaPaths>): Daemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
+// A controlled shutdown moves leadership and syncs every partition: with many it outlasts 20 s.
+const daemon = (p: ReturnType<typeof kafkaPaths>): Daemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile, stopGraceMs: 60_000 });
 
 async function status(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);
