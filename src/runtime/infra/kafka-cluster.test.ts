@@ -48,3 +48,11 @@ test('the infra command refuses --brokers with --secure or for a service that is
   assert.match(lines.join('\n'), /--brokers N/);
   await assert.rejects(kafkaClusterInfra('status', { dir: '/nowhere', port: 19092, brokers: 1 }), { code: 'PLT_ERR_INFRA' });
 });
+
+test('a group\'s coordinator partition is Kafka\'s (Java hashCode, abs, modulo 50), and the probe groups reach all 50', async () => {
+  const { offsetsPartitionOf, probeGroups } = await import('./kafka-cluster.ts');
+  // "a".hashCode() is 97; "polygenelubricants".hashCode() is Integer.MIN_VALUE, which Kafka's abs makes 0.
+  assert.equal(offsetsPartitionOf('a'), 47);
+  assert.equal(offsetsPartitionOf('polygenelubricants'), 0);
+  assert.equal(new Set(probeGroups.map(offsetsPartitionOf)).size, 50);
+});

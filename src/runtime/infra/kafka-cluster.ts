@@ -122,15 +122,59 @@ export async function liveBrokers(bootstrap: string, timeoutMs = 3000): Promise<
   }
 }
 
-async function formatNode(c: ReturnType<typeof clusterPaths>, n: ClusterNode, io: InfraIo): Promise<void> {
-  if (existsSync(join(n.data, 'meta.properties'))) return;
-  const started = Date.now();
+/** The cluster's id, made once and kept beside its nodes: every node is formatted with it. */
+async function clusterId(c: ReturnType<typeof clusterPaths>): Promise<string> {
   if (!existsSync(c.clusterId)) {
     const id = (await run('java', kafkaJava(c.libs, c.log4j, 'kafka.tools.StorageTool', 'random-uuid'), { capture: true })).trim().split('\n').pop()!.trim();
     if (!/^[A-Za-z0-9_-]{22}$/.test(id)) throw InfraError(`kafka: StorageTool random-uuid printed "${id}", not a cluster id`);
     writeFileSync(c.clusterId, `${id}\n`);
   }
-  const id = readFileSync(c.clusterId, 'utf8').trim();
+  return readFileSync(c.clusterId, 'utf8').trim();
+}
+
+// Kafka's default offsets.topic.num.partitions: a group's coordinator leads partition abs(hashCode(group id)) % 50.
+const OFFSETS_PARTITIONS = 50;
+
+/** Java's String.hashCode, then Kafka's Utils.abs, modulo the offsets topic's partitions. */
+export function offsetsPartitionOf(groupId: string): number {
+  let h = 0;
+  for (let i = 0; i < groupId.length; i++) h = (Math.imul(31, h) + groupId.charCodeAt(i)) | 0;
+  return (h === -2147483648 ? 0 : Math.abs(h)) % OFFSETS_PARTITIONS;
+}
+
+/** One group id per partition of __consumer_offsets: asking about all of them reaches every coordinator. */
+export const probeGroups: readonly string[] = (() => {
+  const byPartition = new Map<number, string>();
+  for (let i = 0; byPartition.size < OFFSETS_PARTITIONS; i++) {
+    const id = `orderflow-infra-${i}`;
+    if (!byPartition.has(offsetsPartitionOf(id))) byPartition.set(offsetsPartitionOf(id), id);
+  }
+  return [...byPartition.values()];
+})();
+
+/**
+ * True once consumer groups can join: Kafka creates __consumer_offsets (50 partitions, here
+ * with three copies each) on the first coordinator lookup, and until every partition has a
+ * leader that loaded it, joins get NOT_COORDINATOR. A client gives up after a few retries
+ * (the services' subscriptions after 1.5 s, and crashed at their start), so the cluster is
+ * ready only once a group of every partition can be described.
+ */
+async function groupsReady(bootstrap: string): Promise<boolean> {
+  const admin = new Admin({ clientId: 'orderflow-infra', bootstrapBrokers: bootstrap.split(','), retries: 0, connectTimeout: 3000, requestTimeout: 3000, timeout: 3000 });
+  try {
+    await admin.describeGroups({ groups: [...probeGroups] });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+async function formatNode(c: ReturnType<typeof clusterPaths>, n: ClusterNode, io: InfraIo): Promise<void> {
+  if (existsSync(join(n.data, 'meta.properties'))) return;
+  const started = Date.now();
+  const id = await clusterId(c);
   // A static quorum (controller.quorum.voters): no --standalone or --initial-controllers.
   await run('java', kafkaJava(c.libs, c.log4j, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', n.props), { capture: true });
   io.say(`kafka-${n.id}: storage formatted in ${n.data} (cluster ${id}) in ${seconds(started)}`);
@@ -155,8 +199,10 @@ async function start(o: KafkaClusterOptions, io: InfraIo): Promise<InfraState> {
   for (const n of missing) {
     mkdirSync(n.home, { recursive: true });
     writeFileSync(n.props, clusterNodeProperties(n, c.nodes));
-    await formatNode(c, n, io);
   }
+  await clusterId(c);
+  // Each format is a JVM of its own: together they take the time of one.
+  await Promise.all(missing.map((n) => formatNode(c, n, io)));
   const started = Date.now();
   const timeoutMs = o.startTimeoutMs ?? 180_000;
   // Together: a node answers clients only once a majority of the quorum has elected a controller.
@@ -186,7 +232,10 @@ async function start(o: KafkaClusterOptions, io: InfraIo): Promise<InfraState> {
     throw InfraError(`kafka: ${live.length} of ${o.brokers} brokers registered (${live.join(', ') || 'none'}) after ${seconds(started)}; last lines of ${missing[0].logFile}:\n${tail(missing[0].logFile)}`);
   }
   const { factor, minInsync } = replicationFor(o.brokers);
-  io.say(`kafka: ${o.brokers} nodes registered in ${seconds(started)}; topics default to replication factor ${factor}, min.insync.replicas ${minInsync}`);
+  if (!(await waitFor(() => groupsReady(brokersOf(c.nodes)), { timeoutMs, intervalMs: 500 }))) {
+    throw InfraError(`kafka: the ${o.brokers} nodes are registered but some partition of __consumer_offsets has no coordinator after ${seconds(started)}; consumer groups cannot join`);
+  }
+  io.say(`kafka: ${o.brokers} nodes registered and ready for consumer groups in ${seconds(started)}; topics default to replication factor ${factor}, min.insync.replicas ${minInsync}`);
   emitAll(io, settings(c.nodes));
   return { running: true, owned: true, env: settings(c.nodes) };
 }
