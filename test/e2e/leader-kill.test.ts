@@ -39,7 +39,7 @@ describe('the leader kill on a three-node Kafka cluster', { skip: kafkaSkip() ??
     assert.equal(k.isr.length, 3, `all three in sync before the kill: ${k.isr}`);
     assert.ok(k.records > 0, 'the killed leader\'s partition carried orders');
     assert.notEqual(k.recoverySeconds, null, 'orders through the killed leader\'s partition flowed again');
-    // Measured here: some 8 s (the 6 s broker session, then a new leader and the clients' retries).
+    // Measured on the 2-core box: 8 to 21 s (the 6 s broker session, then new leaders, then the clients' retries).
     assert.ok(k.recoverySeconds! < 60, `recovered in ${k.recoverySeconds} s`);
     assert.notEqual(k.rejoinSeconds, null, 'the killed node, started again, is back in sync on every partition it holds');
     t.diagnostic(`leader kill: recovery ${k.recoverySeconds} s, rejoin ${k.rejoinSeconds} s`);
