@@ -24,7 +24,7 @@ import { Admin } from '@platformatic/kafka';
 import { replicationFor } from '#platform/bus/kafka/kafka-replication.ts';
 import { daemonPid, startDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars } from './maven.ts';
-import { KAFKA_LOG4J2, KAFKA_VERSION, kafkaAnswers, kafkaJava, kafkaPom, startupNotes } from './kafka.ts';
+import { KAFKA_LOG4J2, KAFKA_VERSION, kafkaAnswers, kafkaJava, kafkaPom, startupNotes, untilReleased } from './kafka.ts';
 import { emitAll, InfraError, portOpen, run, seconds, stdIo, tail, waitFor, type InfraIo, type InfraState } from './processes.ts';
 
 export const MAX_BROKERS = 9;
@@ -189,6 +189,7 @@ async function start(o: KafkaClusterOptions, io: InfraIo): Promise<InfraState> {
     return { running: true, owned: true, env: settings(c.nodes) };
   }
   for (const n of missing) {
+    await untilReleased(n.pidFile, [n.port, n.controllerPort]);
     for (const port of [n.port, n.controllerPort]) {
       if (await portOpen(port)) throw InfraError(`kafka: port ${port} of node ${n.id} is taken by something this command did not start; set ORDERFLOW_KAFKA_PORT (node n takes port + 2(n-1) and the next)`);
     }

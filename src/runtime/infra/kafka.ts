@@ -10,7 +10,7 @@ import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts
 import { fetchJars, mavenPom } from './maven.ts';
 import { ensureScramUser, scramFormatArgs, secureMaterial, secureProperties, secureSettings, type SecureMaterial } from './kafka-secure.ts';
 import {
-  emitAll, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState,
+  emitAll, InfraError, portOpen, readPid, run, seconds, stdIo, waitFor, type InfraIo, type InfraState,
 } from './processes.ts';
 
 export const KAFKA_VERSION = '4.1.1';
@@ -216,6 +216,20 @@ function settings(port: number, secure?: SecureMaterial): Record<string, string>
 /** Whether the broker's server.properties has the SASL_SSL listener. */
 const hasSecureListener = (propsFile: string): boolean => existsSync(propsFile) && /^listeners=.*SASL_SSL:/m.test(readFileSync(propsFile, 'utf8'));
 
+/**
+ * When the pid file names a broker of ours that died (killed, crashed), waits up to 10 s for
+ * its ports to close: a SIGKILLed JVM's main thread is gone (a zombie) a moment before its
+ * other threads let go of the sockets, and a start in that moment took the port for someone
+ * else's.
+ */
+export async function untilReleased(pidFile: string, ports: readonly number[]): Promise<void> {
+  if (readPid(pidFile) === undefined) return;
+  await waitFor(async () => {
+    for (const port of ports) if (await portOpen(port, '127.0.0.1', 200)) return false;
+    return true;
+  }, { timeoutMs: 10_000, intervalMs: 200 });
+}
+
 /** Our broker's pid, if its pid file names a live Kafka process. */
 const ownPid = (p: ReturnType<typeof kafkaPaths>): number | undefined => daemonPid(p.pidFile, 'kafka.Kafka');
 
@@ -232,6 +246,7 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
     emitAll(io, env);
     return { running: true, owned: true, env };
   }
+  await untilReleased(p.pidFile, [opts.port, opts.port + 1]);
   if (await portOpen(opts.port)) {
     if (await kafkaAnswers(opts.port)) {
       io.say(`kafka: a broker not started by this command already answers on 127.0.0.1:${opts.port}; using it`);
