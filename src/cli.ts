@@ -48,8 +48,9 @@ const USAGE = `usage: orderflow <command> [options]
                        Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
         --image        run every instance as a container of this image (node deploy/image/main.ts build):
                        podman run --rm --network host, the data dir mounted; see docs/deploy.md
-  infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
-        Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI.
+  infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status] [--brokers N]
+        Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI;
+        --brokers 3: a replicated Kafka of three KRaft nodes.
   infra schemathesis [install|status]
         The OpenAPI fuzzer the tests run (test/support/schemathesis.ts), pinned, from PyPI.
 ${DLQ_USAGE}

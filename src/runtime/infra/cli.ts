@@ -6,6 +6,7 @@
  */
 import { loadInfraConfig } from './config.ts';
 import { kafkaInfra } from './kafka.ts';
+import { kafkaClusterInfra, MAX_BROKERS } from './kafka-cluster.ts';
 import { postgresInfra } from './postgres.ts';
 import { connectInfra } from './connect.ts';
 import { zipkinInfra } from './zipkin.ts';
@@ -25,10 +26,13 @@ const SERVICES = ['kafka', 'postgres', 'connect', 'zipkin', 'prometheus', 'mailp
 const TOOL_ACTIONS = ['install', 'status'] as const;
 type ToolAction = (typeof TOOL_ACTIONS)[number];
 
-const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|mailpit|all> [start|stop|status] [--secure] [--jdbc-sink]
+const USAGE = `usage: orderflow infra <kafka|postgres|connect|zipkin|prometheus|mailpit|all> [start|stop|status] [--brokers N] [--secure] [--jdbc-sink]
        orderflow infra schemathesis [install|status]
        orderflow infra deploy-tools [install|status]
   all is kafka and postgres. --secure (kafka start): a SASL_SSL listener on the Kafka port + 2 as well.
+  --brokers N (kafka, default 1): N KRaft nodes (2..${MAX_BROKERS}), node n on the Kafka port + 2(n-1) and its
+       controller on the next; topics default to replication factor min(3, N), min.insync.replicas 2 at 3.
+       Give it to stop and status too. start starts the nodes that are not running (a killed one rejoins).
   --jdbc-sink (connect start): Debezium's JDBC sink plugin too, for the event archive as PostgreSQL tables.
   schemathesis: the OpenAPI fuzzer, pinned, in a venv under <infra dir>/schemathesis (pip from PyPI, Python 3.11+).
   deploy-tools: helm and kubeconform (go install), check-jsonschema and kubernetes-validate (PyPI), the
@@ -46,15 +50,23 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
   if (argv[0] === 'schemathesis' || argv[0] === 'deploy-tools') return toolCommand(argv[0], argv.slice(1), io);
   const secure = argv.includes('--secure');
   const jdbcSink = argv.includes('--jdbc-sink');
-  const [what, rawAction = 'start', ...rest] = argv.filter((a) => a !== '--secure' && a !== '--jdbc-sink');
+  const split = brokersArg(argv);
+  if (split === undefined) {
+    io.say(USAGE);
+    return 2;
+  }
+  const { brokers, args } = split;
+  const [what, rawAction = 'start', ...rest] = args.filter((a) => a !== '--secure' && a !== '--jdbc-sink');
   const action = rawAction as Action;
-  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0 || (secure && (what !== 'kafka' || action !== 'start')) || (jdbcSink && (what !== 'connect' || action !== 'start'))) {
+  if (!what || !SERVICES.includes(what) || !ACTIONS.includes(action) || rest.length > 0 || (secure && (what !== 'kafka' || action !== 'start' || brokers > 1)) || (jdbcSink && (what !== 'connect' || action !== 'start')) || (brokers > 1 && what !== 'kafka' && what !== 'all')) {
     io.say(USAGE);
     return 2;
   }
   try {
     const config = loadInfraConfig();
-    const kafka = () => kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, secure, io });
+    const kafka = () => (brokers > 1
+      ? kafkaClusterInfra(action, { dir: config.dir, port: config.kafkaPort, brokers, io })
+      : kafkaInfra(action, { dir: config.dir, port: config.kafkaPort, secure, io }));
     const postgres = () => postgresInfra(action, { dir: config.dir, port: config.pgPort, walLevel: config.pgWalLevel, io });
     const connect = () => connectInfra(action, { dir: config.dir, port: config.connectPort, kafkaBrokers: config.kafkaBrokers, jdbcSink, io });
     const zipkin = () => zipkinInfra(action, { dir: config.dir, port: config.zipkinPort, io });
@@ -78,6 +90,20 @@ export async function infraCommand(argv: string[], io: InfraIo = stdIo): Promise
   } catch (err) {
     return failed(err, io);
   }
+}
+
+/** `--brokers N` (or `--brokers=N`) taken out of `argv`: N (1 when absent) and the rest; undefined when N is not 1..MAX_BROKERS. */
+export function brokersArg(argv: readonly string[]): { brokers: number; args: string[] } | undefined {
+  const args: string[] = [];
+  let raw: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--brokers') raw = argv[++i] ?? '';
+    else if (argv[i].startsWith('--brokers=')) raw = argv[i].slice('--brokers='.length);
+    else args.push(argv[i]);
+  }
+  if (raw === undefined) return { brokers: 1, args };
+  const brokers = Number(raw);
+  return /^\d+$/.test(raw) && brokers >= 1 && brokers <= MAX_BROKERS ? { brokers, args } : undefined;
 }
 
 /** `schemathesis|deploy-tools [install|status]`: 0 installed, 1 failure, 2 usage, 3 status when not installed. */
