@@ -23,6 +23,8 @@ import { startArchive, type ArchiveOptions, type RunningArchive } from './archiv
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
 import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
+import { bindListenSocket, type ListenSocket } from './listen-sockets.ts';
+import { rollOut, RolloutRefused, type RolloutReport } from './rollout.ts';
 
 export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
 export type ServiceName = (typeof serviceNames)[number];
@@ -143,6 +145,12 @@ export interface System {
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Restarts of one instance (a service's name: its first), or of all of a service's with `{ all: true }`. */
   restarts(name: Target, opts?: { all?: boolean }): number;
+  /**
+   * Restarts every instance one by one, no request of a caller failing (rollout.ts): each
+   * backend instance drained, stopped, started, awaited ready and in its consumer groups;
+   * the gateway last, a new process beside the old one. Needs replicas >= 2.
+   */
+  rollout(opts?: { log?: (line: string) => void }): Promise<RolloutReport>;
   /** Gateway first, then the services; SIGTERM, SIGKILL after 20 s. Idempotent. */
   stop(): Promise<void>;
 }
@@ -157,10 +165,22 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const wanted = (service: ServiceName, index: number) => (index === 0 ? (opts.ports?.[service] ?? defaultPorts[service]) : 0);
   const layout = serviceNames.flatMap((service) => Array.from({ length: service === 'gateway' ? 1 : replicas }, (_, index) => ({ service, index })));
   const wantedMetrics = opts.gatewayMetricsPort ?? (wanted('gateway', 0) === 0 ? 0 : defaultGatewayMetricsPort);
-  const free = await freePorts(layout.filter(({ service, index }) => wanted(service, index) === 0).length + (wantedMetrics === 0 ? 1 : 0));
-  const gatewayMetricsPort = wantedMetrics || free.pop()!;
+  // The gateway's sockets are this process's, handed to each gateway process it starts, so a
+  // rollout replaces the gateway without refusing a connection (listen-sockets.ts).
+  const gatewaySockets: ListenSocket[] = [];
+  const closeGatewaySockets = () => gatewaySockets.splice(0).forEach((socket) => socket.close());
+  gatewaySockets.push(bindListenSocket('127.0.0.1', wanted('gateway', 0)));
+  try {
+    gatewaySockets.push(bindListenSocket('127.0.0.1', wantedMetrics));
+  } catch (err) {
+    closeGatewaySockets();
+    throw err;
+  }
+  const [gatewaySocket, gatewayMetricsSocket] = gatewaySockets;
+  const gatewayMetricsPort = gatewayMetricsSocket.port;
+  const free = await freePorts(layout.filter(({ service, index }) => service !== 'gateway' && wanted(service, index) === 0).length);
   const instances: Instance[] = layout.map(({ service, index }) => {
-    const port = wanted(service, index) || free.shift()!;
+    const port = service === 'gateway' ? gatewaySocket.port : wanted(service, index) || free.shift()!;
     const url = `http://127.0.0.1:${port}`;
     return { name: instanceName(service, index, replicas), service, url, metricsUrl: service === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPort}` : url };
   });
@@ -208,7 +228,10 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     for (const wave of startWaves) {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
-        supervisor.start({ name: i.name, script: mainOf(i.service), env: { ...base, ...instanceEnv(i) }, healthUrl: `${i.url}/health/ready` })));
+        supervisor.start({
+          name: i.name, script: mainOf(i.service), env: { ...base, ...instanceEnv(i) }, healthUrl: `${i.url}/health/ready`,
+          ...(i.service === 'gateway' ? { fds: [gatewaySocket.fd, gatewayMetricsSocket.fd] } : {}),
+        })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // Ready is "the routes serve"; a system that starts also has its consumers in their groups.
@@ -221,12 +244,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
+    closeGatewaySockets();
     await archive?.stop();
     await removeConnectors();
     throw err;
   }
 
   let stopping: Promise<void> | undefined;
+  let rolling: Promise<RolloutReport> | undefined;
   return {
     gatewayUrl: urls.gateway,
     demoUsers,
@@ -245,12 +270,26 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     failMessages: (name, types) => Promise.all(faultTargets(name).map((i) => putFaults(i.url, i.name, { failTypes: types }))).then(() => undefined),
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name, restartOpts) => (restartOpts?.all && serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)]).reduce((n, i) => n + supervisor.restarts(i.name), 0),
+    rollout(rolloutOpts = {}) {
+      if (rolling) return Promise.reject(RolloutRefused('a rollout is already running'));
+      if (stopping) return Promise.reject(RolloutRefused('the system is stopping'));
+      rolling = rollOut({
+        instances,
+        replace: (name, replaceOpts) => supervisor.replace(name, replaceOpts),
+        joined: (name) => consumersJoined([find(name)]).then(() => undefined),
+        say: rolloutOpts.log ?? opts.log ?? (() => {}),
+      }).finally(() => {
+        rolling = undefined;
+      });
+      return rolling;
+    },
     stop() {
       // Unlisted first: a service stopped on purpose is not a service down for Prometheus.
       if (opts.prometheusTargets && !stopping) clearPrometheusTargets(opts.prometheusTargets.file);
       // The connectors go last: a dropped slot must not miss a last commit of a service. The
       // archive after the services: what they published last is archived now or at the next start.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
+        closeGatewaySockets();
         await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
         await removeConnectors();
       });
@@ -262,7 +301,11 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
 /** An instance's own settings: its port, its name, and the gateway's metrics port. */
 function instanceEnv(i: Instance): Record<string, string> {
   const env: Record<string, string> = { PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name };
-  if (i.service === 'gateway') env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
+  if (i.service === 'gateway') {
+    env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
+    // The supervisor's sockets (ChildSpec.fds): after stdin, stdout, stderr and the IPC channel.
+    Object.assign(env, { GATEWAY_LISTEN_FD: '4', GATEWAY_METRICS_LISTEN_FD: '5' });
+  }
   return env;
 }
 
