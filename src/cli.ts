@@ -16,6 +16,7 @@ import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 import { DLQ_USAGE } from './runtime/dlq-command.ts';
 import { USERS_USAGE } from './runtime/users-command.ts';
 import { ARCHIVE_USAGE, archiveDir } from './runtime/archive-command.ts';
+import { startControlServer, type ControlServer } from './runtime/control.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -44,6 +45,11 @@ const USAGE = `usage: orderflow <command> [options]
         --no-archive   keep no event archive; by default orders.events and client.events
                        are appended to <data-dir>/archive/<topic>.jsonl (ORDERFLOW_ARCHIVE_DIR): by Kafka
                        Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
+  rollout [--data-dir ./data]
+        Restart every instance of the system \`orderflow up\` runs with this data dir, one by one,
+        without a failed request: each backend instance drained, stopped, started, awaited ready
+        and in its consumer groups; the gateway last, a new process beside the old one on the
+        same socket. Needs \`up --replicas 2\` (or more). Prints each step and a summary.
   infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI.
   infra schemathesis [install|status]
@@ -75,6 +81,9 @@ ${ARCHIVE_USAGE}
   lab soak [--minutes 30] [--rate 50] [--distributed] [options]
         A steady load with short retentions, sampling every table and file once a minute: is
         everything but the orders' own data flat? (orderflow lab soak --help).
+  lab rollout [--rate 40] [--distributed] [options]
+        Load the system at a fixed rate, roll out every instance, and count failed requests
+        (must be 0), orders lost or made twice, and p99 before vs during (orderflow lab rollout --help).
   chaos [--kills 30] [--arch events,...] [--distributed] [--rate 30] [--seed 1] [--json]
         Kill random service instances (SIGKILL) under a steady mixed load, then check every
         invariant through the public API; prints kills, orders accepted (at the first attempt),
@@ -149,6 +158,7 @@ async function up(args: string[]): Promise<number> {
   process.stderr.write(`starting orderflow on ${where}\n`);
 
   let system: System | undefined;
+  let control: ControlServer | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -160,6 +170,7 @@ async function up(args: string[]): Promise<number> {
       process.exit(130);
     }
     process.stderr.write(`\n${signal}: stopping (Ctrl-C again to kill at once)\n`);
+    void control?.close();
     system.stop().then(() => {
       process.stderr.write('stopped\n');
       process.exit(0);
@@ -174,6 +185,8 @@ async function up(args: string[]): Promise<number> {
     archive: values.archive ? { dir: archiveDir(dataDir) } : undefined,
     prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
   });
+  // The channel `orderflow rollout` talks to (runtime/control.ts).
+  control = await startControlServer(dataDir, system);
   const gw = system.gatewayUrl;
   const product = await firstProductId(gw);
   const order = JSON.stringify({ items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
@@ -196,6 +209,7 @@ orderflow is up: ${gw}   (the API described: ${gw}/docs)
   curl -sN ${gw}/api/me/notifications/stream -H "authorization: Bearer $TOKEN"   (live, Ctrl-C ends it)
 ${mail}
 ${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus); the gateway's on ${system.metricsUrls.gateway}/metrics, not its public port
+rollout: orderflow rollout --data-dir ${dataDir}${replicas > 1 ? '' : ' (needs --replicas 2 or more)'}
 ${system.archive ? `archive: ${system.archive.topics.join(', ')} into ${system.archive.dir} (${system.archive.via === 'connect' ? 'by Kafka Connect' : 'by this process'}; orderflow archive status)\n` : ''}Ctrl-C stops.
 `);
   // Runs until a signal; the handlers above exit.
@@ -230,6 +244,17 @@ async function firstProductId(gatewayUrl: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+async function rollout(args: string[]): Promise<number> {
+  const { values } = parse(args, { 'data-dir': { type: 'string', default: './data' } });
+  const dataDir = resolve(values['data-dir']);
+  const { requestRollout } = await import('./runtime/control.ts');
+  const { rolloutSummary } = await import('./runtime/rollout.ts');
+  process.stdout.write(`rolling out the system in ${dataDir}\n`);
+  const report = await requestRollout(dataDir, (line) => process.stdout.write(`${line}\n`));
+  process.stdout.write(`${rolloutSummary(report)}\n`);
+  return 0;
 }
 
 async function orders(args: string[]): Promise<number> {
@@ -329,6 +354,8 @@ export async function main(argv: string[]): Promise<number> {
         return await up(args);
       case 'infra':
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
+      case 'rollout':
+        return await rollout(args);
       case 'dlq':
         return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
@@ -345,6 +372,7 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
         if (args[0] === 'soak') return await import('./lab/soak.ts').then((m) => m.soakCommand(args.slice(1)));
+        if (args[0] === 'rollout') return await import('./lab/rollout-command.ts').then((m) => m.labRolloutCommand(args.slice(1)));
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));
       case 'chaos':
         return await import('./lab/chaos.ts').then((m) => m.chaosCommand(args));
