@@ -45,11 +45,12 @@ const USAGE = `usage: orderflow <command> [options]
         --no-archive   keep no event archive; by default orders.events and client.events
                        are appended to <data-dir>/archive/<topic>.jsonl (ORDERFLOW_ARCHIVE_DIR): by Kafka
                        Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
-  rollout [--data-dir ./data]
+  rollout [--data-dir ./data] [--services orders,gateway]
         Restart every instance of the system \`orderflow up\` runs with this data dir, one by one,
         without a failed request: each backend instance drained, stopped, started, awaited ready
         and in its consumer groups; the gateway last, a new process beside the old one on the
         same socket. Needs \`up --replicas 2\` (or more). Prints each step and a summary.
+        --services  only these services' instances (default all)
   infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI.
   infra schemathesis [install|status]
@@ -247,12 +248,13 @@ async function firstProductId(gatewayUrl: string): Promise<string | undefined> {
 }
 
 async function rollout(args: string[]): Promise<number> {
-  const { values } = parse(args, { 'data-dir': { type: 'string', default: './data' } });
+  const { values } = parse(args, { 'data-dir': { type: 'string', default: './data' }, services: { type: 'string' } });
   const dataDir = resolve(values['data-dir']);
   const { requestRollout } = await import('./runtime/control.ts');
   const { rolloutSummary } = await import('./runtime/rollout.ts');
   process.stdout.write(`rolling out the system in ${dataDir}\n`);
-  const report = await requestRollout(dataDir, (line) => process.stdout.write(`${line}\n`));
+  const services = values.services?.split(',').map((s) => s.trim()).filter(Boolean);
+  const report = await requestRollout(dataDir, (line) => process.stdout.write(`${line}\n`), services);
   process.stdout.write(`${rolloutSummary(report)}\n`);
   return 0;
 }

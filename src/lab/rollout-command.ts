@@ -9,7 +9,7 @@ import { loadRuntimeConfig } from '#runtime/config.ts';
 import { formatRolloutLab, rolloutPassed, runRolloutLab } from './rollout-lab.ts';
 
 export const USAGE = `usage: orderflow lab rollout [--arch events] [--distributed] [--rate 40] [--before 10]
-       [--after 5] [--replicas 2] [--drain 120] [--json] [--verbose]
+       [--after 5] [--replicas 2] [--services orders,...] [--drain 120] [--json] [--verbose]
   Starts the system with --replicas instances of each backend service (a throwaway data
   directory and namespace), loads it at --rate requests a second (half orders, each with its
   Idempotency-Key, half reads; never retried), rolls out every instance one by one as
@@ -22,6 +22,7 @@ export const USAGE = `usage: orderflow lab rollout [--arch events] [--distribute
   --before       seconds of load before the rollout, the baseline (default 10)
   --after        seconds of load after it (default 5)
   --replicas     instances of each backend service (default 2; a rollout needs 2 or more)
+  --services     only these services' instances are rolled out (default all, the gateway included)
   --drain        most seconds to wait for the accepted orders to be terminal (default 120)
   --json         the result as JSON on stdout
   --verbose      the services' own log lines on stderr`;
@@ -44,6 +45,7 @@ export async function labRolloutCommand(argv: string[]): Promise<number> {
       before: { type: 'string', default: '10' },
       after: { type: 'string', default: '5' },
       replicas: { type: 'string', default: '2' },
+      services: { type: 'string' },
       drain: { type: 'string', default: '120' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -63,6 +65,7 @@ export async function labRolloutCommand(argv: string[]): Promise<number> {
     beforeSeconds: num('before', v.before, (n) => n >= 0, 'a non-negative number of seconds'),
     afterSeconds: num('after', v.after, (n) => n >= 0, 'a non-negative number of seconds'),
     replicas: num('replicas', v.replicas, (n) => Number.isInteger(n) && n >= 2 && n <= 16, 'a whole number from 2 to 16'),
+    services: v.services?.split(',').map((s) => s.trim()).filter(Boolean),
     drainSeconds: num('drain', v.drain, (n) => n > 0, 'a positive number of seconds'),
     kafka: v.distributed ? { brokers: runtime.kafkaBrokers } : undefined,
     postgres: v.distributed ? { url: runtime.databaseUrl } : undefined,

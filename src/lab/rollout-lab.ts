@@ -34,6 +34,8 @@ export interface RolloutLabOptions {
   beforeSeconds: number;
   afterSeconds: number;
   replicas: number;
+  /** Only these services' instances are rolled out (default all). */
+  services?: readonly string[];
   /** Most seconds to wait for the accepted orders to be terminal once the load stopped. */
   drainSeconds: number;
   kafka?: { brokers: string };
@@ -88,7 +90,7 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
     o.say(`rollout lab: load at ${o.rate} requests/s (half orders, half reads), ${o.beforeSeconds} s before the rollout`);
     await sleep(o.beforeSeconds * 1000);
     const rolloutStart = performance.now();
-    const rollout = await system.rollout({ log: (line) => o.say(`rollout lab: ${line}`) });
+    const rollout = await system.rollout({ log: (line) => o.say(`rollout lab: ${line}`), services: o.services });
     const rolloutEnd = performance.now();
     o.say(`rollout lab: rolled out in ${seconds(rolloutEnd - rolloutStart)} s; ${o.afterSeconds} s more load`);
     await sleep(o.afterSeconds * 1000);

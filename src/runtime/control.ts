@@ -7,7 +7,7 @@
  * two systems on one machine cannot collide on it, and only who may write the data dir may
  * reach it (the socket is 0600): no port to choose, to protect or to find.
  *
- * POST /rollout answers as it goes, one JSON object a line: {"line"} per step, then
+ * POST /rollout (?services=orders,gateway: only theirs) answers as it goes, one JSON object a line: {"line"} per step, then
  * {"report"} or {"error": {"code","message"}}. GET /instances lists the instances.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
@@ -29,7 +29,7 @@ const MAX_SOCKET_PATH = 107;
 
 export interface Controlled {
   instances(): Instance[];
-  rollout(opts: { log: (line: string) => void }): Promise<RolloutReport>;
+  rollout(opts: { log: (line: string) => void; services?: readonly string[] }): Promise<RolloutReport>;
 }
 
 export interface ControlServer {
@@ -49,10 +49,12 @@ export async function startControlServer(dataDir: string, system: Controlled): P
       res.setHeader('content-type', 'application/json');
       return res.end(JSON.stringify(system.instances()));
     }
-    if (req.method === 'POST' && req.url === '/rollout') {
+    const url = new URL(req.url ?? '/', 'http://control');
+    if (req.method === 'POST' && url.pathname === '/rollout') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       const send = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
-      system.rollout({ log: (line) => send({ line }) }).then(
+      const services = url.searchParams.get('services')?.split(',').filter(Boolean);
+      system.rollout({ log: (line) => send({ line }), services }).then(
         (report) => res.end(`${JSON.stringify({ report })}\n`),
         (err: Error) => res.end(`${JSON.stringify({ error: { code: isOrderflowError(err) ? err.code : 'PLT_ERR_CONTROL_FAILED', message: err.message } })}\n`),
       );
@@ -86,10 +88,11 @@ function answers(path: string): Promise<boolean> {
  * Asks the system with this data dir for a rollout; `onLine` gets each step as it happens.
  * Rejects with PLT_ERR_NO_SYSTEM_RUNNING when no `orderflow up` runs there.
  */
-export function requestRollout(dataDir: string, onLine: (line: string) => void): Promise<RolloutReport> {
+export function requestRollout(dataDir: string, onLine: (line: string) => void, services?: readonly string[]): Promise<RolloutReport> {
   const path = controlSocketPath(dataDir);
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: path, method: 'POST', path: '/rollout' }, (res) => {
+    const query = services?.length ? `?services=${encodeURIComponent(services.join(','))}` : '';
+    const req = request({ socketPath: path, method: 'POST', path: `/rollout${query}` }, (res) => {
       let buffered = '';
       let settled = false;
       res.setEncoding('utf8');

@@ -43,6 +43,8 @@ export interface RolloutTarget {
 export interface RolloutDeps {
   /** Every instance, the gateway first (System.instances' order). */
   instances: RolloutTarget[];
+  /** Only these services' instances (default every service). */
+  services?: readonly string[];
   replace(name: string, opts: { surge: boolean }): Promise<Replaced>;
   /** Resolves once the instance's consumers joined their groups. */
   joined(name: string): Promise<void>;
@@ -51,11 +53,15 @@ export interface RolloutDeps {
 
 /** The backends service by service, each instance in turn, then the gateway. */
 export async function rollOut(deps: RolloutDeps): Promise<RolloutReport> {
-  const single = deps.instances.filter((i) => i.service !== 'gateway' && !deps.instances.some((o) => o !== i && o.service === i.service));
+  const known = [...new Set(deps.instances.map((i) => i.service))];
+  const unknown = (deps.services ?? []).filter((s) => !known.includes(s));
+  if (unknown.length > 0) throw RolloutRefused(`no service named ${unknown.join(', ')}; there are ${known.join(', ')}`);
+  const chosen = deps.instances.filter((i) => deps.services === undefined || deps.services.includes(i.service));
+  const single = chosen.filter((i) => i.service !== 'gateway' && !deps.instances.some((o) => o !== i && o.service === i.service));
   if (single.length > 0) {
     throw RolloutRefused(`${single.map((i) => i.name).join(', ')} run${single.length === 1 ? 's' : ''} as one instance: restarting it would refuse its callers; start the system with --replicas 2 (or more) for a rollout without downtime`);
   }
-  const order = [...deps.instances.filter((i) => i.service !== 'gateway'), ...deps.instances.filter((i) => i.service === 'gateway')];
+  const order = [...chosen.filter((i) => i.service !== 'gateway'), ...chosen.filter((i) => i.service === 'gateway')];
   const started = Date.now();
   const steps: RolloutStep[] = [];
   for (const [n, target] of order.entries()) {

@@ -40,13 +40,9 @@ export interface HttpAppOptions {
  */
 export type HttpApp = FastifyInstance & { readonly metrics: Registry; drain(): Promise<void> };
 
-/** Installs the drain on `app` (drain.ts); readiness fails with `shutdownCheck` while it runs. */
-export function drainOnShutdown(app: FastifyInstance, timeouts: Readonly<HttpTimeouts> = defaultHttpTimeouts): { drainer: Drainer; shutdownCheck: HealthCheck } {
-  const drainer = installDrain(app, { graceMs: timeouts.drainGraceMs });
-  const shutdownCheck = async () => {
-    if (drainer.draining()) throw new Error('draining: this instance is shutting down');
-  };
-  return { drainer, shutdownCheck };
+/** Installs the drain on `app` (drain.ts), with its grace from `timeouts`. */
+export function drainOnShutdown(app: FastifyInstance, timeouts: Readonly<HttpTimeouts> = defaultHttpTimeouts): Drainer {
+  return installDrain(app, { graceMs: timeouts.drainGraceMs });
 }
 
 /**
@@ -86,11 +82,11 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
   installErrorHandling(fastify);
   installJsonBodyParser(fastify);
   const registry = opts.metrics ?? createMetricsRegistry(opts.name);
-  const { drainer, shutdownCheck } = drainOnShutdown(fastify, opts.timeouts);
+  const drainer = drainOnShutdown(fastify, opts.timeouts);
   const app = fastify.decorate('metrics', registry).decorate('drain', drainer.drain) as HttpApp;
   installRequestMetrics(app, registry);
 
-  installHealthRoutes(app, { service: opts.name, checks: { ...opts.checks, shutdown: shutdownCheck }, consumerChecks: opts.consumerChecks });
+  installHealthRoutes(app, { service: opts.name, checks: opts.checks, consumerChecks: opts.consumerChecks, draining: drainer.draining });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

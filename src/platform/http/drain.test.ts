@@ -59,3 +59,20 @@ test('a drain ends after its grace even when a caller keeps an idle connection o
   const took = Date.now() - t0;
   assert.ok(took >= 900 && took < 3_000, `drained in ${took} ms`);
 });
+
+test('an app that drains is not ready, whatever its checks say, and still serves its routes', async (t) => {
+  const { buildHttpApp } = await import('./app.ts');
+  const { silentLogger } = await import('../log.ts');
+  const app = buildHttpApp({ name: 'widgets', log: silentLogger, checks: { database: async () => {} } });
+  app.get('/widgets', async () => []);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => app.close());
+  assert.equal((await app.inject({ url: '/health/ready' })).statusCode, 200);
+  await app.drain();
+  const ready = await app.inject({ url: '/health/ready' });
+  assert.equal(ready.statusCode, 503);
+  assert.deepEqual(ready.json(), { status: 'draining', service: 'widgets' });
+  const served = await app.inject({ url: '/widgets' });
+  assert.equal(served.statusCode, 200);
+  assert.equal(served.headers[drainingHeader], '1');
+});

@@ -60,8 +60,8 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
   void app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', persistAuthorization: true } });
   // The gateway's own readiness has no dependency: a service down turns its routes into
   // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
-  const { drainer, shutdownCheck } = drainOnShutdown(app, opts.timeouts);
-  installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], checks: { shutdown: shutdownCheck } });
+  const drainer = drainOnShutdown(app, opts.timeouts);
+  installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], draining: drainer.draining });
 
   void app.register(async (api) => {
     registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
