@@ -33,7 +33,7 @@ const USAGE = `usage: orderflow <command> [options]
         --kafka        the bus is Apache Kafka at KAFKA_BROKERS (default 127.0.0.1:9092)
         --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
         --distributed  both
-        --service-ports  first of the internal ports (orders, inventory, payments, shipping, users, +6 notifications); 0 picks free ones
+        --service-ports  first of the internal ports (orders, inventory, payments, shipping, users, cart, notifications, ingestion, analytics: 8081-8089); 0 picks free ones
         --replicas     instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1):
                        orders-1, orders-2...; the first of each on --service-ports, the others on free
                        ports; the gateway balances across them and skips one that is down
@@ -146,7 +146,7 @@ async function up(args: string[]): Promise<number> {
   // 0 stays 0 for all five: each gets a free port of its own.
   const at = (i: number) => (first === 0 ? 0 : first + i);
   // notifications at +6 (8087): +5 (8086) is the cart's.
-  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4), notifications: at(6) };
+  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4), cart: at(5), notifications: at(6), ingestion: at(7), analytics: at(8) };
   const dataDir = resolve(values['data-dir']);
   const replicasArg = values.replicas ?? runtime.replicas;
   const replicas = Number(replicasArg);
