@@ -3,8 +3,10 @@
  * instances of every backend service, loads it at a fixed rate (the open model: arrivals do
  * not wait for answers), rolls out every instance one by one (System.rollout), and counts
  * every request that failed, at its first and only attempt: the load never retries, so a
- * failure the system hid from nobody is counted. Orders carry an Idempotency-Key (which lets
- * the gateway send one to another instance), reads are the catalog and an order by id.
+ * failure the system hid from nobody is counted. Half the orders carry an Idempotency-Key
+ * (which lets the gateway send one to another instance when the first could not answer),
+ * half do not (the gateway may then resend one only when it surely never arrived: it must
+ * reach an instance that serves it); reads are the catalog and an order by id.
  * Then it waits for every accepted order to be terminal and checks the invariants: nothing
  * lost, nothing made twice (replayPlaced), every invariant of DESIGN.md holding. Latency is
  * counted from each request's due time, before, during and after the rollout.
@@ -99,7 +101,7 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
     const terminal = await untilTerminal(client, placed, o.drainSeconds * 1000);
     const lost = placed.filter((p) => !terminal.has(p.id)).map((p) => `order ${p.id}: not terminal ${o.drainSeconds} s after the load`);
     const violations = lost.length > 0 ? [] : await checkInvariants(client, { initialStock: stock, orders: placed });
-    const duplicated = await replayPlaced(client, placed);
+    const duplicated = await replayPlaced(client, placed.filter((p) => p.request !== undefined));
     if (new Set(placed.map((p) => p.id)).size !== placed.length) duplicated.push('two Idempotency-Keys were answered with the same order');
     const phase = (from: number, to: number) => summarize(load.samples.filter((s) => s.due >= from && s.due < to).map((s) => s.ms));
     return {
@@ -123,7 +125,7 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
 interface Sample { due: number; ms: number }
 interface Failure { what: string; kind: string }
 
-/** The fixed-rate load: even arrivals place an order, odd ones read; nothing is retried. */
+/** The fixed-rate load: even arrivals place an order (every other one without a key), odd ones read; nothing is retried. */
 function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOrder[]) {
   const samples: Sample[] = [];
   const failures: Failure[] = [];
@@ -138,10 +140,12 @@ function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOr
     try {
       if (i % 2 === 0) {
         const plan = planOrder(rnd, mix, i);
-        what = 'POST /api/orders';
-        const r = await client.placeOrder(plan.body, plan.key);
+        const keyed = i % 4 === 0;
+        what = `POST /api/orders${keyed ? '' : ' (no Idempotency-Key)'}`;
+        const r = await client.placeOrder(plan.body, keyed ? plan.key : undefined);
         ok = (r.status === 201 || r.status === 202) && typeof r.body?.id === 'string';
-        if (ok) placed.push(placedOf(plan, r.body.id));
+        // An order without a key has no request to replay (replayPlaced): a replay would make another.
+        if (ok) placed.push(keyed ? placedOf(plan, r.body.id) : { ...placedOf(plan, r.body.id), request: undefined });
         else kind = errorKind(r.status, r.body);
       } else if (i % 4 === 1 || placed.length === 0) {
         what = 'GET /api/products';
