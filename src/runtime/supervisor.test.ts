@@ -14,7 +14,8 @@ import { bindListenSocket } from './listen-sockets.ts';
 // A stand-in service: answers /health on PORT; FAIL_AT_START and IGNORE_SIGTERM inject faults.
 const fakeChild = `
 import { createServer } from 'node:http';
-if (process.env.FAIL_AT_START) {
+import { existsSync } from 'node:fs';
+if (process.env.FAIL_AT_START || (process.env.FAIL_IF_FILE && existsSync(process.env.FAIL_IF_FILE))) {
   console.error('cannot open the database: disk on fire');
   process.exit(3);
 }
@@ -280,4 +281,22 @@ test('a surge on a socket the supervisor holds: the new process starts beside th
   assert.equal(alive(first), false);
   assert.ok(answers.length > 20, `${answers.length} requests`);
   assert.deepEqual(answers.filter((a) => a !== 200), [], 'every connection answered');
+});
+
+test('a surge whose new process cannot start leaves the old one serving, still supervised', async (t) => {
+  const dir = scratch(t);
+  const socket = bindListenSocket('127.0.0.1', 0);
+  t.after(() => socket.close());
+  const supervisor = createSupervisor({ stdio: 'ignore', startTimeoutMs: 5_000 });
+  t.after(() => supervisor.stop());
+  const flag = join(dir, 'broken');
+  const url = `http://127.0.0.1:${socket.port}`;
+  await supervisor.start({ name: 'gateway', script: join(dir, 'fake.mjs'), env: { PATH: process.env.PATH ?? '', LISTEN_FD: '4', FAIL_IF_FILE: flag }, healthUrl: url, fds: [socket.fd] });
+  const first = supervisor.pid('gateway')!;
+  writeFileSync(flag, '');
+  await assert.rejects(supervisor.replace('gateway', { surge: true }), (err) => isOrderflowError(err, 'PLT_ERR_CHILD_START_FAILED') && /disk on fire/.test(err.message));
+  assert.equal(supervisor.pid('gateway'), first, 'the old process is the child again');
+  assert.equal(await probe(url), 200);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(supervisor.pid('gateway'), first, 'and no restart replaced it');
 });

@@ -315,11 +315,24 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
         await stopProcess(name, old, oldExited);
         stopMs = Date.now() - t0;
       }
+      // Stopped meanwhile (Ctrl-C during a rollout): a process spawned now would outlive the stop.
+      if (child.stopped || stopping) throw ChildStartFailed(`${name} was stopped during its replacement`);
       const t1 = Date.now();
       spawnChild(child);
       const fresh = child.proc!;
-      if (child.spec.fds?.length) await untilListening(child, fresh, timeoutMs);
-      await untilHealthy(child, timeoutMs);
+      try {
+        if (child.spec.fds?.length) await untilListening(child, fresh, timeoutMs);
+        await untilHealthy(child, timeoutMs);
+      } catch (err) {
+        // A surge that fails leaves the old process serving, the child's again; the new one goes.
+        if (replaceOpts.surge && old.exitCode === null && old.signalCode === null) {
+          clearTimeout(child.timer);
+          child.proc = old;
+          child.exited = oldExited;
+          fresh.kill('SIGKILL');
+        }
+        throw err;
+      }
       const startMs = Date.now() - t1;
       if (replaceOpts.surge) {
         const t2 = Date.now();
