@@ -8,7 +8,7 @@ import { ConfigError } from '#platform/errors.ts';
 import { loadRuntimeConfig } from '#runtime/config.ts';
 import { formatRolloutLab, rolloutPassed, runRolloutLab } from './rollout-lab.ts';
 
-export const USAGE = `usage: orderflow lab rollout [--arch events] [--distributed] [--rate 40] [--before 10]
+export const USAGE = `usage: orderflow lab rollout [--arch events] [--distributed] [--rate 40] [--warmup 10] [--before 10]
        [--after 5] [--replicas 2] [--services orders,...] [--drain 120] [--json] [--verbose]
   Starts the system with --replicas instances of each backend service (a throwaway data
   directory and namespace), loads it at --rate requests a second (half orders, each with its
@@ -19,6 +19,7 @@ export const USAGE = `usage: orderflow lab rollout [--arch events] [--distribute
   --arch         events (default), choreography or rest
   --distributed  Kafka at KAFKA_BROKERS and PostgreSQL at DATABASE_URL
   --rate         requests a second (default 40)
+  --warmup       seconds of load first, in no latency figure: a fresh system is slower (default 10)
   --before       seconds of load before the rollout, the baseline (default 10)
   --after        seconds of load after it (default 5)
   --replicas     instances of each backend service (default 2; a rollout needs 2 or more)
@@ -42,6 +43,7 @@ export async function labRolloutCommand(argv: string[]): Promise<number> {
       arch: { type: 'string', default: 'events' },
       distributed: { type: 'boolean', default: false },
       rate: { type: 'string', default: '40' },
+      warmup: { type: 'string', default: '10' },
       before: { type: 'string', default: '10' },
       after: { type: 'string', default: '5' },
       replicas: { type: 'string', default: '2' },
@@ -62,6 +64,7 @@ export async function labRolloutCommand(argv: string[]): Promise<number> {
   const r = await runRolloutLab({
     arch: v.arch as Architecture,
     rate: num('rate', v.rate, (n) => n > 0 && n <= 10_000, 'a positive number of requests a second'),
+    warmupSeconds: num('warmup', v.warmup, (n) => n >= 0, 'a non-negative number of seconds'),
     beforeSeconds: num('before', v.before, (n) => n >= 0, 'a non-negative number of seconds'),
     afterSeconds: num('after', v.after, (n) => n >= 0, 'a non-negative number of seconds'),
     replicas: num('replicas', v.replicas, (n) => Number.isInteger(n) && n >= 2 && n <= 16, 'a whole number from 2 to 16'),

@@ -32,6 +32,8 @@ export interface RolloutLabOptions {
   arch: Architecture;
   /** Requests a second: half orders, half reads. */
   rate: number;
+  /** Seconds of load to warm the system up (a fresh system is slower: JIT, caches, groups settling), not in the baseline. */
+  warmupSeconds?: number;
   /** Seconds of load before the rollout (the baseline) and after it. */
   beforeSeconds: number;
   afterSeconds: number;
@@ -54,7 +56,7 @@ export interface RolloutLabResult {
   replicas: number;
   requests: { sent: number; failed: number; byKind: Record<string, number>; firstFailures: string[] };
   orders: { accepted: number; lost: string[]; duplicated: string[]; violations: string[] };
-  /** Milliseconds from each request's due time to its answer, by when it was due. */
+  /** Milliseconds from each request's due time to its answer, by when it was due (the warm-up in none). */
   latency: { before: Summary; during: Summary; after: Summary };
   rollout: RolloutReport;
   durationSeconds: number;
@@ -89,7 +91,9 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
     const placed: PlacedOrder[] = [await untilPriced(client, mix)];
     const load = startLoad(client, mix, o.rate, placed);
 
-    o.say(`rollout lab: load at ${o.rate} requests/s (half orders, half reads), ${o.beforeSeconds} s before the rollout`);
+    o.say(`rollout lab: load at ${o.rate} requests/s (half orders, half reads), ${o.warmupSeconds ?? 0} s of warm-up, then ${o.beforeSeconds} s before the rollout`);
+    await sleep((o.warmupSeconds ?? 0) * 1000);
+    const baselineStart = performance.now();
     await sleep(o.beforeSeconds * 1000);
     const rolloutStart = performance.now();
     const rollout = await system.rollout({ log: (line) => o.say(`rollout lab: ${line}`), services: o.services });
@@ -111,7 +115,7 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
       replicas: o.replicas,
       requests: { sent: load.samples.length, failed: load.failures.length, byKind: tally(load.failures.map((f) => f.kind)), firstFailures: load.failures.slice(0, 20).map((f) => `${f.what}: ${f.kind}`) },
       orders: { accepted: placed.length, lost, duplicated, violations },
-      latency: { before: phase(0, rolloutStart), during: phase(rolloutStart, rolloutEnd), after: phase(rolloutEnd, Infinity) },
+      latency: { before: phase(baselineStart, rolloutStart), during: phase(rolloutStart, rolloutEnd), after: phase(rolloutEnd, Infinity) },
       rollout,
       durationSeconds: seconds(performance.now() - began),
     };
