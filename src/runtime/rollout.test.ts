@@ -22,6 +22,7 @@ function deps(over: Partial<RolloutDeps> = {}) {
     },
     joined: async (name) => void done.push(`joined ${name}`),
     say: (line) => lines.push(line),
+    settleMs: 0,
     ...over,
   };
   return { d, done, lines };
@@ -63,4 +64,12 @@ test('a step that fails stops the rollout there', async () => {
   });
   await assert.rejects(rollOut(d), /orders-2 did not start/);
   assert.deepEqual(done.filter((x) => !x.startsWith('joined')), ['orders-1', 'orders-2']);
+});
+
+test('a rollout waits between two steps, not after the last', async () => {
+  const { d } = deps({ services: ['orders'], settleMs: 150 });
+  const t0 = Date.now();
+  await rollOut(d);
+  const took = Date.now() - t0;
+  assert.ok(took >= 140 && took < 290, `two steps, one wait: ${took} ms`);
 });

@@ -9,6 +9,10 @@
  * - the gateway, of which there is one, is surged: a new process starts beside the old one
  *   on the same listening sockets (listen-sockets.ts), and the old one drains once the new
  *   one listens.
+ * Between two steps the rollout waits `settleMs` (Kubernetes' minReadySeconds): the callers'
+ * breakers of an instance just back must have left their open state (1 s) before its sibling
+ * drains, or a caller sees every instance of the service open at once, and the rest saga
+ * then refuses orders fast (it happened: 13 orders of 1,393 in the lab, without it).
  * Kubernetes does the same with a Deployment's rolling update (maxSurge 1, maxUnavailable 0),
  * the Service's endpoints instead of the balancer moving the traffic (docs/deploy.md).
  */
@@ -16,6 +20,8 @@ import { defineError } from '#platform/errors.ts';
 import type { Replaced } from './supervisor.ts';
 
 export const RolloutRefused = defineError('PLT_ERR_ROLLOUT_REFUSED', 409);
+
+export const DEFAULT_SETTLE_MS = 2_000;
 
 export interface RolloutStep {
   instance: string;
@@ -45,6 +51,8 @@ export interface RolloutDeps {
   instances: RolloutTarget[];
   /** Only these services' instances (default every service). */
   services?: readonly string[];
+  /** The wait after each step before the next (default 2 s, longer than the balancer's breakers stay open). */
+  settleMs?: number;
   replace(name: string, opts: { surge: boolean }): Promise<Replaced>;
   /** Resolves once the instance's consumers joined their groups. */
   joined(name: string): Promise<void>;
@@ -75,6 +83,7 @@ export async function rollOut(deps: RolloutDeps): Promise<RolloutReport> {
     const step: RolloutStep = { instance: target.name, how: surge ? 'surge' : 'restart', stopMs, startMs, joinMs, totalMs: Date.now() - t0 };
     steps.push(step);
     deps.say(`[${n + 1}/${order.length}] ${target.name}: ${surge ? `new process ready in ${ms(startMs)}, old one drained and stopped in ${ms(stopMs)}` : `stopped in ${ms(stopMs)}, ready in ${ms(startMs)}, consumers joined in ${ms(joinMs)}`}`);
+    if (n < order.length - 1) await new Promise((resolve) => setTimeout(resolve, deps.settleMs ?? DEFAULT_SETTLE_MS));
   }
   return { steps, durationMs: Date.now() - started };
 }

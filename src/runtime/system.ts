@@ -150,7 +150,7 @@ export interface System {
    * backend instance drained, stopped, started, awaited ready and in its consumer groups;
    * the gateway last, a new process beside the old one. Needs replicas >= 2.
    */
-  rollout(opts?: { log?: (line: string) => void; services?: readonly string[] }): Promise<RolloutReport>;
+  rollout(opts?: { log?: (line: string) => void; services?: readonly string[]; settleMs?: number }): Promise<RolloutReport>;
   /** Gateway first, then the services; SIGTERM, SIGKILL after 20 s. Idempotent. */
   stop(): Promise<void>;
 }
@@ -276,6 +276,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       rolling = rollOut({
         instances,
         services: rolloutOpts.services,
+        settleMs: rolloutOpts.settleMs,
         replace: (name, replaceOpts) => supervisor.replace(name, replaceOpts),
         joined: (name) => consumersJoined([find(name)]).then(() => undefined),
         say: rolloutOpts.log ?? opts.log ?? (() => {}),
