@@ -113,7 +113,7 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
       deployment,
       rate: o.rate,
       replicas: o.replicas,
-      requests: { sent: load.samples.length, failed: load.failures.length, byKind: tally(load.failures.map((f) => f.kind)), firstFailures: load.failures.slice(0, 20).map((f) => `${f.what}: ${f.kind}`) },
+      requests: { sent: load.samples.length, failed: load.failures.length, byKind: tally(load.failures.map((f) => f.kind)), firstFailures: load.failures.slice(0, 20).map((f) => `${f.what}: ${f.kind}${f.message ? ` (${f.message})` : ''}`) },
       orders: { accepted: placed.length, lost, duplicated, violations },
       latency: { before: phase(baselineStart, rolloutStart), during: phase(rolloutStart, rolloutEnd), after: phase(rolloutEnd, Infinity) },
       rollout,
@@ -127,7 +127,7 @@ export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabRes
 }
 
 interface Sample { due: number; ms: number }
-interface Failure { what: string; kind: string }
+interface Failure { what: string; kind: string; message?: string }
 
 /** The fixed-rate load: even arrivals place an order (every other one without a key), odd ones read; nothing is retried. */
 function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOrder[]) {
@@ -141,6 +141,7 @@ function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOr
     let what: string;
     let ok = false;
     let kind = '';
+    let message: string | undefined;
     try {
       if (i % 2 === 0) {
         const plan = planOrder(rnd, mix, i);
@@ -148,6 +149,7 @@ function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOr
         what = `POST /api/orders${keyed ? '' : ' (no Idempotency-Key)'}`;
         const r = await client.placeOrder(plan.body, keyed ? plan.key : undefined);
         ok = (r.status === 201 || r.status === 202) && typeof r.body?.id === 'string';
+        message = r.body?.error?.message;
         // An order without a key has no request to replay (replayPlaced): a replay would make another.
         if (ok) placed.push(keyed ? placedOf(plan, r.body.id) : { ...placedOf(plan, r.body.id), request: undefined });
         else kind = errorKind(r.status, r.body);
@@ -166,9 +168,10 @@ function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOr
     } catch (err) {
       what ??= 'request';
       kind = networkErrorKind(err);
+      message = (err as Error).message;
     }
     samples.push({ due, ms: performance.now() - due });
-    if (!ok) failures.push({ what: what!, kind });
+    if (!ok) failures.push({ what: what!, kind, message });
   }
   const paced = pace({ rate, seconds: Infinity, send, overload: (due) => failures.push({ what: `request due at ${Math.round(due)}`, kind: 'not sent: too many in flight' }), signal: abort.signal });
   return {
