@@ -149,7 +149,7 @@ function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOr
         what = `POST /api/orders${keyed ? '' : ' (no Idempotency-Key)'}`;
         const r = await client.placeOrder(plan.body, keyed ? plan.key : undefined);
         ok = (r.status === 201 || r.status === 202) && typeof r.body?.id === 'string';
-        message = r.body?.error?.message;
+        message = (r.body as { error?: { message?: string } } | undefined)?.error?.message;
         // An order without a key has no request to replay (replayPlaced): a replay would make another.
         if (ok) placed.push(keyed ? placedOf(plan, r.body.id) : { ...placedOf(plan, r.body.id), request: undefined });
         else kind = errorKind(r.status, r.body);
