@@ -16,12 +16,14 @@ import { clearPrometheusTargets } from './runtime/infra/prometheus-targets.ts';
 import { DLQ_USAGE } from './runtime/dlq-command.ts';
 import { USERS_USAGE } from './runtime/users-command.ts';
 import { ARCHIVE_USAGE, archiveDir } from './runtime/archive-command.ts';
+import { SERVICE_USAGE } from './runtime/service-command.ts';
 import { startControlServer, type ControlServer } from './runtime/control.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
   up [--arch events|choreography|rest] [--kafka] [--postgres] [--distributed]
      [--data-dir ./data] [--port 8080] [--service-ports 8081] [--replicas 1] [--no-seed] [--tracing] [--no-archive]
+     [--image localhost/orderflow:dev]
         Start every service as its own process behind the gateway; Ctrl-C stops.
         Lists the services' /metrics for Prometheus (npm run infra:prometheus) in
         <ORDERFLOW_INFRA_DIR or .infra>/prometheus/targets/orderflow.json while it runs (the
@@ -45,19 +47,23 @@ const USAGE = `usage: orderflow <command> [options]
         --no-archive   keep no event archive; by default orders.events and client.events
                        are appended to <data-dir>/archive/<topic>.jsonl (ORDERFLOW_ARCHIVE_DIR): by Kafka
                        Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
+        --image        run every instance as a container of this image (node deploy/image/main.ts build):
+                       podman run --rm --network host, the data dir mounted; see docs/deploy.md
   rollout [--data-dir ./data] [--services orders,gateway]
         Restart every instance of the system \`orderflow up\` runs with this data dir, one by one,
         without a failed request: each backend instance drained, stopped, started, awaited ready
         and in its consumer groups; the gateway last, a new process beside the old one on the
         same socket. Needs \`up --replicas 2\` (or more). Prints each step and a summary.
         --services  only these services' instances (default all)
-  infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status]
-        Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI.
+  infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status] [--brokers N]
+        Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI;
+        --brokers 3: a replicated Kafka of three KRaft nodes.
   infra schemathesis [install|status]
         The OpenAPI fuzzer the tests run (test/support/schemathesis.ts), pinned, from PyPI.
 ${DLQ_USAGE}
 ${USERS_USAGE}
 ${ARCHIVE_USAGE}
+${SERVICE_USAGE}
   orders stuck [--postgres] [--data-dir ./data] [--deadline-ms 30000] [--json]
         List the orders PENDING past their saga step's deadline (ORDERS_STEP_DEADLINE_MS), read
         from the orders store, so it answers with the system down. The orders service cancels
@@ -123,6 +129,7 @@ async function up(args: string[]): Promise<number> {
     seed: { type: 'boolean', default: true },
     tracing: { type: 'boolean', default: false },
     archive: { type: 'boolean', default: true },
+    image: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -155,7 +162,7 @@ async function up(args: string[]): Promise<number> {
   const traces = values.tracing ? await tracingEnv(runtime.tracesExporter) : undefined;
   if (traces) Object.assign(env, traces.env);
 
-  const where = `${values.arch} architecture on ${kafka ? `Kafka at ${env.KAFKA_BROKERS}` : 'the embedded log'}, ${postgres ? `PostgreSQL at ${env.DATABASE_URL}` : 'SQLite'}; data in ${dataDir}`;
+  const where = `${values.arch} architecture on ${kafka ? `Kafka at ${env.KAFKA_BROKERS}` : 'the embedded log'}, ${postgres ? `PostgreSQL at ${env.DATABASE_URL}` : 'SQLite'}; data in ${dataDir}${values.image ? `; every instance a container of ${values.image}` : ''}`;
   process.stderr.write(`starting orderflow on ${where}\n`);
 
   let system: System | undefined;
@@ -182,7 +189,7 @@ async function up(args: string[]): Promise<number> {
 
   const deployment = kafka && postgres ? 'distributed' : !kafka && !postgres ? 'embedded' : kafka ? 'kafka+sqlite' : 'embedded+postgres';
   system = await startSystem({
-    dataDir, env, ports, replicas, stdio: 'inherit', keepOutboxSlots: true,
+    dataDir, env, ports, replicas, stdio: 'inherit', keepOutboxSlots: true, image: values.image,
     archive: values.archive ? { dir: archiveDir(dataDir) } : undefined,
     prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
   });
@@ -354,6 +361,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'up':
         return await up(args);
+      case 'service':
+        return await import('./runtime/service-command.ts').then((m) => m.serviceCommand(args));
       case 'infra':
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
       case 'rollout':

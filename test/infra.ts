@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { infraDir } from '#runtime/infra/config.ts';
 import { installedSchemathesis, SCHEMATHESIS_VERSION } from '#runtime/infra/schemathesis.ts';
+import { installedDeployTools, type DeployTools } from '#runtime/infra/deploy-tools.ts';
 
 const required = process.env.ORDERFLOW_REQUIRE_INFRA === '1';
 
@@ -79,6 +80,24 @@ export const chromiumSkip = (): string | undefined =>
 /** Schemathesis in the infra dir (npm run infra:schemathesis), for the API fuzzing tests; required under CI too. */
 export const schemathesisSkip = (): string | undefined =>
   installedSchemathesis(infraDir()) ? undefined : absent(`Schemathesis ${SCHEMATHESIS_VERSION} is not installed in ${infraDir()}: npm run infra:schemathesis`).skip;
+
+/**
+ * The deploy checks' tools in the infra dir (npm run infra:deploy-tools -- install): check-jsonschema
+ * and the compose-spec schema, helm, kubeconform; or why a test skips (fails under CI).
+ */
+export async function deployTools(): Promise<{ tools?: DeployTools; skip?: string }> {
+  const tools = await installedDeployTools(infraDir());
+  return tools ? { tools } : absent(`the deploy tools are not installed in ${infraDir()}: npm run infra:deploy-tools -- install`);
+}
+
+/**
+ * The orderflow image the container tests run (ORDERFLOW_IMAGE, as `node deploy/image/main.ts
+ * build` prints it), and podman to run it; required under CI, which builds it first.
+ */
+export const imageSkip = (): string | undefined =>
+  !process.env.ORDERFLOW_IMAGE ? absent('ORDERFLOW_IMAGE is not set: build the image (node deploy/image/main.ts build --local-base, or without --local-base where the official Node image can be pulled) and export the ORDERFLOW_IMAGE=<ref> it prints').skip
+    : !executable('podman') ? absent('podman is not installed: apt-get install podman buildah runc').skip
+      : undefined;
 
 /** Inside a test: returns the brokers, or skips the test (fails under CI). */
 export function kafkaBrokers(t: TestContext): string[] | undefined {

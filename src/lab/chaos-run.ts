@@ -17,6 +17,7 @@ import { tracingEnv } from './arch-run.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
 import { startOwnInfra, type OwnInfra } from './chaos-infra.ts';
 import { killTargets, runKills, type Kill } from './chaos-kills.ts';
+import { killLeader, type LeaderKill } from './leader-kill.ts';
 import { placedOf, planOrder, startChaosLoad, type ChaosLoadCounts, type ChaosMix } from './chaos-load.ts';
 import { checkInvariants, fetchAll, settledInvariants, UnexpectedAnswer, type PlacedOrder } from './invariants.ts';
 import { createCatalog, random, replayPlaced } from './scenario.ts';
@@ -40,6 +41,13 @@ export interface ChaosRunOptions {
    * infra cache holding Kafka's jars.
    */
   infraRestarts?: { broker: boolean; postgres: boolean; downSeconds: number; cacheDir: string };
+  /**
+   * Kafka is a cluster of three KRaft nodes of the run's own (replication factor 3,
+   * min.insync.replicas 2); after the kills, once the load has run `atSeconds`, the leader of
+   * the busiest partition is SIGKILLed, the time until orders through it flow again measured,
+   * and the node started again (leader-kill.ts). Needs `cacheDir` for Kafka's jars.
+   */
+  leaderKill?: { atSeconds: number; cacheDir: string };
   /** Seconds the load goes on after the last kill. */
   tailSeconds: number;
   /** Most seconds to wait, once the load stopped, for every accepted order to be terminal. */
@@ -74,6 +82,8 @@ export interface ChaosResult extends Omit<ChaosLoadCounts, 'errors'> {
   violations: string[];
   /** Each infra restart: how long the server was away, and how long after it answered again every order accepted by then was terminal (null: not within the drain). */
   infraRestarts: Array<{ what: 'broker' | 'postgres'; downSeconds: number; backlog: number; backlogSeconds: number | null }>;
+  /** The leader kill (--kill-leader): what was killed, the recovery and the rejoin. */
+  leaderKill?: LeaderKill;
   /** From the load's end until every accepted order was terminal; null when some never were. */
   drainSeconds: number | null;
   loadSeconds: number;
@@ -89,14 +99,18 @@ const MIX = { declineRatio: 0.1, unservedRatio: 0.1 };
 const RETRY_FOR_MS = 60_000;
 
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
+// Said, not inherited from the environment: the leader kill computes the orders' partition.
+const PARTITIONS = 8;
 
 export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<ChaosResult> {
   const began = performance.now();
   // First, so that nothing below can fail before the try that stops them.
   let own: OwnInfra | undefined;
-  if (o.infraRestarts?.broker || o.infraRestarts?.postgres) {
-    own = await startOwnInfra({ kafka: o.infraRestarts.broker, postgres: o.infraRestarts.postgres, cacheDir: o.infraRestarts.cacheDir, say: o.say });
+  if (o.infraRestarts?.broker || o.infraRestarts?.postgres || o.leaderKill) {
+    const cacheDir = o.leaderKill?.cacheDir ?? o.infraRestarts!.cacheDir;
+    own = await startOwnInfra({ kafka: !o.leaderKill && !!o.infraRestarts?.broker, cluster: o.leaderKill ? 3 : undefined, postgres: !!o.infraRestarts?.postgres, cacheDir, say: o.say });
     if (own.kafka) o = { ...o, kafka: { brokers: own.kafka.address } };
+    if (own.cluster) o = { ...o, kafka: { brokers: own.cluster.address } };
     if (own.postgres) o = { ...o, postgres: { url: own.postgres.address } };
   }
   const dataDir = mkdtempSync(join(tmpdir(), `orderflow-chaos-${arch}-`));
@@ -108,6 +122,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     ORDERFLOW_BUS: o.kafka ? 'kafka' : 'embedded',
     ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
     ORDERFLOW_NAMESPACE: namespace,
+    ORDERFLOW_PARTITIONS: String(PARTITIONS),
     ...tracingEnv(undefined),
     // The gateway's rate limits off: the load comes from one address (and soon one token).
     ...unlimitedGateway,
@@ -139,6 +154,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
     o.say(`chaos ${arch}: load at ${o.rate}/s; ${o.kills} kills of ${o.services.join(', ')}, ${o.gap[0]}–${o.gap[1]} s apart (seed ${o.seed})`);
     let kills: Kill[] = [];
     const restarts: ChaosResult['infraRestarts'] = [];
+    let leaderKill: LeaderKill | undefined;
     let n = 0;
     let loadEnd = loadStart;
     try {
@@ -168,6 +184,11 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
         const r = { what, downSeconds: seconds(back - down), backlog: backlog.length, backlogSeconds: drained.pending.length > 0 ? null : seconds(drained.lastAt - back) };
         restarts.push(r);
         o.say(`chaos ${arch}: ${what} back after ${r.downSeconds} s; its backlog of ${r.backlog} orders terminal ${r.backlogSeconds ?? 'never'} s later`);
+      }
+      if (own?.cluster && o.leaderKill && !o.signal?.aborted) {
+        // Traffic first: the busiest partition is the one that carried the most records.
+        await sleep(o.leaderKill.atSeconds * 1000 - (performance.now() - loadStart), undefined, { signal: o.signal }).catch(() => undefined);
+        leaderKill = await killLeader({ cluster: own.cluster, namespace, client, placed: load.placed, partitions: PARTITIONS, recoverWithinMs: 120_000, say: (line) => o.say(`chaos ${arch}: ${line}`), signal: o.signal });
       }
       await sleep(o.tailSeconds * 1000, undefined, { signal: o.signal }).catch(() => undefined);
     } finally {
@@ -217,6 +238,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
       duplicated,
       violations,
       infraRestarts: restarts,
+      ...(leaderKill ? { leaderKill } : {}),
       drainSeconds: lost.size > 0 ? null : seconds(drained.lastAt - loadEnd),
       loadSeconds: seconds(loadEnd - loadStart),
       durationSeconds: seconds(performance.now() - began),

@@ -44,6 +44,15 @@ describe('chaos options', () => {
     assert.equal(parseChaosArgs(['--distributed'], {})!.infraRestarts, undefined);
   });
 
+  test('--kill-leader needs --distributed, brings its own cluster (so not with --restart-broker), and kills at --leader-at', () => {
+    assert.throws(() => parseChaosArgs(['--kill-leader'], {}), { code: 'PLT_ERR_CONFIG', message: /--distributed/ });
+    assert.throws(() => parseChaosArgs(['--distributed', '--kill-leader', '--restart-broker'], {}), { code: 'PLT_ERR_CONFIG', message: /one at a time/ });
+    assert.throws(() => parseChaosArgs(['--distributed', '--kill-leader', '--leader-at', 'soon'], {}), { code: 'PLT_ERR_CONFIG' });
+    assert.deepEqual(parseChaosArgs(['--distributed', '--kill-leader'], { ORDERFLOW_INFRA_DIR: '/cache' })!.leaderKill, { atSeconds: 10, cacheDir: '/cache' });
+    assert.deepEqual(parseChaosArgs(['--distributed', '--kill-leader', '--leader-at', '4'], { ORDERFLOW_INFRA_DIR: '/cache' })!.leaderKill, { atSeconds: 4, cacheDir: '/cache' });
+    assert.equal(parseChaosArgs(['--distributed'], {})!.leaderKill, undefined);
+  });
+
   test('--replicas takes a positive number of instances', () => {
     assert.equal(parseChaosArgs(['--replicas', '2'], {})?.replicas, 2);
     assert.throws(() => parseChaosArgs(['--replicas', '0'], {}), { code: 'PLT_ERR_CONFIG', message: /replicas/ });
@@ -160,5 +169,12 @@ describe('chaos report', () => {
     assert.match(text, /violations +1\n/);
     assert.match(text, /product P: oversold/);
     assert.match(text, /drain +never/);
+  });
+
+  test('a leader kill passes only when orders through its partition flowed again, and both times are printed', () => {
+    const leaderKill = { topic: 'orders.events', partition: 4, leader: 3, replicas: [3, 1, 2], isr: [3, 1, 2], records: 32, recoverySeconds: 7.9, rejoinSeconds: 41.9 };
+    assert.equal(passed({ ...base, leaderKill }), true);
+    assert.equal(passed({ ...base, leaderKill: { ...leaderKill, recoverySeconds: null } }), false);
+    assert.match(formatChaos({ ...base, leaderKill }), /leader kill node 3, leader of orders\.events\[4\]: orders through it flow again 7\.9 s after the kill; back in sync 41\.9 s after its restart/);
   });
 });

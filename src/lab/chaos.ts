@@ -15,7 +15,7 @@ import { runChaos, type ChaosResult, type ChaosRunOptions } from './chaos-run.ts
 export const USAGE = `usage: orderflow chaos [--kills 30] [--arch events|choreography|rest,...] [--distributed]
        [--rate 30] [--seed 1] [--gap 0.5,2.5] [--services orders,inventory,payments,shipping]
        [--replicas 1] [--tail 2] [--drain 120] [--restart-broker] [--restart-postgres]
-       [--infra-down 5] [--json] [--verbose]
+       [--infra-down 5] [--kill-leader] [--leader-at 10] [--json] [--verbose]
   Starts the whole system (every service its own process, a throwaway data directory and
   namespace), creates a catalog with scarce products, places orders at a steady rate (10 %
   declined cards, 10 % unserved countries; each with its own Idempotency-Key, retried with it
@@ -42,6 +42,12 @@ export const USAGE = `usage: orderflow chaos [--kills 30] [--arch events|choreog
                       never restarted.
   --restart-postgres  the same with a PostgreSQL server of the run's own instead of DATABASE_URL
   --infra-down  seconds a restarted server stays stopped (default 5)
+  --kill-leader  with --distributed: Kafka is a cluster of three KRaft nodes of the run's own
+                (replication factor 3, min.insync.replicas 2); after the kills, once the load has
+                run --leader-at seconds (default 10), the leader of the partition of the orders'
+                topics that carried the most records is killed (SIGKILL); measured: the seconds
+                until an order accepted after the kill through that partition is terminal (the
+                recovery), and, the node started again, until it is back in sync on every partition
   --json      the results as JSON on stdout
   --verbose   the services' own log lines on stderr`;
 
@@ -78,6 +84,8 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
       'restart-broker': { type: 'boolean', default: false },
       'restart-postgres': { type: 'boolean', default: false },
       'infra-down': { type: 'string', default: '5' },
+      'kill-leader': { type: 'boolean', default: false },
+      'leader-at': { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -95,6 +103,8 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
   const runtime = loadRuntimeConfig(env);
   const restarts = v['restart-broker'] || v['restart-postgres'];
   if (restarts && !v.distributed) throw ConfigError('--restart-broker and --restart-postgres need --distributed (the embedded deployment has no broker or server to restart)');
+  if (v['kill-leader'] && !v.distributed) throw ConfigError('--kill-leader needs --distributed (the embedded deployment has no broker to kill)');
+  if (v['kill-leader'] && v['restart-broker']) throw ConfigError('--kill-leader and --restart-broker each bring a Kafka of their own: one at a time');
   return {
     archs: archs as Architecture[],
     kills,
@@ -110,13 +120,14 @@ export function parseChaosArgs(argv: string[], env?: Record<string, string | und
     infraRestarts: restarts
       ? { broker: v['restart-broker'], postgres: v['restart-postgres'], downSeconds: number('infra-down', v['infra-down'], (n) => n >= 0, 'a non-negative number of seconds'), cacheDir: infraDir(env) }
       : undefined,
+    leaderKill: v['kill-leader'] ? { atSeconds: number('leader-at', v['leader-at'], (n) => n >= 0, 'a non-negative number of seconds'), cacheDir: infraDir(env) } : undefined,
     json: v.json,
     verbose: v.verbose,
   };
 }
 
-/** Nothing lost, nothing twice, every invariant held (and there was a run to judge). */
-export const passed = (r: ChaosResult): boolean => r.lost.length === 0 && r.duplicated.length === 0 && r.violations.length === 0;
+/** Nothing lost, nothing twice, every invariant held (and there was a run to judge); a killed leader's partition flowed again. */
+export const passed = (r: ChaosResult): boolean => r.lost.length === 0 && r.duplicated.length === 0 && r.violations.length === 0 && r.leaderKill?.recoverySeconds !== null;
 
 const percent = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)} %`);
 const tally = (xs: Record<string, number>) => Object.entries(xs).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(', ');
@@ -136,6 +147,7 @@ export function formatChaos(r: ChaosResult): string {
     `  duplicated  ${r.duplicated.length}`,
     `  violations  ${r.violations.length}`,
     ...r.infraRestarts.map((x) => `  ${x.what.padEnd(11)} restarted, back after ${x.downSeconds} s; its backlog of ${x.backlog} orders terminal ${x.backlogSeconds === null ? 'never' : `${x.backlogSeconds} s`} later`),
+    ...(r.leaderKill ? [`  leader kill node ${r.leaderKill.leader}, leader of ${r.leaderKill.topic}[${r.leaderKill.partition}]: orders through it flow again ${r.leaderKill.recoverySeconds === null ? 'never' : `${r.leaderKill.recoverySeconds} s`} after the kill; back in sync ${r.leaderKill.rejoinSeconds === null ? 'never' : `${r.leaderKill.rejoinSeconds} s`} after its restart`] : []),
     `  drain       ${r.drainSeconds === null ? 'never (orders still pending)' : `${r.drainSeconds} s`}`,
     `  duration    ${r.durationSeconds} s`,
     ...sample('lost orders', r.lost),

@@ -26,7 +26,8 @@ export interface PlatformConfig {
   /** Prefix of Kafka topics, groups and PostgreSQL databases, so deployments and test runs never meet. */
   namespace: string;
   partitions: number;
-  replicationFactor: number;
+  /** ORDERFLOW_REPLICATION_FACTOR; unset, Kafka topics get min(3, brokers up) copies (bus/kafka/kafka-replication.ts). */
+  replicationFactor?: number;
   /** Kafka producer linger (ms): publishes within it share one produce request. */
   kafkaLingerMs: number;
   logLevel: string;
@@ -252,7 +253,7 @@ export function loadPlatformConfig(env: Env = process.env): Readonly<PlatformCon
     databaseUrl: env.DATABASE_URL,
     namespace,
     partitions: positiveInt('ORDERFLOW_PARTITIONS', env.ORDERFLOW_PARTITIONS ?? '8'),
-    replicationFactor: positiveInt('ORDERFLOW_REPLICATION_FACTOR', env.ORDERFLOW_REPLICATION_FACTOR ?? '1'),
+    replicationFactor: env.ORDERFLOW_REPLICATION_FACTOR ? positiveInt('ORDERFLOW_REPLICATION_FACTOR', env.ORDERFLOW_REPLICATION_FACTOR) : undefined,
     kafkaLingerMs: nonNegativeInt('ORDERFLOW_KAFKA_LINGER_MS', env.ORDERFLOW_KAFKA_LINGER_MS ?? '0'),
     logLevel: env.LOG_LEVEL ?? 'info',
     faultInjection: env.ORDERFLOW_FAULTS === '1',

@@ -12,22 +12,15 @@ import { loadPlatformConfig } from '#platform/config.ts';
 import { Topics } from '#contracts/index.ts';
 import { archiveDir } from './archive-command.ts';
 import { inheritedEnv, loadRuntimeConfig } from './config.ts';
+import { runCommand, UsageError } from './command.ts';
 
 export const ANALYTICS_USAGE = `  analytics rebuild [--archive <dir>] [--data-dir ./data] [--postgres] [--check]
         Rebuild analytics' read model from the event archive (orders.events, client.events) with
         the same stream pipeline, and compare it window by window with the live one; without
         --check, write the windows that differ. --check exits 1 on a difference.`;
 
-class AnalyticsUsage extends Error {}
-
-export async function analyticsCommand(args: string[]): Promise<number> {
-  try {
-    return await run(args);
-  } catch (err) {
-    if (!(err instanceof AnalyticsUsage) && !String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) throw err;
-    process.stderr.write(`orderflow analytics: ${(err as Error).message}\n\nusage:\n${ANALYTICS_USAGE}\n`);
-    return 2;
-  }
+export function analyticsCommand(args: string[]): Promise<number> {
+  return runCommand('analytics', ANALYTICS_USAGE, () => run(args));
 }
 
 async function run(args: string[]): Promise<number> {
@@ -43,8 +36,8 @@ async function run(args: string[]): Promise<number> {
     },
   });
   const [action, extra] = positionals;
-  if (action !== 'rebuild') throw new AnalyticsUsage('analytics needs rebuild, e.g. orderflow analytics rebuild --check');
-  if (extra !== undefined) throw new AnalyticsUsage(`unexpected argument "${extra}"`);
+  if (action !== 'rebuild') throw new UsageError('analytics needs rebuild, e.g. orderflow analytics rebuild --check');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   const dataDir = resolve(values['data-dir']);
   const dir = values.archive ? resolve(values.archive) : archiveDir(dataDir);
   const env: Record<string, string | undefined> = { ...inheritedEnv(), ORDERFLOW_DATA_DIR: dataDir, ...(values.postgres ? { ORDERFLOW_STORE: 'postgres', DATABASE_URL: loadRuntimeConfig().databaseUrl } : {}) };

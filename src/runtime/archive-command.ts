@@ -7,22 +7,15 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { archivedTopics, archiveFileStats } from '#platform/bus/archive.ts';
 import { loadRuntimeConfig } from './config.ts';
+import { runCommand, UsageError } from './command.ts';
 
 export const ARCHIVE_USAGE = `  archive status [--dir <archive dir>] [--data-dir ./data] [--json]
         The event archive, per topic: its file, bytes, lines, distinct envelope ids, duplicates (a
         writer's restart appends again what it had not committed) and torn lines (a crash mid-write).
         The archive is <data-dir>/archive unless ORDERFLOW_ARCHIVE_DIR or --dir names another.`;
 
-class ArchiveUsage extends Error {}
-
-export async function archiveCommand(args: string[]): Promise<number> {
-  try {
-    return await run(args);
-  } catch (err) {
-    if (!(err instanceof ArchiveUsage) && !String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) throw err;
-    process.stderr.write(`orderflow archive: ${(err as Error).message}\n\nusage:\n${ARCHIVE_USAGE}\n`);
-    return 2;
-  }
+export function archiveCommand(args: string[]): Promise<number> {
+  return runCommand('archive', ARCHIVE_USAGE, () => run(args));
 }
 
 async function run(args: string[]): Promise<number> {
@@ -37,8 +30,8 @@ async function run(args: string[]): Promise<number> {
     },
   });
   const [action, extra] = positionals;
-  if (action !== 'status') throw new ArchiveUsage('archive needs status, e.g. orderflow archive status');
-  if (extra !== undefined) throw new ArchiveUsage(`unexpected argument "${extra}"`);
+  if (action !== 'status') throw new UsageError('archive needs status, e.g. orderflow archive status');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   const dir = values.dir ? resolve(values.dir) : archiveDir(values['data-dir']);
   const stats = [];
   for (const topic of archivedTopics(dir)) stats.push({ topic, ...(await archiveFileStats(dir, topic)) });

@@ -25,6 +25,8 @@ export interface RuntimeConfig {
   mailpitUrl?: string;
   /** The event archive of `up` and `archive status` (ORDERFLOW_ARCHIVE_DIR); `<data dir>/archive` when unset. */
   archiveDir?: string;
+  /** PORT, for `orderflow service --ready` (the image's health check); a service's own config reads it too. */
+  servicePort?: string;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfig> {
@@ -39,6 +41,7 @@ export function loadRuntimeConfig(env: Env = process.env): Readonly<RuntimeConfi
     smtpUrl: env.SMTP_URL || undefined,
     mailpitUrl: env.MAILPIT_URL || undefined,
     archiveDir: env.ORDERFLOW_ARCHIVE_DIR || undefined,
+    servicePort: env.PORT || undefined,
   });
 }
 

@@ -21,6 +21,7 @@ import type { Bus } from '#platform/bus/bus.ts';
 import type { Db } from '#platform/db/db.ts';
 import type { DeadLetterState, StoredDeadLetter } from '#platform/bus/dead-letter-store.ts';
 import { inheritedEnv, loadRuntimeConfig } from './config.ts';
+import { runCommand, UsageError } from './command.ts';
 
 /** The services that consume from the bus, hence may hold dead letters. */
 const consumingServices = ['orders', 'inventory', 'payments', 'shipping', 'cart'] as const;
@@ -35,16 +36,8 @@ export const DLQ_USAGE = `  dlq list <topic> [--state pending|replayed|discarded
         them replayed; discard marks them discarded. Records that predate the table are on <topic>.dlq:
         list reads it when no service has a row for the topic; --from-topic reads (and replays) it.`;
 
-class DlqUsage extends Error {}
-
-export async function dlqCommand(args: string[]): Promise<number> {
-  try {
-    return await run(args);
-  } catch (err) {
-    if (!(err instanceof DlqUsage) && !String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) throw err;
-    process.stderr.write(`orderflow dlq: ${(err as Error).message}\n\nusage:\n${DLQ_USAGE}\n`);
-    return 2;
-  }
+export function dlqCommand(args: string[]): Promise<number> {
+  return runCommand('dlq', DLQ_USAGE, () => run(args));
 }
 
 async function run(args: string[]): Promise<number> {
@@ -66,15 +59,15 @@ async function run(args: string[]): Promise<number> {
   });
   const { deadLetterStates } = await import('#platform/bus/dead-letter-store.ts');
   const [action, rawTopic, extra] = positionals;
-  if ((action !== 'list' && action !== 'replay' && action !== 'discard') || !rawTopic) throw new DlqUsage('dlq needs list|replay|discard and a topic, e.g. orderflow dlq list payments.commands');
-  if (extra !== undefined) throw new DlqUsage(`unexpected argument "${extra}"`);
+  if ((action !== 'list' && action !== 'replay' && action !== 'discard') || !rawTopic) throw new UsageError('dlq needs list|replay|discard and a topic, e.g. orderflow dlq list payments.commands');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   const topic = rawTopic.endsWith('.dlq') ? rawTopic.slice(0, -'.dlq'.length) : rawTopic;
   const state = values.state === 'all' ? undefined : (values.state as DeadLetterState);
-  if (state !== undefined && !deadLetterStates.includes(state)) throw new DlqUsage(`--state must be one of ${deadLetterStates.join(', ')}, all; got "${values.state}"`);
+  if (state !== undefined && !deadLetterStates.includes(state)) throw new UsageError(`--state must be one of ${deadLetterStates.join(', ')}, all; got "${values.state}"`);
   const services = values.service ?? [...consumingServices];
-  for (const s of services) if (!(consumingServices as readonly string[]).includes(s)) throw new DlqUsage(`--service must be one of ${consumingServices.join(', ')}; got "${s}"`);
-  if (action === 'discard' && values.id === undefined && !values.all) throw new DlqUsage('discard needs --id <id> (repeatable) or --all');
-  if (action === 'discard' && values['from-topic']) throw new DlqUsage('a dead letter on the topic alone has no state to discard');
+  for (const s of services) if (!(consumingServices as readonly string[]).includes(s)) throw new UsageError(`--service must be one of ${consumingServices.join(', ')}; got "${s}"`);
+  if (action === 'discard' && values.id === undefined && !values.all) throw new UsageError('discard needs --id <id> (repeatable) or --all');
+  if (action === 'discard' && values['from-topic']) throw new UsageError('a dead letter on the topic alone has no state to discard');
 
   const overlay: Record<string, string> = {};
   if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);

@@ -53,6 +53,11 @@ export interface RolloutDeps {
   services?: readonly string[];
   /** The wait after each step before the next (default 2 s, longer than the balancer's breakers stay open). */
   settleMs?: number;
+  /**
+   * The gateway surged on sockets the supervisor holds (default); false (containers, whose
+   * gateway binds its own port): restarted in place, refusing connections until it is back.
+   */
+  surgeGateway?: boolean;
   replace(name: string, opts: { surge: boolean }): Promise<Replaced>;
   /** Resolves once the instance's consumers joined their groups. */
   joined(name: string): Promise<void>;
@@ -73,9 +78,10 @@ export async function rollOut(deps: RolloutDeps): Promise<RolloutReport> {
   const started = Date.now();
   const steps: RolloutStep[] = [];
   for (const [n, target] of order.entries()) {
-    const surge = target.service === 'gateway';
+    const surge = target.service === 'gateway' && deps.surgeGateway !== false;
     const t0 = Date.now();
-    deps.say(`[${n + 1}/${order.length}] ${target.name}: ${surge ? 'starting a new process beside the old one' : 'draining and stopping'}`);
+    const inPlace = target.service === 'gateway' && !surge ? ' (in place: it refuses connections until it is back)' : '';
+    deps.say(`[${n + 1}/${order.length}] ${target.name}: ${surge ? 'starting a new process beside the old one' : `draining and stopping${inPlace}`}`);
     const { stopMs, startMs } = await deps.replace(target.name, { surge });
     const t1 = Date.now();
     await deps.joined(target.name);

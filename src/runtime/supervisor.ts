@@ -18,7 +18,15 @@ export type Stdio = 'inherit' | 'pipe' | 'ignore';
 export interface ChildSpec {
   name: string;
   /** Absolute path of the script run with this Node (process.execPath). */
-  script: string;
+  script?: string;
+  /** Or a program and its arguments, run as they are (a `podman run` of the service's image); one of script or command. */
+  command?: string[];
+  /**
+   * Delivers a signal when the spawned process is only a client of the child (podman run
+   * proxies SIGTERM to its container, but SIGKILL would kill the client and leave the
+   * container running); by default the signal goes to the spawned process.
+   */
+  signal?: (signal: NodeJS.Signals, proc: ChildProcess) => void;
   /** The child's complete environment. */
   env: Record<string, string>;
   /** Answers 200 once the child is ready. */
@@ -167,7 +175,8 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
   }
 
   function spawnChild(child: Child): void {
-    const proc = spawn(process.execPath, ['--import', preload, child.spec.script], {
+    const [program, ...args] = child.spec.command ?? [process.execPath, '--import', preload, child.spec.script!];
+    const proc = spawn(program, args, {
       env: child.spec.env,
       // Own process group: a Ctrl-C in the terminal reaches the supervisor only, which then
       // stops the children in order. The IPC channel tells a child when the supervisor is gone.
@@ -238,6 +247,11 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     }, Math.max(0, at - Date.now()));
   }
 
+  function send(child: Child, proc: ChildProcess, signal: NodeJS.Signals): void {
+    if (child.spec.signal) child.spec.signal(signal, proc);
+    else proc.kill(signal);
+  }
+
   function kill(name: string, signal: NodeJS.Signals = 'SIGKILL', killOpts: { restartAfterMs?: number } = {}): void {
     const child = children.get(name);
     if (!child) return;
@@ -247,7 +261,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
       if (!child.proc) return child.stopped || stopping ? undefined : respawnAt(child, restartAt, false);
       child.restartAt = restartAt;
     }
-    child.proc?.kill(signal);
+    if (child.proc) send(child, child.proc, signal);
   }
 
   async function crash(name: string, restartAfterMs: number): Promise<void> {
@@ -283,17 +297,18 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     for (const notify of child.onSpawn.splice(0)) notify(false);
     const proc = child.proc;
     if (!proc || !child.exited) return;
-    await stopProcess(name, proc, child.exited);
+    await stopProcess(child, proc, child.exited);
   }
 
-  /** SIGTERM to one process, SIGKILL after stopTimeoutMs; resolves when it exited. */
-  async function stopProcess(name: string, proc: ChildProcess, exited: Promise<void>): Promise<void> {
-    proc.kill('SIGTERM');
+  /** SIGTERM to one process of the child, SIGKILL after stopTimeoutMs; resolves when it exited. */
+  async function stopProcess(child: Child, proc: ChildProcess, exited: Promise<void>): Promise<void> {
+    const name = child.spec.name;
+    send(child, proc, 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), stopTimeoutMs); });
     if ((await Promise.race([exited, late])) === 'late') {
       say(`[supervisor] ${name} did not stop within ${stopTimeoutMs} ms; killing it`);
-      proc.kill('SIGKILL');
+      send(child, proc, 'SIGKILL');
       await exited;
     }
     clearTimeout(timer);
@@ -312,7 +327,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
       let stopMs = 0;
       if (!replaceOpts.surge) {
         const t0 = Date.now();
-        await stopProcess(name, old, oldExited);
+        await stopProcess(child, old, oldExited);
         stopMs = Date.now() - t0;
       }
       // Stopped meanwhile (Ctrl-C during a rollout): a process spawned now would outlive the stop.
@@ -329,14 +344,14 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
           clearTimeout(child.timer);
           child.proc = old;
           child.exited = oldExited;
-          fresh.kill('SIGKILL');
+          send(child, fresh, 'SIGKILL');
         }
         throw err;
       }
       const startMs = Date.now() - t1;
       if (replaceOpts.surge) {
         const t2 = Date.now();
-        await stopProcess(name, old, oldExited);
+        await stopProcess(child, old, oldExited);
         stopMs = Date.now() - t2;
       }
       return { stopMs, startMs };

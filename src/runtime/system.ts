@@ -10,6 +10,7 @@
  * what is in front of it (a user's browser, the lab) knows one address; a second gateway
  * would need a balancer of its own in front, which is what a Kubernetes Service is for.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +23,16 @@ import { inheritedEnv } from './config.ts';
 import { startArchive, type ArchiveOptions, type RunningArchive } from './archive.ts';
 import { clearPrometheusTargets, serviceTargets, writePrometheusTargets } from './infra/prometheus-targets.ts';
 import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts';
-import { ChildStartFailed, createSupervisor, freePorts, probe, type Stdio } from './supervisor.ts';
+import { ChildStartFailed, createSupervisor, freePorts, probe, type ChildSpec, type Stdio } from './supervisor.ts';
+import { containerSpec, containerUser, removeContainers, SYSTEM_LABEL, type ContainerSystem } from './container.ts';
+import { infraDir } from './infra/config.ts';
 import { bindListenSocket, type ListenSocket } from './listen-sockets.ts';
 import { rollOut, RolloutRefused, type RolloutReport } from './rollout.ts';
 
-export const serviceNames = ['gateway', 'orders', 'inventory', 'payments', 'shipping', 'users', 'notifications', 'ingestion', 'analytics', 'cart'] as const;
-export type ServiceName = (typeof serviceNames)[number];
+import { defaultPorts, serviceNames, type ServiceName } from './services.ts';
+
+// In a module of their own so the image's health check loads only them (service-command.ts).
+export { defaultPorts, serviceNames, type ServiceName };
 /** Every service on a free port: for the lab's and the tests' systems, which must not collide with one a user runs. */
 export const freePortsForAll: Readonly<Record<ServiceName, number>> = Object.freeze(Object.fromEntries(serviceNames.map((n) => [n, 0])) as Record<ServiceName, number>);
 /** The services that own a database (the gateway keeps none; ingestion's store is the log). */
@@ -51,7 +56,6 @@ export function instanceName(service: ServiceName, index: number, replicas: numb
   return replicas === 1 || service === 'gateway' ? service : `${service}-${index + 1}`;
 }
 
-export const defaultPorts: Readonly<Record<ServiceName, number>> = Object.freeze({ gateway: 8080, orders: 8081, inventory: 8082, payments: 8083, shipping: 8084, users: 8085, notifications: 8087, ingestion: 8088, analytics: 8089, cart: 8086 });
 /** The gateway's internal /metrics port (its public port answers 404 there). */
 export const defaultGatewayMetricsPort = 9080;
 
@@ -101,6 +105,12 @@ export interface SystemOptions {
    * service is up (the topics exist) until it stops. Off unless given: `orderflow up` gives it.
    */
   archive?: ArchiveOptions;
+  /**
+   * Runs every instance as a container of this image (deploy/Dockerfile) instead of a process:
+   * `podman run --rm --network host ... <image> <service>` (runtime/container.ts). Same ports,
+   * environment, health checks, replicas, kill and stop.
+   */
+  image?: string;
 }
 
 /**
@@ -115,6 +125,8 @@ export interface System {
   demoUsers: DemoUsers;
   /** The archive, when the system was started with one: where, by whom, which topics. */
   archive?: Pick<RunningArchive, 'dir' | 'via' | 'topics'>;
+  /** With an image: the label (orderflow.system=<id>) every container of this system carries. */
+  containerLabel?: string;
   /** Each service's first instance. */
   urls: Record<ServiceName, string>;
   /** Where each service's first instance serves /metrics (the gateway: its internal port, not gatewayUrl). */
@@ -166,21 +178,24 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const layout = serviceNames.flatMap((service) => Array.from({ length: service === 'gateway' ? 1 : replicas }, (_, index) => ({ service, index })));
   const wantedMetrics = opts.gatewayMetricsPort ?? (wanted('gateway', 0) === 0 ? 0 : defaultGatewayMetricsPort);
   // The gateway's sockets are this process's, handed to each gateway process it starts, so a
-  // rollout replaces the gateway without refusing a connection (listen-sockets.ts).
+  // rollout replaces the gateway without refusing a connection (listen-sockets.ts). Not with
+  // containers: a container's gateway binds its own ports, and a rollout restarts it in place.
   const gatewaySockets: ListenSocket[] = [];
   const closeGatewaySockets = () => gatewaySockets.splice(0).forEach((socket) => socket.close());
-  gatewaySockets.push(bindListenSocket('127.0.0.1', wanted('gateway', 0)));
-  try {
-    gatewaySockets.push(bindListenSocket('127.0.0.1', wantedMetrics));
-  } catch (err) {
-    closeGatewaySockets();
-    throw err;
+  if (!opts.image) {
+    gatewaySockets.push(bindListenSocket('127.0.0.1', wanted('gateway', 0)));
+    try {
+      gatewaySockets.push(bindListenSocket('127.0.0.1', wantedMetrics));
+    } catch (err) {
+      closeGatewaySockets();
+      throw err;
+    }
   }
-  const [gatewaySocket, gatewayMetricsSocket] = gatewaySockets;
-  const gatewayMetricsPort = gatewayMetricsSocket.port;
-  const free = await freePorts(layout.filter(({ service, index }) => service !== 'gateway' && wanted(service, index) === 0).length);
+  const [gatewaySocket, gatewayMetricsSocket] = gatewaySockets as Array<ListenSocket | undefined>;
+  const free = await freePorts(layout.filter(({ service, index }) => (service !== 'gateway' || !gatewaySocket) && wanted(service, index) === 0).length + (!gatewayMetricsSocket && wantedMetrics === 0 ? 1 : 0));
+  const gatewayMetricsPort = gatewayMetricsSocket?.port ?? (wantedMetrics || free.pop()!);
   const instances: Instance[] = layout.map(({ service, index }) => {
-    const port = service === 'gateway' ? gatewaySocket.port : wanted(service, index) || free.shift()!;
+    const port = service === 'gateway' && gatewaySocket ? gatewaySocket.port : wanted(service, index) || free.shift()!;
     const url = `http://127.0.0.1:${port}`;
     return { name: instanceName(service, index, replicas), service, url, metricsUrl: service === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPort}` : url };
   });
@@ -207,6 +222,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     ANALYTICS_URL: of('analytics').map((i) => i.url).join(','),
     CART_URL: of('cart').map((i) => i.url).join(','),
   };
+  // With an image, each instance a container of it; otherwise a process of this Node.
+  const containers: ContainerSystem | undefined = opts.image ? { image: opts.image, id: randomBytes(4).toString('hex'), infraDir: infraDir(env), dataDir, log: opts.log } : undefined;
+  const containerUserArgs = containers ? containerUser(containers) : [];
+  const childOf = (i: Instance, childEnv: Record<string, string>): ChildSpec => ({
+    name: i.name,
+    healthUrl: `${i.url}/health/ready`,
+    ...(containers ? containerSpec(containers, i.name, i.service, childEnv, containerUserArgs) : { script: mainOf(i.service), env: childEnv }),
+  });
   const byName = new Map(instances.map((i) => [i.name, i]));
   // A service's name is its first instance; an instance's name, itself.
   const find = (name: string): Instance => {
@@ -229,8 +252,8 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
         supervisor.start({
-          name: i.name, script: mainOf(i.service), env: { ...base, ...instanceEnv(i) }, healthUrl: `${i.url}/health/ready`,
-          ...(i.service === 'gateway' ? { fds: [gatewaySocket.fd, gatewayMetricsSocket.fd] } : {}),
+          ...childOf(i, { ...base, ...instanceEnv(i, gatewaySocket !== undefined) }),
+          ...(i.service === 'gateway' && gatewaySocket && gatewayMetricsSocket ? { fds: [gatewaySocket.fd, gatewayMetricsSocket.fd] } : {}),
         })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -245,6 +268,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   } catch (err) {
     await supervisor.stop();
     closeGatewaySockets();
+    if (containers) await removeContainers(containers);
     await archive?.stop();
     await removeConnectors();
     throw err;
@@ -256,6 +280,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     gatewayUrl: urls.gateway,
     demoUsers,
     ...(archive ? { archive: { dir: archive.dir, via: archive.via, topics: archive.topics } } : {}),
+    ...(containers ? { containerLabel: `${SYSTEM_LABEL}=${containers.id}` } : {}),
     urls,
     metricsUrls,
     instances: () => instances.map((i) => ({ ...i })),
@@ -276,6 +301,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       rolling = rollOut({
         instances,
         services: rolloutOpts.services,
+        surgeGateway: gatewaySocket !== undefined,
         settleMs: rolloutOpts.settleMs,
         replace: (name, replaceOpts) => supervisor.replace(name, replaceOpts),
         joined: (name) => consumersJoined([find(name)]).then(() => undefined),
@@ -292,6 +318,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
       // archive after the services: what they published last is archived now or at the next start.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
         closeGatewaySockets();
+        if (containers) await removeContainers(containers);
         await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
         await removeConnectors();
       });
@@ -300,13 +327,13 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   };
 }
 
-/** An instance's own settings: its port, its name, and the gateway's metrics port. */
-function instanceEnv(i: Instance): Record<string, string> {
+/** An instance's own settings: its port, its name, and the gateway's metrics port (and sockets, when `held`). */
+function instanceEnv(i: Instance, held: boolean): Record<string, string> {
   const env: Record<string, string> = { PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name };
   if (i.service === 'gateway') {
     env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
     // The supervisor's sockets (ChildSpec.fds): after stdin, stdout, stderr and the IPC channel.
-    Object.assign(env, { GATEWAY_LISTEN_FD: '4', GATEWAY_METRICS_LISTEN_FD: '5' });
+    if (held) Object.assign(env, { GATEWAY_LISTEN_FD: '4', GATEWAY_METRICS_LISTEN_FD: '5' });
   }
   return env;
 }

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadPlatformConfig } from '#platform/config.ts';
 import { inheritedEnv, loadRuntimeConfig } from './config.ts';
+import { runCommand, UsageError } from './command.ts';
 
 export const USERS_USAGE = `  users create-admin --email <email> [--name Admin] [--password-stdin] [--postgres] [--data-dir ./data]
         Make an admin account (or promote an existing account, its password unchanged). The
@@ -16,17 +17,8 @@ export const USERS_USAGE = `  users create-admin --email <email> [--name Admin] 
         Print a new private signing key (an EC P-256 JWK) for USERS_SIGNING_KEY or the file
         USERS_SIGNING_KEY_FILE names: what the users service needs on PostgreSQL and Kubernetes.`;
 
-class UsersUsage extends Error {}
-
-export async function usersCommand(args: string[]): Promise<number> {
-  try {
-    return await run(args);
-  } catch (err) {
-    const code = String((err as { code?: unknown }).code ?? '');
-    if (!(err instanceof UsersUsage) && !code.startsWith('ERR_PARSE_ARGS') && code !== 'ORD_ERR_WEAK_PASSWORD') throw err;
-    process.stderr.write(`orderflow users: ${(err as Error).message}\n\nusage:\n${USERS_USAGE}\n`);
-    return 2;
-  }
+export function usersCommand(args: string[]): Promise<number> {
+  return runCommand('users', USERS_USAGE, () => run(args), (err) => (err as { code?: unknown }).code === 'ORD_ERR_WEAK_PASSWORD');
 }
 
 async function readStdin(): Promise<string> {
@@ -53,8 +45,8 @@ async function run(args: string[]): Promise<number> {
     process.stdout.write(`${await newSigningKeyJson()}\n`);
     return 0;
   }
-  if (positionals[0] !== 'create-admin') throw new UsersUsage('users needs a subcommand: create-admin or new-key');
-  if (!values.email) throw new UsersUsage('create-admin needs --email');
+  if (positionals[0] !== 'create-admin') throw new UsageError('users needs a subcommand: create-admin or new-key');
+  if (!values.email) throw new UsageError('create-admin needs --email');
 
   const overlay: Record<string, string> = {};
   if (values['data-dir']) overlay.ORDERFLOW_DATA_DIR = resolve(values['data-dir']);

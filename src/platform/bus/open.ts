@@ -16,7 +16,8 @@ export interface BusConfig {
   kafkaSecurity?: KafkaSecurity;
   /** Prefix of topic and group names on Kafka, so several deployments can share a cluster. */
   namespace: string;
-  replicationFactor: number;
+  /** Unset: min(3, brokers up), see kafka/kafka-replication.ts. */
+  replicationFactor?: number;
   /** Kafka's linger.ms for the producer (ORDERFLOW_KAFKA_LINGER_MS). */
   kafkaLingerMs: number;
   /** This process's instance name (embedded log: a restart of it takes its topics back at once). */

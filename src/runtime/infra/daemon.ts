@@ -16,6 +16,8 @@ export interface Daemon {
   cwd: string;
   pidFile: string;
   logFile: string;
+  /** How long `stopDaemon` waits after SIGTERM before SIGKILL; default 20 s. */
+  stopGraceMs?: number;
 }
 
 export type DaemonStart = { args: string[]; port: number; answers: () => Promise<boolean>; timeoutMs: number; io: InfraIo };
@@ -60,7 +62,7 @@ export async function stopDaemon(d: Daemon, pid: number | undefined, io: InfraIo
     return false;
   }
   const started = Date.now();
-  await terminate(pid, 20_000, io.say, d.name);
+  await terminate(pid, d.stopGraceMs ?? 20_000, io.say, d.name);
   io.say(`${d.name}: stopped pid ${pid} in ${seconds(started)}`);
   return true;
 }

@@ -3,14 +3,14 @@
  * built from Maven Central jars: no Docker, no tarball download.
  */
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import { ensureScramUser, scramFormatArgs, secureMaterial, secureProperties, secureSettings, type SecureMaterial } from './kafka-secure.ts';
 import {
-  emitAll, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState,
+  emitAll, InfraError, portOpen, readPid, run, seconds, stdIo, waitFor, type InfraIo, type InfraState,
 } from './processes.ts';
 
 export const KAFKA_VERSION = '4.1.1';
@@ -105,7 +105,7 @@ export function kafkaServerProperties(opts: { port: number; logDir: string; secu
 }
 
 // Kafka's own jars ship no log4j2 config; without one log4j prints only errors and a warning.
-const LOG4J2 = `status = warn
+export const KAFKA_LOG4J2 = `status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
 appender.out.layout.type = PatternLayout
@@ -154,8 +154,48 @@ export async function kafkaAnswers(port: number, timeoutMs = 3000): Promise<bool
   }
 }
 
-const java = (libs: string, log4j: string, main: string, ...args: string[]) =>
+/** The java arguments that run `main` of Kafka's jars in `libs` with our log4j2 settings. */
+export const kafkaJava = (libs: string, log4j: string, main: string, ...args: string[]) =>
   [`-Dlog4j2.configurationFile=${log4j}`, '-cp', join(libs, '*'), main, ...args];
+const java = kafkaJava;
+
+/**
+ * Why a broker restarted on an existing data dir may take long to answer, said once each:
+ * - a broker that was killed (SIGKILL, a crash, a machine gone) left its registration in the
+ *   metadata log, and the controller restores it with a fresh session: registering again is
+ *   refused (DUPLICATE_BROKER_REGISTRATION, retried every 2 s) until broker.session.timeout.ms
+ *   passes without a heartbeat (9 s by default);
+ * - then every partition in the data dir is loaded before the broker answers: the tests'
+ *   namespaced topics pile up in a long-lived dev or CI data dir (some 45 s for thousands).
+ * Called while waiting; reads only what the log gained since `from` (its size at the start).
+ */
+export function startupNotes(logFile: string, name: string, say: (line: string) => void): () => void {
+  const from = existsSync(logFile) ? statSync(logFile).size : 0;
+  const said = new Set<string>();
+  return () => {
+    let text: string;
+    try {
+      const size = statSync(logFile).size;
+      const fd = openSync(logFile, 'r');
+      try {
+        const buf = Buffer.alloc(Math.min(size - from, 1 << 20));
+        readSync(fd, buf, 0, buf.length, Math.max(from, size - buf.length));
+        text = buf.toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return;
+    }
+    const note = (key: string, line: string) => {
+      if (said.has(key)) return;
+      said.add(key);
+      say(`${name}: ${line}`);
+    };
+    if (text.includes('DUPLICATE_BROKER_REGISTRATION')) note('dup', 'the previous broker was killed and its registration is still in the metadata log; the controller refuses a new one until its session times out (broker.session.timeout.ms), then it registers');
+    if (text.includes('Successfully registered broker') && text.includes('Log loaded for partition')) note('load', 'registered; loading the partitions of its data dir before it answers (many old topics make this long)');
+  };
+}
 
 /** Formats the storage once (with the SCRAM user when secure); false when it was formatted before. */
 async function formatStorage(p: ReturnType<typeof kafkaPaths>, io: InfraIo, secure?: SecureMaterial): Promise<boolean> {
@@ -176,6 +216,20 @@ function settings(port: number, secure?: SecureMaterial): Record<string, string>
 /** Whether the broker's server.properties has the SASL_SSL listener. */
 const hasSecureListener = (propsFile: string): boolean => existsSync(propsFile) && /^listeners=.*SASL_SSL:/m.test(readFileSync(propsFile, 'utf8'));
 
+/**
+ * When the pid file names a broker of ours that died (killed, crashed), waits up to 10 s for
+ * its ports to close: a SIGKILLed JVM's main thread is gone (a zombie) a moment before its
+ * other threads let go of the sockets, and a start in that moment took the port for someone
+ * else's.
+ */
+export async function untilReleased(pidFile: string, ports: readonly number[]): Promise<void> {
+  if (readPid(pidFile) === undefined) return;
+  await waitFor(async () => {
+    for (const port of ports) if (await portOpen(port, '127.0.0.1', 200)) return false;
+    return true;
+  }, { timeoutMs: 10_000, intervalMs: 200 });
+}
+
 /** Our broker's pid, if its pid file names a live Kafka process. */
 const ownPid = (p: ReturnType<typeof kafkaPaths>): number | undefined => daemonPid(p.pidFile, 'kafka.Kafka');
 
@@ -192,6 +246,7 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
     emitAll(io, env);
     return { running: true, owned: true, env };
   }
+  await untilReleased(p.pidFile, [opts.port, opts.port + 1]);
   if (await portOpen(opts.port)) {
     if (await kafkaAnswers(opts.port)) {
       io.say(`kafka: a broker not started by this command already answers on 127.0.0.1:${opts.port}; using it`);
@@ -206,14 +261,20 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   await fetchJars({ pom: kafkaPom(), pomFile: p.pom, libs: p.libs, marker: `kafka_2.13-${KAFKA_VERSION}.jar`, what: 'kafka', io });
   if (secure && (await portOpen(opts.port + 2))) throw InfraError(`kafka: port ${opts.port + 2} for the SASL_SSL listener is taken; set ORDERFLOW_KAFKA_PORT`);
   writeFileSync(p.props, kafkaServerProperties({ port: opts.port, logDir: p.data, secure }));
-  writeFileSync(p.log4j, LOG4J2);
+  writeFileSync(p.log4j, KAFKA_LOG4J2);
   const formatted = await formatStorage(p, io, secure);
 
+  const notes = startupNotes(p.logFile, 'kafka', io.say);
   await startJavaDaemon(daemon(p), {
     args: java(p.libs, p.log4j, 'kafka.Kafka', p.props),
     port: opts.port,
-    answers: async () => (await portOpen(opts.port)) && (await kafkaAnswers(opts.port)),
-    timeoutMs: opts.startTimeoutMs ?? 60_000,
+    answers: async () => {
+      notes();
+      return (await portOpen(opts.port)) && (await kafkaAnswers(opts.port));
+    },
+    // Not 60 s: a restart after a kill waits out the old session, then loads every partition;
+    // giving up at 60 s once stopped a broker seconds before it answered (57 s).
+    timeoutMs: opts.startTimeoutMs ?? 180_000,
     io,
   });
   if (secure && !formatted) {
@@ -233,7 +294,8 @@ async function stop(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   return { running: false, owned, env: {} };
 }
 
-const daemon = (p: ReturnType<typeof kafkaPaths>): Daemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile });
+// A controlled shutdown moves leadership and syncs every partition: with many it outlasts 20 s.
+const daemon = (p: ReturnType<typeof kafkaPaths>): Daemon => ({ name: 'kafka', what: 'the broker', cwd: p.home, pidFile: p.pidFile, logFile: p.logFile, stopGraceMs: 60_000 });
 
 async function status(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
   const p = kafkaPaths(opts.dir, opts.port);

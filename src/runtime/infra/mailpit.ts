@@ -11,11 +11,12 @@
  * the npm registry this project reaches.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { daemonArg, daemonPid, startDaemon, stopDaemon, type Daemon } from './daemon.ts';
-import { emitAll, InfraError, portOpen, run, seconds, stdIo, type InfraIo, type InfraState } from './processes.ts';
+import { installedGoTool, installGoTool, type GoTool } from './go-tool.ts';
+import { emitAll, InfraError, portOpen, stdIo, type InfraIo, type InfraState } from './processes.ts';
 
 export const MAILPIT_VERSION = 'v1.33.1';
 export const MAILPIT_MODULE = 'github.com/axllent/mailpit';
@@ -37,47 +38,24 @@ export function mailpitPaths(dir: string) {
     home,
     gobin: join(home, 'bin'),
     bin: join(home, 'bin', 'mailpit'),
-    /** Written after a build, holding the version built: a binary without it is half made or another version. */
-    installed: join(home, 'installed.txt'),
+    /** Written after a build, holding the version built: a binary without it is half made or another version (go-tool.ts). */
+    installed: join(home, 'bin', 'installed.txt'),
     database: join(home, 'data', 'mailpit.db'),
     pidFile: join(home, 'mailpit.pid'),
     logFile: join(home, 'mailpit.log'),
   };
 }
 
+const MAILPIT: GoTool = { name: 'mailpit', pkg: MAILPIT_MODULE, version: MAILPIT_VERSION, needsGo: '1.26' };
+
 /** The binary when the pinned version is built in `dir`, else undefined. */
 export function installedMailpit(dir: string): string | undefined {
-  const p = mailpitPaths(dir);
-  try {
-    if (readFileSync(p.installed, 'utf8').trim() !== MAILPIT_VERSION) return undefined;
-  } catch {
-    return undefined;
-  }
-  return existsSync(p.bin) ? p.bin : undefined;
+  return installedGoTool(mailpitPaths(dir).gobin, MAILPIT);
 }
 
-/**
- * Builds Mailpit into `<dir>/mailpit/bin` unless that version is there already. The module
- * and Go's build cache are Go's own (GOMODCACHE, GOCACHE), shared by every infra dir: a
- * second infra dir links in a few seconds. Mailpit 1.33 needs Go 1.26.
- */
-export async function buildMailpit(dir: string, io: InfraIo = stdIo): Promise<string> {
-  const ready = installedMailpit(dir);
-  if (ready !== undefined) return ready;
-  const p = mailpitPaths(dir);
-  const started = Date.now();
-  io.say(`mailpit: building ${MAILPIT_MODULE}@${MAILPIT_VERSION} with go install into ${p.gobin} (the first build takes minutes)`);
-  await run('go', ['version'], { capture: true }).catch((cause: unknown) => {
-    throw InfraError('mailpit: Go is not installed (Mailpit is built from its Go module; it needs Go 1.26 or newer)', { cause });
-  });
-  rmSync(p.installed, { force: true });
-  mkdirSync(p.gobin, { recursive: true });
-  // CGO off: Mailpit's SQLite is pure Go, and the binary then needs no C toolchain.
-  await run('env', [`GOBIN=${p.gobin}`, 'CGO_ENABLED=0', 'go', 'install', `${MAILPIT_MODULE}@${MAILPIT_VERSION}`]);
-  if (!existsSync(p.bin)) throw InfraError(`mailpit: go install left no binary at ${p.bin}`);
-  writeFileSync(p.installed, `${MAILPIT_VERSION}\n`);
-  io.say(`mailpit: built in ${seconds(started)}`);
-  return p.bin;
+/** Builds Mailpit into `<dir>/mailpit/bin` unless that version is there already (Mailpit 1.33 needs Go 1.26). */
+export function buildMailpit(dir: string, io: InfraIo = stdIo): Promise<string> {
+  return installGoTool(mailpitPaths(dir).gobin, MAILPIT, io);
 }
 
 /**

@@ -4,9 +4,10 @@
  * PyPI with a pinned set of packages, installed once and kept while that set stays the same.
  * Nothing runs in the background: `install` and `status` only.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { emitAll, InfraError, run, seconds, stdIo, type InfraIo, type InfraState } from './processes.ts';
+import { installPipVenv, pipVenvPaths, pipVenvReady, type PipVenv } from './pip-venv.ts';
+import { emitAll, InfraError, run, stdIo, type InfraIo, type InfraState } from './processes.ts';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
 
@@ -46,7 +47,7 @@ export const SCHEMATHESIS_REQUIREMENTS: readonly string[] = [
   'Werkzeug==3.1.9',
 ];
 
-const MIN_PYTHON = [3, 11] as const;
+const VENV: PipVenv = { name: 'schemathesis', requirements: SCHEMATHESIS_REQUIREMENTS, minPython: [3, 11] };
 
 export type SchemathesisOptions = Readonly<{
   /** Infra cache root; the venv lives in `<dir>/schemathesis/venv`. */
@@ -57,17 +58,8 @@ export type SchemathesisOptions = Readonly<{
 }>;
 
 export function schemathesisPaths(dir: string) {
-  const home = join(dir, 'schemathesis');
-  const venv = join(home, 'venv');
-  return {
-    home,
-    venv,
-    python: join(venv, 'bin', 'python'),
-    bin: join(venv, 'bin', 'schemathesis'),
-    requirements: join(home, 'requirements.txt'),
-    /** Written last, holding the requirements it was installed from: a venv without it is half made. */
-    installed: join(home, 'installed.txt'),
-  };
+  const p = pipVenvPaths(join(dir, 'schemathesis'));
+  return { ...p, bin: p.bin('schemathesis') };
 }
 
 export function schemathesisRequirements(): string {
@@ -77,50 +69,20 @@ export function schemathesisRequirements(): string {
 /** The command when the venv holds exactly the pinned set (its interpreter still there), else undefined. */
 export function installedSchemathesis(dir: string): string | undefined {
   const p = schemathesisPaths(dir);
-  try {
-    if (readFileSync(p.installed, 'utf8') !== schemathesisRequirements()) return undefined;
-  } catch {
-    return undefined;
-  }
-  // existsSync follows the venv's symlink to its interpreter: false once that Python is gone.
-  return existsSync(p.python) && existsSync(p.bin) ? p.bin : undefined;
-}
-
-async function checkPython(python: string): Promise<void> {
-  const out = await run(python, ['-c', 'import sys, venv, ensurepip; print("%d.%d" % sys.version_info[:2])'], { capture: true }).catch((cause: unknown) => {
-    throw InfraError(`schemathesis: ${python} cannot make a virtual environment (Debian: apt-get install python3 python3-venv; or set ORDERFLOW_PYTHON)`, { cause });
-  });
-  const [major, minor] = out.trim().split('.').map(Number);
-  if (major < MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor < MIN_PYTHON[1])) {
-    throw InfraError(`schemathesis: ${SCHEMATHESIS_VERSION} needs Python ${MIN_PYTHON.join('.')} or newer, ${python} is ${out.trim()}; set ORDERFLOW_PYTHON`);
-  }
+  return pipVenvReady(p.home, VENV) && existsSync(p.bin) ? p.bin : undefined;
 }
 
 const settings = (bin: string): Record<string, string> => ({ SCHEMATHESIS: bin });
 
 async function install(opts: SchemathesisOptions, io: InfraIo): Promise<InfraState> {
   const p = schemathesisPaths(opts.dir);
-  const ready = installedSchemathesis(opts.dir);
-  if (ready !== undefined) {
+  if (installedSchemathesis(opts.dir) !== undefined) {
     io.say(`schemathesis: ${SCHEMATHESIS_VERSION} already installed in ${p.venv}`);
-    emitAll(io, settings(ready));
-    return { running: true, owned: true, env: settings(ready) };
+  } else {
+    await installPipVenv(p.home, VENV, opts.python, io);
+    const version = await run(p.bin, ['--version'], { capture: true });
+    if (!version.includes(SCHEMATHESIS_VERSION)) throw InfraError(`schemathesis: the venv reports "${version.trim()}", not ${SCHEMATHESIS_VERSION}`);
   }
-  await checkPython(opts.python);
-  const started = Date.now();
-  io.say(`schemathesis: installing ${SCHEMATHESIS_VERSION} from PyPI into ${p.venv}`);
-  // A venv is not relocatable (its scripts name their interpreter by absolute path), so it is
-  // made in place; the marker, written last, is what says it is whole.
-  rmSync(p.installed, { force: true });
-  rmSync(p.venv, { recursive: true, force: true });
-  mkdirSync(p.home, { recursive: true });
-  writeFileSync(p.requirements, schemathesisRequirements());
-  await run(opts.python, ['-m', 'venv', p.venv], { capture: true });
-  await run(p.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-q', '-r', p.requirements], { cwd: p.home, capture: true });
-  const version = await run(p.bin, ['--version'], { capture: true });
-  if (!version.includes(SCHEMATHESIS_VERSION)) throw InfraError(`schemathesis: the venv reports "${version.trim()}", not ${SCHEMATHESIS_VERSION}`);
-  writeFileSync(p.installed, schemathesisRequirements());
-  io.say(`schemathesis: installed in ${seconds(started)}`);
   emitAll(io, settings(p.bin));
   return { running: true, owned: true, env: settings(p.bin) };
 }

@@ -17,6 +17,7 @@ import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '../bus.ts';
 import { silentLogger } from '../../log.ts';
 import { RecordTooLarge, UnknownPartition } from '../../errors.ts';
 import { coalesce } from './coalesce.ts';
+import { replicationFor, type Replication } from './kafka-replication.ts';
 import {
   KafkaAdminFailed,
   KafkaClosed,
@@ -49,7 +50,11 @@ export interface KafkaBusOptions {
   instance?: string;
   /** Prefix of every topic and group id on the broker (`<ns>.<name>`); invisible to callers. */
   namespace?: string;
-  /** Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise; default 1. */
+  /**
+   * Replication factor of the topics ensureTopics creates, unless a TopicSpec says otherwise;
+   * by default min(3, the brokers the cluster has up), with min.insync.replicas=2 at 3 or more
+   * (kafka-replication.ts).
+   */
   replicationFactor?: number;
   log?: KafkaLogger;
   /** Kafka's linger.ms: how long a publish waits for others to share its produce request; default 0. */
@@ -110,6 +115,20 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
   const subscriptions = new Set<Subscription>();
   const partitionCounts = new Map<string, { count: number; at: number }>();
   let closed = false;
+  let liveBrokers: number | undefined;
+
+  // Asked once, when the first topic is created: how many brokers the cluster has up.
+  async function replicationOf(spec: TopicSpec): Promise<Replication> {
+    const set = spec.replicationFactor ?? opts.replicationFactor;
+    if (set === undefined && liveBrokers === undefined) {
+      try {
+        liveBrokers = (await admin.metadata({ topics: [] })).brokers.size;
+      } catch (cause) {
+        throw KafkaAdminFailed('cannot count the brokers of the cluster', { cause });
+      }
+    }
+    return replicationFor(liveBrokers ?? 0, set);
+  }
 
   const checkOpen = () => {
     if (closed) throw KafkaClosed('the Kafka bus is closed');
@@ -197,14 +216,17 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       if (spec.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(spec.retentionMs) });
       if (spec.maxRecordBytes !== undefined) configs.push({ name: 'max.message.bytes', value: String(spec.maxRecordBytes) });
       if (spec.compact) configs.push({ name: 'cleanup.policy', value: 'compact' });
+      const replication = await replicationOf(spec);
+      // Said on the topic, not left to the broker's default (1 on most clusters): acks=all then waits for two copies.
+      if (replication.minInsync > 1) configs.push({ name: 'min.insync.replicas', value: String(replication.minInsync) });
       try {
         await admin.createTopics({
           topics: [name],
           partitions: spec.partitions,
-          replicas: spec.replicationFactor ?? opts.replicationFactor ?? 1,
+          replicas: replication.factor,
           ...(configs.length > 0 ? { configs } : {}),
         });
-        log.info({ topic: name, partitions: spec.partitions, configs }, 'kafka topic created');
+        log.info({ topic: name, partitions: spec.partitions, replicationFactor: replication.factor, configs }, 'kafka topic created');
       } catch (cause) {
         // Another process may have created it between our listing and our request.
         if (!hasKafkaErrorId(cause, 'TOPIC_ALREADY_EXISTS')) throw KafkaAdminFailed(`cannot create topic ${name}`, { cause });
