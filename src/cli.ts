@@ -17,6 +17,7 @@ import { DLQ_USAGE } from './runtime/dlq-command.ts';
 import { USERS_USAGE } from './runtime/users-command.ts';
 import { ARCHIVE_USAGE, archiveDir } from './runtime/archive-command.ts';
 import { SERVICE_USAGE } from './runtime/service-command.ts';
+import { startControlServer, type ControlServer } from './runtime/control.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -34,7 +35,7 @@ const USAGE = `usage: orderflow <command> [options]
         --kafka        the bus is Apache Kafka at KAFKA_BROKERS (default 127.0.0.1:9092)
         --postgres     the stores are PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
         --distributed  both
-        --service-ports  first of the internal ports (orders, inventory, payments, shipping, users, +6 notifications); 0 picks free ones
+        --service-ports  first of the internal ports (orders, inventory, payments, shipping, users, cart, notifications, ingestion, analytics: 8081-8089); 0 picks free ones
         --replicas     instances of each service behind the gateway (default ORDERFLOW_REPLICAS or 1):
                        orders-1, orders-2...; the first of each on --service-ports, the others on free
                        ports; the gateway balances across them and skips one that is down
@@ -48,6 +49,12 @@ const USAGE = `usage: orderflow <command> [options]
                        Connect on Kafka when CONNECT_URL is set, by a sink in this process otherwise
         --image        run every instance as a container of this image (node deploy/image/main.ts build):
                        podman run --rm --network host, the data dir mounted; see docs/deploy.md
+  rollout [--data-dir ./data] [--services orders,gateway]
+        Restart every instance of the system \`orderflow up\` runs with this data dir, one by one,
+        without a failed request: each backend instance drained, stopped, started, awaited ready
+        and in its consumer groups; the gateway last, a new process beside the old one on the
+        same socket. Needs \`up --replicas 2\` (or more). Prints each step and a summary.
+        --services  only these services' instances (default all)
   infra kafka|postgres|connect|zipkin|prometheus|mailpit|all [start|stop|status] [--brokers N]
         Local Kafka, PostgreSQL, Kafka Connect, Zipkin, Prometheus and Mailpit (SMTP) for development and CI;
         --brokers 3: a replicated Kafka of three KRaft nodes.
@@ -81,6 +88,9 @@ ${SERVICE_USAGE}
   lab soak [--minutes 30] [--rate 50] [--distributed] [options]
         A steady load with short retentions, sampling every table and file once a minute: is
         everything but the orders' own data flat? (orderflow lab soak --help).
+  lab rollout [--rate 40] [--distributed] [options]
+        Load the system at a fixed rate, roll out every instance, and count failed requests
+        (must be 0), orders lost or made twice, and p99 before vs during (orderflow lab rollout --help).
   chaos [--kills 30] [--arch events,...] [--distributed] [--rate 30] [--seed 1] [--json]
         Kill random service instances (SIGKILL) under a steady mixed load, then check every
         invariant through the public API; prints kills, orders accepted (at the first attempt),
@@ -143,7 +153,7 @@ async function up(args: string[]): Promise<number> {
   // 0 stays 0 for all five: each gets a free port of its own.
   const at = (i: number) => (first === 0 ? 0 : first + i);
   // notifications at +6 (8087): +5 (8086) is the cart's.
-  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4), notifications: at(6) };
+  const ports = { gateway: gatewayPort, orders: at(0), inventory: at(1), payments: at(2), shipping: at(3), users: at(4), cart: at(5), notifications: at(6), ingestion: at(7), analytics: at(8) };
   const dataDir = resolve(values['data-dir']);
   const replicasArg = values.replicas ?? runtime.replicas;
   const replicas = Number(replicasArg);
@@ -156,6 +166,7 @@ async function up(args: string[]): Promise<number> {
   process.stderr.write(`starting orderflow on ${where}\n`);
 
   let system: System | undefined;
+  let control: ControlServer | undefined;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -167,6 +178,7 @@ async function up(args: string[]): Promise<number> {
       process.exit(130);
     }
     process.stderr.write(`\n${signal}: stopping (Ctrl-C again to kill at once)\n`);
+    void control?.close();
     system.stop().then(() => {
       process.stderr.write('stopped\n');
       process.exit(0);
@@ -181,6 +193,8 @@ async function up(args: string[]): Promise<number> {
     archive: values.archive ? { dir: archiveDir(dataDir) } : undefined,
     prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
   });
+  // The channel `orderflow rollout` talks to (runtime/control.ts).
+  control = await startControlServer(dataDir, system);
   const gw = system.gatewayUrl;
   const product = await firstProductId(gw);
   const order = JSON.stringify({ items: [{ productId: product ?? '<product id from /api/products>', quantity: 1 }], paymentMethod: 'card', shippingAddress: { country: 'FR', city: 'Lyon' } });
@@ -203,6 +217,7 @@ orderflow is up: ${gw}   (the API described: ${gw}/docs)
   curl -sN ${gw}/api/me/notifications/stream -H "authorization: Bearer $TOKEN"   (live, Ctrl-C ends it)
 ${mail}
 ${replicas > 1 ? `instances: ${system.instances().filter((i) => i.service !== 'gateway').map((i) => `${i.name} ${i.url}`).join(', ')}\n` : ''}${traces?.url ? `traces: ${traces.url}/zipkin/\n` : ''}metrics: listed for Prometheus in ${runtime.prometheusTargetsFile} (npm run infra:prometheus); the gateway's on ${system.metricsUrls.gateway}/metrics, not its public port
+rollout: orderflow rollout --data-dir ${dataDir}${replicas > 1 ? '' : ' (needs --replicas 2 or more)'}
 ${system.archive ? `archive: ${system.archive.topics.join(', ')} into ${system.archive.dir} (${system.archive.via === 'connect' ? 'by Kafka Connect' : 'by this process'}; orderflow archive status)\n` : ''}Ctrl-C stops.
 `);
   // Runs until a signal; the handlers above exit.
@@ -237,6 +252,18 @@ async function firstProductId(gatewayUrl: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+async function rollout(args: string[]): Promise<number> {
+  const { values } = parse(args, { 'data-dir': { type: 'string', default: './data' }, services: { type: 'string' } });
+  const dataDir = resolve(values['data-dir']);
+  const { requestRollout } = await import('./runtime/control.ts');
+  const { rolloutSummary } = await import('./runtime/rollout.ts');
+  process.stdout.write(`rolling out the system in ${dataDir}\n`);
+  const services = values.services?.split(',').map((s) => s.trim()).filter(Boolean);
+  const report = await requestRollout(dataDir, (line) => process.stdout.write(`${line}\n`), services);
+  process.stdout.write(`${rolloutSummary(report)}\n`);
+  return 0;
 }
 
 async function orders(args: string[]): Promise<number> {
@@ -338,6 +365,8 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./runtime/service-command.ts').then((m) => m.serviceCommand(args));
       case 'infra':
         return await import('./runtime/infra/cli.ts').then((m) => m.infraCommand(args));
+      case 'rollout':
+        return await rollout(args);
       case 'dlq':
         return await import('./runtime/dlq-command.ts').then((m) => m.dlqCommand(args));
       case 'orders':
@@ -354,6 +383,7 @@ export async function main(argv: string[]): Promise<number> {
         return await import('./lab/bench.ts').then(async (m) => (await m.benchCommand(args)) ?? 0);
       case 'lab':
         if (args[0] === 'soak') return await import('./lab/soak.ts').then((m) => m.soakCommand(args.slice(1)));
+        if (args[0] === 'rollout') return await import('./lab/rollout-command.ts').then((m) => m.labRolloutCommand(args.slice(1)));
         return await import('./lab/lab.ts').then((m) => m.labCommand(args));
       case 'chaos':
         return await import('./lab/chaos.ts').then((m) => m.chaosCommand(args));

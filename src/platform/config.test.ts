@@ -74,7 +74,7 @@ test('a tracing setting the SDK would silently replace by its default is refused
 
 test('timeouts and bounds have defaults, are read from their variables, and a bad one is refused with PLT_ERR_CONFIG', () => {
   const d = loadPlatformConfig({});
-  assert.deepEqual(d.http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 60_000, keepAliveTimeoutMs: 72_000 });
+  assert.deepEqual(d.http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 60_000, keepAliveTimeoutMs: 72_000, drainGraceMs: 2_000 });
   assert.deepEqual(d.postgres, { acquireTimeoutMs: 5_000, statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000 });
   assert.equal(d.writeQueueMax, 2048);
   assert.deepEqual(d.inbox, { retentionHours: 192, purgeIntervalMs: 600_000 });

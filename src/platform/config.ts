@@ -132,6 +132,8 @@ export interface HttpTimeouts {
   idleTimeoutMs: number;
   /** An idle socket is kept this long between requests. */
   keepAliveTimeoutMs: number;
+  /** On shutdown, how long the connections callers hold are still served before the close (http/drain.ts). */
+  drainGraceMs: number;
 }
 
 export function loadHttpTimeouts(env: Env = process.env): Readonly<HttpTimeouts> {
@@ -142,6 +144,9 @@ export function loadHttpTimeouts(env: Env = process.env): Readonly<HttpTimeouts>
     // Longer than the idle timeout of most load balancers (60 s), so that they, not we,
     // close an idle socket and no request races our close.
     keepAliveTimeoutMs: positiveInt('ORDERFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS', env.ORDERFLOW_HTTP_KEEP_ALIVE_TIMEOUT_MS ?? '72000'),
+    // Long enough for every caller's socket to carry one answer with `connection: close`; a
+    // balancer stops choosing a draining instance at its first such answer.
+    drainGraceMs: positiveInt('ORDERFLOW_HTTP_DRAIN_GRACE_MS', env.ORDERFLOW_HTTP_DRAIN_GRACE_MS ?? '2000'),
   });
 }
 

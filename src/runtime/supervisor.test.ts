@@ -9,16 +9,25 @@ import { test, type TestContext } from 'node:test';
 import { isOrderflowError } from '#platform/errors.ts';
 import { alive } from '#test/support/process.ts';
 import { createSupervisor, freePort, freePorts, prettyLine, probe, type ChildSpec } from './supervisor.ts';
+import { bindListenSocket } from './listen-sockets.ts';
 
 // A stand-in service: answers /health on PORT; FAIL_AT_START and IGNORE_SIGTERM inject faults.
 const fakeChild = `
 import { createServer } from 'node:http';
-if (process.env.FAIL_AT_START) {
+import { existsSync } from 'node:fs';
+if (process.env.FAIL_AT_START || (process.env.FAIL_IF_FILE && existsSync(process.env.FAIL_IF_FILE))) {
   console.error('cannot open the database: disk on fire');
   process.exit(3);
 }
 if (process.env.IGNORE_SIGTERM) process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
-createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+const server = createServer((req, res) => res.end(String(process.pid)));
+if (process.env.LISTEN_FD) {
+  // On the supervisor's socket: stop accepting on SIGTERM, finish what was accepted, go.
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+  server.listen({ fd: Number(process.env.LISTEN_FD) }, () => process.send({ orderflow: 'listening' }));
+} else {
+  server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+}
 `;
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -226,4 +235,68 @@ test('free ports asked together are distinct and can be listened on', async () =
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('replace stops a child, starts it again and waits until it is healthy; not counted as a restart', async (t) => {
+  const dir = scratch(t);
+  const supervisor = createSupervisor({ stdio: 'ignore' });
+  t.after(() => supervisor.stop());
+  const s = await spec(dir, 'orders');
+  await supervisor.start(s);
+  const first = supervisor.pid('orders')!;
+  const { stopMs, startMs } = await supervisor.replace('orders');
+  assert.notEqual(supervisor.pid('orders'), first);
+  assert.equal(alive(first), false);
+  assert.equal(await probe(s.healthUrl), 200);
+  assert.ok(stopMs >= 0 && startMs > 0);
+  assert.equal(supervisor.restarts('orders'), 0);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(supervisor.pid('orders') !== undefined && alive(supervisor.pid('orders')!), true, 'the old process exiting did not start another');
+});
+
+test('a surge on a socket the supervisor holds: the new process starts beside the old, and no connection is refused meanwhile', async (t) => {
+  const dir = scratch(t);
+  const socket = bindListenSocket('127.0.0.1', 0);
+  t.after(() => socket.close());
+  const supervisor = createSupervisor({ stdio: 'ignore' });
+  t.after(() => supervisor.stop());
+  const url = `http://127.0.0.1:${socket.port}`;
+  await supervisor.start({ name: 'gateway', script: join(dir, 'fake.mjs'), env: { PATH: process.env.PATH ?? '', LISTEN_FD: '4' }, healthUrl: url, fds: [socket.fd] });
+  const first = supervisor.pid('gateway')!;
+  // A new connection every few milliseconds, all through the surge.
+  const answers: Array<number | undefined> = [];
+  let running = true;
+  const load = (async () => {
+    while (running) {
+      answers.push(await probe(url, 2_000));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 100));
+  await supervisor.replace('gateway', { surge: true });
+  await new Promise((r) => setTimeout(r, 100));
+  running = false;
+  await load;
+  assert.notEqual(supervisor.pid('gateway'), first);
+  assert.equal(alive(first), false);
+  assert.ok(answers.length > 20, `${answers.length} requests`);
+  assert.deepEqual(answers.filter((a) => a !== 200), [], 'every connection answered');
+});
+
+test('a surge whose new process cannot start leaves the old one serving, still supervised', async (t) => {
+  const dir = scratch(t);
+  const socket = bindListenSocket('127.0.0.1', 0);
+  t.after(() => socket.close());
+  const supervisor = createSupervisor({ stdio: 'ignore', startTimeoutMs: 5_000 });
+  t.after(() => supervisor.stop());
+  const flag = join(dir, 'broken');
+  const url = `http://127.0.0.1:${socket.port}`;
+  await supervisor.start({ name: 'gateway', script: join(dir, 'fake.mjs'), env: { PATH: process.env.PATH ?? '', LISTEN_FD: '4', FAIL_IF_FILE: flag }, healthUrl: url, fds: [socket.fd] });
+  const first = supervisor.pid('gateway')!;
+  writeFileSync(flag, '');
+  await assert.rejects(supervisor.replace('gateway', { surge: true }), (err) => isOrderflowError(err, 'PLT_ERR_CHILD_START_FAILED') && /disk on fire/.test(err.message));
+  assert.equal(supervisor.pid('gateway'), first, 'the old process is the child again');
+  assert.equal(await probe(url), 200);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(supervisor.pid('gateway'), first, 'and no restart replaced it');
 });

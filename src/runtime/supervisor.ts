@@ -31,6 +31,20 @@ export interface ChildSpec {
   env: Record<string, string>;
   /** Answers 200 once the child is ready. */
   healthUrl: string;
+  /**
+   * Listening sockets this process holds, handed to the child as its fds 4, 5... (after
+   * stdin, stdout, stderr and the IPC channel): every process of the child, the one a
+   * rollout starts beside the old one included, accepts from the same sockets.
+   */
+  fds?: number[];
+}
+
+/** How one process of a child was replaced by a new one (Supervisor.replace). */
+export interface Replaced {
+  /** From asking the old process to stop until it exited (its drain). */
+  stopMs: number;
+  /** From spawning the new process until it was healthy. */
+  startMs: number;
 }
 
 export interface SupervisorOptions {
@@ -69,6 +83,14 @@ export interface Supervisor {
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL after stopTimeoutMs; resolves when the child is gone. */
   stopChild(name: string): Promise<void>;
+  /**
+   * A new process for the child, as a rollout does: by default the old one is stopped
+   * (SIGTERM: it drains), then the new one started and awaited healthy; with `surge` the new
+   * one is started first, beside the old one, which is stopped once the new one listens (for
+   * a child on inherited sockets, `fds`: it then says so over IPC, as a health probe could be
+   * answered by the old one). Not counted in restarts: nothing failed.
+   */
+  replace(name: string, opts?: { surge?: boolean }): Promise<Replaced>;
   /** Stops every child; idempotent. */
   stop(): Promise<void>;
 }
@@ -84,6 +106,8 @@ interface Child {
   delayMs: number;
   /** The running process is a restart (not the first start), so dying soon is a loop. */
   restarted: boolean;
+  /** A process being replaced: its exit is expected, not one to restart after. */
+  retiring?: ChildProcess;
   startedAt: number;
   timer?: NodeJS.Timeout;
   /** When a kill asked for a restart at a set time (epoch ms). */
@@ -157,7 +181,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
       // Own process group: a Ctrl-C in the terminal reaches the supervisor only, which then
       // stops the children in order. The IPC channel tells a child when the supervisor is gone.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(child.spec.fds ?? [])],
     });
     child.proc = proc;
     child.startedAt = Date.now();
@@ -167,9 +191,11 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     child.exited = new Promise((resolve) => {
       proc.once('error', (err) => output(child, `spawn failed: ${err.message}`, 'stderr'));
       proc.once('exit', (code, signal) => {
-        if (child.proc === proc) child.proc = undefined;
+        const current = child.proc === proc;
+        if (current) child.proc = undefined;
         resolve();
-        onExit(child, code, signal);
+        // A process replaced (Supervisor.replace) is meant to go: no restart after it.
+        if (current && child.retiring !== proc) onExit(child, code, signal);
       });
     });
   }
@@ -271,15 +297,85 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
     for (const notify of child.onSpawn.splice(0)) notify(false);
     const proc = child.proc;
     if (!proc || !child.exited) return;
+    await stopProcess(child, proc, child.exited);
+  }
+
+  /** SIGTERM to one process of the child, SIGKILL after stopTimeoutMs; resolves when it exited. */
+  async function stopProcess(child: Child, proc: ChildProcess, exited: Promise<void>): Promise<void> {
+    const name = child.spec.name;
     send(child, proc, 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), stopTimeoutMs); });
-    if ((await Promise.race([child.exited, late])) === 'late') {
+    if ((await Promise.race([exited, late])) === 'late') {
       say(`[supervisor] ${name} did not stop within ${stopTimeoutMs} ms; killing it`);
       send(child, proc, 'SIGKILL');
-      await child.exited;
+      await exited;
     }
     clearTimeout(timer);
+  }
+
+  async function replace(name: string, replaceOpts: { surge?: boolean } = {}): Promise<Replaced> {
+    const child = children.get(name);
+    if (!child) throw ChildStartFailed(`${name} is not supervised`);
+    if (child.stopped || stopping) throw ChildStartFailed(`${name} is stopped`);
+    const old = child.proc;
+    const oldExited = child.exited;
+    if (!old || !oldExited) throw ChildStartFailed(`${name} is not running (restarting after a crash?)`);
+    child.retiring = old;
+    const timeoutMs = opts.startTimeoutMs ?? 60_000;
+    try {
+      let stopMs = 0;
+      if (!replaceOpts.surge) {
+        const t0 = Date.now();
+        await stopProcess(child, old, oldExited);
+        stopMs = Date.now() - t0;
+      }
+      // Stopped meanwhile (Ctrl-C during a rollout): a process spawned now would outlive the stop.
+      if (child.stopped || stopping) throw ChildStartFailed(`${name} was stopped during its replacement`);
+      const t1 = Date.now();
+      spawnChild(child);
+      const fresh = child.proc!;
+      try {
+        if (child.spec.fds?.length) await untilListening(child, fresh, timeoutMs);
+        await untilHealthy(child, timeoutMs);
+      } catch (err) {
+        // A surge that fails leaves the old process serving, the child's again; the new one goes.
+        if (replaceOpts.surge && old.exitCode === null && old.signalCode === null) {
+          clearTimeout(child.timer);
+          child.proc = old;
+          child.exited = oldExited;
+          send(child, fresh, 'SIGKILL');
+        }
+        throw err;
+      }
+      const startMs = Date.now() - t1;
+      if (replaceOpts.surge) {
+        const t2 = Date.now();
+        await stopProcess(child, old, oldExited);
+        stopMs = Date.now() - t2;
+      }
+      return { stopMs, startMs };
+    } finally {
+      child.retiring = undefined;
+    }
+  }
+
+  /** Resolves when the process says it listens (a child on inherited sockets sends {orderflow: 'listening'}). */
+  function untilListening(child: Child, proc: ChildProcess, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        proc.off('message', onMessage).off('exit', onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onMessage = (m: unknown) => {
+        if ((m as { orderflow?: unknown } | null)?.orderflow === 'listening') done();
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => done(failure(child, signal ? `killed by ${signal}` : `exited with code ${code}`));
+      const timer = setTimeout(() => done(failure(child, `it did not say it listens within ${timeoutMs} ms`)), timeoutMs);
+      proc.on('message', onMessage).once('exit', onExit);
+    });
   }
 
   return {
@@ -317,6 +413,7 @@ export function createSupervisor(opts: SupervisorOptions = {}): Supervisor {
       }
     },
     stopChild,
+    replace,
     stop() {
       stopping ??= Promise.all([...children.keys()].map(stopChild)).then(() => undefined);
       return stopping;

@@ -26,6 +26,8 @@ import { ensureDemoUsers, signingKeyEnv, type DemoUsers } from './demo-users.ts'
 import { ChildStartFailed, createSupervisor, freePorts, probe, type ChildSpec, type Stdio } from './supervisor.ts';
 import { containerSpec, containerUser, removeContainers, SYSTEM_LABEL, type ContainerSystem } from './container.ts';
 import { infraDir } from './infra/config.ts';
+import { bindListenSocket, type ListenSocket } from './listen-sockets.ts';
+import { rollOut, RolloutRefused, type RolloutReport } from './rollout.ts';
 
 import { defaultPorts, serviceNames, type ServiceName } from './services.ts';
 
@@ -155,6 +157,12 @@ export interface System {
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Restarts of one instance (a service's name: its first), or of all of a service's with `{ all: true }`. */
   restarts(name: Target, opts?: { all?: boolean }): number;
+  /**
+   * Restarts every instance one by one, no request of a caller failing (rollout.ts): each
+   * backend instance drained, stopped, started, awaited ready and in its consumer groups;
+   * the gateway last, a new process beside the old one. Needs replicas >= 2.
+   */
+  rollout(opts?: { log?: (line: string) => void; services?: readonly string[]; settleMs?: number }): Promise<RolloutReport>;
   /** Gateway first, then the services; SIGTERM, SIGKILL after 20 s. Idempotent. */
   stop(): Promise<void>;
 }
@@ -169,10 +177,25 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   const wanted = (service: ServiceName, index: number) => (index === 0 ? (opts.ports?.[service] ?? defaultPorts[service]) : 0);
   const layout = serviceNames.flatMap((service) => Array.from({ length: service === 'gateway' ? 1 : replicas }, (_, index) => ({ service, index })));
   const wantedMetrics = opts.gatewayMetricsPort ?? (wanted('gateway', 0) === 0 ? 0 : defaultGatewayMetricsPort);
-  const free = await freePorts(layout.filter(({ service, index }) => wanted(service, index) === 0).length + (wantedMetrics === 0 ? 1 : 0));
-  const gatewayMetricsPort = wantedMetrics || free.pop()!;
+  // The gateway's sockets are this process's, handed to each gateway process it starts, so a
+  // rollout replaces the gateway without refusing a connection (listen-sockets.ts). Not with
+  // containers: a container's gateway binds its own ports, and a rollout restarts it in place.
+  const gatewaySockets: ListenSocket[] = [];
+  const closeGatewaySockets = () => gatewaySockets.splice(0).forEach((socket) => socket.close());
+  if (!opts.image) {
+    gatewaySockets.push(bindListenSocket('127.0.0.1', wanted('gateway', 0)));
+    try {
+      gatewaySockets.push(bindListenSocket('127.0.0.1', wantedMetrics));
+    } catch (err) {
+      closeGatewaySockets();
+      throw err;
+    }
+  }
+  const [gatewaySocket, gatewayMetricsSocket] = gatewaySockets as Array<ListenSocket | undefined>;
+  const free = await freePorts(layout.filter(({ service, index }) => (service !== 'gateway' || !gatewaySocket) && wanted(service, index) === 0).length + (!gatewayMetricsSocket && wantedMetrics === 0 ? 1 : 0));
+  const gatewayMetricsPort = gatewayMetricsSocket?.port ?? (wantedMetrics || free.pop()!);
   const instances: Instance[] = layout.map(({ service, index }) => {
-    const port = wanted(service, index) || free.shift()!;
+    const port = service === 'gateway' && gatewaySocket ? gatewaySocket.port : wanted(service, index) || free.shift()!;
     const url = `http://127.0.0.1:${port}`;
     return { name: instanceName(service, index, replicas), service, url, metricsUrl: service === 'gateway' ? `http://127.0.0.1:${gatewayMetricsPort}` : url };
   });
@@ -228,7 +251,10 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     for (const wave of startWaves) {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
-        supervisor.start(childOf(i, { ...base, ...instanceEnv(i) }))));
+        supervisor.start({
+          ...childOf(i, { ...base, ...instanceEnv(i, gatewaySocket !== undefined) }),
+          ...(i.service === 'gateway' && gatewaySocket && gatewayMetricsSocket ? { fds: [gatewaySocket.fd, gatewayMetricsSocket.fd] } : {}),
+        })));
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       // Ready is "the routes serve"; a system that starts also has its consumers in their groups.
@@ -241,6 +267,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     if (opts.prometheusTargets) writePrometheusTargets(opts.prometheusTargets.file, serviceTargets(Object.fromEntries(serviceNames.map((n) => [n, of(n).map((i) => i.metricsUrl)])), opts.prometheusTargets.labels));
   } catch (err) {
     await supervisor.stop();
+    closeGatewaySockets();
     if (containers) await removeContainers(containers);
     await archive?.stop();
     await removeConnectors();
@@ -248,6 +275,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   }
 
   let stopping: Promise<void> | undefined;
+  let rolling: Promise<RolloutReport> | undefined;
   return {
     gatewayUrl: urls.gateway,
     demoUsers,
@@ -267,12 +295,29 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     failMessages: (name, types) => Promise.all(faultTargets(name).map((i) => putFaults(i.url, i.name, { failTypes: types }))).then(() => undefined),
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     restarts: (name, restartOpts) => (restartOpts?.all && serviceNames.includes(name as ServiceName) ? of(name as ServiceName) : [find(name)]).reduce((n, i) => n + supervisor.restarts(i.name), 0),
+    rollout(rolloutOpts = {}) {
+      if (rolling) return Promise.reject(RolloutRefused('a rollout is already running'));
+      if (stopping) return Promise.reject(RolloutRefused('the system is stopping'));
+      rolling = rollOut({
+        instances,
+        services: rolloutOpts.services,
+        surgeGateway: gatewaySocket !== undefined,
+        settleMs: rolloutOpts.settleMs,
+        replace: (name, replaceOpts) => supervisor.replace(name, replaceOpts),
+        joined: (name) => consumersJoined([find(name)]).then(() => undefined),
+        say: rolloutOpts.log ?? opts.log ?? (() => {}),
+      }).finally(() => {
+        rolling = undefined;
+      });
+      return rolling;
+    },
     stop() {
       // Unlisted first: a service stopped on purpose is not a service down for Prometheus.
       if (opts.prometheusTargets && !stopping) clearPrometheusTargets(opts.prometheusTargets.file);
       // The connectors go last: a dropped slot must not miss a last commit of a service. The
       // archive after the services: what they published last is archived now or at the next start.
       stopping ??= supervisor.stopChild('gateway').then(() => supervisor.stop()).finally(async () => {
+        closeGatewaySockets();
         if (containers) await removeContainers(containers);
         await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
         await removeConnectors();
@@ -282,10 +327,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
   };
 }
 
-/** An instance's own settings: its port, its name, and the gateway's metrics port. */
-function instanceEnv(i: Instance): Record<string, string> {
+/** An instance's own settings: its port, its name, and the gateway's metrics port (and sockets, when `held`). */
+function instanceEnv(i: Instance, held: boolean): Record<string, string> {
   const env: Record<string, string> = { PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name };
-  if (i.service === 'gateway') env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
+  if (i.service === 'gateway') {
+    env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
+    // The supervisor's sockets (ChildSpec.fds): after stdin, stdout, stderr and the IPC channel.
+    if (held) Object.assign(env, { GATEWAY_LISTEN_FD: '4', GATEWAY_METRICS_LISTEN_FD: '5' });
+  }
   return env;
 }
 

@@ -12,8 +12,9 @@ import type { Tracing } from '../telemetry/tracing.ts';
 import { errorServerOptions, installErrorHandling } from './errors.ts';
 import { installJsonBodyParser } from './json-body.ts';
 import { installHealthRoutes, type HealthCheck } from './health.ts';
+import { installDrain, type Drainer } from './drain.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
-import { serverTimeoutOptions, type HttpTimeouts } from './server-options.ts';
+import { defaultHttpTimeouts, serverTimeoutOptions, type HttpTimeouts } from './server-options.ts';
 
 export type { HealthCheck };
 
@@ -33,8 +34,16 @@ export interface HttpAppOptions {
   timeouts?: Readonly<HttpTimeouts>;
 }
 
-/** The fastify instance, with the registry its /metrics serves (for a service's own metrics). */
-export type HttpApp = FastifyInstance & { readonly metrics: Registry };
+/**
+ * The fastify instance, with the registry its /metrics serves (for a service's own metrics),
+ * and `drain` (drain.ts), to call before `close` on shutdown.
+ */
+export type HttpApp = FastifyInstance & { readonly metrics: Registry; drain(): Promise<void> };
+
+/** Installs the drain on `app` (drain.ts), with its grace from `timeouts`. */
+export function drainOnShutdown(app: FastifyInstance, timeouts: Readonly<HttpTimeouts> = defaultHttpTimeouts): Drainer {
+  return installDrain(app, { graceMs: timeouts.drainGraceMs });
+}
 
 /**
  * The Fastify options every app of orderflow is built with (services and gateway): no
@@ -73,10 +82,11 @@ export function buildHttpApp(opts: HttpAppOptions): HttpApp {
   installErrorHandling(fastify);
   installJsonBodyParser(fastify);
   const registry = opts.metrics ?? createMetricsRegistry(opts.name);
-  const app = fastify.decorate('metrics', registry) as HttpApp;
+  const drainer = drainOnShutdown(fastify, opts.timeouts);
+  const app = fastify.decorate('metrics', registry).decorate('drain', drainer.drain) as HttpApp;
   installRequestMetrics(app, registry);
 
-  installHealthRoutes(app, { service: opts.name, checks: opts.checks, consumerChecks: opts.consumerChecks });
+  installHealthRoutes(app, { service: opts.name, checks: opts.checks, consumerChecks: opts.consumerChecks, draining: drainer.draining });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

@@ -4,7 +4,8 @@
  *   dependency, so a database or broker outage never gets a healthy process restarted;
  * - GET /health/ready (and GET /health, as before): runs the service's named checks at
  *   once, each bounded by `timeoutMs`; 200 {"status":"ok","checks":{"database":"ok",…}}
- *   when all pass, else 503 {"status":"unavailable","checks":{"bus":"down: <why>",…}}.
+ *   when all pass, else 503 {"status":"unavailable","checks":{"bus":"down: <why>",…}};
+ *   503 {"status":"draining"} once the instance shuts down (drain.ts), whatever the checks.
  *   Ready means the process can serve its HTTP routes: it is what a balancer (the gateway,
  *   a Kubernetes Service) routes by and what the supervisor waits for after a restart;
  * - GET /health/consumers: the same, with the `consumerChecks`: 200 once every consumer is a
@@ -27,6 +28,8 @@ export interface HealthOptions {
   consumerChecks?: Record<string, HealthCheck>;
   /** Where the readiness answer is served; default /health/ready and /health. */
   readyPaths?: string[];
+  /** True once the instance drains before its shutdown (drain.ts): not ready, whatever the checks. */
+  draining?: () => boolean;
 }
 
 export const healthPaths = ['/health', '/health/live', '/health/ready', '/health/consumers'] as const;
@@ -39,6 +42,7 @@ export function installHealthRoutes(app: FastifyInstance, opts: HealthOptions = 
   app.get('/health/live', async () => ({ status: 'ok', ...service }));
 
   const answer = (named: Array<[string, HealthCheck]>) => async (_req: unknown, reply: FastifyReply) => {
+    if (opts.draining?.()) return reply.code(503).send({ status: 'draining', ...service });
     const results = await Promise.all(named.map(([name, check]) => bounded(check, timeoutMs, name)));
     const checks = Object.fromEntries(named.map(([name], i) => [name, results[i]]));
     const ok = results.every((r) => r === 'ok');

@@ -101,3 +101,24 @@ test('when every other instance fails, one whose breaker is open is still tried 
   for (let i = 0; i < 3; i++) assert.equal(from((await up.request({ method: 'GET', path: '/x' })).body), 'a again');
   assert.equal(up.instances[0].breakerState(), 'closed', 'a success closes it');
 });
+
+test('an instance answering as it drains is used no more: its answer stands, the next calls go to the others', async (t) => {
+  const other = await instance(t, 'other');
+  const seen: string[] = [];
+  const draining = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.setHeader('x-orderflow-draining', '1');
+    res.setHeader('connection', 'close');
+    res.end(JSON.stringify({ from: 'draining' }));
+  });
+  await new Promise<void>((resolve) => draining.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => draining.close(resolve)));
+  const url = `http://127.0.0.1:${(draining.address() as { port: number }).port}`;
+  const up = createBalancedUpstream({ name: 'orders', urls: [url, other.url], timeoutMs: 2_000, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 60_000 } });
+  t.after(() => up.close());
+  const first = await up.request({ method: 'POST', path: '/orders', body: '{}' });
+  assert.equal(from(first.body), 'draining', 'its answer is a good one: the request was served');
+  for (let i = 0; i < 6; i++) assert.equal(from((await up.request({ method: 'POST', path: '/orders', body: '{}' })).body), 'other');
+  assert.equal(seen.length, 1, 'one call reached the draining instance, the first');
+  assert.equal(up.instances[0].breakerState(), 'open');
+});

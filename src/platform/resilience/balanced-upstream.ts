@@ -23,12 +23,18 @@
  *   (nothing listening: the instance is down) or its breaker was open (never sent). A reset
  *   or a timeout may come after the instance read and acted on it, so it is not repeated.
  *
+ * An instance shutting down drains (platform/http/drain.ts): it refuses new connections
+ * (tried elsewhere, as above) and answers what arrives on the open ones with
+ * `x-orderflow-draining`; such an answer is a good one, and opens that instance's breaker at
+ * once, so the next calls go to the others without first failing on it.
+ *
  * With one URL this is the plain single-instance upstream (upstream.ts), retries and all.
  */
 import { BrokenCircuitError } from 'cockatiel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createUpstream, isUnavailableAnswer, type Upstream, type UpstreamOptions, type UpstreamRequest, type UpstreamResponse } from './upstream.ts';
 import type { BreakerState } from './http-policy.ts';
+import { drainingHeader } from '../http/drain.ts';
 
 /** One instance as its callers see it: where it is and whether its breaker is open. */
 export type InstanceView = Pick<Upstream, 'name' | 'url' | 'breakerState'>;
@@ -76,6 +82,10 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
   const failed = (i: number) => {
     if (++failures[i] >= threshold) openUntil[i] = Date.now() + openForMs;
   };
+  const draining = (i: number) => {
+    failures[i] = Math.max(failures[i], threshold);
+    openUntil[i] = Date.now() + openForMs;
+  };
   const succeeded = (i: number) => {
     failures[i] = 0;
     openUntil[i] = 0;
@@ -110,7 +120,8 @@ export function createBalancedUpstream(opts: BalancedUpstreamOptions): BalancedU
       try {
         const answer = await upstreams[i].request(req);
         if (!isUnavailableAnswer(answer)) {
-          succeeded(i);
+          if (answer.headers[drainingHeader] === undefined) succeeded(i);
+          else draining(i);
           return answer;
         }
         failed(i);

@@ -163,6 +163,8 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
     },
     close() {
       closing ??= (async () => {
+        // Drained first (http/drain.ts): the callers' requests end on this instance or go to another.
+        await app.drain().catch((err) => log.warn({ err }, 'http drain failed'));
         await app.close().catch((err) => log.warn({ err }, 'http close failed'));
         for (const c of consumers) await c.close().catch((err) => log.warn({ err }, 'consumer close failed'));
         for (const fn of closers) await fn().catch((err) => log.warn({ err }, 'close hook failed'));

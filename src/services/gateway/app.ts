@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TokenVerifier } from '#platform/http/access-tokens.ts';
-import { fastifyOptions, type HttpApp } from '#platform/http/app.ts';
+import { drainOnShutdown, fastifyOptions, type HttpApp } from '#platform/http/app.ts';
 import { installErrorHandling } from '#platform/http/errors.ts';
 import { installHealthRoutes } from '#platform/http/health.ts';
 import { installJsonBodyParser } from '#platform/http/json-body.ts';
@@ -60,7 +60,8 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
   void app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', persistAuthorization: true } });
   // The gateway's own readiness has no dependency: a service down turns its routes into
   // 503s, not the whole API. /health is the aggregate of the services' readiness (http.ts).
-  installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'] });
+  const drainer = drainOnShutdown(app, opts.timeouts);
+  installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], draining: drainer.draining });
 
   void app.register(async (api) => {
     registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
@@ -68,5 +69,5 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));
   });
-  return app.decorate('metrics', registry) as HttpApp;
+  return app.decorate('metrics', registry).decorate('drain', drainer.drain) as HttpApp;
 }

@@ -31,6 +31,14 @@ export interface GatewayConfig {
   tokens: Readonly<{ issuer: string; audience: string }>;
   /** What the public port refuses or adds before any route runs (edge.ts, metrics-server.ts). */
   edge: Readonly<EdgeConfig>;
+  /**
+   * GATEWAY_LISTEN_FD, GATEWAY_METRICS_LISTEN_FD: listen on these inherited sockets, not on
+   * PORT and GATEWAY_METRICS_PORT. The supervisor of `orderflow up` holds the gateway's two
+   * sockets and hands them to each gateway process it starts, so that a new gateway and the
+   * old one it replaces accept from one queue and a rollout refuses no connection
+   * (runtime/listen-sockets.ts).
+   */
+  listenFds?: Readonly<{ public: number; metrics: number }>;
 }
 
 /**
@@ -136,5 +144,8 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     http: loadHttpTimeouts(env),
     edge: loadEdgeConfig(env),
     tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),
+    ...(env.GATEWAY_LISTEN_FD === undefined ? {} : {
+      listenFds: Object.freeze({ public: int('GATEWAY_LISTEN_FD', env.GATEWAY_LISTEN_FD, 3), metrics: int('GATEWAY_METRICS_LISTEN_FD', env.GATEWAY_METRICS_LISTEN_FD ?? '', 3) }),
+    }),
   });
 }

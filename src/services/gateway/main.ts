@@ -18,7 +18,7 @@ const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
 const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
 const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge });
-const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, log });
+const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, fd: config.listenFds?.metrics, log });
 
 let stopping = false;
 const stop = (signal: string) => {
@@ -26,7 +26,10 @@ const stop = (signal: string) => {
   stopping = true;
   log.info({ signal }, 'shutting down');
   setTimeout(() => process.exit(1), 20_000).unref();
-  app.close()
+  // Drained first (platform/http/drain.ts): the clients' requests on their open connections
+  // are answered, and those connections end cleanly, before the close.
+  app.drain()
+    .then(() => app.close())
     .then(() => metrics.close())
     .then(() => closeUpstreams(upstreams))
     .then(() => tracing.shutdown())
@@ -38,6 +41,10 @@ const stop = (signal: string) => {
 process.once('SIGTERM', () => stop('SIGTERM'));
 process.once('SIGINT', () => stop('SIGINT'));
 
-await app.listen({ port: config.port, host: config.host });
+// Fastify's listen passes `fd` on to Node's (its types omit it).
+await app.listen(config.listenFds ? ({ fd: config.listenFds.public, host: config.host } as { host: string }) : { port: config.port, host: config.host });
 const address = app.server.address();
 log.info({ port: typeof address === 'object' && address ? address.port : config.port, metricsPort: metrics.port, upstreams: config.upstreams }, 'gateway listening');
+// On an inherited socket a health probe may be answered by the gateway this one replaces:
+// the supervisor learns that this process listens from this message instead.
+process.send?.({ orderflow: 'listening' });

@@ -18,14 +18,15 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(opts: { registry: Registry; host: string; port: number; log: Logger }): Promise<MetricsServer> {
+/** `fd`: an inherited listening socket to serve on instead of `port` (config.ts, listenFds). */
+export async function startMetricsServer(opts: { registry: Registry; host: string; port: number; fd?: number; log: Logger }): Promise<MetricsServer> {
   const app = Fastify(fastifyOptions({ log: opts.log }));
   installErrorHandling(app);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.registry.contentType);
     return opts.registry.metrics();
   });
-  await app.listen({ port: opts.port, host: opts.host });
+  await app.listen(opts.fd === undefined ? { port: opts.port, host: opts.host } : ({ fd: opts.fd, host: opts.host } as { host: string }));
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
