@@ -18,6 +18,7 @@ import { USERS_USAGE } from './runtime/users-command.ts';
 import { ARCHIVE_USAGE, archiveDir } from './runtime/archive-command.ts';
 import { SERVICE_USAGE } from './runtime/service-command.ts';
 import { startControlServer, type ControlServer } from './runtime/control.ts';
+import { deploymentName } from './lab/system-env.ts';
 
 const USAGE = `usage: orderflow <command> [options]
 
@@ -187,7 +188,7 @@ async function up(args: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const deployment = kafka && postgres ? 'distributed' : !kafka && !postgres ? 'embedded' : kafka ? 'kafka+sqlite' : 'embedded+postgres';
+  const deployment = deploymentName(kafka, postgres);
   system = await startSystem({
     dataDir, env, ports, replicas, stdio: 'inherit', keepOutboxSlots: true, image: values.image,
     archive: values.archive ? { dir: archiveDir(dataDir) } : undefined,

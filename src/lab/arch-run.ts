@@ -13,7 +13,7 @@ import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
 import { defineError } from '#platform/errors.ts';
 import { silentLogger } from '#platform/log.ts';
-import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
+import { databaseServices, freePortsForAll, startSystem, type System } from '#runtime/system.ts';
 import { archLabel, type Architecture, type ArchResult, type StepResult } from './lab-result.ts';
 import { createClient, type Client } from './client.ts';
 import { runFault, type FaultTiming, type Scenario } from './faults.ts';
@@ -23,6 +23,7 @@ import type { Progress } from './progress.ts';
 import { openPgStats, type PgStatsReader } from './pg-stats.ts';
 import { infraProcesses } from './infra-processes.ts';
 import { runStep, type LabTarget } from './step.ts';
+import { labSystemEnv } from './system-env.ts';
 
 export interface ArchRunOptions {
   rates: number[];
@@ -73,22 +74,12 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
   const dataDir = mkdtempSync(join(tmpdir(), `orderflow-lab-${arch}-`));
   const namespace = `lab_${arch}_${randomUUID().slice(0, 8)}`;
   const env: Record<string, string> = {
-    ORDERFLOW_ARCH: arch,
+    ...labSystemEnv({ arch, namespace, kafka: o.kafka, postgres: o.postgres, zipkin: o.zipkin }),
     ORDERFLOW_FAULTS: '1',
-    LOG_LEVEL: 'warn',
     ORDERFLOW_PARTITIONS: String(o.partitions),
-    ORDERFLOW_BUS: o.kafka ? 'kafka' : 'embedded',
-    ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
-    ORDERFLOW_NAMESPACE: namespace,
     // The deadline the outage-past-deadline scenario outlasts (the orders default in a full run).
     ORDERS_STEP_DEADLINE_MS: String(o.faultTiming.deadline * 1000),
-    // The gateway's rate limits off: the load comes from one address (and soon one token).
-    ...unlimitedGateway,
   };
-  if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
-  if (o.postgres) env.DATABASE_URL = o.postgres.url;
-  // Set either way: an OTEL_TRACES_EXPORTER in the lab's own environment must not trace the untraced run.
-  Object.assign(env, tracingEnv(o.zipkin));
 
   let system: System | undefined;
   let client: Client | undefined;
@@ -161,12 +152,6 @@ export async function runArch(arch: Architecture, o: ArchRunOptions): Promise<Ar
       for (const service of databaseServices) await dropPostgresDatabase(o.postgres.url, serviceDatabaseName(namespace, service)).catch(() => undefined);
     }
   }
-}
-
-/** The standard OpenTelemetry variables that turn a service's tracing on (to Zipkin at `zipkin.url`) or off. */
-export function tracingEnv(zipkin: { url: string } | undefined): Record<string, string> {
-  if (!zipkin) return { OTEL_TRACES_EXPORTER: 'none' };
-  return { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url.replace(/\/+$/, '')}/api/v2/spans` };
 }
 
 function describe(s: StepResult): string {

@@ -12,8 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Architecture } from '#platform/config.ts';
 import { serviceDatabaseName } from '#platform/db/open.ts';
 import { dropPostgresDatabase } from '#platform/db/postgres.ts';
-import { databaseServices, freePortsForAll, startSystem, unlimitedGateway, type ServiceName, type System } from '#runtime/system.ts';
-import { tracingEnv } from './arch-run.ts';
+import { databaseServices, freePortsForAll, startSystem, type ServiceName, type System } from '#runtime/system.ts';
+import { deploymentName, labSystemEnv, type DeploymentName } from './system-env.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
 import { startOwnInfra, type OwnInfra } from './chaos-infra.ts';
 import { killTargets, runKills, type Kill } from './chaos-kills.ts';
@@ -62,7 +62,7 @@ export interface ChaosRunOptions {
 
 export interface ChaosResult extends Omit<ChaosLoadCounts, 'errors'> {
   arch: Architecture;
-  deployment: 'embedded' | 'distributed' | 'kafka+sqlite' | 'embedded+postgres';
+  deployment: DeploymentName;
   seed: number;
   rate: number;
   kills: Kill[];
@@ -115,20 +115,8 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
   }
   const dataDir = mkdtempSync(join(tmpdir(), `orderflow-chaos-${arch}-`));
   const namespace = `chaos_${arch}_${randomUUID().slice(0, 8)}`;
-  const deployment = o.kafka && o.postgres ? 'distributed' : !o.kafka && !o.postgres ? 'embedded' : o.kafka ? 'kafka+sqlite' : 'embedded+postgres';
-  const env: Record<string, string> = {
-    ORDERFLOW_ARCH: arch,
-    LOG_LEVEL: 'warn',
-    ORDERFLOW_BUS: o.kafka ? 'kafka' : 'embedded',
-    ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
-    ORDERFLOW_NAMESPACE: namespace,
-    ORDERFLOW_PARTITIONS: String(PARTITIONS),
-    ...tracingEnv(undefined),
-    // The gateway's rate limits off: the load comes from one address (and soon one token).
-    ...unlimitedGateway,
-  };
-  if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
-  if (o.postgres) env.DATABASE_URL = o.postgres.url;
+  const deployment = deploymentName(!!o.kafka, !!o.postgres);
+  const env: Record<string, string> = { ...labSystemEnv({ arch, namespace, kafka: o.kafka, postgres: o.postgres }), ORDERFLOW_PARTITIONS: String(PARTITIONS) };
   let system: System | undefined;
   let client: Client | undefined;
   try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { architectures } from '#platform/config.ts';
 import { zipkinSkip } from '#test/infra.ts';
-import { tracingEnv } from './arch-run.ts';
+import { tracingEnv } from './system-env.ts';
 import type { LabReport } from './lab-result.ts';
 import { DEFAULT_RATES, parseLabArgs, plannedRuns, runLab, timestamp } from './lab.ts';
 import { silentProgress } from './progress.ts';

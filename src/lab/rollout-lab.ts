@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Architecture } from '#platform/config.ts';
 import type { RolloutReport } from '#runtime/rollout.ts';
-import { freePortsForAll, startSystem, unlimitedGateway, type System } from '#runtime/system.ts';
-import { tracingEnv } from './arch-run.ts';
+import { freePortsForAll, startSystem, type System } from '#runtime/system.ts';
+import { deploymentName, labSystemEnv, type DeploymentName } from './system-env.ts';
 import { planOrder, placedOf, type ChaosMix } from './chaos-load.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
 import { checkInvariants, fetchAll, UnexpectedAnswer, type PlacedOrder } from './invariants.ts';
@@ -51,7 +51,7 @@ export interface RolloutLabOptions {
 
 export interface RolloutLabResult {
   arch: Architecture;
-  deployment: string;
+  deployment: DeploymentName;
   rate: number;
   replicas: number;
   requests: { sent: number; failed: number; byKind: Record<string, number>; firstFailures: string[] };
@@ -68,18 +68,8 @@ const seconds = (ms: number) => Math.round(ms / 100) / 10;
 export async function runRolloutLab(o: RolloutLabOptions): Promise<RolloutLabResult> {
   const began = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), `orderflow-rollout-${o.arch}-`));
-  const deployment = o.kafka && o.postgres ? 'distributed' : !o.kafka && !o.postgres ? 'embedded' : o.kafka ? 'kafka+sqlite' : 'embedded+postgres';
-  const env: Record<string, string> = {
-    ORDERFLOW_ARCH: o.arch,
-    LOG_LEVEL: 'warn',
-    ORDERFLOW_BUS: o.kafka ? 'kafka' : 'embedded',
-    ORDERFLOW_STORE: o.postgres ? 'postgres' : 'sqlite',
-    ORDERFLOW_NAMESPACE: `rollout_${o.arch}_${randomUUID().slice(0, 8)}`,
-    ...tracingEnv(undefined),
-    ...unlimitedGateway,
-  };
-  if (o.kafka) env.KAFKA_BROKERS = o.kafka.brokers;
-  if (o.postgres) env.DATABASE_URL = o.postgres.url;
+  const deployment = deploymentName(!!o.kafka, !!o.postgres);
+  const env = labSystemEnv({ arch: o.arch, namespace: `rollout_${o.arch}_${randomUUID().slice(0, 8)}`, kafka: o.kafka, postgres: o.postgres });
   let system: System | undefined;
   let client: Client | undefined;
   try {
