@@ -8,7 +8,8 @@
  *   3. deploy/compose.yaml against the compose-spec schema and our rules (deploy/compose/check.ts);
  *   4. the Helm chart: helm lint, helm template through kubeconform -strict, our rules
  *      (deploy/helm/check.ts).
- * Options: --no-image (no podman here: the files only), --tag <tag> (localhost/orderflow:<tag>, default dev).
+ * Options: --only image,compose,chart (those steps; the tools are installed for the last two),
+ * --no-image (no podman here: the files only), --tag <tag> (localhost/orderflow:<tag>, default dev).
  */
 import { parseArgs } from 'node:util';
 import { isOrderflowError } from '#platform/errors.ts';
@@ -20,9 +21,18 @@ import { buildOnLocalBase } from './image/build.ts';
 import { loadImageConfig } from './image/config.ts';
 
 const say = (line: string) => void process.stderr.write(`${line}\n`);
+const STEPS = ['image', 'compose', 'chart'] as const;
+type Step = (typeof STEPS)[number];
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'no-image': { type: 'boolean' }, tag: { type: 'string', default: 'dev' } } });
+  const { values } = parseArgs({ args: argv, options: { only: { type: 'string' }, 'no-image': { type: 'boolean' }, tag: { type: 'string', default: 'dev' } } });
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((s) => !STEPS.includes(s as Step));
+  if (unknown?.length) {
+    say(`deploy:check: --only takes ${STEPS.join(', ')}; got ${unknown.join(', ')}`);
+    return 2;
+  }
+  const wanted = (s: Step) => (only ? only.includes(s) : !(s === 'image' && values['no-image']));
   const infra = loadInfraConfig();
   const results: Array<{ step: string; ok: boolean; seconds: number; detail: string }> = [];
   const step = async (name: string, run: () => Promise<string>): Promise<boolean> => {
@@ -41,11 +51,11 @@ async function main(argv: string[]): Promise<number> {
   };
 
   let tools: DeployTools | undefined;
-  await step('tools (helm, kubeconform, check-jsonschema, schemas)', async () => {
+  if (wanted('compose') || wanted('chart')) await step('tools (helm, kubeconform, check-jsonschema, schemas)', async () => {
     tools = await installDeployTools(infra.dir, infra.python, { say, emit: say });
     return `in ${infra.dir}/deploy-tools`;
   });
-  if (!values['no-image']) {
+  if (wanted('image')) {
     await step('image (podman build on the local base)', async () => {
       const image = loadImageConfig();
       const built = await buildOnLocalBase({ infraDir: image.infraDir, tag: values.tag, extraCaCerts: image.extraCaCerts, say });
@@ -55,11 +65,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (tools) {
     const t = tools;
-    await step('compose.yaml (compose-spec schema, our rules)', async () => {
+    if (wanted('compose')) await step('compose.yaml (compose-spec schema, our rules)', async () => {
       const r = await checkCompose(t);
       return `${r.services} services valid`;
     });
-    await step('Helm chart (lint, template, kubeconform -strict, our rules)', async () => {
+    if (wanted('chart')) await step('Helm chart (lint, template, kubeconform -strict, our rules)', async () => {
       const reports = await checkChart(t, { log: say });
       return `${reports.length} value sets rendered and valid`;
     });
@@ -67,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
 
   say('\n--- deploy:check summary');
   for (const r of results) say(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.step}  (${r.seconds.toFixed(1)} s)  ${r.detail}`);
-  if (!tools) say('compose.yaml and the Helm chart were not checked: the tools could not be installed');
+  if (!tools && (wanted('compose') || wanted('chart'))) say('compose.yaml and the Helm chart were not checked: the tools could not be installed');
   return results.every((r) => r.ok) ? 0 : 1;
 }
 

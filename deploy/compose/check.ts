@@ -12,14 +12,14 @@
  *   Prometheus and Grafana find what they are given (observability.ts).
  * Every problem found is reported, each with its code, in one DEP_ERR_COMPOSE_INVALID.
  *
- *   node deploy/compose/check.ts [file]   (the tools from `orderflow infra deploy-tools install`)
+ *   npm run deploy:check -- --only compose   (deploy/check.ts)
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { defineError, isOrderflowError } from '#platform/errors.ts';
+import { defineError } from '#platform/errors.ts';
 import { defaultGatewayMetricsPort, defaultPorts, serviceNames } from '#runtime/system.ts';
 import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
 import { bindMountsOf, dependenciesOf, environmentOf, isRecord, parseCompose, publishedPortsOf, type ComposeFile, type ComposeProblem } from './model.ts';
@@ -152,23 +152,4 @@ export async function checkCompose(tools: Pick<DeployTools, 'checkJsonschema' | 
     throw ComposeInvalid(`${relative(repoRoot, file)} has ${problems.length} problem(s):\n${problems.map((p) => `- [${p.code}] ${p.message}`).join('\n')}`, { details: { problems } });
   }
   return { file, services: Object.keys(doc.services ?? {}).length };
-}
-
-if (import.meta.main) {
-  const { infraDir } = await import('#runtime/infra/config.ts');
-  const { installedDeployTools } = await import('#runtime/infra/deploy-tools.ts');
-  const tools = await installedDeployTools(infraDir());
-  if (!tools) {
-    process.stderr.write(`deploy/compose: the deploy tools are not installed in ${infraDir()}: npm run infra:deploy-tools -- install\n`);
-    process.exitCode = 1;
-  } else {
-    try {
-      const checked = await checkCompose(tools, { file: process.argv[2] });
-      process.stdout.write(`deploy/compose: ${relative(repoRoot, checked.file)} is valid (compose-spec schema and ${checked.services} services checked)\n`);
-    } catch (err) {
-      if (!isOrderflowError(err)) throw err;
-      process.stderr.write(`deploy/compose: ${err.message}\n`);
-      process.exitCode = 1;
-    }
-  }
 }

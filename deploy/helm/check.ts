@@ -11,7 +11,7 @@
  * The defaults need one value no default may hold, the users service's signing key: each run
  * makes a fresh one, used for the render and thrown away.
  *
- *   node deploy/helm/check.ts   (the tools from `orderflow infra deploy-tools install`)
+ *   npm run deploy:check -- --only chart   (deploy/check.ts)
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import { defineError, isOrderflowError } from '#platform/errors.ts';
+import { defineError } from '#platform/errors.ts';
 import type { DeployTools } from '#runtime/infra/deploy-tools.ts';
 import { KUBERNETES_VERSION } from '#runtime/infra/deploy-tools.ts';
 import { newSigningKeyJson } from '#services/users/keys.ts';
@@ -154,23 +154,5 @@ export async function checkChart(tools: ChartTools, opts: { cases?: readonly Cha
     return reports;
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-if (import.meta.main) {
-  const { infraDir } = await import('#runtime/infra/config.ts');
-  const { installedDeployTools } = await import('#runtime/infra/deploy-tools.ts');
-  const tools = await installedDeployTools(infraDir());
-  if (!tools) {
-    process.stderr.write(`deploy/helm: the deploy tools are not installed in ${infraDir()}: npm run infra:deploy-tools -- install\n`);
-    process.exitCode = 1;
-  } else {
-    try {
-      await checkChart(tools, { log: (line) => process.stdout.write(`deploy/helm: ${line}\n`) });
-    } catch (err) {
-      if (!isOrderflowError(err)) throw err;
-      process.stderr.write(`deploy/helm: ${err.message}\n`);
-      process.exitCode = 1;
-    }
   }
 }
