@@ -50,7 +50,7 @@ test('the infra command refuses --brokers with --secure or for a service that is
 });
 
 test('a group\'s coordinator partition is Kafka\'s (Java hashCode, abs, modulo 50), and the probe groups reach all 50', async () => {
-  const { offsetsPartitionOf, probeGroups } = await import('./kafka-cluster.ts');
+  const { offsetsPartitionOf, probeGroups } = await import('./kafka-groups.ts');
   // "a".hashCode() is 97; "polygenelubricants".hashCode() is Integer.MIN_VALUE, which Kafka's abs makes 0.
   assert.equal(offsetsPartitionOf('a'), 47);
   assert.equal(offsetsPartitionOf('polygenelubricants'), 0);

@@ -25,6 +25,7 @@ import { replicationFor } from '#platform/bus/kafka/kafka-replication.ts';
 import { daemonPid, startDaemon, stopDaemon, type Daemon } from './daemon.ts';
 import { fetchJars } from './maven.ts';
 import { KAFKA_LOG4J2, KAFKA_VERSION, kafkaAnswers, kafkaJava, kafkaPom, startupNotes, untilReleased } from './kafka.ts';
+import { groupsReady } from './kafka-groups.ts';
 import { emitAll, InfraError, portOpen, run, seconds, stdIo, tail, waitFor, type InfraIo, type InfraState } from './processes.ts';
 
 export const MAX_BROKERS = 9;
@@ -130,45 +131,6 @@ async function clusterId(c: ReturnType<typeof clusterPaths>): Promise<string> {
     writeFileSync(c.clusterId, `${id}\n`);
   }
   return readFileSync(c.clusterId, 'utf8').trim();
-}
-
-// Kafka's default offsets.topic.num.partitions: a group's coordinator leads partition abs(hashCode(group id)) % 50.
-const OFFSETS_PARTITIONS = 50;
-
-/** Java's String.hashCode, then Kafka's Utils.abs, modulo the offsets topic's partitions. */
-export function offsetsPartitionOf(groupId: string): number {
-  let h = 0;
-  for (let i = 0; i < groupId.length; i++) h = (Math.imul(31, h) + groupId.charCodeAt(i)) | 0;
-  return (h === -2147483648 ? 0 : Math.abs(h)) % OFFSETS_PARTITIONS;
-}
-
-/** One group id per partition of __consumer_offsets: asking about all of them reaches every coordinator. */
-export const probeGroups: readonly string[] = (() => {
-  const byPartition = new Map<number, string>();
-  for (let i = 0; byPartition.size < OFFSETS_PARTITIONS; i++) {
-    const id = `orderflow-infra-${i}`;
-    if (!byPartition.has(offsetsPartitionOf(id))) byPartition.set(offsetsPartitionOf(id), id);
-  }
-  return [...byPartition.values()];
-})();
-
-/**
- * True once consumer groups can join: Kafka creates __consumer_offsets (50 partitions, here
- * with three copies each) on the first coordinator lookup, and until every partition has a
- * leader that loaded it, joins get NOT_COORDINATOR. A client gives up after a few retries
- * (the services' subscriptions after 1.5 s, and crashed at their start), so the cluster is
- * ready only once a group of every partition can be described.
- */
-async function groupsReady(bootstrap: string): Promise<boolean> {
-  const admin = new Admin({ clientId: 'orderflow-infra', bootstrapBrokers: bootstrap.split(','), retries: 0, connectTimeout: 3000, requestTimeout: 3000, timeout: 3000 });
-  try {
-    await admin.describeGroups({ groups: [...probeGroups] });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await admin.close().catch(() => {});
-  }
 }
 
 async function formatNode(c: ReturnType<typeof clusterPaths>, n: ClusterNode, io: InfraIo): Promise<void> {

@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, sta
 import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import { daemonPid, startJavaDaemon, stopDaemon, type Daemon } from './daemon.ts';
+import { groupsReady } from './kafka-groups.ts';
 import { fetchJars, mavenPom } from './maven.ts';
 import { ensureScramUser, scramFormatArgs, secureMaterial, secureProperties, secureSettings, type SecureMaterial } from './kafka-secure.ts';
 import {
@@ -283,6 +284,12 @@ async function start(opts: KafkaOptions, io: InfraIo): Promise<InfraState> {
     io.say(`kafka: SCRAM user ${secure.username} set`);
   }
   if (secure) io.say(`kafka: SASL_SSL (${secure.username}, SCRAM-SHA-512) on 127.0.0.1:${opts.port + 2}, certificate ${secure.caFile}`);
+  // A fresh broker answers before consumer groups can join it: the first service to subscribe
+  // would be refused (NOT_COORDINATOR) until __consumer_offsets is made and loaded.
+  const groupsFrom = Date.now();
+  if (!(await waitFor(() => groupsReady(`127.0.0.1:${opts.port}`), { timeoutMs: 60_000, intervalMs: 500 }))) {
+    throw InfraError(`kafka: the broker answers but some partition of __consumer_offsets has no coordinator after ${seconds(groupsFrom)}; consumer groups cannot join`);
+  }
   const env = settings(opts.port, secure);
   emitAll(io, env);
   return { running: true, owned: true, env };
