@@ -188,10 +188,15 @@ function describePods(title: string, skipWhy: string | undefined, opts: { image?
       const customer = { email: `helm-${namespace}@example.org`, password: 'correct horse battery', name: 'Helm' };
       const client = createClient(gateway, 4, { customer: { email: customer.email, password: customer.password } });
       try {
+        let last: unknown;
         const health = await waitFor('every service up behind the gateway', async () => {
           const h = await client.health();
+          last = h.body;
           return h.status === 200 ? h.body : undefined;
-        }, 30_000, 200);
+        }, 30_000, 200).catch((err: Error) => {
+          // Which service is down, and what the supervisor saw of it (a crash at start, its last lines).
+          throw new Error(`${err.message}; the gateway's last /health: ${JSON.stringify(last)}\n${lines.slice(-40).join('\n')}`, { cause: err });
+        });
         assert.ok(Object.values(health.services).every((s) => s === 'up'), JSON.stringify(health));
         assert.equal((await client.call('POST', '/api/auth/register', customer, {}, 'anonymous')).status, 201);
         const product = await waitFor('the seeded catalog', async () => (await client.products()).body.find((p) => p.available > 0), 30_000, 200);
