@@ -249,7 +249,7 @@ export async function runChaos(arch: Architecture, o: ChaosRunOptions): Promise<
  * until it is priced, tells when the load can start without its first orders refused. The
  * probe is a real order: it is checked with the others.
  */
-async function untilPriced(client: Client, mix: ChaosMix): Promise<PlacedOrder> {
+export async function untilPriced(client: Client, mix: ChaosMix): Promise<PlacedOrder> {
   const plan = planOrder(() => 0, mix, 0);
   plan.body.items = mix.productIds.map((productId) => ({ productId, quantity: 1 }));
   for (let tries = 0; ; tries++) {

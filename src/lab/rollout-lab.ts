@@ -21,8 +21,9 @@ import type { RolloutReport } from '#runtime/rollout.ts';
 import { freePortsForAll, startSystem, type System } from '#runtime/system.ts';
 import { deploymentName, labSystemEnv, type DeploymentName } from './system-env.ts';
 import { planOrder, placedOf, type ChaosMix } from './chaos-load.ts';
+import { untilPriced } from './chaos-run.ts';
 import { createClient, type Client, type OrderView } from './client.ts';
-import { checkInvariants, fetchAll, UnexpectedAnswer, type PlacedOrder } from './invariants.ts';
+import { checkInvariants, fetchAll, type PlacedOrder } from './invariants.ts';
 import { errorKind, networkErrorKind } from './order-run.ts';
 import { pace } from './pacer.ts';
 import { createCatalog, random, replayPlaced } from './scenario.ts';
@@ -177,17 +178,6 @@ function startLoad(client: Client, mix: ChaosMix, rate: number, placed: PlacedOr
   };
 }
 
-/** The first order, retried until the orders service knows the new catalog (it learns it from inventory's events). */
-async function untilPriced(client: Client, mix: ChaosMix): Promise<PlacedOrder> {
-  const plan = planOrder(() => 0, mix, 0);
-  plan.body.items = mix.productIds.map((productId) => ({ productId, quantity: 1 }));
-  for (let tries = 0; ; tries++) {
-    const r = await client.placeOrder(plan.body, plan.key);
-    if ((r.status === 201 || r.status === 202) && typeof r.body?.id === 'string') return placedOf(plan, r.body.id);
-    if (tries > 600) throw UnexpectedAnswer(`the catalog never reached orders: ${r.status} ${JSON.stringify(r.body)}`);
-    await sleep(100);
-  }
-}
 
 /** Polls until every order is CONFIRMED or CANCELLED or the time is up; returns the terminal ones' ids. */
 async function untilTerminal(client: Client, placed: PlacedOrder[], timeoutMs: number): Promise<Set<string>> {
