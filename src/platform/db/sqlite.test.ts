@@ -140,3 +140,25 @@ test('two processes migrating one file at once apply each migration once', async
   const db = open(t, file);
   assert.deepEqual((await db.query<{ id: number }>('SELECT id FROM t ORDER BY id')).map((r) => r.id), [1, 2]);
 });
+
+test('an instance opening a file another process has locked waits for the lock instead of failing', async (t) => {
+  const file = tempFile(t);
+  open(t, file).close();
+  // Another process takes the file for itself for a second: longer than this opener's
+  // busy timeout, so only waiting for the lock to go can open it.
+  const holder = `const { DatabaseSync } = require('node:sqlite');
+    const c = new DatabaseSync(${JSON.stringify(file)});
+    c.exec('PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT');
+    process.stdout.write('held\\n');
+    setTimeout(() => c.close(), 1000);`;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', holder], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const t0 = Date.now();
+  assert.throws(() => openSqlite({ file, busyTimeoutMs: 50, openWithinMs: 0 }), (err: any) => err.errcode === 5, 'without waiting it fails: the lock is real');
+  const db = openSqlite({ file, busyTimeoutMs: 50, openWithinMs: 10_000 });
+  t.after(() => db.close());
+  assert.ok(Date.now() - t0 >= 500, `opened only once the holder let go (${Date.now() - t0} ms)`);
+  assert.equal((await db.query<{ one: number }>('SELECT 1 AS one'))[0].one, 1);
+  await new Promise((r) => child.once('exit', r));
+});

@@ -54,18 +54,50 @@ export function rewritePlaceholders(sql: string): string {
   return out + sql.slice(last);
 }
 
+/** SQLITE_BUSY and SQLITE_LOCKED, extended codes included. */
+const isLocked = (err: unknown): boolean => [5, 6].includes(((err as { errcode?: number }).errcode ?? 0) & 0xff);
+
+/**
+ * Runs `setup` until no other process's lock stops it, for at most `withinMs`. Opening a
+ * file that another replica is writing can fail with "database is locked" at once, without
+ * waiting out busy_timeout (CI saw it when a rollout restarted cart-1 beside a busy cart-2),
+ * and an instance that is starting should wait for the file, not exit. Synchronous: it
+ * runs once, before the service serves anything.
+ */
+export function untilUnlocked(withinMs: number, log: Logger | undefined, file: string, setup: () => void): void {
+  const deadline = Date.now() + withinMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return setup();
+    } catch (err) {
+      if (!isLocked(err) || Date.now() >= deadline) throw err;
+      if (attempt === 1) log?.warn({ file: basename(file) }, 'the database is locked by another process; opening it again until it is not');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(50 * attempt, 500));
+    }
+  }
+}
+
 /**
  * Opens (creating it and its folder if needed) the SQLite database in `file`.
  * `log` receives errors thrown by onCommit listeners; `stats` counts statements and transactions.
  */
-export function openSqlite(opts: { file: string; log?: Logger; stats?: DbStats }): Db {
+export function openSqlite(opts: { file: string; log?: Logger; stats?: DbStats; busyTimeoutMs?: number; openWithinMs?: number }): Db {
   if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
-  // busy_timeout matters when another process shares the file (e.g. the embedded log).
-  const conn = new DatabaseSync(opts.file, { timeout: 5000, enableForeignKeyConstraints: true, readBigInts: false });
+  // busy_timeout matters when another process shares the file (replicas of a service, the
+  // embedded log): a statement waits that long for their locks before failing.
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+  const conn = new DatabaseSync(opts.file, { timeout: busyTimeoutMs, enableForeignKeyConstraints: true, readBigInts: false });
   // WAL with synchronous=NORMAL never loses a committed transaction when the process dies
   // (kill -9): the WAL is in the OS page cache and survives. Only an OS crash or power
   // loss can drop the last commits, a trade we accept for not fsyncing every commit.
-  conn.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+  try {
+    untilUnlocked(opts.openWithinMs ?? 30_000, opts.log, opts.file, () =>
+      conn.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;`),
+    );
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
 
   const cache = new Map<string, StatementSync>();
   function prepare(sql: string): StatementSync {

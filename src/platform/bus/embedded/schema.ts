@@ -6,6 +6,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { untilUnlocked } from '../../db/sqlite.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS topics (
@@ -58,12 +59,12 @@ export function openDatabase(file: string, busyTimeoutMs = 10_000): DatabaseSync
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new DatabaseSync(file, { timeout: busyTimeoutMs });
   // busy_timeout first: switching to WAL and creating tables contend with other openers.
-  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-  db.exec('PRAGMA journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives the death of the process (kill -9), only a power
   // loss can drop the last transactions. That is the failure that matters on one machine.
-  db.exec('PRAGMA synchronous = NORMAL');
-  immediate(db, () => db.exec(SCHEMA));
+  untilUnlocked(30_000, undefined, file, () => {
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL`);
+    immediate(db, () => db.exec(SCHEMA));
+  });
   return db;
 }
 
