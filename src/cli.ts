@@ -192,6 +192,7 @@ async function up(args: string[]): Promise<number> {
   system = await startSystem({
     dataDir, env, ports, replicas, stdio: 'inherit', keepOutboxSlots: true, image: values.image,
     archive: values.archive ? { dir: archiveDir(dataDir) } : undefined,
+    lab: { dir: join(dataDir, 'lab') },
     prometheusTargets: { file: runtime.prometheusTargetsFile, labels: { arch: values.arch, deployment } },
   });
   // The channel `orderflow rollout` talks to (runtime/control.ts).
@@ -205,7 +206,7 @@ async function up(args: string[]): Promise<number> {
     : 'e-mail: off, SMTP_URL is not set (in-app notifications only; npm run infra:mailpit starts a local SMTP server and prints what to export)';
   const login = JSON.stringify({ email: customer.email, password: customer.password });
   process.stdout.write(`
-orderflow is up: ${gw}   (the API described: ${gw}/docs)
+orderflow is up: ${gw}   (the console: ${gw}/ ; the API described: ${gw}/docs)
   demo customer  ${customer.email}  password ${customer.password}
   demo admin     ${admin.email}  password ${admin.password}
   (kept in ${system.demoUsers.file}; \`orderflow users create-admin\` makes more admins)

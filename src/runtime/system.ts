@@ -10,6 +10,8 @@
  * what is in front of it (a user's browser, the lab) knows one address; a second gateway
  * would need a balancer of its own in front, which is what a Kubernetes Service is for.
  */
+import { createLogger } from '#platform/log.ts';
+import { startLabServer } from './lab-server.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -111,6 +113,12 @@ export interface SystemOptions {
    * environment, health checks, replicas, kill and stop.
    */
   image?: string;
+  /**
+   * Serves quick lab runs (runtime/lab-server.ts) to the gateway, which the console's Lab
+   * page starts and reads; runs and their reports in `dir`. Off unless given: `orderflow up`
+   * gives it.
+   */
+  lab?: { dir: string };
 }
 
 /**
@@ -246,13 +254,14 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     for (const c of connectors) await removeOutboxConnector(c, { keepSlot: opts.keepOutboxSlots }).catch((err) => opts.log?.(`system: removing connector ${c.database} failed: ${(err as Error).message}`));
   };
   let archive: RunningArchive | undefined;
+  const lab = opts.lab ? await startLabServer({ dir: opts.lab.dir, log: createLogger('lab', 'warn') }) : undefined;
   const consumersJoined = (list: Instance[], timeoutMs = opts.startTimeoutMs ?? 60_000) => Promise.all(list.filter((i) => i.service !== 'gateway').map((i) => untilJoined(i, timeoutMs)));
   try {
     for (const wave of startWaves) {
       const members = instances.filter((i) => wave.includes(i.service));
       const started = await Promise.allSettled(members.map((i) =>
         supervisor.start({
-          ...childOf(i, { ...base, ...instanceEnv(i, gatewaySocket !== undefined) }),
+          ...childOf(i, { ...base, ...instanceEnv(i, gatewaySocket !== undefined, lab?.url) }),
           ...(i.service === 'gateway' && gatewaySocket && gatewayMetricsSocket ? { fds: [gatewaySocket.fd, gatewayMetricsSocket.fd] } : {}),
         })));
       const failed = started.find((r) => r.status === 'rejected');
@@ -271,6 +280,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
     if (containers) await removeContainers(containers);
     await archive?.stop();
     await removeConnectors();
+    await lab?.close();
     throw err;
   }
 
@@ -321,6 +331,7 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
         if (containers) await removeContainers(containers);
         await archive?.stop().catch((err) => opts.log?.(`system: stopping the archive failed: ${(err as Error).message}`));
         await removeConnectors();
+        await lab?.close();
       });
       return stopping;
     },
@@ -328,10 +339,11 @@ export async function startSystem(opts: SystemOptions): Promise<System> {
 }
 
 /** An instance's own settings: its port, its name, and the gateway's metrics port (and sockets, when `held`). */
-function instanceEnv(i: Instance, held: boolean): Record<string, string> {
+function instanceEnv(i: Instance, held: boolean, labUrl: string | undefined): Record<string, string> {
   const env: Record<string, string> = { PORT: String(new URL(i.url).port), ORDERFLOW_INSTANCE: i.name };
   if (i.service === 'gateway') {
     env.GATEWAY_METRICS_PORT = new URL(i.metricsUrl).port;
+    if (labUrl) env.GATEWAY_LAB_URL = labUrl;
     // The supervisor's sockets (ChildSpec.fds): after stdin, stdout, stderr and the IPC channel.
     if (held) Object.assign(env, { GATEWAY_LISTEN_FD: '4', GATEWAY_METRICS_LISTEN_FD: '5' });
   }

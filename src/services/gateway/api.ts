@@ -275,3 +275,29 @@ export const Conversion = Type.Object({
     rate: Type.Union([Type.Number(), Type.Null()]),
   })),
 });
+
+// The lab (the console's Lab page): quick runs of `orderflow lab`, where `orderflow up` runs.
+const labArchitectures = ['events', 'choreography', 'rest'] as const;
+const labReports = ['summary.md', 'report.html', 'report.json'] as const;
+const LabRunId = Type.String({ pattern: '^[0-9a-f-]{36}$' });
+export const LabRun = Type.Object({
+  id: LabRunId,
+  arch: Type.Union(labArchitectures.map((a) => Type.Literal(a))),
+  faults: Type.Boolean(),
+  status: Type.Union([Type.Literal('running'), Type.Literal('passed'), Type.Literal('failed'), Type.Literal('stopped')]),
+  startedAt: Type.String({ format: 'date-time' }),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  progress: Type.Array(Type.String(), { description: 'The lab\'s last lines of output, oldest first.' }),
+  reports: Type.Array(Type.Union(labReports.map((n) => Type.Literal(n))), { description: 'The reports the run wrote (when it ends).' }),
+}, { description: 'A quick lab run: `orderflow lab --quick` for one architecture.' });
+export const LabRuns = Type.Object({
+  available: Type.Boolean({ description: 'Whether this deployment runs labs: only `orderflow up` does.' }),
+  runs: Type.Array(LabRun, { description: 'Newest first.' }),
+});
+export const LabRunBody = Type.Object({
+  arch: Type.Optional(Type.Union(labArchitectures.map((a) => Type.Literal(a)), { description: 'The architecture to measure; events by default.' })),
+  faults: Type.Optional(Type.Boolean({ description: 'Also the fault scenarios (kill -9 and added latency on payments): about a minute instead of 20 s.' })),
+}, { additionalProperties: false });
+export const LabRunParams = Type.Object({ id: LabRunId });
+export const LabReportParams = Type.Object({ id: LabRunId, name: Type.Union(labReports.map((n) => Type.Literal(n))) });

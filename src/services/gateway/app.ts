@@ -19,6 +19,7 @@ import { breakersOf } from '#platform/resilience/balanced-upstream.ts';
 import { registerCircuitStates } from '#platform/telemetry/circuit-metrics.ts';
 import { createMetricsRegistry, installRequestMetrics } from '#platform/http/metrics.ts';
 import type { Logger } from '#platform/log.ts';
+import type { Upstream } from '#platform/resilience/upstream.ts';
 import type { Tracing } from '#platform/telemetry/tracing.ts';
 import { asyncApiDocument } from '#contracts/asyncapi.ts';
 import { createAuth } from './auth.ts';
@@ -39,6 +40,8 @@ export interface GatewayAppOptions {
   timeouts?: Readonly<HttpTimeouts>;
   /** Rate limits, headers, CORS, bounds (edge.ts); config.ts's defaults when absent. */
   edge?: Readonly<EdgeConfig>;
+  /** The lab server of the `orderflow up` running this gateway (lab-routes.ts), when there is one. */
+  lab?: Upstream;
 }
 
 export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
@@ -64,7 +67,7 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], draining: drainer.draining });
 
   void app.register(async (api) => {
-    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
+    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled, lab: opts.lab });
     api.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));

@@ -39,6 +39,11 @@ export interface GatewayConfig {
    * (runtime/listen-sockets.ts).
    */
   listenFds?: Readonly<{ public: number; metrics: number }>;
+  /**
+   * GATEWAY_LAB_URL: the lab server of the `orderflow up` that runs this gateway
+   * (runtime/lab-server.ts), behind /api/admin/lab; unset elsewhere, where there is no lab.
+   */
+  labUrl?: string;
 }
 
 /**
@@ -144,6 +149,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     http: loadHttpTimeouts(env),
     edge: loadEdgeConfig(env),
     tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),
+    ...(env.GATEWAY_LAB_URL ? { labUrl: originList('GATEWAY_LAB_URL', env.GATEWAY_LAB_URL)[0] } : {}),
     ...(env.GATEWAY_LISTEN_FD === undefined ? {} : {
       listenFds: Object.freeze({ public: int('GATEWAY_LISTEN_FD', env.GATEWAY_LISTEN_FD, 3), metrics: int('GATEWAY_METRICS_LISTEN_FD', env.GATEWAY_METRICS_LISTEN_FD ?? '', 3) }),
     }),

@@ -472,3 +472,16 @@ test("the cart routes reach the caller's own cart (the token's subject), with th
   assert.equal((await call('GET', '/api/cart', undefined, {}, admin)).status, 403);
   assert.equal(seen.length, 4);
 });
+
+test('a gateway without a lab (no `orderflow up` beside it) lists no runs and refuses to start one with a 404 envelope; the lab is the admin\'s', async (t) => {
+  const { call } = await startGateway(t);
+  const listed = await call('GET', '/api/admin/lab/runs', undefined, {}, admin);
+  assert.deepEqual([listed.status, listed.body], [200, { available: false, runs: [] }]);
+  const start = await call('POST', '/api/admin/lab/runs', JSON.stringify({ arch: 'events' }), {}, admin);
+  assert.deepEqual([start.status, start.body.error.code], [404, 'PLT_ERR_LAB_UNAVAILABLE']);
+  assert.match(start.body.error.message, /orderflow up/);
+  assert.equal((await call('POST', '/api/admin/lab/runs', JSON.stringify({ arch: 'kafka' }), {}, admin)).status, 400, 'an unknown architecture');
+  assert.equal((await call('GET', '/api/admin/lab/runs/not-an-id', undefined, {}, admin)).status, 400);
+  assert.equal((await call('GET', '/api/admin/lab/runs')).status, 403, 'a customer');
+  assert.equal((await call('POST', '/api/admin/lab/runs', '{}', {}, null)).status, 401, 'nobody');
+});

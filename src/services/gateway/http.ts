@@ -21,6 +21,7 @@ import { upstreamNames, type UpstreamName } from './config.ts';
 import { createStreamProxy } from './event-streams.ts';
 import { createGatheredReads } from './gathered-reads.ts';
 import { createSharedReads } from './shared-reads.ts';
+import { registerLabRoutes } from './lab-routes.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
 
@@ -31,6 +32,16 @@ export interface RoutesOptions {
   healthTimeoutMs?: number;
   /** Pass a client's traceparent on as it is (when the gateway does not trace itself); default true. */
   passTraceparent?: boolean;
+  /** The lab server of the `orderflow up` running this gateway (lab-routes.ts); none elsewhere. */
+  lab?: Upstream;
+}
+
+/** What a group of routes kept in a file of its own (lab-routes.ts) builds its routes with. */
+export interface RouteKit {
+  only(...roles: Role[]): { onRequest: ReturnType<Auth['only']> };
+  schema: typeof schema;
+  errors: typeof errors;
+  headersOf(req: FastifyRequest, withBody?: boolean): Record<string, string>;
 }
 
 // The same answer as the orders service's for an id it does not know.
@@ -280,6 +291,8 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     const answers = await fromConsumers<{ replayed: string[] }>(req, 'replay', { method: 'POST', path: '/_admin/dead-letters/replay', body: JSON.stringify(req.body) });
     return { replayed: answers.flatMap((a) => a.replayed) };
   });
+
+  registerLabRoutes(app, opts.lab, { only, schema, errors, headersOf });
 }
 
 /** A 200 answer as JSON, a 404 as null; anything else means the service cannot say. */

@@ -10,6 +10,7 @@ import { loadConfig } from './config.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { closeUpstreams, createUpstreams, fetchJwks } from './upstreams.ts';
 import { createTokenVerifier } from '#platform/http/access-tokens.ts';
+import { createBalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
 
 exitWithParent();
 const config = loadConfig();
@@ -17,7 +18,8 @@ const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
 const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
-const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge });
+const lab = config.labUrl === undefined ? undefined : createBalancedUpstream({ name: 'lab', urls: [config.labUrl], timeoutMs: config.timeoutMs, connections: 4 });
+const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge, lab });
 const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, fd: config.listenFds?.metrics, log });
 
 let stopping = false;
@@ -32,6 +34,7 @@ const stop = (signal: string) => {
     .then(() => app.close())
     .then(() => metrics.close())
     .then(() => closeUpstreams(upstreams))
+    .then(() => lab?.close())
     .then(() => tracing.shutdown())
     .then(() => process.exit(0), (err) => {
       log.error({ err }, 'shutdown failed');

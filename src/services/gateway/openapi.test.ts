@@ -30,6 +30,9 @@ test('the documented inventory is the served one: every /api route, its method a
   assert.deepEqual(operations, [
     'DELETE /api/cart/items/{productId} (bearer)',
     'GET /api/admin/dead-letters (bearer)',
+    'GET /api/admin/lab/runs (bearer)',
+    'GET /api/admin/lab/runs/{id} (bearer)',
+    'GET /api/admin/lab/runs/{id}/reports/{name} (bearer)',
     'GET /api/analytics/conversion (bearer)',
     'GET /api/analytics/products/top (bearer)',
     'GET /api/analytics/sales (bearer)',
@@ -46,6 +49,7 @@ test('the documented inventory is the served one: every /api route, its method a
     'GET /health',
     'PATCH /api/products/{id} (bearer)',
     'POST /api/admin/dead-letters/replay (bearer)',
+    'POST /api/admin/lab/runs (bearer)',
     'POST /api/auth/login',
     'POST /api/auth/logout',
     'POST /api/auth/refresh',
