@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { errorBody } from '#platform/http/errors.ts';
 
 /** Where `npm run console:build` writes, from this file's place in the repository. */
 export const defaultConsoleDir = join(import.meta.dirname, '..', '..', '..', 'dist', 'console');
@@ -38,14 +39,25 @@ export async function installConsole(app: FastifyInstance, dir: string = default
     }
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);
   });
-  // Registered even before a build exists (the warning about a missing root is expected then).
-  await app.register(fastifyStatic, {
-    root: join(dir, 'assets'),
-    prefix: '/assets/',
-    decorateReply: false,
-    index: false,
-    immutable: true,
-    maxAge: '365d',
-    suppressWarning: true,
-  });
+  await app.register(async (assets) => {
+    // A file that is not there is a 404 of its own: the app's answer would see the GET route
+    // of /assets/* and call it a 405.
+    assets.setNotFoundHandler((req, reply) => {
+      const path = req.url.split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return reply.code(405).header('allow', 'GET, HEAD').send(errorBody('PLT_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; allowed: GET, HEAD`));
+      }
+      return reply.code(404).send(errorBody('PLT_ERR_ROUTE_NOT_FOUND', `no file ${path}`));
+    });
+    // Registered even before a build exists (its root missing then, without a warning).
+    await assets.register(fastifyStatic, {
+      root: join(dir, 'assets'),
+      prefix: '/',
+      decorateReply: false,
+      index: false,
+      immutable: true,
+      maxAge: '365d',
+      suppressWarning: true,
+    });
+  }, { prefix: '/assets' });
 }
