@@ -72,16 +72,17 @@ export function OrderView(props: { orderId: string; zipkinUrl?: string | null; c
           </tbody>
         </table>
       )}
-      <Timeline entries={history} zipkinUrl={props.zipkinUrl} />
+      <Timeline entries={history} zipkinUrl={props.zipkinUrl} compact={props.compact} />
     </section>
   );
 }
 
-export function Timeline(props: { entries: HistoryEntry[]; zipkinUrl?: string | null }) {
+export function Timeline(props: { entries: HistoryEntry[]; zipkinUrl?: string | null; compact?: boolean }) {
   const start = props.entries.length > 0 ? Date.parse(props.entries[0].at) : 0;
+  const traced = Boolean(props.zipkinUrl) && props.entries.some((e) => e.traceId);
   return (
-    <table class="timeline" data-testid="timeline" aria-label="Timeline">
-      <thead><tr><th>#</th><th>Time</th><th>+ms</th><th>Step</th><th>Service</th><th>Data</th><th>Trace</th></tr></thead>
+    <table class={`timeline${props.compact ? ' compact' : ''}`} data-testid="timeline" aria-label="Timeline">
+      <thead><tr><th>#</th><th>Time</th><th class="num">+ms</th><th>Step</th><th>Service</th><th>Data</th>{traced && <th>Trace</th>}</tr></thead>
       <tbody>
         {props.entries.map((e) => {
           const undo = isCompensation(e.type);
@@ -101,11 +102,11 @@ export function Timeline(props: { entries: HistoryEntry[]; zipkinUrl?: string | 
                   <pre>{pretty(e.data)}</pre>
                 </details>
               </td>
-              <td>
-                {props.zipkinUrl && e.traceId
-                  ? <a href={`${props.zipkinUrl}/zipkin/traces/${e.traceId}`} target="_blank" rel="noopener noreferrer" data-testid="trace-link">trace</a>
-                  : ''}
-              </td>
+              {traced && (
+                <td>
+                  {e.traceId && <a href={`${props.zipkinUrl}/zipkin/traces/${e.traceId}`} target="_blank" rel="noopener noreferrer" data-testid="trace-link">trace</a>}
+                </td>
+              )}
             </tr>
           );
         })}
@@ -120,5 +121,5 @@ function summaryOf(data: Record<string, unknown>): string {
     .filter(([, v]) => v !== null && typeof v !== 'object')
     .map(([k, v]) => `${k}: ${String(v)}`);
   const text = parts.join(', ');
-  return text.length > 90 ? `${text.slice(0, 87)}…` : text || '{…}';
+  return text || '{…}';
 }

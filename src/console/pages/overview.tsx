@@ -18,17 +18,23 @@ export function OverviewPage() {
   const [error, setError] = useState<ApiError>();
   const [health, setHealth] = useState<Health>();
   const [rates, setRates] = useState<Rates>(new Map());
+  // A gateway without the overview (404) is not asked again; /health still is.
+  const missing = useRef(false);
   const previous = useRef<{ at: number; handled: Map<string, number> } | undefined>(undefined);
 
   usePoll(async (signal) => {
     const [o, h] = await Promise.all([
-      attempt<Overview>('/api/admin/overview', { signal }),
+      missing.current ? Promise.resolve(undefined) : attempt<Overview>('/api/admin/overview', { signal }),
       // 503 when a service is down: the body says which, and is shown all the same.
       fetch('/health', { signal, headers: { accept: 'application/json' } }).then((r) => r.json() as Promise<Health>).catch(() => undefined),
     ]);
     if (signal.aborted) return;
     setHealth(h);
-    if (!o.ok) return setError(o.error);
+    if (o === undefined) return;
+    if (!o.ok) {
+      if (o.error.status === 404) missing.current = true;
+      return setError(o.error);
+    }
     setError(undefined);
     setOverview(o.value);
     const at = Date.parse(o.value.at) || Date.now();
