@@ -13,8 +13,8 @@ export type Rates = Map<string, number>;
 
 const ROW = 30;
 const BOX_H = 22;
-const COL = { owner: 10, topic: 250, group: 560 } as const;
-const WIDTH = { owner: 140, topic: 210, group: 230 } as const;
+const COL = { owner: 10, topic: 220, group: 600 } as const;
+const WIDTH = { owner: 130, topic: 280, group: 270 } as const;
 const SVG_W = COL.group + WIDTH.group + 10;
 
 function column(names: string[], height: number): Map<string, number> {

@@ -4,8 +4,8 @@
  * the service that emitted it, what it recorded, compensations marked, and a link to its
  * trace in Zipkin when tracing is on and the step has a trace id.
  */
-import { useState } from 'preact/hooks';
-import { attempt, type ApiError, type HistoryEntry, type Order, type OrderDetails } from '../api.ts';
+import { useEffect, useState } from 'preact/hooks';
+import { attempt, type ApiError, type HistoryEntry, type Order, type OrderDetails, type Product } from '../api.ts';
 import { dateTime, money, pretty, shortId, time } from '../format.ts';
 import { usePoll } from '../hooks.ts';
 
@@ -28,6 +28,7 @@ export function OrderView(props: { orderId: string; zipkinUrl?: string | null; c
   const [error, setError] = useState<ApiError>();
   const terminal = order !== undefined && order.status !== 'PENDING';
   const [settled, setSettled] = useState(false);
+  const names = useProductNames();
 
   // While PENDING, every second; once final, one more read of the history (its last steps
   // may land after the status) and of the payment and shipment, then quiet.
@@ -68,7 +69,7 @@ export function OrderView(props: { orderId: string; zipkinUrl?: string | null; c
         <table class="items">
           <thead><tr><th>Product</th><th>Quantity</th><th>Unit price</th></tr></thead>
           <tbody>
-            {order.items.map((i) => <tr key={i.productId}><td><code>{i.productId}</code></td><td>{i.quantity}</td><td>{money(i.unitPriceCents)}</td></tr>)}
+            {order.items.map((i) => <tr key={i.productId}><td>{names.get(i.productId) ?? <code>{i.productId}</code>}</td><td>{i.quantity}</td><td>{money(i.unitPriceCents)}</td></tr>)}
           </tbody>
         </table>
       )}
@@ -113,6 +114,15 @@ export function Timeline(props: { entries: HistoryEntry[]; zipkinUrl?: string | 
       </tbody>
     </table>
   );
+}
+
+/** The catalog's names by product id (the public GET /api/products), for an order's lines. */
+function useProductNames(): Map<string, string> {
+  const [names, setNames] = useState(new Map<string, string>());
+  useEffect(() => {
+    void attempt<Product[]>('/api/products', { anonymous: true }).then((r) => r.ok && setNames(new Map(r.value.map((p) => [p.id, p.name]))));
+  }, []);
+  return names;
 }
 
 /** A line of what a step recorded: its short fields, not its lists. */
