@@ -78,10 +78,8 @@ export function openStream(opts: StreamOptions): Stream {
             parser.feed(value);
           }
         }
-      } catch (err) {
-        if (abort.signal.aborted) break;
-        // A dropped connection: retried below, as EventSource does.
-        void err;
+      } catch {
+        // Closed by us (the loop ends), or the connection dropped: retried below, as EventSource does.
       }
       if (!abort.signal.aborted) await wait(retryMs);
     }

@@ -32,6 +32,22 @@ export function EventsPage() {
     setRows([]);
     setSelected(undefined);
     setError(undefined);
+    // Under load thousands of records a second arrive: they are shown in batches, ten times a
+    // second, not one render each.
+    let arrived: Row[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flushSoon = () => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        const batch = arrived.reverse();
+        arrived = [];
+        setRows((old) => {
+          const seen = new Set(old.map((r) => r.cursor));
+          const fresh = batch.filter((r) => !seen.has(r.cursor) && Boolean(seen.add(r.cursor)));
+          return [...fresh, ...old].slice(0, KEPT);
+        });
+      }, 100);
+    };
     const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v.trim() !== '').map(([k, v]) => [k, v.trim()]));
     const stream = openStream({
       url: `/api/admin/events/stream${query.size > 0 ? `?${query}` : ''}`,
@@ -39,8 +55,8 @@ export function EventsPage() {
       onEvent: (ev) => {
         if (ev.event !== 'record') return;
         const record = JSON.parse(ev.data) as TailRecord;
-        const cursor = ev.id ?? `${record.topic}/${record.partition}/${record.offset}`;
-        setRows((old) => (old.some((r) => r.cursor === cursor) ? old : [{ cursor, record }, ...old].slice(0, KEPT)));
+        arrived.push({ cursor: ev.id ?? `${record.topic}/${record.partition}/${record.offset}`, record });
+        flushSoon();
       },
       onState: (s, err) => {
         setState(s);
@@ -48,7 +64,10 @@ export function EventsPage() {
       },
       onRefused: async (err) => err.status === 401 && session.refresh(),
     });
-    return () => stream.close();
+    return () => {
+      stream.close();
+      clearTimeout(timer);
+    };
   }, [filters, paused]);
 
   const apply = (e: Event) => {

@@ -9,7 +9,8 @@ import { useSession } from '../hooks.ts';
 import { Notifications } from './notifications.tsx';
 import { OrderView } from './order-view.tsx';
 
-const FOLLOWED = 'orderflow.console.followedOrder';
+// Per customer: another one logging in on this tab must not be shown (or ask for) it.
+const followedKey = (userId: string | undefined) => `orderflow.console.followedOrder.${userId ?? ''}`;
 
 export function ShopPage() {
   const user = useSession()?.user;
@@ -18,12 +19,12 @@ export function ShopPage() {
   const [productsError, setProductsError] = useState<string>();
   const [cart, setCart] = useState<Cart>();
   const [message, setMessage] = useState<string>();
-  const [followed, setFollowed] = useState<string | undefined>(() => sessionStorage.getItem(FOLLOWED) ?? undefined);
+  const [followed, setFollowed] = useState<string | undefined>(() => sessionStorage.getItem(followedKey(user?.id)) ?? undefined);
 
   const follow = (orderId: string | undefined) => {
     setFollowed(orderId);
-    if (orderId) sessionStorage.setItem(FOLLOWED, orderId);
-    else sessionStorage.removeItem(FOLLOWED);
+    if (orderId) sessionStorage.setItem(followedKey(user?.id), orderId);
+    else sessionStorage.removeItem(followedKey(user?.id));
   };
   const loadProducts = async () => {
     const r = await attempt<Product[]>('/api/products', { anonymous: true });
@@ -38,8 +39,8 @@ export function ShopPage() {
   useEffect(() => void loadProducts(), []);
   useEffect(() => {
     setCart(undefined);
+    setFollowed(customer ? (sessionStorage.getItem(followedKey(user?.id)) ?? undefined) : undefined);
     if (customer) void loadCart();
-    else follow(undefined);
   }, [customer, user?.id]);
 
   const setQuantity = async (productId: string, quantity: number) => {
