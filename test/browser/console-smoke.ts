@@ -42,6 +42,16 @@ const step = async (name: string, run: () => Promise<string | void>) => {
     process.exitCode = 1;
   }
 };
+/** Checks out and waits for the order it became (not the one followed before). */
+async function checkOut(p: Page): Promise<string> {
+  const before = await p.getByTestId('order-view').getAttribute('data-order-id', { timeout: 100 }).catch(() => null);
+  await p.getByRole('button', { name: 'Check out' }).click();
+  await p.waitForFunction((prev) => {
+    const id = document.querySelector('[data-testid="order-view"]')?.getAttribute('data-order-id');
+    return id && id !== prev;
+  }, before);
+  return (await p.getByTestId('order-view').getAttribute('data-order-id'))!;
+}
 async function login(p: Page, who: { email: string; password: string }) {
   await p.getByLabel('Email').fill(who.email);
   await p.getByLabel('Password').fill(who.password);
@@ -72,9 +82,8 @@ await step('adds two products to the cart and checks out', async () => {
   await page.getByTestId('cart-line').nth(1).waitFor();
   const total = await page.getByTestId('cart-total').textContent();
   await shot('shop-cart');
-  await page.getByRole('button', { name: 'Check out' }).click();
-  await page.getByTestId('order-status').waitFor();
-  return `total ${total}`;
+  const id = await checkOut(page);
+  return `total ${total}, order ${id}`;
 });
 await step('the order is CONFIRMED with its timeline', async () => {
   await page.locator('[data-testid="order-status"][data-status="CONFIRMED"]').waitFor({ timeout: 20_000 });
@@ -91,7 +100,7 @@ await step('a declined card cancels the next order, with its compensation', asyn
   await page.getByTestId('product-card').nth(0).getByRole('button', { name: /Add to cart/ }).click();
   await page.getByTestId('cart-line').first().waitFor();
   await page.getByTestId('payment-method').selectOption('card-declined');
-  await page.getByRole('button', { name: 'Check out' }).click();
+  await checkOut(page);
   await page.locator('[data-testid="order-status"][data-status="CANCELLED"]').waitFor({ timeout: 20_000 });
   await page.locator('[data-testid="timeline-row"][data-compensation="true"]').first().waitFor({ timeout: 5_000 });
   await shot('shop-cancelled');
