@@ -46,10 +46,7 @@ const step = async (name: string, run: () => Promise<string | void>) => {
 async function checkOut(p: Page): Promise<string> {
   const before = await p.getByTestId('order-view').getAttribute('data-order-id', { timeout: 100 }).catch(() => null);
   await p.getByRole('button', { name: 'Check out' }).click();
-  await p.waitForFunction((prev) => {
-    const id = document.querySelector('[data-testid="order-view"]')?.getAttribute('data-order-id');
-    return id && id !== prev;
-  }, before);
+  await p.locator(before ? `[data-testid="order-view"]:not([data-order-id="${before}"])` : '[data-testid="order-view"]').waitFor();
   return (await p.getByTestId('order-view').getAttribute('data-order-id'))!;
 }
 async function login(p: Page, who: { email: string; password: string }) {
