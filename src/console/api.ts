@@ -18,14 +18,14 @@ export interface Call {
   signal?: AbortSignal;
 }
 
-/** The headers of an authenticated request, for calls made outside `api` (the streams). */
-export function authHeaders(): Record<string, string> {
-  const token = session.get()?.accessToken;
+/** The headers of an authenticated request, the token renewed first if it is about to expire (the streams' too). */
+export async function authHeaders(): Promise<Record<string, string>> {
+  const token = (await session.fresh())?.accessToken;
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-function send(path: string, call: Call): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json', ...(call.anonymous ? {} : authHeaders()), ...call.headers };
+async function send(path: string, call: Call): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json', ...(call.anonymous ? {} : await authHeaders()), ...call.headers };
   if (call.body !== undefined) headers['content-type'] = 'application/json';
   return fetch(path, { method: call.method ?? 'GET', headers, body: call.body === undefined ? undefined : JSON.stringify(call.body), signal: call.signal });
 }

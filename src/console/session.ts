@@ -5,7 +5,11 @@
 import { errorOf } from './api-error.ts';
 import type { TokenPair, User } from './api.ts';
 
-export interface Session { accessToken: string; refreshToken: string; user: User }
+export interface Session { accessToken: string; refreshToken: string; user: User; /** ms since the epoch. */ expiresAt: number }
+
+/** A token this close to its end is renewed before use: a call refused 401 would be an error in the page's console. */
+const RENEW_BEFORE_MS = 60_000;
+const expiresAt = (tokens: TokenPair) => Date.now() + tokens.expiresIn * 1000;
 
 const KEY = 'orderflow.console.session';
 type Listener = (s: Session | undefined) => void;
@@ -47,7 +51,7 @@ export const session = {
     const me = await fetch('/api/me', { headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' } });
     if (!me.ok) throw await errorOf(me);
     const user = (await me.json()) as User;
-    set({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, user });
+    set({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, user, expiresAt: expiresAt(tokens) });
     return user;
   },
 
@@ -56,6 +60,12 @@ export const session = {
     const was = current;
     set(undefined);
     if (was) await post('/api/auth/logout', { refreshToken: was.refreshToken }).catch(() => undefined);
+  },
+
+  /** The session, its access token renewed first when it is about to expire. */
+  async fresh(): Promise<Session | undefined> {
+    if (current && !(current.expiresAt - Date.now() > RENEW_BEFORE_MS)) await session.refresh();
+    return current;
   },
 
   /** A new token pair for the refresh token; false (and logged out) when it is refused. */
@@ -70,7 +80,7 @@ export const session = {
           return false;
         }
         const tokens = (await res.json()) as TokenPair;
-        if (current === was) set({ ...was, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
+        if (current === was) set({ ...was, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: expiresAt(tokens) });
         return true;
       } catch {
         return false;

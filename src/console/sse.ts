@@ -13,7 +13,7 @@ export type StreamState = 'connecting' | 'open' | 'retrying' | 'failed' | 'close
 export interface StreamOptions {
   url: string;
   /** Called at every (re)connection: the access token may have been refreshed meanwhile. */
-  headers: () => Record<string, string>;
+  headers: () => Promise<Record<string, string>>;
   onEvent: (event: EventSourceMessage) => void;
   onState?: (state: StreamState, error?: ApiError) => void;
   /** Where to resume from at the first connection. */
@@ -58,7 +58,7 @@ export function openStream(opts: StreamOptions): Stream {
       state(attempt === 0 ? 'connecting' : 'retrying');
       attempt++;
       try {
-        const headers: Record<string, string> = { accept: 'text/event-stream', ...opts.headers() };
+        const headers: Record<string, string> = { accept: 'text/event-stream', ...(await opts.headers()) };
         if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
         const res = await fetch(opts.url, { headers, signal: abort.signal, cache: 'no-store' });
         if (!res.ok) {
