@@ -4,7 +4,8 @@
  * answers /health from the services' readiness, checks who calls (auth.ts), and describes
  * the public API: OpenAPI 3.1 from the route schemas at /docs/openapi.json, Swagger UI at /docs.
  * Its edge (edge.ts) limits and guards the public port; its metrics are served on an
- * internal port (metrics-server.ts), from the registry on `app.metrics`.
+ * internal port (metrics-server.ts), from the registry on `app.metrics`. The web console
+ * is served at `/` (console-files.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -23,6 +24,7 @@ import type { Upstream } from '#platform/resilience/upstream.ts';
 import type { Tracing } from '#platform/telemetry/tracing.ts';
 import { asyncApiDocument } from '#contracts/asyncapi.ts';
 import { createAuth } from './auth.ts';
+import { installConsole } from './console-files.ts';
 import type { EdgeConfig } from './config.ts';
 import { defaultEdgeConfig, edgeServerOptions, installEdge } from './edge.ts';
 import { openApiInfo } from './openapi.ts';
@@ -42,6 +44,8 @@ export interface GatewayAppOptions {
   edge?: Readonly<EdgeConfig>;
   /** The lab server of the `orderflow up` running this gateway (lab-routes.ts), when there is one. */
   lab?: Upstream;
+  /** The built console (console-files.ts); the repository's dist/console when absent. */
+  consoleDir?: string;
 }
 
 export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
@@ -72,5 +76,6 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));
   });
+  void app.register(async (site) => installConsole(site, opts.consoleDir));
   return app.decorate('metrics', registry).decorate('drain', drainer.drain) as HttpApp;
 }

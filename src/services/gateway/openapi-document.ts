@@ -18,10 +18,10 @@ export const OPENAPI_PATH = 'docs/openapi.json';
  * The gateway with no service behind it (every upstream a closed port): enough to serve its
  * documents and pages. `close()` closes the app and its upstreams.
  */
-export async function buildDetachedGateway(): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
+export async function buildDetachedGateway(opts: { consoleDir?: string } = {}): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
   const nowhere = 'http://127.0.0.1:9';
   const upstreams = Object.fromEntries(upstreamNames.map((name) => [name, createUpstream({ name, url: nowhere, timeoutMs: 100 })])) as Upstreams;
-  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier: createTokenVerifier({ jwks: `${nowhere}/jwks`, issuer: 'i', audience: 'a' }) });
+  const app = await buildGatewayApp({ log: silentLogger, upstreams, verifier: createTokenVerifier({ jwks: `${nowhere}/jwks`, issuer: 'i', audience: 'a' }), consoleDir: opts.consoleDir });
   return {
     app,
     async close() {
