@@ -110,6 +110,17 @@ export const OrdersQuery = Type.Object(
   { additionalProperties: false },
 );
 
+// The admin's search over every customer's orders (the console's Orders page).
+export const AdminOrdersQuery = Type.Object(
+  {
+    status: Type.Optional(Status),
+    customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only this customer\'s orders.' })),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 20 by default.' })),
+    cursor: Type.Optional({ ...Uuid, description: 'The nextCursor of the page before.' }),
+  },
+  { additionalProperties: false },
+);
+
 export const OrderDetails = Type.Object(
   {
     order: Order,
@@ -170,6 +181,7 @@ export const UpdateProductBody = Type.Object(
 
 // The admin's dead letters: each consuming service answers in these shapes, the gateway gathers them.
 export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
+export { DiscardDeadLettersBody as DiscardBody, DiscardDeadLettersAnswer as Discarded } from '#platform/service/dead-letter-routes.ts';
 
 // Notifications (the notifications service answers in these shapes; the gateway passes them on).
 const notificationKinds = ['orderConfirmed', 'orderCancelled', 'shipmentScheduled', 'paymentRefunded', 'cartAbandoned'] as const;

@@ -261,6 +261,12 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     schema: schema('cart', 'Order what the cart holds; the cart empties', { body: api.CheckoutBody, headers: api.IdempotencyHeaders, response: { 202: api.CheckedOut, ...errors(422) } }, { auth: true }),
   }, forward(cart, 'cart', 'POST', (req) => `${cartOf(req)}/checkout`));
 
+  // Operations: every customer's orders, for an admin; the same pages as a customer's.
+  app.get('/api/admin/orders', { ...only('admin'), schema: schema('admin', 'Every customer\'s orders, newest first, filtered by status and customer, a page at a time', { querystring: api.AdminOrdersQuery, response: { 200: api.OrderPage } }, { auth: true }) }, async (req, reply) => {
+    const query = new URLSearchParams(req.query as Record<string, string>);
+    return passBack(req, reply, await orders.request({ method: 'GET', path: `/_admin/orders?${query}`, headers: headersOf(req) }), 'orders');
+  });
+
   // Operations: the dead letters of the consuming services, for an admin. Each is asked at once;
   // one that cannot answer makes the whole answer a 503 (a partial list would look whole).
   const fromConsumers = <T>(req: FastifyRequest, what: string, call: { method: UpstreamRequest['method']; path: string; body?: string }): Promise<T[]> =>
@@ -279,6 +285,12 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   app.post('/api/admin/dead-letters/replay', { ...only('admin'), schema: schema('admin', 'Publish pending dead letters again, once', { body: api.ReplayBody, response: { 200: api.Replayed } }, { auth: true }) }, async (req) => {
     const answers = await fromConsumers<{ replayed: string[] }>(req, 'replay', { method: 'POST', path: '/_admin/dead-letters/replay', body: JSON.stringify(req.body) });
     return { replayed: answers.flatMap((a) => a.replayed) };
+  });
+  // Set aside for good (a human decided they are not to be replayed): every service is asked,
+  // each discards those of the ids it holds.
+  app.post('/api/admin/dead-letters/discard', { ...only('admin'), schema: schema('admin', 'Discard pending dead letters: they are kept, marked discarded, never replayed', { body: api.DiscardBody, response: { 200: api.Discarded } }, { auth: true }) }, async (req) => {
+    const answers = await fromConsumers<{ discarded: string[] }>(req, 'discard', { method: 'POST', path: '/_admin/dead-letters/discard', body: JSON.stringify(req.body) });
+    return { discarded: answers.flatMap((a) => a.discarded) };
   });
 }
 
