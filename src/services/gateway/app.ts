@@ -39,6 +39,8 @@ export interface GatewayAppOptions {
   timeouts?: Readonly<HttpTimeouts>;
   /** Rate limits, headers, CORS, bounds (edge.ts); config.ts's defaults when absent. */
   edge?: Readonly<EdgeConfig>;
+  /** The Zipkin UI the console links traces to (config.ts's zipkinUiUrl); none when absent. */
+  zipkinUrl?: string | null;
 }
 
 export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
@@ -64,7 +66,7 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], draining: drainer.draining });
 
   void app.register(async (api) => {
-    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled });
+    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled, zipkinUrl: opts.zipkinUrl });
     api.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));

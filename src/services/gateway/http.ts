@@ -20,6 +20,7 @@ import type { Auth } from './auth.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import { createStreamProxy } from './event-streams.ts';
 import { createGatheredReads } from './gathered-reads.ts';
+import { createOverview } from './overview.ts';
 import { createSharedReads } from './shared-reads.ts';
 
 export type Upstreams = Record<UpstreamName, Upstream>;
@@ -31,6 +32,8 @@ export interface RoutesOptions {
   healthTimeoutMs?: number;
   /** Pass a client's traceparent on as it is (when the gateway does not trace itself); default true. */
   passTraceparent?: boolean;
+  /** The Zipkin UI the console links traces to, when tracing exports there (the admin's overview says it). */
+  zipkinUrl?: string | null;
 }
 
 // The same answer as the orders service's for an id it does not know.
@@ -260,6 +263,11 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     ...only('customer'),
     schema: schema('cart', 'Order what the cart holds; the cart empties', { body: api.CheckoutBody, headers: api.IdempotencyHeaders, response: { 202: api.CheckedOut, ...errors(422) } }, { auth: true }),
   }, forward(cart, 'cart', 'POST', (req) => `${cartOf(req)}/checkout`));
+
+  // Operations: the system at a glance, for the console's overview (overview.ts).
+  const overview = createOverview({ upstreams: opts.upstreams, zipkinUrl: opts.zipkinUrl });
+  app.get('/api/admin/overview', { ...only('admin'), schema: schema('admin', 'Every service\'s health, consumer groups, lag and outbox; the topics; the gateway\'s circuits', { response: { 200: api.Overview } }, { auth: true }) },
+    async () => overview());
 
   // Operations: every customer's orders, for an admin; the same pages as a customer's.
   app.get('/api/admin/orders', { ...only('admin'), schema: schema('admin', 'Every customer\'s orders, newest first, filtered by status and customer, a page at a time', { querystring: api.AdminOrdersQuery, response: { 200: api.OrderPage } }, { auth: true }) }, async (req, reply) => {

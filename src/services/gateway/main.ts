@@ -17,7 +17,7 @@ const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
 const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
-const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge });
+const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge, zipkinUrl: config.zipkinUiUrl });
 const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, fd: config.listenFds?.metrics, log });
 
 let stopping = false;

@@ -30,6 +30,8 @@ test('the documented inventory is the served one: every /api route, its method a
   assert.deepEqual(operations, [
     'DELETE /api/cart/items/{productId} (bearer)',
     'GET /api/admin/dead-letters (bearer)',
+    'GET /api/admin/orders (bearer)',
+    'GET /api/admin/overview (bearer)',
     'GET /api/analytics/conversion (bearer)',
     'GET /api/analytics/products/top (bearer)',
     'GET /api/analytics/sales (bearer)',
@@ -45,6 +47,7 @@ test('the documented inventory is the served one: every /api route, its method a
     'GET /api/products',
     'GET /health',
     'PATCH /api/products/{id} (bearer)',
+    'POST /api/admin/dead-letters/discard (bearer)',
     'POST /api/admin/dead-letters/replay (bearer)',
     'POST /api/auth/login',
     'POST /api/auth/logout',

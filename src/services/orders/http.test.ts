@@ -140,8 +140,9 @@ test('GET /orders/:id/history lists the events; ?asOf= replays them up to a time
   const id = placed.body.id;
   const history = await get(url, `/orders/${id}/history`);
   assert.equal(history.status, 200);
-  assert.deepEqual(history.body.events.map((e: any) => [e.version, e.type]), [[1, 'OrderPlaced']]);
+  assert.deepEqual(history.body.events.map((e: any) => [e.version, e.type, e.service]), [[1, 'OrderPlaced', 'orders']]);
   const [event] = history.body.events;
+  assert.equal(event.traceId, undefined, 'nothing traced (tracing is off), no trace to name');
   assert.deepEqual([event.data.orderId, event.data.customerId, event.data.totalCents, event.data.shippingAddress], [id, 'c-1', 900, { country: 'DE', city: 'Berlin' }]);
 
   const live = await get(url, `/orders/${id}`);

@@ -91,7 +91,7 @@ const OrderBody = Type.Object({
 
 const OrderQuery = Type.Object({ asOf: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
 const History = Type.Object({
-  events: Type.Array(Type.Object({ type: Type.String(), at: Type.String(), version: Type.Integer(), data: Type.Unknown() })),
+  events: Type.Array(Type.Object({ type: Type.String(), at: Type.String(), version: Type.Integer(), data: Type.Unknown(), service: Type.String(), traceId: Type.Optional(Type.String()) })),
 });
 
 const ProductParams = Type.Object({ productId: Uuid });
