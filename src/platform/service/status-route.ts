@@ -15,7 +15,8 @@ import type { FastifyInstance } from 'fastify';
 import { architectures, type PlatformConfig } from '../config.ts';
 import type { ConsumerPosition } from '../telemetry/bus-metrics.ts';
 
-const OneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
+// Literals, not an enum: the gateway compiles this schema to check the answers it gets.
+const OneOf = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
 export const ServiceStatus = Type.Object(
   {

@@ -42,7 +42,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function startGateway(t: TestContext, opts: { down?: UpstreamName[]; statusFails?: readonly UpstreamName[]; zipkinUrl?: string } = {}) {
+async function startGateway(t: TestContext, opts: { down?: UpstreamName[]; statusFails?: readonly UpstreamName[]; oddStatus?: readonly UpstreamName[]; zipkinUrl?: string } = {}) {
   const seen: Array<{ service: UpstreamName; method: string; url: string; body: unknown }> = [];
   const urls = {} as Record<UpstreamName, string>;
   for (const name of upstreamNames) {
@@ -55,7 +55,10 @@ async function startGateway(t: TestContext, opts: { down?: UpstreamName[]; statu
       if (req.url !== '/.well-known/jwks.json') seen.push({ service: name, method: req.method, url: req.url, body: req.body });
     });
     app.get('/.well-known/jwks.json', async () => ({ keys: [publicJwk] }));
-    app.get('/_admin/status', async (_req, reply) => (opts.statusFails?.includes(name) ? reply.code(500).send({ error: { code: 'PLT_ERR_INTERNAL', message: 'boom' } }) : statusOf(name)));
+    app.get('/_admin/status', async (_req, reply) => {
+      if (opts.statusFails?.includes(name)) return reply.code(500).send({ error: { code: 'PLT_ERR_INTERNAL', message: 'boom' } });
+      return opts.oddStatus?.includes(name) ? { service: name, consumers: 'many' } : statusOf(name);
+    });
     app.get('/_admin/orders', async () => page);
     app.post('/_admin/dead-letters/discard', async (req) => {
       const { ids } = req.body as { ids: string[] };
@@ -114,13 +117,14 @@ test('the overview gathers every service\'s status, the topics from the contract
   assert.ok(Math.abs(Date.parse(o.at) - Date.now()) < 10_000);
 });
 
-test('a service that does not answer is down in the overview, which still answers; with none answering it is a coded 503', async (t) => {
-  const { call } = await startGateway(t, { down: ['payments', 'inventory'] });
+test('a service that does not answer (or not in the shape of a status) is down in the overview, which still answers; with none answering it is a coded 503', async (t) => {
+  const { call } = await startGateway(t, { down: ['payments', 'inventory'], oddStatus: ['cart'] });
   const res = await call('GET', '/api/admin/overview');
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const byName = new Map(res.body.services.map((s: { name: string }) => [s.name, s]));
   assert.deepEqual(byName.get('payments'), { name: 'payments', status: 'down', instances: 1, consumers: [], outboxBacklog: null });
-  assert.equal((byName.get('orders') as { status: string }).status, 'up');
+  assert.deepEqual(byName.get('cart'), { name: 'cart', status: 'down', instances: 1, consumers: [], outboxBacklog: null });
+  assert.deepEqual(res.body.services.filter((s: { status: string }) => s.status === 'down').map((s: { name: string }) => s.name).sort(), ['cart', 'inventory', 'payments']);
   assert.equal(res.body.tracing, null, 'no Zipkin configured');
 
   const { call: nobody } = await startGateway(t, { down: upstreamNames.filter((n) => n !== 'users'), statusFails: ['users'] });

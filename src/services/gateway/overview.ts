@@ -11,10 +11,11 @@
  * service is away, which is when its lag matters. The consumer groups are not in the
  * contracts, which say who publishes, not who listens, and they change with the architecture.
  */
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { allTopics, contracts, streamRecords } from '#contracts/index.ts';
 import { DependencyUnavailable } from '#platform/errors.ts';
 import type { BalancedUpstream } from '#platform/resilience/balanced-upstream.ts';
-import type { ServiceStatusBody } from '#platform/service/status-route.ts';
+import { ServiceStatus, type ServiceStatusBody } from '#platform/service/status-route.ts';
 import { upstreamNames } from './config.ts';
 import type { Upstreams } from './http.ts';
 
@@ -34,6 +35,8 @@ export interface Overview {
 // Each topic's owner: the service whose events it carries, or whose commands.
 const owners = new Map<string, string>([...contracts.map((c) => [c.topic, c.owner] as const), ...streamRecords.map((r) => [r.topic, r.owner] as const)]);
 const topicNames = [...new Set([...allTopics, ...streamRecords.map((r) => r.topic)])].sort();
+// An answer of another shape (a service of another version, or not one of ours) counts as no answer.
+const statusShape = TypeCompiler.Compile(ServiceStatus);
 
 export function createOverview(opts: { upstreams: Upstreams; zipkinUrl?: string | null; timeoutMs?: number }): () => Promise<Overview> {
   const timeoutMs = opts.timeoutMs ?? OVERVIEW_TIMEOUT_MS;
@@ -45,7 +48,8 @@ export function createOverview(opts: { upstreams: Upstreams; zipkinUrl?: string 
     try {
       const res = await opts.upstreams[name].probe('/_admin/status', timeoutMs);
       if (res.statusCode !== 200) return undefined;
-      return JSON.parse(res.body.toString('utf8')) as ServiceStatusBody;
+      const body: unknown = JSON.parse(res.body.toString('utf8'));
+      return statusShape.Check(body) ? body : undefined;
     } catch {
       return undefined;
     }
