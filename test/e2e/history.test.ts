@@ -28,8 +28,10 @@ for (const deployment of deployments) {
 
       const history = await client.call('GET', `/api/orders/${id}/history`);
       assert.equal(history.status, 200, JSON.stringify(history.body));
-      const events: Array<{ type: string; at: string; version: number; data: any }> = history.body.events;
+      const events: Array<{ type: string; at: string; version: number; data: any; service: string; traceId?: string }> = history.body.events;
       assert.deepEqual(events.map((e) => [e.version, e.type]), [[1, 'OrderPlaced'], [2, 'StockReserved'], [3, 'PaymentCharged'], [4, 'ShipmentScheduled'], [5, 'OrderConfirmed']]);
+      // Who did each step (the console's timeline); no trace ids, tracing being off here (tracing.test.ts has them).
+      assert.deepEqual(events.map((e) => [e.service, e.traceId]), [['orders', undefined], ['inventory', undefined], ['payments', undefined], ['shipping', undefined], ['orders', undefined]]);
       assert.deepEqual([events[0].data.orderId, events[0].data.customerId], [id, view.customerId]);
       assert.equal((await client.call('GET', `/api/orders/${id}/history`, undefined, {}, 'admin')).status, 200, 'an admin reads any history');
 

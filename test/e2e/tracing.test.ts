@@ -3,7 +3,8 @@
  * through the gateway with a client's traceparent yields a single trace, read back from
  * Zipkin's HTTP API, with spans of all five services whose parent chains lead from the
  * gateway's server span (itself the client's child) to the saga's terminal step; on both
- * deployments and in all three architectures.
+ * deployments and in all three architectures. The order's history names that trace at each
+ * step, and the admin's overview the Zipkin it is in (the console's links).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -106,6 +107,12 @@ for (const deployment of deployments) for (const arch of architectures) {
       }
       // SQL of the services is in the trace too.
       assert.ok(spans.some((s) => s.kind === 'CLIENT' && s.tags?.['db.system.name'] === (deployment.name === 'distributed' ? 'postgresql' : 'sqlite')), 'SQL spans');
+
+      // The console links each step of the order's timeline to this trace, in the Zipkin the overview names.
+      const history = await client.call('GET', `/api/orders/${placed.id}/history`, undefined, {}, 'admin');
+      assert.deepEqual(history.body.events.map((e: { type: string; traceId?: string }) => [e.type, e.traceId]), history.body.events.map((e: { type: string }) => [e.type, traceId]));
+      const overview = await client.call('GET', '/api/admin/overview', undefined, {}, 'admin');
+      assert.deepEqual([overview.status, overview.body.tracing], [200, { zipkinUrl }]);
     });
   });
 }

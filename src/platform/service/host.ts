@@ -15,8 +15,9 @@
  * (re)started instance listens and is routed to while its consumers join (main.ts listens
  * before it consumes), which on Kafka takes seconds its routes need not wait for.
  *
- * Every host serves its dead letters on /_admin/dead-letters (dead-letter-routes.ts), for the
- * gateway's admin API.
+ * Every host serves its dead letters on /_admin/dead-letters (dead-letter-routes.ts), and its
+ * consumers, lag and outbox backlog on /_admin/status (status-route.ts), for the gateway's
+ * admin API.
  *
  * The inbox is purged in the background past ORDERFLOW_INBOX_RETENTION_HOURS (inbox-purge.ts),
  * and so are dead letters replayed or discarded past ORDERFLOW_DLQ_SETTLED_RETENTION_DAYS.
@@ -45,6 +46,7 @@ import { startTracing } from '../telemetry/tracing.ts';
 import { createBusMetrics, type BusMetrics } from '../telemetry/bus-metrics.ts';
 import { createOutboxMetrics, type OutboxMetrics } from '../telemetry/outbox-metrics.ts';
 import { installDeadLetterRoutes } from './dead-letter-routes.ts';
+import { installStatusRoute } from './status-route.ts';
 import { createFaults, failingHandlers, faultDelay, installFaultRoutes, type Faults } from './faults.ts';
 
 export interface ServiceHostOptions {
@@ -77,6 +79,11 @@ export interface ServiceHost {
   ids: { newId(): string };
   clock: { now(): Date };
   consume(opts: ConsumeOptions): Promise<void>;
+  /**
+   * A group the service runs by other means than `consume` (a stream processor's), reported as
+   * the consumers' are: its lag on /metrics, its lag and handled total on /_admin/status.
+   */
+  watchGroup(groupId: string, topics: string[]): void;
   listen(port: number, host?: string): Promise<number>;
   /** Work to stop on close, after HTTP and the consumers stopped and before the stores close (e.g. a background loop). */
   onClose(fn: () => Promise<void>): void;
@@ -130,6 +137,7 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
   const faults = platform.faultInjection ? createFaults() : undefined;
   if (faults) installFaultRoutes(app, faults);
   installDeadLetterRoutes(app, { service: opts.name, db });
+  installStatusRoute(app, { service: opts.name, platform, consumers: () => busMetrics.consumers(), outboxBacklog: async () => (await outbox.backlog()).pending });
   const consumerBus = measuredBus(bus, createMessageMetrics(app.metrics), busMetrics, faults);
 
   const host: ServiceHost = {
@@ -150,6 +158,9 @@ export async function startServiceHost(opts: ServiceHostOptions): Promise<Servic
       }));
       groups.push(c.groupId);
       busMetrics.watch(c.groupId, c.topics);
+    },
+    watchGroup(groupId, topics) {
+      busMetrics.watch(groupId, topics);
     },
     async listen(port, hostname = '127.0.0.1') {
       await app.listen({ port, host: hostname });

@@ -15,6 +15,7 @@ import { buildHttpApp, type HttpApp } from '../http/app.ts';
 import { createMetricsRegistry } from '../http/metrics.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
+import { installStatusRoute } from './status-route.ts';
 
 export interface StatelessHostOptions {
   name: string;
@@ -57,6 +58,8 @@ export async function startStatelessHost(opts: StatelessHostOptions): Promise<St
     // No consumers: answered, so a supervisor waiting for every instance's groups does not wait on this one.
     consumerChecks: {},
   });
+  // No consumers and no outbox: the status says only how it is deployed.
+  installStatusRoute(app, { service: opts.name, platform });
   let closing: Promise<void> | undefined;
   return {
     name: opts.name,

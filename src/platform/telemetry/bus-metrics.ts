@@ -48,6 +48,23 @@ export interface BusMetrics {
   batchSize(groupId: string): { observe(records: number): void };
   /** Reports the lag of `groupId` on `topics`, and the dead letters of those topics. */
   watch(groupId: string, topics: string[]): void;
+  /**
+   * Each watched group's lag and committed total per topic, as fresh as /metrics' (the same
+   * refresh, so an admin's overview costs the bus nothing more than a scrape).
+   */
+  consumers(): Promise<ConsumerPosition[]>;
+}
+
+/**
+ * A group on one topic. `committed` is the sum of its committed offsets over the topic's
+ * partitions: a running total of the records the group handled, whichever instance handled
+ * them and across restarts (offsets only grow), so two readings give its rate.
+ */
+export interface ConsumerPosition {
+  groupId: string;
+  topic: string;
+  lag: number;
+  committed: number;
 }
 
 export interface BusMetricsOptions {
@@ -68,7 +85,7 @@ export function createBusMetrics(registry: Registry, bus: Bus, opts: BusMetricsO
   const waitMs = opts.waitMs ?? 2_000;
   const log = opts.log ?? silentLogger;
   const watched = new Map<string, string[]>();
-  const lags = new Map<string, Array<{ topic: string; partition: number; lag: number }>>();
+  const lags = new Map<string, Array<{ topic: string; partition: number; lag: number; committed: number }>>();
   const deadLetters = new Map<string, number>();
   let refreshedAt = -Infinity;
   let refreshing: Promise<void> | undefined;
@@ -123,7 +140,7 @@ export function createBusMetrics(registry: Registry, bus: Bus, opts: BusMetricsO
     groups.forEach(([groupId], i) => {
       const r = asked[i];
       if (r.status === 'rejected') return log.debug({ err: r.reason, groupId }, 'consumer lag not refreshed');
-      lags.set(groupId, r.value.map((p) => ({ topic: p.topic, partition: p.partition, lag: Math.max(0, p.end - (p.committed ?? p.start)) })));
+      lags.set(groupId, r.value.map((p) => ({ topic: p.topic, partition: p.partition, lag: Math.max(0, p.end - (p.committed ?? p.start)), committed: p.committed ?? 0 })));
     });
     if (dlq.status === 'rejected') return log.debug({ err: dlq.reason }, 'dead letters not refreshed');
     const counts = new Map(sources.map((t) => [t, 0]));
@@ -175,6 +192,17 @@ export function createBusMetrics(registry: Registry, bus: Bus, opts: BusMetricsO
     batchSize: (groupId) => batches.labels(groupId),
     watch(groupId, topics) {
       watched.set(groupId, [...new Set(topics)]);
+    },
+    async consumers() {
+      await fresh();
+      const out: ConsumerPosition[] = [];
+      for (const [groupId, topics] of watched) {
+        for (const topic of topics) {
+          const partitions = (lags.get(groupId) ?? []).filter((p) => p.topic === topic);
+          out.push({ groupId, topic, lag: partitions.reduce((n, p) => n + p.lag, 0), committed: partitions.reduce((n, p) => n + p.committed, 0) });
+        }
+      }
+      return out;
     },
   };
 }

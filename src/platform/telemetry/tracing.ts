@@ -15,7 +15,7 @@
  *   spans. (Patching `pg` with its instrumentation would need a loader hook before any
  *   import, and still leave SQLite and the embedded log to do by hand.)
  */
-import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace, type Attributes, type Tracer } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Tracer } from '@opentelemetry/api';
 import FastifyOtel from '@fastify/otel';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -132,6 +132,17 @@ export function activeTraceparent(): string | undefined {
   const carrier: Record<string, string> = {};
   propagation.inject(context.active(), carrier);
   return carrier.traceparent;
+}
+
+/**
+ * The trace id (32 hex) of the active span when it is sampled, so that the trace it names is
+ * one the exporter was given (a link to it finds it); undefined otherwise, or when tracing is off.
+ */
+export function activeTraceId(): string | undefined {
+  if (!on) return undefined;
+  const span = trace.getSpan(context.active())?.spanContext();
+  if (span === undefined || !isSpanContextValid(span) || (span.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+  return span.traceId;
 }
 
 /**

@@ -8,7 +8,7 @@ import { closeOnSignals, startServiceHost } from '#platform/service/host.ts';
 import { allTopics, checkMessage } from '#contracts/index.ts';
 import { loadConfig } from './config.ts';
 import { registerRoutes } from './http.ts';
-import { startPipeline } from './pipeline.ts';
+import { AnalyticsTopics, pipelineGroups, startPipeline } from './pipeline.ts';
 import { startReadModel } from './read-model.ts';
 import { migrations } from './store.ts';
 
@@ -19,6 +19,9 @@ registerRoutes(host.app, { db: host.db, clock: host.clock });
 await host.listen(config.port, config.host);
 const processors = await startPipeline({ bus: host.bus, partitions: config.platform.partitions, graceMs: config.graceMs, log: host.log });
 const readModel = await startReadModel({ bus: host.bus, db: host.db });
+// Not the platform's consumers, but consumer groups all the same: their lag is worth seeing.
+for (const [groupId, topics] of pipelineGroups()) host.watchGroup(groupId, topics);
+host.watchGroup('analytics-read-model', [AnalyticsTopics.windows]);
 host.onClose(async () => {
   await readModel.close();
   for (const p of processors) await p.close();

@@ -97,6 +97,8 @@ export const OrderHistory = Type.Object({
     at: Type.String({ format: 'date-time', description: 'When it happened.' }),
     version: Type.Integer({ minimum: 1, description: 'Its place in the order\'s stream: 1, 2, 3...' }),
     data: Type.Object({}, { additionalProperties: true, description: 'What the event recorded (OrderPlaced: the order as placed; OrderCancelled: the reason...).' }),
+    service: Type.String({ description: 'Who did it: the service that emitted the message the event is named after (StockReserved: inventory; OrderPlaced, OrderCancelled: orders).' }),
+    traceId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$', description: 'The trace of the work that recorded it, when tracing was on: with Zipkin, <zipkinUrl>/zipkin/traces/<traceId>.' })),
   })),
 }, { description: 'The order\'s events, oldest first: its audit trail.' });
 
@@ -106,6 +108,17 @@ export const OrdersQuery = Type.Object(
   {
     limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 20 by default.' })),
     cursor: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
+
+// The admin's search over every customer's orders (the console's Orders page).
+export const AdminOrdersQuery = Type.Object(
+  {
+    status: Type.Optional(Status),
+    customerId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only this customer\'s orders.' })),
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: '1 to 100; 20 by default.' })),
+    cursor: Type.Optional({ ...Uuid, description: 'The nextCursor of the page before.' }),
   },
   { additionalProperties: false },
 );
@@ -170,6 +183,36 @@ export const UpdateProductBody = Type.Object(
 
 // The admin's dead letters: each consuming service answers in these shapes, the gateway gathers them.
 export { DeadLettersQuery, DeadLettersAnswer as DeadLetterList, ReplayDeadLettersBody as ReplayBody, ReplayDeadLettersAnswer as Replayed } from '#platform/service/dead-letter-routes.ts';
+export { DiscardDeadLettersBody as DiscardBody, DiscardDeadLettersAnswer as Discarded } from '#platform/service/dead-letter-routes.ts';
+
+// The admin's overview (overview.ts): the console's topology, from every service's status.
+const CircuitState = Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')]);
+export const Overview = Type.Object(
+  {
+    architecture: Type.Union([Type.Literal('events'), Type.Literal('choreography'), Type.Literal('rest')]),
+    deployment: Type.Object({ bus: Type.Union([Type.Literal('embedded'), Type.Literal('kafka')]), store: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]) }),
+    tracing: Type.Union([Type.Object({ zipkinUrl: Type.String({ description: 'The Zipkin UI\'s base: a trace is at <zipkinUrl>/zipkin/traces/<traceId>.' }) }), Type.Null()], { description: 'null unless tracing exports to Zipkin.' }),
+    services: Type.Array(Type.Object({
+      name: Type.String(),
+      status: Type.Union([Type.Literal('up'), Type.Literal('down')], { description: 'down: it did not answer in time (its consumers are then not shown).' }),
+      instances: Type.Integer({ minimum: 1, description: 'Instances the gateway balances across.' }),
+      consumers: Type.Array(Type.Object({
+        groupId: Type.String(),
+        topic: Type.String(),
+        lag: Type.Integer({ minimum: 0, description: 'Records not yet handled by the group.' }),
+        handled: Type.Integer({ minimum: 0, description: 'A running total (the group\'s committed offsets): two readings give its rate.' }),
+      })),
+      outboxBacklog: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Messages written but not yet published; null without an outbox or when down.' }),
+    })),
+    topics: Type.Array(Type.Object({
+      name: Type.String(),
+      owner: Type.String({ description: 'The service whose events, or whose commands, the topic carries (the contracts\' owner).' }),
+      consumers: Type.Array(Type.String(), { description: 'The consumer groups reading it, as the services report them.' }),
+    })),
+    circuits: Type.Array(Type.Object({ from: Type.Literal('gateway'), to: Type.String(), state: CircuitState })),
+    at: Type.String({ format: 'date-time' }),
+  },
+);
 
 // Notifications (the notifications service answers in these shapes; the gateway passes them on).
 const notificationKinds = ['orderConfirmed', 'orderCancelled', 'shipmentScheduled', 'paymentRefunded', 'cartAbandoned'] as const;

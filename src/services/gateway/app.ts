@@ -46,6 +46,8 @@ export interface GatewayAppOptions {
   lab?: Upstream;
   /** The built console (console-files.ts); the repository's dist/console when absent. */
   consoleDir?: string;
+  /** The Zipkin UI the console links traces to (config.ts's zipkinUiUrl); none when absent. */
+  zipkinUrl?: string | null;
 }
 
 export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
@@ -71,7 +73,7 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], draining: drainer.draining });
 
   void app.register(async (api) => {
-    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled, lab: opts.lab });
+    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled, lab: opts.lab, zipkinUrl: opts.zipkinUrl });
     api.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));

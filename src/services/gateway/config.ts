@@ -21,6 +21,13 @@ export interface GatewayConfig {
   /** Keep-alive sockets per upstream. */
   connections: number;
   tracing: Readonly<TracingConfig>;
+  /**
+   * Where a browser finds the Zipkin UI, for the console's links to traces: GATEWAY_ZIPKIN_UI_URL,
+   * or, when traces are exported to Zipkin, the origin of OTEL_EXPORTER_ZIPKIN_ENDPOINT (right
+   * on a laptop; set it where the collector's address is not one a browser reaches). Null
+   * when tracing does not export to Zipkin and nothing is set.
+   */
+  zipkinUiUrl: string | null;
   /** Its own server's waits for slow clients (ORDERFLOW_HTTP_*_TIMEOUT_MS, as every service). */
   http: Readonly<HttpTimeouts>;
   /**
@@ -127,6 +134,16 @@ export function loadEdgeConfig(env: Env = process.env): Readonly<EdgeConfig> {
   });
 }
 
+function zipkinUiUrl(env: Env): string | null {
+  const set = env.GATEWAY_ZIPKIN_UI_URL?.trim();
+  if (set) {
+    if (!/^https?:\/\/[^\s]+$/.test(set) || !URL.canParse(set)) throw ConfigError(`GATEWAY_ZIPKIN_UI_URL must be an http(s) URL like http://localhost:9411; got "${set}"`);
+    return set.replace(/\/+$/, '');
+  }
+  const tracing = loadTracingConfig(env);
+  return tracing.exporter === 'zipkin' && URL.canParse(tracing.zipkinEndpoint) ? new URL(tracing.zipkinEndpoint).origin : null;
+}
+
 export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
   return Object.freeze({
     port: int('PORT', env.PORT ?? '8080', 0),
@@ -146,6 +163,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     timeoutMs: int('GATEWAY_TIMEOUT_MS', env.GATEWAY_TIMEOUT_MS ?? '5000', 1),
     connections: int('GATEWAY_CONNECTIONS', env.GATEWAY_CONNECTIONS ?? '256', 1),
     tracing: loadTracingConfig(env),
+    zipkinUiUrl: zipkinUiUrl(env),
     http: loadHttpTimeouts(env),
     edge: loadEdgeConfig(env),
     tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),

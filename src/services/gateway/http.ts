@@ -20,6 +20,7 @@ import type { Auth } from './auth.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import { createStreamProxy } from './event-streams.ts';
 import { createGatheredReads } from './gathered-reads.ts';
+import { createOverview } from './overview.ts';
 import { createSharedReads } from './shared-reads.ts';
 import { registerLabRoutes } from './lab-routes.ts';
 
@@ -34,6 +35,8 @@ export interface RoutesOptions {
   passTraceparent?: boolean;
   /** The lab server of the `orderflow up` running this gateway (lab-routes.ts); none elsewhere. */
   lab?: Upstream;
+  /** The Zipkin UI the console links traces to, when tracing exports there (the admin's overview says it). */
+  zipkinUrl?: string | null;
 }
 
 /** What a group of routes kept in a file of its own (lab-routes.ts) builds its routes with. */
@@ -272,6 +275,17 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
     schema: schema('cart', 'Order what the cart holds; the cart empties', { body: api.CheckoutBody, headers: api.IdempotencyHeaders, response: { 202: api.CheckedOut, ...errors(422) } }, { auth: true }),
   }, forward(cart, 'cart', 'POST', (req) => `${cartOf(req)}/checkout`));
 
+  // Operations: the system at a glance, for the console's overview (overview.ts).
+  const overview = createOverview({ upstreams: opts.upstreams, zipkinUrl: opts.zipkinUrl });
+  app.get('/api/admin/overview', { ...only('admin'), schema: schema('admin', 'Every service\'s health, consumer groups, lag and outbox; the topics; the gateway\'s circuits', { response: { 200: api.Overview } }, { auth: true }) },
+    async () => overview());
+
+  // Operations: every customer's orders, for an admin; the same pages as a customer's.
+  app.get('/api/admin/orders', { ...only('admin'), schema: schema('admin', 'Every customer\'s orders, newest first, filtered by status and customer, a page at a time', { querystring: api.AdminOrdersQuery, response: { 200: api.OrderPage } }, { auth: true }) }, async (req, reply) => {
+    const query = new URLSearchParams(req.query as Record<string, string>);
+    return passBack(req, reply, await orders.request({ method: 'GET', path: `/_admin/orders?${query}`, headers: headersOf(req) }), 'orders');
+  });
+
   // Operations: the dead letters of the consuming services, for an admin. Each is asked at once;
   // one that cannot answer makes the whole answer a 503 (a partial list would look whole).
   const fromConsumers = <T>(req: FastifyRequest, what: string, call: { method: UpstreamRequest['method']; path: string; body?: string }): Promise<T[]> =>
@@ -290,6 +304,12 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   app.post('/api/admin/dead-letters/replay', { ...only('admin'), schema: schema('admin', 'Publish pending dead letters again, once', { body: api.ReplayBody, response: { 200: api.Replayed } }, { auth: true }) }, async (req) => {
     const answers = await fromConsumers<{ replayed: string[] }>(req, 'replay', { method: 'POST', path: '/_admin/dead-letters/replay', body: JSON.stringify(req.body) });
     return { replayed: answers.flatMap((a) => a.replayed) };
+  });
+  // Set aside for good (a human decided they are not to be replayed): every service is asked,
+  // each discards those of the ids it holds.
+  app.post('/api/admin/dead-letters/discard', { ...only('admin'), schema: schema('admin', 'Discard pending dead letters: they are kept, marked discarded, never replayed', { body: api.DiscardBody, response: { 200: api.Discarded } }, { auth: true }) }, async (req) => {
+    const answers = await fromConsumers<{ discarded: string[] }>(req, 'discard', { method: 'POST', path: '/_admin/dead-letters/discard', body: JSON.stringify(req.body) });
+    return { discarded: answers.flatMap((a) => a.discarded) };
   });
 
   registerLabRoutes(app, opts.lab, { only, schema, errors, headersOf });

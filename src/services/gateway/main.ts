@@ -19,7 +19,7 @@ const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
 const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
 const lab = config.labUrl === undefined ? undefined : createBalancedUpstream({ name: 'lab', urls: [config.labUrl], timeoutMs: config.timeoutMs, connections: 4 });
-const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge, lab });
+const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge, lab, zipkinUrl: config.zipkinUiUrl });
 const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, fd: config.listenFds?.metrics, log });
 
 let stopping = false;

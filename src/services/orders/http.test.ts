@@ -140,8 +140,9 @@ test('GET /orders/:id/history lists the events; ?asOf= replays them up to a time
   const id = placed.body.id;
   const history = await get(url, `/orders/${id}/history`);
   assert.equal(history.status, 200);
-  assert.deepEqual(history.body.events.map((e: any) => [e.version, e.type]), [[1, 'OrderPlaced']]);
+  assert.deepEqual(history.body.events.map((e: any) => [e.version, e.type, e.service]), [[1, 'OrderPlaced', 'orders']]);
   const [event] = history.body.events;
+  assert.equal(event.traceId, undefined, 'nothing traced (tracing is off), no trace to name');
   assert.deepEqual([event.data.orderId, event.data.customerId, event.data.totalCents, event.data.shippingAddress], [id, 'c-1', 900, { country: 'DE', city: 'Berlin' }]);
 
   const live = await get(url, `/orders/${id}`);
@@ -261,6 +262,34 @@ test('GET /orders lists one customer\'s orders newest first, a page at a time, t
   assert.deepEqual((await get(url, '/orders?customerId=nobody')).body, { orders: [], nextCursor: null });
   for (const q of ['', '?customerId=c-7&limit=0', '?customerId=c-7&limit=101', '?customerId=c-7&limit=x', '?customerId=c-7&cursor=nope', '?customerId=c-7&other=1']) {
     const bad = await get(url, `/orders${q}`);
+    assert.deepEqual([bad.status, bad.body.error.code], [400, 'PLT_ERR_VALIDATION'], q);
+  }
+});
+
+test("GET /_admin/orders lists every customer's orders newest first, filtered by status and customer, a page at a time", async (t) => {
+  const { url } = await startOrders(t);
+  const placed: Array<{ id: string; customerId: string }> = [];
+  for (const customerId of ['c-7', 'c-8', 'c-7', 'c-9', 'c-7']) placed.push({ id: (await post(url, orderBody({ customerId }))).body.id, customerId });
+  const newest = [...placed].reverse();
+  const ids = (body: { orders: Array<{ id: string }> }) => body.orders.map((o) => o.id);
+
+  const all = await get(url, '/_admin/orders');
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assert.deepEqual([ids(all.body), all.body.nextCursor], [newest.map((o) => o.id), null]);
+  assert.deepEqual(ids((await get(url, '/_admin/orders?customerId=c-7')).body), newest.filter((o) => o.customerId === 'c-7').map((o) => o.id));
+  // Nothing here is confirmed yet: no inventory, payments or shipping answer.
+  assert.deepEqual((await get(url, '/_admin/orders?status=CONFIRMED')).body, { orders: [], nextCursor: null });
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await get(url, `/_admin/orders?status=PENDING&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(page.status, 200, JSON.stringify(page.body));
+    seen.push(...ids(page.body));
+    cursor = page.body.nextCursor;
+  } while (cursor !== null);
+  assert.deepEqual(seen, newest.map((o) => o.id));
+  for (const q of ['?status=DONE', '?limit=0', '?cursor=nope', '?customerId=', '?other=1']) {
+    const bad = await get(url, `/_admin/orders${q}`);
     assert.deepEqual([bad.status, bad.body.error.code], [400, 'PLT_ERR_VALIDATION'], q);
   }
 });

@@ -30,10 +30,12 @@ import {
   getOrderView,
   getProduct,
   insertView,
+  listOrders,
   loadEvents,
   migrations,
   pricesOf,
   purgeIdempotencyKeys,
+  putView,
   updateView,
   upsertProduct,
 } from './store.ts';
@@ -149,6 +151,31 @@ for (const adapter of adapters) {
       assert.equal(view?.reason, 'PAYMENT_DECLINED');
       assert.equal(view?.updatedAt, cancelledState.updatedAt);
       assert.equal(await getOrderView(db, '0190a1b2-0000-7000-8000-1000000000ff'), undefined);
+    });
+
+    test("an admin's listing pages every customer's orders newest first, filtered by status and customer", async () => {
+      // Ids in the order they were made (UUIDv7), customers and statuses mixed.
+      const views = Array.from({ length: 7 }, (_, i) => ({
+        id: `0190a1b2-0000-7000-8000-9000000000${String(i).padStart(2, '0')}`,
+        customerId: i % 2 === 0 ? 'c-even' : 'c-odd',
+        items: [],
+        totalCents: 100 * i,
+        status: (['PENDING', 'CONFIRMED', 'CANCELLED'] as const)[i % 3],
+        ...(i % 3 === 2 ? { reason: 'OUT_OF_STOCK' } : {}),
+        createdAt: t0,
+        updatedAt: t0,
+      }));
+      for (const v of views) await putView(db, v);
+      const mine = (list: Array<{ id: string }>) => list.map((v) => v.id).filter((id) => id.startsWith('0190a1b2-0000-7000-8000-9'));
+      const newest = [...views].reverse();
+      assert.deepEqual(mine(await listOrders(db, { limit: 100 })), newest.map((v) => v.id));
+      assert.deepEqual(await listOrders(db, { limit: 100, status: 'CANCELLED', customerId: 'c-even' }), newest.filter((v) => v.status === 'CANCELLED' && v.customerId === 'c-even'));
+      assert.deepEqual(mine(await listOrders(db, { limit: 100, status: 'CONFIRMED' })), newest.filter((v) => v.status === 'CONFIRMED').map((v) => v.id));
+      assert.deepEqual(mine(await listOrders(db, { limit: 100, customerId: 'c-odd' })), newest.filter((v) => v.customerId === 'c-odd').map((v) => v.id));
+      // Paged: each page starts after the last id of the one before.
+      const first = await listOrders(db, { limit: 2, customerId: 'c-even' });
+      const second = await listOrders(db, { limit: 2, customerId: 'c-even', before: first[1].id });
+      assert.deepEqual([...first, ...second].map((v) => v.id), newest.filter((v) => v.customerId === 'c-even').map((v) => v.id));
     });
 
     test('an idempotency key is claimed once per customer and answers with its order current status', async () => {

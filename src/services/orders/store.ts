@@ -3,6 +3,7 @@
 // local catalog copy. Every function takes a Sql (a transaction or the Db) first.
 import type { Dialect, Migration, Sql } from '#platform/db/db.ts';
 import { ConcurrencyConflict } from '#platform/errors.ts';
+import { activeTraceId } from '#platform/telemetry/tracing.ts';
 import { statusOf, Step, type OrderEvent, type OrderLine, type OrderState, type OrderStatus } from './domain/order.ts';
 
 // SQLite: WITHOUT ROWID clusters rows by their text primary key, so a stream's events sit
@@ -90,6 +91,12 @@ export const migrations: Migration[] = [
   // The revision of the catalog facts a row holds (inventory's count of a product's changes;
   // ProductCreated is 0): an older fact arriving late does not overwrite a newer one.
   { id: 'orders-007-catalog-revision', sql: 'ALTER TABLE catalog ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;' },
+  // The trace of the work that appended each event (the request that placed the order, the
+  // message whose handling moved the saga on), when it was traced: the history links each
+  // step to its trace. Kept with the event because nothing else keeps it: the outbox row that
+  // carried the traceparent on is deleted once published, the inbox keeps only message ids.
+  // Null for events appended untraced, and for those before this migration.
+  { id: 'orders-008-event-trace-id', sql: 'ALTER TABLE order_events ADD COLUMN trace_id TEXT;' },
 ];
 
 // --- the event streams -------------------------------------------------------------------
@@ -103,14 +110,14 @@ export async function loadEvents(sql: Sql, orderId: string): Promise<OrderEvent[
 }
 
 /** An event as the audit trail shows it: with its place in the stream (1 for the first). */
-export type RecordedEvent = OrderEvent & { version: number };
+export type RecordedEvent = OrderEvent & { version: number; traceId?: string };
 
 export async function loadHistory(sql: Sql, orderId: string): Promise<RecordedEvent[]> {
-  const rows = await sql.query<{ version: number; type: string; data: string; occurred_at: string }>(
-    'SELECT version, type, data, occurred_at FROM order_events WHERE order_id = $1 ORDER BY version',
+  const rows = await sql.query<{ version: number; type: string; data: string; occurred_at: string; trace_id: string | null }>(
+    'SELECT version, type, data, occurred_at, trace_id FROM order_events WHERE order_id = $1 ORDER BY version',
     [orderId],
   );
-  return rows.map((r) => ({ type: r.type, at: r.occurred_at, version: Number(r.version), data: JSON.parse(r.data) }) as RecordedEvent);
+  return rows.map((r) => ({ type: r.type, at: r.occurred_at, version: Number(r.version), data: JSON.parse(r.data), ...(r.trace_id === null ? {} : { traceId: r.trace_id }) }) as RecordedEvent);
 }
 
 /** At most `limit` order ids that have events, after `after` (ids sort as text), in order. */
@@ -134,7 +141,7 @@ export async function streamsBetween(sql: Sql, after: string, upTo: string): Pro
   return streams;
 }
 
-const APPEND = 'INSERT INTO order_events (order_id, version, type, data, occurred_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id, version) DO NOTHING';
+const APPEND = 'INSERT INTO order_events (order_id, version, type, data, occurred_at, trace_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id, version) DO NOTHING';
 
 /**
  * Appends `events` after `expectedVersion` (the number of events the caller folded).
@@ -144,9 +151,11 @@ const APPEND = 'INSERT INTO order_events (order_id, version, type, data, occurre
  */
 export async function appendEvents(sql: Sql, orderId: string, expectedVersion: number, events: readonly OrderEvent[]): Promise<void> {
   let version = expectedVersion;
+  // The trace of whatever is appending them (see orders-008): the caller's context, not an argument, so no writer can forget it.
+  const traceId = activeTraceId() ?? null;
   for (const e of events) {
     version++;
-    const inserted = await sql.execute(APPEND, [orderId, version, e.type, JSON.stringify(e.data), e.at]);
+    const inserted = await sql.execute(APPEND, [orderId, version, e.type, JSON.stringify(e.data), e.at, traceId]);
     if (inserted === 0) {
       throw ConcurrencyConflict(`order ${orderId} already has an event at version ${version}`, { details: { orderId, version } });
     }
@@ -156,8 +165,8 @@ export async function appendEvents(sql: Sql, orderId: string, expectedVersion: n
 // On PostgreSQL a saga step is one statement: the events (one multi-row insert) and, only
 // when they all went in, the view row. A round trip costs far more there than the work.
 const APPEND_AND_UPDATE_VIEW = `WITH ev AS (
-    INSERT INTO order_events (order_id, version, type, data, occurred_at)
-    SELECT $1, e.v, e.type, e.data, e.at FROM jsonb_to_recordset($2::jsonb) AS e(v int, type text, data text, at text)
+    INSERT INTO order_events (order_id, version, type, data, occurred_at, trace_id)
+    SELECT $1, e.v, e.type, e.data, e.at, $7 FROM jsonb_to_recordset($2::jsonb) AS e(v int, type text, data text, at text)
     ON CONFLICT (order_id, version) DO NOTHING RETURNING 1
   ), vw AS (
     UPDATE orders_view SET status = $3, reason = $4, updated_at = $5 WHERE id = $1 AND (SELECT count(*) FROM ev) = $6 RETURNING 1
@@ -177,7 +186,7 @@ export async function appendStep(sql: Sql, dialect: Dialect, expectedVersion: nu
     return;
   }
   const rows = events.map((e, i) => ({ v: expectedVersion + i + 1, type: e.type, data: JSON.stringify(e.data), at: e.at }));
-  const [r] = await sql.query<{ appended: number }>(APPEND_AND_UPDATE_VIEW, [state.id, JSON.stringify(rows), statusOf(state), state.reason ?? null, state.updatedAt, events.length]);
+  const [r] = await sql.query<{ appended: number }>(APPEND_AND_UPDATE_VIEW, [state.id, JSON.stringify(rows), statusOf(state), state.reason ?? null, state.updatedAt, events.length, activeTraceId() ?? null]);
   if (Number(r.appended) !== events.length) {
     throw ConcurrencyConflict(`order ${state.id} already has an event after version ${expectedVersion}`, { details: { orderId: state.id, version: expectedVersion + 1 } });
   }
@@ -278,6 +287,32 @@ export async function listCustomerOrders(sql: Sql, customerId: string, opts: { l
   const rows = opts.before === undefined
     ? await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE customer_id = $1 ORDER BY id DESC LIMIT $2', [customerId, opts.limit])
     : await sql.query<ViewRow>('SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3', [customerId, opts.before, opts.limit]);
+  return rows.map(toView);
+}
+
+/**
+ * A page of every customer's orders, newest first, for an admin: filtered by status and
+ * customer when given, at most `limit`, those made before the order `before` when given.
+ * With a customer it is a range of orders_view_customer, as listCustomerOrders; without, a
+ * walk down the primary key (ids are UUIDv7, in the order orders were made) that skips the
+ * other statuses. No index on status: it would cost every order a second index write when
+ * its status changes, on the saga's path, for an admin's search that reads a page.
+ */
+export async function listOrders(sql: Sql, opts: { limit: number; before?: string; status?: OrderStatus; customerId?: string }): Promise<OrderView[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(condition(`$${params.length}`));
+  };
+  if (opts.customerId !== undefined) add((p) => `customer_id = ${p}`, opts.customerId);
+  if (opts.status !== undefined) add((p) => `status = ${p}`, opts.status);
+  if (opts.before !== undefined) add((p) => `id < ${p}`, opts.before);
+  params.push(opts.limit);
+  const rows = await sql.query<ViewRow>(
+    `SELECT id, customer_id, items, total_cents, status, reason, created_at, updated_at FROM orders_view${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    params,
+  );
   return rows.map(toView);
 }
 
