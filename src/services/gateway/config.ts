@@ -2,7 +2,8 @@
  * The gateway's settings: where it listens, where the internal services are, and its edge.
  */
 import { isIP } from 'node:net';
-import { loadHttpTimeouts, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
+import { loadHttpTimeouts, loadPlatformConfig, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
+import type { BusConfig } from '#platform/bus/open.ts';
 import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -39,6 +40,13 @@ export interface GatewayConfig {
    * (runtime/listen-sockets.ts).
    */
   listenFds?: Readonly<{ public: number; metrics: number }>;
+  /**
+   * The live tail of every topic (GET /api/admin/events/stream, event-tail.ts): the bus it
+   * reads, the platform's (ORDERFLOW_BUS, KAFKA_*, ORDERFLOW_NAMESPACE, ORDERFLOW_DATA_DIR),
+   * and GATEWAY_EVENT_TAIL_RECORDS (2000), the recent records it keeps for a stream that
+   * opens; 0 turns the tail off (the gateway then opens no bus, and the stream answers 503).
+   */
+  eventTail: Readonly<{ records: number; bus: Readonly<BusConfig> }>;
 }
 
 /**
@@ -122,6 +130,23 @@ export function loadEdgeConfig(env: Env = process.env): Readonly<EdgeConfig> {
   });
 }
 
+/** The tail's settings; the bus's are the platform's, as every service reads them. */
+function loadEventTail(env: Env): GatewayConfig['eventTail'] {
+  const platform = loadPlatformConfig(env);
+  return Object.freeze({
+    records: int('GATEWAY_EVENT_TAIL_RECORDS', env.GATEWAY_EVENT_TAIL_RECORDS ?? '2000', 0),
+    bus: Object.freeze({
+      bus: platform.bus,
+      dataDir: platform.dataDir,
+      kafkaBrokers: platform.kafkaBrokers,
+      kafkaSecurity: platform.kafkaSecurity,
+      namespace: platform.namespace,
+      replicationFactor: platform.replicationFactor,
+      kafkaLingerMs: platform.kafkaLingerMs,
+    }),
+  });
+}
+
 export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
   return Object.freeze({
     port: int('PORT', env.PORT ?? '8080', 0),
@@ -144,6 +169,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     http: loadHttpTimeouts(env),
     edge: loadEdgeConfig(env),
     tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),
+    eventTail: loadEventTail(env),
     ...(env.GATEWAY_LISTEN_FD === undefined ? {} : {
       listenFds: Object.freeze({ public: int('GATEWAY_LISTEN_FD', env.GATEWAY_LISTEN_FD, 3), metrics: int('GATEWAY_METRICS_LISTEN_FD', env.GATEWAY_METRICS_LISTEN_FD ?? '', 3) }),
     }),
