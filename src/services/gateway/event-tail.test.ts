@@ -44,7 +44,7 @@ async function until(what: string, check: () => boolean, ms = 5_000): Promise<vo
 }
 
 /** A gateway whose upstreams are never called, with its tail on a fresh embedded log. */
-async function gateway(t: TestContext, tailOpts: Partial<EventTailOptions> = {}) {
+async function gateway(t: TestContext, tailOpts: Partial<EventTailOptions> = {}, waitOpen = true) {
   const dir = mkdtempSync(join(tmpdir(), 'orderflow-event-tail-'));
   const bus: Bus = openEmbeddedLog({ file: join(dir, 'bus.sqlite'), log: silentLogger });
   await bus.ensureTopics(topics.map((name) => ({ name, partitions: 2 })));
@@ -59,7 +59,7 @@ async function gateway(t: TestContext, tailOpts: Partial<EventTailOptions> = {})
     await bus.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  await until('the tail reads', () => eventTail.open());
+  if (waitOpen) await until('the tail reads', () => eventTail.open());
   const address = app.server.address() as { port: number };
   return { url: `http://127.0.0.1:${address.port}`, bus, eventTail };
 }
@@ -81,6 +81,20 @@ test('only an admin opens the stream; bad filters are refused before it starts, 
     const body = (await a.json()) as { error: { code: string; message: string } };
     assert.match(body.error.code, /^[A-Z][A-Z0-9_]+$/);
     assert.equal(typeof body.error.message, 'string');
+  }
+});
+
+test('a stream is a 503 in the envelope while the tail cannot read the bus, or when it is off', async (t) => {
+  let attempts = 0;
+  const away = await gateway(t, { retryMs: 50, openBus: async () => { attempts++; throw new Error('no bus here'); } }, false);
+  const off = await gateway(t, { records: 0 }, false);
+  await until('a few attempts to open', () => attempts >= 2);
+  for (const [{ url }, message] of [[away, /not reading the bus yet/], [off, /GATEWAY_EVENT_TAIL_RECORDS=0/]] as const) {
+    const res = await fetch(`${url}/api/admin/events/stream`, { headers: { authorization: admin } });
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'GW_ERR_EVENT_TAIL_UNAVAILABLE');
+    assert.match(body.error.message, message);
   }
 });
 

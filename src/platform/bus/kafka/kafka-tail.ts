@@ -203,12 +203,13 @@ export async function tailKafka(ctx: KafkaContext, admin: Admin, topics: string[
   start();
   const recheckMs = opts.recheckMs ?? TAIL_TOPIC_RECHECK_MS;
   const recheck = setInterval(() => {
-    if (missing.length === 0 || replanning) return;
+    if (missing.length === 0) return clearInterval(recheck);
+    if (replanning) return;
     const before = cursors.size;
     take(missing, true).then(
       (left) => {
         missing = left;
-        if (cursors.size !== before) void replan(undefined);
+        if (cursors.size !== before && !stop.signal.aborted) void replan(undefined);
       },
       (err: unknown) => log.warn({ err }, 'kafka tail: looking for its missing topics failed'),
     );
