@@ -148,10 +148,12 @@ export function startEventTail(opts: EventTailOptions): EventTail {
   async function openTail(delay: number): Promise<void> {
     try {
       bus ??= await opts.openBus();
-      if (closed) return;
-      tail = await bus.tail(opts.topics, onRecords);
-      if (closed) await tail.close();
-      else log.info({ topics: opts.topics.length, records: capacity }, 'event tail open');
+      // Closed meanwhile: what was opened is closed here (the bus closes its tails).
+      if (closed) return await bus.close();
+      const opened = await bus.tail(opts.topics, onRecords);
+      if (closed) return await bus.close();
+      tail = opened;
+      log.info({ topics: opts.topics.length, records: capacity }, 'event tail open');
     } catch (err) {
       if (closed) return;
       log.warn({ err, retryInMs: delay }, 'cannot open the event tail; retrying');
