@@ -48,7 +48,8 @@ export async function tailKafka(ctx: KafkaContext, admin: Admin, topics: string[
   const stop = new AbortController();
   let loops: Promise<void>[] = [];
   let generation = 0;
-  let failures = 0;
+  let fetchFailures = 0;
+  const pause = (failures: number) => Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS);
   let replanning: Promise<void> | undefined;
 
   // Cursors for those of `wanted` that exist: at their end, or at their start for a topic
@@ -117,17 +118,20 @@ export async function tailKafka(ctx: KafkaContext, admin: Admin, topics: string[
       generation++;
       await Promise.allSettled(loops);
       if (cause !== undefined) {
-        failures++;
-        await sleep(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS), stop.signal);
+        fetchFailures++;
+        await sleep(pause(fetchFailures), stop.signal);
       }
+      // Counted apart from the fetches': a broker back after a long outage is read from at
+      // once, not after the pause its outage grew (its first fetch often fails: a session or
+      // a leader epoch the restart made stale).
+      let refreshFailures = 0;
       while (!stop.signal.aborted) {
         try {
           await refresh();
           break;
         } catch (err) {
           log.warn({ err }, 'kafka tail: cannot read the leaders and offsets of its topics; retrying');
-          failures++;
-          await sleep(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS), stop.signal);
+          await sleep(pause(++refreshFailures), stop.signal);
         }
       }
       replanning = undefined;
@@ -163,7 +167,7 @@ export async function tailKafka(ctx: KafkaContext, admin: Admin, topics: string[
         return;
       }
       if (stop.signal.aborted || gen !== generation) return;
-      failures = 0;
+      fetchFailures = 0;
       for (const topic of response.responses) {
         const name = names.get(topic.topicId) ?? topic.topicId;
         for (const p of topic.partitions) {
