@@ -160,7 +160,7 @@ describe('the Helm chart', { skip }, () => {
     await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-orders').ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'orderflow', 'app.kubernetes.io/part-of': 'orderflow' } } }] })), /orders: the NetworkPolicies allow "in pod:\* any", which is no listed flow/);
     await assertProblem(spoiled(production, (f) => (policy(f, 'orderflow-analytics').ingress = policy(f, 'orderflow-analytics').ingress.filter((r: any) => !r.from[0].namespaceSelector))), /analytics: the NetworkPolicies do not allow "in prometheus 8089\/TCP"/);
     await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-payments').egress.push({})), /payments: the NetworkPolicies allow "out anyone any", which is no listed flow/);
-    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 9093))), /gateway: the NetworkPolicies allow "out kafka 9093\/TCP"/);
+    await assertProblem(spoiled(production, (f) => policy(f, 'orderflow-gateway').egress.push(policy(f, 'orderflow-orders').egress.find((r: any) => r.ports[0].port === 5432))), /gateway: the NetworkPolicies allow "out postgres 5432\/TCP"/);
     // Through the chart: a call the services do not make, added in the values, is a flow too many both ways.
     const { docs, values } = await renderChart(tools!, { ...production, values: { services: { payments: { calls: ['orders'] } } } }, dir);
     const problems = await chartProblems(docs, values);

@@ -65,7 +65,8 @@ export function networkPolicyRules(docs: K8sObject[], values: ChartValues): stri
     expected.add(`in prometheus ${pod.metrics}/TCP`);
     for (const port of np.dns.ports) ['UDP', 'TCP'].forEach((proto) => expected.add(`out dns ${port}/${proto}`));
     for (const callee of serviceCalls[pod.name] ?? []) expected.add(`out pod:${callee} ${portOf(callee)}/TCP`);
-    const reaches = { kafka: pod.name !== 'gateway', postgres: databaseServices.includes(pod.name), telemetry: tracing, smtp: pod.name === 'notifications' && mail };
+    // Every pod reads or writes Kafka: the gateway only tails it (the admin's live view of every topic).
+    const reaches = { kafka: true, postgres: databaseServices.includes(pod.name), telemetry: tracing, smtp: pod.name === 'notifications' && mail };
     for (const list of ['kafka', 'postgres', 'telemetry', 'smtp'] as const) if (reaches[list]) for (const port of np[list].ports) expected.add(`out ${list} ${port}/TCP`);
     for (const s of expected) if (!actual.has(s)) problems.push(`${pod.name}: the NetworkPolicies do not allow "${s}", a listed flow`);
     for (const s of actual) if (!expected.has(s)) problems.push(`${pod.name}: the NetworkPolicies allow "${s}", which is no listed flow`);

@@ -16,8 +16,9 @@ import { deployments, startDeployment } from './deployments.ts';
 const ADMIN_ONLY = ['POST /api/products', 'PATCH /api/products/{id}', 'GET /api/admin/dead-letters', 'POST /api/admin/dead-letters/replay', 'GET /api/analytics/sales', 'GET /api/analytics/products/top', 'GET /api/analytics/conversion'];
 
 // A live stream answers 200 and never ends: a fuzzer would wait out its timeout on every
-// case. Its refusals are tested at the gateway (gateway.test.ts), its stream end to end (notifications.test.ts).
-const STREAMS = ['GET /api/me/notifications/stream'];
+// case. Its refusals are tested at the gateway (gateway.test.ts, event-tail.test.ts), its stream end to end
+// (notifications.test.ts, events-stream.test.ts).
+const STREAMS = ['GET /api/me/notifications/stream', 'GET /api/admin/events/stream'];
 const runs: Array<{ as: 'customer' | 'admin'; scope: Pick<SchemathesisOptions, 'include' | 'exclude'> }> = [
   { as: 'customer', scope: { exclude: [...ADMIN_ONLY, ...STREAMS] } },
   { as: 'admin', scope: { include: ADMIN_ONLY } },

@@ -150,6 +150,21 @@ export interface PartitionPosition {
   committed?: number;
 }
 
+/**
+ * What Bus.tail hands its reader: the records of one partition, in offset order. Called
+ * without waiting for it: a reader that cannot keep up keeps or drops on its own side.
+ */
+export type TailHandler = (records: InRecord[]) => void;
+
+/** A tail of topics (Bus.tail). */
+export interface Tail {
+  /** Stops reading; no handler call after it resolves. */
+  close(): Promise<void>;
+}
+
+/** How often a tail looks again for the topics it was given that do not exist yet. */
+export const TAIL_TOPIC_RECHECK_MS = 5_000;
+
 export interface Bus {
   readonly kind: 'embedded' | 'kafka';
   /** Creates missing topics; existing topics are left as they are. */
@@ -178,6 +193,17 @@ export interface Bus {
    * `next` until `next` reaches `end`. For restoring a processor's state from its changelog.
    */
   readPartition(topic: string, partition: number, opts?: { from?: number; limit?: number }): Promise<PartitionPage>;
+  /**
+   * Reads the records published to `topics` from now on, for an onlooker (a live view of the
+   * log): no consumer group, no commits, nothing anyone else sees. It resolves once it took the
+   * end of every partition of the topics: a record published after that is handed to `onRecords`,
+   * one published before is not. Each call hands the records of one partition, in offset order;
+   * partitions interleave. A topic that does not exist yet is looked for again every
+   * TAIL_TOPIC_RECHECK_MS and read from its first record once it does. One reader costs one
+   * long poll (Kafka: a Fetch per broker at a time; the embedded log: the heads poll every
+   * process already has), whatever the number of topics.
+   */
+  tail(topics: string[], onRecords: TailHandler): Promise<Tail>;
   close(): Promise<void>;
 }
 

@@ -217,6 +217,7 @@ function measuredBus(bus: Bus, metrics: MessageMetrics, busMetrics: BusMetrics, 
     lag: (groupId, topics) => bus.lag(groupId, topics),
     read: (topic, readOpts) => bus.read(topic, readOpts),
     readPartition: (topic, partition, readOpts) => bus.readPartition(topic, partition, readOpts),
+    tail: (topics, onRecords) => bus.tail(topics, onRecords),
     close: () => bus.close(),
     subscribe(sub) {
       const duration = metrics.batchDuration.labels(sub.groupId);

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { ShippingAddress as ContractAddress, Uuid } from '#contracts/shared.ts';
+import { allTopics, deadLetterTopic } from '#contracts/topics.ts';
 
 export const ErrorBody = Type.Object(
   { error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) }, { description: 'Every error answer: a stable code and a message for people.' },
@@ -344,3 +345,32 @@ export const LabRunBody = Type.Object({
 }, { additionalProperties: false });
 export const LabRunParams = Type.Object({ id: LabRunId });
 export const LabReportParams = Type.Object({ id: LabRunId, name: Type.Union(labReports.map((n) => Type.Literal(n))) });
+
+// The live tail of every topic (admin): a server-sent events stream (event-tail.ts).
+const tailTopics = allTopics.flatMap((t) => [t, deadLetterTopic(t)]);
+export const EventStreamQuery = Type.Object(
+  {
+    topic: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: tailTopics, description: 'Only this topic; a dead-letter topic is `<topic>.dlq`.' })),
+    type: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only messages of this type (OrderPlaced, ...).' })),
+    key: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Only records of this key.' })),
+    order: Type.Optional({ ...Uuid, description: 'Only records of this order: its key, or its payload\'s orderId.' }),
+    lastEventId: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}$', description: 'As the Last-Event-ID header, for clients that cannot set it: only records after this cursor.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const EventStreamHeaders = Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{0,16}$' })) });
+
+/** The data of each `record` event of the stream (documented, not validated: it is written as it streams). */
+export const TailedRecord = Type.Object({
+  topic: Type.String(),
+  partition: Type.Integer({ minimum: 0 }),
+  offset: Type.String({ pattern: '^[0-9]+$', description: 'A decimal string: Kafka offsets are 64-bit.' }),
+  key: Type.String(),
+  id: Type.Union([Type.String(), Type.Null()], { description: 'The message id; null when the record is not a message envelope.' }),
+  type: Type.Union([Type.String(), Type.Null()], { description: 'null when the record is not a message envelope.' }),
+  version: Type.Union([Type.Integer(), Type.Null()]),
+  occurredAt: Type.Union([Type.String(), Type.Null()]),
+  headers: Type.Record(Type.String(), Type.String(), { description: 'The record\'s headers: type, traceparent, correlationId, causationId; on a dead letter also dlq-error-code, dlq-error-message, dlq-attempts, dlq-original-topic...' }),
+  payload: Type.Unknown({ description: 'The message\'s payload; the raw value as a string when the record is not a message envelope.' }),
+});

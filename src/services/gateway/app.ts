@@ -27,6 +27,7 @@ import { createAuth } from './auth.ts';
 import { installConsole } from './console-files.ts';
 import type { EdgeConfig } from './config.ts';
 import { defaultEdgeConfig, edgeServerOptions, installEdge } from './edge.ts';
+import type { EventTail } from './event-tail.ts';
 import { openApiInfo } from './openapi.ts';
 import { registerRoutes, type Upstreams } from './http.ts';
 
@@ -48,6 +49,8 @@ export interface GatewayAppOptions {
   consoleDir?: string;
   /** The Zipkin UI the console links traces to (config.ts's zipkinUiUrl); none when absent. */
   zipkinUrl?: string | null;
+  /** The live tail of every topic (event-tail.ts), closed with the app; its stream answers 503 without it. */
+  eventTail?: EventTail;
 }
 
 export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp> {
@@ -72,8 +75,11 @@ export async function buildGatewayApp(opts: GatewayAppOptions): Promise<HttpApp>
   const drainer = drainOnShutdown(app, opts.timeouts);
   installHealthRoutes(app, { service: 'gateway', readyPaths: ['/health/ready'], draining: drainer.draining });
 
+  // Its streams end before the server closes (a close waits for every open connection).
+  const { eventTail } = opts;
+  if (eventTail) app.addHook('preClose', () => eventTail.close());
   void app.register(async (api) => {
-    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled, lab: opts.lab, zipkinUrl: opts.zipkinUrl });
+    registerRoutes(api, { upstreams: opts.upstreams, auth: createAuth(opts.verifier), healthTimeoutMs: opts.healthTimeoutMs, passTraceparent: !opts.tracing?.enabled, lab: opts.lab, zipkinUrl: opts.zipkinUrl, eventTail });
     api.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     const asyncApi = JSON.stringify(asyncApiDocument());
     api.get('/docs/asyncapi.json', { schema: { hide: true } }, async (_req, reply) => reply.type('application/json').send(asyncApi));

@@ -2,7 +2,8 @@
  * The gateway's settings: where it listens, where the internal services are, and its edge.
  */
 import { isIP } from 'node:net';
-import { loadHttpTimeouts, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
+import { loadHttpTimeouts, loadPlatformConfig, loadTracingConfig, originList, type HttpTimeouts, type TracingConfig } from '#platform/config.ts';
+import type { BusConfig } from '#platform/bus/open.ts';
 import { ConfigError } from '#platform/errors.ts';
 
 type Env = Record<string, string | undefined>;
@@ -51,6 +52,13 @@ export interface GatewayConfig {
    * (runtime/lab-server.ts), behind /api/admin/lab; unset elsewhere, where there is no lab.
    */
   labUrl?: string;
+  /**
+   * The live tail of every topic (GET /api/admin/events/stream, event-tail.ts): the bus it
+   * reads, the platform's (ORDERFLOW_BUS, KAFKA_*, ORDERFLOW_NAMESPACE, ORDERFLOW_DATA_DIR),
+   * and GATEWAY_EVENT_TAIL_RECORDS (2000), the recent records it keeps for a stream that
+   * opens; 0 turns the tail off (the gateway then opens no bus, and the stream answers 503).
+   */
+  eventTail: Readonly<{ records: number; bus: Readonly<BusConfig> }>;
 }
 
 /**
@@ -144,6 +152,23 @@ function zipkinUiUrl(env: Env): string | null {
   return tracing.exporter === 'zipkin' && URL.canParse(tracing.zipkinEndpoint) ? new URL(tracing.zipkinEndpoint).origin : null;
 }
 
+/** The tail's settings; the bus's are the platform's, as every service reads them. */
+function loadEventTail(env: Env): GatewayConfig['eventTail'] {
+  const platform = loadPlatformConfig(env);
+  return Object.freeze({
+    records: int('GATEWAY_EVENT_TAIL_RECORDS', env.GATEWAY_EVENT_TAIL_RECORDS ?? '2000', 0),
+    bus: Object.freeze({
+      bus: platform.bus,
+      dataDir: platform.dataDir,
+      kafkaBrokers: platform.kafkaBrokers,
+      kafkaSecurity: platform.kafkaSecurity,
+      namespace: platform.namespace,
+      replicationFactor: platform.replicationFactor,
+      kafkaLingerMs: platform.kafkaLingerMs,
+    }),
+  });
+}
+
 export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
   return Object.freeze({
     port: int('PORT', env.PORT ?? '8080', 0),
@@ -168,6 +193,7 @@ export function loadConfig(env: Env = process.env): Readonly<GatewayConfig> {
     edge: loadEdgeConfig(env),
     tokens: Object.freeze({ issuer: env.USERS_TOKEN_ISSUER ?? 'orderflow-users', audience: env.USERS_TOKEN_AUDIENCE ?? 'orderflow-api' }),
     ...(env.GATEWAY_LAB_URL ? { labUrl: originList('GATEWAY_LAB_URL', env.GATEWAY_LAB_URL)[0] } : {}),
+    eventTail: loadEventTail(env),
     ...(env.GATEWAY_LISTEN_FD === undefined ? {} : {
       listenFds: Object.freeze({ public: int('GATEWAY_LISTEN_FD', env.GATEWAY_LISTEN_FD, 3), metrics: int('GATEWAY_METRICS_LISTEN_FD', env.GATEWAY_METRICS_LISTEN_FD ?? '', 3) }),
     }),

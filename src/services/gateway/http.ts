@@ -19,6 +19,7 @@ import { json, passBack } from './answers.ts';
 import type { Auth } from './auth.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import { createStreamProxy } from './event-streams.ts';
+import { EventTailUnavailable, type EventTail, type TailFilter } from './event-tail.ts';
 import { createGatheredReads } from './gathered-reads.ts';
 import { createOverview } from './overview.ts';
 import { createSharedReads } from './shared-reads.ts';
@@ -37,6 +38,8 @@ export interface RoutesOptions {
   lab?: Upstream;
   /** The Zipkin UI the console links traces to, when tracing exports there (the admin's overview says it). */
   zipkinUrl?: string | null;
+  /** The live tail of every topic (event-tail.ts); without it the stream answers 503. */
+  eventTail?: EventTail;
 }
 
 /** What a group of routes kept in a file of its own (lab-routes.ts) builds its routes with. */
@@ -310,6 +313,28 @@ export function registerRoutes(app: FastifyInstance, opts: RoutesOptions): void 
   app.post('/api/admin/dead-letters/discard', { ...only('admin'), schema: schema('admin', 'Discard pending dead letters: they are kept, marked discarded, never replayed', { body: api.DiscardBody, response: { 200: api.Discarded } }, { auth: true }) }, async (req) => {
     const answers = await fromConsumers<{ discarded: string[] }>(req, 'discard', { method: 'POST', path: '/_admin/dead-letters/discard', body: JSON.stringify(req.body) });
     return { discarded: answers.flatMap((a) => a.discarded) };
+  });
+
+  // Operations: every topic live, from the gateway's own tail of the bus (event-tail.ts).
+  app.get('/api/admin/events/stream', {
+    ...only('admin'),
+    schema: schema('admin', 'Every topic\'s records, live: the recent ones first, then each as it is published (server-sent events; Last-Event-ID resumes)', {
+      querystring: api.EventStreamQuery,
+      headers: api.EventStreamHeaders,
+      response: {
+        200: {
+          description: 'text/event-stream: an event `record` per record (id: its cursor; data: the record, below), first the newest matching records the gateway still holds (at most 200, oldest first), then live ones; a comment line as heartbeat every 15 s. Dead-letter topics (`<topic>.dlq`) included.',
+          content: { 'text/event-stream': { schema: { type: 'string', contentMediaType: 'application/json', contentSchema: api.TailedRecord } } },
+        } as unknown as TSchema,
+      },
+    }, { auth: true }),
+  }, async (req, reply) => {
+    if (!opts.eventTail) throw EventTailUnavailable('this gateway has no event tail');
+    const { lastEventId: fromQuery, ...filter } = req.query as TailFilter & { lastEventId?: string };
+    if (filter.order !== undefined) filter.order = filter.order.toLowerCase();
+    const header = req.headers['last-event-id'];
+    opts.eventTail.serve(req, reply, filter, typeof header === 'string' && header !== '' ? header : fromQuery);
+    return reply;
   });
 
   registerLabRoutes(app, opts.lab, { only, schema, errors, headersOf });

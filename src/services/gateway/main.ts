@@ -1,11 +1,16 @@
 /**
- * The gateway process: the public API on :8080, in front of the four services, and its
- * /metrics on an internal port (:9080). No database, no bus.
+ * The gateway process: the public API on :8080, in front of the services, and its /metrics
+ * on an internal port (:9080). No database; the bus only for the admin's live tail of every
+ * topic (event-tail.ts), read without a consumer group.
  */
+import { randomUUID } from 'node:crypto';
+import { allTopics, deadLetterTopic } from '#contracts/topics.ts';
+import { openBus } from '#platform/bus/open.ts';
 import { createLogger } from '#platform/log.ts';
 import { exitWithParent } from '#platform/service/parent-watch.ts';
 import { startTracing } from '#platform/telemetry/tracing.ts';
 import { buildGatewayApp } from './app.ts';
+import { startEventTail } from './event-tail.ts';
 import { loadConfig } from './config.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { closeUpstreams, createUpstreams, fetchJwks } from './upstreams.ts';
@@ -18,8 +23,15 @@ const log = createLogger('gateway', config.logLevel);
 const tracing = await startTracing(config.tracing, 'gateway', log);
 const upstreams = createUpstreams(config);
 const verifier = createTokenVerifier({ jwks: () => fetchJwks(upstreams.users), ...config.tokens });
+// No instance and no trim: the gateway is no member of any group, and the services trim the log.
+const eventTail = startEventTail({
+  openBus: () => openBus({ ...config.eventTail.bus, instance: undefined, embeddedLog: undefined }, `gateway-${randomUUID().slice(0, 8)}`, log),
+  topics: allTopics.flatMap((t) => [t, deadLetterTopic(t)]),
+  records: config.eventTail.records,
+  log,
+});
 const lab = config.labUrl === undefined ? undefined : createBalancedUpstream({ name: 'lab', urls: [config.labUrl], timeoutMs: config.timeoutMs, connections: 4 });
-const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge, lab, zipkinUrl: config.zipkinUiUrl });
+const app = await buildGatewayApp({ log, upstreams, verifier, tracing, timeouts: config.http, edge: config.edge, lab, zipkinUrl: config.zipkinUiUrl, eventTail });
 const metrics = await startMetricsServer({ registry: app.metrics, host: config.host, port: config.edge.metricsPort, fd: config.listenFds?.metrics, log });
 
 let stopping = false;
@@ -30,7 +42,8 @@ const stop = (signal: string) => {
   setTimeout(() => process.exit(1), 20_000).unref();
   // Drained first (platform/http/drain.ts): the clients' requests on their open connections
   // are answered, and those connections end cleanly, before the close.
-  app.drain()
+  // The tail's streams end first: a drain waits for every open connection to end.
+  Promise.all([eventTail.close(), app.drain()])
     .then(() => app.close())
     .then(() => metrics.close())
     .then(() => closeUpstreams(upstreams))

@@ -30,6 +30,7 @@ test('the documented inventory is the served one: every /api route, its method a
   assert.deepEqual(operations, [
     'DELETE /api/cart/items/{productId} (bearer)',
     'GET /api/admin/dead-letters (bearer)',
+    'GET /api/admin/events/stream (bearer)',
     'GET /api/admin/lab/runs (bearer)',
     'GET /api/admin/lab/runs/{id} (bearer)',
     'GET /api/admin/lab/runs/{id}/reports/{name} (bearer)',

@@ -13,18 +13,20 @@
  * (see heads-poller.ts): every `pollMs` while records flow, backing off to 25 ms after a
  * second of quiet. An idle tick costs one `PRAGMA data_version` read, which is why the idle
  * interval can stay short: a quiet system still answers a single order within tens of ms.
- * A publish in the same process wakes its subscribers at once.
+ * A publish in the same process wakes its subscribers at once. A tail (embedded-tail.ts)
+ * waits on the same poller, with no group.
  *
  * Retention (trim.ts): with `retention` set, each process trims in the background the
  * records older than the retention that every group reading their topic has committed
  * past; dead letters are kept. A group, new or resumed, starts at the first record left.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '#platform/bus/bus.ts';
+import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, Tail, TailHandler, TopicSpec } from '#platform/bus/bus.ts';
 import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '#platform/bus/bus.ts';
 import { ConfigError, DependencyUnavailable, RecordTooLarge, ShuttingDown, UnknownPartition, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
 import { subscribeGroup } from './group-subscription.ts';
+import { tailEmbedded } from './embedded-tail.ts';
 import { immediate, openDatabase, prepareStatements } from './schema.ts';
 import { startTrim, type TrimOptions } from './trim.ts';
 
@@ -71,6 +73,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
   // Partition counts never change once a topic exists, so they are cached forever.
   const partitionCounts = new Map<string, number>();
   const subscriptions = new Set<Subscription>();
+  const tails = new Set<Tail>();
   let closed = false;
   const trim = opts.retention
     ? startTrim(db, st, { info: (o, msg) => log.info?.(o, msg), warn: (o, msg) => log.warn(o, msg) }, opts.retention)
@@ -191,6 +194,19 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
       };
     },
 
+    async tail(topics: string[], onRecords: TailHandler) {
+      assertOpen();
+      const t = guard('tail', () => tailEmbedded({ st, poller, log }, topics, onRecords));
+      const tracked: Tail = {
+        async close() {
+          tails.delete(tracked);
+          await t.close();
+        },
+      };
+      tails.add(tracked);
+      return tracked;
+    },
+
     async lag(groupId: string, topics: string[]) {
       assertOpen();
       for (const t of topics) partitionsOf(t);
@@ -278,7 +294,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
       if (closed) return;
       closed = true;
       await trim?.stop();
-      await Promise.allSettled([...subscriptions].map((s) => s.close()));
+      await Promise.allSettled([...subscriptions, ...tails].map((s) => s.close()));
       poller.close();
       db.close();
     },

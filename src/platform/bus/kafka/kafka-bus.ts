@@ -12,7 +12,7 @@
  *   test runs and deployments can share a cluster; callers only ever see unprefixed names.
  */
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes, Producer, stringSerializers } from '@platformatic/kafka';
-import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, TopicSpec } from '../bus.ts';
+import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, Tail, TailHandler, TopicSpec } from '../bus.ts';
 import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '../bus.ts';
 import { silentLogger } from '../../log.ts';
 import { RecordTooLarge, UnknownPartition } from '../../errors.ts';
@@ -32,6 +32,7 @@ import {
 } from './kafka-errors.ts';
 import { readPartition, readTopic } from './kafka-read.ts';
 import { subscribeKafka } from './kafka-subscription.ts';
+import { tailKafka } from './kafka-tail.ts';
 import type { FetchSettings, KafkaContext, KafkaLogger } from './kafka-context.ts';
 import type { CommitPolicy } from './lazy-commits.ts';
 import { kafkaConnection } from './kafka-connection.ts';
@@ -113,6 +114,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     autocreateTopics: false,
   });
   const subscriptions = new Set<Subscription>();
+  const tails = new Set<Tail>();
   const partitionCounts = new Map<string, { count: number; at: number }>();
   let closed = false;
   let liveBrokers: number | undefined;
@@ -362,6 +364,18 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
       subscriptions.add(tracked);
       return tracked;
     },
+    async tail(topics: string[], onRecords: TailHandler): Promise<Tail> {
+      checkOpen();
+      const t = await tailKafka(ctx, admin, topics, onRecords);
+      const tracked: Tail = {
+        async close() {
+          tails.delete(tracked);
+          await t.close();
+        },
+      };
+      tails.add(tracked);
+      return tracked;
+    },
     lag,
     positions,
     reachable,
@@ -376,7 +390,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      await Promise.allSettled([...subscriptions].map((s) => s.close()));
+      await Promise.allSettled([...subscriptions, ...tails].map((s) => s.close()));
       for (const [what, client] of [['producer', producer], ['admin', admin]] as const) {
         try {
           await withTimeout(client.close(), CLOSE_TIMEOUT_MS, `closing the Kafka ${what}`);
