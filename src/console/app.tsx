@@ -1,6 +1,6 @@
 /**
  * The console's frame: the navigation, who is logged in, and the page of the hash route
- * (#/overview, #/events, #/orders, #/orders/<id>, #/shop).
+ * (#/overview, #/events, #/orders, #/orders/<id>, #/shop, #/lab).
  */
 import type { ComponentChildren } from 'preact';
 import { useSession, useRoute } from './hooks.ts';
@@ -9,6 +9,7 @@ import { EventsPage } from './pages/events.tsx';
 import { OrdersPage } from './pages/orders.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { ShopPage } from './pages/shop.tsx';
+import { LabPage } from './pages/lab.tsx';
 import type { Role } from './api.ts';
 
 const pages = [
@@ -16,6 +17,7 @@ const pages = [
   { path: 'events', title: 'Events' },
   { path: 'orders', title: 'Orders' },
   { path: 'shop', title: 'Shop' },
+  { path: 'lab', title: 'Lab' },
 ] as const;
 
 export function App() {
@@ -37,6 +39,7 @@ export function App() {
           : page === 'events' ? <NeedsRole role="admin" what="the events"><EventsPage /></NeedsRole>
           : page === 'orders' ? <NeedsRole role="any" what="orders"><OrdersPage orderId={rest[0]} /></NeedsRole>
           : page === 'shop' ? <ShopPage />
+          : page === 'lab' ? <NeedsRole role="admin" what="the lab"><LabPage /></NeedsRole>
           : <p class="notice" data-testid="not-found">No page “{page}”. <a href="#/shop">Go to the shop</a>.</p>}
       </main>
     </div>
