@@ -78,7 +78,7 @@ export const acceptedStatus = (arch: Architecture): number => (arch === 'rest' ?
  * `archive` is given, and every instance a container of `image` when given), and a client of
  * its gateway; all stopped after the test.
  */
-export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number; archive?: Omit<ArchiveOptions, 'dir'>; image?: string; startTimeoutMs?: number } = {}): Promise<{ system: System; client: Client; dataDir: string; env: Record<string, string> }> {
+export async function startDeployment(t: TestContext, deployment: Deployment, arch: Architecture = 'events', extraEnv: Record<string, string> = {}, opts: { replicas?: number; archive?: Omit<ArchiveOptions, 'dir'>; image?: string; startTimeoutMs?: number; lab?: boolean } = {}): Promise<{ system: System; client: Client; dataDir: string; env: Record<string, string> }> {
   const prepared = deployment.prepare();
   const { dataDir, cleanup } = prepared;
   // The gateway's rate limits off (a test may set its own in extraEnv): the suites place
@@ -98,7 +98,7 @@ export async function startDeployment(t: TestContext, deployment: Deployment, ar
     if (outside.length > 0) throw new Error(`answers outside the OpenAPI document (${outside.length}):\n${[...new Set(outside)].slice(0, 10).join('\n')}`);
   });
   const archive = opts.archive && { ...opts.archive, dir: join(dataDir, 'archive') };
-  system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe', replicas: opts.replicas, archive, image: opts.image, startTimeoutMs: opts.startTimeoutMs });
+  system = await startSystem({ dataDir, env, ports: freePortsForAll, stdio: 'pipe', replicas: opts.replicas, archive, image: opts.image, startTimeoutMs: opts.startTimeoutMs, lab: opts.lab ? { dir: join(dataDir, 'lab') } : undefined });
   client = createClient(system.gatewayUrl, 32, {
     ...system.demoUsers,
     onAnswer: (method, path, status, body) => {
