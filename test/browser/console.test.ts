@@ -6,7 +6,7 @@
  * watches the Overview, dead-letters a charge and replays it from the Events page, and runs a
  * quick lab from the Lab page. Any console error or uncaught exception in a page fails its step.
  *
- * Each page is photographed; CONSOLE_SCREENSHOTS=docs/console writes the README's pictures.
+ * Each page is photographed; CONSOLE_SCREENSHOTS=docs/screenshots writes the README's pictures (console-<page>.png).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -30,7 +30,7 @@ async function logIn(page: Page, who: { email: string; password: string }): Prom
 }
 
 async function photograph(page: Page, name: string): Promise<void> {
-  const buffer = await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  const buffer = await page.screenshot({ path: join(screenshots, `console-${name}.png`), fullPage: true });
   assert.ok(buffer.length > 10_000, `${name}.png is a real picture (${buffer.length} bytes)`);
 }
 
