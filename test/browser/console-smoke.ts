@@ -71,7 +71,7 @@ await step('the customer logs in', async () => {
   await login(page, customer);
   return `${await page.getByTestId('whoami-email').textContent()} as ${await page.getByTestId('whoami-role').textContent()}`;
 });
-await step('adds two products to the cart and checks out', async () => {
+await step('adds products to the cart (two quick clicks make two) and checks out', async () => {
   const cards = page.getByTestId('product-card');
   // Two quick clicks make two.
   await cards.nth(0).getByRole('button', { name: 'Add to cart' }).click();
