@@ -2,7 +2,7 @@
  * The shop, the demo a newcomer clicks through: the catalog (public), and for a customer the
  * cart, the checkout, the order it became followed live, and their notifications live.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, attempt, errorText, type Cart, type Product } from '../api.ts';
 import { money, randomKey } from '../format.ts';
 import { useSession } from '../hooks.ts';
@@ -43,15 +43,27 @@ export function ShopPage() {
     if (customer) void loadCart();
   }, [customer, user?.id]);
 
-  const setQuantity = async (productId: string, quantity: number) => {
-    setMessage(undefined);
-    try {
-      setCart(quantity === 0
-        ? await api<Cart>(`/api/cart/items/${productId}`, { method: 'DELETE' })
-        : await api<Cart>(`/api/cart/items/${productId}`, { method: 'PUT', body: { quantity } }));
-    } catch (err) {
-      setMessage(errorText(err));
-    }
+  // One change at a time, each from the cart the one before left: two quick clicks on
+  // "Add to cart" make two, not one set twice to the same number.
+  const latest = useRef<Cart | undefined>(undefined);
+  latest.current = cart;
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  const setQuantity = (productId: string, quantity: (now: number) => number): Promise<void> => {
+    const change = async () => {
+      setMessage(undefined);
+      const now = latest.current?.lines.find((l) => l.productId === productId)?.quantity ?? 0;
+      const next = Math.max(0, quantity(now));
+      try {
+        latest.current = next === 0
+          ? await api<Cart>(`/api/cart/items/${productId}`, { method: 'DELETE' })
+          : await api<Cart>(`/api/cart/items/${productId}`, { method: 'PUT', body: { quantity: next } });
+        setCart(latest.current);
+      } catch (err) {
+        setMessage(errorText(err));
+      }
+    };
+    queue.current = queue.current.then(change);
+    return queue.current;
   };
   const inCart = (productId: string) => cart?.lines.find((l) => l.productId === productId)?.quantity ?? 0;
 
@@ -76,8 +88,9 @@ export function ShopPage() {
               <p class="sku">{p.sku}</p>
               <p class="price" data-testid="product-price">{money(p.priceCents)}</p>
               <p class={p.available > 0 ? 'muted' : 'warn'} data-testid="product-available">{p.available > 0 ? `${p.available} available` : 'out of stock'}</p>
-              <button type="button" data-testid="add-to-cart" disabled={!customer || cart === undefined} onClick={() => void setQuantity(p.id, inCart(p.id) + 1)}>
-                Add to cart{inCart(p.id) > 0 ? ` (${inCart(p.id)})` : ''}
+              <p class="muted" data-testid="in-cart">{inCart(p.id) > 0 ? `${inCart(p.id)} in the cart` : '\u00a0'}</p>
+              <button type="button" data-testid="add-to-cart" disabled={!customer || cart === undefined} onClick={() => void setQuantity(p.id, (n) => n + 1)}>
+                Add to cart
               </button>
             </article>
           ))}
@@ -104,7 +117,7 @@ export function ShopPage() {
   );
 }
 
-function CartPanel(props: { cart: Cart | undefined; setQuantity: (productId: string, quantity: number) => Promise<void>; onCheckedOut: (orderId: string) => void }) {
+function CartPanel(props: { cart: Cart | undefined; setQuantity: (productId: string, quantity: (now: number) => number) => Promise<void>; onCheckedOut: (orderId: string) => void }) {
   const { cart } = props;
   const [paymentMethod, setPaymentMethod] = useState('card');
   const [address, setAddress] = useState({ country: 'DE', city: 'Berlin', line1: 'Unter den Linden 1', postalCode: '10117' });
@@ -150,12 +163,12 @@ function CartPanel(props: { cart: Cart | undefined; setQuantity: (productId: str
               <tr key={l.productId} data-testid="cart-line" data-product-id={l.productId}>
                 <td>{l.name}{l.problem && <span class="tag warn" title="inventory decides at checkout">{l.problem}</span>}</td>
                 <td class="qty">
-                  <button type="button" aria-label={`One less ${l.name}`} onClick={() => void props.setQuantity(l.productId, l.quantity - 1)}>−</button>
+                  <button type="button" aria-label={`One less ${l.name}`} onClick={() => void props.setQuantity(l.productId, (n) => n - 1)}>−</button>
                   <span data-testid="cart-line-quantity">{l.quantity}</span>
-                  <button type="button" aria-label={`One more ${l.name}`} onClick={() => void props.setQuantity(l.productId, l.quantity + 1)}>+</button>
+                  <button type="button" aria-label={`One more ${l.name}`} onClick={() => void props.setQuantity(l.productId, (n) => n + 1)}>+</button>
                 </td>
                 <td class="num">{money(l.lineTotalCents)}</td>
-                <td><button type="button" class="link" aria-label={`Remove ${l.name}`} data-testid="cart-remove" onClick={() => void props.setQuantity(l.productId, 0)}>remove</button></td>
+                <td><button type="button" class="link" aria-label={`Remove ${l.name}`} data-testid="cart-remove" onClick={() => void props.setQuantity(l.productId, () => 0)}>remove</button></td>
               </tr>
             ))}
           </tbody>
