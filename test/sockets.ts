@@ -3,6 +3,7 @@
  * tests that check a server binds loopback only, not every interface.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 const LISTEN = '0A';
 
@@ -40,3 +41,12 @@ export function listeningAddresses(port: number): string[] {
 }
 
 export const isLoopback = (address: string): boolean => address.startsWith('127.') || address.startsWith('::ffff:127.') || address === '0:0:0:0:0:0:0:1';
+
+/** A port nothing listens on (bound, then closed): what a call to a service that is down meets. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

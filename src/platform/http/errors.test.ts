@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import pg from 'pg';
 import { silentLogger } from '../log.ts';
 import { buildHttpApp } from './app.ts';
+import { closedPort } from '#test/sockets.ts';
 
 /** A port nothing listens on: taken, then given back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test('a database that cannot be reached answers 503 with Retry-After, anything else unexpected a 500 that reveals nothing', async (t) => {
   const closed = await closedPort();
   const app = buildHttpApp({ name: 'widgets', log: silentLogger });

@@ -2,7 +2,6 @@
 // discard) over real HTTP, with small real services standing in for the upstreams: who may
 // call them, what reaches the services, and the overview with a service down.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -14,6 +13,7 @@ import type { ServiceStatusBody } from '#platform/service/status-route.ts';
 import { buildGatewayApp } from './app.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import type { Upstreams } from './http.ts';
+import { closedPort } from '#test/sockets.ts';
 
 const signer = await generateKeyPair('ES256', { extractable: true });
 const publicJwk = { ...(await exportJWK(signer.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
@@ -32,14 +32,6 @@ function statusOf(name: UpstreamName): ServiceStatusBody {
     inventory: [{ groupId: 'inventory', topic: 'inventory.commands', lag: 1, handled: 41 }],
   };
   return { service: name, architecture: 'events', deployment: { bus: 'embedded', store: 'sqlite' }, consumers: consumers[name] ?? [], outboxBacklog: name === 'ingestion' ? null : 2 };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startGateway(t: TestContext, opts: { down?: UpstreamName[]; statusFails?: readonly UpstreamName[]; oddStatus?: readonly UpstreamName[]; zipkinUrl?: string } = {}) {

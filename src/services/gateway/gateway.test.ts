@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Agent, request } from 'undici';
@@ -12,6 +12,7 @@ import { buildGatewayApp } from './app.ts';
 import { upstreamNames, type UpstreamName } from './config.ts';
 import type { Upstreams } from './http.ts';
 import { startMetricsServer } from './metrics-server.ts';
+import { closedPort } from '#test/sockets.ts';
 
 const orderId = '0190f5b2-7c4e-7d2a-9f00-0123456789ab';
 const unknownId = '0190f5b2-7c4e-7d2a-9f00-ffffffffffff';
@@ -120,14 +121,6 @@ function fakeServices(faults: { slowMs?: Partial<Record<UpstreamName, number>>; 
       }),
     } satisfies Record<UpstreamName, FastifyInstance>,
   };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startGateway(t: TestContext, opts: { faults?: Parameters<typeof fakeServices>[0]; down?: UpstreamName[]; timeoutMs?: number; timeouts?: HttpTimeouts } = {}) {

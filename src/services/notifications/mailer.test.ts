@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Db } from '#platform/db/db.ts';
@@ -21,19 +19,10 @@ import { startMailer, type Send } from './mailer.ts';
 import { createSmtpTransport } from './smtp.ts';
 import { insertEmail, listEmails } from './email-queue.ts';
 import { migrations, upsertCustomer } from './store.ts';
+import { closedPort } from '#test/sockets.ts';
 
 const skip = mailpitSkip();
 const retry = { maxAttempts: 3, baseMs: 1_000, maxMs: 60_000 };
-
-/** A port nothing listens on (taken, then let go): a connection there is refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** A clock the test moves, so that backoffs come due without waiting for them. */
 function testClock() {
