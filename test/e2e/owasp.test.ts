@@ -108,6 +108,9 @@ test('OWASP API Security Top 10 (2023), on one system', async (t) => {
       ['PATCH', `/api/products/${productId}`, { priceCents: 1 }],
       ['GET', '/api/admin/dead-letters'],
       ['POST', '/api/admin/dead-letters/replay', { topic: 'orders.commands' }],
+      ['POST', '/api/admin/dead-letters/discard', { ids: [productId] }],
+      ['GET', '/api/admin/orders'],
+      ['GET', '/api/admin/overview'],
     ];
     for (const [method, path, body] of calls) {
       const res = await client.call(method as 'GET', path, body);
