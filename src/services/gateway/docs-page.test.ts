@@ -21,7 +21,7 @@ test('/docs shows the public API in Chromium: every operation, no script refused
   await page.goto(`${url}/docs`);
   await page.waitForSelector('.opblock', { timeout: 20_000 });
   const operations = await page.$$eval('.opblock-summary-path', (els) => els.map((e) => e.getAttribute('data-path')));
-  assert.equal(operations.length, 28, operations.join(', '));
+  assert.equal(operations.length, 31, operations.join(', '));
   assert.ok(operations.includes('/api/orders/{id}/details'));
   assert.match(await page.textContent('.info .title') ?? '', /orderflow public API/);
   assert.deepEqual(problems, []);
