@@ -2,8 +2,9 @@
  * The console's admin API over a whole running system, on both deployments: the overview
  * (every service up with its consumer groups, then one crashed and shown down while the
  * overview still answers), the search over every customer's orders, and a dead letter
- * discarded (then never replayed). Every answer is also checked against the OpenAPI document
- * (deployments.ts).
+ * discarded (then never replayed); and, in the other two architectures (embedded only), the
+ * overview's groups being that architecture's. Every answer is also checked against the
+ * OpenAPI document (deployments.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -101,6 +102,29 @@ for (const deployment of deployments) {
       assert.ok(topic('payments.commands')?.consumers.includes('payments') && during.topics.find((x) => x.name === 'payments.commands')?.consumers.includes('payments'), 'a group stays on the diagram while its service is away');
       await outage;
       await waitFor('payments up again', async () => ((await overview()).services.every((s) => s.status === 'up') ? true : undefined), 15_000, 200);
+    });
+  });
+}
+
+// The overview follows the architecture: who consumes what is what the services report.
+for (const arch of ['choreography', 'rest'] as const) {
+  describe(`the admin overview, ${arch} architecture, on the embedded deployment`, () => {
+    test('says the architecture, every service up, and the groups this architecture runs', async (t) => {
+      const { client } = await startDeployment(t, deployments[0], arch);
+      const o = await waitFor('every service up in the overview', async () => {
+        const res = await client.call('GET', '/api/admin/overview', undefined, {}, 'admin');
+        return res.status === 200 && (res.body as Overview).services.every((s) => s.status === 'up') ? (res.body as Overview) : undefined;
+      }, 30_000, 250);
+      assert.equal(o.architecture, arch);
+      const readers = (topic: string) => o.topics.find((x) => x.name === topic)?.consumers ?? [];
+      if (arch === 'choreography') {
+        // Each service reacts to the events of the one before: inventory reads the orders' events.
+        assert.ok(readers('orders.events').includes('inventory'), JSON.stringify(o.topics));
+        assert.deepEqual(readers('inventory.commands'), []);
+      } else {
+        // Calls, not messages, drive the saga: nobody reads the commands.
+        assert.deepEqual([readers('inventory.commands'), readers('payments.commands')], [[], []]);
+      }
     });
   });
 }

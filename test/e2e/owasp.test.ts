@@ -109,6 +109,11 @@ test('OWASP API Security Top 10 (2023), on one system', async (t) => {
       ['GET', '/api/admin/dead-letters'],
       ['POST', '/api/admin/dead-letters/replay', { topic: 'orders.commands' }],
       ['GET', '/api/admin/events/stream'],
+      ['POST', '/api/admin/dead-letters/discard', { ids: [productId] }],
+      ['GET', '/api/admin/orders'],
+      ['GET', '/api/admin/overview'],
+      ['GET', '/api/admin/lab/runs'],
+      ['POST', '/api/admin/lab/runs', { arch: 'events' }],
     ];
     for (const [method, path, body] of calls) {
       const res = await client.call(method as 'GET', path, body);
@@ -144,7 +149,7 @@ test('OWASP API Security Top 10 (2023), on one system', async (t) => {
   });
 
   await t.test('API9 improper inventory management: internal routes and the metrics are not reachable through the public port', async () => {
-    for (const path of ['/metrics', '/orders', '/products', '/_faults', '/_admin/dead-letters', `/users/${orderId}`, '/.well-known/jwks.json', '/order-views?ids=x']) {
+    for (const path of ['/metrics', '/orders', '/products', '/_faults', '/_admin/dead-letters', '/_admin/status', '/_admin/orders', `/users/${orderId}`, '/.well-known/jwks.json', '/order-views?ids=x']) {
       const res = await raw('GET', path);
       assert.equal(res.status, 404, path);
       assert.equal(res.body.error.code, 'PLT_ERR_ROUTE_NOT_FOUND', path);

@@ -56,7 +56,9 @@ export function tracer(): Tracer {
   return platformTracer;
 }
 
-const untraced = /^\/(health|metrics|_faults)(\/|\?|$)/;
+// The admin overview and the services' statuses it gathers too: the console polls them every
+// few seconds, which would bury the traces worth reading under one trace per poll.
+const untraced = /^\/(health|metrics|_faults|_admin\/status|api\/admin\/overview)(\/|\?|$)/;
 
 const off: Tracing = { enabled: false, instrumentHttp() {}, shutdown: async () => {} };
 
@@ -77,7 +79,7 @@ export async function startTracing(config: TracingConfig, service: string, log: 
   const http = new FastifyOtelInstrumentation({
     // A span per lifecycle hook would multiply the spans of every request by ten.
     instrumentHooks: false,
-    // Probes, scrapes and the lab's fault switch are not what anyone traces.
+    // Probes, scrapes, the console's polls and the lab's fault switch are not what anyone traces.
     ignorePaths: (route) => untraced.test(route.url),
     requestHook: (span, request) => span.updateName(`${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`),
   });
