@@ -13,7 +13,7 @@ import { formatFailures, runSchemathesis, type SchemathesisOptions } from '../su
 import { deployments, startDeployment } from './deployments.ts';
 
 /** What only an admin may call; a new admin route belongs here, or the customer's run fails on its 403s. */
-const ADMIN_ONLY = ['POST /api/products', 'PATCH /api/products/{id}', 'GET /api/admin/dead-letters', 'POST /api/admin/dead-letters/replay', 'POST /api/admin/dead-letters/discard', 'GET /api/admin/orders', 'GET /api/admin/overview', 'GET /api/analytics/sales', 'GET /api/analytics/products/top', 'GET /api/analytics/conversion'];
+const ADMIN_ONLY = ['POST /api/products', 'PATCH /api/products/{id}', 'GET /api/admin/dead-letters', 'POST /api/admin/dead-letters/replay', 'POST /api/admin/dead-letters/discard', 'GET /api/admin/orders', 'GET /api/admin/overview', 'GET /api/admin/lab/runs', 'POST /api/admin/lab/runs', 'GET /api/admin/lab/runs/{id}', 'GET /api/admin/lab/runs/{id}/reports/{name}', 'GET /api/analytics/sales', 'GET /api/analytics/products/top', 'GET /api/analytics/conversion'];
 
 // A live stream answers 200 and never ends: a fuzzer would wait out its timeout on every
 // case. Its refusals are tested at the gateway (gateway.test.ts, event-tail.test.ts), its stream end to end
