@@ -37,7 +37,7 @@ export function labSystemEnv(o: LabSystem): Record<string, string> {
     ...tracingEnv(o.zipkin),
     ...unlimitedGateway,
     // The console's live tail off: nobody watches a lab's system, and the gateway reading
-    // every record (about 45 µs an order on the embedded log) is not part of what an order costs.
+    // every record is not part of what an order costs.
     GATEWAY_EVENT_TAIL_RECORDS: '0',
   };
 }

@@ -162,6 +162,18 @@ export interface Tail {
   close(): Promise<void>;
 }
 
+/** Holds `tail` in `open` until it is closed, so that closing a bus closes the tails left open. */
+export function trackTail(open: Set<Tail>, tail: Tail): Tail {
+  const tracked: Tail = {
+    async close() {
+      open.delete(tracked);
+      await tail.close();
+    },
+  };
+  open.add(tracked);
+  return tracked;
+}
+
 /** How often a tail looks again for the topics it was given that do not exist yet. */
 export const TAIL_TOPIC_RECHECK_MS = 5_000;
 

@@ -22,7 +22,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, Tail, TailHandler, TopicSpec } from '#platform/bus/bus.ts';
-import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '#platform/bus/bus.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf, trackTail } from '#platform/bus/bus.ts';
 import { ConfigError, DependencyUnavailable, RecordTooLarge, ShuttingDown, UnknownPartition, defineError, isOrderflowError } from '#platform/errors.ts';
 import { createHeadsPoller, type HeadRow } from './heads-poller.ts';
 import { subscribeGroup } from './group-subscription.ts';
@@ -197,14 +197,7 @@ export function openEmbeddedLog(opts: EmbeddedLogOptions): EmbeddedLog {
     async tail(topics: string[], onRecords: TailHandler) {
       assertOpen();
       const t = guard('tail', () => tailEmbedded({ st, poller, log }, topics, onRecords));
-      const tracked: Tail = {
-        async close() {
-          tails.delete(tracked);
-          await t.close();
-        },
-      };
-      tails.add(tracked);
-      return tracked;
+      return trackTail(tails, t);
     },
 
     async lag(groupId: string, topics: string[]) {

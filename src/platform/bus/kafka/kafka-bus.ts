@@ -13,7 +13,7 @@
  */
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes, Producer, stringSerializers } from '@platformatic/kafka';
 import type { Bus, InRecord, OutRecord, PartitionPage, PartitionPosition, SubscribeOptions, Subscription, Tail, TailHandler, TopicSpec } from '../bus.ts';
-import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf } from '../bus.ts';
+import { DEFAULT_MAX_RECORD_BYTES, oversized, partitionOf, trackTail } from '../bus.ts';
 import { silentLogger } from '../../log.ts';
 import { RecordTooLarge, UnknownPartition } from '../../errors.ts';
 import { coalesce } from './coalesce.ts';
@@ -367,14 +367,7 @@ export async function openKafkaBus(opts: KafkaBusOptions): Promise<Bus> {
     async tail(topics: string[], onRecords: TailHandler): Promise<Tail> {
       checkOpen();
       const t = await tailKafka(ctx, admin, topics, onRecords);
-      const tracked: Tail = {
-        async close() {
-          tails.delete(tracked);
-          await t.close();
-        },
-      };
-      tails.add(tracked);
-      return tracked;
+      return trackTail(tails, t);
     },
     lag,
     positions,
